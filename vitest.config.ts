@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  resolve: { conditions: ["@shum/source"] },
+  ssr: { resolve: { conditions: ["@shum/source"] } },
+  test: {
+    include: ["packages/*/test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+    sequence: { concurrent: false }
+  }
+})
