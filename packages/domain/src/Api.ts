@@ -1,0 +1,44 @@
+/**
+ * The whole HTTP contract: one `HttpApi` with a group per tag, in the order of API.md §6.6.
+ * Server, tests and clients all derive from this value.
+ */
+import { HttpApi, OpenApi } from "@effect/platform"
+import { AuthApi } from "./AuthApi.js"
+import { BookingsApi } from "./BookingsApi.js"
+import { CitiesApi } from "./CitiesApi.js"
+import { CountriesApi } from "./CountriesApi.js"
+import { InternalErrorProblem, ServiceUnavailableProblem } from "./Errors.js"
+import { FacilitiesApi } from "./FacilitiesApi.js"
+import { HotelsApi } from "./HotelsApi.js"
+import { ImagesApi } from "./ImagesApi.js"
+import { finishDocument } from "./OpenApiDoc.js"
+import { RoomsApi } from "./RoomsApi.js"
+import { SystemApi } from "./SystemApi.js"
+import { UsersApi } from "./UsersApi.js"
+
+export const API_TITLE = "Shum Booking API"
+export const API_VERSION = "1.0.3"
+
+export class ShumApi extends HttpApi.make("shum")
+  .add(SystemApi)
+  .add(AuthApi)
+  .add(UsersApi)
+  .add(HotelsApi)
+  .add(RoomsApi)
+  .add(BookingsApi)
+  .add(FacilitiesApi)
+  .add(ImagesApi)
+  .add(CountriesApi)
+  .add(CitiesApi)
+  // Any endpoint may meet a database outage (503, E-91) or an unexpected failure (500, E-92/E-93).
+  .addError(InternalErrorProblem)
+  .addError(ServiceUnavailableProblem)
+  .annotate(OpenApi.Title, API_TITLE)
+  .annotate(OpenApi.Version, API_VERSION)
+  .annotate(
+    OpenApi.Description,
+    "Hotel booking: countries, cities, hotels, rooms, facilities, users and bookings. " +
+      "Errors are RFC 9457 problem documents (`application/problem+json`) whose `detail` keeps the original " +
+      "service's message; request validation failures are 422 with a FastAPI-style list under `detail`."
+  )
+  .annotate(OpenApi.Transform, finishDocument) {}

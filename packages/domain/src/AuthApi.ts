@@ -1,0 +1,100 @@
+/**
+ * Registration, sign-in, token refresh and sign-out (API.md §4, §7; DECISIONS.md D1, D3, D4).
+ */
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { Message } from "./Common.js"
+import {
+  ConflictProblem,
+  IntegrityViolationProblem,
+  InvalidCredentialsProblem,
+  RateLimitedProblem,
+  ValidationErrorProblem
+} from "./Errors.js"
+import { Authentication } from "./Security.js"
+import { RefreshRequest, Token, User, UserLogin, UserRegister } from "./Users.js"
+
+export class AuthApi extends HttpApiGroup.make("auth")
+  .add(
+    HttpApiEndpoint.post("register", "/auth/register")
+      .setPayload(UserRegister)
+      .addSuccess(User, { status: 201 })
+      .addError(ConflictProblem)
+      .addError(IntegrityViolationProblem)
+      .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Summary, "Register")
+      .annotate(
+        OpenApi.Description,
+        "Creates a user with role `user` and answers 201 with it. It does not sign in (no tokens, no cookie).\n\n" +
+          "Order: body validation (422, also for a missing or `null` body) → auth rate limit (429; a 422 does not " +
+          "count) → e-mail already registered → 409 `Пользователь с email '<e-mail>' уже существует` (a concurrent " +
+          "duplicate → 409 integrity violation).\n\n" +
+          "The e-mail is normalised (§4.2: display form reduced, domain lower-cased) and stored that way; the " +
+          "password is stored as a bcrypt hash."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("login", "/auth/login")
+      .setPayload(UserLogin)
+      .addSuccess(Token)
+      .addError(InvalidCredentialsProblem)
+      .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Summary, "Sign in")
+      .annotate(
+        OpenApi.Description,
+        "Checks the e-mail and password and returns an access token and a refresh token; the access token is " +
+          "also set as the `access_token` cookie (HttpOnly, SameSite=lax, Path=/).\n\n" +
+          "Order: body validation (422: a 7-character password is a 422, not a 401) → auth rate limit (429) → " +
+          "unknown e-mail → 401 `Пользователь с таким email не найден` → no or wrong password → 401 " +
+          "`Неверный пароль`. These 401s carry no `WWW-Authenticate`.\n\n" +
+          "Differs from the original: the refresh token is stored hashed (D3), and a stored hash that is not " +
+          "bcrypt counts as a wrong password instead of a 500."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("me", "/auth/me")
+      .addSuccess(User)
+      .middleware(Authentication)
+      .annotate(OpenApi.Summary, "Current user")
+      .annotate(
+        OpenApi.Description,
+        "The signed-in user. 401 (with `WWW-Authenticate: Bearer`) when the token is missing, invalid, expired, " +
+          "revoked by a logout (D3), or its user no longer exists."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("refresh", "/auth/refresh")
+      .setPayload(RefreshRequest)
+      .addSuccess(Token)
+      .addError(InvalidCredentialsProblem)
+      .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Summary, "Refresh tokens")
+      .annotate(
+        OpenApi.Description,
+        "Rotates a refresh token: the one presented is revoked and a new access token and refresh token are " +
+          "returned (cookie set as on sign-in).\n\n" +
+          "Order: body validation (422) → auth rate limit (429) → unknown, revoked or expired token → 401 " +
+          "`Невалидный или истекший refresh токен` → its user deleted → 401 `Пользователь не найден`.\n\n" +
+          "Differs from the original (D3): presenting an already rotated token is treated as theft and revokes " +
+          "every refresh token of that user (still 401)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("logout", "/auth/logout")
+      .addSuccess(Message)
+      .middleware(Authentication)
+      .annotate(OpenApi.Summary, "Sign out")
+      .annotate(
+        OpenApi.Description,
+        "Revokes all of the caller's refresh tokens and deletes the `access_token` cookie (`Max-Age=0`).\n\n" +
+          "Differs from the original (D3): the presented access token is revoked too, so it stops working at " +
+          "once (the original kept it valid until it expired)."
+      )
+  )
+  // Register, login and refresh have their own per-path limit; every API route has the general one (D4).
+  .addError(RateLimitedProblem)
+  .annotate(OpenApi.Title, "Аутентификация")
+  .annotate(
+    OpenApi.Description,
+    "Registration, sign-in, token refresh and sign-out. The access token (JWT) is accepted from the " +
+      "`access_token` cookie or an `Authorization: Bearer` header."
+  ) {}

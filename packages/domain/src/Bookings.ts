@@ -1,0 +1,42 @@
+/**
+ * Bookings (API.md §2, §8.7; DATA.md §1.8, BR-4..BR-8; DECISIONS.md D2).
+ */
+import { Schema } from "effect"
+import { DateString, LaxInt, modelDoc, Timestamp } from "./Common.js"
+
+const bookingFields = {
+  id: Schema.Int,
+  room_id: Schema.Int,
+  user_id: Schema.Int,
+  date_from: DateString,
+  date_to: DateString,
+  price: Schema.Int,
+  created_at: Timestamp
+}
+export class Booking extends Schema.Class<Booking>("Booking")(
+  bookingFields,
+  modelDoc(
+    bookingFields,
+    "A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed " +
+      "at booking time (nightly price × nights).",
+    {
+      id: 1,
+      room_id: 1,
+      user_id: 1,
+      date_from: DateString.make("2026-12-01"),
+      date_to: DateString.make("2026-12-05"),
+      price: 12000,
+      created_at: "2026-02-12T10:15:30.123456Z"
+    }
+  )
+) {}
+
+const bookingInFields = { room_id: LaxInt, date_from: DateString, date_to: DateString }
+export class BookingIn extends Schema.Class<BookingIn>("BookingIn")(
+  bookingInFields,
+  modelDoc(bookingInFields, "A stay to book for the caller: at least one night, not starting in the past (UTC).", {
+    room_id: 1,
+    date_from: DateString.make("2026-12-01"),
+    date_to: DateString.make("2026-12-05")
+  })
+) {}

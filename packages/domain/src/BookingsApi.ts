@@ -1,0 +1,92 @@
+/**
+ * Bookings (API.md §8.7, §10; DECISIONS.md D1, D2).
+ */
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { Booking, BookingIn } from "./Bookings.js"
+import { Message } from "./Common.js"
+import {
+  ConflictProblem,
+  ForbiddenProblem,
+  InvalidDateRangeProblem,
+  NotFoundProblem,
+  RateLimitedProblem,
+  RoomUnavailableProblem,
+  ValidationErrorProblem
+} from "./Errors.js"
+import { BookingIdPath, IdempotencyHeaders, PageQuery } from "./Params.js"
+import { AdminAuthentication, Authentication } from "./Security.js"
+
+export class BookingsApi extends HttpApiGroup.make("bookings")
+  .add(
+    HttpApiEndpoint.get("list", "/bookings")
+      .setUrlParams(PageQuery)
+      .addSuccess(Schema.Array(Booking))
+      .addError(ValidationErrorProblem)
+      .middleware(AdminAuthentication)
+      .annotate(OpenApi.Summary, "List all bookings")
+      .annotate(
+        OpenApi.Description,
+        "Every user's bookings, paginated, latest `date_from` first (then by id).\n\n" +
+          "Admin only (D1; the original was anonymous)."
+      )
+  )
+  // Declared before `/bookings/:booking_id`: the literal path wins (API.md §13).
+  .add(
+    HttpApiEndpoint.get("mine", "/bookings/me")
+      .setUrlParams(PageQuery)
+      .addSuccess(Schema.Array(Booking))
+      .addError(ValidationErrorProblem)
+      .middleware(Authentication)
+      .annotate(OpenApi.Summary, "My bookings")
+      .annotate(OpenApi.Description, "The caller's bookings, paginated, latest `date_from` first (then by id).")
+  )
+  .add(
+    HttpApiEndpoint.post("create", "/bookings")
+      .setHeaders(IdempotencyHeaders)
+      .setPayload(BookingIn)
+      .addSuccess(Message)
+      .addError(NotFoundProblem)
+      .addError(InvalidDateRangeProblem)
+      .addError(RoomUnavailableProblem)
+      .addError(ConflictProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(Authentication)
+      .annotate(OpenApi.Summary, "Book a room")
+      .annotate(
+        OpenApi.Description,
+        "Books one unit of a room type for the caller; `price` = nightly price × nights. Bookings of a room are " +
+          "serialised in the database, so concurrent requests can never exceed its `quantity` on any night (D2).\n\n" +
+          "Order: 401 → 422 → `Idempotency-Key` seen before for this user: same body → the first answer is " +
+          "replayed and nothing is booked; another body → 422; the first request still running → 409 → unknown " +
+          "room → 404 `Номер с ID {id} не найден` → `date_from` not before `date_to` → 400 `Дата заезда должна " +
+          "быть раньше даты выезда` → `date_from` before today (UTC) → 400 `Дата заезда не может быть в прошлом` " +
+          "→ no free unit on some night → 409 `Все номера данного типа уже забронированы на указанные даты`.\n\n" +
+          "Differs from the original (D2): sold out is 409 (the original answered 400, its own docs said 409), " +
+          "availability is counted per night, past dates are refused, and overbooking under concurrency is " +
+          "impossible."
+      )
+  )
+  .add(
+    HttpApiEndpoint.del("delete", "/bookings/:booking_id")
+      .setPath(BookingIdPath)
+      .addSuccess(Message)
+      .addError(NotFoundProblem)
+      .addError(ForbiddenProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(Authentication)
+      .annotate(OpenApi.Summary, "Cancel a booking")
+      .annotate(
+        OpenApi.Description,
+        "Deletes the booking and frees its nights. Order: 401 → 422 → unknown id → 404 `Бронирование не " +
+          "найдено` → another user's booking and the caller is not an admin → 403 `Недостаточно прав для " +
+          "удаления этого бронирования`.\n\nNew (D1): an admin may cancel anyone's booking."
+      )
+  )
+  .addError(RateLimitedProblem)
+  .annotate(OpenApi.Title, "Бронирования")
+  .annotate(
+    OpenApi.Description,
+    "Bookings of room types for a stay (check-in day to check-out day). Booking and cancelling need a signed-in " +
+      "user; the list of all bookings is for admins."
+  ) {}

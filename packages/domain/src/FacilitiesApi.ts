@@ -1,0 +1,65 @@
+/**
+ * Facilities: free-text amenity labels that rooms link to (API.md §8.4; DECISIONS.md D1).
+ * There is no update endpoint, as in the original.
+ */
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { Message } from "./Common.js"
+import { NotFoundProblem, RateLimitedProblem, ValidationErrorProblem } from "./Errors.js"
+import { FacilitiesQuery, FacilityIdPath } from "./Params.js"
+import { Facility, FacilityIn } from "./Rooms.js"
+import { AdminAuthentication } from "./Security.js"
+
+const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
+
+export class FacilitiesApi extends HttpApiGroup.make("facilities")
+  .add(
+    HttpApiEndpoint.get("list", "/facilities")
+      .setUrlParams(FacilitiesQuery)
+      .addSuccess(Schema.Array(Facility))
+      .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Summary, "List facilities")
+      .annotate(OpenApi.Description, "Facilities, by id, paginated, filtered by `title` (partial, case-insensitive).")
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/facilities/:facility_id")
+      .setPath(FacilityIdPath)
+      .addSuccess(Facility)
+      .addError(NotFoundProblem)
+      .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Summary, "Get a facility")
+      .annotate(OpenApi.Description, "One facility. Unknown id → 404 `Удобство не найдено`.")
+  )
+  .add(
+    HttpApiEndpoint.post("create", "/facilities")
+      .setPayload(FacilityIn)
+      .addSuccess(Message)
+      .addError(ValidationErrorProblem)
+      .middleware(AdminAuthentication)
+      .annotate(OpenApi.Summary, "Create a facility")
+      .annotate(
+        OpenApi.Description,
+        `${ADMIN_ONLY} Titles need not be unique. Answers \`{"status": "OK"}\`; find the id with ` +
+          "`GET /facilities?title=…`."
+      )
+  )
+  .add(
+    HttpApiEndpoint.del("delete", "/facilities/:facility_id")
+      .setPath(FacilityIdPath)
+      .addSuccess(Message)
+      .addError(NotFoundProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(AdminAuthentication)
+      .annotate(OpenApi.Summary, "Delete a facility")
+      .annotate(
+        OpenApi.Description,
+        `${ADMIN_ONLY} Unknown id → 404 \`Удобство не найдено\`. Removes the facility from every room.`
+      )
+  )
+  .addError(RateLimitedProblem)
+  .annotate(OpenApi.Title, "Удобства")
+  .annotate(
+    OpenApi.Description,
+    "Amenity labels (Wi-Fi, air conditioning, …) linked to room types. Reads are public with a strong `ETag` " +
+      "(D7); writes are for admins."
+  ) {}

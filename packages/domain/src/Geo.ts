@@ -1,0 +1,79 @@
+/**
+ * Countries and cities (API.md §2, §8.2, §8.3; DATA.md §1.1–1.2).
+ */
+import { Schema } from "effect"
+import { LaxInt, maxChars, minChars, modelDoc } from "./Common.js"
+
+const Name = Schema.String.pipe(maxChars(100))
+/** Exactly two characters, any characters; the server stores it upper-cased (BR-1). */
+const IsoCode = Schema.String.pipe(minChars(2), maxChars(2)).annotations({
+  description: "Two characters (stored upper-cased)",
+  examples: ["RU"]
+})
+
+// --- responses -------------------------------------------------------------------------------------
+
+const countryFields = { id: Schema.Int, name: Schema.String, iso_code: Schema.String }
+export class Country extends Schema.Class<Country>("Country")(
+  countryFields,
+  modelDoc(countryFields, "A country; `iso_code` is two upper-case characters.", {
+    id: 1,
+    name: "Россия",
+    iso_code: "RU"
+  })
+) {}
+
+const cityFields = { id: Schema.Int, name: Schema.String, country: Schema.NullOr(Country) }
+export class City extends Schema.Class<City>("City")(
+  cityFields,
+  modelDoc(cityFields, "A city with its country (always populated in practice).", {
+    id: 1,
+    name: "Москва",
+    country: new Country({ id: 1, name: "Россия", iso_code: "RU" })
+  })
+) {}
+
+// --- request bodies --------------------------------------------------------------------------------
+
+const countryInFields = { name: Name, iso_code: IsoCode }
+export class CountryIn extends Schema.Class<CountryIn>("CountryIn")(
+  countryInFields,
+  modelDoc(
+    countryInFields,
+    "A country to create or replace. Names are unique case-insensitively, ISO codes after upper-casing.",
+    { name: "Россия", iso_code: "RU" }
+  )
+) {}
+
+// API.md C5: `null` is the same as an absent field here, as in the original.
+const countryPatchFields = {
+  name: Schema.optional(Schema.NullOr(Name)),
+  iso_code: Schema.optional(Schema.NullOr(IsoCode))
+}
+export class CountryPatch extends Schema.Class<CountryPatch>("CountryPatch")(
+  countryPatchFields,
+  modelDoc(countryPatchFields, "Partial update of a country; `null` or an absent field keeps the stored value.", {
+    iso_code: "RU"
+  })
+) {}
+
+const cityInFields = { name: Name, country_id: LaxInt }
+export class CityIn extends Schema.Class<CityIn>("CityIn")(
+  cityInFields,
+  modelDoc(cityInFields, "A city to create or replace; its name is unique within its country.", {
+    name: "Москва",
+    country_id: 1
+  })
+) {}
+
+// API.md Y5: `null` is the same as an absent field here, as in the original.
+const cityPatchFields = {
+  name: Schema.optional(Schema.NullOr(Name)),
+  country_id: Schema.optional(Schema.NullOr(LaxInt))
+}
+export class CityPatch extends Schema.Class<CityPatch>("CityPatch")(
+  cityPatchFields,
+  modelDoc(cityPatchFields, "Partial update of a city; `null` or an absent field keeps the stored value.", {
+    name: "Санкт-Петербург"
+  })
+) {}

@@ -1,0 +1,142 @@
+/**
+ * Hotels and the availability search across hotels (API.md §8.5; DECISIONS.md D1, D2, D7).
+ */
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { Message } from "./Common.js"
+import {
+  ConflictProblem,
+  IntegrityViolationProblem,
+  InvalidDateRangeProblem,
+  NotFoundProblem,
+  RateLimitedProblem,
+  ValidationErrorProblem
+} from "./Errors.js"
+import { Hotel, HotelIn, HotelPatch, HotelWithRooms } from "./Hotels.js"
+import { AvailableHotelsQuery, HotelIdPath, HotelsQuery } from "./Params.js"
+import { AdminAuthentication } from "./Security.js"
+
+const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
+const CITY_BY_NAME =
+  "`city` is a city name matched case-insensitively over all countries; when several cities share it, the " +
+  "one with the lowest id is used (the original crashed with a 500)."
+
+export class HotelsApi extends HttpApiGroup.make("hotels")
+  .add(
+    HttpApiEndpoint.get("list", "/hotels")
+      .setUrlParams(HotelsQuery)
+      .addSuccess(Schema.Array(Hotel))
+      .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Summary, "List hotels")
+      .annotate(
+        OpenApi.Description,
+        "Hotels, paginated, filtered by `title` and `city` (partial, case-insensitive) and `city_id`, sorted by " +
+          "`sort_by` (`id`, `title` or the city's name) in `order`.\n\n" +
+          "Differs from the original: `sort_by=city` with `city_id` no longer duplicates rows (a proper join)."
+      )
+  )
+  // Declared before `/hotels/:hotel_id`: the literal path wins (API.md §13).
+  .add(
+    HttpApiEndpoint.get("available", "/hotels/rooms/available")
+      .setUrlParams(AvailableHotelsQuery)
+      .addSuccess(Schema.Array(HotelWithRooms))
+      .addError(InvalidDateRangeProblem)
+      .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Summary, "Search free rooms")
+      .annotate(
+        OpenApi.Description,
+        "Every hotel matching the filters (paginated, by id) with its room types that have a free unit on every " +
+          "night from `date_from` to `date_to`; a hotel without free rooms is listed with `rooms: []`. Each room's " +
+          "`quantity` is its smallest number of free units over those nights.\n\n" +
+          "Order: 422 → `date_from` not before `date_to` → 400 `Дата начала периода должна быть раньше даты " +
+          "окончания`.\n\n" +
+          "Differs from the original (D2): availability is counted per night; the original counted every " +
+          "overlapping booking once, so back-to-back stays blocked two units. Never cached."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/hotels/:hotel_id")
+      .setPath(HotelIdPath)
+      .addSuccess(Hotel)
+      .addError(NotFoundProblem)
+      .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Summary, "Get a hotel")
+      .annotate(OpenApi.Description, "One hotel. Unknown id → 404 `Отель не найден`; a non-integer id → 422.")
+  )
+  .add(
+    HttpApiEndpoint.post("create", "/hotels")
+      .setPayload(HotelIn)
+      .addSuccess(Message)
+      .addError(NotFoundProblem)
+      .addError(ConflictProblem)
+      .addError(IntegrityViolationProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(AdminAuthentication)
+      .annotate(OpenApi.Summary, "Create a hotel")
+      .annotate(
+        OpenApi.Description,
+        `${ADMIN_ONLY} Answers \`{"status": "OK"}\`; find the new id with \`GET /hotels?title=…\`.\n\n` +
+          "Order: 401/403 → 422 → city not found → 404 `Город с название '<city>' не найден` → title already used " +
+          "(exact, case-sensitive) → 409 `Отель с название '<title>' уже существует`. Absent or `null` times " +
+          `become 14:00:00 / 12:00:00.\n\n${CITY_BY_NAME}`
+      )
+  )
+  .add(
+    HttpApiEndpoint.put("update", "/hotels/:hotel_id")
+      .setPath(HotelIdPath)
+      .setPayload(HotelIn)
+      .addSuccess(Message)
+      .addError(NotFoundProblem)
+      .addError(ConflictProblem)
+      .addError(IntegrityViolationProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(AdminAuthentication)
+      .annotate(OpenApi.Summary, "Replace a hotel")
+      .annotate(
+        OpenApi.Description,
+        `${ADMIN_ONLY} Full replacement: an absent \`postal_code\` is stored as \`null\`, absent times are reset ` +
+          "to 14:00:00 / 12:00:00, explicit `null` times are stored as `null`.\n\n" +
+          "Order: 401/403 → 422 → unknown hotel → 404 `Отель с ID {id} не найден` → city not found → 404 → " +
+          `title changed and used by another hotel → 409.\n\n${CITY_BY_NAME}`
+      )
+  )
+  .add(
+    HttpApiEndpoint.patch("patch", "/hotels/:hotel_id")
+      .setPath(HotelIdPath)
+      .setPayload(HotelPatch)
+      .addSuccess(Message)
+      .addError(NotFoundProblem)
+      .addError(ConflictProblem)
+      .addError(IntegrityViolationProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(AdminAuthentication)
+      .annotate(OpenApi.Summary, "Partly update a hotel")
+      .annotate(
+        OpenApi.Description,
+        `${ADMIN_ONLY} Writes only the non-null fields sent (\`null\` leaves a field unchanged, as in the ` +
+          "original); `{}` → 200.\n\n" +
+          "Order: 401/403 → 422 → unknown hotel → 404 `Отель с ID {id} не найден` → title sent, changed and " +
+          "taken → 409 → city sent and not found → 404."
+      )
+  )
+  .add(
+    HttpApiEndpoint.del("delete", "/hotels/:hotel_id")
+      .setPath(HotelIdPath)
+      .addSuccess(Message)
+      .addError(NotFoundProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(AdminAuthentication)
+      .annotate(OpenApi.Summary, "Delete a hotel")
+      .annotate(
+        OpenApi.Description,
+        `${ADMIN_ONLY} Unknown id → 404 \`Отель не найден\`. Deletes its room types with their bookings and ` +
+          "facility links, and its image links (the image rows and files stay, as in the original)."
+      )
+  )
+  .addError(RateLimitedProblem)
+  .annotate(OpenApi.Title, "Отели")
+  .annotate(
+    OpenApi.Description,
+    "Hotels and the availability search. Reads are public and always fresh, with a strong `ETag` " +
+      "(304 on a matching `If-None-Match`, D7); writes are for admins."
+  ) {}

@@ -1,0 +1,66 @@
+/**
+ * The original service's error texts (API.md §3), byte for byte — clients compare them.
+ * Grammatical oddities (`Страна не найден`, `Город с название …`) are part of the contract.
+ */
+
+export type Entity = "Пользователь" | "Отель" | "Номер" | "Удобство" | "Страна" | "Город"
+
+export const Messages = {
+  tokenMissing: "Токен доступа не предоставлен", // E-01
+  tokenInvalid: "Токен невалиден или истек", // E-02
+  tokenWithoutSubject: "Токен не содержит идентификатор пользователя", // E-03
+  tokenBadSubject: "Невалидный идентификатор пользователя в токене", // E-04
+  userNotFound: "Пользователь не найден", // E-05, E-13
+  emailNotFound: "Пользователь с таким email не найден", // E-06
+  wrongPassword: "Неверный пароль", // E-07
+  refreshTokenInvalid: "Невалидный или истекший refresh токен", // E-08
+  /** E-10: the id only when non-zero. */
+  entityNotFound: (entity: Entity, id: number): string =>
+    id !== 0 ? `${entity} с ID ${id} не найден` : `${entity} не найден`,
+  /** E-11 */
+  cityByNameNotFound: (name: string): string =>
+    name !== "" ? `Город с название '${name}' не найден` : "Город не найден",
+  hotelNotFound: "Отель не найден", // E-12
+  countryNotFound: "Страна не найден", // E-14 (sic)
+  cityNotFoundNeuter: "Город не найдено", // E-15 (sic)
+  facilityNotFound: "Удобство не найдено", // E-16
+  roomNotFound: "Номер не найден", // E-17
+  roomOfAnotherHotel: "Номер не принадлежит указанному отелю", // E-18
+  bookingNotFound: "Бронирование не найдено", // E-19
+  imageNotFound: "Изображение не найдено", // E-20
+  countryNotFoundFeminine: "Страна не найдена", // E-21
+  cityNotFound: "Город не найден", // E-22
+  /** E-30 */
+  alreadyExists: (entity: string, field: string, value: string): string =>
+    `${entity} с ${field} '${value}' уже существует`,
+  userEmailTaken: (email: string): string => `Пользователь с email '${email}' уже существует`,
+  hotelTitleTaken: (title: string): string => `Отель с название '${title}' уже существует`,
+  countryNameTaken: (name: string): string => `Страна с название '${name}' уже существует`,
+  countryIsoTaken: (iso: string): string => `Страна с ISO код '${iso.toUpperCase()}' уже существует`,
+  cityNameTaken: (name: string): string => `Город с название '${name}' уже существует`,
+  periodInvalid: "Дата начала периода должна быть раньше даты окончания", // E-40
+  stayInvalid: "Дата заезда должна быть раньше даты выезда", // E-41
+  roomSoldOut: "Все номера данного типа уже забронированы на указанные даты", // E-42
+  bookingNotYours: "Недостаточно прав для удаления этого бронирования", // E-43
+  /** D2: `date_from` before today (UTC). Not in the original, which had no such rule. */
+  stayInPast: "Дата заезда не может быть в прошлом",
+  /** D1 */
+  forbidden: "Недостаточно прав",
+  notAnImage: "Файл должен быть изображением", // E-60
+  fileTooLarge: (mb: number): string => `Размер файла превышает допустимый лимит ${mb} МБ`, // E-61
+  imageTooNarrow: (width: number): string =>
+    `Изображение должно быть не менее 1000px в ширину. Текущая ширина: ${width}px`, // E-62
+  uploadFailed: (inner: string): string => `Ошибка при загрузке изображения: ${inner}`, // E-63
+  processingFailed: (inner: string): string => `Ошибка при обработке изображения: ${inner}`, // E-64
+  imageUploaded: "Изображение загружено и обработано", // E-71
+  workersNotResponding: "Celery broker доступен, но workers не отвечают", // E-80
+  noActiveWorkers: "Celery broker доступен, но активные workers не найдены", // E-81
+  integrityViolation: "Нарушение целостности данных. Возможно, запись уже существует или нарушены ограничения.", // E-90
+  databaseUnavailable: "Сервис базы данных временно недоступен. Попробуйте позже.", // E-91
+  databaseError: "Внутренняя ошибка сервера при работе с базой данных.", // E-92
+  internalError: "Внутренняя ошибка сервера.", // E-93
+  notFoundRoute: "Not Found",
+  methodNotAllowed: "Method Not Allowed",
+  rateLimitExceeded: (limit: number): string => `Rate limit exceeded: ${limit} per 1 minute`,
+  notImplemented: "Эта операция ещё не реализована в данной версии сервиса."
+} as const

@@ -1,0 +1,65 @@
+/**
+ * Who may call what (DECISIONS.md D1, API.md §4.1).
+ *
+ * Two security middlewares, applied per endpoint, both providing the caller as `CurrentUser`:
+ * - `Authentication`: any signed-in user (401 without valid credentials);
+ * - `AdminAuthentication`: an admin (401 without valid credentials, 403 `Недостаточно прав` otherwise).
+ * Endpoints that allow "yourself or an admin" use `Authentication` and check the rest in the handler.
+ *
+ * The access token travels in the `access_token` cookie or as `Authorization: Bearer <jwt>`. HttpApi tries
+ * the schemes in the order declared here and keeps the first success; API.md §4.1 wants a non-empty cookie
+ * to win even when it is invalid, so the server's bearer handler must look at the cookie first.
+ */
+import { HttpApiMiddleware, HttpApiSecurity, OpenApi } from "@effect/platform"
+import { Context, Schema } from "effect"
+import { ForbiddenProblem, UnauthorizedProblem } from "./Errors.js"
+import type { Role } from "./Users.js"
+
+/** The caller, as established from a verified, unrevoked access token. */
+export interface AuthenticatedUser {
+  readonly id: number
+  readonly email: string
+  readonly role: Role
+  /** The token's `jti`: logout revokes it until it expires (D3). */
+  readonly jti: string
+  /** The token's `exp`, epoch seconds. */
+  readonly expiresAt: number
+}
+
+export class CurrentUser extends Context.Tag("@shum/domain/CurrentUser")<CurrentUser, AuthenticatedUser>() {}
+
+export const isAdmin = (user: AuthenticatedUser): boolean => user.role === "admin"
+
+/** D1: a user may act on their own account; an admin on any. */
+export const canActOnUser = (user: AuthenticatedUser, userId: number): boolean => isAdmin(user) || user.id === userId
+
+const cookie = HttpApiSecurity.apiKey({ in: "cookie", key: "access_token" }).pipe(
+  HttpApiSecurity.annotate(
+    OpenApi.Description,
+    "The access token in the `access_token` cookie set by `/auth/login` and `/auth/refresh`. " +
+      "When present and non-empty it is used and the `Authorization` header is ignored."
+  )
+)
+
+const bearer = HttpApiSecurity.bearer.pipe(
+  HttpApiSecurity.annotate(
+    OpenApi.Description,
+    "`Authorization: Bearer <access_token>` (exactly `Bearer ` and one space), used when there is no cookie."
+  ),
+  HttpApiSecurity.annotate(OpenApi.Format, "JWT")
+)
+
+export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@shum/domain/Authentication", {
+  failure: UnauthorizedProblem,
+  provides: CurrentUser,
+  security: { cookie, bearer }
+}) {}
+
+export class AdminAuthentication extends HttpApiMiddleware.Tag<AdminAuthentication>()(
+  "@shum/domain/AdminAuthentication",
+  {
+    failure: Schema.Union(UnauthorizedProblem, ForbiddenProblem),
+    provides: CurrentUser,
+    security: { cookie, bearer }
+  }
+) {}

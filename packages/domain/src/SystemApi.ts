@@ -1,0 +1,123 @@
+/**
+ * System endpoints (API.md §6, DECISIONS.md D6): liveness, readiness, health and Prometheus metrics.
+ * Anonymous, never rate-limited.
+ */
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+
+/** Server-local naive ISO-8601 (`2026-02-12T10:15:30.123456`), API.md §1.2. */
+const NaiveTimestamp = Schema.String.annotations({ examples: ["2026-02-12T10:15:30.123456"] })
+
+export class HealthStatus extends Schema.Class<HealthStatus>("HealthStatus")({ status: Schema.Literal("ok") }) {}
+
+export class LiveStatus extends Schema.Class<LiveStatus>("LiveStatus")({
+  alive: Schema.Literal(true),
+  timestamp: NaiveTimestamp
+}) {}
+
+export class ReadyStatus extends Schema.Class<ReadyStatus>("ReadyStatus")({
+  ready: Schema.Literal(true),
+  timestamp: NaiveTimestamp
+}) {}
+
+/** `/ready` when the database is unreachable or the process is shutting down: 503, same JSON shape (D6). */
+export class NotReady extends Schema.TaggedError<NotReady>()("NotReady", {
+  timestamp: Schema.String,
+  error: Schema.String
+}) {}
+export const NotReadyResponse = Schema.transform(
+  Schema.Struct({ ready: Schema.Literal(false), timestamp: NaiveTimestamp, error: Schema.String }),
+  NotReady,
+  {
+    strict: true,
+    decode: (wire) => ({ _tag: "NotReady" as const, timestamp: wire.timestamp, error: wire.error }),
+    encode: (error) => ({ ready: false as const, timestamp: error.timestamp, error: error.error })
+  }
+).annotations(
+  HttpApiSchema.annotations({
+    status: 503,
+    identifier: "NotReady",
+    description: "Not ready: the database is unreachable or the process is shutting down."
+  })
+)
+
+export const CeleryStatus = Schema.Union(
+  Schema.Struct({ status: Schema.Literal("ok"), workers_count: Schema.Int, workers: Schema.Array(Schema.String) }),
+  Schema.Struct({ status: Schema.Literal("no_workers"), message: Schema.String }),
+  Schema.Struct({ status: Schema.Literal("error"), error: Schema.String })
+).annotations({ identifier: "WorkerStatus", description: "The image workers (kept under `celery` for compatibility)." })
+
+export const DiskStatus = Schema.Union(
+  Schema.Struct({
+    status: Schema.Literal("ok", "warning"),
+    total_gb: Schema.Number,
+    used_gb: Schema.Number,
+    free_gb: Schema.Number,
+    free_percent: Schema.Number,
+    min_free_percent: Schema.Number
+  }),
+  Schema.Struct({ status: Schema.Literal("error"), error: Schema.String })
+).annotations({ identifier: "DiskStatus" })
+
+export class HealthDetailed extends Schema.Class<HealthDetailed>("HealthDetailed")(
+  {
+    status: Schema.Literal("ok", "degraded", "down"),
+    timestamp: NaiveTimestamp,
+    version: Schema.String,
+    database: Schema.Literal("connected", "disconnected"),
+    redis: Schema.Literal("connected", "disconnected"),
+    celery: CeleryStatus,
+    disk: DiskStatus,
+    rate_limiting: Schema.Struct({
+      enabled: Schema.Boolean,
+      api_limit_per_minute: Schema.Int,
+      auth_limit_per_minute: Schema.Int
+    })
+  },
+  { description: "Dependency report; always HTTP 200 (`status` says `ok`, `degraded` or `down`)." }
+) {}
+
+export const MetricsText = HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })
+
+export class SystemApi extends HttpApiGroup.make("system")
+  .add(
+    HttpApiEndpoint.get("health", "/health")
+      .addSuccess(HealthStatus)
+      .annotate(OpenApi.Summary, "Health")
+      .annotate(OpenApi.Description, 'Answers `{"status": "ok"}` without checking dependencies.')
+  )
+  .add(
+    HttpApiEndpoint.get("healthDetailed", "/health/detailed")
+      .addSuccess(HealthDetailed)
+      .annotate(OpenApi.Summary, "Detailed health")
+      .annotate(
+        OpenApi.Description,
+        "Database, Redis, image workers, disk and rate-limit settings. `down` when the database is unreachable, " +
+          "`degraded` when Redis, the workers or the disk are not well."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("live", "/live")
+      .addSuccess(LiveStatus)
+      .annotate(OpenApi.Summary, "Liveness")
+      .annotate(OpenApi.Description, "The process is up. No dependency checks.")
+  )
+  .add(
+    HttpApiEndpoint.get("ready", "/ready")
+      .addSuccess(ReadyStatus)
+      .addError(NotReadyResponse)
+      .annotate(OpenApi.Summary, "Readiness")
+      .annotate(
+        OpenApi.Description,
+        "200 when the database answers `SELECT 1`; 503 with the same shape when it does not or the process is " +
+          "shutting down (the original answered 200 — fixed, DECISIONS.md D6)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics")
+      .addSuccess(MetricsText)
+      .annotate(OpenApi.Summary, "Prometheus metrics")
+      .annotate(OpenApi.Description, "Prometheus text exposition (API.md §12).")
+  )
+  .annotate(OpenApi.Title, "Система")
+  .annotate(OpenApi.Description, "Health, readiness, liveness and metrics.") {}

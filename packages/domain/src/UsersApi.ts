@@ -1,0 +1,117 @@
+/**
+ * User accounts (API.md §8.1; DECISIONS.md D1: admin-only listing, "yourself or an admin" for one user).
+ */
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { Message } from "./Common.js"
+import {
+  ConflictProblem,
+  ForbiddenProblem,
+  IntegrityViolationProblem,
+  NotFoundProblem,
+  RateLimitedProblem,
+  ValidationErrorProblem
+} from "./Errors.js"
+import { UserIdPath, UsersQuery } from "./Params.js"
+import { AdminAuthentication, Authentication } from "./Security.js"
+import { User, UserPatch, UserUpdate } from "./Users.js"
+
+const SELF_OR_ADMIN =
+  "A user may use this on their own id only; an admin on any (D1; the original let anyone do it). " +
+  "Checked before the user's existence, so a non-admin learns nothing about other ids."
+
+export class UsersApi extends HttpApiGroup.make("users")
+  .add(
+    HttpApiEndpoint.get("list", "/users")
+      .setUrlParams(UsersQuery)
+      .addSuccess(Schema.Array(User))
+      .addError(ValidationErrorProblem)
+      .middleware(AdminAuthentication)
+      .annotate(OpenApi.Summary, "List users")
+      .annotate(
+        OpenApi.Description,
+        "All users, by id, paginated; `email` filters by exact match on the stored (normalised) address.\n\n" +
+          "Admin only (D1; the original was anonymous)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/users/:user_id")
+      .setPath(UserIdPath)
+      .addSuccess(User)
+      .addError(ForbiddenProblem)
+      .addError(NotFoundProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(Authentication)
+      .annotate(OpenApi.Summary, "Get a user")
+      .annotate(
+        OpenApi.Description,
+        `${SELF_OR_ADMIN}\n\nOrder: 401 → 422 → not yourself and not admin → 403 \`Недостаточно прав\` → ` +
+          "unknown id → 404 `Пользователь не найден`."
+      )
+  )
+  .add(
+    HttpApiEndpoint.put("update", "/users/:user_id")
+      .setPath(UserIdPath)
+      .setPayload(UserUpdate)
+      .addSuccess(Message)
+      .addError(ForbiddenProblem)
+      .addError(NotFoundProblem)
+      .addError(ConflictProblem)
+      .addError(IntegrityViolationProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(Authentication)
+      .annotate(OpenApi.Summary, "Update a user")
+      .annotate(
+        OpenApi.Description,
+        `${SELF_OR_ADMIN}\n\n` +
+          "`email` is required; every other field that is absent or `null` keeps its stored value.\n\n" +
+          "Order: 401 → 422 (also when `hashed_password` is sent) → not yourself and not admin, or `role` sent by " +
+          "a non-admin → 403 `Недостаточно прав` → unknown id → 404 `Пользователь с ID {id} не найден` → " +
+          "e-mail changed and taken → 409 `Пользователь с email '<e-mail>' уже существует` → update.\n\n" +
+          "Differs from the original (D1): a new password is sent as `password` (8..72 characters) and hashed " +
+          "by the server; the original stored a client-supplied `hashed_password` verbatim."
+      )
+  )
+  .add(
+    HttpApiEndpoint.patch("patch", "/users/:user_id")
+      .setPath(UserIdPath)
+      .setPayload(UserPatch)
+      .addSuccess(Message)
+      .addError(ForbiddenProblem)
+      .addError(NotFoundProblem)
+      .addError(ConflictProblem)
+      .addError(IntegrityViolationProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(Authentication)
+      .annotate(OpenApi.Summary, "Partly update a user")
+      .annotate(
+        OpenApi.Description,
+        `${SELF_OR_ADMIN}\n\n` +
+          "Writes the fields present; `null` clears a name or an external id. An empty body `{}` answers 200 " +
+          "without looking the user up (as the original).\n\n" +
+          "Order: 401 → 422 (also for `hashed_password`, and for `null` in `email`, `password` or `role`: D9, " +
+          "the original answered 409) → 403 as for PUT → unknown id → 404 `Пользователь с ID {id} не найден` → " +
+          "e-mail changed and taken → 409 → update."
+      )
+  )
+  .add(
+    HttpApiEndpoint.del("delete", "/users/:user_id")
+      .setPath(UserIdPath)
+      .addSuccess(Message)
+      .addError(ForbiddenProblem)
+      .addError(NotFoundProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(Authentication)
+      .annotate(OpenApi.Summary, "Delete a user")
+      .annotate(
+        OpenApi.Description,
+        `${SELF_OR_ADMIN}\n\nOrder: 401 → 422 → 403 → unknown id → 404 \`Пользователь не найден\` → delete. ` +
+          "The user's bookings and refresh tokens go with them; their access tokens then get 401."
+      )
+  )
+  .addError(RateLimitedProblem)
+  .annotate(OpenApi.Title, "Пользователи")
+  .annotate(
+    OpenApi.Description,
+    "User accounts. Listing is for admins; one account can be read, changed or deleted by its owner or an admin."
+  ) {}

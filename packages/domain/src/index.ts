@@ -1,0 +1,21 @@
+/**
+ * `@shum/domain`: the HTTP contract of Shum Booking — models, errors, security and the `ShumApi`.
+ */
+export * from "./Api.js"
+export * from "./AuthApi.js"
+export * from "./BookingsApi.js"
+export * from "./CitiesApi.js"
+export * from "./Common.js"
+export * from "./CountriesApi.js"
+export * from "./Errors.js"
+export * from "./FacilitiesApi.js"
+export * from "./HotelsApi.js"
+export * from "./ImagesApi.js"
+export * from "./Messages.js"
+export * from "./Models.js"
+export * from "./OpenApiDoc.js"
+export * from "./Params.js"
+export * from "./RoomsApi.js"
+export * from "./Security.js"
+export * from "./SystemApi.js"
+export * from "./UsersApi.js"

@@ -1,0 +1,238 @@
+import { HttpApi, OpenApi } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
+import { Option } from "effect"
+import { API_TITLE, API_VERSION, ShumApi } from "../src/Api.js"
+import { AdminAuthentication, Authentication } from "../src/Security.js"
+
+type Access = "anonymous" | "user" | "admin"
+
+/** API.md §13, in order, with who may call it (DECISIONS.md D1). */
+const INVENTORY: ReadonlyArray<readonly [method: string, path: string, access: Access]> = [
+  ["get", "/health", "anonymous"],
+  ["get", "/health/detailed", "anonymous"],
+  ["get", "/live", "anonymous"],
+  ["get", "/ready", "anonymous"],
+  ["get", "/metrics", "anonymous"],
+  ["post", "/auth/register", "anonymous"],
+  ["post", "/auth/login", "anonymous"],
+  ["get", "/auth/me", "user"],
+  ["post", "/auth/refresh", "anonymous"],
+  ["post", "/auth/logout", "user"],
+  ["get", "/users", "admin"],
+  ["get", "/users/{user_id}", "user"],
+  ["put", "/users/{user_id}", "user"],
+  ["patch", "/users/{user_id}", "user"],
+  ["delete", "/users/{user_id}", "user"],
+  ["get", "/hotels", "anonymous"],
+  ["get", "/hotels/rooms/available", "anonymous"],
+  ["get", "/hotels/{hotel_id}", "anonymous"],
+  ["post", "/hotels", "admin"],
+  ["put", "/hotels/{hotel_id}", "admin"],
+  ["patch", "/hotels/{hotel_id}", "admin"],
+  ["delete", "/hotels/{hotel_id}", "admin"],
+  ["get", "/hotels/{hotel_id}/rooms", "anonymous"],
+  ["get", "/hotels/{hotel_id}/rooms/available", "anonymous"],
+  ["get", "/hotels/{hotel_id}/rooms/{room_id}", "anonymous"],
+  ["post", "/hotels/{hotel_id}/rooms", "admin"],
+  ["put", "/hotels/{hotel_id}/rooms/{room_id}", "admin"],
+  ["patch", "/hotels/{hotel_id}/rooms/{room_id}", "admin"],
+  ["delete", "/hotels/{hotel_id}/rooms/{room_id}", "admin"],
+  ["get", "/bookings", "admin"],
+  ["get", "/bookings/me", "user"],
+  ["post", "/bookings", "user"],
+  ["delete", "/bookings/{booking_id}", "user"],
+  ["get", "/facilities", "anonymous"],
+  ["get", "/facilities/{facility_id}", "anonymous"],
+  ["post", "/facilities", "admin"],
+  ["delete", "/facilities/{facility_id}", "admin"],
+  ["post", "/images/upload/{hotel_id}", "admin"],
+  ["get", "/images/hotel/{hotel_id}", "anonymous"],
+  ["delete", "/images/{image_id}", "admin"],
+  ["get", "/countries", "anonymous"],
+  ["get", "/countries/{country_id}", "anonymous"],
+  ["post", "/countries", "admin"],
+  ["put", "/countries/{country_id}", "admin"],
+  ["patch", "/countries/{country_id}", "admin"],
+  ["delete", "/countries/{country_id}", "admin"],
+  ["get", "/cities", "anonymous"],
+  ["get", "/cities/{city_id}", "anonymous"],
+  ["post", "/cities", "admin"],
+  ["put", "/cities/{city_id}", "admin"],
+  ["patch", "/cities/{city_id}", "admin"],
+  ["delete", "/cities/{city_id}", "admin"]
+]
+
+const TAGS = [
+  "Система",
+  "Аутентификация",
+  "Пользователи",
+  "Отели",
+  "Номера",
+  "Бронирования",
+  "Удобства",
+  "Изображения отелей",
+  "Страны",
+  "Города"
+]
+
+const spec = OpenApi.fromApi(ShumApi)
+const key = (method: string, path: string) => `${method.toUpperCase()} ${path}`
+const operations = Object.entries(spec.paths).flatMap(([path, item]) =>
+  Object.entries(item).map(([method, operation]) => ({ key: key(method, path), path, operation }))
+)
+const operation = (method: string, path: string) => {
+  const found = operations.find((op) => op.key === key(method, path))
+  assert.isDefined(found, key(method, path))
+  return found!.operation
+}
+
+/** What each endpoint declares, read from the API itself rather than from the document. */
+const reflected = new Map<string, { readonly middlewares: ReadonlySet<unknown>; readonly takesInput: boolean }>()
+HttpApi.reflect(ShumApi, {
+  onGroup: () => {},
+  onEndpoint: ({ endpoint, middleware }) => {
+    const schemas = [endpoint.pathSchema, endpoint.urlParamsSchema, endpoint.payloadSchema, endpoint.headersSchema]
+    reflected.set(key(endpoint.method, endpoint.path.replace(/:(\w+)/g, "{$1}")), {
+      middlewares: middleware,
+      takesInput: schemas.some(Option.isSome)
+    })
+  }
+})
+
+describe("OpenAPI document", () => {
+  it("has the title and version of the original", () => {
+    assert.strictEqual(spec.info.title, "Shum Booking API")
+    assert.strictEqual(spec.info.version, "1.0.3")
+    assert.strictEqual(API_TITLE, spec.info.title)
+    assert.strictEqual(API_VERSION, spec.info.version)
+  })
+
+  it("has exactly the 52 operations of API.md §13, system first, then in registration order", () => {
+    assert.strictEqual(INVENTORY.length, 52)
+    // The document groups operations by path (first appearance), each path's methods in registration order.
+    const paths = [...new Set(INVENTORY.map(([, path]) => path))]
+    const expected = paths.flatMap((path) =>
+      INVENTORY.filter(([, p]) => p === path).map(([method]) => key(method, path))
+    )
+    assert.deepStrictEqual(
+      operations.map((op) => op.key),
+      expected
+    )
+    assert.deepStrictEqual(Object.keys(spec.paths), paths)
+  })
+
+  it("has the 10 tags of §6.6, in order, each with a description", () => {
+    assert.deepStrictEqual(
+      spec.tags.map((tag) => tag.name),
+      TAGS
+    )
+    for (const tag of spec.tags) assert.isNotEmpty(tag.description ?? "", tag.name)
+  })
+
+  it("gives every operation a summary, a description, a unique operationId and one tag", () => {
+    const ids = new Set<string>()
+    for (const { key, operation } of operations) {
+      assert.isNotEmpty(operation.summary ?? "", `${key}: summary`)
+      assert.isNotEmpty(operation.description ?? "", `${key}: description`)
+      assert.match(operation.operationId, /^[a-z]+\.[A-Za-z]+$/, key)
+      ids.add(operation.operationId)
+      assert.strictEqual(operation.tags.length, 1, key)
+    }
+    assert.strictEqual(ids.size, 52)
+  })
+
+  it("asks for credentials on exactly the protected operations (D1)", () => {
+    for (const [method, path, access] of INVENTORY) {
+      const op = operation(method, path)
+      const middlewares = reflected.get(key(method, path))!.middlewares
+      const responses = Object.keys(op.responses)
+      if (access === "anonymous") {
+        assert.deepStrictEqual(op.security, [], key(method, path))
+        assert.strictEqual(middlewares.size, 0, key(method, path))
+        // login and refresh answer 401 for bad credentials, but never the token check's `Unauthorized`
+        assert.notInclude(JSON.stringify(op.responses["401"] ?? {}), "schemas/Unauthorized", key(method, path))
+      } else {
+        assert.deepStrictEqual(op.security, [{ cookie: [] }, { bearer: [] }], key(method, path))
+        const expected = access === "admin" ? AdminAuthentication : Authentication
+        assert.deepStrictEqual([...middlewares], [expected], key(method, path))
+        assert.include(JSON.stringify(op.responses["401"] ?? {}), "schemas/Unauthorized", key(method, path))
+      }
+      if (access === "admin") assert.include(responses, "403", key(method, path))
+    }
+    assert.deepStrictEqual(spec.security, [])
+    assert.deepStrictEqual(Object.keys(spec.components.securitySchemes), ["cookie", "bearer"])
+  })
+
+  it("declares 422 exactly where a path, query, header or body is decoded", () => {
+    for (const [method, path] of INVENTORY) {
+      const { takesInput } = reflected.get(key(method, path))!
+      const responses = operation(method, path).responses
+      assert.strictEqual("422" in responses, takesInput, key(method, path))
+    }
+  })
+
+  it("keeps no trace of HttpApiDecodeError, and the endpoints' own 400s", () => {
+    assert.notInclude(JSON.stringify(spec), "HttpApiDecodeError")
+    for (const [method, path] of [
+      ["get", "/hotels/rooms/available"],
+      ["get", "/hotels/{hotel_id}/rooms/available"],
+      ["post", "/bookings"],
+      ["post", "/images/upload/{hotel_id}"],
+      ["put", "/hotels/{hotel_id}/rooms/{room_id}"]
+    ] as const) {
+      assert.include(Object.keys(operation(method, path).responses["400"]?.content ?? {}), "application/problem+json")
+    }
+  })
+
+  it("documents sold out as 409 and the 202 of a slow upload", () => {
+    const booking = operation("post", "/bookings").responses
+    assert.include(JSON.stringify(booking["409"]), "#/components/schemas/RoomUnavailable")
+    const upload = operation("post", "/images/upload/{hotel_id}").responses
+    assert.include(JSON.stringify(upload["200"]), "#/components/schemas/ImageUpload")
+    assert.include(JSON.stringify(upload["202"]), "#/components/schemas/ImageProcessing")
+    assert.strictEqual(operation("post", "/auth/register").responses["201"] !== undefined, true)
+  })
+
+  it("serves every error as application/problem+json except /ready's own 503", () => {
+    for (const { key, operation } of operations) {
+      for (const [status, response] of Object.entries(operation.responses)) {
+        if (Number(status) < 400) continue
+        assert.include(Object.keys(response.content ?? {}), "application/problem+json", `${key} ${status}`)
+      }
+    }
+  })
+
+  it("documents path ids and pagination as integers, and the Idempotency-Key header", () => {
+    const params = operation("get", "/hotels/{hotel_id}/rooms").parameters
+    assert.deepInclude(params, {
+      name: "hotel_id",
+      in: "path",
+      required: true,
+      schema: { type: "integer", description: "an integer id" },
+      description: "an integer id"
+    })
+    const perPage = params.find((p) => p.name === "per_page")
+    assert.deepInclude(perPage?.schema ?? {}, { type: "integer", minimum: 1, maximum: 20 })
+    const header = operation("post", "/bookings").parameters.find((p) => p.in === "header")
+    assert.strictEqual(header?.name, "idempotency-key")
+    assert.strictEqual(header?.required, false)
+  })
+
+  it("lets request bodies carry unknown fields (ignored, API.md §1.2) while responses stay closed", () => {
+    const schemas = spec.components.schemas as Record<string, { additionalProperties?: unknown }>
+    for (const name of ["UserRegister", "UserUpdate", "HotelIn", "RoomPatch", "BookingIn", "CityPatch"]) {
+      assert.isUndefined(schemas[name]?.additionalProperties, name)
+    }
+    for (const name of ["User", "Hotel", "Room", "Booking"]) assert.isFalse(schemas[name]?.additionalProperties, name)
+  })
+
+  it("gives every model and error schema examples", () => {
+    const schemas = spec.components.schemas as Record<string, { examples?: ReadonlyArray<unknown> }>
+    const models = ["User", "Token", "Country", "City", "Facility", "Hotel", "HotelWithRooms", "Room"]
+      .concat(["AvailableRoom", "Booking", "Image", "ImageUpload", "ImageProcessing", "Message"])
+      .concat(["UserRegister", "UserLogin", "RefreshRequest", "UserUpdate", "UserPatch", "CountryIn"])
+      .concat(["CountryPatch", "CityIn", "CityPatch", "FacilityIn", "HotelIn", "HotelPatch", "RoomIn"])
+      .concat(["RoomPatch", "BookingIn", "NotFound", "ValidationError", "RateLimited", "Conflict"])
+    for (const name of models) assert.isNotEmpty(schemas[name]?.examples ?? [], name)
+  })
+})
