@@ -1,0 +1,328 @@
+import { randomBytes } from "node:crypto"
+import { isIP } from "node:net"
+import { resolve } from "node:path"
+import {
+  Config,
+  ConfigError,
+  ConfigProvider,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  LogLevel,
+  Option,
+  Redacted
+} from "effect"
+
+export type AppEnv = "local" | "test" | "production"
+export type JwtAlgorithm = "HS256" | "HS384" | "HS512"
+
+export type DatabaseConnection =
+  | { readonly _tag: "Url"; readonly url: Redacted.Redacted }
+  | {
+      readonly _tag: "Params"
+      readonly host: string
+      readonly port: number
+      readonly database: string
+      readonly username: string
+      readonly password: Option.Option<Redacted.Redacted>
+    }
+
+export type RedisConnection =
+  | { readonly _tag: "Url"; readonly url: Redacted.Redacted }
+  | {
+      readonly _tag: "Params"
+      readonly host: string
+      readonly port: number
+      readonly db: number
+      readonly password: Option.Option<Redacted.Redacted>
+    }
+
+// ---------------------------------------------------------------------------
+// Variable readers. Empty (or blank) values count as unset, as in the original.
+// Every parse failure is a ConfigError whose path is the variable's name.
+
+type Parse<A> = (raw: string) => Either.Either<A, string>
+
+const variable = <A>(name: string, parse: Parse<A>): Config.Config<Option.Option<A>> =>
+  Config.string(name).pipe(
+    Config.option,
+    Config.mapOrFail((value) => {
+      const raw = Option.map(value, (s) => s.trim()).pipe(Option.filter((s) => s !== ""))
+      if (Option.isNone(raw)) return Either.right(Option.none())
+      return Either.mapBoth(parse(raw.value), {
+        onLeft: (message) => ConfigError.InvalidData([name], message),
+        onRight: Option.some
+      })
+    })
+  )
+
+const withDefault = <A>(config: Config.Config<Option.Option<A>>, fallback: A): Config.Config<A> =>
+  Config.map(
+    config,
+    Option.getOrElse(() => fallback)
+  )
+
+const text: Parse<string> = Either.right
+
+const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Parse<number> =>
+  (raw) => {
+    const n = /^[+-]?\d+$/.test(raw) ? Number(raw) : Number.NaN
+    return Number.isSafeInteger(n) && n >= min && n <= max
+      ? Either.right(n)
+      : Either.left(`expected an integer between ${min} and ${max}, got "${raw}"`)
+  }
+
+const bool: Parse<boolean> = (raw) => {
+  const value = raw.toLowerCase()
+  if (["1", "true", "yes"].includes(value)) return Either.right(true)
+  if (["0", "false", "no"].includes(value)) return Either.right(false)
+  return Either.left(`expected one of 1/true/yes/0/false/no, got "${raw}"`)
+}
+
+const oneOf =
+  <A>(choices: Record<string, A>): Parse<A> =>
+  (raw) => {
+    const value = choices[raw.toUpperCase()]
+    return value === undefined
+      ? Either.left(`expected one of ${Object.keys(choices).join("/")}, got "${raw}"`)
+      : Either.right(value)
+  }
+
+const list =
+  <A>(item: Parse<A>): Parse<ReadonlyArray<A>> =>
+  (raw) =>
+    Either.all(
+      raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "")
+        .map(item)
+    )
+
+const url =
+  (...protocols: ReadonlyArray<string>): Parse<string> =>
+  (raw) => {
+    try {
+      const parsed = new URL(raw)
+      if (protocols.includes(parsed.protocol)) return Either.right(raw)
+    } catch {
+      // reported below without echoing the value, which may contain a password
+    }
+    return Either.left(`expected a ${protocols.map((p) => `${p}//…`).join(" or ")} URL`)
+  }
+
+const cidr: Parse<string> = (raw) => {
+  const [address = "", prefix, ...rest] = raw.split("/")
+  const version = isIP(address)
+  const max = version === 6 ? 128 : 32
+  const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= max)
+  return version !== 0 && prefixOk && rest.length === 0
+    ? Either.right(raw)
+    : Either.left(`expected IP addresses or CIDR ranges, got "${raw}"`)
+}
+
+const origin: Parse<string> = (raw) => {
+  if (raw === "*") return Either.right(raw)
+  try {
+    const parsed = new URL(raw)
+    if (parsed.protocol === "http:" || parsed.protocol === "https:") return Either.right(parsed.origin)
+  } catch {
+    // fall through
+  }
+  return Either.left(`expected "*" or origins like https://example.com, got "${raw}"`)
+}
+
+const rootPath: Parse<string> = (raw) => {
+  const path = raw.replace(/\/+$/, "")
+  return path === "" || (path.startsWith("/") && /^(\/[\w.~%!$&'()*+,;=:@-]+)+$/.test(path))
+    ? Either.right(path)
+    : Either.left(`expected a path prefix like "/apps/shum-booking", got "${raw}"`)
+}
+
+const redacted = (name: string) => variable(name, (raw) => Either.right(Redacted.make(raw)))
+
+// ---------------------------------------------------------------------------
+// Grouped settings. Each group is a plain Config, usable on its own in tests.
+
+export const appEnv: Config.Config<AppEnv> = withDefault(
+  variable("APP_ENV", oneOf<AppEnv>({ LOCAL: "local", TEST: "test", PRODUCTION: "production" })),
+  "local"
+)
+
+export const http = Config.all({
+  host: withDefault(variable("HOST", text), "0.0.0.0"),
+  port: withDefault(variable("PORT", int(0, 65535)), 8000),
+  rootPath: withDefault(variable("ROOT_PATH", rootPath), ""),
+  corsOrigins: withDefault(variable("CORS_ORIGINS", list(origin)), []),
+  trustedProxies: withDefault(variable("TRUSTED_PROXIES", list(cidr)), [
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7"
+  ]),
+  shutdownTimeout: Config.map(withDefault(variable("SHUTDOWN_TIMEOUT_SECONDS", int(0)), 10), Duration.seconds)
+})
+
+/** `None` when neither DATABASE_URL nor DB_HOST is set: the embedded default (D10). DATABASE_URL wins. */
+export const database: Config.Config<Option.Option<DatabaseConnection>> = Config.all({
+  url: variable("DATABASE_URL", url("postgres:", "postgresql:")),
+  host: variable("DB_HOST", text),
+  port: withDefault(variable("DB_PORT", int(1, 65535)), 5432),
+  database: withDefault(variable("DB_NAME", text), "booking"),
+  username: withDefault(variable("DB_USERNAME", text), "postgres"),
+  password: redacted("DB_PASSWORD")
+}).pipe(
+  Config.map(({ host, url, ...rest }): Option.Option<DatabaseConnection> =>
+    Option.isSome(url)
+      ? Option.some({ _tag: "Url", url: Redacted.make(url.value) })
+      : Option.map(host, (host) => ({ _tag: "Params", host, ...rest }))
+  )
+)
+
+export const databasePoolSize = withDefault(variable("DB_POOL_SIZE", int(1, 1000)), 10)
+
+/** `None` when neither REDIS_URL nor REDIS_HOST is set: in-process implementations (D10). REDIS_URL wins. */
+export const redis: Config.Config<Option.Option<RedisConnection>> = Config.all({
+  url: variable("REDIS_URL", url("redis:", "rediss:")),
+  host: variable("REDIS_HOST", text),
+  port: withDefault(variable("REDIS_PORT", int(1, 65535)), 6379),
+  db: withDefault(variable("REDIS_DB", int(0)), 0),
+  password: redacted("REDIS_PASSWORD")
+}).pipe(
+  Config.map(({ host, url, ...rest }): Option.Option<RedisConnection> =>
+    Option.isSome(url)
+      ? Option.some({ _tag: "Url", url: Redacted.make(url.value) })
+      : Option.map(host, (host) => ({ _tag: "Params", host, ...rest }))
+  )
+)
+
+// One secret per process, so every reader of the config agrees on it.
+const generatedSecret = Redacted.make(randomBytes(32).toString("base64url"))
+
+/** Without JWT_SECRET_KEY, APP_ENV=local (the embedded default) gets a throw-away secret; elsewhere it is required. */
+export const jwt = (env: AppEnv) =>
+  Config.all({
+    secret: redacted("JWT_SECRET_KEY"),
+    algorithm: withDefault(
+      variable("JWT_ALGORITHM", oneOf<JwtAlgorithm>({ HS256: "HS256", HS384: "HS384", HS512: "HS512" })),
+      "HS256"
+    ),
+    accessTokenTtl: Config.map(withDefault(variable("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", int(1)), 30), Duration.minutes),
+    refreshTokenTtl: Config.map(withDefault(variable("JWT_REFRESH_TOKEN_EXPIRE_DAYS", int(1)), 30), Duration.days),
+    cookieSecure: withDefault(variable("JWT_COOKIE_SECURE", bool), false)
+  }).pipe(
+    Config.mapOrFail(({ secret, ...rest }) =>
+      Option.isSome(secret)
+        ? Either.right({ ...rest, secret: secret.value, secretGenerated: false })
+        : env === "local"
+          ? Either.right({ ...rest, secret: generatedSecret, secretGenerated: true })
+          : Either.left(ConfigError.MissingData(["JWT_SECRET_KEY"], `required when APP_ENV=${env}`))
+    )
+  )
+
+export const logging = (env: AppEnv) =>
+  Config.all({
+    level: withDefault(
+      variable(
+        "LOG_LEVEL",
+        oneOf({
+          DEBUG: LogLevel.Debug,
+          INFO: LogLevel.Info,
+          WARNING: LogLevel.Warning,
+          WARN: LogLevel.Warning,
+          ERROR: LogLevel.Error,
+          CRITICAL: LogLevel.Fatal,
+          FATAL: LogLevel.Fatal
+        })
+      ),
+      LogLevel.Info
+    ),
+    json: withDefault(variable("LOG_FORMAT_JSON", bool), env !== "local")
+  })
+
+/** `enabled` folds in the test-mode default: off under APP_ENV=test unless RATE_LIMIT_ENABLED_IN_TESTS. */
+export const rateLimit = (env: AppEnv) =>
+  Config.all({
+    enabled: withDefault(variable("RATE_LIMIT_ENABLED", bool), true),
+    enabledInTests: withDefault(variable("RATE_LIMIT_ENABLED_IN_TESTS", bool), false),
+    perMinute: withDefault(variable("RATE_LIMIT_PER_MINUTE", int(1)), 60),
+    authPerMinute: withDefault(variable("RATE_LIMIT_AUTH_PER_MINUTE", int(1)), 5)
+  }).pipe(
+    Config.map(({ enabled, enabledInTests, ...rest }) => ({
+      ...rest,
+      enabled: enabled && (env !== "test" || enabledInTests)
+    }))
+  )
+
+/** Metrics are collected except under APP_ENV=test, unless ENABLE_METRICS_IN_TESTS. */
+export const metrics = (env: AppEnv) =>
+  Config.map(withDefault(variable("ENABLE_METRICS_IN_TESTS", bool), false), (enabledInTests) => ({
+    enabled: env !== "test" || enabledInTests
+  }))
+
+export const images = Config.all({
+  dir: Config.map(withDefault(variable("IMAGE_DIR", text), "./static/images"), (dir) => resolve(dir)),
+  maxFileSizeMb: withDefault(variable("MAX_IMAGE_FILE_SIZE_MB", int(1, 1024)), 10),
+  uploadWait: Config.map(withDefault(variable("IMAGE_UPLOAD_WAIT_SECONDS", int(0)), 30), Duration.seconds),
+  jobMaxAttempts: withDefault(variable("IMAGE_JOB_MAX_ATTEMPTS", int(1)), 5)
+}).pipe(Config.map((images) => ({ ...images, maxFileSizeBytes: images.maxFileSizeMb * 1024 * 1024 })))
+
+/** Both or neither: one without the other is a misconfiguration. */
+export const admin = Config.all({
+  email: variable("ADMIN_EMAIL", text),
+  password: variable("ADMIN_PASSWORD", (raw) =>
+    raw.length >= 8 && raw.length <= 72 ? Either.right(Redacted.make(raw)) : Either.left("expected 8 to 72 characters")
+  )
+}).pipe(
+  Config.mapOrFail(({ email, password }) => {
+    if (Option.isSome(email) && Option.isSome(password)) {
+      return Either.right(Option.some({ email: email.value, password: password.value }))
+    }
+    if (Option.isNone(email) && Option.isNone(password)) return Either.right(Option.none())
+    const missing = Option.isNone(email) ? "ADMIN_EMAIL" : "ADMIN_PASSWORD"
+    return Either.left(
+      ConfigError.MissingData([missing], `${missing} must be set together with the other ADMIN_* variable`)
+    )
+  })
+)
+
+export const telemetry = Config.all({
+  otlpEndpoint: variable("OTEL_EXPORTER_OTLP_ENDPOINT", url("http:", "https:"))
+})
+
+/** Every variable at once; all invalid values are reported together (after APP_ENV itself). */
+export const settings = Effect.flatMap(appEnv, (env) =>
+  Config.all({
+    env: Config.succeed(env),
+    http,
+    database,
+    databasePoolSize,
+    redis,
+    jwt: jwt(env),
+    logging: logging(env),
+    rateLimit: rateLimit(env),
+    metrics: metrics(env),
+    images,
+    admin,
+    telemetry
+  })
+)
+
+export type Settings = Effect.Effect.Success<typeof settings>
+
+/** The whole typed configuration, read once at start-up. */
+export class AppConfig extends Effect.Service<AppConfig>()("infra/AppConfig", {
+  effect: Effect.tap(settings, (settings) =>
+    settings.jwt.secretGenerated
+      ? Effect.logWarning("JWT_SECRET_KEY is not set: using a random per-process secret (tokens end with the process)")
+      : Effect.void
+  )
+}) {
+  /** AppConfig read from the given variables instead of the environment (tests). */
+  static readonly fromEnv = (env: Record<string, string>) =>
+    AppConfig.Default.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))))
+}

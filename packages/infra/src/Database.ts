@@ -1,0 +1,121 @@
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import type { MigrationError } from "@effect/sql/Migrator"
+import { PgClient } from "@effect/sql-pg"
+import { Config, ConfigError, Duration, Effect, Layer, Option, Schema } from "effect"
+import pg from "pg"
+import { AppConfig, appEnv, database, type DatabaseConnection, databasePoolSize, type Settings } from "./Config.js"
+import { EmbeddedPostgres, type EmbeddedPostgresError, type EmbeddedPostgresOptions } from "./EmbeddedPostgres.js"
+import { MigrationsLive } from "./Migrations.js"
+
+const OID = { int8: 20, textArray: 1009, int8Array: 1016, date: 1082, dateArray: 1182 } as const
+
+const int8 = (value: string | null): number | string | null => {
+  const n = Number(value)
+  return value === null || !Number.isSafeInteger(n) ? value : n
+}
+const defaultParser = pg.types.getTypeParser as (oid: number, format?: "text" | "binary") => (value: string) => unknown
+const textArray = defaultParser(OID.textArray, "text") as (value: string) => Array<string | null>
+
+/**
+ * `date` stays the plain `YYYY-MM-DD` string (pg would make a local-midnight Date), and `int8` (ids,
+ * `count(*)`) becomes a number when it fits exactly, else stays a string. Everything else is pg's default.
+ */
+export const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") => {
+    if (format === "binary") return defaultParser(oid, format)
+    switch (oid) {
+      case OID.date:
+        return (value: string) => value
+      case OID.dateArray:
+        return textArray
+      case OID.int8:
+        return int8
+      case OID.int8Array:
+        return (value: string) => textArray(value).map(int8)
+      default:
+        return defaultParser(oid, format)
+    }
+  }) as pg.CustomTypesConfig["getTypeParser"]
+}
+
+export interface PoolOptions {
+  /** DB_POOL_SIZE */
+  readonly poolSize: number
+}
+
+export const clientConfig = (connection: DatabaseConnection, { poolSize }: PoolOptions): PgClient.PgClientConfig => ({
+  ...(connection._tag === "Url"
+    ? { url: connection.url }
+    : {
+        host: connection.host,
+        port: connection.port,
+        database: connection.database,
+        username: connection.username,
+        password: Option.getOrUndefined(connection.password)
+      }),
+  maxConnections: poolSize,
+  connectTimeout: Duration.seconds(5),
+  applicationName: "shum-booking",
+  types: pgTypes
+})
+
+/** The pool alone (no migrations). Columns stay snake_case: no name transforms. */
+export const client = (connection: DatabaseConnection, options: PoolOptions) =>
+  PgClient.layer(clientConfig(connection, options))
+
+/** Migrations run while the layer is built, before anything that depends on it can serve. */
+export const layer = (connection: DatabaseConnection, options: PoolOptions) =>
+  MigrationsLive.pipe(Layer.provideMerge(client(connection, options)))
+
+/** The embedded default (D10): a PostgreSQL of the project's own, then the same pool and migrations. */
+export const embedded = (options: PoolOptions & { readonly embedded?: EmbeddedPostgresOptions }) =>
+  Layer.unwrapEffect(Effect.map(EmbeddedPostgres, ({ connection }) => layer(connection, options))).pipe(
+    Layer.provide(EmbeddedPostgres.layer(options.embedded))
+  )
+
+export type DatabaseLayerError = SqlError | MigrationError | ConfigError.ConfigError | EmbeddedPostgresError
+
+type DatabaseSettings = Pick<Settings, "env" | "database" | "databasePoolSize">
+
+/**
+ * Migrated client for the configured database; with none configured (no DB_HOST nor DATABASE_URL),
+ * the embedded default, except under APP_ENV=production where that is a configuration error.
+ */
+export const fromSettings = (
+  settings: DatabaseSettings
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, DatabaseLayerError> => {
+  const options = { poolSize: settings.databasePoolSize }
+  if (Option.isSome(settings.database)) return layer(settings.database.value, options)
+  if (settings.env === "production") {
+    return Layer.fail(ConfigError.MissingData(["DB_HOST"], "set DB_HOST or DATABASE_URL (APP_ENV=production)"))
+  }
+  return embedded(options)
+}
+
+/** Only the database variables: what `npm run migrate` needs (no JWT secret and such). */
+export const settings: Config.Config<DatabaseSettings> = Config.all({ env: appEnv, database, databasePoolSize })
+
+export const DatabaseLive = Layer.unwrapEffect(Effect.map(AppConfig, fromSettings))
+
+export class DatabaseUnavailable extends Schema.TaggedError<DatabaseUnavailable>()("DatabaseUnavailable", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+/** Readiness probe: `SELECT 1`, failing within `timeout` (default 2 s) however the database misbehaves. */
+export const pingWithin = (timeout: Duration.DurationInput) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`).pipe(
+    Effect.mapError((cause) => new DatabaseUnavailable({ message: "database query failed", cause })),
+    // a hung connection attempt is abandoned in the background rather than awaited
+    Effect.disconnect,
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () =>
+        new DatabaseUnavailable({ message: `database did not answer within ${Duration.format(timeout)}` })
+    }),
+    Effect.asVoid,
+    Effect.withSpan("Database.ping")
+  )
+
+export const ping = pingWithin("2 seconds")

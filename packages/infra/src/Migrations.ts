@@ -1,0 +1,34 @@
+import { NodeContext } from "@effect/platform-node"
+import { PgMigrator } from "@effect/sql-pg"
+import { Effect, Layer, Schedule } from "effect"
+import baseline from "./migrations/0001_baseline.js"
+import decisions from "./migrations/0002_decisions.js"
+
+/** Ids only move forward: a new migration always gets a number above the last one. */
+export const migrations = {
+  "0001_baseline": baseline,
+  "0002_decisions": decisions
+}
+
+export const MIGRATIONS_TABLE = "shum_migrations"
+
+/**
+ * Applies pending migrations in one transaction under a table lock, so server and worker may both
+ * migrate at boot. Returns the applied `[id, name]` pairs. A failing migration is a defect.
+ */
+export const runMigrations = PgMigrator.run({
+  loader: PgMigrator.fromRecord(migrations),
+  table: MIGRATIONS_TABLE
+}).pipe(
+  // two processes racing to create the bookkeeping table on an empty database: the loser retries
+  Effect.retry({ times: 2, schedule: Schedule.spaced("200 millis"), while: (e) => e._tag === "SqlError" }),
+  Effect.tap((applied) =>
+    applied.length === 0
+      ? Effect.logDebug("database schema is up to date")
+      : Effect.logInfo(`applied migrations: ${applied.map(([id, name]) => `${id}_${name}`).join(", ")}`)
+  ),
+  Effect.provide(NodeContext.layer),
+  Effect.withSpan("Migrations.run")
+)
+
+export const MigrationsLive = Layer.effectDiscard(runMigrations)

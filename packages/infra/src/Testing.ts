@@ -1,0 +1,62 @@
+/**
+ * Test support shared by every package's tests: a database of its own per test file (created on the
+ * machine's PostgreSQL, dropped when the scope closes) and the machine's Redis.
+ * `TEST_DATABASE_ADMIN_URL` / `TEST_REDIS_URL` point elsewhere when needed.
+ */
+import { Effect, Redacted } from "effect"
+import { randomBytes } from "node:crypto"
+import pg from "pg"
+import type { DatabaseConnection, RedisConnection } from "./Config.js"
+
+const ADMIN_URL = process.env["TEST_DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
+export const REDIS_URL = process.env["TEST_REDIS_URL"] ?? "redis://127.0.0.1:6379"
+
+export const randomName = (prefix: string) => `${prefix}${randomBytes(6).toString("hex")}`
+
+export const redisConnection: RedisConnection = { _tag: "Url", url: Redacted.make(REDIS_URL) }
+
+const admin = async <A>(f: (client: pg.Client) => Promise<A>) => {
+  const client = new pg.Client({ connectionString: ADMIN_URL })
+  await client.connect()
+  try {
+    return await f(client)
+  } finally {
+    await client.end()
+  }
+}
+
+export const databaseUrl = (name: string) => {
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/** A database of its own, dropped (even with open connections) when the scope closes. */
+export const freshDatabase = Effect.acquireRelease(
+  Effect.promise(() =>
+    admin(async (client) => {
+      const name = randomName("shum_test_")
+      await client.query(`CREATE DATABASE ${name}`)
+      return name
+    })
+  ),
+  (name) => Effect.promise(() => admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
+).pipe(
+  Effect.map((name): DatabaseConnection & { readonly name: string } => ({
+    _tag: "Url",
+    url: Redacted.make(databaseUrl(name)),
+    name
+  }))
+)
+
+/** A plain pg client on a database, for fixtures and assertions independent of the code under test. */
+export const withClient = <A>(name: string, f: (client: pg.Client) => Promise<A>) =>
+  Effect.promise(async () => {
+    const client = new pg.Client({ connectionString: databaseUrl(name) })
+    await client.connect()
+    try {
+      return await f(client)
+    } finally {
+      await client.end()
+    }
+  })

