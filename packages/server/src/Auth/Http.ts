@@ -1,0 +1,45 @@
+import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
+import { ShumApi } from "@shum/domain/Api"
+import { Message } from "@shum/domain/Common"
+import { CurrentUser } from "@shum/domain/Security"
+import { Clock, Duration, Effect } from "effect"
+import { AuthService } from "./Service.js"
+
+/** Sets or deletes the `access_token` cookie on the response (API.md §4.1, §4.3). */
+const withCookie = (value: string, maxAgeSeconds: number, secure: boolean) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    HttpApp.appendPreResponseHandler((_request, response) =>
+      Effect.orDie(
+        HttpServerResponse.setCookie(response, "access_token", value, {
+          httpOnly: true,
+          maxAge: Duration.seconds(maxAgeSeconds),
+          path: "/",
+          sameSite: "lax",
+          secure,
+          ...(maxAgeSeconds === 0 ? { expires: new Date(now) } : {})
+        })
+      )
+    )
+  )
+
+export const AuthLive = HttpApiBuilder.group(ShumApi, "auth", (handlers) =>
+  Effect.gen(function* () {
+    const auth = yield* AuthService
+    const setAccessCookie = (token: string) => withCookie(token, auth.accessTtlSeconds, auth.cookieSecure)
+    return handlers
+      .handle("register", ({ payload }) => auth.register(payload))
+      .handle("login", ({ payload }) =>
+        auth.login(payload).pipe(Effect.tap((token) => setAccessCookie(token.access_token)))
+      )
+      .handle("refresh", ({ payload }) =>
+        auth.refresh(payload.refresh_token).pipe(Effect.tap((token) => setAccessCookie(token.access_token)))
+      )
+      .handle("me", () => Effect.flatMap(CurrentUser, auth.me))
+      .handle("logout", () =>
+        Effect.flatMap(CurrentUser, auth.logout).pipe(
+          Effect.zipRight(withCookie("", 0, auth.cookieSecure)),
+          Effect.as(Message.ok)
+        )
+      )
+  })
+)

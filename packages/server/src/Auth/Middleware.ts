@@ -1,0 +1,72 @@
+/**
+ * The security middlewares of the domain (`Authentication`, `AdminAuthentication`), API.md §4.1 and D1/D3.
+ *
+ * Credentials are resolved from the request itself, not from the scheme HttpApi decoded, because the
+ * contract is stricter than "first scheme that succeeds": a non-empty `access_token` cookie is used even
+ * when invalid (the header is then ignored), and the header must start with exactly `Bearer `.
+ */
+import { HttpServerRequest } from "@effect/platform"
+import { Forbidden, Unauthorized } from "@shum/domain/Errors"
+import { Messages } from "@shum/domain/Messages"
+import { AdminAuthentication, Authentication, type AuthenticatedUser } from "@shum/domain/Security"
+import { Effect, Layer, Option } from "effect"
+import { UsersRepo } from "../Users/Repo.js"
+import { TokenStore } from "./TokenStore.js"
+import { Tokens } from "./Tokens.js"
+
+const BEARER = "Bearer "
+
+/** API.md §4.1: the cookie if non-empty, else the text after the first `Bearer ` up to any second one. */
+export const presentedToken = (request: HttpServerRequest.HttpServerRequest): Option.Option<string> => {
+  const cookie = request.cookies["access_token"]
+  if (cookie !== undefined && cookie !== "") return Option.some(cookie)
+  const header = request.headers["authorization"] ?? ""
+  if (!header.startsWith(BEARER)) return Option.none()
+  const token = header.slice(BEARER.length).split(BEARER)[0] ?? ""
+  return token === "" ? Option.none() : Option.some(token)
+}
+
+const makeAuthenticate = Effect.gen(function* () {
+  const tokens = yield* Tokens
+  const store = yield* TokenStore
+  const users = yield* UsersRepo
+  return Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const token = presentedToken(request)
+    if (Option.isNone(token)) return yield* new Unauthorized({ detail: Messages.tokenMissing })
+    const claims = yield* tokens
+      .verifyAccess(token.value)
+      .pipe(Effect.mapError((rejected) => new Unauthorized({ detail: rejected.detail })))
+    if (claims.jti !== "" && (yield* store.isRevoked(claims.jti))) {
+      return yield* new Unauthorized({ detail: Messages.tokenInvalid })
+    }
+    const user = yield* users.findById(claims.userId)
+    if (Option.isNone(user)) return yield* new Unauthorized({ detail: Messages.userNotFound })
+    return {
+      id: user.value.id,
+      email: user.value.email,
+      role: user.value.role,
+      jti: claims.jti,
+      expiresAt: claims.expiresAt
+    } satisfies AuthenticatedUser
+  }).pipe(Effect.withSpan("Auth.authenticate"))
+})
+
+export const AuthenticationLive = Layer.effect(
+  Authentication,
+  Effect.map(makeAuthenticate, (authenticate) =>
+    Authentication.of({ cookie: () => authenticate, bearer: () => authenticate })
+  )
+)
+
+export const AdminAuthenticationLive = Layer.effect(
+  AdminAuthentication,
+  Effect.map(makeAuthenticate, (authenticate) => {
+    const admin = Effect.flatMap(authenticate, (user) =>
+      user.role === "admin" ? Effect.succeed(user) : Effect.fail(new Forbidden({ detail: Messages.forbidden }))
+    )
+    return AdminAuthentication.of({ cookie: () => admin, bearer: () => admin })
+  })
+)
+
+export const SecurityLive = Layer.mergeAll(AuthenticationLive, AdminAuthenticationLive)

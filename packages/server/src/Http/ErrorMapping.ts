@@ -1,0 +1,237 @@
+/**
+ * The one place where failures become HTTP answers the contract promises (API.md §1.4, D9):
+ * - decode failures → 422 with every problem of the request, FastAPI style;
+ * - unknown path → 404 `Not Found`, known path with another method → 405 + `Allow`,
+ *   a trailing slash on a known path → 307 to the path without it;
+ * - database failures (defects carrying a `SqlError`) → 409 E-90 / 503 E-91 / 500 E-92;
+ * - anything else unexpected → 500 E-93, logged with its cause;
+ * - `Unauthorized` gets `WWW-Authenticate: Bearer`.
+ * Everything it answers is an `application/problem+json` document built from the domain's schemas.
+ */
+import { HttpApiBuilder, HttpServerRequest, HttpServerResponse, Multipart } from "@effect/platform"
+import type { HttpApp } from "@effect/platform"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Errors from "@shum/domain/Errors"
+import { Messages } from "@shum/domain/Messages"
+import { AppConfig } from "@shum/infra/Config"
+import { Cause, Effect, Layer, Option, Predicate, Schema } from "effect"
+import { allowedMethods, findRoute, type RouteMatch } from "./RouteTable.js"
+import { jsonInvalid, toValidationIssues, type Location } from "./Validation.js"
+
+type Problem = (typeof Errors.Problems)[keyof typeof Errors.Problems]
+
+export const problemResponse = <S extends Problem>(
+  schema: S,
+  error: Schema.Schema.Type<S>,
+  headers?: Record<string, string>
+): HttpServerResponse.HttpServerResponse => {
+  const body = Schema.encodeSync(schema as unknown as Schema.Schema<unknown, { status: number }>)(error)
+  return HttpServerResponse.unsafeJson(body, {
+    status: body.status,
+    contentType: Errors.ProblemContentType,
+    ...(headers ? { headers } : {})
+  })
+}
+
+export const validationResponse = (issues: ReadonlyArray<Errors.ValidationIssue>) =>
+  problemResponse(Errors.ValidationErrorProblem, new Errors.ValidationError({ detail: issues }))
+
+const pathOf = (url: string) => {
+  const q = url.indexOf("?")
+  return q === -1 ? url : url.slice(0, q)
+}
+const searchOf = (url: string) => {
+  const q = url.indexOf("?")
+  return q === -1 ? "" : url.slice(q)
+}
+
+const hasJsonBody = (request: HttpServerRequest.HttpServerRequest) => {
+  const type = request.headers["content-type"] ?? "application/json"
+  return type.includes("application/json") && request.method !== "GET" && request.method !== "DELETE"
+}
+
+/** Re-decode each part of the request against its endpoint, collecting every problem (FastAPI reports all). */
+const revalidate = (request: HttpServerRequest.HttpServerRequest, match: RouteMatch) =>
+  Effect.gen(function* () {
+    const { endpoint } = match.route
+    const issues: Array<Errors.ValidationIssue> = []
+    const check = (location: Location, schema: Option.Option<Schema.Schema.Any>, input: unknown) =>
+      Option.match(schema, {
+        onNone: () => Effect.void,
+        onSome: (s) =>
+          Schema.decodeUnknown(s as Schema.Schema<unknown, unknown>, { errors: "all" })(input).pipe(
+            Effect.catchAll((error) => Effect.sync(() => issues.push(...toValidationIssues(location, error.issue)))),
+            Effect.asVoid
+          )
+      })
+    const query = Object.fromEntries(new URLSearchParams(searchOf(request.url)))
+    yield* check("path", endpoint.pathSchema, match.params)
+    yield* check("query", endpoint.urlParamsSchema, query)
+    yield* check("header", endpoint.headersSchema, request.headers)
+    if (hasJsonBody(request)) {
+      const body = yield* request.json.pipe(Effect.orElseSucceed(() => undefined))
+      yield* check("body", endpoint.payloadSchema, body)
+    }
+    return issues
+  })
+
+const fallbackIssues = (error: {
+  readonly issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>
+}) =>
+  error.issues.map((i) => ({
+    type: "value_error",
+    loc: ["body", ...i.path.map((p) => (typeof p === "number" ? p : String(p)))],
+    msg: i.message
+  }))
+
+const onDecodeError = (
+  request: HttpServerRequest.HttpServerRequest,
+  error: { readonly issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }> }
+) =>
+  Effect.gen(function* () {
+    const match = findRoute(request.method, pathOf(request.url))
+    const issues = match ? yield* revalidate(request, match) : []
+    return validationResponse(issues.length > 0 ? issues : fallbackIssues(error))
+  })
+
+/** API.md §1.4: `/hotels/` → 307 to `/hotels` (keeping the `ROOT_PATH` prefix and the query). */
+const trailingSlashRedirect = (request: HttpServerRequest.HttpServerRequest) => {
+  const path = pathOf(request.url)
+  if (path.length <= 1 || !path.endsWith("/")) return Option.none()
+  const trimmed = path.replace(/\/+$/, "")
+  if (allowedMethods(trimmed).length === 0) return Option.none()
+  const prefix = request.originalUrl.slice(0, request.originalUrl.length - request.url.length)
+  return Option.some(
+    HttpServerResponse.empty({ status: 307, headers: { location: `${prefix}${trimmed}${searchOf(request.url)}` } })
+  )
+}
+
+const onRouteNotFound = (request: HttpServerRequest.HttpServerRequest) => {
+  const path = pathOf(request.url)
+  const allowed = allowedMethods(path)
+  if (allowed.length > 0) {
+    return problemResponse(
+      Errors.MethodNotAllowedProblem,
+      new Errors.MethodNotAllowed({ detail: Messages.methodNotAllowed }),
+      {
+        allow: allowed.join(", ")
+      }
+    )
+  }
+  return problemResponse(Errors.NotFoundProblem, new Errors.NotFound({ detail: Messages.notFoundRoute }))
+}
+
+/** PostgreSQL SQLSTATE classes: 23 integrity, 08 connection, 57P0x shutdown, 53 resources. */
+const classifySqlError = (error: SqlError): HttpServerResponse.HttpServerResponse => {
+  const cause = error.cause as { code?: unknown } | undefined
+  const code = typeof cause?.code === "string" ? cause.code : ""
+  if (code.startsWith("23")) {
+    return problemResponse(
+      Errors.IntegrityViolationProblem,
+      new Errors.IntegrityViolation({ detail: Messages.integrityViolation })
+    )
+  }
+  if (
+    code.startsWith("08") ||
+    code.startsWith("57P") ||
+    code.startsWith("53") ||
+    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EPIPE"].includes(code) ||
+    /timeout|terminat|connect/i.test(String((cause as { message?: unknown } | undefined)?.message ?? ""))
+  ) {
+    return problemResponse(
+      Errors.ServiceUnavailableProblem,
+      new Errors.ServiceUnavailable({ detail: Messages.databaseUnavailable })
+    )
+  }
+  return problemResponse(Errors.InternalErrorProblem, new Errors.InternalError({ detail: Messages.databaseError }))
+}
+
+const isMultipartLimit = (defect: unknown) =>
+  defect instanceof Multipart.MultipartError &&
+  (defect.reason === "FileTooLarge" ||
+    defect.reason === "BodyTooLarge" ||
+    defect.reason === "FieldTooLarge" ||
+    Predicate.isTagged(defect.cause, "ReachedLimit"))
+
+/** The request-decoding defect `HttpApiBuilder` raises for a body that is not JSON. */
+const isBodyDecodeFailure = (defect: unknown): defect is { readonly reason: "Decode"; readonly cause?: unknown } =>
+  Predicate.isTagged(defect, "RequestError") && (defect as { reason?: unknown }).reason === "Decode"
+
+interface Options {
+  /** `MAX_IMAGE_FILE_SIZE_MB`, quoted in the 413 message (E-61). */
+  readonly maxUploadMb: number
+}
+
+const onDefect = (
+  options: Options,
+  request: HttpServerRequest.HttpServerRequest,
+  defect: unknown,
+  cause: Cause.Cause<unknown>
+) =>
+  Effect.gen(function* () {
+    if (defect instanceof Errors.NotImplemented) {
+      return problemResponse(Errors.NotImplementedProblem, defect)
+    }
+    if (isBodyDecodeFailure(defect)) {
+      const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
+      return text.trim() === ""
+        ? validationResponse([{ type: "missing", loc: ["body"], msg: "Field required", input: null }])
+        : validationResponse([jsonInvalid(defect.cause, text)])
+    }
+    if (isMultipartLimit(defect)) {
+      return problemResponse(
+        Errors.PayloadTooLargeProblem,
+        new Errors.PayloadTooLarge({ detail: Messages.fileTooLarge(options.maxUploadMb) })
+      )
+    }
+    if (defect instanceof SqlError) {
+      const response = classifySqlError(defect)
+      if (response.status >= 500) yield* Effect.logError("database failure", cause)
+      return response
+    }
+    yield* Effect.logError("unhandled error", cause)
+    return problemResponse(Errors.InternalErrorProblem, new Errors.InternalError({ detail: Messages.internalError }))
+  })
+
+export const mapErrors =
+  (options: Options) =>
+  (app: HttpApp.Default): HttpApp.Default =>
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const redirect = trailingSlashRedirect(request)
+      if (Option.isSome(redirect)) return redirect.value
+      // API.md §1.4: malformed JSON is a 422 before authentication looks at the request.
+      if (hasJsonBody(request) && findRoute(request.method, pathOf(request.url))) {
+        const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
+        if (text.trim() !== "") {
+          const parsed = Effect.try(() => JSON.parse(text) as unknown)
+          const failure = yield* Effect.flip(parsed).pipe(Effect.option)
+          if (Option.isSome(failure)) return validationResponse([jsonInvalid(failure.value.error, text)])
+        }
+      }
+      return yield* app.pipe(
+        Effect.catchAllCause((cause) => {
+          if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+          const failure = Cause.failureOption(cause)
+          if (Option.isSome(failure)) {
+            const error: unknown = failure.value
+            if (Predicate.isTagged(error, "HttpApiDecodeError")) return onDecodeError(request, error as never)
+            if (Predicate.isTagged(error, "RouteNotFound")) return Effect.succeed(onRouteNotFound(request))
+            if (error instanceof Errors.Unauthorized) {
+              return Effect.succeed(
+                problemResponse(Errors.UnauthorizedProblem, error, { "www-authenticate": "Bearer" })
+              )
+            }
+            // declared errors are encoded by HttpApiBuilder with their own schema
+            return Effect.failCause(cause)
+          }
+          const defect = Cause.dieOption(cause)
+          if (Option.isSome(defect)) return onDefect(options, request, defect.value, cause)
+          return Effect.failCause(cause)
+        })
+      )
+    })
+
+export const ErrorMappingLive = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) => HttpApiBuilder.middleware(mapErrors({ maxUploadMb: config.images.maxFileSizeMb })))
+)

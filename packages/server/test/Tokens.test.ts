@@ -1,0 +1,86 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { AppConfig } from "@shum/infra/Config"
+import { Redis } from "@shum/infra/Redis"
+import { randomName, redisConnection } from "@shum/infra/Testing"
+import { Effect, Layer, TestClock } from "effect"
+import { TokenStore, TokenStoreMemory, TokenStoreRedis } from "../src/Auth/TokenStore.js"
+import { hashRefreshToken, newRefreshToken, Tokens } from "../src/Auth/Tokens.js"
+import { configProvider } from "./support.js"
+
+const TokensTest = Tokens.Default.pipe(
+  Layer.provide(AppConfig.Default),
+  Layer.provide(Layer.setConfigProvider(configProvider({})))
+)
+
+describe("Tokens (TestClock)", () => {
+  it.effect("a token verifies until it expires, then is E-02", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(1_800_000_000_000)
+      const tokens = yield* Tokens
+      const issued = yield* tokens.issueAccess({ id: 7, email: "a@example.com" })
+      const claims = yield* tokens.verifyAccess(issued.token)
+      assert.deepStrictEqual(claims, { userId: 7, jti: issued.jti, expiresAt: 1_800_000_000 + 1800 })
+      yield* TestClock.adjust("29 minutes")
+      assert.strictEqual((yield* tokens.verifyAccess(issued.token)).userId, 7)
+      yield* TestClock.adjust("2 minutes")
+      const expired = yield* Effect.flip(tokens.verifyAccess(issued.token))
+      assert.strictEqual(expired.detail, "Токен невалиден или истек")
+    }).pipe(Effect.provide(TokensTest))
+  )
+
+  it.effect("a token issued 'in the future' (iat after now) is E-02", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(1_800_000_600_000)
+      const tokens = yield* Tokens
+      const issued = yield* tokens.issueAccess({ id: 7, email: "a@example.com" })
+      yield* TestClock.setTime(1_800_000_000_000)
+      const early = yield* Effect.flip(tokens.verifyAccess(issued.token))
+      assert.strictEqual(early.detail, "Токен невалиден или истек")
+    }).pipe(Effect.provide(TokensTest))
+  )
+
+  it.effect("every token has its own jti, even within one second", () =>
+    Effect.gen(function* () {
+      const tokens = yield* Tokens
+      const [a, b] = yield* Effect.all([
+        tokens.issueAccess({ id: 1, email: "a@example.com" }),
+        tokens.issueAccess({ id: 1, email: "a@example.com" })
+      ])
+      assert.notStrictEqual(a!.jti, b!.jti)
+      assert.notStrictEqual(a!.token, b!.token)
+    }).pipe(Effect.provide(TokensTest))
+  )
+
+  it("refresh tokens are 43 URL-safe characters; stored as lower-case hex SHA-256", () => {
+    const token = newRefreshToken()
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/)
+    assert.strictEqual(hashRefreshToken("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+  })
+})
+
+const storeContract = (name: string, store: Layer.Layer<TokenStore>) =>
+  layer(store, { excludeTestServices: true })(`TokenStore (${name})`, (it) => {
+    it.effect("a revoked jti stays revoked until the token's expiry, then is forgotten", () =>
+      Effect.gen(function* () {
+        const tokens = yield* TokenStore
+        const jti = randomName("jti-")
+        const expiresAt = Math.floor(Date.now() / 1000) + 2
+        assert.isFalse(yield* tokens.isRevoked(jti))
+        yield* tokens.revoke(jti, expiresAt)
+        assert.isTrue(yield* tokens.isRevoked(jti))
+        yield* Effect.sleep(`${(expiresAt + 1) * 1000 - Date.now()} millis`)
+        assert.isFalse(yield* tokens.isRevoked(jti))
+      })
+    )
+    it.effect("revoking an already expired token stores nothing", () =>
+      Effect.gen(function* () {
+        const tokens = yield* TokenStore
+        const jti = randomName("jti-")
+        yield* tokens.revoke(jti, Math.floor(Date.now() / 1000) - 10)
+        assert.isFalse(yield* tokens.isRevoked(jti))
+      })
+    )
+  })
+
+storeContract("memory", TokenStoreMemory)
+storeContract("redis", TokenStoreRedis.pipe(Layer.provide(Redis.layer(redisConnection)), Layer.orDie))

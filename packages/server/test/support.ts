@@ -1,0 +1,80 @@
+/**
+ * The real server on a random port over a fresh, migrated database of its own, with the Redis-backed
+ * services in memory; plus helpers to sign users in.
+ */
+import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { ShumApi } from "@shum/domain/Api"
+import { AppConfig } from "@shum/infra/Config"
+import * as Database from "@shum/infra/Database"
+import { databaseUrl, freshDatabase, randomName } from "@shum/infra/Testing"
+import { ConfigProvider, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import pg from "pg"
+import { Passwords } from "../src/Auth/Passwords.js"
+import { TokenStoreMemory } from "../src/Auth/TokenStore.js"
+import { HttpLive } from "../src/Http.js"
+import { ServicesLive } from "../src/Services.js"
+import { UsersRepo } from "../src/Users/Repo.js"
+
+export const TEST_SECRET = "test-secret-key-for-shum-booking-tests-only"
+
+export const configProvider = (values: Record<string, string>) =>
+  ConfigProvider.fromMap(new Map(Object.entries({ APP_ENV: "test", JWT_SECRET_KEY: TEST_SECRET, ...values })))
+
+/** The database's name is exposed for fixtures written with plain SQL. */
+export class TestDatabaseName extends Effect.Tag("test/TestDatabaseName")<TestDatabaseName, string>() {}
+
+export const makeTestServer = (env: Record<string, string> = {}) =>
+  Layer.unwrapScoped(
+    Effect.map(freshDatabase, (connection) =>
+      HttpLive.pipe(
+        Layer.provideMerge(ServicesLive),
+        Layer.provide(TokenStoreMemory),
+        Layer.provideMerge(Database.layer(connection, { poolSize: 5 })),
+        Layer.provideMerge(NodeHttpServer.layerTest),
+        Layer.provideMerge(AppConfig.Default),
+        Layer.provideMerge(Layer.succeed(TestDatabaseName, connection.name)),
+        Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
+        Layer.provide(Layer.setConfigProvider(configProvider({ DATABASE_URL: "postgres://unused", ...env })))
+      )
+    )
+  )
+
+export const TestServer = makeTestServer()
+
+export const client = HttpApiClient.make(ShumApi)
+
+/** A typed client that sends the given access token as `Authorization: Bearer`. */
+export const clientWithToken = (token: string) =>
+  HttpApiClient.make(ShumApi, { transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(token)) })
+
+export const uniqueEmail = (prefix = "user") => `${randomName(prefix)}@example.com`
+
+/** Creates a user with this role directly in the database (no HTTP), then signs in through the API. */
+export const signIn = (role: "user" | "admin" = "user", password = "password123") =>
+  Effect.gen(function* () {
+    const users = yield* UsersRepo
+    const passwords = yield* Passwords
+    const email = uniqueEmail(role)
+    const row = yield* users.insert({ email, hashed_password: yield* passwords.hash(password), role })
+    const api = yield* client
+    const token = yield* api.auth.login({ payload: { email, password } })
+    return { id: row.id, email, password, token: token.access_token, refreshToken: token.refresh_token }
+  })
+
+/** A plain pg client on the server's maintenance database, for what the code under test must not do itself. */
+export const withAdminClient = <A>(f: (client: pg.Client) => Promise<A>) =>
+  Effect.promise(async () => {
+    const admin = new pg.Client({ connectionString: databaseUrl("postgres") })
+    await admin.connect()
+    try {
+      return await f(admin)
+    } finally {
+      await admin.end()
+    }
+  })
+
+/** The `detail` of a problem the typed client decoded (its error union also holds transport errors). */
+export const detailOf = (error: unknown): unknown => (error as { readonly detail?: unknown }).detail
+
+export const optionGet = <A>(option: Option.Option<A>): A => Option.getOrThrow(option)
