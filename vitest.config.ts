@@ -5,6 +5,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@shum/source"] } },
   test: {
     include: ["packages/*/test/**/*.test.ts"],
+    reporters: ["default", "./vitest.summary.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
