@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { isIP } from "node:net"
 import { resolve } from "node:path"
+import { DEFAULT_DATA_DIR, DEFAULT_PORT } from "./EmbeddedPostgres.js"
 import {
   Config,
   ConfigError,
@@ -295,12 +296,19 @@ export const telemetry = Config.all({
 })
 
 /** Every variable at once; all invalid values are reported together (after APP_ENV itself). */
+/** The embedded default's PostgreSQL (D10): its data folder (kept between runs) and loopback port. */
+export const embedded = Config.all({
+  dataDir: Config.map(withDefault(variable("EMBEDDED_POSTGRES_DIR", text), DEFAULT_DATA_DIR), (dir) => resolve(dir)),
+  port: withDefault(variable("EMBEDDED_POSTGRES_PORT", int(1, 65535)), DEFAULT_PORT)
+})
+
 export const settings = Effect.flatMap(appEnv, (env) =>
   Config.all({
     env: Config.succeed(env),
     http,
     database,
     databasePoolSize,
+    embedded,
     redis,
     jwt: jwt(env),
     logging: logging(env),

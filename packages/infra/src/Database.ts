@@ -4,7 +4,15 @@ import type { MigrationError } from "@effect/sql/Migrator"
 import { PgClient } from "@effect/sql-pg"
 import { Config, ConfigError, Duration, Effect, Layer, Option, Schema } from "effect"
 import pg from "pg"
-import { AppConfig, appEnv, database, type DatabaseConnection, databasePoolSize, type Settings } from "./Config.js"
+import {
+  AppConfig,
+  appEnv,
+  database,
+  type DatabaseConnection,
+  databasePoolSize,
+  embedded as embeddedSettings,
+  type Settings
+} from "./Config.js"
 import { EmbeddedPostgres, type EmbeddedPostgresError, type EmbeddedPostgresOptions } from "./EmbeddedPostgres.js"
 import { MigrationsLive } from "./Migrations.js"
 
@@ -76,7 +84,7 @@ export const embedded = (options: PoolOptions & { readonly embedded?: EmbeddedPo
 
 export type DatabaseLayerError = SqlError | MigrationError | ConfigError.ConfigError | EmbeddedPostgresError
 
-type DatabaseSettings = Pick<Settings, "env" | "database" | "databasePoolSize">
+type DatabaseSettings = Pick<Settings, "env" | "database" | "databasePoolSize" | "embedded">
 
 /**
  * Migrated client for the configured database; with none configured (no DB_HOST nor DATABASE_URL),
@@ -90,11 +98,16 @@ export const fromSettings = (
   if (settings.env === "production") {
     return Layer.fail(ConfigError.MissingData(["DB_HOST"], "set DB_HOST or DATABASE_URL (APP_ENV=production)"))
   }
-  return embedded(options)
+  return embedded({ ...options, embedded: settings.embedded })
 }
 
 /** Only the database variables: what `npm run migrate` needs (no JWT secret and such). */
-export const settings: Config.Config<DatabaseSettings> = Config.all({ env: appEnv, database, databasePoolSize })
+export const settings: Config.Config<DatabaseSettings> = Config.all({
+  env: appEnv,
+  database,
+  databasePoolSize,
+  embedded: embeddedSettings
+})
 
 export const DatabaseLive = Layer.unwrapEffect(Effect.map(AppConfig, fromSettings))
 

@@ -7,7 +7,6 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { AppConfig } from "@shum/infra/Config"
 import { DatabaseLive } from "@shum/infra/Database"
-import { DEFAULT_DATA_DIR } from "@shum/infra/EmbeddedPostgres"
 import { LoggingLive } from "@shum/infra/Logging"
 import { Effect, Layer, Option } from "effect"
 import { HttpLive } from "./Http.js"
@@ -19,7 +18,7 @@ const SeedFromConfig = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     SeedLive({
       demo: Option.isNone(config.database)
-        ? Option.some({ adminPasswordFile: `${DEFAULT_DATA_DIR}.admin` })
+        ? Option.some({ adminPasswordFile: `${config.embedded.dataDir}.admin` })
         : Option.none()
     })
   )
