@@ -1,0 +1,18 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { ShumApi } from "@shum/domain/Api"
+import { Message } from "@shum/domain/Common"
+import { Effect } from "effect"
+import { CitiesService } from "./Cities.js"
+
+export const CitiesLive = HttpApiBuilder.group(ShumApi, "cities", (handlers) =>
+  Effect.gen(function* () {
+    const cities = yield* CitiesService
+    return handlers
+      .handle("list", ({ urlParams }) => cities.list(urlParams))
+      .handle("get", ({ path }) => cities.get(path.city_id))
+      .handle("create", ({ payload }) => cities.create(payload).pipe(Effect.as(Message.ok)))
+      .handle("update", ({ path, payload }) => cities.update(path.city_id, payload).pipe(Effect.as(Message.ok)))
+      .handle("patch", ({ path, payload }) => cities.patch(path.city_id, payload).pipe(Effect.as(Message.ok)))
+      .handle("delete", ({ path }) => cities.remove(path.city_id).pipe(Effect.as(Message.ok)))
+  })
+)

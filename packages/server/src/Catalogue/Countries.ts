@@ -1,0 +1,137 @@
+/**
+ * Countries (API.md §8.2; DATA.md BR-1, BR-10, BR-11; DECISIONS.md D9): the `countries` table and its use cases.
+ */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { pageOf } from "@shum/domain/Common"
+import { Conflict, IntegrityViolation, NotFound } from "@shum/domain/Errors"
+import { Country, type CountryIn, type CountryPatch } from "@shum/domain/Geo"
+import { Messages } from "@shum/domain/Messages"
+import type { CountriesQuery } from "@shum/domain/Params"
+import { Effect, Option, Schema } from "effect"
+import { contains, where, type Page } from "./Sql.js"
+
+/** Columns a write sets; `undefined` = leave as is. */
+interface CountryFields {
+  readonly name?: string | undefined
+  readonly iso_code?: string | undefined
+}
+
+const definedOnly = (fields: CountryFields) =>
+  Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined))
+
+export class CountriesRepo extends Effect.Service<CountriesRepo>()("server/CountriesRepo", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+
+    const list = SqlSchema.findAll({
+      Request: Schema.Struct({ limit: Schema.Int, offset: Schema.Int, name: Schema.optional(Schema.String) }),
+      Result: Country,
+      execute: ({ limit, name, offset }) =>
+        sql`SELECT id, name, iso_code FROM countries
+            WHERE ${where(sql, [name === undefined ? undefined : contains(sql, "name", name)])}
+            ORDER BY id LIMIT ${limit} OFFSET ${offset}`
+    })
+    const findById = SqlSchema.findOne({
+      Request: Schema.Int,
+      Result: Country,
+      execute: (id) => sql`SELECT id, name, iso_code FROM countries WHERE id = ${id}`
+    })
+    const exists = (id: number) =>
+      sql`SELECT 1 FROM countries WHERE id = ${id}`.pipe(Effect.map((rows) => rows.length > 0))
+    const except = (id: number | undefined) => (id === undefined ? sql`` : sql`AND id <> ${id}`)
+    /** BR-1: names are unique case-insensitively (the `ux_countries_lower_name` index backs it). */
+    const nameTaken = (name: string, exceptId?: number) =>
+      sql`SELECT 1 FROM countries WHERE lower(name) = lower(${name}) ${except(exceptId)} LIMIT 1`.pipe(
+        Effect.map((rows) => rows.length > 0)
+      )
+    /** `iso` already upper-cased. */
+    const isoTaken = (iso: string, exceptId?: number) =>
+      sql`SELECT 1 FROM countries WHERE iso_code = ${iso} ${except(exceptId)} LIMIT 1`.pipe(
+        Effect.map((rows) => rows.length > 0)
+      )
+    const insert = (fields: Required<CountryFields>) => sql`INSERT INTO countries ${sql.insert(fields)}`
+    const update = (id: number, fields: CountryFields) => {
+      const set = definedOnly(fields)
+      return Object.keys(set).length === 0
+        ? Effect.void
+        : Effect.asVoid(sql`UPDATE countries SET ${sql.update(set)} WHERE id = ${id}`)
+    }
+    /** Locks the row, so no city can be added to the country until the transaction ends. */
+    const lock = (id: number) =>
+      sql`SELECT id FROM countries WHERE id = ${id} FOR UPDATE`.pipe(Effect.map((rows) => rows.length > 0))
+    const hasCities = (id: number) =>
+      sql`SELECT 1 FROM cities WHERE country_id = ${id} LIMIT 1`.pipe(Effect.map((rows) => rows.length > 0))
+    const remove = (id: number) => sql`DELETE FROM countries WHERE id = ${id}`
+
+    return {
+      list: (query: Page & { readonly name?: string | undefined }) => list(query).pipe(Effect.orDie),
+      findById: (id: number) => findById(id).pipe(Effect.orDie),
+      exists: (id: number) => exists(id).pipe(Effect.orDie),
+      nameTaken: (name: string, exceptId?: number) => nameTaken(name, exceptId).pipe(Effect.orDie),
+      isoTaken: (iso: string, exceptId?: number) => isoTaken(iso, exceptId).pipe(Effect.orDie),
+      insert: (fields: Required<CountryFields>) => insert(fields).pipe(Effect.asVoid, Effect.orDie),
+      update: (id: number, fields: CountryFields) => update(id, fields).pipe(Effect.asVoid, Effect.orDie),
+      lock: (id: number) => lock(id).pipe(Effect.orDie),
+      hasCities: (id: number) => hasCities(id).pipe(Effect.orDie),
+      remove: (id: number) => remove(id).pipe(Effect.asVoid, Effect.orDie)
+    } as const
+  })
+}) {}
+
+export class CountriesService extends Effect.Service<CountriesService>()("server/CountriesService", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const repo = yield* CountriesRepo
+
+    const nameConflict = (name: string) => new Conflict({ detail: Messages.countryNameTaken(name) })
+    const isoConflict = (iso: string) => new Conflict({ detail: Messages.countryIsoTaken(iso) })
+
+    const list = (query: typeof CountriesQuery.Type) => repo.list({ ...pageOf(query), name: query.name })
+
+    const get = (id: number) =>
+      Effect.flatMap(repo.findById(id), (found) =>
+        Option.isSome(found)
+          ? Effect.succeed(found.value)
+          : Effect.fail(new NotFound({ detail: Messages.countryNotFound }))
+      )
+
+    const create = Effect.fn("Countries.create")(function* (body: CountryIn) {
+      const iso = body.iso_code.toUpperCase()
+      if (yield* repo.nameTaken(body.name)) return yield* nameConflict(body.name)
+      if (yield* repo.isoTaken(iso)) return yield* isoConflict(iso)
+      yield* repo.insert({ name: body.name, iso_code: iso })
+    })
+
+    /**
+     * C4/C5. The name is checked only when it differs exactly from the stored one, and against the other
+     * countries: changing only the letter case of the country's own name succeeds (D9).
+     */
+    const write = Effect.fn("Countries.write")(function* (id: number, fields: CountryFields) {
+      const current = yield* repo.findById(id)
+      if (Option.isNone(current)) return yield* new NotFound({ detail: Messages.entityNotFound("Страна", id) })
+      const { name } = fields
+      const iso = fields.iso_code?.toUpperCase()
+      if (name !== undefined && name !== current.value.name && (yield* repo.nameTaken(name, id)))
+        return yield* nameConflict(name)
+      if (iso !== undefined && iso !== current.value.iso_code && (yield* repo.isoTaken(iso, id)))
+        return yield* isoConflict(iso)
+      yield* repo.update(id, { name, iso_code: iso })
+    })
+
+    const update = (id: number, body: CountryIn) => write(id, { name: body.name, iso_code: body.iso_code })
+
+    /** C5: `null` is the same as absent. */
+    const patch = (id: number, body: CountryPatch) =>
+      write(id, { name: body.name ?? undefined, iso_code: body.iso_code ?? undefined })
+
+    /** C6 / BR-10: a country that still has cities is refused with 409 E-90 (nothing is deleted). */
+    const remove = (id: number) =>
+      Effect.gen(function* () {
+        if (!(yield* repo.lock(id))) return yield* new NotFound({ detail: Messages.countryNotFoundFeminine })
+        if (yield* repo.hasCities(id)) return yield* new IntegrityViolation({ detail: Messages.integrityViolation })
+        yield* repo.remove(id)
+      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), Effect.withSpan("Countries.remove"))
+
+    return { list, get, create, update, patch, remove } as const
+  })
+}) {}

@@ -1,0 +1,16 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { ShumApi } from "@shum/domain/Api"
+import { Message } from "@shum/domain/Common"
+import { Effect } from "effect"
+import { FacilitiesService } from "./Facilities.js"
+
+export const FacilitiesLive = HttpApiBuilder.group(ShumApi, "facilities", (handlers) =>
+  Effect.gen(function* () {
+    const facilities = yield* FacilitiesService
+    return handlers
+      .handle("list", ({ urlParams }) => facilities.list(urlParams))
+      .handle("get", ({ path }) => facilities.get(path.facility_id))
+      .handle("create", ({ payload }) => facilities.create(payload).pipe(Effect.as(Message.ok)))
+      .handle("delete", ({ path }) => facilities.remove(path.facility_id).pipe(Effect.as(Message.ok)))
+  })
+)

@@ -1,0 +1,120 @@
+/**
+ * Hotels (API.md §8.5; DATA.md BR-1, BR-2, BR-10) and the availability search across hotels (H2, D2).
+ */
+import { pageOf } from "@shum/domain/Common"
+import { Conflict, NotFound } from "@shum/domain/Errors"
+import { type HotelIn, type HotelPatch, HotelWithRooms } from "@shum/domain/Hotels"
+import { Messages } from "@shum/domain/Messages"
+import type { AvailableHotelsQuery, HotelsQuery } from "@shum/domain/Params"
+import { Effect, Option } from "effect"
+import { Availability } from "../Bookings/Availability.js"
+import { Metrics } from "../Metrics.js"
+import { ensurePeriod, freeRooms } from "./FreeRooms.js"
+import { DEFAULT_CHECK_IN, DEFAULT_CHECK_OUT, HotelsRepo } from "./HotelsRepo.js"
+import { RoomsRepo } from "./RoomsRepo.js"
+
+export class HotelsService extends Effect.Service<HotelsService>()("server/HotelsService", {
+  effect: Effect.gen(function* () {
+    const repo = yield* HotelsRepo
+    const rooms = yield* RoomsRepo
+    const availability = yield* Availability
+    const metrics = yield* Metrics
+
+    const hotelNotFound = (id: number) => new NotFound({ detail: Messages.entityNotFound("Отель", id) })
+
+    /** E-11; the lowest id wins when several cities share the name (see `HotelsRepo.cityIdByName`). */
+    const cityId = (name: string) =>
+      Effect.flatMap(repo.cityIdByName(name), (found) =>
+        Option.isSome(found)
+          ? Effect.succeed(found.value.id)
+          : Effect.fail(new NotFound({ detail: Messages.cityByNameNotFound(name) }))
+      )
+
+    const ensureTitleFree = (title: string, exceptId?: number) =>
+      Effect.flatMap(repo.titleTaken(title, exceptId), (taken) =>
+        taken ? Effect.fail(new Conflict({ detail: Messages.hotelTitleTaken(title) })) : Effect.void
+      )
+
+    const list = (query: typeof HotelsQuery.Type) => repo.list({ ...query, ...pageOf(query) })
+
+    /** H2: the page of hotels, then all their rooms, then their free units — three statements in all. */
+    const available = Effect.fn("Hotels.available")(function* (query: typeof AvailableHotelsQuery.Type) {
+      yield* ensurePeriod(query.date_from, query.date_to)
+      const hotels = yield* repo.list({
+        ...pageOf(query),
+        title: query.title,
+        city: query.city,
+        hotel_id: query.hotel_id
+      })
+      const free = yield* Effect.flatMap(rooms.listByHotels(hotels.map((hotel) => hotel.id)), (all) =>
+        freeRooms(availability, all, query.date_from, query.date_to)
+      )
+      return hotels.map(
+        (hotel) => new HotelWithRooms({ ...hotel, rooms: free.filter((room) => room.hotel_id === hotel.id) })
+      )
+    })
+
+    const get = (id: number) =>
+      Effect.flatMap(repo.findById(id), (found) =>
+        Option.isSome(found)
+          ? Effect.succeed(found.value)
+          : Effect.fail(new NotFound({ detail: Messages.hotelNotFound }))
+      )
+
+    /** H4: city → title; absent or `null` times take the defaults. */
+    const create = Effect.fn("Hotels.create")(function* (body: HotelIn) {
+      const city_id = yield* cityId(body.city)
+      yield* ensureTitleFree(body.title)
+      yield* repo.insert({
+        title: body.title,
+        city_id,
+        address: body.address,
+        postal_code: body.postal_code ?? null,
+        check_in_time: body.check_in_time ?? DEFAULT_CHECK_IN,
+        check_out_time: body.check_out_time ?? DEFAULT_CHECK_OUT
+      })
+      yield* Effect.sync(() => metrics.counters.hotelsCreated.inc())
+    })
+
+    /** H5, full replacement: hotel → city → title. Absent times reset to the defaults, `null` stores null. */
+    const update = Effect.fn("Hotels.update")(function* (id: number, body: HotelIn) {
+      const current = yield* repo.findRow(id)
+      if (Option.isNone(current)) return yield* hotelNotFound(id)
+      const city_id = yield* cityId(body.city)
+      if (body.title !== current.value.title) yield* ensureTitleFree(body.title, id)
+      yield* repo.update(id, {
+        title: body.title,
+        city_id,
+        address: body.address,
+        postal_code: body.postal_code ?? null,
+        check_in_time: body.check_in_time === undefined ? DEFAULT_CHECK_IN : body.check_in_time,
+        check_out_time: body.check_out_time === undefined ? DEFAULT_CHECK_OUT : body.check_out_time
+      })
+    })
+
+    /** H6: hotel → title → city; only non-null fields are written (nothing can be cleared). */
+    const patch = Effect.fn("Hotels.patch")(function* (id: number, body: HotelPatch) {
+      const current = yield* repo.findRow(id)
+      if (Option.isNone(current)) return yield* hotelNotFound(id)
+      const title = body.title ?? undefined
+      if (title !== undefined && title !== current.value.title) yield* ensureTitleFree(title, id)
+      const city_id = body.city === undefined || body.city === null ? undefined : yield* cityId(body.city)
+      yield* repo.update(id, {
+        title,
+        city_id,
+        address: body.address ?? undefined,
+        postal_code: body.postal_code ?? undefined,
+        check_in_time: body.check_in_time ?? undefined,
+        check_out_time: body.check_out_time ?? undefined
+      })
+    })
+
+    /** H7: rooms, their bookings and links, and image links go by cascade. */
+    const remove = (id: number) =>
+      Effect.flatMap(repo.remove(id), (removed) =>
+        removed ? Effect.void : Effect.fail(new NotFound({ detail: Messages.hotelNotFound }))
+      )
+
+    return { list, available, get, create, update, patch, remove } as const
+  })
+}) {}

@@ -1,0 +1,19 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { ShumApi } from "@shum/domain/Api"
+import { Message } from "@shum/domain/Common"
+import { Effect } from "effect"
+import { HotelsService } from "./Hotels.js"
+
+export const HotelsLive = HttpApiBuilder.group(ShumApi, "hotels", (handlers) =>
+  Effect.gen(function* () {
+    const hotels = yield* HotelsService
+    return handlers
+      .handle("list", ({ urlParams }) => hotels.list(urlParams))
+      .handle("available", ({ urlParams }) => hotels.available(urlParams))
+      .handle("get", ({ path }) => hotels.get(path.hotel_id))
+      .handle("create", ({ payload }) => hotels.create(payload).pipe(Effect.as(Message.ok)))
+      .handle("update", ({ path, payload }) => hotels.update(path.hotel_id, payload).pipe(Effect.as(Message.ok)))
+      .handle("patch", ({ path, payload }) => hotels.patch(path.hotel_id, payload).pipe(Effect.as(Message.ok)))
+      .handle("delete", ({ path }) => hotels.remove(path.hotel_id).pipe(Effect.as(Message.ok)))
+  })
+)

@@ -1,0 +1,127 @@
+/**
+ * The `hotels` table (DATA.md §1.3). A hotel is read with the names of its city and of that city's
+ * country, in one statement whatever the page size.
+ */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Hotel } from "@shum/domain/Hotels"
+import { Effect, Schema } from "effect"
+import { contains, where, type Page } from "./Sql.js"
+
+export const DEFAULT_CHECK_IN = "14:00:00"
+export const DEFAULT_CHECK_OUT = "12:00:00"
+
+/** Columns a write may set; `undefined` = leave as is, `null` = store null. */
+export interface HotelFields {
+  readonly title?: string | undefined
+  readonly city_id?: number | undefined
+  readonly address?: string | undefined
+  readonly postal_code?: string | null | undefined
+  readonly check_in_time?: string | null | undefined
+  readonly check_out_time?: string | null | undefined
+}
+
+export interface HotelsFilter extends Page {
+  readonly title?: string | undefined
+  /** Partial, case-insensitive, on the city's name. */
+  readonly city?: string | undefined
+  readonly city_id?: number | undefined
+  readonly hotel_id?: number | undefined
+  readonly sort_by?: "id" | "title" | "city" | undefined
+  readonly order?: "asc" | "desc" | undefined
+}
+
+const SORT_KEYS = { id: "h.id", title: "h.title", city: "ci.name" } as const
+
+/** H1: the key asked for, then the id in the same direction, so that pages never overlap or skip rows. */
+const orderBy = (sortBy: HotelsFilter["sort_by"] = "id", order: HotelsFilter["order"] = "asc") => {
+  const direction = order === "desc" ? "DESC" : "ASC"
+  return sortBy === "id" ? `h.id ${direction}` : `${SORT_KEYS[sortBy]} ${direction}, h.id ${direction}`
+}
+
+const HotelRow = Schema.Struct({ id: Schema.Int, title: Schema.String, city_id: Schema.Int })
+
+const definedOnly = (fields: HotelFields) =>
+  Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined))
+
+export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    // Times as text (`HH:MM:SS[.f]`), which `Hotel` normalises (API.md §1.2). Inner joins: the foreign
+    // keys are NOT NULL, and a join (not the original's cross join) never duplicates a hotel.
+    const select = sql`SELECT h.id, h.title, h.address, h.postal_code,
+        h.check_in_time::text AS check_in_time, h.check_out_time::text AS check_out_time,
+        ci.name AS city, co.name AS country
+      FROM hotels h JOIN cities ci ON ci.id = h.city_id JOIN countries co ON co.id = ci.country_id`
+
+    const list = SqlSchema.findAll({
+      Request: Schema.Struct({
+        limit: Schema.Int,
+        offset: Schema.Int,
+        title: Schema.optional(Schema.String),
+        city: Schema.optional(Schema.String),
+        city_id: Schema.optional(Schema.Int),
+        hotel_id: Schema.optional(Schema.Int),
+        sort_by: Schema.optional(Schema.Literal("id", "title", "city")),
+        order: Schema.optional(Schema.Literal("asc", "desc"))
+      }),
+      Result: Hotel,
+      execute: (q) =>
+        sql`${select}
+            WHERE ${where(sql, [
+              q.title === undefined ? undefined : contains(sql, "h.title", q.title),
+              q.city === undefined ? undefined : contains(sql, "ci.name", q.city),
+              q.city_id === undefined ? undefined : sql`h.city_id = ${q.city_id}`,
+              q.hotel_id === undefined ? undefined : sql`h.id = ${q.hotel_id}`
+            ])}
+            ORDER BY ${sql.literal(orderBy(q.sort_by, q.order))} LIMIT ${q.limit} OFFSET ${q.offset}`
+    })
+    const findById = SqlSchema.findOne({
+      Request: Schema.Int,
+      Result: Hotel,
+      execute: (id) => sql`${select} WHERE h.id = ${id}`
+    })
+    const findRow = SqlSchema.findOne({
+      Request: Schema.Int,
+      Result: HotelRow,
+      execute: (id) => sql`SELECT id, title, city_id FROM hotels WHERE id = ${id}`
+    })
+    const exists = (id: number) =>
+      sql`SELECT 1 FROM hotels WHERE id = ${id}`.pipe(Effect.map((rows) => rows.length > 0))
+    /**
+     * BR-1: the city is named case-insensitively over all countries. When several cities share the name,
+     * the one with the lowest id is used (API.md §8.5 DEFECT: the original crashed with a 500).
+     */
+    const cityIdByName = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: Schema.Struct({ id: Schema.Int }),
+      execute: (name) => sql`SELECT id FROM cities WHERE lower(name) = lower(${name}) ORDER BY id LIMIT 1`
+    })
+    /** BR-2: exact, case-sensitive (`hotels_title_key` backs it). */
+    const titleTaken = (title: string, exceptId?: number) =>
+      sql`SELECT 1 FROM hotels WHERE title = ${title} ${exceptId === undefined ? sql`` : sql`AND id <> ${exceptId}`}`.pipe(
+        Effect.map((rows) => rows.length > 0)
+      )
+    const insert = (fields: HotelFields) => sql`INSERT INTO hotels ${sql.insert(definedOnly(fields))}`
+    const update = (id: number, fields: HotelFields) => {
+      const set = definedOnly(fields)
+      return Object.keys(set).length === 0
+        ? Effect.void
+        : Effect.asVoid(sql`UPDATE hotels SET ${sql.update(set)} WHERE id = ${id}`)
+    }
+    /** Rooms, their bookings and facility links, and image links go with it (`ON DELETE CASCADE`). */
+    const remove = (id: number) =>
+      sql`DELETE FROM hotels WHERE id = ${id} RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
+
+    return {
+      list: (filter: HotelsFilter) => list(filter).pipe(Effect.orDie),
+      findById: (id: number) => findById(id).pipe(Effect.orDie),
+      findRow: (id: number) => findRow(id).pipe(Effect.orDie),
+      exists: (id: number) => exists(id).pipe(Effect.orDie),
+      cityIdByName: (name: string) => cityIdByName(name).pipe(Effect.orDie),
+      titleTaken: (title: string, exceptId?: number) => titleTaken(title, exceptId).pipe(Effect.orDie),
+      insert: (fields: HotelFields) => insert(fields).pipe(Effect.asVoid, Effect.orDie),
+      update: (id: number, fields: HotelFields) => update(id, fields).pipe(Effect.asVoid, Effect.orDie),
+      remove: (id: number) => remove(id).pipe(Effect.orDie)
+    } as const
+  })
+}) {}

@@ -1,0 +1,35 @@
+/**
+ * The catalogue (API.md §8.2–8.6) assembled: its repositories, its services (which need the repositories,
+ * `Availability` and `Metrics`), and its HTTP groups.
+ */
+import { Layer } from "effect"
+import { CitiesRepo, CitiesService } from "./Cities.js"
+import { CitiesLive } from "./CitiesHttp.js"
+import { CountriesRepo, CountriesService } from "./Countries.js"
+import { CountriesLive } from "./CountriesHttp.js"
+import { FacilitiesRepo, FacilitiesService } from "./Facilities.js"
+import { FacilitiesLive } from "./FacilitiesHttp.js"
+import { HotelsService } from "./Hotels.js"
+import { HotelsLive } from "./HotelsHttp.js"
+import { HotelsRepo } from "./HotelsRepo.js"
+import { RoomsService } from "./Rooms.js"
+import { RoomsLive } from "./RoomsHttp.js"
+import { RoomsRepo } from "./RoomsRepo.js"
+
+export const CatalogueRepositoriesLive = Layer.mergeAll(
+  CountriesRepo.Default,
+  CitiesRepo.Default,
+  FacilitiesRepo.Default,
+  HotelsRepo.Default,
+  RoomsRepo.Default
+)
+
+export const CatalogueServicesLive = Layer.mergeAll(
+  CountriesService.Default,
+  CitiesService.Default,
+  FacilitiesService.Default,
+  HotelsService.Default,
+  RoomsService.Default
+)
+
+export { CitiesLive, CountriesLive, FacilitiesLive, HotelsLive, RoomsLive }

@@ -1,0 +1,134 @@
+/**
+ * Room types of a hotel (API.md §8.6; DATA.md BR-3) and a hotel's free rooms (R2, D2).
+ * A write with facilities is one transaction: an unknown facility leaves nothing behind.
+ */
+import { SqlClient } from "@effect/sql"
+import { pageOf } from "@shum/domain/Common"
+import { BadRequest, NotFound } from "@shum/domain/Errors"
+import { Messages } from "@shum/domain/Messages"
+import type { RoomsQuery, StayQuery } from "@shum/domain/Params"
+import type { RoomIn, RoomPatch } from "@shum/domain/Rooms"
+import { Array, Effect, Option } from "effect"
+import { Availability } from "../Bookings/Availability.js"
+import { ensurePeriod, freeRooms } from "./FreeRooms.js"
+import { HotelsRepo } from "./HotelsRepo.js"
+import { RoomsRepo } from "./RoomsRepo.js"
+
+export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsService", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const repo = yield* RoomsRepo
+    const hotels = yield* HotelsRepo
+    const availability = yield* Availability
+
+    const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      effect.pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+
+    /** Reads: E-12. */
+    const ensureHotelForRead = (hotelId: number) =>
+      Effect.flatMap(hotels.exists(hotelId), (exists) =>
+        exists ? Effect.void : Effect.fail(new NotFound({ detail: Messages.hotelNotFound }))
+      )
+
+    /** Writes: E-10 for the hotel. */
+    const ensureHotelForWrite = (hotelId: number) =>
+      Effect.flatMap(hotels.exists(hotelId), (exists) =>
+        exists ? Effect.void : Effect.fail(new NotFound({ detail: Messages.entityNotFound("Отель", hotelId) }))
+      )
+
+    /** R5–R7: hotel (E-10) → room (E-10, or E-17 for DELETE) → the room belongs to the hotel, else 400 E-18. */
+    const ensureOwnedRoom = (hotelId: number, roomId: number, roomMissing: string) =>
+      Effect.gen(function* () {
+        yield* ensureHotelForWrite(hotelId)
+        const owner = yield* repo.findHotelId(roomId)
+        if (Option.isNone(owner)) return yield* new NotFound({ detail: roomMissing })
+        if (owner.value.hotel_id !== hotelId) return yield* new BadRequest({ detail: Messages.roomOfAnotherHotel })
+      })
+
+    /** Distinct ids, every one existing (else 404 for the first unknown, in the order given). */
+    const checkedFacilities = (ids: ReadonlyArray<number>) =>
+      Effect.gen(function* () {
+        const distinct = Array.dedupe(ids)
+        const [missing] = yield* repo.missingFacilities(distinct)
+        if (missing !== undefined) return yield* new NotFound({ detail: Messages.entityNotFound("Удобство", missing) })
+        return distinct
+      })
+
+    const list = (hotelId: number, query: typeof RoomsQuery.Type) =>
+      Effect.zipRight(ensureHotelForRead(hotelId), repo.listByHotel(hotelId, { ...pageOf(query), title: query.title }))
+
+    /** R2: dates (400 E-40) before the hotel (404 E-12); every room type of the hotel, not paginated. */
+    const available = Effect.fn("Rooms.available")(function* (hotelId: number, query: typeof StayQuery.Type) {
+      yield* ensurePeriod(query.date_from, query.date_to)
+      yield* ensureHotelForRead(hotelId)
+      const all = yield* repo.listByHotels([hotelId])
+      return yield* freeRooms(availability, all, query.date_from, query.date_to)
+    })
+
+    /** R3: hotel E-12 → room E-17 → another hotel's room 404 E-18. */
+    const get = Effect.fn("Rooms.get")(function* (hotelId: number, roomId: number) {
+      yield* ensureHotelForRead(hotelId)
+      const room = yield* repo.findById(roomId)
+      if (Option.isNone(room)) return yield* new NotFound({ detail: Messages.roomNotFound })
+      if (room.value.hotel_id !== hotelId) return yield* new NotFound({ detail: Messages.roomOfAnotherHotel })
+      return room.value
+    })
+
+    /** R4: hotel → facilities → insert room and links, atomically. */
+    const create = (hotelId: number, body: RoomIn) =>
+      transaction(
+        Effect.gen(function* () {
+          yield* ensureHotelForWrite(hotelId)
+          const facilityIds = yield* checkedFacilities(body.facility_ids ?? [])
+          const roomId = yield* repo.insert(hotelId, {
+            title: body.title,
+            description: body.description ?? null,
+            price: body.price,
+            quantity: body.quantity
+          })
+          if (facilityIds.length > 0) yield* repo.setFacilities(roomId, facilityIds)
+        })
+      ).pipe(Effect.withSpan("Rooms.create"))
+
+    /**
+     * R5: checks → facilities → write. A `null` description keeps the stored one; `facility_ids` absent or
+     * `null` keeps the links, `[]` removes them, a list replaces them.
+     */
+    const update = (hotelId: number, roomId: number, body: RoomIn) =>
+      transaction(
+        Effect.gen(function* () {
+          yield* ensureOwnedRoom(hotelId, roomId, Messages.entityNotFound("Номер", roomId))
+          const facilityIds =
+            body.facility_ids === undefined || body.facility_ids === null
+              ? undefined
+              : yield* checkedFacilities(body.facility_ids)
+          yield* repo.update(roomId, {
+            title: body.title,
+            description: body.description ?? undefined,
+            price: body.price,
+            quantity: body.quantity
+          })
+          if (facilityIds !== undefined) yield* repo.setFacilities(roomId, facilityIds)
+        })
+      ).pipe(Effect.withSpan("Rooms.update"))
+
+    /** R6: writes what is sent (a `null` description clears it); `facility_ids` is ignored, as in the original. */
+    const patch = Effect.fn("Rooms.patch")(function* (hotelId: number, roomId: number, body: RoomPatch) {
+      yield* ensureOwnedRoom(hotelId, roomId, Messages.entityNotFound("Номер", roomId))
+      yield* repo.update(roomId, {
+        title: body.title,
+        description: body.description,
+        price: body.price,
+        quantity: body.quantity
+      })
+    })
+
+    /** R7: hotel E-10 → room E-17 → another hotel's room 400 E-18; bookings and links go by cascade. */
+    const remove = Effect.fn("Rooms.remove")(function* (hotelId: number, roomId: number) {
+      yield* ensureOwnedRoom(hotelId, roomId, Messages.roomNotFound)
+      yield* repo.remove(roomId)
+    })
+
+    return { list, available, get, create, update, patch, remove } as const
+  })
+}) {}

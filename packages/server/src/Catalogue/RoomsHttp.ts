@@ -1,0 +1,23 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { ShumApi } from "@shum/domain/Api"
+import { Message } from "@shum/domain/Common"
+import { Effect } from "effect"
+import { RoomsService } from "./Rooms.js"
+
+export const RoomsLive = HttpApiBuilder.group(ShumApi, "rooms", (handlers) =>
+  Effect.gen(function* () {
+    const rooms = yield* RoomsService
+    return handlers
+      .handle("list", ({ path, urlParams }) => rooms.list(path.hotel_id, urlParams))
+      .handle("available", ({ path, urlParams }) => rooms.available(path.hotel_id, urlParams))
+      .handle("get", ({ path }) => rooms.get(path.hotel_id, path.room_id))
+      .handle("create", ({ path, payload }) => rooms.create(path.hotel_id, payload).pipe(Effect.as(Message.ok)))
+      .handle("update", ({ path, payload }) =>
+        rooms.update(path.hotel_id, path.room_id, payload).pipe(Effect.as(Message.ok))
+      )
+      .handle("patch", ({ path, payload }) =>
+        rooms.patch(path.hotel_id, path.room_id, payload).pipe(Effect.as(Message.ok))
+      )
+      .handle("delete", ({ path }) => rooms.remove(path.hotel_id, path.room_id).pipe(Effect.as(Message.ok)))
+  })
+)

@@ -1,0 +1,113 @@
+/**
+ * The `rooms` table and its facility links (DATA.md §1.4–1.6, BR-3). A room is read with its facilities,
+ * ordered by facility id, in the same statement: any page of rooms costs one query.
+ */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Room } from "@shum/domain/Rooms"
+import { Effect, Schema } from "effect"
+import { contains, where, type Page } from "./Sql.js"
+
+/** Columns a write may set; `undefined` = leave as is, `null` = store null (description only). */
+export interface RoomFields {
+  readonly title?: string | undefined
+  readonly description?: string | null | undefined
+  readonly price?: number | undefined
+  readonly quantity?: number | undefined
+}
+
+const definedOnly = (fields: RoomFields) =>
+  Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined))
+
+export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const select = sql`SELECT r.id, r.hotel_id, r.title, r.description, r.price, r.quantity,
+        COALESCE((
+          SELECT json_agg(json_build_object('id', f.id, 'title', f.title) ORDER BY f.id)
+          FROM rooms_facilities rf JOIN facilities f ON f.id = rf.facility_id
+          WHERE rf.room_id = r.id
+        ), '[]'::json) AS facilities
+      FROM rooms r`
+
+    const listByHotel = SqlSchema.findAll({
+      Request: Schema.Struct({
+        hotel_id: Schema.Int,
+        limit: Schema.Int,
+        offset: Schema.Int,
+        title: Schema.optional(Schema.String)
+      }),
+      Result: Room,
+      execute: ({ hotel_id, limit, offset, title }) =>
+        sql`${select}
+            WHERE ${where(sql, [sql`r.hotel_id = ${hotel_id}`, title === undefined ? undefined : contains(sql, "r.title", title)])}
+            ORDER BY r.id LIMIT ${limit} OFFSET ${offset}`
+    })
+    /** Every room of these hotels (availability; not paginated), by hotel then id. */
+    const listByHotels = SqlSchema.findAll({
+      Request: Schema.Array(Schema.Int),
+      Result: Room,
+      execute: (hotelIds) => sql`${select} WHERE r.hotel_id IN ${sql.in(hotelIds)} ORDER BY r.hotel_id, r.id`
+    })
+    const findById = SqlSchema.findOne({
+      Request: Schema.Int,
+      Result: Room,
+      execute: (id) => sql`${select} WHERE r.id = ${id}`
+    })
+    const findHotelId = SqlSchema.findOne({
+      Request: Schema.Int,
+      Result: Schema.Struct({ hotel_id: Schema.Int }),
+      execute: (id) => sql`SELECT hotel_id FROM rooms WHERE id = ${id}`
+    })
+    /**
+     * The ids among these that name no facility, in the order given. The ones that exist are share-locked
+     * until the transaction ends, so a concurrent delete cannot slip between this check and the link.
+     */
+    const missingFacilities = (ids: ReadonlyArray<number>) =>
+      ids.length === 0
+        ? Effect.succeed([])
+        : sql<{ id: number }>`SELECT id FROM facilities WHERE id IN ${sql.in(ids)} FOR KEY SHARE`.pipe(
+            Effect.map((rows) => {
+              const found = new Set(rows.map((row) => row.id))
+              return ids.filter((id) => !found.has(id))
+            })
+          )
+    const insert = (hotelId: number, fields: Required<RoomFields>) =>
+      sql<{ id: number }>`INSERT INTO rooms ${sql.insert({ hotel_id: hotelId, ...fields })} RETURNING id`.pipe(
+        Effect.map((rows) => rows[0]!.id)
+      )
+    const update = (id: number, fields: RoomFields) => {
+      const set = definedOnly(fields)
+      return Object.keys(set).length === 0
+        ? Effect.void
+        : Effect.asVoid(sql`UPDATE rooms SET ${sql.update(set)} WHERE id = ${id}`)
+    }
+    /** BR-3: the link set becomes exactly `facilityIds` (distinct ids that exist). */
+    const setFacilities = (roomId: number, facilityIds: ReadonlyArray<number>) =>
+      Effect.gen(function* () {
+        yield* facilityIds.length === 0
+          ? sql`DELETE FROM rooms_facilities WHERE room_id = ${roomId}`
+          : sql`DELETE FROM rooms_facilities WHERE room_id = ${roomId} AND facility_id NOT IN ${sql.in(facilityIds)}`
+        if (facilityIds.length > 0) {
+          const links = facilityIds.map((facility_id) => ({ room_id: roomId, facility_id }))
+          yield* sql`INSERT INTO rooms_facilities ${sql.insert(links)} ON CONFLICT DO NOTHING`
+        }
+      })
+    /** Its bookings and facility links go with it (`ON DELETE CASCADE`). */
+    const remove = (id: number) => sql`DELETE FROM rooms WHERE id = ${id}`
+
+    return {
+      listByHotel: (hotelId: number, query: Page & { readonly title?: string | undefined }) =>
+        listByHotel({ hotel_id: hotelId, ...query }).pipe(Effect.orDie),
+      listByHotels: (hotelIds: ReadonlyArray<number>) =>
+        hotelIds.length === 0 ? Effect.succeed([]) : listByHotels(hotelIds).pipe(Effect.orDie),
+      findById: (id: number) => findById(id).pipe(Effect.orDie),
+      findHotelId: (id: number) => findHotelId(id).pipe(Effect.orDie),
+      missingFacilities: (ids: ReadonlyArray<number>) => missingFacilities(ids).pipe(Effect.orDie),
+      insert: (hotelId: number, fields: Required<RoomFields>) => insert(hotelId, fields).pipe(Effect.orDie),
+      update: (id: number, fields: RoomFields) => update(id, fields).pipe(Effect.asVoid, Effect.orDie),
+      setFacilities: (roomId: number, facilityIds: ReadonlyArray<number>) =>
+        setFacilities(roomId, facilityIds).pipe(Effect.orDie),
+      remove: (id: number) => remove(id).pipe(Effect.asVoid, Effect.orDie)
+    } as const
+  })
+}) {}

@@ -1,0 +1,86 @@
+/**
+ * D7: the catalogue is never cached server-side, so reads are always fresh; instead its `GET`s carry a
+ * strong `ETag` computed from the body and answer `304` (empty body) to a matching `If-None-Match`.
+ * `Cache-Control: no-cache` lets clients and proxies keep a copy but revalidate it on every use.
+ *
+ * One generic middleware rather than per-handler code: it looks only at the final response, so the tag is
+ * exactly the bytes a client would receive.
+ */
+import { Headers, HttpApp, HttpMiddleware, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect } from "effect"
+import { createHash } from "node:crypto"
+import { findRoute } from "./RouteTable.js"
+
+/** API.md §1.8's nine cached reads, plus `GET /facilities/{id}`. Availability (H2, R2) is left out, as there. */
+const CATALOGUE_READS: ReadonlySet<string> = new Set([
+  "countries.list",
+  "countries.get",
+  "cities.list",
+  "cities.get",
+  "facilities.list",
+  "facilities.get",
+  "hotels.list",
+  "hotels.get",
+  "rooms.list",
+  "rooms.get"
+])
+
+const pathOf = (url: string) => {
+  const q = url.indexOf("?")
+  return q === -1 ? url : url.slice(0, q)
+}
+
+export const isCatalogueRead = (method: string, url: string): boolean => {
+  try {
+    const match = findRoute(method, pathOf(url))
+    return match !== undefined && CATALOGUE_READS.has(`${match.route.groupName}.${match.route.endpoint.name}`)
+  } catch {
+    return false // a path that does not decode is no catalogue read
+  }
+}
+
+/** A strong validator: 27 base64url characters (162 bits) of the body's SHA-256, quoted. */
+export const strongEtag = (body: Uint8Array): string =>
+  `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`
+
+/**
+ * RFC 9110 §13.1.2: `If-None-Match` is `*` or a list of entity tags, compared weakly (a `W/` prefix
+ * is ignored).
+ */
+export const ifNoneMatchHits = (header: string | undefined, etag: string): boolean => {
+  if (header === undefined) return false
+  if (header.trim() === "*") return true
+  const tags = header.match(/(?:W\/)?"[^"]*"/g) ?? []
+  return tags.some((tag) => tag.replace(/^W\//, "") === etag)
+}
+
+const withValidators = (
+  request: HttpServerRequest.HttpServerRequest,
+  response: HttpServerResponse.HttpServerResponse
+): HttpServerResponse.HttpServerResponse => {
+  if (response.status !== 200 || response.body._tag !== "Uint8Array") return response
+  const tag = strongEtag(response.body.body)
+  const validators = { etag: tag, "cache-control": "no-cache" }
+  return ifNoneMatchHits(request.headers["if-none-match"], tag)
+    ? HttpServerResponse.empty({
+        status: 304,
+        headers: Headers.setAll(response.headers, validators),
+        cookies: response.cookies
+      })
+    : HttpServerResponse.setHeaders(response, validators)
+}
+
+/**
+ * A pre-response handler, not a wrapper around `app`: the server writes the response before an outer
+ * middleware would see it, while pre-response handlers run on the final response (after error mapping)
+ * just before it is written.
+ */
+export const etag = HttpMiddleware.make((app) =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    if (request.method === "GET" && isCatalogueRead(request.method, request.url)) {
+      yield* HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(withValidators(request, response)))
+    }
+    return yield* app
+  })
+)
