@@ -58,7 +58,8 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
         "Books one unit of a room type for the caller; `price` = nightly price × nights. Bookings of a room are " +
           "serialised in the database, so concurrent requests can never exceed its `quantity` on any night (D2).\n\n" +
           "Order: 401 → 422 → `Idempotency-Key` seen before for this user: same body → the first answer is " +
-          "replayed and nothing is booked; another body → 422; the first request still running → 409 → unknown " +
+          "replayed and nothing is booked; another body → 422; the first request still running → this one waits for it and gets its answer " +
+          "(never a second booking) → unknown " +
           "room → 404 `Номер с ID {id} не найден` → `date_from` not before `date_to` → 400 `Дата заезда должна " +
           "быть раньше даты выезда` → `date_from` before today (UTC) → 400 `Дата заезда не может быть в прошлом` " +
           "→ no free unit on some night → 409 `Все номера данного типа уже забронированы на указанные даты`.\n\n" +

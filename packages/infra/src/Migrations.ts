@@ -3,11 +3,13 @@ import { PgMigrator } from "@effect/sql-pg"
 import { Effect, Layer, Schedule } from "effect"
 import baseline from "./migrations/0001_baseline.js"
 import decisions from "./migrations/0002_decisions.js"
+import bookingsInventory from "./migrations/0003_bookings_inventory.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
   "0001_baseline": baseline,
-  "0002_decisions": decisions
+  "0002_decisions": decisions,
+  "0003_bookings_inventory": bookingsInventory
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

@@ -78,6 +78,24 @@ const COLUMNS: Record<string, ReadonlyArray<string>> = {
   ]
 }
 
+/** Tables of the new service's own (D2), absent from a database the original made. */
+const NEW_COLUMNS: Record<string, ReadonlyArray<string>> = {
+  idempotency_keys: [
+    "user_id integer not null",
+    varchar("key", 255),
+    "request_hash text not null",
+    "booking_id integer",
+    "response jsonb",
+    "created_at timestamp with time zone not null default now()"
+  ],
+  room_nights: [
+    "room_id integer not null",
+    "night date not null",
+    "capacity integer not null",
+    "sold integer not null default 0"
+  ]
+}
+
 const cascade = (column: string, target: string) => `FOREIGN KEY (${column}) REFERENCES ${target}(id) ON DELETE CASCADE`
 
 const CONSTRAINTS: Record<string, string> = {
@@ -112,7 +130,12 @@ const CONSTRAINTS: Record<string, string> = {
   hotels_images_hotel_id_fkey: cascade("hotel_id", "hotels"),
   hotels_images_image_id_fkey: cascade("image_id", "images"),
   refresh_tokens_pkey: "PRIMARY KEY (id)",
-  refresh_tokens_user_id_fkey: cascade("user_id", "users")
+  refresh_tokens_user_id_fkey: cascade("user_id", "users"),
+  room_nights_pkey: "PRIMARY KEY (room_id, night)",
+  room_nights_room_id_fkey: cascade("room_id", "rooms"),
+  room_nights_sold_check: "CHECK (((sold >= 0) AND (sold <= capacity)))",
+  idempotency_keys_pkey: "PRIMARY KEY (user_id, key)",
+  idempotency_keys_user_id_fkey: cascade("user_id", "users")
 }
 
 /** Indexes other than those backing the constraints above: "[UNIQUE ]table (key)". */
@@ -130,7 +153,8 @@ const INDEXES: Record<string, string> = {
   ix_refresh_tokens_expires_at: "refresh_tokens (expires_at)",
   ix_refresh_tokens_token_hash: "UNIQUE refresh_tokens (token_hash)",
   ux_cities_country_id_name: "UNIQUE cities (country_id, name)",
-  ux_countries_lower_name: "UNIQUE countries (lower((name)::text))"
+  ux_countries_lower_name: "UNIQUE countries (lower((name)::text))",
+  ix_idempotency_keys_created_at: "idempotency_keys (created_at)"
 }
 
 interface Schema {
@@ -167,7 +191,7 @@ const snapshot = async (client: pg.Client): Promise<Schema> => {
 }
 
 const assertFinalSchema = (schema: Schema) => {
-  assert.deepStrictEqual(schema.columns, COLUMNS)
+  assert.deepStrictEqual(schema.columns, { ...COLUMNS, ...NEW_COLUMNS })
   assert.deepStrictEqual(
     Object.fromEntries(Object.entries(schema.constraints).map(([name, { def }]) => [name, def])),
     CONSTRAINTS
@@ -286,7 +310,8 @@ describe("Migrations", () => {
       const applied = yield* migrate(db)
       assert.deepStrictEqual(applied, [
         [1, "baseline"],
-        [2, "decisions"]
+        [2, "decisions"],
+        [3, "bookings_inventory"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)
@@ -296,7 +321,7 @@ describe("Migrations", () => {
       )
       assert.deepStrictEqual(
         tables.rows.map((r) => r.tablename),
-        [...TABLES, "shum_migrations"].sort()
+        [...TABLES, ...Object.keys(NEW_COLUMNS), "shum_migrations"].sort()
       )
     })
   )
@@ -315,7 +340,7 @@ describe("Migrations", () => {
     Effect.gen(function* () {
       const db = yield* freshDatabase
       const results = yield* Effect.all([migrate(db), migrate(db), migrate(db)], { concurrency: "unbounded" })
-      assert.strictEqual(results.flat().length, 2)
+      assert.strictEqual(results.flat().length, 3)
       assertFinalSchema(yield* withClient(db.name, snapshot))
     })
   )

@@ -1,0 +1,21 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { ShumApi } from "@shum/domain/Api"
+import { Message } from "@shum/domain/Common"
+import { CurrentUser } from "@shum/domain/Security"
+import { Effect } from "effect"
+import { BookingsService } from "./Service.js"
+
+export const BookingsLive = HttpApiBuilder.group(ShumApi, "bookings", (handlers) =>
+  Effect.gen(function* () {
+    const bookings = yield* BookingsService
+    return handlers
+      .handle("list", ({ urlParams }) => bookings.list(urlParams))
+      .handle("mine", ({ urlParams }) => Effect.flatMap(CurrentUser, (caller) => bookings.mine(caller, urlParams)))
+      .handle("create", ({ headers, payload }) =>
+        Effect.flatMap(CurrentUser, (caller) => bookings.create(caller, payload, headers["idempotency-key"]))
+      )
+      .handle("delete", ({ path }) =>
+        Effect.flatMap(CurrentUser, (caller) => bookings.cancel(caller, path.booking_id)).pipe(Effect.as(Message.ok))
+      )
+  })
+)

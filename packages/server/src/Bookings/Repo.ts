@@ -1,0 +1,109 @@
+/**
+ * The `bookings` table and the per-night inventory (`room_nights`) a booking reserves.
+ * Writes keep `SqlError` in their error channel: the service decides what a refused write means
+ * (the inventory's CHECK is a sold-out room, a deadlock is retried); reads turn it into a defect.
+ */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Booking } from "@shum/domain/Bookings"
+import { Effect, Option, Schema } from "effect"
+
+/** `created_at` as API.md §1.2 renders it: UTC with `Z`, microseconds only when non-zero. */
+const COLUMNS = `id, room_id, user_id, date_from, date_to, price,
+  regexp_replace(to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\\.000000$', '') || 'Z'
+    AS created_at`
+
+/** Ids are `integer` columns: a larger number names nothing (and must not reach SQL, which would refuse it). */
+const isId = (n: number) => Number.isInteger(n) && n >= -2_147_483_648 && n <= 2_147_483_647
+
+const Page = Schema.Struct({ limit: Schema.Int, offset: Schema.Int, userId: Schema.optional(Schema.Int) })
+
+export interface RoomTerms {
+  readonly price: number
+  readonly quantity: number
+}
+
+export interface NewBooking {
+  readonly roomId: number
+  readonly userId: number
+  readonly from: string
+  readonly to: string
+  readonly price: number
+}
+
+export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/BookingsRepo", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const columns = sql.unsafe(COLUMNS)
+
+    const list = SqlSchema.findAll({
+      Request: Page,
+      Result: Booking,
+      execute: ({ limit, offset, userId }) =>
+        sql`SELECT ${columns} FROM bookings ${userId === undefined ? sql`` : sql`WHERE user_id = ${userId}`}
+            ORDER BY date_from DESC, id DESC LIMIT ${limit} OFFSET ${offset}`
+    })
+
+    /**
+     * The room's price and quantity, its row share-locked until the transaction ends: a concurrent change
+     * of its quantity (which moves the capacity of its nights) waits for this booking, or this booking
+     * for it, so the two never interleave.
+     */
+    const lockRoom = (roomId: number) =>
+      isId(roomId)
+        ? sql<RoomTerms>`SELECT price, quantity FROM rooms WHERE id = ${roomId} FOR SHARE`.pipe(
+            Effect.map((rows) => Option.fromNullable(rows[0]))
+          )
+        : Effect.succeed(Option.none<RoomTerms>())
+
+    /**
+     * Locks the nights `from` … `to − 1` of the room in night order (creating those never booked yet,
+     * with the room's quantity as capacity) and tells whether every one of them has a unit free.
+     * `quantity` bounds the sale too: a night the original overbooked keeps a capacity above it.
+     */
+    const reserveNights = (roomId: number, from: string, to: string, quantity: number) =>
+      Effect.gen(function* () {
+        yield* sql`
+          INSERT INTO room_nights (room_id, night, capacity)
+          SELECT ${roomId}, ${from}::date + i, ${Math.max(quantity, 0)}
+          FROM generate_series(0, ${to}::date - ${from}::date - 1) AS i
+          ORDER BY i
+          ON CONFLICT (room_id, night) DO NOTHING`
+        const [row] = yield* sql<{ full: number }>`
+          SELECT count(*) FILTER (WHERE n.sold >= LEAST(n.capacity, ${quantity}))::int AS full
+          FROM (
+            SELECT sold, capacity FROM room_nights
+            WHERE room_id = ${roomId} AND night >= ${from}::date AND night < ${to}::date
+            ORDER BY night
+            FOR UPDATE
+          ) n`
+        return row?.full === 0
+      })
+
+    /** The inventory's triggers take the nights; their CHECK refuses an overbooking. */
+    const insert = (booking: NewBooking) =>
+      sql<{ id: number }>`
+        INSERT INTO bookings (room_id, user_id, date_from, date_to, price)
+        VALUES (${booking.roomId}, ${booking.userId}, ${booking.from}, ${booking.to}, ${booking.price})
+        RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id))
+
+    const findOwner = (bookingId: number) =>
+      isId(bookingId)
+        ? sql<{ user_id: number }>`SELECT user_id FROM bookings WHERE id = ${bookingId}`.pipe(
+            Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (row) => row.user_id))
+          )
+        : Effect.succeed(Option.none<number>())
+
+    /** Whether the booking was still there. The inventory's triggers free its nights in the same statement. */
+    const remove = (bookingId: number) =>
+      sql`DELETE FROM bookings WHERE id = ${bookingId} RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
+
+    return {
+      list: (page: typeof Page.Type) => list(page).pipe(Effect.orDie),
+      lockRoom,
+      reserveNights,
+      insert,
+      findOwner: (bookingId: number) => findOwner(bookingId).pipe(Effect.orDie),
+      remove: (bookingId: number) => remove(bookingId).pipe(Effect.orDie)
+    } as const
+  })
+}) {}

@@ -1,0 +1,136 @@
+/**
+ * Bookings (API.md §8.7, DATA.md BR-4..BR-8) with D1's rights and D2's guarantees.
+ *
+ * A booking is one short READ COMMITTED transaction: claim the idempotency key (if any), share-lock the
+ * room (404), check the dates (400), lock the stay's nights in night order and check each has a unit free
+ * (409), insert the booking — the inventory's triggers count it and its CHECK is the database's own refusal
+ * to overbook. Row locks serialise exactly the requests that compete for the same nights; no retries are
+ * needed for correctness (a deadlock, which the fixed lock order rules out, would still be retried).
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import type { BookingIn } from "@shum/domain/Bookings"
+import { Message, pageOf } from "@shum/domain/Common"
+import { Forbidden, InvalidDateRange, NotFound, RoomUnavailable, ValidationError } from "@shum/domain/Errors"
+import { Messages } from "@shum/domain/Messages"
+import { isAdmin, type AuthenticatedUser } from "@shum/domain/Security"
+import { DateTime, Effect, Layer, Option, Schema } from "effect"
+import { Metrics } from "../Metrics.js"
+import { IdempotencyKeys, requestHash } from "./IdempotencyKeys.js"
+import { INVENTORY_CONSTRAINT } from "./InventoryCheck.js"
+import { BookingsRepo } from "./Repo.js"
+
+const DAY_MS = 86_400_000
+
+const nightsBetween = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / DAY_MS)
+
+const pgCode = (error: SqlError): string | undefined => (error.cause as { code?: string } | undefined)?.code
+
+/** The inventory's CHECK refused the booking: the room is sold out on some night. */
+const isSoldOutViolation = (error: SqlError): boolean =>
+  pgCode(error) === "23514" && (error.cause as { constraint?: string } | undefined)?.constraint === INVENTORY_CONSTRAINT
+
+/** deadlock_detected, serialization_failure */
+const isTransient = (error: SqlError) => pgCode(error) === "40P01" || pgCode(error) === "40001"
+
+const soldOut = () => new RoomUnavailable({ detail: Messages.roomSoldOut })
+
+const keyReused = (key: string) =>
+  new ValidationError({
+    detail: [
+      {
+        type: "idempotency_key_reused",
+        loc: ["header", "idempotency-key"],
+        msg: "This Idempotency-Key was already used for a different request",
+        input: key
+      }
+    ]
+  })
+
+export class BookingsService extends Effect.Service<BookingsService>()("server/BookingsService", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const repo = yield* BookingsRepo
+    const keys = yield* IdempotencyKeys
+    const { counters } = yield* Metrics
+
+    const todayUtc = Effect.map(DateTime.now, DateTime.formatIsoDateUtc)
+
+    /** The booking itself, inside the caller's transaction. */
+    const book = (userId: number, body: BookingIn) =>
+      Effect.gen(function* () {
+        const room = yield* repo.lockRoom(body.room_id)
+        if (Option.isNone(room)) return yield* new NotFound({ detail: Messages.entityNotFound("Номер", body.room_id) })
+        if (body.date_from >= body.date_to) return yield* new InvalidDateRange({ detail: Messages.stayInvalid })
+        if (body.date_from < (yield* todayUtc)) return yield* new InvalidDateRange({ detail: Messages.stayInPast })
+        const { price, quantity } = room.value
+        if (!(yield* repo.reserveNights(body.room_id, body.date_from, body.date_to, quantity))) {
+          return yield* soldOut()
+        }
+        return yield* repo.insert({
+          roomId: body.room_id,
+          userId,
+          from: body.date_from,
+          to: body.date_to,
+          price: price * nightsBetween(body.date_from, body.date_to)
+        })
+      })
+
+    const create = (caller: AuthenticatedUser, body: BookingIn, idempotencyKey: string | undefined) =>
+      Effect.gen(function* () {
+        if (idempotencyKey !== undefined) {
+          const hash = requestHash([body.room_id, body.date_from, body.date_to])
+          const claim = yield* keys.claim(caller.id, idempotencyKey, hash)
+          if (claim._tag === "Mismatch") return yield* keyReused(idempotencyKey)
+          if (claim._tag === "Replay") {
+            return { response: yield* Schema.decodeUnknown(Message)(claim.response).pipe(Effect.orDie), created: false }
+          }
+        }
+        const bookingId = yield* book(caller.id, body)
+        const response = Message.ok
+        if (idempotencyKey !== undefined) {
+          yield* keys.complete(caller.id, idempotencyKey, bookingId, Schema.encodeSync(Message)(response))
+        }
+        return { response, created: true }
+      }).pipe(
+        sql.withTransaction,
+        Effect.tapError((error) =>
+          error._tag === "SqlError" && isTransient(error)
+            ? Effect.logWarning("booking transaction aborted by the database, retrying", error)
+            : Effect.void
+        ),
+        Effect.retry({ times: 3, while: (error) => error._tag === "SqlError" && isTransient(error) }),
+        Effect.catchTag("SqlError", (error) =>
+          isSoldOutViolation(error) ? Effect.fail(soldOut()) : Effect.die(error)
+        ),
+        Effect.tap(({ created }) => (created ? Effect.sync(() => counters.bookingsCreated.inc()) : Effect.void)),
+        Effect.map(({ response }) => response),
+        Effect.withSpan("Bookings.create", { attributes: { roomId: body.room_id } })
+      )
+
+    /** Owner or admin (D1); 404 before 403. The inventory's triggers free the nights with the delete. */
+    const cancel = (caller: AuthenticatedUser, bookingId: number) =>
+      Effect.gen(function* () {
+        const owner = yield* repo.findOwner(bookingId)
+        const notFound = new NotFound({ detail: Messages.bookingNotFound })
+        if (Option.isNone(owner)) return yield* notFound
+        if (owner.value !== caller.id && !isAdmin(caller)) {
+          return yield* new Forbidden({ detail: Messages.bookingNotYours })
+        }
+        if (!(yield* repo.remove(bookingId))) return yield* notFound
+      }).pipe(Effect.withSpan("Bookings.cancel"))
+
+    type PageParams = { readonly page?: number | undefined; readonly per_page?: number | undefined }
+
+    const list = (params: PageParams) => repo.list(pageOf(params))
+
+    const mine = (caller: AuthenticatedUser, params: PageParams) => repo.list({ ...pageOf(params), userId: caller.id })
+
+    return { create, cancel, list, mine } as const
+  })
+}) {}
+
+/** The booking service with its repositories, given a `SqlClient` and `Metrics` (`AvailabilityLive` is apart). */
+export const BookingsServicesLive = BookingsService.Default.pipe(
+  Layer.provide(Layer.mergeAll(BookingsRepo.Default, IdempotencyKeys.Default))
+)
