@@ -165,7 +165,9 @@ export const http = Config.all({
     "192.168.0.0/16",
     "fc00::/7"
   ]),
-  shutdownTimeout: Config.map(withDefault(variable("SHUTDOWN_TIMEOUT_SECONDS", int(0)), 10), Duration.seconds)
+  shutdownTimeout: Config.map(withDefault(variable("SHUTDOWN_TIMEOUT_SECONDS", int(0)), 10), Duration.seconds),
+  /** After SIGTERM, keep serving (with `/ready` 503) this long before refusing connections. */
+  shutdownDrain: Config.map(withDefault(variable("SHUTDOWN_DRAIN_SECONDS", int(0)), 0), Duration.seconds)
 })
 
 /** `None` when neither DATABASE_URL nor DB_HOST is set: the embedded default (D10). DATABASE_URL wins. */

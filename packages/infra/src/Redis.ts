@@ -63,12 +63,13 @@ const connect = (connection: RedisConnection, name: string, commandTimeout: bool
 export const make = (connection: RedisConnection) =>
   Effect.gen(function* () {
     const client = yield* connect(connection, "shum", true)
-    const use = <A>(f: (client: IORedis) => Promise<A>): Effect.Effect<A, RedisError> =>
+    /** Runs commands on the shared connection, in a client span named `redis <operation>`. */
+    const use = <A>(f: (client: IORedis) => Promise<A>, operation = "command"): Effect.Effect<A, RedisError> =>
       Effect.tryPromise({
         try: () => f(client),
         catch: (cause) => new RedisError({ message: "Redis command failed", cause })
-      })
-    const ping = use((c) => c.ping()).pipe(
+      }).pipe(Effect.withSpan(`redis ${operation}`, { kind: "client", attributes: { "db.system.name": "redis" } }))
+    const ping = use((c) => c.ping(), "ping").pipe(
       Effect.timeoutFail({
         duration: "1 second",
         onTimeout: () => new RedisError({ message: "Redis did not answer PING" })

@@ -14,14 +14,19 @@ describe("Config", () => {
       const s = yield* load({})
       assert.strictEqual(s.env, "local")
       assert.deepStrictEqual(
-        { ...s.http, shutdownTimeout: Duration.toSeconds(s.http.shutdownTimeout) },
+        {
+          ...s.http,
+          shutdownTimeout: Duration.toSeconds(s.http.shutdownTimeout),
+          shutdownDrain: Duration.toSeconds(s.http.shutdownDrain)
+        },
         {
           host: "0.0.0.0",
           port: 8000,
           rootPath: "",
           corsOrigins: [],
           trustedProxies: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
-          shutdownTimeout: 10
+          shutdownTimeout: 10,
+          shutdownDrain: 0
         }
       )
       assert.isTrue(Option.isNone(s.database))

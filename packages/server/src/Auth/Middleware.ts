@@ -10,6 +10,7 @@ import { Forbidden, Unauthorized } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { AdminAuthentication, Authentication, type AuthenticatedUser } from "@shum/domain/Security"
 import { Effect, Layer, Option } from "effect"
+import { noteUser } from "../Http/AccessLog.js"
 import { UsersRepo } from "../Users/Repo.js"
 import { TokenStore } from "./TokenStore.js"
 import { Tokens } from "./Tokens.js"
@@ -42,6 +43,7 @@ const makeAuthenticate = Effect.gen(function* () {
     }
     const user = yield* users.findById(claims.userId)
     if (Option.isNone(user)) return yield* new Unauthorized({ detail: Messages.userNotFound })
+    yield* noteUser(user.value.id)
     return {
       id: user.value.id,
       email: user.value.email,

@@ -8,6 +8,7 @@ import { AppConfig } from "@shum/infra/Config"
 import { Effect, Option } from "effect"
 import { statfs } from "node:fs/promises"
 import { Lifecycle } from "../Lifecycle.js"
+import { RateLimiter } from "../RateLimit/RateLimiter.js"
 import { WorkerStatus } from "./WorkerStatus.js"
 
 const PROBE_TIMEOUT = "2 seconds"
@@ -30,6 +31,7 @@ export class Health extends Effect.Service<Health>()("server/Health", {
     const lifecycle = yield* Lifecycle
     const redisProbe = yield* Effect.serviceOption(RedisProbe)
     const workers = yield* WorkerStatus
+    const limiter = yield* RateLimiter
 
     const database = sql`SELECT 1`.pipe(
       Effect.timeoutFail({ duration: PROBE_TIMEOUT, onTimeout: () => new Error("database did not answer in time") }),
@@ -73,9 +75,17 @@ export class Health extends Effect.Service<Health>()("server/Health", {
       Effect.catchAll((error) => Effect.succeed({ status: "error" as const, error: message(error.error) }))
     )
 
+    /** D4: an enabled limiter whose store does not answer lets everything through — degraded. */
+    const limiterUp = config.rateLimit.enabled
+      ? limiter.available.pipe(
+          Effect.timeout(PROBE_TIMEOUT),
+          Effect.catchAllCause(() => Effect.succeed(false))
+        )
+      : Effect.succeed(true)
+
     const detailed = (timestamp: string) =>
       Effect.gen(function* () {
-        const [databaseUp, redisUp, celery, diskStatus] = yield* Effect.all(
+        const [databaseUp, redisUp, celery, diskStatus, rateLimiterUp] = yield* Effect.all(
           [
             database.pipe(
               Effect.as(true),
@@ -83,12 +93,13 @@ export class Health extends Effect.Service<Health>()("server/Health", {
             ),
             redis,
             workers.status,
-            disk
+            disk,
+            limiterUp
           ],
           { concurrency: "unbounded" }
         )
         let status: "ok" | "degraded" | "down" = "ok"
-        if (!redisUp || celery.status !== "ok" || diskStatus.status !== "ok") status = "degraded"
+        if (!redisUp || celery.status !== "ok" || diskStatus.status !== "ok" || !rateLimiterUp) status = "degraded"
         if (!databaseUp) status = "down"
         return new HealthDetailed({
           status,

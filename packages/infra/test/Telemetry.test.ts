@@ -1,0 +1,65 @@
+/**
+ * OTLP export: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans reach the collector's `/v1/traces` as
+ * OTLP/JSON; without it nothing is installed (Effect's own tracer stays).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { createServer, type IncomingMessage } from "node:http"
+import { TelemetryLive } from "../src/Telemetry.js"
+
+interface Received {
+  readonly path: string
+  readonly body: string
+}
+
+/** A fake collector that records every POST. */
+const collector = Effect.acquireRelease(
+  Effect.async<{ readonly url: string; readonly received: Array<Received>; readonly close: () => void }>((resume) => {
+    const received: Array<Received> = []
+    const server = createServer((request: IncomingMessage, response) => {
+      let body = ""
+      request.on("data", (chunk) => (body += chunk))
+      request.on("end", () => {
+        received.push({ path: request.url ?? "", body })
+        response.writeHead(200, { "content-type": "application/json" }).end("{}")
+      })
+    })
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number }
+      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, received, close: () => server.close() }))
+    })
+  }),
+  (c) => Effect.sync(() => c.close())
+)
+
+const withEnv = (env: Record<string, string>) =>
+  Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+
+describe("Telemetry", () => {
+  it.scopedLive("exports spans over OTLP/JSON when OTEL_EXPORTER_OTLP_ENDPOINT is set", () =>
+    Effect.gen(function* () {
+      const { received, url } = yield* collector
+      const telemetry = TelemetryLive({ serviceName: "shum-test", serviceVersion: "1.0.3" }).pipe(
+        Layer.provide(withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: url }))
+      )
+      // closing the layer flushes the exporter
+      yield* Effect.void.pipe(
+        Effect.withSpan("telemetry-test-span", { attributes: { answer: 42 } }),
+        Effect.provide(telemetry)
+      )
+      const traces = received.filter((r) => r.path === "/v1/traces")
+      assert.isAbove(traces.length, 0, "the collector received traces")
+      const body = traces.map((t) => t.body).join("\n")
+      assert.include(body, "telemetry-test-span")
+      assert.include(body, "shum-test")
+    })
+  )
+
+  it.effect("installs nothing without an endpoint", () =>
+    Effect.gen(function* () {
+      const before = yield* Effect.tracer
+      const after = yield* Effect.tracer.pipe(Effect.provide(TelemetryLive({ serviceName: "x" })))
+      assert.strictEqual(after, before)
+    }).pipe(Effect.provide(withEnv({})))
+  )
+})

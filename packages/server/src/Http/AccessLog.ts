@@ -1,0 +1,162 @@
+/**
+ * One access-log line per request (OPS.md §4.2) and the HTTP metrics of API.md §12, both labelled by
+ * the route template. Fields: `method`, `route` (template), `path` (as requested, `ROOT_PATH` included),
+ * `query` (credential-looking values redacted), `status`, `duration_s`, `client_ip` (see
+ * `ClientAddress.ts`), `user_id` (when authenticated), `trace_id`/`span_id`, and `request_id` (from the
+ * surrounding `requestId` middleware). Bodies, headers and cookies are never logged.
+ * Probe endpoints (`/health`, `/live`, `/ready`, `/metrics`) log at DEBUG, everything else at INFO.
+ */
+import { HttpMiddleware, HttpServerError, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import { Clock, Effect, Exit, FiberRef, Option } from "effect"
+import { globalValue } from "effect/GlobalValue"
+import { Metrics } from "../Metrics.js"
+import { clientAddressOf } from "./ClientAddress.js"
+import { findRoute } from "./RouteTable.js"
+
+/** Facts learnt deep inside a request that its log line and metrics report. */
+interface RequestNotes {
+  userId: string | number | undefined
+  errorType: string | undefined
+}
+
+const currentNotes = globalValue("server/AccessLog/currentNotes", () =>
+  FiberRef.unsafeMake<RequestNotes | undefined>(undefined)
+)
+
+const withNotes = (f: (notes: RequestNotes) => void) =>
+  Effect.map(FiberRef.get(currentNotes), (notes) => {
+    if (notes !== undefined) f(notes)
+  })
+
+/** The security middleware reports who the request is from. */
+export const noteUser = (userId: string | number) =>
+  withNotes((notes) => {
+    notes.userId = userId
+  })
+
+/** The error mapping reports an unhandled exception (`api_errors_total{error_type}`). */
+export const noteUnhandledError = (defect: unknown) =>
+  withNotes((notes) => {
+    notes.errorType = errorTypeOf(defect)
+  })
+
+const errorTypeOf = (defect: unknown): string => {
+  if (typeof defect === "object" && defect !== null) {
+    const tag = (defect as { _tag?: unknown })._tag
+    if (typeof tag === "string") return tag
+    const name = defect.constructor?.name
+    if (typeof name === "string" && name !== "") return name
+  }
+  return typeof defect
+}
+
+const pathOf = (url: string) => {
+  const q = url.indexOf("?")
+  return q === -1 ? url : url.slice(0, q)
+}
+
+const SECRET_PARAM = /token|password|secret|key|code|signature|auth/i
+
+/** The query string with the values of credential-looking parameters replaced. */
+export const redactQuery = (url: string): string => {
+  const q = url.indexOf("?")
+  if (q === -1 || q === url.length - 1) return ""
+  const params = new URLSearchParams(url.slice(q + 1))
+  for (const key of new Set(params.keys())) {
+    if (SECRET_PARAM.test(key)) params.set(key, "REDACTED")
+  }
+  return params.toString()
+}
+
+/** `/hotels/:hotel_id` → `/hotels/{hotel_id}` (API.md §12). */
+export const prometheusTemplate = (template: string) => template.replace(/:([A-Za-z0-9_]+)/g, "{$1}")
+
+const DOC_PATHS = new Set(["/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"])
+const PROBES = new Set(["/health", "/health/detailed", "/live", "/ready", "/metrics"])
+
+/** Which route a request is for: the template, and whether it is a system endpoint. */
+export const routeOf = (method: string, path: string) => {
+  const match = findRoute(method === "HEAD" ? "GET" : method, path)
+  const handler = match === undefined ? undefined : prometheusTemplate(match.route.template)
+  return {
+    handler,
+    endpoint: handler ?? (DOC_PATHS.has(path) ? path : "unmatched"),
+    system: match?.route.groupName === "system"
+  }
+}
+
+const contentLength = (value: string | undefined): number | undefined => {
+  const n = value === undefined ? Number.NaN : Number(value)
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined
+}
+
+const bodySize = (response: HttpServerResponse.HttpServerResponse): number | undefined => {
+  const body = response.body
+  switch (body._tag) {
+    case "Empty":
+      return 0
+    case "Uint8Array":
+      return body.contentLength
+    case "Raw":
+    case "Stream":
+      return body.contentLength ?? contentLength(response.headers["content-length"])
+    default:
+      return undefined
+  }
+}
+
+export const accessLog = HttpMiddleware.make((app) =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const metrics = yield* Metrics
+    const startedAt = yield* Clock.currentTimeNanos
+    const path = pathOf(request.url)
+    const route = routeOf(request.method, path)
+    const finish = metrics.observeRequest(request.method, route.handler, route.system)
+    const span = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
+    const notes: RequestNotes = { userId: undefined, errorType: undefined }
+
+    // on exit, not after: a request cut short (client gone, shutdown) is still counted and logged
+    const record = <E>(exit: Exit.Exit<HttpServerResponse.HttpServerResponse, E>) =>
+      Effect.gen(function* () {
+        const response = Exit.isSuccess(exit) ? exit.value : HttpServerError.causeResponseStripped(exit.cause)[0]
+        const seconds = Number((yield* Clock.currentTimeNanos) - startedAt) / 1e9
+        finish({
+          method: request.method,
+          handler: route.handler,
+          endpoint: route.endpoint,
+          system: route.system,
+          status: response.status,
+          seconds,
+          requestBytes: contentLength(request.headers["content-length"]),
+          responseBytes: bodySize(response),
+          errorType: notes.errorType
+        })
+        const client = clientAddressOf(request)
+        const query = redactQuery(request.url)
+        const fields: Record<string, unknown> = {
+          logger: "http.access",
+          method: request.method,
+          route: route.handler ?? null,
+          path: pathOf(request.originalUrl),
+          status: response.status,
+          duration_s: Math.round(seconds * 1000) / 1000,
+          client_ip: client
+        }
+        if (query !== "") fields.query = query
+        if (notes.userId !== undefined) fields.user_id = notes.userId
+        if (notes.errorType !== undefined) fields.error_type = notes.errorType
+        if (span !== undefined) {
+          fields.trace_id = span.traceId
+          fields.span_id = span.spanId
+        }
+        const target = `${pathOf(request.originalUrl)}${query === "" ? "" : `?${query}`}`
+        const line = `${client} - "${request.method} ${target}" ${response.status} ${seconds.toFixed(3)}s`
+        const log = PROBES.has(path) ? Effect.logDebug(line) : Effect.logInfo(line)
+        yield* Effect.annotateLogs(log, fields)
+      })
+
+    const traced = span === undefined ? app : Effect.annotateLogs(app, "trace_id", span.traceId)
+    return yield* Effect.locally(traced, currentNotes, notes).pipe(Effect.onExit(record))
+  })
+)
