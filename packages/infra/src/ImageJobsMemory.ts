@@ -1,0 +1,106 @@
+/**
+ * The image job stream in process memory (the embedded default, D10): the same delivery rules as the Redis
+ * stream — retries with backoff, redelivery after the visibility timeout of a job whose handler died,
+ * dead-lettering after the last attempt — for a worker running inside the server. Jobs do not survive the
+ * process; the worker re-queues the images still pending when it starts (see `ImageWorker.recoverPending`).
+ */
+import { Clock, Duration, Effect, FiberSet, Layer, Option, PubSub, Queue, Schema } from "effect"
+import {
+  type ConsumeOptions,
+  type DeadLetter,
+  type Delivery,
+  type DeliveryOps,
+  defaultSettings,
+  finishWithin,
+  HEARTBEAT_TTL,
+  ImageJob,
+  ImageJobJson,
+  ImageJobs,
+  type ImageJobsSettings,
+  settingsConfig,
+  settle
+} from "./ImageJobs.js"
+
+interface Entry {
+  readonly id: string
+  readonly job: ImageJob
+  /** Deliveries so far; the attempt is `job.attempt + deliveries - 1`. */
+  deliveries: number
+}
+
+export const make = (settings: ImageJobsSettings) =>
+  Effect.gen(function* () {
+    const queue = yield* Effect.acquireRelease(Queue.unbounded<Entry>(), Queue.shutdown)
+    const timers = yield* FiberSet.make()
+    const settledHub = yield* Effect.acquireRelease(PubSub.unbounded<number>(), PubSub.shutdown)
+    const dead: Array<DeadLetter> = []
+    const beats = new Map<string, number>()
+    let sequence = 0
+    const entry = (job: ImageJob): Entry => ({ id: `${Date.now()}-${sequence++}`, job, deliveries: 0 })
+    const later = (delay: Duration.Duration, next: Entry) =>
+      FiberSet.run(timers, Effect.zipRight(Effect.sleep(delay), Queue.offer(queue, next))).pipe(Effect.asVoid)
+
+    const consume = <R>(options: ConsumeOptions<R>): Effect.Effect<never, never, R> => {
+      const deliver = (current: Entry) =>
+        Effect.gen(function* () {
+          current.deliveries += 1
+          const delivery: Delivery = {
+            id: current.id,
+            payload: Schema.encodeSync(ImageJobJson)(current.job),
+            job: Option.some(current.job),
+            attempt: current.job.attempt + current.deliveries - 1
+          }
+          let settled = false
+          const ops: DeliveryOps = {
+            ack: () => Effect.sync(() => (settled = true)),
+            retry: (_, job, delay) =>
+              Effect.zipRight(
+                Effect.sync(() => (settled = true)),
+                later(delay, entry(job))
+              ),
+            deadLetter: (d, reason) =>
+              Effect.sync(() => {
+                settled = true
+                dead.push({ payload: d.payload, reason, attempts: d.attempt })
+              })
+          }
+          yield* settle(settings, options, ops, delivery)
+          // what Redis does with an entry left unacknowledged: deliver it again after the visibility timeout
+          if (!settled) yield* later(settings.visibilityTimeout, current)
+        })
+      const reader = Effect.forever(
+        Effect.flatMap(Queue.take(queue), (e) => finishWithin(settings.shutdownGrace)(deliver(e)))
+      )
+      return Effect.forEach(
+        Array.from({ length: Math.max(1, options.concurrency) }, (_, i) => i),
+        () => reader,
+        { concurrency: "unbounded", discard: true }
+      ).pipe(Effect.zipRight(Effect.never))
+    }
+
+    return ImageJobs.of({
+      settings,
+      enqueue: (job) => {
+        const next = entry(job)
+        return Effect.as(Queue.offer(queue, next), next.id)
+      },
+      consume,
+      publishSettled: (imageId) => PubSub.publish(settledHub, imageId).pipe(Effect.asVoid),
+      subscribeSettled: PubSub.subscribe(settledHub),
+      heartbeat: (worker) => Effect.map(Clock.currentTimeMillis, (now) => void beats.set(worker, now)),
+      retire: (worker) => Effect.sync(() => void beats.delete(worker)),
+      workers: Effect.map(Clock.currentTimeMillis, (now) =>
+        [...beats]
+          .filter(([, at]) => now - at <= Duration.toMillis(HEARTBEAT_TTL))
+          .map(([name]) => name)
+          .sort()
+      ),
+      deadLetters: Effect.sync(() => [...dead])
+    })
+  })
+
+export const layer = (settings: ImageJobsSettings = defaultSettings): Layer.Layer<ImageJobs> =>
+  Layer.scoped(ImageJobs, make(settings))
+
+/** With the settings of `ImageJobs.settingsConfig` (the environment). */
+export const ImageJobsMemoryLive = Layer.unwrapEffect(Effect.map(settingsConfig, layer))

@@ -1,0 +1,305 @@
+/**
+ * The image job stream on Redis (D5): a stream `<prefix>:jobs` read by the consumer group `image-workers`.
+ *
+ * Each reader has its own connection for the blocking `XREADGROUP` and, in this order, looks for:
+ * 1. delayed retries that are due (`<prefix>:delayed`, a sorted set by due time, moved to the stream by a
+ *    script), 2. a job some reader left unacknowledged for the visibility timeout (`XAUTOCLAIM`: a crashed
+ *    worker's), 3. its own pending jobs after a restart (same consumer name), 4. new jobs (`>`, blocking 1 s).
+ * The attempt number is the job's own plus its redeliveries (`XPENDING`'s delivery count). Acknowledging,
+ * retrying and dead-lettering are scripts that remove the entry and write its successor atomically.
+ * Completions are published on `<prefix>:settled` for the waiting uploads.
+ */
+import { Duration, Effect, Layer, Option, PubSub, Schema, type Scope } from "effect"
+import type { Redis as IORedis } from "ioredis"
+import {
+  type ConsumeOptions,
+  type DeadLetter,
+  type Delivery,
+  type DeliveryOps,
+  finishWithin,
+  ImageJobJson,
+  ImageJobs,
+  ImageJobsError,
+  type ImageJobsSettings,
+  HEARTBEAT_TTL,
+  keys,
+  settingsConfig,
+  settle
+} from "./ImageJobs.js"
+import { Redis } from "./Redis.js"
+
+const MAXLEN = 100_000
+const DEAD_MAXLEN = 10_000
+const BLOCK_MS = 1000
+
+const NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
+
+// KEYS: stream. ARGV: group, id.
+const ACK = `redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])`
+
+// KEYS: stream, delayed. ARGV: group, id, delay ms, next payload.
+const RETRY = `${NOW_MS}
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[4])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])`
+
+// KEYS: stream, dead. ARGV: group, id, payload, reason, attempts, maxlen.
+const DEAD_LETTER = `redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
+  'job', ARGV[3], 'reason', ARGV[4], 'attempts', ARGV[5], 'entry', ARGV[2])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])`
+
+// KEYS: delayed, stream. ARGV: how many, maxlen.
+const PROMOTE = `${NOW_MS}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, payload in ipairs(due) do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'job', payload)
+  redis.call('ZREM', KEYS[1], payload)
+end
+return #due`
+
+// KEYS: heartbeats. ARGV: worker. Same contract as server/System/WorkerStatus.ts.
+const HEARTBEAT = `${NOW_MS}
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return 1`
+
+// KEYS: heartbeats. ARGV: ttl ms.
+const ALIVE = `${NOW_MS}
+return redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf')`
+
+const Fields = Schema.NullOr(Schema.Array(Schema.String))
+const Entry = Schema.Tuple(Schema.String, Fields)
+const ReadReply = Schema.NullOr(Schema.Array(Schema.Tuple(Schema.String, Schema.Array(Entry))))
+const ClaimReply = Schema.Tuple([Schema.String, Schema.Array(Entry)], Schema.Unknown)
+const PendingReply = Schema.Array(Schema.Tuple(Schema.String, Schema.String, Schema.Number, Schema.Number))
+const DeadReply = Schema.Array(Entry)
+
+const field = (fields: ReadonlyArray<string> | null, name: string): string | undefined => {
+  if (fields === null) return undefined
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]
+  return undefined
+}
+
+const failure = (message: string) => (cause: unknown) => new ImageJobsError({ message, cause })
+
+/** The messages of an error and its causes (Redis replies arrive wrapped: ImageJobsError → RedisError → ReplyError). */
+const describe = (error: unknown): string => {
+  const parts: Array<string> = []
+  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    parts.push(
+      e instanceof Error || (typeof e === "object" && "message" in e) ? String((e as Error).message) : String(e)
+    )
+    e = typeof e === "object" && "cause" in e ? (e as { cause?: unknown }).cause : undefined
+  }
+  return parts.join(": ")
+}
+
+export const make = (settings: ImageJobsSettings) =>
+  Effect.gen(function* () {
+    const redis = yield* Redis
+    const k = keys(settings.prefix)
+    const command = <A>(operation: string, f: (client: IORedis) => Promise<A>) =>
+      redis.use(f, operation).pipe(Effect.mapError(failure(`Redis ${operation} failed`)))
+    const script = (
+      operation: string,
+      source: string,
+      keys: ReadonlyArray<string>,
+      args: ReadonlyArray<string | number>
+    ) => command(`eval ${operation}`, (c) => c.eval(source, keys.length, ...keys, ...args))
+
+    // Completions reach waiting uploads through a subscriber connection of its own.
+    const settledHub = yield* PubSub.unbounded<number>()
+    const subscriber = yield* redis
+      .dedicated(`${settings.prefix}:settled`)
+      .pipe(Effect.mapError(failure("Redis subscriber")))
+    subscriber.on("message", (channel: string, message: string) => {
+      const id = Number(message)
+      if (channel === k.settled && Number.isSafeInteger(id)) Effect.runSync(PubSub.publish(settledHub, id))
+    })
+    yield* Effect.tryPromise({ try: () => subscriber.subscribe(k.settled), catch: failure("Redis SUBSCRIBE failed") })
+
+    const ensureGroup = command("xgroup create", (c) => c.xgroup("CREATE", k.stream, k.group, "0", "MKSTREAM")).pipe(
+      Effect.catchIf(
+        (error) => describe(error).includes("BUSYGROUP"),
+        () => Effect.void
+      ),
+      Effect.asVoid
+    )
+
+    const deliveriesOf = (entryId: string) =>
+      command("xpending", (c) => c.xpending(k.stream, k.group, entryId, entryId, 1)).pipe(
+        Effect.flatMap(Schema.decodeUnknown(PendingReply)),
+        Effect.map((rows) => rows[0]?.[3] ?? 1),
+        Effect.mapError(failure("Redis XPENDING reply"))
+      )
+
+    const toDelivery = ([id, fields]: typeof Entry.Type, deliveries: number): Delivery => {
+      const payload = field(fields, "job") ?? ""
+      const job = Schema.decodeUnknownOption(ImageJobJson)(payload)
+      return {
+        id,
+        payload,
+        job,
+        attempt: Option.match(job, { onNone: () => deliveries, onSome: (j) => j.attempt }) + deliveries - 1
+      }
+    }
+
+    const redelivered = (entry: typeof Entry.Type) => Effect.map(deliveriesOf(entry[0]), (n) => toDelivery(entry, n))
+
+    const ops: DeliveryOps = {
+      ack: (d) => script("image_jobs_ack", ACK, [k.stream], [k.group, d.id]).pipe(Effect.asVoid),
+      retry: (d, job, delay) =>
+        Effect.flatMap(Schema.encode(ImageJobJson)(job).pipe(Effect.orDie), (payload) =>
+          script(
+            "image_jobs_retry",
+            RETRY,
+            [k.stream, k.delayed],
+            [k.group, d.id, Math.round(Duration.toMillis(delay)), payload]
+          )
+        ).pipe(Effect.asVoid),
+      deadLetter: (d, reason) =>
+        script(
+          "image_jobs_dead_letter",
+          DEAD_LETTER,
+          [k.stream, k.dead],
+          [k.group, d.id, d.payload, reason, d.attempt, DEAD_MAXLEN]
+        ).pipe(Effect.asVoid)
+    }
+
+    const promote = script("image_jobs_promote", PROMOTE, [k.delayed, k.stream], [100, MAXLEN])
+
+    const reader = <R>(options: ConsumeOptions<R>, index: number): Effect.Effect<never, never, R | Scope.Scope> =>
+      Effect.gen(function* () {
+        const consumer = `${options.consumer}/${index}`
+        const connection = yield* redis.dedicated(`image-worker:${consumer}`).pipe(
+          Effect.tapError((error) => Effect.logWarning(`image job reader cannot connect: ${describe(error)}`)),
+          Effect.tapError(() => Effect.sleep("1 second")),
+          Effect.eventually
+        )
+        const blocking = <A>(operation: string, f: (c: IORedis) => Promise<A>) =>
+          Effect.tryPromise({ try: () => f(connection), catch: failure(`Redis ${operation} failed`) })
+        const readGroup = (from: string) =>
+          blocking("xreadgroup", (c) =>
+            from === ">"
+              ? c.xreadgroup("GROUP", k.group, consumer, "COUNT", 1, "BLOCK", BLOCK_MS, "STREAMS", k.stream, ">")
+              : c.xreadgroup("GROUP", k.group, consumer, "COUNT", 1, "STREAMS", k.stream, from)
+          ).pipe(
+            Effect.flatMap(Schema.decodeUnknown(ReadReply)),
+            Effect.mapError(failure("Redis XREADGROUP reply")),
+            Effect.map((reply) => Option.fromNullable(reply?.[0]?.[1][0]))
+          )
+        const claim = command("xautoclaim", (c) =>
+          c.xautoclaim(
+            k.stream,
+            k.group,
+            consumer,
+            Math.round(Duration.toMillis(settings.visibilityTimeout)),
+            "0-0",
+            "COUNT",
+            1
+          )
+        ).pipe(
+          Effect.flatMap(Schema.decodeUnknown(ClaimReply)),
+          Effect.mapError(failure("Redis XAUTOCLAIM reply")),
+          Effect.map(([, entries]) => Option.fromNullable(entries[0]))
+        )
+
+        // after a restart under the same name, this reader's own pending entries come first
+        let backlog: Option.Option<string> = Option.some("0")
+        const next: Effect.Effect<Option.Option<Delivery>, ImageJobsError> = Effect.gen(function* () {
+          yield* promote
+          const claimed = yield* claim
+          if (Option.isSome(claimed)) return Option.some(yield* redelivered(claimed.value))
+          if (Option.isSome(backlog)) {
+            const own = yield* readGroup(backlog.value)
+            backlog = Option.map(own, ([id]) => id)
+            if (Option.isSome(own)) return Option.some(yield* redelivered(own.value))
+          }
+          return Option.map(yield* readGroup(">"), (entry) => toDelivery(entry, 1))
+        })
+
+        let healthy = true
+        const once = next.pipe(
+          Effect.tap(() => Effect.sync(() => (healthy = true))),
+          Effect.flatMap(
+            Option.match({
+              onNone: () => Effect.void,
+              onSome: (delivery) => finishWithin(settings.shutdownGrace)(settle(settings, options, ops, delivery))
+            })
+          ),
+          Effect.catchAll((error) =>
+            Effect.zipRight(
+              healthy ? Effect.logWarning(`image job stream unavailable: ${describe(error)}`) : Effect.void,
+              Effect.sync(() => (healthy = false)).pipe(Effect.zipRight(Effect.sleep("1 second")))
+            )
+          )
+        )
+        return yield* Effect.forever(once)
+      })
+
+    const consume = <R>(options: ConsumeOptions<R>): Effect.Effect<never, never, R> =>
+      Effect.gen(function* () {
+        // Redis may still be starting: keep trying (the readers would fail the same way)
+        yield* ensureGroup.pipe(
+          Effect.tapError((error) => Effect.logWarning(`cannot create the image consumer group: ${describe(error)}`)),
+          Effect.tapError(() => Effect.sleep("1 second")),
+          Effect.eventually
+        )
+        return yield* Effect.forEach(
+          Array.from({ length: Math.max(1, options.concurrency) }, (_, i) => i),
+          (i) => reader(options, i),
+          { concurrency: "unbounded", discard: true }
+        ).pipe(Effect.zipRight(Effect.never))
+      }).pipe(Effect.scoped)
+
+    const deadLetters = command("xrange", (c) => c.xrange(k.dead, "-", "+")).pipe(
+      Effect.flatMap(Schema.decodeUnknown(DeadReply)),
+      Effect.mapError(failure("Redis XRANGE reply")),
+      Effect.map((entries) =>
+        entries.map(([, fields]): DeadLetter => ({
+          payload: field(fields, "job") ?? "",
+          reason: field(fields, "reason") ?? "",
+          attempts: Number(field(fields, "attempts") ?? 0)
+        }))
+      )
+    )
+
+    return ImageJobs.of({
+      settings,
+      enqueue: (job) =>
+        Effect.flatMap(Schema.encode(ImageJobJson)(job).pipe(Effect.orDie), (payload) =>
+          command("xadd image_jobs", (c) => c.xadd(k.stream, "MAXLEN", "~", MAXLEN, "*", "job", payload))
+        ).pipe(Effect.map((id) => id ?? "")),
+      consume,
+      publishSettled: (imageId) =>
+        command("publish image_settled", (c) => c.publish(k.settled, String(imageId))).pipe(
+          Effect.catchAll((error) => Effect.logWarning(`cannot publish the image's completion: ${describe(error)}`)),
+          Effect.asVoid
+        ),
+      subscribeSettled: PubSub.subscribe(settledHub),
+      heartbeat: (worker) =>
+        script("worker_heartbeat", HEARTBEAT, [settings.heartbeatsKey], [worker]).pipe(Effect.asVoid),
+      retire: (worker) =>
+        command("zrem worker_heartbeat", (c) => c.zrem(settings.heartbeatsKey, worker)).pipe(Effect.ignore),
+      workers: script(
+        "worker_heartbeats",
+        ALIVE,
+        [settings.heartbeatsKey],
+        [Math.round(Duration.toMillis(HEARTBEAT_TTL))]
+      ).pipe(
+        Effect.flatMap(Schema.decodeUnknown(Schema.Array(Schema.String))),
+        Effect.mapError(failure("Redis heartbeat reply")),
+        Effect.map((names) => [...names].sort())
+      ),
+      deadLetters
+    })
+  })
+
+/** On the `Redis` service, with explicit settings (tests, tools). */
+export const layer = (settings: ImageJobsSettings): Layer.Layer<ImageJobs, ImageJobsError, Redis> =>
+  Layer.scoped(ImageJobs, make(settings))
+
+/** On the `Redis` service, with the settings of `ImageJobs.settingsConfig` (the environment). */
+export const ImageJobsRedisLive = Layer.unwrapEffect(Effect.map(settingsConfig, layer))

@@ -1,0 +1,64 @@
+/**
+ * The worker's view of the `images` table (D5): start an attempt, then mark the image done or failed.
+ * Every update applies only to a `pending` row, so a duplicate or late delivery changes nothing.
+ */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { ImageStatus } from "@shum/domain/Images"
+import { Effect, Option, Schema } from "effect"
+
+const Started = Schema.Struct({ width: Schema.Int, height: Schema.Int })
+const Pending = Schema.Struct({ id: Schema.Int, stored_filename: Schema.String })
+
+export type Attempt =
+  | { readonly _tag: "Pending"; readonly width: number; readonly height: number }
+  | { readonly _tag: "Settled"; readonly status: ImageStatus }
+  | { readonly _tag: "Deleted" }
+
+export class ImageRows extends Effect.Service<ImageRows>()("worker/ImageRows", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const start = SqlSchema.findOne({
+      Request: Schema.Struct({ id: Schema.Int, attempt: Schema.Int }),
+      Result: Started,
+      execute: ({ attempt, id }) =>
+        sql`UPDATE images SET attempts = ${attempt} WHERE id = ${id} AND status = 'pending' RETURNING width, height`
+    })
+    const status = SqlSchema.findOne({
+      Request: Schema.Int,
+      Result: Schema.Struct({ status: ImageStatus }),
+      execute: (id) => sql`SELECT status FROM images WHERE id = ${id}`
+    })
+    const settle = (id: number, to: "done" | "failed", error: string | null) =>
+      sql`UPDATE images SET status = ${to}, error = ${error} WHERE id = ${id} AND status = 'pending' RETURNING id`.pipe(
+        Effect.map((rows) => rows.length > 0)
+      )
+    const pending = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: Pending,
+      execute: () =>
+        sql`SELECT id, stored_filename FROM images WHERE status = 'pending' AND stored_filename IS NOT NULL ORDER BY id`
+    })
+
+    /** Records the attempt number; tells what to do when the row is no longer pending (or gone). */
+    const begin = (id: number, attempt: number): Effect.Effect<Attempt> =>
+      Effect.gen(function* () {
+        const started = yield* start({ id, attempt })
+        if (Option.isSome(started)) return { _tag: "Pending", ...started.value } as const
+        const row = yield* status(id)
+        return Option.match(row, {
+          onNone: (): Attempt => ({ _tag: "Deleted" }),
+          onSome: ({ status }): Attempt => ({ _tag: "Settled", status })
+        })
+      }).pipe(Effect.orDie)
+
+    return {
+      begin,
+      /** False when the row is gone (deleted meanwhile) or already settled. */
+      markDone: (id: number) => settle(id, "done", null).pipe(Effect.orDie),
+      markFailed: (id: number, error: string) => settle(id, "failed", error).pipe(Effect.orDie),
+      exists: (id: number) => status(id).pipe(Effect.map(Option.isSome), Effect.orDie),
+      /** Images whose job is not finished (to queue again where jobs do not survive a restart). */
+      pending: pending(undefined).pipe(Effect.orDie)
+    } as const
+  })
+}) {}

@@ -1,0 +1,62 @@
+/**
+ * The worker's own small HTTP server on `HOST:PORT` (deploy/k3s/base/worker.yaml): `/live` (the process
+ * answers), `/ready` (PostgreSQL and Redis answer, 503 otherwise or once stopping) and `/metrics`.
+ * Bodies keep the server's shapes (`{"alive": true, …}`, `{"ready": …}`).
+ */
+import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { pingWithin } from "@shum/infra/Database"
+import { Redis } from "@shum/infra/Redis"
+import { Effect, Layer } from "effect"
+import { createServer } from "node:http"
+import { WorkerMetrics } from "./WorkerMetrics.js"
+
+const timestamp = () => new Date().toISOString().replace("Z", "")
+
+export const ProbesLive = (options: { readonly host: string; readonly port: number }) =>
+  Layer.unwrapScoped(
+    Effect.gen(function* () {
+      const redis = yield* Redis
+      const metrics = yield* WorkerMetrics
+      const readiness = Effect.gen(function* () {
+        const checks = yield* Effect.all(
+          [
+            pingWithin("2 seconds").pipe(
+              Effect.as(""),
+              Effect.catchAll((e) => Effect.succeed(e.message))
+            ),
+            redis.ping.pipe(
+              Effect.as(""),
+              Effect.catchAll((e) => Effect.succeed(e.message))
+            )
+          ],
+          { concurrency: "unbounded" }
+        )
+        return checks.filter((c) => c !== "").join("; ")
+      })
+      const router = HttpRouter.empty.pipe(
+        HttpRouter.get(
+          "/live",
+          Effect.sync(() => HttpServerResponse.unsafeJson({ alive: true, timestamp: timestamp() }))
+        ),
+        HttpRouter.get(
+          "/ready",
+          Effect.map(readiness, (error) =>
+            error === ""
+              ? HttpServerResponse.unsafeJson({ ready: true, timestamp: timestamp() })
+              : HttpServerResponse.unsafeJson({ ready: false, timestamp: timestamp(), error }, { status: 503 })
+          )
+        ),
+        HttpRouter.get(
+          "/metrics",
+          Effect.promise(() => metrics.registry.metrics()).pipe(
+            Effect.map((body) => HttpServerResponse.text(body, { contentType: metrics.registry.contentType }))
+          )
+        )
+      )
+      return HttpServer.serve(router).pipe(
+        HttpServer.withLogAddress,
+        Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host }))
+      )
+    })
+  )

@@ -1,0 +1,42 @@
+/**
+ * The worker's Prometheus metrics, in a registry of its own, served at `/metrics` by `Probes.ts`:
+ * `image_jobs_total{outcome}` (`done`; `failed`: an attempt failed; `dead_lettered`), `image_job_duration_seconds` (handled
+ * jobs, whatever the outcome), and Node's default process collectors.
+ */
+import { Context, Effect, Layer } from "effect"
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client"
+
+export type JobOutcome = "done" | "failed" | "dead_lettered"
+
+export class WorkerMetrics extends Context.Tag("worker/WorkerMetrics")<
+  WorkerMetrics,
+  {
+    readonly registry: Registry
+    readonly record: (outcome: JobOutcome, seconds?: number) => Effect.Effect<void>
+  }
+>() {}
+
+export const WorkerMetricsLive = Layer.sync(WorkerMetrics, () => {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const jobs = new Counter({
+    name: "image_jobs_total",
+    help: "Image jobs handled, by outcome",
+    labelNames: ["outcome"] as const,
+    registers: [registry]
+  })
+  const duration = new Histogram({
+    name: "image_job_duration_seconds",
+    help: "Time to handle one image job",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry]
+  })
+  return WorkerMetrics.of({
+    registry,
+    record: (outcome, seconds) =>
+      Effect.sync(() => {
+        jobs.inc({ outcome })
+        if (seconds !== undefined) duration.observe(seconds)
+      })
+  })
+})

@@ -1,0 +1,73 @@
+/**
+ * The image worker process (`npm run worker`, D5): logging, telemetry, the configured PostgreSQL
+ * (migrated, as the server does) and Redis, the job stream, then the worker and its probe server.
+ * Needs `DB_HOST`/`DATABASE_URL` and `REDIS_HOST`/`REDIS_URL` (the embedded default runs the same worker
+ * inside the server instead). SIGTERM/SIGINT: the probe server closes, the worker stops reading, finishes
+ * its jobs within `SHUTDOWN_TIMEOUT_SECONDS` (else releases them for redelivery), retires its heartbeat,
+ * and the process exits 0.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { database, databasePoolSize, http, images, redis } from "@shum/infra/Config"
+import * as Database from "@shum/infra/Database"
+import { settingsConfig } from "@shum/infra/ImageJobs"
+import * as ImageJobsRedis from "@shum/infra/ImageJobsRedis"
+import { LoggingLive } from "@shum/infra/Logging"
+import { Redis } from "@shum/infra/Redis"
+import { TelemetryLive } from "@shum/infra/Telemetry"
+import { Config, ConfigError, Effect, Layer, Option } from "effect"
+import { hostname } from "node:os"
+import { ImageProcessor, optionsConfig } from "./ImageProcessor.js"
+import { ImageRows } from "./ImageRows.js"
+import { ImageWorkerLive } from "./ImageWorker.js"
+import { ProbesLive } from "./Probes.js"
+import { WorkerMetricsLive } from "./WorkerMetrics.js"
+
+const settings = Config.all({
+  http,
+  database,
+  databasePoolSize,
+  redis,
+  images,
+  jobs: settingsConfig,
+  processor: optionsConfig,
+  /** The consumer name and the name in `/health/detailed`: the pod's (host) name unless WORKER_NAME. */
+  name: Config.string("WORKER_NAME").pipe(
+    Config.map((s) => s.trim()),
+    Config.withDefault(""),
+    Config.map((s) => (s === "" ? `worker@${hostname()}` : s))
+  ),
+  concurrency: Config.integer("IMAGE_WORKER_CONCURRENCY").pipe(
+    Config.withDefault(2),
+    Config.validate({ message: "expected 1 to 64", validation: (n) => n >= 1 && n <= 64 })
+  )
+})
+
+const WorkerLive = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const config = yield* settings
+    if (Option.isNone(config.redis)) {
+      return yield* Effect.fail(
+        ConfigError.MissingData(["REDIS_HOST"], "the image worker needs Redis: set REDIS_HOST or REDIS_URL")
+      )
+    }
+    if (Option.isNone(config.database)) {
+      return yield* Effect.fail(
+        ConfigError.MissingData(["DB_HOST"], "the image worker needs PostgreSQL: set DB_HOST or DATABASE_URL")
+      )
+    }
+    // built in reverse: the database first, the probe server last (so it is the first to close)
+    return ProbesLive({ host: config.http.host, port: config.http.port }).pipe(
+      Layer.provide(ImageWorkerLive({ name: config.name, concurrency: config.concurrency, dir: config.images.dir })),
+      Layer.provide(ImageJobsRedis.layer(config.jobs)),
+      Layer.provide(Layer.mergeAll(ImageRows.Default, ImageProcessor.layer(config.processor), WorkerMetricsLive)),
+      Layer.provide(Redis.layer(config.redis.value)),
+      Layer.provide(Database.layer(config.database.value, { poolSize: config.databasePoolSize }))
+    )
+  })
+)
+
+Layer.launch(WorkerLive).pipe(
+  Effect.provide(TelemetryLive({ serviceName: "shum-booking-worker", serviceVersion: "1.0.3" })),
+  Effect.provide(LoggingLive),
+  NodeRuntime.runMain({ disablePrettyLogger: true })
+)
