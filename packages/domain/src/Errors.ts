@@ -258,17 +258,6 @@ export const InternalErrorProblem = problem(InternalError, "InternalError", Sche
   example: Messages.internalError
 })
 
-export class NotImplemented extends Schema.TaggedError<NotImplemented>()("NotImplemented", {
-  detail: Schema.String
-}) {}
-export const NotImplementedProblem = problem(NotImplemented, "NotImplemented", Schema.String, {
-  status: 501,
-  type: "/problems/not-implemented",
-  title: "Not Implemented",
-  description: "The endpoint is part of the contract but not served by this version yet.",
-  example: Messages.notImplemented
-})
-
 export class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()("ServiceUnavailable", {
   detail: Schema.String
 }) {}
@@ -296,7 +285,6 @@ export const Problems = {
   ValidationError: ValidationErrorProblem,
   RateLimited: RateLimitedProblem,
   InternalError: InternalErrorProblem,
-  NotImplemented: NotImplementedProblem,
   ServiceUnavailable: ServiceUnavailableProblem
 } as const
 

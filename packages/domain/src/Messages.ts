@@ -44,6 +44,8 @@ export const Messages = {
   bookingNotYours: "Недостаточно прав для удаления этого бронирования", // E-43
   /** D2: `date_from` before today (UTC). Not in the original, which had no such rule. */
   stayInPast: "Дата заезда не может быть в прошлом",
+  /** D2: a room's `quantity` lowered below the units already sold on some night from today on. */
+  roomQuantityBelowSold: "Нельзя уменьшить количество номеров: на некоторые даты уже забронировано больше",
   /** D1 */
   forbidden: "Недостаточно прав",
   notAnImage: "Файл должен быть изображением", // E-60
@@ -61,6 +63,5 @@ export const Messages = {
   internalError: "Внутренняя ошибка сервера.", // E-93
   notFoundRoute: "Not Found",
   methodNotAllowed: "Method Not Allowed",
-  rateLimitExceeded: (limit: number): string => `Rate limit exceeded: ${limit} per 1 minute`,
-  notImplemented: "Эта операция ещё не реализована в данной версии сервиса."
+  rateLimitExceeded: (limit: number): string => `Rate limit exceeded: ${limit} per 1 minute`
 } as const

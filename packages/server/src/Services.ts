@@ -2,42 +2,83 @@
  * The server's services, assembled once. What differs between production and the embedded default is
  * only which Layers back the Redis-shaped services (D10): Redis when configured, in-process otherwise.
  */
-import { AppConfig } from "@shum/infra/Config"
+import { AppConfig, type RedisConnection } from "@shum/infra/Config"
+import { ImageJobsMemoryLive } from "@shum/infra/ImageJobsMemory"
+import { ImageJobsRedisLive } from "@shum/infra/ImageJobsRedis"
 import { Redis } from "@shum/infra/Redis"
+import { ImageProcessor } from "@shum/worker/ImageProcessor"
 import { Effect, Layer, Option } from "effect"
 import { AuthService } from "./Auth/Service.js"
 import { Passwords } from "./Auth/Passwords.js"
 import { RefreshTokens } from "./Auth/RefreshTokens.js"
 import { TokenStoreMemory, TokenStoreRedis } from "./Auth/TokenStore.js"
 import { Tokens } from "./Auth/Tokens.js"
+import { AvailabilityLive } from "./Bookings/Availability.js"
+import { BookingsServicesLive } from "./Bookings/Service.js"
+import { CatalogueRepositoriesLive, CatalogueServicesLive } from "./Catalogue/Layers.js"
+import { ImagesRepo } from "./Images/Repo.js"
+import { ImagesService } from "./Images/Service.js"
+import { WorkerStatusFromJobs } from "./Images/Worker.js"
 import { Lifecycle } from "./Lifecycle.js"
-import { Metrics } from "./Metrics.js"
+import { MetricsLive } from "./Metrics.js"
+import { RateLimiterMemory, RateLimiterRedis } from "./RateLimit/RateLimiter.js"
 import { Health, RedisProbe } from "./System/Health.js"
-import { WorkerStatusNone } from "./System/WorkerStatus.js"
+import { WorkerStatusRedis } from "./System/WorkerStatus.js"
 import { UsersRepo } from "./Users/Repo.js"
 import { UsersService } from "./Users/Service.js"
 
-/** Token store and health probe: Redis when `REDIS_HOST`/`REDIS_URL` is set, in-process otherwise. */
+/** Token store, rate limiter, image job stream, worker heartbeats and health probe on one Redis. */
+export const RedisServicesLive = (connection: RedisConnection) =>
+  Layer.mergeAll(
+    TokenStoreRedis,
+    RateLimiterRedis(),
+    ImageJobsRedisLive,
+    WorkerStatusRedis,
+    Layer.effect(
+      RedisProbe,
+      Effect.map(Redis, (redis) => ({ ping: redis.ping }))
+    )
+  ).pipe(Layer.provide(Redis.layer(connection)))
+
+/** The same services in process memory (the embedded default, tests); workers = the in-process one, if running. */
+export const InProcessServicesLive = Layer.mergeAll(
+  TokenStoreMemory,
+  RateLimiterMemory,
+  WorkerStatusFromJobs.pipe(Layer.provideMerge(ImageJobsMemoryLive))
+)
+
+/** Redis when `REDIS_HOST`/`REDIS_URL` is set, in-process otherwise. */
 export const RedisBackedLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
-    Option.isSome(config.redis)
-      ? Layer.mergeAll(
-          TokenStoreRedis,
-          Layer.effect(
-            RedisProbe,
-            Effect.map(Redis, (redis) => ({ ping: redis.ping }))
-          )
-        ).pipe(Layer.provide(Redis.layer(config.redis.value)))
-      : TokenStoreMemory
+    Option.isSome(config.redis) ? RedisServicesLive(config.redis.value) : InProcessServicesLive
   )
 )
 
-const RepositoriesLive = Layer.mergeAll(UsersRepo.Default, RefreshTokens.Default)
+const RepositoriesLive = Layer.mergeAll(
+  UsersRepo.Default,
+  RefreshTokens.Default,
+  CatalogueRepositoriesLive,
+  ImagesRepo.Default
+)
 
 /** Everything the handlers need, given a `SqlClient`, `AppConfig` and the Redis-backed services. */
-export const ServicesLive = Layer.mergeAll(AuthService.Default, UsersService.Default, Health.Default).pipe(
+export const ServicesLive = Layer.mergeAll(
+  AuthService.Default,
+  UsersService.Default,
+  Health.Default,
+  CatalogueServicesLive,
+  BookingsServicesLive,
+  ImagesService.Default
+).pipe(
   Layer.provideMerge(
-    Layer.mergeAll(Tokens.Default, Passwords.Default, Metrics.Default, Lifecycle.Default, WorkerStatusNone)
+    Layer.mergeAll(
+      Tokens.Default,
+      Passwords.Default,
+      MetricsLive,
+      Lifecycle.Default,
+      AvailabilityLive,
+      ImageProcessor.Default
+    )
   ),
   Layer.provideMerge(RepositoriesLive)
 )

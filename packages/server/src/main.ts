@@ -1,16 +1,19 @@
 /**
- * The server process: configuration, logging, the database (configured, or the embedded default),
- * the services, then the HTTP server — built in that order, so nothing listens before it can answer.
- * SIGTERM/SIGINT interrupt the program: the server stops accepting, `/ready` turns 503, in-flight
- * requests finish (bounded by `SHUTDOWN_TIMEOUT_SECONDS`), then pools and the embedded database close.
+ * The server process: logging, configuration, telemetry, the database (configured, or the embedded
+ * default), the services, then the HTTP server — built in that order, so nothing listens before it can
+ * answer. SIGTERM/SIGINT interrupt the program and everything closes in reverse: `/ready` turns 503,
+ * the server keeps serving for `SHUTDOWN_DRAIN_SECONDS`, stops accepting, in-flight requests finish
+ * (bounded by `SHUTDOWN_TIMEOUT_SECONDS`), then pools and the embedded database close; exit code 0.
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { AppConfig } from "@shum/infra/Config"
 import { DatabaseLive } from "@shum/infra/Database"
 import { LoggingLive } from "@shum/infra/Logging"
+import { TelemetryLive } from "@shum/infra/Telemetry"
 import { Effect, Layer, Option } from "effect"
 import { HttpLive } from "./Http.js"
-import { NodeServerLive } from "./NodeServer.js"
+import { EmbeddedImageWorkerLive } from "./Images/Worker.js"
+import { GracefulShutdownLive, NodeServerLive } from "./NodeServer.js"
 import { SeedLive } from "./Seed.js"
 import { RedisBackedLive, ServicesLive } from "./Services.js"
 
@@ -24,13 +27,16 @@ const SeedFromConfig = Layer.unwrapEffect(
   )
 )
 
-export const ServerLive = HttpLive.pipe(
-  Layer.provide(NodeServerLive),
+// built after the HTTP app, so on shutdown it runs first (see NodeServer.ts)
+export const ServerLive = GracefulShutdownLive.pipe(
+  Layer.provide(HttpLive.pipe(Layer.provideMerge(NodeServerLive))),
   Layer.provide(SeedFromConfig),
   Layer.provideMerge(ServicesLive),
+  Layer.provide(EmbeddedImageWorkerLive), // no Redis: the image worker runs in this process
   Layer.provide(RedisBackedLive),
   Layer.provide(DatabaseLive),
   Layer.provide(AppConfig.Default),
+  Layer.provide(TelemetryLive({ serviceName: "shum-booking-server", serviceVersion: "1.0.3" })),
   Layer.provide(LoggingLive)
 )
 

@@ -121,15 +121,6 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("error e
     })
   )
 
-  it.effect("endpoints of later issues answer 501 with a problem document, never a fake success", () =>
-    Effect.gen(function* () {
-      const { body, status } = yield* send(HttpClientRequest.get("/countries"))
-      if (status === 200) return // the catalogue is implemented: nothing left to check here
-      assert.strictEqual(status, 501)
-      assert.strictEqual(body?.["type"], "/problems/not-implemented")
-    })
-  )
-
   it.effect("X-Request-Id: echoed when sane, generated otherwise, on errors too", () =>
     Effect.gen(function* () {
       const echoed = yield* send(

@@ -6,14 +6,17 @@ import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { ShumApi } from "@shum/domain/Api"
 import { AppConfig } from "@shum/infra/Config"
+import { ImageJobsMemoryLive } from "@shum/infra/ImageJobsMemory"
 import * as Database from "@shum/infra/Database"
 import { databaseUrl, freshDatabase, randomName } from "@shum/infra/Testing"
 import { ConfigProvider, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import pg from "pg"
 import { Passwords } from "../src/Auth/Passwords.js"
-import { TokenStoreMemory } from "../src/Auth/TokenStore.js"
+import type { TokenStore } from "../src/Auth/TokenStore.js"
 import { HttpLive } from "../src/Http.js"
-import { ServicesLive } from "../src/Services.js"
+import type { RateLimiter } from "../src/RateLimit/RateLimiter.js"
+import { InProcessServicesLive, ServicesLive } from "../src/Services.js"
+import type { WorkerStatus } from "../src/System/WorkerStatus.js"
 import { UsersRepo } from "../src/Users/Repo.js"
 
 export const TEST_SECRET = "test-secret-key-for-shum-booking-tests-only"
@@ -24,16 +27,26 @@ export const configProvider = (values: Record<string, string>) =>
 /** The database's name is exposed for fixtures written with plain SQL. */
 export class TestDatabaseName extends Effect.Tag("test/TestDatabaseName")<TestDatabaseName, string>() {}
 
-export const makeTestServer = (env: Record<string, string> = {}) =>
+export interface TestServerOptions {
+  /** The Redis-shaped services; in process memory by default (`RedisServicesLive(...)` for the real Redis). */
+  readonly services?: Layer.Layer<TokenStore | RateLimiter | WorkerStatus, unknown>
+  /** Installed around the whole server after the default WARNING log level: a logger, a tracer, a level. */
+  readonly around?: Layer.Layer<never>
+}
+
+export const makeTestServer = (env: Record<string, string> = {}, options: TestServerOptions = {}) =>
   Layer.unwrapScoped(
     Effect.map(freshDatabase, (connection) =>
       HttpLive.pipe(
         Layer.provideMerge(ServicesLive),
-        Layer.provide(TokenStoreMemory),
+        Layer.provide(options.services ?? InProcessServicesLive),
+        // the image job stream in memory, unless `services` brings its own (`RedisServicesLive` does)
+        Layer.provide(ImageJobsMemoryLive),
         Layer.provideMerge(Database.layer(connection, { poolSize: 5 })),
         Layer.provideMerge(NodeHttpServer.layerTest),
         Layer.provideMerge(AppConfig.Default),
         Layer.provideMerge(Layer.succeed(TestDatabaseName, connection.name)),
+        Layer.provide(options.around ?? Layer.empty),
         Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
         Layer.provide(Layer.setConfigProvider(configProvider({ DATABASE_URL: "postgres://unused", ...env })))
       )

@@ -3,7 +3,8 @@
  * - decode failures → 422 with every problem of the request, FastAPI style;
  * - unknown path → 404 `Not Found`, known path with another method → 405 + `Allow`,
  *   a trailing slash on a known path → 307 to the path without it;
- * - database failures (defects carrying a `SqlError`) → 409 E-90 / 503 E-91 / 500 E-92;
+ * - database failures (defects carrying a `SqlError`) → 409 E-90 / 503 E-91 / 500 E-92; the bookings
+ *   inventory's CHECK (a room's quantity lowered below what is sold, D2) → 409 with its own message;
  * - anything else unexpected → 500 E-93, logged with its cause;
  * - `Unauthorized` gets `WWW-Authenticate: Bearer`.
  * Everything it answers is an `application/problem+json` document built from the domain's schemas.
@@ -15,6 +16,8 @@ import * as Errors from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { AppConfig } from "@shum/infra/Config"
 import { Cause, Effect, Layer, Option, Predicate, Schema } from "effect"
+import { noteUnhandledError } from "./AccessLog.js"
+import { INVENTORY_CONSTRAINT } from "../Bookings/InventoryCheck.js"
 import { allowedMethods, findRoute, type RouteMatch } from "./RouteTable.js"
 import { jsonInvalid, toValidationIssues, type Location } from "./Validation.js"
 
@@ -123,8 +126,12 @@ const onRouteNotFound = (request: HttpServerRequest.HttpServerRequest) => {
 
 /** PostgreSQL SQLSTATE classes: 23 integrity, 08 connection, 57P0x shutdown, 53 resources. */
 const classifySqlError = (error: SqlError): HttpServerResponse.HttpServerResponse => {
-  const cause = error.cause as { code?: unknown } | undefined
+  const cause = error.cause as { code?: unknown; constraint?: unknown } | undefined
   const code = typeof cause?.code === "string" ? cause.code : ""
+  // D2: outside a booking (which answers 409 E-42 itself) it is a room's quantity lowered below what is sold
+  if (code === "23514" && cause?.constraint === INVENTORY_CONSTRAINT) {
+    return problemResponse(Errors.ConflictProblem, new Errors.Conflict({ detail: Messages.roomQuantityBelowSold }))
+  }
   if (code.startsWith("23")) {
     return problemResponse(
       Errors.IntegrityViolationProblem,
@@ -169,9 +176,6 @@ const onDefect = (
   cause: Cause.Cause<unknown>
 ) =>
   Effect.gen(function* () {
-    if (defect instanceof Errors.NotImplemented) {
-      return problemResponse(Errors.NotImplementedProblem, defect)
-    }
     if (isBodyDecodeFailure(defect)) {
       const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
       return text.trim() === ""
@@ -186,9 +190,13 @@ const onDefect = (
     }
     if (defect instanceof SqlError) {
       const response = classifySqlError(defect)
-      if (response.status >= 500) yield* Effect.logError("database failure", cause)
+      if (response.status >= 500) {
+        yield* noteUnhandledError(defect)
+        yield* Effect.logError("database failure", cause)
+      }
       return response
     }
+    yield* noteUnhandledError(defect)
     yield* Effect.logError("unhandled error", cause)
     return problemResponse(Errors.InternalErrorProblem, new Errors.InternalError({ detail: Messages.internalError }))
   })
