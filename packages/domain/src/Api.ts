@@ -18,6 +18,7 @@ import { UsersApi } from "./UsersApi.js"
 
 export const API_TITLE = "Shum Booking API"
 export const API_VERSION = "1.0.3"
+export const DEFAULT_SERVER = { url: "/", description: "This server" } as const
 
 export class ShumApi extends HttpApi.make("shum")
   .add(SystemApi)
@@ -33,6 +34,9 @@ export class ShumApi extends HttpApi.make("shum")
   // Any endpoint may meet a database outage (503, E-91) or an unexpected failure (500, E-92/E-93).
   .addError(InternalErrorProblem)
   .addError(ServiceUnavailableProblem)
+  // Relative to where the document was fetched: this server. With `ROOT_PATH` the server replaces it by the
+  // prefix (packages/server/src/Http.ts), so "Try it out" and generated clients call the public path.
+  .annotate(OpenApi.Servers, [DEFAULT_SERVER])
   .annotate(OpenApi.Title, API_TITLE)
   .annotate(OpenApi.Version, API_VERSION)
   .annotate(

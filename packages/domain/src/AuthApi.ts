@@ -12,6 +12,7 @@ import {
 } from "./Errors.js"
 import { Authentication } from "./Security.js"
 import { RefreshRequest, Token, User, UserLogin, UserRegister } from "./Users.js"
+import { setsAccessCookie } from "./OpenApiHeaders.js"
 
 export class AuthApi extends HttpApiGroup.make("auth")
   .add(
@@ -21,6 +22,7 @@ export class AuthApi extends HttpApiGroup.make("auth")
       .addError(ConflictProblem)
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "register")
       .annotate(OpenApi.Summary, "Register")
       .annotate(
         OpenApi.Description,
@@ -38,6 +40,8 @@ export class AuthApi extends HttpApiGroup.make("auth")
       .addSuccess(Token)
       .addError(InvalidCredentialsProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "login")
+      .annotate(OpenApi.Transform, setsAccessCookie)
       .annotate(OpenApi.Summary, "Sign in")
       .annotate(
         OpenApi.Description,
@@ -54,6 +58,7 @@ export class AuthApi extends HttpApiGroup.make("auth")
     HttpApiEndpoint.get("me", "/auth/me")
       .addSuccess(User)
       .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "getCurrentUser")
       .annotate(OpenApi.Summary, "Current user")
       .annotate(
         OpenApi.Description,
@@ -67,6 +72,8 @@ export class AuthApi extends HttpApiGroup.make("auth")
       .addSuccess(Token)
       .addError(InvalidCredentialsProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "refreshTokens")
+      .annotate(OpenApi.Transform, setsAccessCookie)
       .annotate(OpenApi.Summary, "Refresh tokens")
       .annotate(
         OpenApi.Description,
@@ -82,6 +89,8 @@ export class AuthApi extends HttpApiGroup.make("auth")
     HttpApiEndpoint.post("logout", "/auth/logout")
       .addSuccess(Message)
       .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "logout")
+      .annotate(OpenApi.Transform, setsAccessCookie)
       .annotate(OpenApi.Summary, "Sign out")
       .annotate(
         OpenApi.Description,

@@ -24,6 +24,7 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .addSuccess(Schema.Array(Booking))
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "listBookings")
       .annotate(OpenApi.Summary, "List all bookings")
       .annotate(
         OpenApi.Description,
@@ -38,6 +39,7 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .addSuccess(Schema.Array(Booking))
       .addError(ValidationErrorProblem)
       .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "listMyBookings")
       .annotate(OpenApi.Summary, "My bookings")
       .annotate(OpenApi.Description, "The caller's bookings, paginated, latest `date_from` first (then by id).")
   )
@@ -52,6 +54,7 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .addError(ConflictProblem)
       .addError(ValidationErrorProblem)
       .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "createBooking")
       .annotate(OpenApi.Summary, "Book a room")
       .annotate(
         OpenApi.Description,
@@ -76,6 +79,7 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .addError(ForbiddenProblem)
       .addError(ValidationErrorProblem)
       .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "cancelBooking")
       .annotate(OpenApi.Summary, "Cancel a booking")
       .annotate(
         OpenApi.Description,

@@ -14,6 +14,7 @@ import {
 import { City, CityIn, CityPatch } from "./Geo.js"
 import { CitiesQuery, CityIdPath } from "./Params.js"
 import { AdminAuthentication } from "./Security.js"
+import { conditionalRead } from "./OpenApiHeaders.js"
 
 const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
 const NAME_TAKEN =
@@ -25,6 +26,8 @@ export class CitiesApi extends HttpApiGroup.make("cities")
       .setUrlParams(CitiesQuery)
       .addSuccess(Schema.Array(City))
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "listCities")
+      .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "List cities")
       .annotate(
         OpenApi.Description,
@@ -38,6 +41,8 @@ export class CitiesApi extends HttpApiGroup.make("cities")
       .addSuccess(City)
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "getCity")
+      .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "Get a city")
       .annotate(OpenApi.Description, "One city with its country. Unknown id → 404 `Город не найдено` (sic).")
   )
@@ -50,6 +55,7 @@ export class CitiesApi extends HttpApiGroup.make("cities")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "createCity")
       .annotate(OpenApi.Summary, "Create a city")
       .annotate(
         OpenApi.Description,
@@ -67,6 +73,7 @@ export class CitiesApi extends HttpApiGroup.make("cities")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "updateCity")
       .annotate(OpenApi.Summary, "Replace a city")
       .annotate(
         OpenApi.Description,
@@ -84,6 +91,7 @@ export class CitiesApi extends HttpApiGroup.make("cities")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "patchCity")
       .annotate(OpenApi.Summary, "Partly update a city")
       .annotate(
         OpenApi.Description,
@@ -102,6 +110,7 @@ export class CitiesApi extends HttpApiGroup.make("cities")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "deleteCity")
       .annotate(OpenApi.Summary, "Delete a city")
       .annotate(
         OpenApi.Description,

@@ -124,7 +124,13 @@ export const TimeString = Schema.transform(
 ).annotations({
   identifier: "Time",
   // A `jsonSchema` override replaces the generated schema, so examples and description live inside it.
-  jsonSchema: { type: "string", format: "time", description: "`HH:MM:SS` (input also `HH:MM`)", examples: ["14:00:00"] }
+  // No `format: "time"`: JSON Schema's (RFC 3339) requires a zone offset, and these times have none.
+  jsonSchema: {
+    type: "string",
+    pattern: TIME_INPUT.source,
+    description: "A time of day, `HH:MM:SS` with an optional fraction (input also `HH:MM`)",
+    examples: ["14:00:00"]
+  }
 })
 
 /** `timestamptz` rendered as ISO-8601 with `Z` (microseconds omitted when zero). */

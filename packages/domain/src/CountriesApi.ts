@@ -14,6 +14,7 @@ import {
 import { Country, CountryIn, CountryPatch } from "./Geo.js"
 import { CountriesQuery, CountryIdPath } from "./Params.js"
 import { AdminAuthentication } from "./Security.js"
+import { conditionalRead } from "./OpenApiHeaders.js"
 
 const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
 const UNIQUENESS =
@@ -26,6 +27,8 @@ export class CountriesApi extends HttpApiGroup.make("countries")
       .setUrlParams(CountriesQuery)
       .addSuccess(Schema.Array(Country))
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "listCountries")
+      .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "List countries")
       .annotate(OpenApi.Description, "Countries, by id, paginated, filtered by `name` (partial, case-insensitive).")
   )
@@ -35,6 +38,8 @@ export class CountriesApi extends HttpApiGroup.make("countries")
       .addSuccess(Country)
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "getCountry")
+      .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "Get a country")
       .annotate(OpenApi.Description, "One country. Unknown id → 404 `Страна не найден` (sic, the original's text).")
   )
@@ -46,6 +51,7 @@ export class CountriesApi extends HttpApiGroup.make("countries")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "createCountry")
       .annotate(OpenApi.Summary, "Create a country")
       .annotate(
         OpenApi.Description,
@@ -62,6 +68,7 @@ export class CountriesApi extends HttpApiGroup.make("countries")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "updateCountry")
       .annotate(OpenApi.Summary, "Replace a country")
       .annotate(
         OpenApi.Description,
@@ -81,6 +88,7 @@ export class CountriesApi extends HttpApiGroup.make("countries")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "patchCountry")
       .annotate(OpenApi.Summary, "Partly update a country")
       .annotate(
         OpenApi.Description,
@@ -97,6 +105,7 @@ export class CountriesApi extends HttpApiGroup.make("countries")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "deleteCountry")
       .annotate(OpenApi.Summary, "Delete a country")
       .annotate(
         OpenApi.Description,

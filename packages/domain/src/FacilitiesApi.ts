@@ -9,6 +9,7 @@ import { NotFoundProblem, RateLimitedProblem, ValidationErrorProblem } from "./E
 import { FacilitiesQuery, FacilityIdPath } from "./Params.js"
 import { Facility, FacilityIn } from "./Rooms.js"
 import { AdminAuthentication } from "./Security.js"
+import { conditionalRead } from "./OpenApiHeaders.js"
 
 const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
 
@@ -18,6 +19,8 @@ export class FacilitiesApi extends HttpApiGroup.make("facilities")
       .setUrlParams(FacilitiesQuery)
       .addSuccess(Schema.Array(Facility))
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "listFacilities")
+      .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "List facilities")
       .annotate(OpenApi.Description, "Facilities, by id, paginated, filtered by `title` (partial, case-insensitive).")
   )
@@ -27,6 +30,8 @@ export class FacilitiesApi extends HttpApiGroup.make("facilities")
       .addSuccess(Facility)
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "getFacility")
+      .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "Get a facility")
       .annotate(OpenApi.Description, "One facility. Unknown id → 404 `Удобство не найдено`.")
   )
@@ -36,6 +41,7 @@ export class FacilitiesApi extends HttpApiGroup.make("facilities")
       .addSuccess(Message)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "createFacility")
       .annotate(OpenApi.Summary, "Create a facility")
       .annotate(
         OpenApi.Description,
@@ -50,6 +56,7 @@ export class FacilitiesApi extends HttpApiGroup.make("facilities")
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "deleteFacility")
       .annotate(OpenApi.Summary, "Delete a facility")
       .annotate(
         OpenApi.Description,

@@ -15,6 +15,7 @@ import {
 import { Hotel, HotelIn, HotelPatch, HotelWithRooms } from "./Hotels.js"
 import { AvailableHotelsQuery, HotelIdPath, HotelsQuery } from "./Params.js"
 import { AdminAuthentication } from "./Security.js"
+import { conditionalRead } from "./OpenApiHeaders.js"
 
 const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
 const CITY_BY_NAME =
@@ -27,6 +28,8 @@ export class HotelsApi extends HttpApiGroup.make("hotels")
       .setUrlParams(HotelsQuery)
       .addSuccess(Schema.Array(Hotel))
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "listHotels")
+      .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "List hotels")
       .annotate(
         OpenApi.Description,
@@ -42,6 +45,7 @@ export class HotelsApi extends HttpApiGroup.make("hotels")
       .addSuccess(Schema.Array(HotelWithRooms))
       .addError(InvalidDateRangeProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "searchAvailableHotels")
       .annotate(OpenApi.Summary, "Search free rooms")
       .annotate(
         OpenApi.Description,
@@ -60,6 +64,8 @@ export class HotelsApi extends HttpApiGroup.make("hotels")
       .addSuccess(Hotel)
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "getHotel")
+      .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "Get a hotel")
       .annotate(OpenApi.Description, "One hotel. Unknown id → 404 `Отель не найден`; a non-integer id → 422.")
   )
@@ -72,6 +78,7 @@ export class HotelsApi extends HttpApiGroup.make("hotels")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "createHotel")
       .annotate(OpenApi.Summary, "Create a hotel")
       .annotate(
         OpenApi.Description,
@@ -91,6 +98,7 @@ export class HotelsApi extends HttpApiGroup.make("hotels")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "updateHotel")
       .annotate(OpenApi.Summary, "Replace a hotel")
       .annotate(
         OpenApi.Description,
@@ -110,6 +118,7 @@ export class HotelsApi extends HttpApiGroup.make("hotels")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "patchHotel")
       .annotate(OpenApi.Summary, "Partly update a hotel")
       .annotate(
         OpenApi.Description,
@@ -126,6 +135,7 @@ export class HotelsApi extends HttpApiGroup.make("hotels")
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "deleteHotel")
       .annotate(OpenApi.Summary, "Delete a hotel")
       .annotate(
         OpenApi.Description,

@@ -41,6 +41,7 @@ export class ImagesApi extends HttpApiGroup.make("images")
       .addError(PayloadTooLargeProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "uploadHotelImage")
       .annotate(OpenApi.Summary, "Upload a hotel image")
       .annotate(
         OpenApi.Description,
@@ -65,6 +66,7 @@ export class ImagesApi extends HttpApiGroup.make("images")
       .addSuccess(Schema.Array(Image))
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "listHotelImages")
       .annotate(OpenApi.Summary, "List a hotel's images")
       .annotate(
         OpenApi.Description,
@@ -79,6 +81,7 @@ export class ImagesApi extends HttpApiGroup.make("images")
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "deleteImage")
       .annotate(OpenApi.Summary, "Delete an image")
       .annotate(
         OpenApi.Description,

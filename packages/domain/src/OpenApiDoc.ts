@@ -1,5 +1,6 @@
 /**
- * Post-processing of the generated OpenAPI document.
+ * Post-processing of the generated OpenAPI document (the `OpenApi.Transform` of `ShumApi`), and the
+ * per-endpoint additions that `HttpApi` has no annotation for.
  *
  * 1. `HttpApi` documents a 400 `HttpApiDecodeError` on every endpoint. This service never sends it: the
  *    server turns every decode failure into a 422 `ValidationError` (API.md §1.4), which the endpoints
@@ -9,8 +10,15 @@
  *    type. Problem documents are moved back under `application/problem+json` (D9).
  * 3. Request bodies ignore unknown fields (API.md §1.2), so their schemas must not say
  *    `additionalProperties: false` (which `HttpApi` writes on every struct).
+ * 4. effect marks its `unknown` and `never` schemas with `$id: "/schemas/unknown"` (…), the same `$id` in
+ *    several places, which validators reject as ambiguous; they are dropped.
+ * 5. Every request and response body gets media-type `examples`, taken from its schema's own examples (the
+ *    models' and errors' `examples` annotations), so Swagger UI, Redoc and generators show real values (D8);
+ *    a list answer is described as the list of its items rather than "Success".
+ * 6. Headers the middlewares add (`OpenApiHeaders.ts`, which also has the per-endpoint transforms).
  */
 import { ProblemContentType, Problems } from "./Errors.js"
+import { addMiddlewareHeaders } from "./OpenApiHeaders.js"
 
 type Json = Record<string, unknown>
 
@@ -108,5 +116,102 @@ export const allowExtraBodyFields = (spec: Json): Json => {
   return spec
 }
 
+/** Walks every object of the document (depth first), parents before children. */
+const walk = (node: unknown, visit: (object: Json) => void): void => {
+  if (Array.isArray(node)) for (const item of node) walk(item, visit)
+  else if (isObject(node)) {
+    visit(node)
+    for (const value of Object.values(node)) walk(value, visit)
+  }
+}
+
+/** Step 4: effect's keyword schemas (`{"$id": "/schemas/unknown", "title": "unknown"}`) become plain schemas. */
+export const dropKeywordIds = (spec: Json): Json => {
+  walk(spec, (node) => {
+    const id = node["$id"]
+    if (typeof id !== "string" || !id.startsWith("/schemas/")) return
+    delete node["$id"]
+    if (node["title"] === id.slice("/schemas/".length)) delete node["title"]
+  })
+  return spec
+}
+
+const operationsOf = (spec: Json): Array<Json> =>
+  Object.values((spec["paths"] ?? {}) as Record<string, Record<string, Json>>).flatMap((item) => Object.values(item))
+
+const responsesOf = (operation: Json): Array<[status: string, response: Json]> =>
+  Object.entries((operation["responses"] ?? {}) as Record<string, Json>)
+
+/** A schema's first example: its own, its component's, or a one-item list of its items' example. */
+const exampleOf = (schema: unknown, schemas: Json): { readonly value: unknown } | undefined => {
+  if (!isObject(schema)) return undefined
+  const ref = schema["$ref"]
+  if (typeof ref === "string") return exampleOf(schemas[ref.slice(SCHEMA_REF_PREFIX.length)], schemas)
+  const examples = schema["examples"]
+  if (Array.isArray(examples) && examples.length > 0) return { value: examples[0] }
+  if (schema["type"] === "array") {
+    const item = exampleOf(schema["items"], schemas)
+    return item === undefined ? undefined : { value: [item.value] }
+  }
+  return undefined
+}
+
+/** The name a body's example is listed under: its component (or its items' component), else `example`. */
+const exampleName = (schema: Json): string => {
+  const target = schema["type"] === "array" && isObject(schema["items"]) ? schema["items"] : schema
+  const ref = target["$ref"]
+  return typeof ref === "string" ? ref.slice(SCHEMA_REF_PREFIX.length) : "example"
+}
+
+/** One example per alternative of the body (`anyOf` of errors sharing a status: one each, titled). */
+const mediaExamples = (schema: Json, schemas: Json): Json | undefined => {
+  const alternatives = referencedAlternatives(schema)
+  const several = alternatives !== undefined && alternatives.length > 1
+  const entries = (several ? alternatives : [schema]).map((alternative) => {
+    const example = exampleOf(alternative, schemas)
+    if (example === undefined) return undefined
+    const name = exampleName(alternative)
+    const component = schemas[name]
+    const title = several && isObject(component) ? component["title"] : undefined
+    return [name, typeof title === "string" ? { summary: title, value: example.value } : { value: example.value }]
+  })
+  return entries.every((entry) => entry !== undefined) ? Object.fromEntries(entries) : undefined
+}
+
+/** Step 5: media-type `examples` on every body whose schema has examples (all but the image upload's file). */
+export const addMediaExamples = (spec: Json): Json => {
+  const schemas = (((spec["components"] ?? {}) as Json)["schemas"] ?? {}) as Json
+  const bodies = operationsOf(spec).flatMap((operation) => [
+    (operation["requestBody"] ?? {}) as Json,
+    ...responsesOf(operation).map(([, response]) => response)
+  ])
+  for (const body of bodies) {
+    const content = body["content"]
+    if (!isObject(content)) continue
+    for (const media of Object.values(content)) {
+      if (!isObject(media) || !isObject(media["schema"]) || "example" in media || "examples" in media) continue
+      const examples = mediaExamples(media["schema"], schemas)
+      if (examples !== undefined) media["examples"] = examples
+    }
+  }
+  return spec
+}
+
+/** Step 5b: `HttpApi` describes a list answer as "Success"; name what is listed. */
+export const describeLists = (spec: Json): Json => {
+  for (const operation of operationsOf(spec)) {
+    for (const [, response] of responsesOf(operation)) {
+      if (response["description"] !== "Success" || !isObject(response["content"])) continue
+      const schema = (Object.values(response["content"])[0] as Json | undefined)?.["schema"]
+      if (isObject(schema) && schema["type"] === "array" && isObject(schema["items"])) {
+        const ref = schema["items"]["$ref"]
+        if (typeof ref === "string") response["description"] = `A list of \`${ref.slice(SCHEMA_REF_PREFIX.length)}\``
+      }
+    }
+  }
+  return spec
+}
+
 /** Every post-processing step, in order: the `OpenApi.Transform` of `ShumApi`. */
-export const finishDocument = (spec: Json): Json => allowExtraBodyFields(stripDecodeErrors(spec))
+export const finishDocument = (spec: Json): Json =>
+  addMiddlewareHeaders(describeLists(addMediaExamples(dropKeywordIds(allowExtraBodyFields(stripDecodeErrors(spec))))))

@@ -16,6 +16,7 @@ import {
 import { HotelIdPath, HotelRoomPath, RoomsQuery, StayQuery } from "./Params.js"
 import { AvailableRoom, Room, RoomIn, RoomPatch } from "./Rooms.js"
 import { AdminAuthentication } from "./Security.js"
+import { conditionalRead } from "./OpenApiHeaders.js"
 
 const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
 const WRITE_CHECKS =
@@ -33,6 +34,8 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .addSuccess(Schema.Array(Room))
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "listRooms")
+      .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "List a hotel's rooms")
       .annotate(
         OpenApi.Description,
@@ -49,6 +52,7 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .addError(InvalidDateRangeProblem)
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "listAvailableRooms")
       .annotate(OpenApi.Summary, "A hotel's free rooms")
       .annotate(
         OpenApi.Description,
@@ -65,6 +69,8 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .addSuccess(Room)
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
+      .annotate(OpenApi.Identifier, "getRoom")
+      .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "Get a room")
       .annotate(
         OpenApi.Description,
@@ -81,6 +87,7 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "createRoom")
       .annotate(OpenApi.Summary, "Create a room")
       .annotate(
         OpenApi.Description,
@@ -100,6 +107,7 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "updateRoom")
       .annotate(OpenApi.Summary, "Replace a room")
       .annotate(
         OpenApi.Description,
@@ -119,6 +127,7 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .addError(ConflictProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "patchRoom")
       .annotate(OpenApi.Summary, "Partly update a room")
       .annotate(
         OpenApi.Description,
@@ -137,6 +146,7 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "deleteRoom")
       .annotate(OpenApi.Summary, "Delete a room")
       .annotate(
         OpenApi.Description,

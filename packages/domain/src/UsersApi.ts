@@ -27,6 +27,7 @@ export class UsersApi extends HttpApiGroup.make("users")
       .addSuccess(Schema.Array(User))
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
+      .annotate(OpenApi.Identifier, "listUsers")
       .annotate(OpenApi.Summary, "List users")
       .annotate(
         OpenApi.Description,
@@ -42,6 +43,7 @@ export class UsersApi extends HttpApiGroup.make("users")
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
       .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "getUser")
       .annotate(OpenApi.Summary, "Get a user")
       .annotate(
         OpenApi.Description,
@@ -60,6 +62,7 @@ export class UsersApi extends HttpApiGroup.make("users")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "updateUser")
       .annotate(OpenApi.Summary, "Update a user")
       .annotate(
         OpenApi.Description,
@@ -83,6 +86,7 @@ export class UsersApi extends HttpApiGroup.make("users")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "patchUser")
       .annotate(OpenApi.Summary, "Partly update a user")
       .annotate(
         OpenApi.Description,
@@ -102,6 +106,7 @@ export class UsersApi extends HttpApiGroup.make("users")
       .addError(NotFoundProblem)
       .addError(ValidationErrorProblem)
       .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "deleteUser")
       .annotate(OpenApi.Summary, "Delete a user")
       .annotate(
         OpenApi.Description,

@@ -86,6 +86,9 @@ const operation = (method: string, path: string) => {
   return found!.operation
 }
 
+/** Response headers are added by `finishDocument`; effect's OpenAPI types do not know them. */
+const headersOf = (response: unknown): Array<string> => Object.keys((response as { headers?: object }).headers ?? {})
+
 /** What each endpoint declares, read from the API itself rather than from the document. */
 const reflected = new Map<string, { readonly middlewares: ReadonlySet<unknown>; readonly takesInput: boolean }>()
 HttpApi.reflect(ShumApi, {
@@ -121,6 +124,10 @@ describe("OpenAPI document", () => {
     assert.deepStrictEqual(Object.keys(spec.paths), paths)
   })
 
+  it("names this server in `servers` (the server replaces it by ROOT_PATH when there is one)", () => {
+    assert.deepStrictEqual(spec.servers, [{ url: "/", description: "This server" }])
+  })
+
   it("has the 10 tags of §6.6, in order, each with a description", () => {
     assert.deepStrictEqual(
       spec.tags.map((tag) => tag.name),
@@ -134,7 +141,8 @@ describe("OpenAPI document", () => {
     for (const { key, operation } of operations) {
       assert.isNotEmpty(operation.summary ?? "", `${key}: summary`)
       assert.isNotEmpty(operation.description ?? "", `${key}: description`)
-      assert.match(operation.operationId, /^[a-z]+\.[A-Za-z]+$/, key)
+      // camelCase, verb first (`listHotels`, `cancelBooking`): what generators turn into method names as is
+      assert.match(operation.operationId, /^[a-z]+[A-Z][A-Za-z]*$|^(register|login|logout)$/, key)
       ids.add(operation.operationId)
       assert.strictEqual(operation.tags.length, 1, key)
     }
@@ -234,5 +242,75 @@ describe("OpenAPI document", () => {
       .concat(["CountryPatch", "CityIn", "CityPatch", "FacilityIn", "HotelIn", "HotelPatch", "RoomIn"])
       .concat(["RoomPatch", "BookingIn", "NotFound", "ValidationError", "RateLimited", "Conflict"])
     for (const name of models) assert.isNotEmpty(schemas[name]?.examples ?? [], name)
+  })
+
+  it("gives every request and response body media-type examples (a multipart file excepted)", () => {
+    for (const { key, operation } of operations) {
+      const bodies = [
+        ["request", operation.requestBody?.content ?? {}] as const,
+        ...Object.entries(operation.responses).map(([status, response]) => [status, response.content ?? {}] as const)
+      ]
+      for (const [where, content] of bodies) {
+        for (const [type, media] of Object.entries(content)) {
+          if (type === "multipart/form-data") continue
+          const examples = (media as { examples?: Record<string, { value?: unknown }> }).examples ?? {}
+          assert.isNotEmpty(Object.keys(examples), `${key} ${where} ${type}`)
+          for (const example of Object.values(examples)) assert.isDefined(example.value, `${key} ${where}`)
+        }
+      }
+    }
+  })
+
+  it("lists one example per error where several share a status", () => {
+    const content = operation("post", "/bookings").responses["409"]!.content as Record<string, unknown>
+    const conflict = content["application/problem+json"] as {
+      examples: Record<string, { summary: string; value: { type: string } }>
+    }
+    assert.deepStrictEqual(Object.keys(conflict.examples), ["RoomUnavailable", "Conflict"])
+    assert.strictEqual(conflict.examples["RoomUnavailable"]!.value.type, "/problems/room-unavailable")
+  })
+
+  it("documents the ETag and 304 of the catalogue reads (D7), and only there", () => {
+    const cached = new Set(
+      [
+        "/countries",
+        "/countries/{country_id}",
+        "/cities",
+        "/cities/{city_id}",
+        "/facilities",
+        "/facilities/{facility_id}",
+        "/hotels",
+        "/hotels/{hotel_id}",
+        "/hotels/{hotel_id}/rooms",
+        "/hotels/{hotel_id}/rooms/{room_id}"
+      ].map((path) => key("get", path))
+    )
+    for (const { key, operation } of operations) {
+      assert.strictEqual("304" in operation.responses, cached.has(key), key)
+      const ifNoneMatch = operation.parameters.some((p) => p.name === "If-None-Match" && p.in === "header")
+      assert.strictEqual(ifNoneMatch, cached.has(key), key)
+      if (cached.has(key)) {
+        assert.isUndefined(operation.responses["304"]!.content, key)
+        assert.sameMembers(headersOf(operation.responses["200"]), ["ETag", "Cache-Control"], key)
+      }
+    }
+  })
+
+  it("documents the headers of 429 and of the token check's 401, and the cookie of sign-in", () => {
+    for (const { key, operation } of operations) {
+      const limited = operation.responses["429"]
+      if (limited) assert.includeMembers(headersOf(limited), ["Retry-After", "RateLimit-Reset"], key)
+      const unauthorized = operation.responses["401"]
+      if (unauthorized && JSON.stringify(unauthorized).includes('schemas/Unauthorized"')) {
+        assert.include(headersOf(unauthorized), "WWW-Authenticate", key)
+      }
+    }
+    for (const path of ["/auth/login", "/auth/refresh", "/auth/logout"]) {
+      assert.include(headersOf(operation("post", path).responses["200"]), "Set-Cookie", path)
+    }
+  })
+
+  it("has no schema ids of effect's keyword schemas (the same `$id` in several places is ambiguous)", () => {
+    assert.notInclude(JSON.stringify(spec), '"$id"')
   })
 })

@@ -1,0 +1,94 @@
+/**
+ * Headers in the OpenAPI document: those the middlewares add to every operation's answers (a step of
+ * `finishDocument`), and per-endpoint transforms (`.annotate(OpenApi.Transform, …)`) for what `HttpApi` has
+ * no annotation for: the ETag and 304 of a catalogue read, the cookie of sign-in.
+ */
+type Json = Record<string, unknown>
+
+const responsesOfEveryOperation = (spec: Json): Array<[status: string, response: Json]> =>
+  Object.values((spec["paths"] ?? {}) as Record<string, Record<string, Json>>)
+    .flatMap((item) => Object.values(item))
+    .flatMap((operation) => Object.entries((operation["responses"] ?? {}) as Record<string, Json>))
+
+const UNAUTHORIZED_REF = '"#/components/schemas/Unauthorized"'
+
+const header = (description: string, schema: Json = { type: "string" }): Json => ({ description, schema })
+const integer = { type: "integer", minimum: 0 }
+
+const RATE_LIMIT_HEADERS = {
+  "Retry-After": header("Seconds to wait before retrying.", { type: "integer", minimum: 1 }),
+  "RateLimit-Limit": header("Requests allowed in the window (the tighter of the general and auth limits).", integer),
+  "RateLimit-Remaining": header("Requests left in the current window.", integer),
+  "RateLimit-Reset": header("Seconds until the window frees a request.", integer)
+}
+
+/** `WWW-Authenticate` on the token check's 401; `Retry-After` and `RateLimit-*` on 429 (D4). */
+export const addMiddlewareHeaders = (spec: Json): Json => {
+  for (const [status, response] of responsesOfEveryOperation(spec)) {
+    if (status === "429") response["headers"] = { ...RATE_LIMIT_HEADERS, ...(response["headers"] as Json) }
+    if (status === "401" && JSON.stringify(response["content"] ?? {}).includes(UNAUTHORIZED_REF)) {
+      response["headers"] = {
+        "WWW-Authenticate": header("`Bearer`: when the access token was missing or not valid.", {
+          type: "string",
+          enum: ["Bearer"]
+        }),
+        ...(response["headers"] as Json)
+      }
+    }
+  }
+  return spec
+}
+
+// --- per endpoint ----------------------------------------------------------------------------------
+
+const VALIDATORS = {
+  ETag: header("A strong validator of this body; send it back in `If-None-Match` to revalidate.", {
+    type: "string",
+    examples: ['"Yx2Qp5l0y1tJvA8mS3kqH4cZ7dE"']
+  }),
+  "Cache-Control": header("`no-cache`: a client may keep the body but must revalidate it on every use.", {
+    type: "string",
+    enum: ["no-cache"]
+  })
+}
+
+/**
+ * D7: a catalogue read carries a strong `ETag` and answers 304 (no body) to a matching `If-None-Match`.
+ * The server's `Http/Etag.ts` decides which reads do; a server test checks that it and these agree.
+ */
+export const conditionalRead = (operation: Json): Json => {
+  const parameters = (operation["parameters"] ?? []) as Array<Json>
+  const responses = (operation["responses"] ?? {}) as Record<string, Json>
+  operation["parameters"] = [
+    ...parameters,
+    {
+      name: "If-None-Match",
+      in: "header",
+      required: false,
+      description: "The `ETag` of a copy the client holds: when it is still current the answer is 304 without a body.",
+      schema: { type: "string" }
+    }
+  ]
+  responses["200"] = { ...responses["200"], headers: VALIDATORS }
+  responses["304"] = {
+    description: "Not Modified: the copy named in `If-None-Match` is current (no body).",
+    headers: VALIDATORS
+  }
+  return operation
+}
+
+/** Sign-in and refresh set the `access_token` cookie (API.md §4.1); sign-out deletes it (`Max-Age=0`). */
+export const setsAccessCookie = (operation: Json): Json => {
+  const responses = (operation["responses"] ?? {}) as Record<string, Json>
+  const ok = Object.entries(responses).find(([status]) => status.startsWith("2"))
+  if (ok !== undefined) {
+    ok[1]["headers"] = {
+      "Set-Cookie": header(
+        "`access_token=<JWT>; Max-Age=<JWT_ACCESS_TOKEN_EXPIRE_MINUTES × 60>; Path=/; HttpOnly; SameSite=Lax` " +
+          "(`Secure` with `JWT_COOKIE_SECURE`); on sign-out the same cookie, empty, with `Max-Age=0`."
+      ),
+      ...(ok[1]["headers"] as Json)
+    }
+  }
+  return operation
+}
