@@ -1,8 +1,8 @@
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import type { MigrationError } from "@effect/sql/Migrator"
 import { PgClient } from "@effect/sql-pg"
-import { Config, ConfigError, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Config, ConfigError, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import pg from "pg"
 import {
   AppConfig,
@@ -15,6 +15,7 @@ import {
 } from "./Config.js"
 import { EmbeddedPostgres, type EmbeddedPostgresError, type EmbeddedPostgresOptions } from "./EmbeddedPostgres.js"
 import { MigrationsLive } from "./Migrations.js"
+import { prepareStatements } from "./PreparedStatements.js"
 
 const OID = { int8: 20, textArray: 1009, int8Array: 1016, date: 1082, dateArray: 1182 } as const
 
@@ -52,25 +53,55 @@ export interface PoolOptions {
   readonly poolSize: number
 }
 
-export const clientConfig = (connection: DatabaseConnection, { poolSize }: PoolOptions): PgClient.PgClientConfig => ({
-  ...(connection._tag === "Url"
-    ? { url: connection.url }
-    : {
-        host: connection.host,
-        port: connection.port,
-        database: connection.database,
-        username: connection.username,
-        password: Option.getOrUndefined(connection.password)
-      }),
-  maxConnections: poolSize,
-  connectTimeout: Duration.seconds(5),
-  applicationName: "shum-booking",
-  types: pgTypes
-})
+const CONNECT_TIMEOUT = Duration.seconds(5)
+
+/**
+ * `pg`'s pool as `PgClient.layer` builds it (checked with `SELECT 1` within the connect timeout, ended with
+ * the scope), plus named prepared statements (`PreparedStatements.ts`).
+ */
+const pool = (connection: DatabaseConnection, { poolSize }: PoolOptions) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const pool = new pg.Pool({
+          ...(connection._tag === "Url"
+            ? { connectionString: Redacted.value(connection.url) }
+            : {
+                host: connection.host,
+                port: connection.port,
+                database: connection.database,
+                user: connection.username,
+                password: Option.match(connection.password, { onNone: () => undefined, onSome: Redacted.value })
+              }),
+          max: poolSize,
+          connectionTimeoutMillis: Duration.toMillis(CONNECT_TIMEOUT),
+          application_name: "shum-booking",
+          types: pgTypes
+        })
+        pool.on("error", () => {}) // an idle client's connection dropped: the pool replaces it
+        prepareStatements(pool)
+        try {
+          await pool.query("SELECT 1")
+        } catch (cause) {
+          await pool.end().catch(() => {})
+          throw cause
+        }
+        return pool
+      },
+      catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" })
+    }).pipe(
+      Effect.timeoutFail({
+        duration: CONNECT_TIMEOUT,
+        onTimeout: () =>
+          new SqlError({ cause: new Error("Connection timed out"), message: "PgClient: Connection timed out" })
+      })
+    ),
+    (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
+  )
 
 /** The pool alone (no migrations). Columns stay snake_case: no name transforms. */
 export const client = (connection: DatabaseConnection, options: PoolOptions) =>
-  PgClient.layer(clientConfig(connection, options))
+  PgClient.layerFromPool({ acquire: pool(connection, options), applicationName: "shum-booking", types: pgTypes })
 
 /** Migrations run while the layer is built, before anything that depends on it can serve. */
 export const layer = (connection: DatabaseConnection, options: PoolOptions) =>

@@ -1,4 +1,5 @@
-import { Cause, type ConfigError, Effect, HashMap, Inspectable, Layer, List, Logger, LogLevel } from "effect"
+import { Cause, type ConfigError, Console, Effect, HashMap, Inspectable, Layer, List, Logger, LogLevel } from "effect"
+import { format } from "node:util"
 import { appEnv, logging } from "./Config.js"
 
 const levelName = (level: LogLevel.LogLevel): string => {
@@ -37,16 +38,23 @@ export const formatJson = (options: Logger.Logger.Options<unknown>): string => {
     level: levelName(logLevel),
     message: (Array.isArray(message) ? message : [message]).map(text).join(" ")
   }
+  // plain values (an access line has only those) need none of `stringifyCircular`'s care: plain JSON is faster
+  let plain = true
   for (const [key, annotation] of HashMap.toEntries(annotations)) {
-    if (!(key in entry)) entry[key] = value(annotation)
+    if (key in entry) continue
+    if (annotation !== null && typeof annotation === "object") plain = false
+    entry[key] = isPrimitive(annotation) ? annotation : value(annotation)
   }
   if (List.isCons(spans)) {
     const now = date.getTime()
     entry.spans = Object.fromEntries(List.toArray(spans).map((span) => [span.label, now - span.startTime]))
   }
   if (!Cause.isEmpty(cause)) entry.exc_info = Cause.pretty(cause, { renderErrorCause: true })
-  return Inspectable.stringifyCircular(entry)
+  return plain ? JSON.stringify(entry) : Inspectable.stringifyCircular(entry)
 }
+
+const isPrimitive = (u: unknown): u is string | number | boolean | null | undefined =>
+  u === null || u === undefined || typeof u === "string" || typeof u === "number" || typeof u === "boolean"
 
 export const jsonLogger: Logger.Logger<unknown, void> = Logger.make(formatJson).pipe(Logger.withConsoleLog)
 
@@ -59,4 +67,43 @@ export const layer = (options: { readonly json: boolean; readonly level: LogLeve
 /** JSON lines or pretty output per LOG_FORMAT_JSON, minimum level per LOG_LEVEL. */
 export const LoggingLive: Layer.Layer<never, ConfigError.ConfigError> = Layer.unwrapEffect(
   Effect.map(Effect.flatMap(appEnv, logging), layer)
+)
+
+const MAX_BUFFERED_LINES = 1_000
+
+/**
+ * A `Console` whose `log` collects the lines written during one turn of the event loop and writes them to
+ * stdout together, once the turn's I/O is handled (`setImmediate`): one write per turn instead of one per
+ * line, so a busy server's access log costs one system call per batch (stdout to a file or a pipe is a
+ * synchronous write in Node). Order is kept; whatever is pending is written when the process exits (or
+ * at once past `MAX_BUFFERED_LINES`), so only a process killed outright (SIGKILL) can lose the lines of
+ * its last turn. Everything but `log` is the default console's.
+ */
+export const makeBufferedConsole = (write: (chunk: string) => void): Console.Console => {
+  const pending: Array<string> = []
+  let scheduled = false
+  const flush = () => {
+    scheduled = false
+    if (pending.length === 0) return
+    const chunk = `${pending.join("\n")}\n`
+    pending.length = 0
+    write(chunk)
+  }
+  process.on("exit", flush)
+  const log = (...args: ReadonlyArray<unknown>) => {
+    pending.push(args.length === 1 && typeof args[0] === "string" ? args[0] : format(...args))
+    if (pending.length >= MAX_BUFFERED_LINES) flush()
+    else if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
+    }
+  }
+  return Effect.runSync(
+    Effect.map(Effect.console, (console) => ({ ...console, unsafe: { ...console.unsafe, log } }) as Console.Console)
+  )
+}
+
+/** The server's console: log lines batched per event-loop turn onto stdout (see `makeBufferedConsole`). */
+export const BufferedStdoutLive: Layer.Layer<never> = Layer.suspend(() =>
+  Console.setConsole(makeBufferedConsole((chunk) => process.stdout.write(chunk)))
 )

@@ -166,7 +166,8 @@ describe("Migration 0003: the bookings inventory (D2)", () => {
       const applied = yield* migrate(db)
       assert.deepStrictEqual(applied, [
         [2, "decisions"],
-        [3, "bookings_inventory"]
+        [3, "bookings_inventory"],
+        [4, "bookings_row_trigger"]
       ])
       yield* withClient(db.name, async (c) => {
         assert.deepStrictEqual(await nights(c, 1), [

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto"
 import { Effect, Exit } from "effect"
 import type pg from "pg"
 import * as Database from "../src/Database.js"
-import { runMigrations } from "../src/Migrations.js"
+import { migrations, runMigrations } from "../src/Migrations.js"
 import { freshDatabase, withClient } from "./utils.js"
 
 const migrate = (connection: Effect.Effect.Success<typeof freshDatabase>) =>
@@ -311,7 +311,8 @@ describe("Migrations", () => {
       assert.deepStrictEqual(applied, [
         [1, "baseline"],
         [2, "decisions"],
-        [3, "bookings_inventory"]
+        [3, "bookings_inventory"],
+        [4, "bookings_row_trigger"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)
@@ -340,7 +341,7 @@ describe("Migrations", () => {
     Effect.gen(function* () {
       const db = yield* freshDatabase
       const results = yield* Effect.all([migrate(db), migrate(db), migrate(db)], { concurrency: "unbounded" })
-      assert.strictEqual(results.flat().length, 3)
+      assert.strictEqual(results.flat().length, Object.keys(migrations).length)
       assertFinalSchema(yield* withClient(db.name, snapshot))
     })
   )

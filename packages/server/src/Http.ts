@@ -2,7 +2,7 @@
  * The HTTP application: the `ShumApi` groups, docs, error mapping and per-request middleware.
  * Needs the services of `Services.ts` and an `HttpServer`; `main.ts` provides both.
  */
-import { HttpApiBuilder, HttpApiSwagger, HttpServer, OpenApi } from "@effect/platform"
+import { HttpApiBuilder, HttpServer, OpenApi } from "@effect/platform"
 import { ShumApi } from "@shum/domain/Api"
 import { AppConfig } from "@shum/infra/Config"
 import { Effect, Layer } from "effect"
@@ -10,13 +10,12 @@ import { AuthLive } from "./Auth/Http.js"
 import { SecurityLive } from "./Auth/Middleware.js"
 import { BookingsLive } from "./Bookings/Http.js"
 import { CitiesLive, CountriesLive, FacilitiesLive, HotelsLive, RoomsLive } from "./Catalogue/Layers.js"
-import { accessLog } from "./Http/AccessLog.js"
-import { clientAddress } from "./Http/ClientAddress.js"
+import { DocsLive } from "./Http/Docs.js"
+import { cors } from "./Http/Cors.js"
 import { ErrorMappingLive } from "./Http/ErrorMapping.js"
-import { etag } from "./Http/Etag.js"
-import { requestId, stripRootPath } from "./Http/RequestContext.js"
+import { stripRootPath } from "./Http/RequestContext.js"
+import { requestPipeline } from "./Http/RequestPipeline.js"
 import { ImagesHttpLive, ImagesLive } from "./Images/Http.js"
-import { closeConnectionsWhenShuttingDown } from "./Lifecycle.js"
 import { RateLimitLive } from "./RateLimit/Middleware.js"
 import { SystemLive } from "./System/Http.js"
 import { UsersLive } from "./Users/Http.js"
@@ -34,30 +33,26 @@ const GroupsLive = Layer.mergeAll(
   CitiesLive
 )
 
-/** The API as documented: with `ROOT_PATH`, OpenAPI `servers` points at it so "Try it out" works (§1.1). */
-const documentedApi = (rootPath: string) =>
+/**
+ * The API as documented: `servers` is this server (`/`), or with `ROOT_PATH` the prefix, so "Try it out" and
+ * generated clients call the public path (§1.1).
+ */
+export const documentedApi = (rootPath: string) =>
   rootPath === "" ? ShumApi : ShumApi.annotate(OpenApi.Servers, [{ url: rootPath, description: "Production server" }])
 
 export const ApiLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => HttpApiBuilder.api(documentedApi(config.http.rootPath)))
 ).pipe(Layer.provide(GroupsLive), Layer.provide(SecurityLive))
 
-const DocsLive = Layer.mergeAll(
-  HttpApiSwagger.layer({ path: "/docs" }),
-  HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })
-)
-
 /**
- * Per request, outermost first: `ROOT_PATH` → client address (trusted proxies) → `X-Request-Id` →
- * access log and HTTP metrics → `Connection: close` while shutting down → ETag → the API, where the
- * rate limit and the error mapping run (`HttpApiBuilder.middleware`, so their answers get the headers).
+ * Per request, outermost first: `ROOT_PATH` → CORS → `RequestPipeline.ts` (client address, `X-Request-Id`,
+ * access log and HTTP metrics, `Connection: close` while shutting down, ETag) → the API, where the rate
+ * limit and the error mapping run (`HttpApiBuilder.middleware`, so their answers get the headers).
  */
 export const HttpLive = Layer.unwrapEffect(
   Effect.map(AppConfig, ({ http }) =>
     HttpApiBuilder.serve((app) =>
-      stripRootPath(http.rootPath)(
-        clientAddress(http.trustedProxies)(requestId(accessLog(closeConnectionsWhenShuttingDown(etag(app)))))
-      )
+      stripRootPath(http.rootPath)(cors(http.corsOrigins)(requestPipeline(http.trustedProxies)(app)))
     )
   )
 ).pipe(

@@ -8,7 +8,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { AppConfig } from "@shum/infra/Config"
 import { DatabaseLive } from "@shum/infra/Database"
-import { LoggingLive } from "@shum/infra/Logging"
+import { BufferedStdoutLive, LoggingLive } from "@shum/infra/Logging"
 import { TelemetryLive } from "@shum/infra/Telemetry"
 import { Effect, Layer, Option } from "effect"
 import { HttpLive } from "./Http.js"
@@ -37,7 +37,8 @@ export const ServerLive = GracefulShutdownLive.pipe(
   Layer.provide(DatabaseLive),
   Layer.provide(AppConfig.Default),
   Layer.provide(TelemetryLive({ serviceName: "shum-booking-server", serviceVersion: "1.0.3" })),
-  Layer.provide(LoggingLive)
+  Layer.provide(LoggingLive),
+  Layer.provide(BufferedStdoutLive) // log lines leave in one write per event-loop turn
 )
 
 Layer.launch(ServerLive).pipe(NodeRuntime.runMain({ disablePrettyLogger: true }))

@@ -3,9 +3,10 @@ import { AppConfig } from "@shum/infra/Config"
 import { Redis } from "@shum/infra/Redis"
 import { randomName, redisConnection } from "@shum/infra/Testing"
 import { Effect, Layer, TestClock } from "effect"
+import { SignJWT } from "jose"
 import { TokenStore, TokenStoreMemory, TokenStoreRedis } from "../src/Auth/TokenStore.js"
 import { hashRefreshToken, newRefreshToken, Tokens } from "../src/Auth/Tokens.js"
-import { configProvider } from "./support.js"
+import { configProvider, TEST_SECRET } from "./support.js"
 
 const TokensTest = Tokens.Default.pipe(
   Layer.provide(AppConfig.Default),
@@ -36,6 +37,38 @@ describe("Tokens (TestClock)", () => {
       yield* TestClock.setTime(1_800_000_000_000)
       const early = yield* Effect.flip(tokens.verifyAccess(issued.token))
       assert.strictEqual(early.detail, "Токен невалиден или истек")
+    }).pipe(Effect.provide(TokensTest))
+  )
+
+  it.effect("node's HMAC and jose agree: unusual tokens go to jose, forged ones are refused", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(1_800_000_000_000)
+      const now = 1_800_000_000
+      const tokens = yield* Tokens
+      const key = new TextEncoder().encode(TEST_SECRET)
+      const sign = (header: Record<string, unknown>, claims: Record<string, unknown>, secret = key) =>
+        Effect.promise(() => new SignJWT(claims).setProtectedHeader({ alg: "HS256", ...header }).sign(secret))
+      const claims = { sub: "7", iat: now, exp: now + 60 }
+      const accepted = (token: string) => Effect.map(tokens.verifyAccess(token), (c) => c.userId)
+      const refused = (token: string) => Effect.map(Effect.flip(tokens.verifyAccess(token)), (e) => e.detail)
+      // the quick path: exactly alg (+ typ)
+      assert.strictEqual(yield* accepted(yield* sign({ typ: "JWT" }, claims)), 7)
+      assert.strictEqual(yield* accepted(yield* sign({}, claims)), 7)
+      // other header parameters and nbf are jose's to judge
+      assert.strictEqual(yield* accepted(yield* sign({ kid: "k1" }, claims)), 7)
+      assert.strictEqual(yield* accepted(yield* sign({}, { ...claims, nbf: now - 1 })), 7)
+      const invalid = "Токен невалиден или истек"
+      assert.strictEqual(yield* refused(yield* sign({}, { ...claims, nbf: now + 60 })), invalid)
+      assert.strictEqual(yield* refused(yield* sign({}, { ...claims, exp: now })), invalid)
+      assert.strictEqual(yield* refused(yield* sign({}, claims, new TextEncoder().encode("another-key"))), invalid)
+      const good = yield* sign({}, claims)
+      const [h, p, s] = good.split(".")
+      const flipped = `${s!.slice(0, -2)}${s!.endsWith("A") ? "B" : "A"}${s!.slice(-1)}`
+      assert.strictEqual(yield* refused(`${h}.${p}.${flipped}`), invalid)
+      const otherPayload = Buffer.from(JSON.stringify({ ...claims, sub: "8" })).toString("base64url")
+      assert.strictEqual(yield* refused(`${h}.${otherPayload}.${s}`), invalid)
+      const hs512 = Buffer.from(JSON.stringify({ alg: "HS512" })).toString("base64url")
+      assert.strictEqual(yield* refused(`${hs512}.${p}.${s}`), invalid)
     }).pipe(Effect.provide(TokensTest))
   )
 

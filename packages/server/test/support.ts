@@ -1,9 +1,9 @@
 /**
  * The real server on a random port over a fresh, migrated database of its own, with the Redis-backed
- * services in memory; plus helpers to sign users in.
+ * services in memory; plus helpers to sign users in. Every response its client receives is checked against
+ * the OpenAPI document (`Contract.ts`): a response the document does not describe fails the request.
  */
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { ShumApi } from "@shum/domain/Api"
 import { AppConfig } from "@shum/infra/Config"
 import { ImageJobsMemoryLive } from "@shum/infra/ImageJobsMemory"
@@ -18,6 +18,7 @@ import type { RateLimiter } from "../src/RateLimit/RateLimiter.js"
 import { InProcessServicesLive, ServicesLive } from "../src/Services.js"
 import type { WorkerStatus } from "../src/System/WorkerStatus.js"
 import { UsersRepo } from "../src/Users/Repo.js"
+import { layerTestChecked } from "./ContractClient.js"
 
 export const TEST_SECRET = "test-secret-key-for-shum-booking-tests-only"
 
@@ -43,7 +44,7 @@ export const makeTestServer = (env: Record<string, string> = {}, options: TestSe
         // the image job stream in memory, unless `services` brings its own (`RedisServicesLive` does)
         Layer.provide(ImageJobsMemoryLive),
         Layer.provideMerge(Database.layer(connection, { poolSize: 5 })),
-        Layer.provideMerge(NodeHttpServer.layerTest),
+        Layer.provideMerge(layerTestChecked(env["ROOT_PATH"] ?? "")),
         Layer.provideMerge(AppConfig.Default),
         Layer.provideMerge(Layer.succeed(TestDatabaseName, connection.name)),
         Layer.provide(options.around ?? Layer.empty),

@@ -1,11 +1,13 @@
 /**
  * Bookings (API.md §8.7, DATA.md BR-4..BR-8) with D1's rights and D2's guarantees.
  *
- * A booking is one short READ COMMITTED transaction: claim the idempotency key (if any), share-lock the
- * room (404), check the dates (400), lock the stay's nights in night order and check each has a unit free
- * (409), insert the booking — the inventory's triggers count it and its CHECK is the database's own refusal
- * to overbook. Row locks serialise exactly the requests that compete for the same nights; no retries are
- * needed for correctness (a deadlock, which the fixed lock order rules out, would still be retried).
+ * A booking share-locks the room (404), checks the dates (400), locks the stay's nights in night order and
+ * checks each has a unit free (409), and inserts the booking — the inventory's triggers count it and its
+ * CHECK is the database's own refusal to overbook. Without an `Idempotency-Key` all of it is one SQL
+ * statement (`BookingsRepo.book`: one round trip, the nights locked only while it runs); with one, it is a
+ * short READ COMMITTED transaction that first claims the key. Row locks serialise exactly the requests that
+ * compete for the same nights; no retries are needed for correctness (a deadlock, which the fixed lock
+ * order rules out, would still be retried).
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -56,13 +58,39 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
 
     const todayUtc = Effect.map(DateTime.now, DateTime.formatIsoDateUtc)
 
-    /** The booking itself, inside the caller's transaction. */
+    const roomNotFound = (roomId: number) => new NotFound({ detail: Messages.entityNotFound("Номер", roomId) })
+
+    /** 400 for a stay that is empty, reversed or starts in the past (UTC); checked after the room (404). */
+    const stayProblem = (body: BookingIn) =>
+      Effect.map(todayUtc, (today) =>
+        body.date_from >= body.date_to
+          ? new InvalidDateRange({ detail: Messages.stayInvalid })
+          : body.date_from < today
+            ? new InvalidDateRange({ detail: Messages.stayInPast })
+            : undefined
+      )
+
+    /** Without an `Idempotency-Key`: the booking is one statement (`BookingsRepo.book`), atomic on its own. */
+    const bookAtOnce = (userId: number, body: BookingIn) =>
+      Effect.gen(function* () {
+        const problem = yield* stayProblem(body)
+        if (problem !== undefined) {
+          if (Option.isNone(yield* repo.lockRoom(body.room_id))) return yield* roomNotFound(body.room_id)
+          return yield* problem
+        }
+        const outcome = yield* repo.book({ roomId: body.room_id, userId, from: body.date_from, to: body.date_to })
+        if (!outcome.roomFound) return yield* roomNotFound(body.room_id)
+        if (outcome.bookingId === undefined) return yield* soldOut()
+        return outcome.bookingId
+      })
+
+    /** The booking itself, inside the caller's transaction (the `Idempotency-Key` path). */
     const book = (userId: number, body: BookingIn) =>
       Effect.gen(function* () {
         const room = yield* repo.lockRoom(body.room_id)
-        if (Option.isNone(room)) return yield* new NotFound({ detail: Messages.entityNotFound("Номер", body.room_id) })
-        if (body.date_from >= body.date_to) return yield* new InvalidDateRange({ detail: Messages.stayInvalid })
-        if (body.date_from < (yield* todayUtc)) return yield* new InvalidDateRange({ detail: Messages.stayInPast })
+        if (Option.isNone(room)) return yield* roomNotFound(body.room_id)
+        const problem = yield* stayProblem(body)
+        if (problem !== undefined) return yield* problem
         const { price, quantity } = room.value
         if (!(yield* repo.reserveNights(body.room_id, body.date_from, body.date_to, quantity))) {
           return yield* soldOut()
@@ -76,24 +104,26 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
         })
       })
 
-    const create = (caller: AuthenticatedUser, body: BookingIn, idempotencyKey: string | undefined) =>
+    /** With an `Idempotency-Key`: claim it, book and remember the answer, in one transaction. */
+    const createOnce = (caller: AuthenticatedUser, body: BookingIn, idempotencyKey: string) =>
       Effect.gen(function* () {
-        if (idempotencyKey !== undefined) {
-          const hash = requestHash([body.room_id, body.date_from, body.date_to])
-          const claim = yield* keys.claim(caller.id, idempotencyKey, hash)
-          if (claim._tag === "Mismatch") return yield* keyReused(idempotencyKey)
-          if (claim._tag === "Replay") {
-            return { response: yield* Schema.decodeUnknown(Message)(claim.response).pipe(Effect.orDie), created: false }
-          }
+        const hash = requestHash([body.room_id, body.date_from, body.date_to])
+        const claim = yield* keys.claim(caller.id, idempotencyKey, hash)
+        if (claim._tag === "Mismatch") return yield* keyReused(idempotencyKey)
+        if (claim._tag === "Replay") {
+          return { response: yield* Schema.decodeUnknown(Message)(claim.response).pipe(Effect.orDie), created: false }
         }
         const bookingId = yield* book(caller.id, body)
         const response = Message.ok
-        if (idempotencyKey !== undefined) {
-          yield* keys.complete(caller.id, idempotencyKey, bookingId, Schema.encodeSync(Message)(response))
-        }
+        yield* keys.complete(caller.id, idempotencyKey, bookingId, Schema.encodeSync(Message)(response))
         return { response, created: true }
-      }).pipe(
-        sql.withTransaction,
+      }).pipe(sql.withTransaction)
+
+    const create = (caller: AuthenticatedUser, body: BookingIn, idempotencyKey: string | undefined) =>
+      (idempotencyKey === undefined
+        ? Effect.as(bookAtOnce(caller.id, body), { response: Message.ok, created: true })
+        : createOnce(caller, body, idempotencyKey)
+      ).pipe(
         Effect.tapError((error) =>
           error._tag === "SqlError" && isTransient(error)
             ? Effect.logWarning("booking transaction aborted by the database, retrying", error)

@@ -29,6 +29,7 @@ export const freeRooms = (
     (free) =>
       rooms.flatMap((room) => {
         const units = free.get(room.id) ?? 0
-        return units > 0 ? [new AvailableRoom({ ...room, quantity: units })] : []
+        // `room` was decoded and `units` is a count: no need to validate every field again (`true`)
+        return units > 0 ? [new AvailableRoom({ ...room, quantity: units }, true)] : []
       })
   )

@@ -49,8 +49,9 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
       const free = yield* Effect.flatMap(rooms.listByHotels(hotels.map((hotel) => hotel.id)), (all) =>
         freeRooms(availability, all, query.date_from, query.date_to)
       )
+      // both parts were decoded already: no need to validate them again (`true`)
       return hotels.map(
-        (hotel) => new HotelWithRooms({ ...hotel, rooms: free.filter((room) => room.hotel_id === hotel.id) })
+        (hotel) => new HotelWithRooms({ ...hotel, rooms: free.filter((room) => room.hotel_id === hotel.id) }, true)
       )
     })
 

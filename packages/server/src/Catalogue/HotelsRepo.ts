@@ -53,28 +53,22 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
         ci.name AS city, co.name AS country
       FROM hotels h JOIN cities ci ON ci.id = h.city_id JOIN countries co ON co.id = ci.country_id`
 
-    const list = SqlSchema.findAll({
-      Request: Schema.Struct({
-        limit: Schema.Int,
-        offset: Schema.Int,
-        title: Schema.optional(Schema.String),
-        city: Schema.optional(Schema.String),
-        city_id: Schema.optional(Schema.Int),
-        hotel_id: Schema.optional(Schema.Int),
-        sort_by: Schema.optional(Schema.Literal("id", "title", "city")),
-        order: Schema.optional(Schema.Literal("asc", "desc"))
-      }),
-      Result: Hotel,
-      execute: (q) =>
-        sql`${select}
-            WHERE ${where(sql, [
-              q.title === undefined ? undefined : contains(sql, "h.title", q.title),
-              q.city === undefined ? undefined : contains(sql, "ci.name", q.city),
-              q.city_id === undefined ? undefined : sql`h.city_id = ${q.city_id}`,
-              q.hotel_id === undefined ? undefined : sql`h.id = ${q.hotel_id}`
-            ])}
-            ORDER BY ${sql.literal(orderBy(q.sort_by, q.order))} LIMIT ${q.limit} OFFSET ${q.offset}`
-    })
+    /**
+     * A page's rows are `Hotel`s by the table's definition — and PostgreSQL writes a `time` as `TimeString`
+     * normalises it (`HH:MM:SS`, a fraction without trailing zeros) — so they are built as they are (`true`:
+     * not validated field by field on every catalogue read). A single hotel is decoded.
+     */
+    const list = (q: HotelsFilter) =>
+      sql<ConstructorParameters<typeof Hotel>[0]>`${select}
+          WHERE ${where(sql, [
+            q.title === undefined ? undefined : contains(sql, "h.title", q.title),
+            q.city === undefined ? undefined : contains(sql, "ci.name", q.city),
+            q.city_id === undefined ? undefined : sql`h.city_id = ${q.city_id}`,
+            q.hotel_id === undefined ? undefined : sql`h.id = ${q.hotel_id}`
+          ])}
+          ORDER BY ${sql.literal(orderBy(q.sort_by, q.order))} LIMIT ${q.limit} OFFSET ${q.offset}`.pipe(
+        Effect.map((rows) => rows.map((row) => new Hotel(row, true)))
+      )
     const findById = SqlSchema.findOne({
       Request: Schema.Int,
       Result: Hotel,

@@ -6,20 +6,20 @@
  * surrounding `requestId` middleware). Bodies, headers and cookies are never logged.
  * Probe endpoints (`/health`, `/live`, `/ready`, `/metrics`) log at DEBUG, everything else at INFO.
  */
-import { HttpMiddleware, HttpServerError, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Exit, FiberRef, Option } from "effect"
+import { HttpServerError, type HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import { type Clock, Effect, Exit, FiberRef, LogLevel, type Tracer } from "effect"
 import { globalValue } from "effect/GlobalValue"
-import { Metrics } from "../Metrics.js"
+import type { Metrics } from "../Metrics.js"
 import { clientAddressOf } from "./ClientAddress.js"
 import { findRoute } from "./RouteTable.js"
 
 /** Facts learnt deep inside a request that its log line and metrics report. */
-interface RequestNotes {
+export interface RequestNotes {
   userId: string | number | undefined
   errorType: string | undefined
 }
 
-const currentNotes = globalValue("server/AccessLog/currentNotes", () =>
+export const currentNotes = globalValue("server/AccessLog/currentNotes", () =>
   FiberRef.unsafeMake<RequestNotes | undefined>(undefined)
 )
 
@@ -74,11 +74,12 @@ export const prometheusTemplate = (template: string) => template.replace(/:([A-Z
 const DOC_PATHS = new Set(["/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"])
 const PROBES = new Set(["/health", "/health/detailed", "/live", "/ready", "/metrics"])
 
-/** Which route a request is for: the template, and whether it is a system endpoint. */
+/** Which route a request is for: the template, and whether it is a system endpoint (and the match itself). */
 export const routeOf = (method: string, path: string) => {
   const match = findRoute(method === "HEAD" ? "GET" : method, path)
   const handler = match === undefined ? undefined : prometheusTemplate(match.route.template)
   return {
+    match,
     handler,
     endpoint: handler ?? (DOC_PATHS.has(path) ? path : "unmatched"),
     system: match?.route.groupName === "system"
@@ -105,58 +106,72 @@ const bodySize = (response: HttpServerResponse.HttpServerResponse): number | und
   }
 }
 
-export const accessLog = HttpMiddleware.make((app) =>
-  Effect.gen(function* () {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const metrics = yield* Metrics
-    const startedAt = yield* Clock.currentTimeNanos
-    const path = pathOf(request.url)
-    const route = routeOf(request.method, path)
-    const finish = metrics.observeRequest(request.method, route.handler, route.system)
-    const span = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
-    const notes: RequestNotes = { userId: undefined, errorType: undefined }
+/** What a request's access log needs when it ends; see `RequestPipeline.ts`, which calls it. */
+export interface AccessLog {
+  /** Facts the security middleware and the error mapping report (`noteUser`, `noteUnhandledError`). */
+  readonly notes: RequestNotes
+  /** Records the request: the HTTP metrics and the access-log line (skipped when its level is filtered out). */
+  readonly record: <E>(exit: Exit.Exit<HttpServerResponse.HttpServerResponse, E>) => Effect.Effect<void>
+}
 
-    // on exit, not after: a request cut short (client gone, shutdown) is still counted and logged
-    const record = <E>(exit: Exit.Exit<HttpServerResponse.HttpServerResponse, E>) =>
-      Effect.gen(function* () {
-        const response = Exit.isSuccess(exit) ? exit.value : HttpServerError.causeResponseStripped(exit.cause)[0]
-        const seconds = Number((yield* Clock.currentTimeNanos) - startedAt) / 1e9
-        finish({
-          method: request.method,
-          handler: route.handler,
-          endpoint: route.endpoint,
-          system: route.system,
-          status: response.status,
-          seconds,
-          requestBytes: contentLength(request.headers["content-length"]),
-          responseBytes: bodySize(response),
-          errorType: notes.errorType
-        })
-        const client = clientAddressOf(request)
-        const query = redactQuery(request.url)
-        const fields: Record<string, unknown> = {
-          logger: "http.access",
-          method: request.method,
-          route: route.handler ?? null,
-          path: pathOf(request.originalUrl),
-          status: response.status,
-          duration_s: Math.round(seconds * 1000) / 1000,
-          client_ip: client
-        }
-        if (query !== "") fields.query = query
-        if (notes.userId !== undefined) fields.user_id = notes.userId
-        if (notes.errorType !== undefined) fields.error_type = notes.errorType
-        if (span !== undefined) {
-          fields.trace_id = span.traceId
-          fields.span_id = span.spanId
-        }
-        const target = `${pathOf(request.originalUrl)}${query === "" ? "" : `?${query}`}`
-        const line = `${client} - "${request.method} ${target}" ${response.status} ${seconds.toFixed(3)}s`
-        const log = PROBES.has(path) ? Effect.logDebug(line) : Effect.logInfo(line)
-        yield* Effect.annotateLogs(log, fields)
+/**
+ * Starts the access log of `request` (after its client address was resolved): counts it in progress and
+ * remembers when it started. `minimumLevel` is the logger's: a probe's DEBUG line is not even formatted
+ * when it would be dropped.
+ */
+export const startAccessLog = (
+  request: HttpServerRequest.HttpServerRequest,
+  route: ReturnType<typeof routeOf>,
+  metrics: typeof Metrics.Service,
+  span: Tracer.Span | undefined,
+  clock: Clock.Clock,
+  minimumLevel: LogLevel.LogLevel
+): AccessLog => {
+  const startedAt = clock.unsafeCurrentTimeNanos()
+  const path = pathOf(request.url)
+  const finish = metrics.observeRequest(request.method, route.handler, route.system)
+  const notes: RequestNotes = { userId: undefined, errorType: undefined }
+  const level = PROBES.has(path) ? LogLevel.Debug : LogLevel.Info
+
+  // on exit, not after: a request cut short (client gone, shutdown) is still counted and logged
+  const record = <E>(exit: Exit.Exit<HttpServerResponse.HttpServerResponse, E>) =>
+    Effect.suspend(() => {
+      const response = Exit.isSuccess(exit) ? exit.value : HttpServerError.causeResponseStripped(exit.cause)[0]
+      const seconds = Number(clock.unsafeCurrentTimeNanos() - startedAt) / 1e9
+      finish({
+        method: request.method,
+        handler: route.handler,
+        endpoint: route.endpoint,
+        system: route.system,
+        status: response.status,
+        seconds,
+        requestBytes: contentLength(request.headers["content-length"]),
+        responseBytes: bodySize(response),
+        errorType: notes.errorType
       })
+      if (LogLevel.lessThan(level, minimumLevel)) return Effect.void
+      const client = clientAddressOf(request)
+      const query = redactQuery(request.url)
+      const fields: Record<string, unknown> = {
+        logger: "http.access",
+        method: request.method,
+        route: route.handler ?? null,
+        path: pathOf(request.originalUrl),
+        status: response.status,
+        duration_s: Math.round(seconds * 1000) / 1000,
+        client_ip: client
+      }
+      if (query !== "") fields.query = query
+      if (notes.userId !== undefined) fields.user_id = notes.userId
+      if (notes.errorType !== undefined) fields.error_type = notes.errorType
+      if (span !== undefined) {
+        fields.trace_id = span.traceId
+        fields.span_id = span.spanId
+      }
+      const target = `${pathOf(request.originalUrl)}${query === "" ? "" : `?${query}`}`
+      const line = `${client} - "${request.method} ${target}" ${response.status} ${seconds.toFixed(3)}s`
+      return Effect.annotateLogs(Effect.logWithLevel(level, line), fields)
+    })
 
-    const traced = span === undefined ? app : Effect.annotateLogs(app, "trace_id", span.traceId)
-    return yield* Effect.locally(traced, currentNotes, notes).pipe(Effect.onExit(record))
-  })
-)
+  return { notes, record }
+}

@@ -1,10 +1,10 @@
 /**
  * The real client address (D4): `X-Forwarded-For` / `X-Real-IP` are believed only when the TCP peer is a
  * proxy listed in `TRUSTED_PROXIES` (CIDR ranges). The resolved address replaces the request's
- * `remoteAddress` for everything downstream: the rate limiter's key, the access log, the trace.
+ * `remoteAddress` for everything downstream (`RequestPipeline.ts`): the rate limiter's key, the access log.
  */
-import { HttpMiddleware, HttpServerRequest } from "@effect/platform"
-import { Effect, Option } from "effect"
+import type { HttpServerRequest } from "@effect/platform"
+import { Option } from "effect"
 import { BlockList, isIP } from "node:net"
 
 /** `::ffff:10.0.0.1` → `10.0.0.1`; anything else unchanged. */
@@ -32,11 +32,18 @@ export const trustedProxies = (cidrs: ReadonlyArray<string>): TrustedProxies => 
     const bits = prefix === undefined ? (type === "ipv6" ? 128 : 32) : Number(prefix)
     list.addSubnet(address, bits, type)
   }
+  // BlockList.check builds a native address object each time: remember the answer per address (bounded)
+  const known = new Map<string, boolean>()
   return {
     contains: (address) => {
+      const cached = known.get(address)
+      if (cached !== undefined) return cached
       const plain = unmap(address)
       const type = isIP(plain)
-      return type !== 0 && list.check(plain, type === 6 ? "ipv6" : "ipv4")
+      const trusted = type !== 0 && list.check(plain, type === 6 ? "ipv6" : "ipv4")
+      if (known.size >= 10_000) known.clear()
+      known.set(address, trusted)
+      return trusted
     }
   }
 }
@@ -67,19 +74,6 @@ export const resolveClientAddress = (
   }
   const real = headers["x-real-ip"]
   return (real === undefined ? undefined : parseAddress(real)) ?? direct
-}
-
-/** Rewrites the request's `remoteAddress` to the resolved client (before anything reads the body). */
-export const clientAddress = (cidrs: ReadonlyArray<string>) => {
-  const trusted = trustedProxies(cidrs)
-  return HttpMiddleware.make((app) =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-      const peer = Option.getOrUndefined(request.remoteAddress)
-      const client = resolveClientAddress(peer, request.headers, trusted)
-      if (client === undefined || client === peer) return app
-      return Effect.provideService(app, HttpServerRequest.HttpServerRequest, request.modify({ remoteAddress: client }))
-    })
-  )
 }
 
 /** The resolved client address of the current request (`unknown` when the socket had none). */

@@ -3,13 +3,12 @@
  * strong `ETag` computed from the body and answer `304` (empty body) to a matching `If-None-Match`.
  * `Cache-Control: no-cache` lets clients and proxies keep a copy but revalidate it on every use.
  *
- * One generic middleware rather than per-handler code: it looks only at the final response, so the tag is
- * exactly the bytes a client would receive.
+ * One generic step (`RequestPipeline.ts`) rather than per-handler code: it looks only at the final response,
+ * so the tag is exactly the bytes a client would receive.
  */
-import { Headers, HttpApp, HttpMiddleware, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect } from "effect"
+import { Headers, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { createHash } from "node:crypto"
-import { findRoute } from "./RouteTable.js"
+import { findRoute, type RouteMatch } from "./RouteTable.js"
 
 /** API.md §1.8's nine cached reads, plus `GET /facilities/{id}`. Availability (H2, R2) is left out, as there. */
 const CATALOGUE_READS: ReadonlySet<string> = new Set([
@@ -32,12 +31,15 @@ const pathOf = (url: string) => {
 
 export const isCatalogueRead = (method: string, url: string): boolean => {
   try {
-    const match = findRoute(method, pathOf(url))
-    return match !== undefined && CATALOGUE_READS.has(`${match.route.groupName}.${match.route.endpoint.name}`)
+    return method === "GET" && isCatalogueRoute(findRoute(method, pathOf(url)))
   } catch {
     return false // a path that does not decode is no catalogue read
   }
 }
+
+/** The route of a `GET` is a catalogue read (`RequestPipeline.ts` has the match already). */
+export const isCatalogueRoute = (match: RouteMatch | undefined): boolean =>
+  match !== undefined && CATALOGUE_READS.has(`${match.route.groupName}.${match.route.endpoint.name}`)
 
 /** A strong validator: 27 base64url characters (162 bits) of the body's SHA-256, quoted. */
 export const strongEtag = (body: Uint8Array): string =>
@@ -54,7 +56,11 @@ export const ifNoneMatchHits = (header: string | undefined, etag: string): boole
   return tags.some((tag) => tag.replace(/^W\//, "") === etag)
 }
 
-const withValidators = (
+/**
+ * Applied to the final response (after error mapping), just before it is written: an outer middleware
+ * would see it too late, the server having written it already.
+ */
+export const withValidators = (
   request: HttpServerRequest.HttpServerRequest,
   response: HttpServerResponse.HttpServerResponse
 ): HttpServerResponse.HttpServerResponse => {
@@ -69,18 +75,3 @@ const withValidators = (
       })
     : HttpServerResponse.setHeaders(response, validators)
 }
-
-/**
- * A pre-response handler, not a wrapper around `app`: the server writes the response before an outer
- * middleware would see it, while pre-response handlers run on the final response (after error mapping)
- * just before it is written.
- */
-export const etag = HttpMiddleware.make((app) =>
-  Effect.gen(function* () {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    if (request.method === "GET" && isCatalogueRead(request.method, request.url)) {
-      yield* HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(withValidators(request, response)))
-    }
-    return yield* app
-  })
-)

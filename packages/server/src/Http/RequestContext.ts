@@ -1,7 +1,7 @@
 /**
- * Per-request plumbing that wraps the whole app: the `ROOT_PATH` prefix, `X-Request-Id`, the access log.
+ * Per-request plumbing: the `ROOT_PATH` prefix (a middleware wrapping the whole app) and the request id.
  */
-import { HttpApp, HttpMiddleware, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpMiddleware, HttpServerRequest } from "@effect/platform"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 
@@ -24,16 +24,8 @@ export const stripRootPath = (root: string) =>
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
-/** D8: every response carries `X-Request-Id` (the client's when sane, else a new UUID), also in logs. */
-export const requestId = HttpMiddleware.make((app) =>
-  Effect.gen(function* () {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const incoming = request.headers["x-request-id"]
-    const id = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID()
-    yield* HttpApp.appendPreResponseHandler((_request, response) =>
-      Effect.succeed(HttpServerResponse.setHeader(response, "x-request-id", id))
-    )
-    yield* Effect.annotateCurrentSpan("http.request_id", id)
-    return yield* Effect.annotateLogs(app, "request_id", id)
-  })
-)
+/** D8: the request's id — the client's `X-Request-Id` when sane, else a new UUID. */
+export const requestIdOf = (request: HttpServerRequest.HttpServerRequest): string => {
+  const incoming = request.headers["x-request-id"]
+  return incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID()
+}
