@@ -20,7 +20,8 @@
  *   BENCH_DURATION (measured seconds per scenario, 15), BENCH_WARMUP (seconds, 5), BENCH_CONNECTIONS (32),
  *   BENCH_THREADS (wrk threads, 2), BENCH_PASSES (2), BENCH_SCENARIOS (comma-separated names, all),
  *   BENCH_POOL_SIZE (DB_POOL_SIZE of the server and the floor; unset = the server's default),
- *   BENCH_CPU_PROF=1 (server under `--cpu-prof`, profile in bench/results/profiles/), BENCH_SKIP_BUILD=1,
+ *   BENCH_CPU_PROF=1 (server under `--cpu-prof`, profile in bench/results/profiles/), BENCH_NODE_ARGS (extra
+ *   `node` options for the server, none by default), BENCH_SKIP_BUILD=1,
  *   BENCH_OUTPUT (the report, bench/results/latest.md), BENCH_ADMIN_URL, BENCH_REDIS_URL.
  */
 import { INVENTORY_CHECK_SQL } from "@shum/server/Bookings/InventoryCheck"
@@ -50,6 +51,8 @@ const PASSES = knob("BENCH_PASSES", 2)
 const POOL_SIZE = process.env["BENCH_POOL_SIZE"] || undefined
 const ONLY = (process.env["BENCH_SCENARIOS"] ?? "").split(",").filter((s) => s !== "")
 const CPU_PROF = process.env["BENCH_CPU_PROF"] === "1"
+/** Extra `node` options for the server only (e.g. `--max-old-space-size=160`); none by default. */
+const NODE_ARGS = (process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter((s) => s !== "")
 const OUTPUT = process.env["BENCH_OUTPUT"] ?? join(RESULTS, "latest.md")
 const ADMIN_URL = process.env["BENCH_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const REDIS_URL = process.env["BENCH_REDIS_URL"] ?? "redis://127.0.0.1:6379/14"
@@ -538,7 +541,7 @@ const main = async () => {
     if (taken) throw new Error(`port ${port} is taken: stop what listens there first`)
   }
   const profileDir = join(RESULTS, "profiles")
-  const nodeArgs = CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []
+  const nodeArgs = [...NODE_ARGS, ...(CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [])]
   const service = spawn(process.execPath, [...nodeArgs, join(ROOT, "packages/server/dist/main.js")], {
     cwd: ROOT,
     env: serverEnv,
@@ -745,7 +748,7 @@ const renderReport = (input: ReportInput): string => {
     "",
     `${CONNECTIONS} connections, ${THREADS} wrk threads, ${WARMUP} s warm-up then ${DURATION} s measured per scenario; ` +
       `server: one process, APP_ENV=production, rate limiting off, JSON logs at INFO to a file, ` +
-      `DB_POOL_SIZE ${POOL_SIZE ?? "default"}; dataset: 3 countries, 20 cities, ${HOTELS} hotels, ${ROOMS} rooms, ` +
+      `DB_POOL_SIZE ${POOL_SIZE ?? "default"}, node options ${NODE_ARGS.length === 0 ? "none" : NODE_ARGS.join(" ")}; dataset: 3 countries, 20 cities, ${HOTELS} hotels, ${ROOMS} rooms, ` +
       `${USERS} users, 20,000 bookings over the next 90 days.`,
     "",
     "## Results (pass 1)",

@@ -7,6 +7,7 @@ import { Booking, BookingIn } from "./Bookings.js"
 import { Message } from "./Common.js"
 import {
   ConflictProblem,
+  IntegrityViolationProblem,
   ForbiddenProblem,
   InvalidDateRangeProblem,
   NotFoundProblem,
@@ -52,6 +53,8 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .addError(InvalidDateRangeProblem)
       .addError(RoomUnavailableProblem)
       .addError(ConflictProblem)
+      // the caller's account deleted while the booking is written (foreign key): 409 E-90
+      .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(Authentication)
       .annotate(OpenApi.Identifier, "createBooking")

@@ -266,7 +266,7 @@ describe("OpenAPI document", () => {
     const conflict = content["application/problem+json"] as {
       examples: Record<string, { summary: string; value: { type: string } }>
     }
-    assert.deepStrictEqual(Object.keys(conflict.examples), ["RoomUnavailable", "Conflict"])
+    assert.deepStrictEqual(Object.keys(conflict.examples), ["RoomUnavailable", "Conflict", "IntegrityViolation"])
     assert.strictEqual(conflict.examples["RoomUnavailable"]!.value.type, "/problems/room-unavailable")
   })
 

@@ -4452,13 +4452,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Room unavailable; Conflict */
+      /** @description Room unavailable; Conflict; Integrity violation */
       409: {
         headers: {
           [name: string]: unknown
         }
         content: {
-          "application/problem+json": components["schemas"]["RoomUnavailable"] | components["schemas"]["Conflict"]
+          "application/problem+json":
+            | components["schemas"]["RoomUnavailable"]
+            | components["schemas"]["Conflict"]
+            | components["schemas"]["IntegrityViolation"]
         }
       }
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
