@@ -2,7 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
 import type { MigrationError } from "@effect/sql/Migrator"
 import { PgClient } from "@effect/sql-pg"
-import { Config, ConfigError, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Config, ConfigError, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import pg from "pg"
 import {
   AppConfig,
@@ -15,7 +15,7 @@ import {
 } from "./Config.js"
 import { EmbeddedPostgres, type EmbeddedPostgresError, type EmbeddedPostgresOptions } from "./EmbeddedPostgres.js"
 import { MigrationsLive } from "./Migrations.js"
-import { prepareStatements } from "./PreparedStatements.js"
+import { type ObserveQuery, prepareStatements } from "./PreparedStatements.js"
 
 const OID = { int8: 20, textArray: 1009, int8Array: 1016, date: 1082, dateArray: 1182 } as const
 
@@ -56,40 +56,50 @@ export interface PoolOptions {
 const CONNECT_TIMEOUT = Duration.seconds(5)
 
 /**
+ * Told of every statement the pool runs, when it ends (its text and seconds): how the server's `db_*`
+ * metrics are fed, with or without tracing. None by default; read when the pool is built.
+ */
+export class QueryObserver extends Context.Reference<QueryObserver>()("infra/QueryObserver", {
+  defaultValue: (): { readonly observe: ObserveQuery | undefined } => ({ observe: undefined })
+}) {}
+
+/**
  * `pg`'s pool as `PgClient.layer` builds it (checked with `SELECT 1` within the connect timeout, ended with
  * the scope), plus named prepared statements (`PreparedStatements.ts`).
  */
 const pool = (connection: DatabaseConnection, { poolSize }: PoolOptions) =>
   Effect.acquireRelease(
-    Effect.tryPromise({
-      try: async () => {
-        const pool = new pg.Pool({
-          ...(connection._tag === "Url"
-            ? { connectionString: Redacted.value(connection.url) }
-            : {
-                host: connection.host,
-                port: connection.port,
-                database: connection.database,
-                user: connection.username,
-                password: Option.match(connection.password, { onNone: () => undefined, onSome: Redacted.value })
-              }),
-          max: poolSize,
-          connectionTimeoutMillis: Duration.toMillis(CONNECT_TIMEOUT),
-          application_name: "shum-booking",
-          types: pgTypes
-        })
-        pool.on("error", () => {}) // an idle client's connection dropped: the pool replaces it
-        prepareStatements(pool)
-        try {
-          await pool.query("SELECT 1")
-        } catch (cause) {
-          await pool.end().catch(() => {})
-          throw cause
-        }
-        return pool
-      },
-      catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" })
-    }).pipe(
+    Effect.flatMap(QueryObserver, ({ observe }) =>
+      Effect.tryPromise({
+        try: async () => {
+          const pool = new pg.Pool({
+            ...(connection._tag === "Url"
+              ? { connectionString: Redacted.value(connection.url) }
+              : {
+                  host: connection.host,
+                  port: connection.port,
+                  database: connection.database,
+                  user: connection.username,
+                  password: Option.match(connection.password, { onNone: () => undefined, onSome: Redacted.value })
+                }),
+            max: poolSize,
+            connectionTimeoutMillis: Duration.toMillis(CONNECT_TIMEOUT),
+            application_name: "shum-booking",
+            types: pgTypes
+          })
+          pool.on("error", () => {}) // an idle client's connection dropped: the pool replaces it
+          prepareStatements(pool, observe)
+          try {
+            await pool.query("SELECT 1")
+          } catch (cause) {
+            await pool.end().catch(() => {})
+            throw cause
+          }
+          return pool
+        },
+        catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" })
+      })
+    ).pipe(
       Effect.timeoutFail({
         duration: CONNECT_TIMEOUT,
         onTimeout: () =>

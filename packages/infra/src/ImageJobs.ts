@@ -182,8 +182,11 @@ export const retryDelayFor = (settings: ImageJobsSettings, attempt: number): Dur
 // ---------------------------------------------------------------------------------------------------------
 // Trace context (W3C `traceparent`): captured by the upload, continued by the worker.
 
+/** `undefined` without a span, or with tracing disabled (a no-op span has the ids `"noop"`). */
 export const currentTraceparent: Effect.Effect<string | undefined> = Effect.currentSpan.pipe(
-  Effect.map((span) => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`),
+  Effect.map((span) =>
+    span.traceId === "noop" ? undefined : `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+  ),
   Effect.orElseSucceed(() => undefined)
 )
 

@@ -13,6 +13,9 @@
  * result columns changed under it (`cached plan must not change result type`, after a migration on a live
  * database) fails once, and is prepared afresh under a new name on its next execution.
  * Not for a transaction-pooling PgBouncer older than 1.21 (it cannot keep named statements).
+ *
+ * The same hook times every statement `@effect/sql` runs (the callback form it uses) for a
+ * `QueryObserver` (the server's `db_*` metrics), spans or not.
  */
 import { createHash } from "node:crypto"
 import type pg from "pg"
@@ -44,10 +47,35 @@ const isStalePlan = (error: unknown) =>
 type Callback = (error: Error | null, result?: unknown) => void
 type Query = (config: unknown, values?: unknown, callback?: unknown) => unknown
 
-/** Makes this pool's clients name their parameterised statements (call before the pool connects). */
-export const prepareStatements = (pool: pg.Pool): void => {
+/** Told of each statement when it ends: its text and how long it took, in seconds. */
+export type ObserveQuery = (text: string, seconds: number) => void
+
+const textOf = (config: unknown): string | undefined =>
+  typeof config === "string" ? config : ((config as { text?: unknown } | null)?.text as string | undefined)
+
+/** `query`, with each callback-form statement timed for `observe`. */
+const observed =
+  (query: Query, observe: ObserveQuery): Query =>
+  (config, values, callback) => {
+    const done = typeof callback === "function" ? callback : typeof values === "function" ? values : undefined
+    const text = textOf(config)
+    if (done === undefined || text === undefined) return query(config, values, callback)
+    const start = performance.now()
+    const timed = (error: Error | null, result?: unknown) => {
+      observe(text, (performance.now() - start) / 1000)
+      ;(done as Callback)(error, result)
+    }
+    return done === callback ? query(config, values, timed) : query(config, timed)
+  }
+
+/**
+ * Makes this pool's clients name their parameterised statements (call before the pool connects), and
+ * time every statement for `observe` when given.
+ */
+export const prepareStatements = (pool: pg.Pool, observe?: ObserveQuery): void => {
   pool.on("connect", (client) => {
-    const query = client.query.bind(client) as Query
+    const bound = client.query.bind(client) as Query
+    const query = observe === undefined ? bound : observed(bound, observe)
     const prepared = new Set<string>()
     const forget = (text: string, name: string) => (error: unknown) => {
       if (!isStalePlan(error)) return

@@ -55,11 +55,16 @@ describe("Telemetry", () => {
     })
   )
 
-  it.effect("installs nothing without an endpoint", () =>
+  it.effect("without an endpoint no exporter is installed and no spans are made", () =>
     Effect.gen(function* () {
       const before = yield* Effect.tracer
-      const after = yield* Effect.tracer.pipe(Effect.provide(TelemetryLive({ serviceName: "x" })))
+      const traced = yield* Effect.currentSpan.pipe(Effect.withSpan("traced"))
+      assert.match(traced.traceId, /^[0-9a-f]{32}$/, "spans are made by default")
+      const telemetry = TelemetryLive({ serviceName: "x" })
+      const after = yield* Effect.tracer.pipe(Effect.provide(telemetry))
       assert.strictEqual(after, before)
+      const span = yield* Effect.currentSpan.pipe(Effect.withSpan("unexported"), Effect.provide(telemetry))
+      assert.strictEqual(span.traceId, "noop")
     }).pipe(Effect.provide(withEnv({})))
   )
 })

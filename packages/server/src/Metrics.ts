@@ -5,8 +5,8 @@
  * Every name, type, label set and bucket list of §12 is declared. Differences from the original:
  * - HTTP and `api_*` metrics are labelled by the route template (`/hotels/{hotel_id}`), never the raw
  *   path, so cardinality stays bounded; unknown paths are `api_*` endpoint `unmatched`.
- * - `db_queries_total` / `db_query_duration_seconds` are really updated, from the SQL layer's own
- *   `sql.execute` spans (see `SqlMetricsLive`), labelled by statement kind (`select`, `insert`, …).
+ * - `db_queries_total` / `db_query_duration_seconds` are really updated, timed by the database pool itself
+ *   (`QueryMetricsLive`, the pool's `QueryObserver`), labelled by statement kind (`select`, `insert`, …).
  * - The `cache_*` metrics stay declared only: there is no response cache (D7).
  *   `db_connections_active/idle` and `users_active_total` stay 0 as in the original: `@effect/sql-pg`
  *   does not expose its pool's counters.
@@ -15,7 +15,8 @@
  * Under APP_ENV=test collection is off unless ENABLE_METRICS_IN_TESTS; `/metrics` still answers.
  */
 import { AppConfig } from "@shum/infra/Config"
-import { Effect, Layer, Tracer } from "effect"
+import { QueryObserver } from "@shum/infra/Database"
+import { Effect, Layer } from "effect"
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from "prom-client"
 
 const startedAt = Date.now() - process.uptime() * 1000
@@ -250,23 +251,12 @@ export class Metrics extends Effect.Service<Metrics>()("server/Metrics", {
       backendError: () => enabled && rateLimitBackendErrors.inc()
     }
 
-    /** Wraps a tracer so that every `sql.execute` span, when it ends, feeds the `db_*` metrics. */
-    const sqlTracer = (inner: Tracer.Tracer): Tracer.Tracer =>
-      Tracer.make({
-        context: (f, fiber) => inner.context(f, fiber),
-        span(name, parent, context, links, startTime, kind, options) {
-          const span = inner.span(name, parent, context, links, startTime, kind, options)
-          if (name !== "sql.execute") return span
-          const end = span.end.bind(span)
-          span.end = (endTime, exit) => {
-            const operation = sqlOperation(span.attributes.get("db.query.text"))
-            dbQueries.inc({ operation })
-            dbDuration.observe({ operation }, Number(endTime - startTime) / 1e9)
-            end(endTime, exit)
-          }
-          return span
-        }
-      })
+    /** One statement run by the pool (`QueryObserver`): `db_queries_total` and its duration. */
+    const observeQuery = (text: string, seconds: number) => {
+      const operation = sqlOperation(text)
+      dbQueries.inc({ operation })
+      dbDuration.observe({ operation }, seconds)
+    }
 
     return {
       registry,
@@ -274,21 +264,20 @@ export class Metrics extends Effect.Service<Metrics>()("server/Metrics", {
       counters,
       observeRequest,
       rateLimit,
-      sqlTracer,
+      observeQuery,
       exposition: Effect.promise(() => registry.metrics())
     } as const
   })
 }) {}
 
+/** The metrics service. */
+export const MetricsLive = Metrics.Default
+
 /**
- * The metrics service plus the SQL hook: the current tracer (OpenTelemetry's when configured, else
- * Effect's own) is wrapped so `@effect/sql`'s `sql.execute` spans are measured. Fibers started after
- * this layer is built (the HTTP server's request fibers) inherit it.
+ * The database pool's `QueryObserver`, feeding `db_*` (none when metrics are off). Provide it to the
+ * database layer; it shares `MetricsLive`'s registry when both are in one layer graph.
  */
-export const MetricsLive = Layer.unwrapEffect(
-  Effect.gen(function* () {
-    const metrics = yield* Metrics
-    if (!metrics.enabled) return Layer.empty
-    return Layer.setTracer(metrics.sqlTracer(yield* Effect.tracer))
-  })
-).pipe(Layer.provideMerge(Metrics.Default))
+export const QueryMetricsLive = Layer.effect(
+  QueryObserver,
+  Effect.map(Metrics, (metrics) => ({ observe: metrics.enabled ? metrics.observeQuery : undefined }))
+).pipe(Layer.provide(MetricsLive))

@@ -13,6 +13,7 @@ import { TelemetryLive } from "@shum/infra/Telemetry"
 import { Effect, Layer, Option } from "effect"
 import { HttpLive } from "./Http.js"
 import { EmbeddedImageWorkerLive } from "./Images/Worker.js"
+import { QueryMetricsLive } from "./Metrics.js"
 import { GracefulShutdownLive, NodeServerLive } from "./NodeServer.js"
 import { SeedLive } from "./Seed.js"
 import { RedisBackedLive, ServicesLive } from "./Services.js"
@@ -34,7 +35,7 @@ export const ServerLive = GracefulShutdownLive.pipe(
   Layer.provideMerge(ServicesLive),
   Layer.provide(EmbeddedImageWorkerLive), // no Redis: the image worker runs in this process
   Layer.provide(RedisBackedLive),
-  Layer.provide(DatabaseLive),
+  Layer.provide(DatabaseLive.pipe(Layer.provide(QueryMetricsLive))),
   Layer.provide(AppConfig.Default),
   Layer.provide(TelemetryLive({ serviceName: "shum-booking-server", serviceVersion: "1.0.3" })),
   Layer.provide(LoggingLive),

@@ -55,7 +55,7 @@ const serverSpanOf = (requestId: string) =>
     exporter.getFinishedSpans().find((s) => s.kind === SERVER && s.attributes["http.request_id"] === requestId)
   )
 
-layer(makeTestServer(ENV, { services, around: Layer.mergeAll(TracingLive, logs.layer) }), {
+layer(makeTestServer(ENV, { services, around: Layer.mergeAll(TracingLive, logs.layer), tracing: true }), {
   excludeTestServices: true,
   timeout: "60 seconds"
 })("tracing", (it) => {

@@ -8,12 +8,14 @@ import { ShumApi } from "@shum/domain/Api"
 import { AppConfig } from "@shum/infra/Config"
 import { ImageJobsMemoryLive } from "@shum/infra/ImageJobsMemory"
 import * as Database from "@shum/infra/Database"
+import { tracingDisabled } from "@shum/infra/Telemetry"
 import { databaseUrl, freshDatabase, randomName } from "@shum/infra/Testing"
 import { ConfigProvider, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import pg from "pg"
 import { Passwords } from "../src/Auth/Passwords.js"
 import type { TokenStore } from "../src/Auth/TokenStore.js"
 import { HttpLive } from "../src/Http.js"
+import { QueryMetricsLive } from "../src/Metrics.js"
 import type { RateLimiter } from "../src/RateLimit/RateLimiter.js"
 import { InProcessServicesLive, ServicesLive } from "../src/Services.js"
 import type { WorkerStatus } from "../src/System/WorkerStatus.js"
@@ -33,6 +35,11 @@ export interface TestServerOptions {
   readonly services?: Layer.Layer<TokenStore | RateLimiter | WorkerStatus, unknown>
   /** Installed around the whole server after the default WARNING log level: a logger, a tracer, a level. */
   readonly around?: Layer.Layer<never>
+  /**
+   * Spans on (for a tracer in `around`). Off by default, as in production without an OTLP endpoint
+   * (`Telemetry.tracingDisabled`).
+   */
+  readonly tracing?: boolean
 }
 
 export const makeTestServer = (env: Record<string, string> = {}, options: TestServerOptions = {}) =>
@@ -43,11 +50,12 @@ export const makeTestServer = (env: Record<string, string> = {}, options: TestSe
         Layer.provide(options.services ?? InProcessServicesLive),
         // the image job stream in memory, unless `services` brings its own (`RedisServicesLive` does)
         Layer.provide(ImageJobsMemoryLive),
-        Layer.provideMerge(Database.layer(connection, { poolSize: 5 })),
+        Layer.provideMerge(Database.layer(connection, { poolSize: 5 }).pipe(Layer.provide(QueryMetricsLive))),
         Layer.provideMerge(layerTestChecked(env["ROOT_PATH"] ?? "")),
         Layer.provideMerge(AppConfig.Default),
         Layer.provideMerge(Layer.succeed(TestDatabaseName, connection.name)),
         Layer.provide(options.around ?? Layer.empty),
+        Layer.provide(options.tracing === true ? Layer.empty : tracingDisabled),
         Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
         Layer.provide(Layer.setConfigProvider(configProvider({ DATABASE_URL: "postgres://unused", ...env })))
       )

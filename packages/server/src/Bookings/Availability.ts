@@ -3,7 +3,7 @@
  * `N − (the most bookings in the house on any one night of [from, to))` units free, never below 0.
  * (The original counted every overlapping booking once, so back-to-back stays blocked two units.)
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient, type Statement } from "@effect/sql"
 import { Effect, Layer } from "effect"
 
 export class Availability extends Effect.Tag("server/Availability")<
@@ -22,10 +22,18 @@ const toMap = (rows: ReadonlyArray<{ readonly room_id: number; readonly free: nu
   new Map(rows.map((row) => [row.room_id, row.free]))
 
 /**
- * From the inventory (`room_nights`, kept equal to the bookings by the database): one statement for any
- * number of rooms, one primary-key range scan per room; a night without a row has nothing sold.
- * This is what the service uses.
+ * The free units of the room type `r` (a `rooms` row in scope of the fragment) over the nights
+ * [from, to), from the inventory (`room_nights`, kept equal to the bookings by the database): one
+ * primary-key range scan; a night without a row has nothing sold. Shared by `freeUnits` below and the
+ * availability searches (`Catalogue/AvailabilitySearch.ts`), so both count alike.
  */
+export const freeUnitsOfRoom = (sql: SqlClient.SqlClient, from: string, to: string): Statement.Fragment =>
+  sql`GREATEST(r.quantity - COALESCE((
+    SELECT max(n.sold) FROM room_nights n
+    WHERE n.room_id = r.id AND n.night >= ${from}::date AND n.night < ${to}::date
+  ), 0), 0)`
+
+/** One statement for any number of rooms (`freeUnitsOfRoom` for each). */
 export const AvailabilityLive = Layer.effect(
   Availability,
   Effect.gen(function* () {
@@ -35,12 +43,8 @@ export const AvailabilityLive = Layer.effect(
         roomIds.length === 0
           ? Effect.succeed(new Map())
           : sql<{ room_id: number; free: number }>`
-              SELECT r.id AS room_id, GREATEST(r.quantity - COALESCE(busiest.sold, 0), 0)::int AS free
+              SELECT r.id AS room_id, ${freeUnitsOfRoom(sql, from, to)}::int AS free
               FROM rooms r
-              LEFT JOIN LATERAL (
-                SELECT max(n.sold) AS sold FROM room_nights n
-                WHERE n.room_id = r.id AND n.night >= ${from}::date AND n.night < ${to}::date
-              ) busiest ON true
               WHERE r.id = ANY(${roomIds}::int[])`.pipe(
               Effect.map(toMap),
               Effect.orDie,

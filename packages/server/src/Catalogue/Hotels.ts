@@ -3,21 +3,19 @@
  */
 import { pageOf } from "@shum/domain/Common"
 import { Conflict, NotFound } from "@shum/domain/Errors"
-import { type HotelIn, type HotelPatch, HotelWithRooms } from "@shum/domain/Hotels"
+import type { HotelIn, HotelPatch } from "@shum/domain/Hotels"
 import { Messages } from "@shum/domain/Messages"
 import type { AvailableHotelsQuery, HotelsQuery } from "@shum/domain/Params"
 import { Effect, Option } from "effect"
-import { Availability } from "../Bookings/Availability.js"
 import { Metrics } from "../Metrics.js"
-import { ensurePeriod, freeRooms } from "./FreeRooms.js"
+import { AvailabilitySearch } from "./AvailabilitySearch.js"
+import { ensurePeriod } from "./FreeRooms.js"
 import { DEFAULT_CHECK_IN, DEFAULT_CHECK_OUT, HotelsRepo } from "./HotelsRepo.js"
-import { RoomsRepo } from "./RoomsRepo.js"
 
 export class HotelsService extends Effect.Service<HotelsService>()("server/HotelsService", {
   effect: Effect.gen(function* () {
     const repo = yield* HotelsRepo
-    const rooms = yield* RoomsRepo
-    const availability = yield* Availability
+    const search = yield* AvailabilitySearch
     const metrics = yield* Metrics
 
     const hotelNotFound = (id: number) => new NotFound({ detail: Messages.entityNotFound("Отель", id) })
@@ -37,23 +35,16 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
 
     const list = (query: typeof HotelsQuery.Type) => repo.list({ ...query, ...pageOf(query) })
 
-    /** H2: the page of hotels, then all their rooms, then their free units — three statements in all. */
-    const available = Effect.fn("Hotels.available")(function* (query: typeof AvailableHotelsQuery.Type) {
-      yield* ensurePeriod(query.date_from, query.date_to)
-      const hotels = yield* repo.list({
-        ...pageOf(query),
-        title: query.title,
-        city: query.city,
-        hotel_id: query.hotel_id
-      })
-      const free = yield* Effect.flatMap(rooms.listByHotels(hotels.map((hotel) => hotel.id)), (all) =>
-        freeRooms(availability, all, query.date_from, query.date_to)
+    /** H2: dates (400 E-40), then the page of hotels with their free rooms, as JSON text (one statement). */
+    const available = (query: typeof AvailableHotelsQuery.Type) =>
+      Effect.zipRight(
+        ensurePeriod(query.date_from, query.date_to),
+        search.hotels(
+          { ...pageOf(query), title: query.title, city: query.city, hotel_id: query.hotel_id },
+          query.date_from,
+          query.date_to
+        )
       )
-      // both parts were decoded already: no need to validate them again (`true`)
-      return hotels.map(
-        (hotel) => new HotelWithRooms({ ...hotel, rooms: free.filter((room) => room.hotel_id === hotel.id) }, true)
-      )
-    })
 
     const get = (id: number) =>
       Effect.flatMap(repo.findById(id), (found) =>

@@ -2,7 +2,7 @@ import { HttpApiBuilder } from "@effect/platform"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { Effect } from "effect"
-import { preEncoded } from "../Http/PreEncoded.js"
+import { jsonText, preEncoded } from "../Http/PreEncoded.js"
 import { HotelsService } from "./Hotels.js"
 
 export const HotelsLive = HttpApiBuilder.group(ShumApi, "hotels", (handlers) =>
@@ -10,7 +10,7 @@ export const HotelsLive = HttpApiBuilder.group(ShumApi, "hotels", (handlers) =>
     const hotels = yield* HotelsService
     return handlers
       .handle("list", ({ urlParams }) => preEncoded(hotels.list(urlParams)))
-      .handle("available", ({ urlParams }) => preEncoded(hotels.available(urlParams)))
+      .handle("available", ({ urlParams }) => jsonText(hotels.available(urlParams)))
       .handle("get", ({ path }) => hotels.get(path.hotel_id))
       .handle("create", ({ payload }) => hotels.create(payload).pipe(Effect.as(Message.ok)))
       .handle("update", ({ path, payload }) => hotels.update(path.hotel_id, payload).pipe(Effect.as(Message.ok)))

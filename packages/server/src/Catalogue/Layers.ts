@@ -3,6 +3,7 @@
  * `Availability` and `Metrics`), and its HTTP groups.
  */
 import { Layer } from "effect"
+import { AvailabilitySearch } from "./AvailabilitySearch.js"
 import { CitiesRepo, CitiesService } from "./Cities.js"
 import { CitiesLive } from "./CitiesHttp.js"
 import { CountriesRepo, CountriesService } from "./Countries.js"
@@ -21,7 +22,8 @@ export const CatalogueRepositoriesLive = Layer.mergeAll(
   CitiesRepo.Default,
   FacilitiesRepo.Default,
   HotelsRepo.Default,
-  RoomsRepo.Default
+  RoomsRepo.Default,
+  AvailabilitySearch.Default
 )
 
 export const CatalogueServicesLive = Layer.mergeAll(

@@ -9,8 +9,8 @@ import { Messages } from "@shum/domain/Messages"
 import type { RoomsQuery, StayQuery } from "@shum/domain/Params"
 import type { RoomIn, RoomPatch } from "@shum/domain/Rooms"
 import { Array, Effect, Option } from "effect"
-import { Availability } from "../Bookings/Availability.js"
-import { ensurePeriod, freeRooms } from "./FreeRooms.js"
+import { AvailabilitySearch } from "./AvailabilitySearch.js"
+import { ensurePeriod } from "./FreeRooms.js"
 import { HotelsRepo } from "./HotelsRepo.js"
 import { RoomsRepo } from "./RoomsRepo.js"
 
@@ -19,7 +19,7 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
     const sql = yield* SqlClient.SqlClient
     const repo = yield* RoomsRepo
     const hotels = yield* HotelsRepo
-    const availability = yield* Availability
+    const search = yield* AvailabilitySearch
 
     const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       effect.pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
@@ -57,13 +57,19 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
     const list = (hotelId: number, query: typeof RoomsQuery.Type) =>
       Effect.zipRight(ensureHotelForRead(hotelId), repo.listByHotel(hotelId, { ...pageOf(query), title: query.title }))
 
-    /** R2: dates (400 E-40) before the hotel (404 E-12); every room type of the hotel, not paginated. */
-    const available = Effect.fn("Rooms.available")(function* (hotelId: number, query: typeof StayQuery.Type) {
-      yield* ensurePeriod(query.date_from, query.date_to)
-      yield* ensureHotelForRead(hotelId)
-      const all = yield* repo.listByHotels([hotelId])
-      return yield* freeRooms(availability, all, query.date_from, query.date_to)
-    })
+    /**
+     * R2: dates (400 E-40) before the hotel (404 E-12); every free room type of the hotel, not paginated,
+     * as JSON text (one statement).
+     */
+    const available = (hotelId: number, query: typeof StayQuery.Type) =>
+      Effect.zipRight(
+        ensurePeriod(query.date_from, query.date_to),
+        Effect.flatMap(search.rooms(hotelId, query.date_from, query.date_to), (body) =>
+          Option.isSome(body)
+            ? Effect.succeed(body.value)
+            : Effect.fail(new NotFound({ detail: Messages.hotelNotFound }))
+        )
+      )
 
     /** R3: hotel E-12 → room E-17 → another hotel's room 404 E-18. */
     const get = Effect.fn("Rooms.get")(function* (hotelId: number, roomId: number) {

@@ -2,7 +2,7 @@ import { HttpApiBuilder } from "@effect/platform"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { Effect } from "effect"
-import { preEncoded } from "../Http/PreEncoded.js"
+import { jsonText, preEncoded } from "../Http/PreEncoded.js"
 import { RoomsService } from "./Rooms.js"
 
 export const RoomsLive = HttpApiBuilder.group(ShumApi, "rooms", (handlers) =>
@@ -10,7 +10,7 @@ export const RoomsLive = HttpApiBuilder.group(ShumApi, "rooms", (handlers) =>
     const rooms = yield* RoomsService
     return handlers
       .handle("list", ({ path, urlParams }) => preEncoded(rooms.list(path.hotel_id, urlParams)))
-      .handle("available", ({ path, urlParams }) => preEncoded(rooms.available(path.hotel_id, urlParams)))
+      .handle("available", ({ path, urlParams }) => jsonText(rooms.available(path.hotel_id, urlParams)))
       .handle("get", ({ path }) => rooms.get(path.hotel_id, path.room_id))
       .handle("create", ({ path, payload }) => rooms.create(path.hotel_id, payload).pipe(Effect.as(Message.ok)))
       .handle("update", ({ path, payload }) =>

@@ -54,11 +54,6 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
       sql<RoomRow>`${select}
           WHERE ${where(sql, [sql`r.hotel_id = ${hotel_id}`, title === undefined ? undefined : contains(sql, "r.title", title)])}
           ORDER BY r.id LIMIT ${limit} OFFSET ${offset}`.pipe(Effect.map(toRooms))
-    /** Every room of these hotels (availability; not paginated), by hotel then id. */
-    const listByHotels = (hotelIds: ReadonlyArray<number>) =>
-      sql<RoomRow>`${select} WHERE r.hotel_id IN ${sql.in(hotelIds)} ORDER BY r.hotel_id, r.id`.pipe(
-        Effect.map(toRooms)
-      )
     const findById = SqlSchema.findOne({
       Request: Schema.Int,
       Result: Room,
@@ -109,8 +104,6 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
     return {
       listByHotel: (hotelId: number, query: Page & { readonly title?: string | undefined }) =>
         listByHotel({ hotel_id: hotelId, ...query }).pipe(Effect.orDie),
-      listByHotels: (hotelIds: ReadonlyArray<number>) =>
-        hotelIds.length === 0 ? Effect.succeed([]) : listByHotels(hotelIds).pipe(Effect.orDie),
       findById: (id: number) => findById(id).pipe(Effect.orDie),
       findHotelId: (id: number) => findHotelId(id).pipe(Effect.orDie),
       missingFacilities: (ids: ReadonlyArray<number>) => missingFacilities(ids).pipe(Effect.orDie),

@@ -19,3 +19,9 @@ export const preEncoded = <E, R>(
   effect: Effect.Effect<ReadonlyArray<SelfEncoding>, E, R>
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
   Effect.map(effect, (values) => HttpServerResponse.unsafeJson(values))
+
+/** `200` with a JSON text built elsewhere (by PostgreSQL: `Catalogue/AvailabilitySearch.ts`), as it is. */
+export const jsonText = <E, R>(
+  effect: Effect.Effect<string, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
+  Effect.map(effect, (body) => HttpServerResponse.text(body, { contentType: "application/json" }))

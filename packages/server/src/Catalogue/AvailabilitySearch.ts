@@ -1,0 +1,85 @@
+/**
+ * Both availability searches (API.md H2, R2; D2) as one statement each, whose single value is the response
+ * body: PostgreSQL counts the free units from the inventory (`freeUnitsOfRoom`, as `Availability` does), keeps the room types with a unit free on every night, and writes the JSON itself — the same
+ * fields in the same order as the `HotelWithRooms` / `AvailableRoom` / `Facility` models encode to,
+ * compact like `JSON.stringify`. The server passes the text through (`Http/PreEncoded.ts`).
+ *
+ * Why: a page of 10 hotels carries about 100 room types with their facilities (30 KB); built as rows,
+ * objects and classes, then stringified, it took about 2 ms of the server's CPU per search, so 32
+ * concurrent searches queued behind each other past the 100 ms p99 target (`npm run bench`, issue 10).
+ * `test/AvailabilitySearch.test.ts` checks the text against the models and the per-night counts of
+ * `Availability.freeUnits` (itself checked against the bookings table).
+ */
+import { SqlClient, type Statement } from "@effect/sql"
+import { Effect, Option } from "effect"
+import { freeUnitsOfRoom } from "../Bookings/Availability.js"
+import { contains, where, type Page } from "./Sql.js"
+
+export interface AvailableHotelsFilter extends Page {
+  readonly title?: string | undefined
+  /** Partial, case-insensitive, on the city's name. */
+  readonly city?: string | undefined
+  readonly hotel_id?: number | undefined
+}
+
+/** A JSON array as text (`[]` when empty), by `JSON.stringify`'s rules: no spaces. */
+const jsonArray = (element: string, order: string) =>
+  `COALESCE('[' || string_agg(${element}::text, ',' ORDER BY ${order}) || ']', '[]')`
+
+export class AvailabilitySearch extends Effect.Service<AvailabilitySearch>()("server/AvailabilitySearch", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+
+    /**
+     * `rooms`: the room types of hotel `hotelId` with a unit free on every night of [from, to), each with
+     * `quantity` = its fewest free units over those nights, by id; a JSON array.
+     */
+    const roomsOf = (hotelId: Statement.Fragment, from: string, to: string) => sql`(
+      SELECT ${sql.literal(jsonArray("row_to_json(fr)", "fr.id"))}
+      FROM (
+        SELECT r.id, r.hotel_id, r.title, r.description, r.price, r.free AS quantity,
+          (SELECT ${sql.literal(jsonArray("row_to_json(f)", "f.id"))}
+             FROM (SELECT f.id, f.title FROM rooms_facilities rf JOIN facilities f ON f.id = rf.facility_id
+                   WHERE rf.room_id = r.id) f)::json AS facilities
+        FROM (
+          SELECT r.*, ${freeUnitsOfRoom(sql, from, to)} AS free FROM rooms r WHERE r.hotel_id = ${hotelId}
+        ) r
+        WHERE r.free > 0
+      ) fr)`
+
+    /** H2: the page of hotels (by id), each with `rooms`; a JSON array. */
+    const hotels = (q: AvailableHotelsFilter, from: string, to: string) =>
+      sql<{ body: string }>`
+        SELECT ${sql.literal(jsonArray("row_to_json(x)", "x.id"))} AS body
+        FROM (
+          SELECT p.*, ${roomsOf(sql`p.id`, from, to)}::json AS rooms
+          FROM (
+            SELECT h.id, h.title, h.address, h.postal_code,
+              h.check_in_time::text AS check_in_time, h.check_out_time::text AS check_out_time,
+              ci.name AS city, co.name AS country
+            FROM hotels h JOIN cities ci ON ci.id = h.city_id JOIN countries co ON co.id = ci.country_id
+            WHERE ${where(sql, [
+              q.title === undefined ? undefined : contains(sql, "h.title", q.title),
+              q.city === undefined ? undefined : contains(sql, "ci.name", q.city),
+              q.hotel_id === undefined ? undefined : sql`h.id = ${q.hotel_id}`
+            ])}
+            ORDER BY h.id LIMIT ${q.limit} OFFSET ${q.offset}
+          ) p
+        ) x`.pipe(Effect.map((rows) => rows[0]!.body))
+
+    /** R2: the hotel's free room types (a JSON array), or `None` when there is no such hotel. */
+    const rooms = (hotelId: number, from: string, to: string) =>
+      sql<{ body: string | null }>`
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM hotels WHERE id = ${hotelId})
+          THEN ${roomsOf(sql`${hotelId}`, from, to)} END AS body`.pipe(
+        Effect.map((rows) => Option.fromNullable(rows[0]?.body))
+      )
+
+    return {
+      hotels: (filter: AvailableHotelsFilter, from: string, to: string) =>
+        hotels(filter, from, to).pipe(Effect.orDie, Effect.withSpan("AvailabilitySearch.hotels")),
+      rooms: (hotelId: number, from: string, to: string) =>
+        rooms(hotelId, from, to).pipe(Effect.orDie, Effect.withSpan("AvailabilitySearch.rooms"))
+    } as const
+  })
+}) {}
