@@ -15,5 +15,21 @@ export default tseslint.config(
       "require-yield": "off",
       "no-console": "off"
     }
+  },
+  {
+    // the packages' index modules load every module of the package: @effect/platform's alone holds about
+    // 20 MB of bundled documentation UIs (Scalar, Swagger) as strings, in the heap of every process
+    files: ["packages/*/src/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: ["@effect/platform", "@effect/platform-node", "@effect/sql", "@effect/opentelemetry"].map((name) => ({
+            name,
+            message: `import the module itself ("${name}/<Module>"), not the package index`
+          }))
+        }
+      ]
+    }
   }
 )

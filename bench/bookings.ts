@@ -12,9 +12,10 @@
  * it creates a database of its own and drops it. Knobs: BENCH_POOL (connections, 20), BENCH_CONCURRENCY (64),
  * BENCH_HOT_REQUESTS (2000), BENCH_HOT_QUANTITY (1000), BENCH_ROOMS (200), BENCH_MANY_REQUESTS (4000).
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import { SqlClient } from "@effect/sql"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { DateString } from "@shum/domain/Common"
 import { AppConfig } from "@shum/infra/Config"
 import * as Database from "@shum/infra/Database"

@@ -15,7 +15,7 @@
  * 5. Runs the service's scenarios a second time against the same process (pass 2) to see whether RSS
  *    keeps growing, then writes `bench/results/latest.md` and prints the table.
  *
- * Needs `wrk` (Debian: `apt-get install wrk`), PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and
+ * Needs `wrk` (Debian's package; installed with apt-get when missing and root or sudo allows), PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and
  * Redis on 127.0.0.1:6379, like the tests. Knobs (environment):
  *   BENCH_DURATION (measured seconds per scenario, 15), BENCH_WARMUP (seconds, 5), BENCH_CONNECTIONS (32),
  *   BENCH_THREADS (wrk threads, 2), BENCH_PASSES (2), BENCH_SCENARIOS (comma-separated names, all),
@@ -470,10 +470,35 @@ const overbooking = async (client: pg.Client): Promise<Overbooking> => {
 
 // --- the run -------------------------------------------------------------------------------------------
 
-const main = async () => {
-  if (command("wrk", ["--version"]) === "unavailable") {
-    throw new Error("wrk is not installed: apt-get install wrk")
+/**
+ * `wrk` is Debian's package, not npm's: installed here when missing, as root (or with sudo) where apt-get is,
+ * as `.ci/run` installs the test suite's tools; elsewhere the run stops, saying what to install.
+ */
+const ensureWrk = () => {
+  if (command("wrk", ["--version"]) !== "unavailable") return
+  const root = process.getuid?.() === 0
+  const sudo = root ? [] : command("sudo", ["-n", "true"]) === "" ? ["sudo", "-n"] : undefined
+  if (sudo === undefined || command("apt-get", ["--version"]) === "unavailable") {
+    throw new Error(
+      "wrk is not installed, and cannot be from here: install Debian's package `wrk` (apt-get install wrk)"
+    )
   }
+  log("wrk is missing: installing Debian's package `wrk`")
+  const install = (args: ReadonlyArray<string>) => {
+    const [file, ...rest] = [...sudo, "apt-get", ...args]
+    const run = spawnSync(file!, rest, {
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
+    })
+    if (run.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed (${run.status})`)
+  }
+  install(["update", "-qq"])
+  install(["install", "-y", "-q", "--no-install-recommends", "wrk"])
+  if (command("wrk", ["--version"]) === "unavailable") throw new Error("wrk is still missing after apt-get install")
+}
+
+const main = async () => {
+  ensureWrk()
   mkdirSync(WORK, { recursive: true })
   const loadBefore = loadavg()
   const startedAt = new Date()

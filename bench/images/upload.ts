@@ -12,9 +12,10 @@
  * BENCH_IMAGES (200), BENCH_CONCURRENCY (16 uploads at a time), BENCH_WORKERS (2 worker processes, redis
  * mode), BENCH_WORKER_CONCURRENCY (2 jobs per worker), BENCH_WIDTH×BENCH_HEIGHT (2400×1600 JPEG).
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import { SqlClient } from "@effect/sql"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { AppConfig } from "@shum/infra/Config"
 import * as Database from "@shum/infra/Database"
 import { keys } from "@shum/infra/ImageJobs"
@@ -149,6 +150,7 @@ const program = (dir: string, prefix: string) =>
               width: WIDTH,
               height: HEIGHT,
               channels: 3,
+              background: "#000", // required by the types; the noise replaces it
               noise: { type: "gaussian", mean: 100 + 10 * i, sigma: 40 }
             }
           })

@@ -2,7 +2,8 @@
  * The whole HTTP contract: one `HttpApi` with a group per tag, in the order of API.md §6.6.
  * Server, tests and clients all derive from this value.
  */
-import { HttpApi, OpenApi } from "@effect/platform"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { AuthApi } from "./AuthApi.js"
 import { BookingsApi } from "./BookingsApi.js"
 import { CitiesApi } from "./CitiesApi.js"

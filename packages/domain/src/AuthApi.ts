@@ -1,7 +1,9 @@
 /**
  * Registration, sign-in, token refresh and sign-out (API.md §4, §7; DECISIONS.md D1, D3, D4).
  */
-import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Message } from "./Common.js"
 import {
   ConflictProblem,

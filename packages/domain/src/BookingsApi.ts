@@ -1,7 +1,9 @@
 /**
  * Bookings (API.md §8.7, §10; DECISIONS.md D1, D2).
  */
-import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { Booking, BookingIn } from "./Bookings.js"
 import { Message } from "./Common.js"

@@ -6,7 +6,7 @@
  * `Schema.TaggedError` instance; `problem(...)` builds the schema that turns one into the other, so the
  * server encodes, and `HttpApiClient` decodes, the same document without a `_tag` on the wire.
  */
-import { HttpApiSchema } from "@effect/platform"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
 import { Messages } from "./Messages.js"
 

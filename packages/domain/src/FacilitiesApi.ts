@@ -2,7 +2,9 @@
  * Facilities: free-text amenity labels that rooms link to (API.md §8.4; DECISIONS.md D1).
  * There is no update endpoint, as in the original.
  */
-import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { Message } from "./Common.js"
 import { NotFoundProblem, RateLimitedProblem, ValidationErrorProblem } from "./Errors.js"

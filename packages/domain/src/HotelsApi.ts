@@ -1,7 +1,9 @@
 /**
  * Hotels and the availability search across hotels (API.md §8.5; DECISIONS.md D1, D2, D7).
  */
-import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { Message } from "./Common.js"
 import {

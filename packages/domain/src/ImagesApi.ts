@@ -1,7 +1,11 @@
 /**
  * Hotel images: upload, list, delete (API.md §8.8, §9; DECISIONS.md D1, D5).
  */
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as Multipart from "@effect/platform/Multipart"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { Message } from "./Common.js"
 import {

@@ -1,7 +1,9 @@
 /**
  * Room types of a hotel, under `/hotels/{hotel_id}/rooms` (API.md §8.6; DECISIONS.md D1, D2).
  */
-import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { Message } from "./Common.js"
 import {

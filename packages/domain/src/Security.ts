@@ -8,9 +8,13 @@
  *
  * The access token travels in the `access_token` cookie or as `Authorization: Bearer <jwt>`. HttpApi tries
  * the schemes in the order declared here and keeps the first success; API.md §4.1 wants a non-empty cookie
- * to win even when it is invalid, so the server's bearer handler must look at the cookie first.
+ * to win even when it is invalid, so the server's handlers read both themselves, cookie first, whichever
+ * scheme HttpApi tried. Bearer is declared first: HttpApi reads it without a schema, while reading the
+ * cookie scheme when there is no cookie builds a parse error (a stack trace) on every request.
  */
-import { HttpApiMiddleware, HttpApiSecurity, OpenApi } from "@effect/platform"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Context, Schema } from "effect"
 import { ForbiddenProblem, UnauthorizedProblem } from "./Errors.js"
 import type { Role } from "./Users.js"
@@ -52,7 +56,7 @@ const bearer = HttpApiSecurity.bearer.pipe(
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@shum/domain/Authentication", {
   failure: UnauthorizedProblem,
   provides: CurrentUser,
-  security: { cookie, bearer }
+  security: { bearer, cookie }
 }) {}
 
 export class AdminAuthentication extends HttpApiMiddleware.Tag<AdminAuthentication>()(
@@ -60,6 +64,6 @@ export class AdminAuthentication extends HttpApiMiddleware.Tag<AdminAuthenticati
   {
     failure: Schema.Union(UnauthorizedProblem, ForbiddenProblem),
     provides: CurrentUser,
-    security: { cookie, bearer }
+    security: { bearer, cookie }
   }
 ) {}

@@ -2,7 +2,10 @@
  * System endpoints (API.md §6, DECISIONS.md D6): liveness, readiness, health and Prometheus metrics.
  * Anonymous, never rate-limited.
  */
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { modelDoc } from "./Common.js"
 

@@ -1,7 +1,9 @@
 /**
  * User accounts (API.md §8.1; DECISIONS.md D1: admin-only listing, "yourself or an admin" for one user).
  */
-import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { Message } from "./Common.js"
 import {

@@ -160,7 +160,7 @@ describe("OpenAPI document", () => {
         // login and refresh answer 401 for bad credentials, but never the token check's `Unauthorized`
         assert.notInclude(JSON.stringify(op.responses["401"] ?? {}), "schemas/Unauthorized", key(method, path))
       } else {
-        assert.deepStrictEqual(op.security, [{ cookie: [] }, { bearer: [] }], key(method, path))
+        assert.deepStrictEqual(op.security, [{ bearer: [] }, { cookie: [] }], key(method, path))
         const expected = access === "admin" ? AdminAuthentication : Authentication
         assert.deepStrictEqual([...middlewares], [expected], key(method, path))
         assert.include(JSON.stringify(op.responses["401"] ?? {}), "schemas/Unauthorized", key(method, path))
@@ -168,7 +168,7 @@ describe("OpenAPI document", () => {
       if (access === "admin") assert.include(responses, "403", key(method, path))
     }
     assert.deepStrictEqual(spec.security, [])
-    assert.deepStrictEqual(Object.keys(spec.components.securitySchemes), ["cookie", "bearer"])
+    assert.deepStrictEqual(Object.keys(spec.components.securitySchemes), ["bearer", "cookie"])
   })
 
   it("declares 422 exactly where a path, query, header or body is decoded", () => {

@@ -1,4 +1,4 @@
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { PgMigrator } from "@effect/sql-pg"
 import { Effect, Layer, Schedule } from "effect"
 import baseline from "./migrations/0001_baseline.js"

@@ -68,7 +68,13 @@ export const make = (connection: RedisConnection) =>
       Effect.tryPromise({
         try: () => f(client),
         catch: (cause) => new RedisError({ message: "Redis command failed", cause })
-      }).pipe(Effect.withSpan(`redis ${operation}`, { kind: "client", attributes: { "db.system.name": "redis" } }))
+      }).pipe(
+        Effect.withSpan(`redis ${operation}`, {
+          kind: "client",
+          attributes: { "db.system.name": "redis" },
+          captureStackTrace: false
+        })
+      )
     const ping = use((c) => c.ping(), "ping").pipe(
       Effect.timeoutFail({
         duration: "1 second",

@@ -9,8 +9,8 @@
  * the CPU of a catalogue read with two statements (`npm run bench`, issue 10).
  */
 import * as Otlp from "@effect/opentelemetry/Otlp"
-import { HttpMiddleware } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { type ConfigError, Effect, Function, Layer, Option } from "effect"
 import { telemetry } from "./Config.js"
 

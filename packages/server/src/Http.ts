@@ -2,7 +2,9 @@
  * The HTTP application: the `ShumApi` groups, docs, error mapping and per-request middleware.
  * Needs the services of `Services.ts` and an `HttpServer`; `main.ts` provides both.
  */
-import { HttpApiBuilder, HttpServer, OpenApi } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { ShumApi } from "@shum/domain/Api"
 import { AppConfig } from "@shum/infra/Config"
 import { Effect, Layer } from "effect"

@@ -11,8 +11,8 @@
  *    connections are cut;
  * then the rest of the layers close: the HTTP app, services, Redis, the database pool.
  */
-import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { AppConfig } from "@shum/infra/Config"
 import { Context, Duration, Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"

@@ -3,7 +3,7 @@
  * demo data and a demo admin whose credentials are printed (D10). Idempotent: seeding happens once,
  * on an empty catalogue; an existing user's password is never changed.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { AppConfig } from "@shum/infra/Config"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"

@@ -5,7 +5,7 @@
  * the server keeps serving for `SHUTDOWN_DRAIN_SECONDS`, stops accepting, in-flight requests finish
  * (bounded by `SHUTDOWN_TIMEOUT_SECONDS`), then pools and the embedded database close; exit code 0.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { AppConfig } from "@shum/infra/Config"
 import { DatabaseLive } from "@shum/infra/Database"
 import { BufferedStdoutLive, LoggingLive } from "@shum/infra/Logging"

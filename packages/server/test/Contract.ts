@@ -14,7 +14,7 @@ import { Problems } from "@shum/domain/Errors"
 import { JSONSchema, type Schema } from "effect"
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js"
 import addFormats from "ajv-formats"
-import { REDOC_BUNDLE_PATH } from "../src/Http/Docs.js"
+import { REDOC_BUNDLE_PATH, SWAGGER_ASSETS } from "../src/Http/Docs.js"
 import { findRoute } from "../src/Http/RouteTable.js"
 
 type Json = Record<string, unknown>
@@ -156,6 +156,13 @@ export const OUTSIDE_THE_DOCUMENT: ReadonlyArray<Outside> = [
     why: "Redoc's script, served from the `redoc` package for /redoc",
     matches: (method, path) => method === "GET" && path === REDOC_BUNDLE_PATH,
     verdict: (what, observed) => expectStatus(what, observed, [200], "text/javascript")
+  },
+  {
+    why: "Swagger UI's files, served from the `swagger-ui-dist` package for /docs, and its start-up script",
+    matches: (method, path) =>
+      method === "GET" &&
+      (path === "/docs/swagger-ui-init.js" || Object.keys(SWAGGER_ASSETS).some((name) => path === `/docs/${name}`)),
+    verdict: (what, observed) => expectStatus(what, observed, [200])
   },
   {
     why: "the document itself (API.md §6.6)",

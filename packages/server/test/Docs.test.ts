@@ -9,8 +9,9 @@ import { ShumApi } from "@shum/domain/Api"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
 import { documentedApi } from "../src/Http.js"
-import { REDOC_BUNDLE_PATH } from "../src/Http/Docs.js"
+import { REDOC_BUNDLE_PATH, SWAGGER_ASSETS } from "../src/Http/Docs.js"
 import { isCatalogueRead } from "../src/Http/Etag.js"
 import { allRoutes } from "../src/Http/RouteTable.js"
 import { document } from "./Contract.js"
@@ -19,6 +20,7 @@ import { client, makeTestServer, TestServer } from "./support.js"
 
 const PREFIX = "/apps/shum-booking"
 const redocBundle = readFileSync(createRequire(import.meta.url).resolve("redoc/bundles/redoc.standalone.js"))
+const swaggerDist = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"))
 
 const get = (path: string) =>
   Effect.flatMap(HttpClient.HttpClient, (http) => http.get(path)).pipe(
@@ -42,8 +44,20 @@ const servesTheDocs = (prefix: string) =>
     const swagger = yield* get(`${prefix}/docs`)
     assert.strictEqual(swagger.status, 200)
     assert.include(swagger.headers["content-type"], "text/html")
-    assert.include(swagger.text, "SwaggerUIBundle") // Swagger UI itself is inlined
-    assert.include(swagger.text, `"operationId":"listHotels"`) // and so is the document
+    assert.include(swagger.headers["content-security-policy"], "default-src 'self'")
+    // relative: `${prefix}/docs/swagger-ui…` from `${prefix}/docs`, the files of `swagger-ui-dist`
+    for (const [name, contentType] of Object.entries(SWAGGER_ASSETS)) {
+      assert.include(swagger.text, `"docs/${name}"`)
+      const asset = yield* get(`${prefix}/docs/${name}`)
+      assert.strictEqual(asset.status, 200, name)
+      assert.strictEqual(asset.headers["content-type"], contentType, name)
+      assert.strictEqual(asset.headers["cache-control"], "public, max-age=86400", name)
+      assert.strictEqual(asset.text, readFileSync(join(swaggerDist, name), "utf8"), name)
+    }
+    assert.include(swagger.text, `<script src="docs/swagger-ui-init.js"></script>`)
+    const init = yield* get(`${prefix}/docs/swagger-ui-init.js`)
+    assert.strictEqual(init.status, 200)
+    assert.include(init.text, `new URL("openapi.json", here)`) // the document as served, under any prefix
     assertOffline(swagger.text)
 
     const redirect = yield* get(`${prefix}/docs/oauth2-redirect`)

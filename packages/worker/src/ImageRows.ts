@@ -2,7 +2,8 @@
  * The worker's view of the `images` table (D5): start an attempt, then mark the image done or failed.
  * Every update applies only to a `pending` row, so a duplicate or late delivery changes nothing.
  */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import { ImageStatus } from "@shum/domain/Images"
 import { Effect, Option, Schema } from "effect"
 

@@ -3,8 +3,10 @@
  * answers), `/ready` (PostgreSQL and Redis answer, 503 otherwise or once stopping) and `/metrics`.
  * Bodies keep the server's shapes (`{"alive": true, …}`, `{"ready": …}`).
  */
-import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { pingWithin } from "@shum/infra/Database"
 import { Redis } from "@shum/infra/Redis"
 import { Effect, Layer } from "effect"

@@ -6,7 +6,7 @@
  * its jobs within `SHUTDOWN_TIMEOUT_SECONDS` (else releases them for redelivery), retires its heartbeat,
  * and the process exits 0.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { database, databasePoolSize, http, images, redis } from "@shum/infra/Config"
 import * as Database from "@shum/infra/Database"
 import { settingsConfig } from "@shum/infra/ImageJobs"

@@ -1,5 +1,5 @@
 /** `npm run migrate`: migrates the configured database (or the embedded default) and exits 0, else 1. */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer } from "effect"
 import { fromSettings, settings } from "../Database.js"
 import { LoggingLive } from "../Logging.js"

@@ -17,7 +17,7 @@
  * night than the room's quantity), capacity is raised to what was sold so the migration keeps every
  * booking; those nights are logged, and the booking service still sells no unit above `quantity` there.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
 
 /** Nights of every stay in a relation of bookings: `date_from + i` for i in 0 … nights − 1. */

@@ -12,7 +12,7 @@
  * PostgreSQL then aborts one of them; the API only ever inserts one booking per statement.
  * Deletes, updates and truncation keep `0003`'s statement-level triggers.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
 
 const SQL = `

@@ -5,7 +5,7 @@
  * contract is stricter than "first scheme that succeeds": a non-empty `access_token` cookie is used even
  * when invalid (the header is then ignored), and the header must start with exactly `Bearer `.
  */
-import { HttpServerRequest } from "@effect/platform"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Forbidden, Unauthorized } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { AdminAuthentication, Authentication, type AuthenticatedUser } from "@shum/domain/Security"

@@ -3,7 +3,7 @@
  * every use. Presenting a token that was already rotated means it leaked or was replayed: every
  * refresh token of that user is revoked.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Clock, Duration, Effect } from "effect"
 import { hashRefreshToken, newRefreshToken } from "./Tokens.js"
 

@@ -3,7 +3,8 @@
  * `N − (the most bookings in the house on any one night of [from, to))` units free, never below 0.
  * (The original counted every overlapping booking once, so back-to-back stays blocked two units.)
  */
-import { SqlClient, type Statement } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import { Effect, Layer } from "effect"
 
 export class Availability extends Effect.Tag("server/Availability")<
@@ -48,7 +49,10 @@ export const AvailabilityLive = Layer.effect(
               WHERE r.id = ANY(${roomIds}::int[])`.pipe(
               Effect.map(toMap),
               Effect.orDie,
-              Effect.withSpan("Availability.freeUnits", { attributes: { rooms: roomIds.length } })
+              Effect.withSpan("Availability.freeUnits", {
+                attributes: { rooms: roomIds.length },
+                captureStackTrace: false
+              })
             )
     })
   })

@@ -6,7 +6,7 @@
  * that fails rolls its claim back with everything else, so only successful outcomes are remembered and a
  * retry after a failure is simply tried again. An expired key (older than 24 h) counts as unused.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Schedule } from "effect"
 import { createHash } from "node:crypto"

@@ -5,7 +5,7 @@
  * - no night from today (UTC) on has a capacity below the room's quantity (it would refuse units that exist).
  * Used by the tests after every concurrency scenario, and usable by an operator as is (`INVENTORY_CHECK_SQL`).
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
 
 /** The CHECK of `room_nights` (`0 <= sold <= capacity`): the database's own refusal to overbook (D2). */

@@ -3,7 +3,8 @@
  * Writes keep `SqlError` in their error channel: the service decides what a refused write means
  * (the inventory's CHECK is a sold-out room, a deadlock is retried); reads turn it into a defect.
  */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Booking } from "@shum/domain/Bookings"
 import { Effect, Option, Schema } from "effect"
 

@@ -9,7 +9,7 @@
  * compete for the same nights; no retries are needed for correctness (a deadlock, which the fixed lock
  * order rules out, would still be retried).
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { BookingIn } from "@shum/domain/Bookings"
 import { Message, pageOf } from "@shum/domain/Common"
@@ -135,7 +135,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
         ),
         Effect.tap(({ created }) => (created ? Effect.sync(() => counters.bookingsCreated.inc()) : Effect.void)),
         Effect.map(({ response }) => response),
-        Effect.withSpan("Bookings.create", { attributes: { roomId: body.room_id } })
+        Effect.withSpan("Bookings.create", { attributes: { roomId: body.room_id }, captureStackTrace: false })
       )
 
     /** Owner or admin (D1); 404 before 403. The inventory's triggers free the nights with the delete. */

@@ -10,7 +10,8 @@
  * `test/AvailabilitySearch.test.ts` checks the text against the models and the per-night counts of
  * `Availability.freeUnits` (itself checked against the bookings table).
  */
-import { SqlClient, type Statement } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import { Effect, Option } from "effect"
 import { freeUnitsOfRoom } from "../Bookings/Availability.js"
 import { contains, where, type Page } from "./Sql.js"
@@ -21,6 +22,9 @@ export interface AvailableHotelsFilter extends Page {
   readonly city?: string | undefined
   readonly hotel_id?: number | undefined
 }
+
+/** Spans on the hot path: no call-site stack trace (an `Error` per call, whether traced or not). */
+const NO_STACK = { captureStackTrace: false } as const
 
 /** A JSON array as text (`[]` when empty), by `JSON.stringify`'s rules: no spaces. */
 const jsonArray = (element: string, order: string) =>
@@ -77,9 +81,9 @@ export class AvailabilitySearch extends Effect.Service<AvailabilitySearch>()("se
 
     return {
       hotels: (filter: AvailableHotelsFilter, from: string, to: string) =>
-        hotels(filter, from, to).pipe(Effect.orDie, Effect.withSpan("AvailabilitySearch.hotels")),
+        hotels(filter, from, to).pipe(Effect.orDie, Effect.withSpan("AvailabilitySearch.hotels", NO_STACK)),
       rooms: (hotelId: number, from: string, to: string) =>
-        rooms(hotelId, from, to).pipe(Effect.orDie, Effect.withSpan("AvailabilitySearch.rooms"))
+        rooms(hotelId, from, to).pipe(Effect.orDie, Effect.withSpan("AvailabilitySearch.rooms", NO_STACK))
     } as const
   })
 }) {}

@@ -1,7 +1,8 @@
 /**
  * Cities (API.md §8.3; DATA.md BR-1, BR-10, BR-11): the `cities` table and its use cases.
  */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import { pageOf } from "@shum/domain/Common"
 import { Conflict, IntegrityViolation, NotFound } from "@shum/domain/Errors"
 import { City, type CityIn, type CityPatch } from "@shum/domain/Geo"

@@ -1,7 +1,8 @@
 /**
  * Countries (API.md §8.2; DATA.md BR-1, BR-10, BR-11; DECISIONS.md D9): the `countries` table and its use cases.
  */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import { pageOf } from "@shum/domain/Common"
 import { Conflict, IntegrityViolation, NotFound } from "@shum/domain/Errors"
 import { Country, type CountryIn, type CountryPatch } from "@shum/domain/Geo"

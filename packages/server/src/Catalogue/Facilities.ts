@@ -1,7 +1,8 @@
 /**
  * Facilities (API.md §8.4; DATA.md BR-3): free-text labels that rooms link to. No update endpoint.
  */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import { pageOf } from "@shum/domain/Common"
 import { NotFound } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"

@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { Effect } from "effect"

@@ -2,7 +2,8 @@
  * The `hotels` table (DATA.md §1.3). A hotel is read with the names of its city and of that city's
  * country, in one statement whatever the page size.
  */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Hotel } from "@shum/domain/Hotels"
 import { Effect, Schema } from "effect"
 import { contains, where, type Page } from "./Sql.js"

@@ -2,7 +2,7 @@
  * Room types of a hotel (API.md §8.6; DATA.md BR-3) and a hotel's free rooms (R2, D2).
  * A write with facilities is one transaction: an unknown facility leaves nothing behind.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { pageOf } from "@shum/domain/Common"
 import { BadRequest, NotFound } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"

@@ -2,7 +2,8 @@
  * The `rooms` table and its facility links (DATA.md §1.4–1.6, BR-3). A room is read with its facilities,
  * ordered by facility id, in the same statement: any page of rooms costs one query.
  */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Facility, Room } from "@shum/domain/Rooms"
 import { Effect, Schema } from "effect"
 import { contains, where, type Page } from "./Sql.js"

@@ -1,9 +1,8 @@
 /**
  * SQL pieces shared by the catalogue repositories.
  */
-import type { SqlClient } from "@effect/sql"
-import type { Statement } from "@effect/sql"
-
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 /**
  * API.md §1.7: `lower(column) LIKE '%' || lower(value) || '%'`. `%` and `_` in the value are deliberately
  * NOT escaped — they act as wildcards, as in the original, and clients may rely on it; an empty value

@@ -6,7 +6,9 @@
  * surrounding `requestId` middleware). Bodies, headers and cookies are never logged.
  * Probe endpoints (`/health`, `/live`, `/ready`, `/metrics`) log at DEBUG, everything else at INFO.
  */
-import { HttpServerError, type HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { type Clock, Effect, Exit, FiberRef, LogLevel, type Tracer } from "effect"
 import { globalValue } from "effect/GlobalValue"
 import type { Metrics } from "../Metrics.js"

@@ -3,7 +3,7 @@
  * proxy listed in `TRUSTED_PROXIES` (CIDR ranges). The resolved address replaces the request's
  * `remoteAddress` for everything downstream (`RequestPipeline.ts`): the rate limiter's key, the access log.
  */
-import type { HttpServerRequest } from "@effect/platform"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Option } from "effect"
 import { BlockList, isIP } from "node:net"
 

@@ -2,9 +2,8 @@
  * CORS for the browser origins of `CORS_ORIGINS` (D10; `*` allows any origin, echoed back). With none configured — the default, as in the
  * original — no `Access-Control-*` header is ever sent and a preflight `OPTIONS` is a 405.
  */
-import { HttpMiddleware } from "@effect/platform"
-import type { HttpApp } from "@effect/platform"
-
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import type * as HttpApp from "@effect/platform/HttpApp"
 const EXPOSED = [
   "X-Request-Id",
   "ETag",

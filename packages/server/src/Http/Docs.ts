@@ -1,19 +1,24 @@
 /**
  * The documentation routes of API.md §6.6, served offline by the app itself (no CDN):
  * - `/openapi.json`: the OpenAPI document of the API as served (its `servers` names `ROOT_PATH`);
- * - `/docs`: Swagger UI with its assets and the document inlined (`HttpApiSwagger`);
+ * - `/docs`: Swagger UI, from the `swagger-ui-dist` package's files, streamed from disk at `/docs/swagger-ui…`
+ *   (platform's `HttpApiSwagger` inlines them: about 11 MB of strings in the heap of every server process);
  * - `/docs/oauth2-redirect`: the page Swagger UI's OAuth2 flows return to, as FastAPI serves it;
  * - `/redoc`: Redoc, from the `redoc` package's standalone bundle (served at `/docs/redoc.standalone.js`).
  * Pages refer to the bundle and the document by relative URLs, so they work under any prefix the browser
  * used, and "Try it out" calls the path the document's `servers` names.
  */
-import { HttpApiBuilder, HttpApiSwagger, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { API_TITLE } from "@shum/domain/Api"
 import { Effect, Layer } from "effect"
-import { readFile } from "node:fs/promises"
 import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
 
 const HTML = "text/html; charset=utf-8"
+const JS = "text/javascript; charset=utf-8"
+/** The bundles change only with the packages' versions. */
+const CACHED = { "cache-control": "public, max-age=86400" }
 
 /** Swagger UI's `oauth2-redirect.html`, as FastAPI serves it at `/docs/oauth2-redirect`. */
 const OAUTH2_REDIRECT_PAGE = `<!doctype html>
@@ -126,20 +131,14 @@ const REDOC_POLICY =
 
 export const REDOC_BUNDLE_PATH = "/docs/redoc.standalone.js"
 
-/** The `redoc` package's self-contained browser bundle (React and all), read once from node_modules. */
-const redocBundle = Effect.promise(() =>
-  readFile(createRequire(import.meta.url).resolve("redoc/bundles/redoc.standalone.js"))
-)
+/** The `redoc` package's self-contained browser bundle (React and all), streamed from node_modules. */
+const redocBundle = createRequire(import.meta.url).resolve("redoc/bundles/redoc.standalone.js")
 
 const RedocLive = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function* () {
-    const bundle = yield* Effect.cached(
-      Effect.map(redocBundle, (body) =>
-        HttpServerResponse.uint8Array(body, {
-          contentType: "text/javascript; charset=utf-8",
-          headers: { "cache-control": "public, max-age=86400" }
-        })
-      )
+    const bundle = HttpServerResponse.file(redocBundle, { headers: CACHED }).pipe(
+      Effect.map(HttpServerResponse.setHeader("content-type", JS)),
+      Effect.orDie
     )
     yield* router.get(
       "/redoc",
@@ -158,8 +157,75 @@ const RedocLive = HttpApiBuilder.Router.use((router) =>
   })
 )
 
+/**
+ * Relative URLs, as for Redoc: `/docs` → `/docs/swagger-ui…`, `/openapi.json`; under `ROOT_PATH` the same
+ * below the prefix. "Try it out" calls the path the document's `servers` names.
+ */
+const SWAGGER_PAGE = `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8" />
+  <meta name="viewport" content="width=device-width, initial-scale=1" />
+  <title>${API_TITLE} - Swagger UI</title>
+  <link rel="stylesheet" href="docs/swagger-ui.css" />
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="docs/swagger-ui-bundle.js"></script>
+  <script src="docs/swagger-ui-init.js"></script>
+</body>
+</html>
+`
+
+/** Swagger UI on the served document; OAuth2 flows come back to `/docs/oauth2-redirect`. */
+const SWAGGER_INIT = `window.onload = function () {
+  var here = window.location.href.split("#")[0].split("?")[0]
+  window.ui = SwaggerUIBundle({
+    url: new URL("openapi.json", here).href,
+    dom_id: "#swagger-ui",
+    oauth2RedirectUrl: here + "/oauth2-redirect"
+  })
+}
+`
+
+const SWAGGER_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+  "font-src 'self' data:; connect-src 'self'"
+
+export const SWAGGER_ASSETS = { "swagger-ui.css": "text/css; charset=utf-8", "swagger-ui-bundle.js": JS } as const
+
+const swaggerDist = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"))
+
+const SwaggerLive = HttpApiBuilder.Router.use((router) =>
+  Effect.gen(function* () {
+    yield* router.get(
+      "/docs",
+      Effect.succeed(
+        HttpServerResponse.text(SWAGGER_PAGE, {
+          contentType: HTML,
+          headers: { "content-security-policy": SWAGGER_POLICY }
+        })
+      )
+    )
+    yield* router.get(
+      "/docs/swagger-ui-init.js",
+      Effect.succeed(HttpServerResponse.text(SWAGGER_INIT, { contentType: JS }))
+    )
+    for (const [name, contentType] of Object.entries(SWAGGER_ASSETS)) {
+      // streamed from the package's file on each request: nothing of it stays in memory
+      yield* router.get(
+        `/docs/${name}`,
+        HttpServerResponse.file(join(swaggerDist, name), { headers: CACHED }).pipe(
+          Effect.map(HttpServerResponse.setHeader("content-type", contentType)),
+          Effect.orDie
+        )
+      )
+    }
+  })
+)
+
 export const DocsLive = Layer.mergeAll(
-  HttpApiSwagger.layer({ path: "/docs" }),
+  SwaggerLive,
   HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
   RedocLive
 )

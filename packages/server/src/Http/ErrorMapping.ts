@@ -9,8 +9,11 @@
  * - `Unauthorized` gets `WWW-Authenticate: Bearer`.
  * Everything it answers is an `application/problem+json` document built from the domain's schemas.
  */
-import { HttpApiBuilder, HttpServerRequest, HttpServerResponse, Multipart } from "@effect/platform"
-import type { HttpApp } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Multipart from "@effect/platform/Multipart"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Errors from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"

@@ -6,7 +6,9 @@
  * One generic step (`RequestPipeline.ts`) rather than per-handler code: it looks only at the final response,
  * so the tag is exactly the bytes a client would receive.
  */
-import { Headers, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as Headers from "@effect/platform/Headers"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { createHash } from "node:crypto"
 import { findRoute, type RouteMatch } from "./RouteTable.js"
 

@@ -7,7 +7,7 @@
  * row again — for a page of hotels with all their rooms that validation was most of the request's CPU
  * (`npm run bench`). `test/PreEncoded.test.ts` checks that each of these models still encodes to itself.
  */
-import { HttpServerResponse } from "@effect/platform"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { Hotel, HotelWithRooms } from "@shum/domain/Hotels"
 import type { AvailableRoom, Room } from "@shum/domain/Rooms"
 import { Effect } from "effect"

@@ -1,7 +1,8 @@
 /**
  * Per-request plumbing: the `ROOT_PATH` prefix (a middleware wrapping the whole app) and the request id.
  */
-import { HttpMiddleware, HttpServerRequest } from "@effect/platform"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 

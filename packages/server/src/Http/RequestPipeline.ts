@@ -12,7 +12,9 @@
  * (after the error mapping) just before it is written; the rate limit's handler, added inside the API,
  * runs after it.
  */
-import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Clock, Context, DefaultServices, Effect, FiberRef, Option } from "effect"
 import { Lifecycle } from "../Lifecycle.js"
 import { Metrics } from "../Metrics.js"

@@ -2,8 +2,9 @@
  * The API's routes as data, for what the router itself does not tell: which endpoint a failed request
  * was meant for (to re-validate every part and report all problems), and which methods a path allows (405).
  */
-import type { HttpApiEndpoint, HttpMethod } from "@effect/platform"
-import { HttpApi } from "@effect/platform"
+import type * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import type * as HttpMethod from "@effect/platform/HttpMethod"
+import * as HttpApi from "@effect/platform/HttpApi"
 import { ShumApi } from "@shum/domain/Api"
 
 export interface Route {

@@ -6,7 +6,11 @@
  * - `GET /static/images/<file>`: the variants, served by nginx in deployment and by the server itself so
  *   the embedded default works alone. Plain names only (no directory, nothing hidden), cached for 30 days.
  */
-import { HttpApiBuilder, HttpRouter, HttpServerRequest, HttpServerResponse, Multipart } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Multipart from "@effect/platform/Multipart"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import * as Errors from "@shum/domain/Errors"

@@ -1,7 +1,8 @@
 /**
  * The `images` table and its hotel links (DATA.md §1.9, §1.10; D5).
  */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import { ImageStatus } from "@shum/domain/Images"
 import { Effect, Schema } from "effect"
 

@@ -4,7 +4,7 @@
  * waits — without holding anything but its own fiber — for the worker to settle the image, up to
  * `IMAGE_UPLOAD_WAIT_SECONDS`: done → 200, still running → 202, failed → 400 with the reason.
  */
-import type { Multipart } from "@effect/platform"
+import type * as Multipart from "@effect/platform/Multipart"
 import { BadRequest, NotFound, PayloadTooLarge } from "@shum/domain/Errors"
 import { Image, ImageProcessing, ImageUpload, ImageVariant } from "@shum/domain/Images"
 import { Messages } from "@shum/domain/Messages"

@@ -9,7 +9,11 @@
  * - if the limiter's store (Redis) does not answer, requests pass; a warning is logged at most every
  *   30 s and `rate_limit_backend_errors_total` counts every such request.
  */
-import { HttpApiBuilder, HttpApp, HttpMiddleware, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Errors from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { AppConfig } from "@shum/infra/Config"

@@ -2,7 +2,7 @@
  * Dependency checks behind `/ready` and `/health/detailed` (API.md §6, D6).
  * Each probe is bounded in time, so a hanging dependency makes the answer "down", never a hung probe.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { HealthDetailed } from "@shum/domain/SystemApi"
 import { AppConfig } from "@shum/infra/Config"
 import { Effect, Option } from "effect"

@@ -1,7 +1,8 @@
 /**
  * The `users` table. Rows carry the password hash; it never leaves the server (`toUser`).
  */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Role, User } from "@shum/domain/Users"
 import { Effect, Option, Schema } from "effect"
 

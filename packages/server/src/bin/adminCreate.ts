@@ -3,7 +3,7 @@
  * Makes sure this admin exists in the configured database (D1): creates it, or gives an existing user
  * the admin role. An existing user's password is never changed.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Email } from "@shum/domain/Email"
 import { Password } from "@shum/domain/Users"
 import * as Database from "@shum/infra/Database"
