@@ -3,7 +3,7 @@
  *
  * 1. Builds the server (`npm run build`), creates the database `shum_bench` afresh, migrates it with the
  *    production migrator and seeds the fixed dataset of `seed.ts` through SQL.
- * 2. Starts the server as production runs it — one `node packages/server/dist/main.js` process,
+ * 2. Starts the server as production runs it — one process, `npm run start:prod`'s `node` command and options,
  *    `APP_ENV=production`, the real PostgreSQL and Redis, rate limiting off, JSON logs at INFO into
  *    `bench/results/server.log` — and the floor (`floor/server.mjs`: `node:http` + `pg`, the same SQL).
  * 3. Drives each scenario with `wrk` (32 connections, 2 threads, `wrk/replay.lua` replaying
@@ -21,7 +21,7 @@
  *   BENCH_THREADS (wrk threads, 2), BENCH_PASSES (2), BENCH_SCENARIOS (comma-separated names, all),
  *   BENCH_POOL_SIZE (DB_POOL_SIZE of the server and the floor; unset = the server's default),
  *   BENCH_CPU_PROF=1 (server under `--cpu-prof`, profile in bench/results/profiles/), BENCH_NODE_ARGS (extra
- *   `node` options for the server, none by default), BENCH_SKIP_BUILD=1,
+ *   `node` options for the server, after those of `npm run start:prod`), BENCH_SKIP_BUILD=1,
  *   BENCH_OUTPUT (the report, bench/results/latest.md), BENCH_ADMIN_URL, BENCH_REDIS_URL.
  */
 import { INVENTORY_CHECK_SQL } from "@shum/server/Bookings/InventoryCheck"
@@ -51,8 +51,23 @@ const PASSES = knob("BENCH_PASSES", 2)
 const POOL_SIZE = process.env["BENCH_POOL_SIZE"] || undefined
 const ONLY = (process.env["BENCH_SCENARIOS"] ?? "").split(",").filter((s) => s !== "")
 const CPU_PROF = process.env["BENCH_CPU_PROF"] === "1"
-/** Extra `node` options for the server only (e.g. `--max-old-space-size=160`); none by default. */
-const NODE_ARGS = (process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter((s) => s !== "")
+/**
+ * The server's `node` options as production starts it: those of `npm run start:prod` (the Dockerfile's
+ * and the Deployment's command, which tests keep equal to it), then `BENCH_NODE_ARGS`, later ones winning.
+ */
+const PRODUCTION_NODE_ARGS = (() => {
+  const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> })
+    .scripts
+  const [node, ...rest] = (scripts["start:prod"] ?? "").split(" ")
+  if (node !== "node" || rest.at(-1) !== "packages/server/dist/main.js") {
+    throw new Error(`start:prod is not "node [options] packages/server/dist/main.js": ${scripts["start:prod"]}`)
+  }
+  return rest.slice(0, -1)
+})()
+const NODE_ARGS = [
+  ...PRODUCTION_NODE_ARGS,
+  ...(process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter((s) => s !== "")
+]
 const OUTPUT = process.env["BENCH_OUTPUT"] ?? join(RESULTS, "latest.md")
 const ADMIN_URL = process.env["BENCH_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const REDIS_URL = process.env["BENCH_REDIS_URL"] ?? "redis://127.0.0.1:6379/14"
