@@ -1,7 +1,7 @@
 /**
  * The floor: what Node and PostgreSQL can do at all for `GET /hotels` and `GET /hotels/{id}/rooms`.
  * Only `node:http` and `pg`, the same SQL statements as the service (`Catalogue/HotelsRepo.ts`,
- * `Catalogue/RoomsRepo.ts`, `Catalogue/Rooms.ts`: the hotel check, then the page of rooms), rows written
+ * `Catalogue/RoomsRepo.ts`: the hotel with the page of its rooms, one statement), rows written
  * out with `JSON.stringify`. No validation beyond parsing integers, no auth, no logging, no metrics.
  * Statements are named (prepared once per connection), the fastest way to run them with `pg`;
  * `FLOOR_PREPARED=false` sends them unnamed, as `@effect/sql-pg` does.
@@ -87,18 +87,19 @@ const hotels = (params) => {
   ).then((result) => ({ status: 200, body: result.rows }))
 }
 
-/** `RoomsService.list`: the hotel exists (else 404), then the page of its rooms. */
+/** `RoomsRepo.listByHotel`: no row without the hotel (404), one row of NULLs when it has no rooms here. */
 const rooms = async (hotelId, params) => {
-  const found = await query("SELECT 1 FROM hotels WHERE id = $1", [hotelId])
-  if (found.rows.length === 0) return { status: 404, body: { detail: "Отель не найден" } }
   const { limit, offset } = page(params)
   const result = await query(
-    `${ROOM_SELECT}
-            WHERE r.hotel_id = $1
-            ORDER BY r.id LIMIT $2 OFFSET $3`,
+    `SELECT page.* FROM hotels h
+        LEFT JOIN LATERAL (${ROOM_SELECT}
+          WHERE r.hotel_id = h.id
+          ORDER BY r.id LIMIT $2 OFFSET $3) page ON true
+        WHERE h.id = $1`,
     [hotelId, limit, offset]
   )
-  return { status: 200, body: result.rows }
+  if (result.rows.length === 0) return { status: 404, body: { detail: "Отель не найден" } }
+  return { status: 200, body: result.rows.filter((row) => row.id !== null) }
 }
 
 const ROOMS_PATH = /^\/hotels\/(\d+)\/rooms$/

@@ -8,36 +8,40 @@ import { CatalogueRepos } from "./CatalogueRepoLayer.js"
 const ids = (rows: ReadonlyArray<{ readonly id: number }>) => rows.map((row) => row.id)
 
 layer(CatalogueRepos, { excludeTestServices: true, timeout: "60 seconds" })("RoomsRepo", (it) => {
-  it.effect("listByHotel: that hotel's rooms by id, title filter with wildcards, pages; facilities by id", () =>
-    Effect.gen(function* () {
-      const repo = yield* RoomsRepo
-      const hotel = yield* insertHotel()
-      const f1 = yield* insertFacility("Бассейн")
-      const f2 = yield* insertFacility("Аквапарк")
-      const a = yield* insertRoom(hotel.id, { title: "Двухместный 100%", facilityIds: [f2.id, f1.id] })
-      const b = yield* insertRoom(hotel.id, { title: "двухместный 1000" })
-      const c = yield* insertRoom(hotel.id, { title: "Одноместный" })
-      yield* insertRoom((yield* insertHotel()).id, { title: "Двухместный 100%" })
-      const page = { limit: 20, offset: 0 }
-      const all = yield* repo.listByHotel(hotel.id, page)
-      assert.deepStrictEqual(ids(all), [a.id, b.id, c.id])
-      assert.deepStrictEqual(
-        all[0]?.facilities.map((f) => ({ ...f })),
-        [
-          { id: f1.id, title: "Бассейн" },
-          { id: f2.id, title: "Аквапарк" }
-        ]
-      )
-      assert.deepStrictEqual(all[2]?.facilities, [])
-      assert.deepStrictEqual(ids(yield* repo.listByHotel(hotel.id, { ...page, title: "ДВУХМЕСТНЫЙ 100%" })), [
-        a.id,
-        b.id
-      ])
-      assert.deepStrictEqual(ids(yield* repo.listByHotel(hotel.id, { ...page, title: "_дно" })), [c.id])
-      assert.deepStrictEqual(ids(yield* repo.listByHotel(hotel.id, { limit: 2, offset: 2 })), [c.id])
-      assert.deepStrictEqual(yield* repo.listByHotel(hotel.id, { limit: 2, offset: 4 }), [])
-      assert.deepStrictEqual(yield* repo.listByHotel(999_999, page), [])
-    })
+  it.effect(
+    "listByHotel: that hotel's rooms by id, title filter with wildcards, pages; facilities by id; no hotel",
+    () =>
+      Effect.gen(function* () {
+        const repo = yield* RoomsRepo
+        const hotel = yield* insertHotel()
+        const f1 = yield* insertFacility("Бассейн")
+        const f2 = yield* insertFacility("Аквапарк")
+        const a = yield* insertRoom(hotel.id, { title: "Двухместный 100%", facilityIds: [f2.id, f1.id] })
+        const b = yield* insertRoom(hotel.id, { title: "двухместный 1000" })
+        const c = yield* insertRoom(hotel.id, { title: "Одноместный" })
+        yield* insertRoom((yield* insertHotel()).id, { title: "Двухместный 100%" })
+        const page = { limit: 20, offset: 0 }
+        const list = (q: typeof page & { title?: string }) =>
+          Effect.map(repo.listByHotel(hotel.id, q), Option.getOrThrow)
+        const all = yield* list(page)
+        assert.deepStrictEqual(ids(all), [a.id, b.id, c.id])
+        assert.deepStrictEqual(
+          all[0]?.facilities.map((f) => ({ ...f })),
+          [
+            { id: f1.id, title: "Бассейн" },
+            { id: f2.id, title: "Аквапарк" }
+          ]
+        )
+        assert.deepStrictEqual(all[2]?.facilities, [])
+        assert.deepStrictEqual(ids(yield* list({ ...page, title: "ДВУХМЕСТНЫЙ 100%" })), [a.id, b.id])
+        assert.deepStrictEqual(ids(yield* list({ ...page, title: "_дно" })), [c.id])
+        assert.deepStrictEqual(ids(yield* list({ limit: 2, offset: 2 })), [c.id])
+        assert.deepStrictEqual(yield* list({ limit: 2, offset: 4 }), [])
+        assert.deepStrictEqual(yield* list({ ...page, title: "нет такого" }), [])
+        const empty = yield* insertHotel()
+        assert.deepStrictEqual(yield* repo.listByHotel(empty.id, page), Option.some([]))
+        assert.isTrue(Option.isNone(yield* repo.listByHotel(999_999, page)))
+      })
   )
 
   it.effect("findById, findHotelId", () =>

@@ -54,8 +54,13 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
         return distinct
       })
 
+    /** R1: E-12, else the page of the hotel's rooms (one statement). */
     const list = (hotelId: number, query: typeof RoomsQuery.Type) =>
-      Effect.zipRight(ensureHotelForRead(hotelId), repo.listByHotel(hotelId, { ...pageOf(query), title: query.title }))
+      Effect.flatMap(repo.listByHotel(hotelId, { ...pageOf(query), title: query.title }), (rooms) =>
+        Option.isSome(rooms)
+          ? Effect.succeed(rooms.value)
+          : Effect.fail(new NotFound({ detail: Messages.hotelNotFound }))
+      )
 
     /**
      * R2: dates (400 E-40) before the hotel (404 E-12); every free room type of the hotel, not paginated,

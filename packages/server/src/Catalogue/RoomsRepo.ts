@@ -5,7 +5,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Facility, Room } from "@shum/domain/Rooms"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { contains, where, type Page } from "./Sql.js"
 
 /** Columns a write may set; `undefined` = leave as is, `null` = store null (description only). */
@@ -51,10 +51,23 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
         ), '[]'::json) AS facilities
       FROM rooms r`
 
+    /**
+     * The hotel and the page of its rooms in one statement: no row when there is no such hotel (`None`),
+     * one row of NULLs when it has no room on this page (`[]`). One round trip instead of two: each
+     * statement costs the server about 100 µs of CPU (`npm run bench`).
+     */
     const listByHotel = ({ hotel_id, limit, offset, title }: Page & { hotel_id: number; title?: string | undefined }) =>
-      sql<RoomRow>`${select}
-          WHERE ${where(sql, [sql`r.hotel_id = ${hotel_id}`, title === undefined ? undefined : contains(sql, "r.title", title)])}
-          ORDER BY r.id LIMIT ${limit} OFFSET ${offset}`.pipe(Effect.map(toRooms))
+      sql<RoomRow | { readonly [K in keyof RoomRow]: null }>`SELECT page.* FROM hotels h
+        LEFT JOIN LATERAL (${select}
+          WHERE ${where(sql, [sql`r.hotel_id = h.id`, title === undefined ? undefined : contains(sql, "r.title", title)])}
+          ORDER BY r.id LIMIT ${limit} OFFSET ${offset}) page ON true
+        WHERE h.id = ${hotel_id}`.pipe(
+        Effect.map((rows) =>
+          rows.length === 0
+            ? Option.none()
+            : Option.some(toRooms(rows.filter((row): row is RoomRow => row.id !== null)))
+        )
+      )
     const findById = SqlSchema.findOne({
       Request: Schema.Int,
       Result: Room,
