@@ -57,7 +57,7 @@ EXPOSE 8000
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=10s --start-period=40s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 8000}/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--max-old-space-size=160", "packages/server/dist/main.js"]
+CMD ["node", "--max-old-space-size=256", "packages/server/dist/main.js"]
 
 # --- named targets: the same image with another command -------------------------------------------------
 FROM runtime AS migrate
