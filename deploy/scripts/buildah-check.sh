@@ -77,16 +77,25 @@ if ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
     ;;
   esac
   debootstrap --variant=minbase bookworm "$work/rootfs" http://deb.debian.org/debian >"$work/debootstrap.log"
-  node_modules=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
+  # npm's own package directory, wherever this machine keeps it (`bin/npm-cli.js` or a wrapper script in `bin/`)
+  npm_dir=$(dirname "$(readlink -f "$(command -v npm)")")
+  while [ "$npm_dir" != / ] && ! grep -qs '"name": *"npm"' "$npm_dir/package.json"; do
+    npm_dir=$(dirname "$npm_dir")
+  done
+  if [ "$npm_dir" = / ]; then
+    echo "cannot find npm's package directory from $(command -v npm)" >&2
+    exit 1
+  fi
   ctr=$(buildah from scratch)
   containers+=("$ctr")
   mnt=$(buildah mount "$ctr")
   cp -a "$work/rootfs/." "$mnt/"
   cp "$(readlink -f "$(command -v node)")" "$mnt/usr/bin/node"
   mkdir -p "$mnt/usr/lib/node_modules"
-  cp -a "$node_modules/npm" "$mnt/usr/lib/node_modules/"
+  cp -a "$npm_dir" "$mnt/usr/lib/node_modules/npm"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$mnt/usr/bin/npm"
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$mnt/usr/bin/npx"
+  mkdir -p "$mnt/etc/ssl/certs" # minbase has no ca-certificates package: this machine's bundle instead
   cp /etc/ssl/certs/ca-certificates.crt "$mnt/etc/ssl/certs/ca-certificates.crt"
   chroot "$mnt" sh -c 'groupadd -g 1000 node && useradd -u 1000 -g node -m -s /bin/sh node'
   buildah umount "$ctr" >/dev/null

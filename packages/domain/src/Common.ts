@@ -81,11 +81,23 @@ export const ExternalId = LaxInt.pipe(
 const integerFromString = <R>(integer: Schema.Schema<number, number, R>, jsonSchema: Record<string, unknown>) =>
   Schema.compose(Schema.NumberFromString, integer).annotations({ jsonSchema: { type: "integer", ...jsonSchema } })
 
-/** An id in a path segment: any integer (`/hotels/0` is a 404, `/hotels/abc` a 422). */
-export const PathId = integerFromString(Schema.Int, { description: "an integer id" })
+/**
+ * Ids are PostgreSQL `integer`s: nothing has an id outside this range, and PostgreSQL refuses such a
+ * parameter outright (it was a 500). The bounds read as Pydantic's `ge`/`le` in a 422 (`Http/Validation.ts`).
+ */
+export const INT32 = { minimum: -2_147_483_648, maximum: 2_147_483_647 } as const
+export const Int32 = Schema.Int.pipe(
+  Schema.filter((n) => n >= INT32.minimum && n <= INT32.maximum, { jsonSchema: { ...INT32 } })
+)
 
-/** An integer in a query string. */
-export const QueryInt = integerFromString(Schema.Int, {})
+/**
+ * An id in a path segment: an integer (`/hotels/0` is a 404, `/hotels/abc` a 422); one outside `integer`'s
+ * range names nothing either, so the server answers it 404 as well (`Http/ErrorMapping.ts`).
+ */
+export const PathId = integerFromString(Int32, { format: "int32", description: "an integer id" })
+
+/** An id filter in a query string (`city_id`, …): outside `integer`'s range it is a 422. */
+export const QueryId = integerFromString(Int32, { format: "int32" })
 
 const isCalendarDate = (s: string): boolean => {
   const date = new Date(`${s}T00:00:00Z`)

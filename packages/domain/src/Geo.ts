@@ -5,8 +5,18 @@ import { Schema } from "effect"
 import { LaxInt, maxChars, minChars, modelDoc } from "./Common.js"
 
 const Name = Schema.String.pipe(maxChars(100))
-/** Exactly two characters, any characters; the server stores it upper-cased (BR-1). */
-const IsoCode = Schema.String.pipe(minChars(2), maxChars(2)).annotations({
+/**
+ * Exactly two characters, any characters; the server stores it upper-cased (BR-1), so the upper-cased value
+ * must be two characters too (`ß` becomes `SS`: the column would refuse it, which was a 500).
+ */
+const IsoCode = Schema.String.pipe(
+  minChars(2),
+  maxChars(2),
+  Schema.filter((s) => [...s.toUpperCase()].length === 2, {
+    message: () => "Value error, the code must stay two characters when upper-cased",
+    jsonSchema: {} // documented by the description below
+  })
+).annotations({
   description: "Two characters (stored upper-cased)",
   examples: ["RU"]
 })

@@ -3,7 +3,7 @@
  * No identifiers on these structs: OpenAPI lists their fields as parameters only when inlined.
  */
 import { Schema } from "effect"
-import { DateString, PaginationParams, PathId, QueryInt } from "./Common.js"
+import { DateString, PaginationParams, PathId, QueryId } from "./Common.js"
 
 // --- path --------------------------------------------------------------------------------------------
 
@@ -22,9 +22,10 @@ export const CityIdPath = Schema.Struct({ city_id: PathId })
 const contains = (what: string) =>
   Schema.optional(Schema.String.annotations({ description: `${what} contains this text (case-insensitive)` }))
 
-// `QueryInt` and `DateString` document themselves through a `jsonSchema` override, which a plain
+// `QueryId` and `DateString` document themselves through a `jsonSchema` override, which a plain
 // `description` annotation does not reach: the description goes into the override.
-const queryInt = (description: string) => QueryInt.annotations({ jsonSchema: { type: "integer", description } })
+const queryId = (description: string) =>
+  QueryId.annotations({ jsonSchema: { type: "integer", format: "int32", description } })
 
 const requiredDate = (description: string) =>
   DateString.annotations({ jsonSchema: { type: "string", format: "date", description, examples: ["2026-12-01"] } })
@@ -42,7 +43,7 @@ export const HotelsQuery = Schema.Struct({
   ...PaginationParams,
   title: contains("Title"),
   city: contains("City name"),
-  city_id: Schema.optional(queryInt("Only hotels of this city")),
+  city_id: Schema.optional(queryId("Only hotels of this city")),
   sort_by: Schema.optional(
     Schema.Literal("id", "title", "city").annotations({ description: "Sort key (default `id`); `city` = city name" })
   ),
@@ -53,7 +54,7 @@ export const AvailableHotelsQuery = Schema.Struct({
   ...PaginationParams,
   date_from: requiredDate("Check-in day"),
   date_to: requiredDate("Check-out day (after `date_from`)"),
-  hotel_id: Schema.optional(queryInt("Only this hotel (an unknown id gives `[]`)")),
+  hotel_id: Schema.optional(queryId("Only this hotel (an unknown id gives `[]`)")),
   title: contains("Hotel title"),
   city: contains("City name")
 })
@@ -73,7 +74,7 @@ export const CountriesQuery = Schema.Struct({ ...PaginationParams, name: contain
 export const CitiesQuery = Schema.Struct({
   ...PaginationParams,
   name: contains("Name"),
-  country_id: Schema.optional(queryInt("Only cities of this country"))
+  country_id: Schema.optional(queryId("Only cities of this country"))
 })
 
 // --- headers -----------------------------------------------------------------------------------------

@@ -210,15 +210,17 @@ describe("OpenAPI document", () => {
     }
   })
 
-  it("documents path ids and pagination as integers, and the Idempotency-Key header", () => {
+  it("documents path ids and id filters as int32, pagination as integers, and the Idempotency-Key header", () => {
     const params = operation("get", "/hotels/{hotel_id}/rooms").parameters
     assert.deepInclude(params, {
       name: "hotel_id",
       in: "path",
       required: true,
-      schema: { type: "integer", description: "an integer id" },
+      schema: { type: "integer", format: "int32", description: "an integer id" },
       description: "an integer id"
     })
+    const cityId = operation("get", "/hotels").parameters.find((p) => p.name === "city_id")
+    assert.deepInclude(cityId?.schema ?? {}, { type: "integer", format: "int32" })
     const perPage = params.find((p) => p.name === "per_page")
     assert.deepInclude(perPage?.schema ?? {}, { type: "integer", minimum: 1, maximum: 20 })
     const header = operation("post", "/bookings").parameters.find((p) => p.in === "header")

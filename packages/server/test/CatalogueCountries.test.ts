@@ -75,6 +75,19 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("countri
       assert.strictEqual(tooLong.status, 422)
       const missing = yield* raw("POST", "/countries", { admin: true, body: { name: "x" } })
       assert.strictEqual(missing.status, 422)
+      // two characters that upper-case to three ("ß" → "SS") would not fit the column: 422, not 500
+      for (const [method, url] of [
+        ["POST", "/countries"],
+        ["PATCH", `/countries/${created!.id}`]
+      ] as const) {
+        const grows = yield* raw(method, url, { admin: true, body: { name: randomName("x"), iso_code: "ßa" } })
+        assert.strictEqual(grows.status, 422, method)
+        assert.deepInclude((grows.json as { detail: Array<unknown> }).detail[0], {
+          type: "value_error",
+          loc: ["body", "iso_code"],
+          msg: "Value error, the code must stay two characters when upper-cased"
+        })
+      }
     })
   )
 

@@ -97,8 +97,15 @@ const onDecodeError = (
   Effect.gen(function* () {
     const match = findRoute(request.method, pathOf(request.url))
     const issues = match ? yield* revalidate(request, match) : []
+    // an id outside `integer`'s range (`PathId`) names nothing: the path leads nowhere, as an unknown one
+    if (issues.some(isPathIdOutOfRange)) {
+      return problemResponse(Errors.NotFoundProblem, new Errors.NotFound({ detail: Messages.notFoundRoute }))
+    }
     return validationResponse(issues.length > 0 ? issues : fallbackIssues(error))
   })
+
+const isPathIdOutOfRange = (issue: Errors.ValidationIssue) =>
+  issue.loc[0] === "path" && (issue.type === "less_than_equal" || issue.type === "greater_than_equal")
 
 /** API.md §1.4: `/hotels/` → 307 to `/hotels` (keeping the `ROOT_PATH` prefix and the query). */
 const trailingSlashRedirect = (request: HttpServerRequest.HttpServerRequest) => {
