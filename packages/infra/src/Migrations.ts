@@ -5,13 +5,15 @@ import baseline from "./migrations/0001_baseline.js"
 import decisions from "./migrations/0002_decisions.js"
 import bookingsInventory from "./migrations/0003_bookings_inventory.js"
 import bookingsRowTrigger from "./migrations/0004_bookings_row_trigger.js"
+import imagesRequeue from "./migrations/0005_images_requeue.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
   "0001_baseline": baseline,
   "0002_decisions": decisions,
   "0003_bookings_inventory": bookingsInventory,
-  "0004_bookings_row_trigger": bookingsRowTrigger
+  "0004_bookings_row_trigger": bookingsRowTrigger,
+  "0005_images_requeue": imagesRequeue
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

@@ -167,7 +167,8 @@ describe("Migration 0003: the bookings inventory (D2)", () => {
       assert.deepStrictEqual(applied, [
         [2, "decisions"],
         [3, "bookings_inventory"],
-        [4, "bookings_row_trigger"]
+        [4, "bookings_row_trigger"],
+        [5, "images_requeue"]
       ])
       yield* withClient(db.name, async (c) => {
         assert.deepStrictEqual(await nights(c, 1), [

@@ -47,7 +47,8 @@ const COLUMNS: Record<string, ReadonlyArray<string>> = {
     "error text",
     varchar("stored_filename", 255, false),
     "attempts integer not null default 0",
-    "created_at timestamp with time zone not null default CURRENT_TIMESTAMP"
+    "created_at timestamp with time zone not null default CURRENT_TIMESTAMP",
+    "requeued_at timestamp with time zone"
   ],
   refresh_tokens: [
     serial("refresh_tokens"),
@@ -154,7 +155,8 @@ const INDEXES: Record<string, string> = {
   ix_refresh_tokens_token_hash: "UNIQUE refresh_tokens (token_hash)",
   ux_cities_country_id_name: "UNIQUE cities (country_id, name)",
   ux_countries_lower_name: "UNIQUE countries (lower((name)::text))",
-  ix_idempotency_keys_created_at: "idempotency_keys (created_at)"
+  ix_idempotency_keys_created_at: "idempotency_keys (created_at)",
+  ix_images_pending_created_at: "images (created_at) WHERE ((status)::text = 'pending'::text)"
 }
 
 interface Schema {
@@ -312,7 +314,8 @@ describe("Migrations", () => {
         [1, "baseline"],
         [2, "decisions"],
         [3, "bookings_inventory"],
-        [4, "bookings_row_trigger"]
+        [4, "bookings_row_trigger"],
+        [5, "images_requeue"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

@@ -40,6 +40,23 @@ export class ImageRows extends Effect.Service<ImageRows>()("worker/ImageRows", {
         sql`SELECT id, stored_filename FROM images WHERE status = 'pending' AND stored_filename IS NOT NULL ORDER BY id`
     })
 
+    /**
+     * Pending images older than `seconds` and not re-queued within as long, marked re-queued now: a row
+     * is claimed by one caller only (`SKIP LOCKED`), at most 100 at a time.
+     */
+    const claimLost = (seconds: number) =>
+      sql<{ id: number; stored_filename: string }>`
+        UPDATE images SET requeued_at = now()
+        WHERE id IN (
+          SELECT id FROM images
+          WHERE status = 'pending' AND stored_filename IS NOT NULL
+            AND created_at < now() - make_interval(secs => ${seconds})
+            AND (requeued_at IS NULL OR requeued_at < now() - make_interval(secs => ${seconds}))
+          ORDER BY id LIMIT 100
+          FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id, stored_filename`
+
     /** Records the attempt number; tells what to do when the row is no longer pending (or gone). */
     const begin = (id: number, attempt: number): Effect.Effect<Attempt> =>
       Effect.gen(function* () {
@@ -59,7 +76,8 @@ export class ImageRows extends Effect.Service<ImageRows>()("worker/ImageRows", {
       markFailed: (id: number, error: string) => settle(id, "failed", error).pipe(Effect.orDie),
       exists: (id: number) => status(id).pipe(Effect.map(Option.isSome), Effect.orDie),
       /** Images whose job is not finished (to queue again where jobs do not survive a restart). */
-      pending: pending(undefined).pipe(Effect.orDie)
+      pending: pending(undefined).pipe(Effect.orDie),
+      claimLost: (seconds: number) => claimLost(seconds).pipe(Effect.orDie)
     } as const
   })
 }) {}

@@ -10,7 +10,7 @@
  */
 import { Messages } from "@shum/domain/Messages"
 import { HEARTBEAT_INTERVAL, ImageJob, ImageJobs } from "@shum/infra/ImageJobs"
-import { Clock, Effect, Layer, Option, Schedule } from "effect"
+import { Clock, Duration, Effect, Layer, Option, Schedule } from "effect"
 import { mkdir, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { ORIGINALS_DIR, originalPath } from "./ImageFiles.js"
@@ -121,8 +121,47 @@ export const recoverPending = Effect.gen(function* () {
   if (pending.length > 0) yield* Effect.logInfo(`queued ${pending.length} pending image(s) again`)
 })
 
+/**
+ * Queues again the images pending for longer than `after` whose job is gone (a server that died between
+ * the row's commit and the job's append): `after` must exceed the longest life of a job (its attempts,
+ * timeouts and retry delays), so a job still in the stream is never doubled — and were it, the worker's
+ * updates apply only to pending rows, so a duplicate changes nothing. Each image at most once per `after`.
+ */
+export const requeueLost = (after: Duration.Duration) =>
+  Effect.gen(function* () {
+    const jobs = yield* ImageJobs
+    const rows = yield* ImageRows
+    const lost = yield* rows.claimLost(Duration.toSeconds(after))
+    yield* Effect.forEach(lost, (row) => jobs.enqueue(new ImageJob({ image_id: row.id, name: row.stored_filename })), {
+      discard: true
+    })
+    if (lost.length > 0) {
+      yield* Effect.logWarning(`queued again ${lost.length} image(s) pending for over ${Duration.format(after)}`)
+    }
+    return lost.length
+  })
+
+/** `requeueLost` every `every`, for the life of the scope; a failed round is logged and tried again. */
+const requeueLoop = (after: Duration.Duration, every: Duration.Duration) =>
+  requeueLost(after).pipe(
+    Effect.catchAll((error) => Effect.logWarning(`re-queueing lost image jobs failed: ${error.message}`)),
+    Effect.repeat(Schedule.spaced(every)),
+    Effect.delay(every)
+  )
+
 /** The worker as a background fiber of the layer's scope (stopped — finishing its jobs — when it closes). */
-export const ImageWorkerLive = (options: ImageWorkerOptions & { readonly recover?: boolean }) =>
+export const ImageWorkerLive = (
+  options: ImageWorkerOptions & {
+    /** At start, queue every pending image again (the in-memory stream). */
+    readonly recover?: boolean
+    /** Periodically queue again the images whose job was lost (`requeueLost`; the Redis stream). */
+    readonly requeue?: { readonly after: Duration.Duration; readonly every: Duration.Duration }
+  }
+) =>
   Layer.scopedDiscard(
-    Effect.forkScoped(Effect.zipRight(options.recover ? recoverPending : Effect.void, runImageWorker(options)))
+    Effect.gen(function* () {
+      if (options.requeue !== undefined)
+        yield* Effect.forkScoped(requeueLoop(options.requeue.after, options.requeue.every))
+      yield* Effect.forkScoped(Effect.zipRight(options.recover ? recoverPending : Effect.void, runImageWorker(options)))
+    })
   )

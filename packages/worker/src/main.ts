@@ -14,7 +14,7 @@ import * as ImageJobsRedis from "@shum/infra/ImageJobsRedis"
 import { LoggingLive } from "@shum/infra/Logging"
 import { Redis } from "@shum/infra/Redis"
 import { TelemetryLive } from "@shum/infra/Telemetry"
-import { Config, ConfigError, Effect, Layer, Option } from "effect"
+import { Config, ConfigError, Duration, Effect, Layer, Option } from "effect"
 import { hostname } from "node:os"
 import { ImageProcessor, optionsConfig } from "./ImageProcessor.js"
 import { ImageRows } from "./ImageRows.js"
@@ -39,6 +39,11 @@ const settings = Config.all({
   concurrency: Config.integer("IMAGE_WORKER_CONCURRENCY").pipe(
     Config.withDefault(2),
     Config.validate({ message: "expected 1 to 64", validation: (n) => n >= 1 && n <= 64 })
+  ),
+  /** An image pending this long has lost its job (`ImageWorker.requeueLost`): queued again. */
+  requeueAfter: Config.integer("IMAGE_PENDING_REQUEUE_SECONDS").pipe(
+    Config.withDefault(900),
+    Config.validate({ message: "expected 10 to 86400 seconds", validation: (n) => n >= 10 && n <= 86_400 })
   )
 })
 
@@ -55,9 +60,25 @@ const WorkerLive = Layer.unwrapEffect(
         ConfigError.MissingData(["DB_HOST"], "the image worker needs PostgreSQL: set DB_HOST or DATABASE_URL")
       )
     }
+    if (Duration.lessThanOrEqualTo(Duration.seconds(config.requeueAfter), config.jobs.visibilityTimeout)) {
+      return yield* Effect.fail(
+        ConfigError.InvalidData(
+          ["IMAGE_PENDING_REQUEUE_SECONDS"],
+          "must exceed IMAGE_JOB_VISIBILITY_TIMEOUT_SECONDS: a job still being retried would be queued twice"
+        )
+      )
+    }
+    const after = Duration.seconds(config.requeueAfter)
     // built in reverse: the database first, the probe server last (so it is the first to close)
     return ProbesLive({ host: config.http.host, port: config.http.port }).pipe(
-      Layer.provide(ImageWorkerLive({ name: config.name, concurrency: config.concurrency, dir: config.images.dir })),
+      Layer.provide(
+        ImageWorkerLive({
+          name: config.name,
+          concurrency: config.concurrency,
+          dir: config.images.dir,
+          requeue: { after, every: Duration.min(Duration.seconds(60), Duration.times(after, 0.1)) }
+        })
+      ),
       Layer.provide(ImageJobsRedis.layer(config.jobs)),
       Layer.provide(Layer.mergeAll(ImageRows.Default, ImageProcessor.layer(config.processor), WorkerMetricsLive)),
       Layer.provide(Redis.layer(config.redis.value)),
