@@ -4,6 +4,7 @@
  * under APP_ENV=test without ENABLE_METRICS_IN_TESTS.
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { randomIp, requestFrom, scrape } from "./OpsSupport.js"
@@ -121,6 +122,25 @@ layer(makeTestServer(ENV), { excludeTestServices: true, timeout: "60 seconds" })
         .filter((s) => s.labels["handler"] === "/hotels/{hotel_id}")
         .map((s) => s.labels["le"])
       assert.deepStrictEqual(httpBuckets, ["0.1", "0.5", "1", "+Inf"])
+    })
+  )
+
+  it.effect("an unhandled failure is counted in api_errors_total by endpoint and error type", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const errors = (m: Effect.Effect.Success<typeof scrape>) =>
+        m
+          .find("api_errors_total")
+          .find((s) => s.labels["endpoint"] === "/facilities" && s.labels["error_type"] === "SqlError")?.value ?? 0
+      const before = errors(yield* scrape)
+      // this file's own database: the table gone for a moment, the read fails in PostgreSQL (500 E-92)
+      yield* sql`ALTER TABLE facilities RENAME TO facilities_away`
+      const response = yield* get("/facilities").pipe(
+        Effect.ensuring(Effect.orDie(sql`ALTER TABLE facilities_away RENAME TO facilities`))
+      )
+      assert.strictEqual(response.status, 500)
+      assert.strictEqual(errors(yield* scrape), before + 1)
+      assert.strictEqual((yield* get("/facilities")).status, 200)
     })
   )
 
