@@ -52,6 +52,28 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("booking
     })
   )
 
+  it.effect("a stay whose total overflows a booking's price is a 422 naming the limit, with or without a key", () =>
+    Effect.gen(function* () {
+      const room = yield* insertRoom({ quantity: 3, price: 1_500_000_000 })
+      const user = yield* newUser()
+      for (const headers of [{}, { "idempotency-key": `overflow-${room.id}` }]) {
+        const response = yield* raw("POST", "/bookings", { token: user.token, headers, body: stay(room.id, 1, 3) })
+        assert.strictEqual(response.status, 422, JSON.stringify(headers))
+        assert.deepInclude((response.body as { detail: Array<unknown> }).detail[0], {
+          type: "value_error",
+          loc: ["body", "date_to"],
+          msg: "Value error, the stay's total price (the room's price × nights) is above 2147483647, the most a booking can hold"
+        })
+      }
+      assert.strictEqual(yield* countBookings(room.id), 0)
+      // one night fits: booked, and nothing was left behind by the refused ones
+      const one = yield* raw("POST", "/bookings", { token: user.token, body: stay(room.id, 1, 2) })
+      assert.strictEqual(one.status, 200)
+      assert.strictEqual(yield* countBookings(room.id), 1)
+      yield* assertInventoryClean
+    })
+  )
+
   it.effect("POST order: 401, 422, unknown room 404 (before the dates), 400 E-41, past 400, sold out 409", () =>
     Effect.gen(function* () {
       const anonymous = yield* raw("POST", "/bookings", { body: { room_id: "x" } })

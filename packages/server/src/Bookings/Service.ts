@@ -32,6 +32,24 @@ const pgCode = (error: SqlError): string | undefined => (error.cause as { code?:
 const isSoldOutViolation = (error: SqlError): boolean =>
   pgCode(error) === "23514" && (error.cause as { constraint?: string } | undefined)?.constraint === INVENTORY_CONSTRAINT
 
+/** numeric_value_out_of_range: in a booking, only its total (`price` × nights) can overflow its column. */
+const isTotalTooLarge = (error: SqlError): boolean => pgCode(error) === "22003"
+
+/** The largest total a booking holds (`bookings.price` is an `integer`). */
+const MAX_TOTAL = 2_147_483_647
+
+const totalTooLarge = (body: BookingIn) =>
+  new ValidationError({
+    detail: [
+      {
+        type: "value_error",
+        loc: ["body", "date_to"],
+        msg: `Value error, the stay's total price (the room's price × nights) is above ${MAX_TOTAL}, the most a booking can hold`,
+        input: body.date_to
+      }
+    ]
+  })
+
 /** deadlock_detected, serialization_failure */
 const isTransient = (error: SqlError) => pgCode(error) === "40P01" || pgCode(error) === "40001"
 
@@ -130,8 +148,12 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
             : Effect.void
         ),
         Effect.retry({ times: 3, while: (error) => error._tag === "SqlError" && isTransient(error) }),
-        Effect.catchTag("SqlError", (error) =>
-          isSoldOutViolation(error) ? Effect.fail(soldOut()) : Effect.die(error)
+        Effect.catchTag("SqlError", (error): Effect.Effect<never, RoomUnavailable | ValidationError> =>
+          isSoldOutViolation(error)
+            ? Effect.fail(soldOut())
+            : isTotalTooLarge(error)
+              ? Effect.fail(totalTooLarge(body))
+              : Effect.die(error)
         ),
         Effect.tap(({ created }) => (created ? Effect.sync(() => counters.bookingsCreated.inc()) : Effect.void)),
         Effect.map(({ response }) => response),
