@@ -4,13 +4,12 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { randomName } from "@shum/infra/Testing"
 import { Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { readdir, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { deflateSync, crc32 } from "node:zlib"
 import sharp from "sharp"
+import { spawnWorker as spawnWorkerProcess } from "../../worker/test/WorkerProcess.js"
 
 /** A fresh path for a layer's `IMAGE_DIR` (the server creates it); remove it with `removeDir` after the tests. */
 export const imageDirPath = () => join(tmpdir(), randomName("shum-images-"))
@@ -123,40 +122,10 @@ export const sizeOf = (path: string) =>
 
 export const detailOf = (response: RawResponse) => (response.json as { readonly detail?: unknown }).detail
 
-const WORKER_MAIN = fileURLToPath(new URL("../../worker/src/main.ts", import.meta.url))
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url))
-
-export interface WorkerProcess {
-  readonly child: ChildProcess
-  readonly output: () => string
-  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
-}
-
 /** `packages/worker/src/main.ts` as a child process (what `npm run worker` starts), SIGKILLed with the scope. */
 export const spawnWorker = (env: Record<string, string>) =>
   Effect.acquireRelease(
-    Effect.sync((): WorkerProcess => {
-      const child = spawn(process.execPath, ["--conditions=@shum/source", "--import", "tsx", WORKER_MAIN], {
-        cwd: ROOT,
-        env: {
-          PATH: process.env["PATH"] ?? "",
-          HOME: process.env["HOME"] ?? "",
-          APP_ENV: "test",
-          HOST: "127.0.0.1",
-          PORT: "0",
-          LOG_FORMAT_JSON: "true",
-          ...env
-        },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let output = ""
-      child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
-      child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-        child.once("exit", (code, signal) => resolve({ code, signal }))
-      )
-      return { child, output: () => output, exited }
-    }),
+    Effect.sync(() => spawnWorkerProcess(env)),
     ({ child }) =>
       Effect.sync(() => {
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")

@@ -6,6 +6,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Booking } from "@shum/domain/Bookings"
+import { INT32 } from "@shum/domain/Common"
 import { Effect, Option, Schema } from "effect"
 
 /** `created_at` as API.md §1.2 renders it: UTC with `Z`, microseconds only when non-zero. */
@@ -14,7 +15,7 @@ const COLUMNS = `id, room_id, user_id, date_from, date_to, price,
     AS created_at`
 
 /** Ids are `integer` columns: a larger number names nothing (and must not reach SQL, which would refuse it). */
-const isId = (n: number) => Number.isInteger(n) && n >= -2_147_483_648 && n <= 2_147_483_647
+const isId = (n: number) => Number.isInteger(n) && n >= INT32.minimum && n <= INT32.maximum
 
 const Page = Schema.Struct({ limit: Schema.Int, offset: Schema.Int, userId: Schema.optional(Schema.Int) })
 

@@ -12,7 +12,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { BookingIn } from "@shum/domain/Bookings"
-import { Message, pageOf } from "@shum/domain/Common"
+import { INT32, Message, pageOf } from "@shum/domain/Common"
 import { Forbidden, InvalidDateRange, NotFound, RoomUnavailable, ValidationError } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { isAdmin, type AuthenticatedUser } from "@shum/domain/Security"
@@ -36,7 +36,7 @@ const isSoldOutViolation = (error: SqlError): boolean =>
 const isTotalTooLarge = (error: SqlError): boolean => pgCode(error) === "22003"
 
 /** The largest total a booking holds (`bookings.price` is an `integer`). */
-const MAX_TOTAL = 2_147_483_647
+const MAX_TOTAL = INT32.maximum
 
 const totalTooLarge = (body: BookingIn) =>
   new ValidationError({

@@ -17,8 +17,15 @@ import { dirname, join } from "node:path"
 
 const HTML = "text/html; charset=utf-8"
 const JS = "text/javascript; charset=utf-8"
-/** The bundles change only with the packages' versions. */
-const CACHED = { "cache-control": "public, max-age=86400" }
+/**
+ * A file of an installed package, streamed from disk on each request (nothing of it stays in memory);
+ * cacheable, as it changes only with the package's version.
+ */
+const packageFile = (path: string, contentType: string) =>
+  HttpServerResponse.file(path, { headers: { "cache-control": "public, max-age=86400" } }).pipe(
+    Effect.map(HttpServerResponse.setHeader("content-type", contentType)),
+    Effect.orDie
+  )
 
 /** Swagger UI's `oauth2-redirect.html`, as FastAPI serves it at `/docs/oauth2-redirect`. */
 const OAUTH2_REDIRECT_PAGE = `<!doctype html>
@@ -136,10 +143,7 @@ const redocBundle = createRequire(import.meta.url).resolve("redoc/bundles/redoc.
 
 const RedocLive = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function* () {
-    const bundle = HttpServerResponse.file(redocBundle, { headers: CACHED }).pipe(
-      Effect.map(HttpServerResponse.setHeader("content-type", JS)),
-      Effect.orDie
-    )
+    const bundle = packageFile(redocBundle, JS)
     yield* router.get(
       "/redoc",
       Effect.succeed(
@@ -212,14 +216,7 @@ const SwaggerLive = HttpApiBuilder.Router.use((router) =>
       Effect.succeed(HttpServerResponse.text(SWAGGER_INIT, { contentType: JS }))
     )
     for (const [name, contentType] of Object.entries(SWAGGER_ASSETS)) {
-      // streamed from the package's file on each request: nothing of it stays in memory
-      yield* router.get(
-        `/docs/${name}`,
-        HttpServerResponse.file(join(swaggerDist, name), { headers: CACHED }).pipe(
-          Effect.map(HttpServerResponse.setHeader("content-type", contentType)),
-          Effect.orDie
-        )
-      )
+      yield* router.get(`/docs/${name}`, packageFile(join(swaggerDist, name), contentType))
     }
   })
 )
