@@ -90,11 +90,14 @@ done
 # ROOT_PATH: like the app's check (Config.ts), trailing slashes dropped; dots escaped for the regex.
 ROOT_PATH=$(printf '%s' "$ROOT_PATH" | sed 's:/*$::')
 NGINX_ROOT_PATH_REWRITE=""
+# The prefix as an optional regex group, for the internal-only locations (matched in any letter case).
+NGINX_ROOT_PATH_OPTIONAL_RE=""
 if [ -n "$ROOT_PATH" ]; then
   printf '%s' "$ROOT_PATH" | grep -Eq '^(/[A-Za-z0-9._~-]+)+$' ||
     fail "ROOT_PATH must be a path prefix like /apps/shum-booking, got \"$ROOT_PATH\""
   root_re=$(printf '%s' "$ROOT_PATH" | sed 's/\./\\./g')
   NGINX_ROOT_PATH_REWRITE="rewrite ^$root_re(/.*)\$ \$1 last; rewrite ^$root_re\$ / last;"
+  NGINX_ROOT_PATH_OPTIONAL_RE="(?:$root_re)?"
 fi
 
 # (assigned first, so a bad entry stops the script: set -e sees the substitution's status)
@@ -127,7 +130,7 @@ command -v envsubst >/dev/null 2>&1 || fail "envsubst is missing (install gettex
 
 export RATE_LIMIT_PER_MINUTE RATE_LIMIT_AUTH_PER_MINUTE NGINX_UPSTREAM NGINX_LISTEN NGINX_IMAGE_DIR \
   NGINX_RUNTIME_DIR NGINX_ACCESS_LOG NGINX_ERROR_LOG NGINX_WORKER_PROCESSES NGINX_MIME_TYPES \
-  NGINX_ROOT_PATH_REWRITE NGINX_REAL_IP_DIRECTIVES NGINX_METRICS_ALLOW_ENTRIES NGINX_USER_DIRECTIVE \
+  NGINX_ROOT_PATH_REWRITE NGINX_ROOT_PATH_OPTIONAL_RE NGINX_REAL_IP_DIRECTIVES NGINX_METRICS_ALLOW_ENTRIES NGINX_USER_DIRECTIVE \
   NGINX_CLIENT_MAX_BODY_SIZE NGINX_TOO_LARGE_DETAIL
 
 mkdir -p "$NGINX_RUNTIME_DIR"
@@ -135,7 +138,7 @@ conf="$NGINX_RUNTIME_DIR/nginx.conf"
 # shellcheck disable=SC2016 # the single-quoted names are envsubst's list, not shell expansions
 envsubst '${RATE_LIMIT_PER_MINUTE} ${RATE_LIMIT_AUTH_PER_MINUTE} ${NGINX_UPSTREAM} ${NGINX_LISTEN}
 ${NGINX_IMAGE_DIR} ${NGINX_RUNTIME_DIR} ${NGINX_ACCESS_LOG} ${NGINX_ERROR_LOG} ${NGINX_WORKER_PROCESSES}
-${NGINX_MIME_TYPES} ${NGINX_ROOT_PATH_REWRITE} ${NGINX_REAL_IP_DIRECTIVES} ${NGINX_METRICS_ALLOW_ENTRIES}
+${NGINX_MIME_TYPES} ${NGINX_ROOT_PATH_REWRITE} ${NGINX_ROOT_PATH_OPTIONAL_RE} ${NGINX_REAL_IP_DIRECTIVES} ${NGINX_METRICS_ALLOW_ENTRIES}
 ${NGINX_USER_DIRECTIVE} ${NGINX_CLIENT_MAX_BODY_SIZE} ${NGINX_TOO_LARGE_DETAIL}' <"$NGINX_TEMPLATE" >"$conf"
 
 case "${1:-}" in

@@ -273,14 +273,28 @@ describe("nginx in front of the real server", () => {
       error: detail,
       detail
     })
+    // another spelling of the same endpoint is the same location, not a way around the limit
+    const other = (path: string) =>
+      request(`${edge}${path}`, {
+        method: "POST",
+        localAddress: "127.0.0.13",
+        headers: { "content-type": "application/json" },
+        body: "{}"
+      })
+    const spelled: Array<number> = []
+    for (const path of ["/AUTH/LOGIN", "//auth/login", "/Auth/%4Cogin"]) spelled.push((await other(path)).status)
+    expect(spelled.every((s) => s !== 429)).toBe(true)
+    const spelledRefused = await other("/auth/LOGIN")
+    expect(spelledRefused.status).toBe(429)
+    expect(spelledRefused.headers["ratelimit-limit"]).toBeUndefined()
     // another client is not affected
-    const other = await request(`${edge}/auth/login`, {
+    const unaffected = await request(`${edge}/auth/login`, {
       method: "POST",
       localAddress: "127.0.0.5",
       headers: { "content-type": "application/json" },
       body: "{}"
     })
-    expect(other.status).not.toBe(429)
+    expect(unaffected.status).not.toBe(429)
   })
 
   it("serves images from the shared volume with cache headers, and leaves missing ones to the app", async () => {
@@ -329,6 +343,63 @@ describe("nginx in front of the real server", () => {
       expect(outside.status, path).toBe(403)
       expect(outside.headers["content-type"]).toBe("application/problem+json")
       expect(outside.text).not.toContain("api_requests_total")
+    }
+    // every other spelling of the internal-only location: nginx checks its normalised URI without regard
+    // to case, with or without the prefix, before the app (which routes some of these to /metrics) sees it
+    const spellings = [
+      "/METRICS",
+      "/Metrics",
+      "/mEtRiCs",
+      "//metrics",
+      "///METRICS",
+      "/%6Detrics",
+      "/%4D%45TRICS",
+      "/%2Fmetrics",
+      "/%2fMetrics",
+      "/./metrics",
+      "/%2e/METRICS",
+      "/.%2FMetrics",
+      "/x/../metrics",
+      "/x/%2e%2e/Metrics",
+      "/x/..%2FMETRICS",
+      "/live/../Metrics",
+      "/static/images/..%2F..%2FMetrics",
+      "/static/images/%2e%2e/%2E%2E/metrics",
+      "/metrics/",
+      "/metrics.",
+      "/METRICS.",
+      "/Metrics..",
+      "/metrics;x",
+      "/METRICS;x",
+      "/Metrics?format=text",
+      "/metrics%2F",
+      "/METRICS%20"
+    ]
+    const prefixes = ["", ROOT_PATH, ROOT_PATH.toUpperCase(), `${ROOT_PATH}/`, ROOT_PATH.replace("/shum", "//shum")]
+    for (const prefix of prefixes) {
+      for (const spelling of spellings) {
+        const path = `${prefix}${spelling}`
+        const outside = await request(`${edge}${path}`, {
+          localAddress: "127.0.0.8",
+          headers: { "x-forwarded-for": "203.0.113.51" }
+        })
+        expect(outside.status, path).toBe(403)
+        expect(outside.headers["content-type"], path).toBe("application/problem+json")
+        expect(outside.text, path).not.toContain("api_requests_total")
+      }
+    }
+    // a NUL is refused by nginx itself; it never reaches the app either
+    const nul = await request(`${edge}/METRICS%00`, {
+      localAddress: "127.0.0.8",
+      headers: { "x-forwarded-for": "203.0.113.51" }
+    })
+    expect(nul.status).toBe(400)
+    expect(nul.text).not.toContain("api_requests_total")
+    // the internal network still reads it, bare and under the prefix
+    for (const path of ["/metrics", `${ROOT_PATH}/metrics`]) {
+      const inside = await request(`${edge}${path}`, { localAddress: "127.0.0.5" })
+      expect(inside.status, path).toBe(200)
+      expect(inside.text).toContain("api_requests_total")
     }
     // a public client cannot pose as a private one: the trusted proxy appends the real address last
     const spoofed = await request(`${edge}/metrics`, {
