@@ -265,7 +265,9 @@ export const ServiceUnavailableProblem = problem(ServiceUnavailable, "ServiceUna
   status: 503,
   type: "/problems/service-unavailable",
   title: "Service Unavailable",
-  description: "A dependency (the database) is unavailable; retry later.",
+  description:
+    "A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. " +
+    "Retry after `Retry-After` seconds.",
   example: Messages.databaseUnavailable
 })
 

@@ -60,6 +60,8 @@ export const Messages = {
   integrityViolation: "Нарушение целостности данных. Возможно, запись уже существует или нарушены ограничения.", // E-90
   databaseUnavailable: "Сервис базы данных временно недоступен. Попробуйте позже.", // E-91
   databaseError: "Внутренняя ошибка сервера при работе с базой данных.", // E-92
+  /** 503 of an upload whose job cannot be queued (Redis unreachable): not in the original, worded as E-91. */
+  imageJobsUnavailable: "Сервис обработки изображений временно недоступен. Попробуйте позже.",
   internalError: "Внутренняя ошибка сервера.", // E-93
   notFoundRoute: "Not Found",
   methodNotAllowed: "Method Not Allowed",

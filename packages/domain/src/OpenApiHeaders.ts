@@ -22,10 +22,21 @@ const RATE_LIMIT_HEADERS = {
   "RateLimit-Reset": header("Seconds until the window frees a request.", integer)
 }
 
-/** `WWW-Authenticate` on the token check's 401; `Retry-After` and `RateLimit-*` on 429 (D4). */
+const RETRY_AFTER_503 = {
+  "Retry-After": header("Seconds to wait before retrying: the dependency is expected back soon.", {
+    type: "integer",
+    minimum: 1
+  })
+}
+
+/**
+ * `WWW-Authenticate` on the token check's 401; `Retry-After` and `RateLimit-*` on 429 (D4); `Retry-After` on
+ * every 503 (a dependency unavailable).
+ */
 export const addMiddlewareHeaders = (spec: Json): Json => {
   for (const [status, response] of responsesOfEveryOperation(spec)) {
     if (status === "429") response["headers"] = { ...RATE_LIMIT_HEADERS, ...(response["headers"] as Json) }
+    if (status === "503") response["headers"] = { ...RETRY_AFTER_503, ...(response["headers"] as Json) }
     if (status === "401" && JSON.stringify(response["content"] ?? {}).includes(UNAUTHORIZED_REF)) {
       response["headers"] = {
         "WWW-Authenticate": header("`Bearer`: when the access token was missing or not valid.", {

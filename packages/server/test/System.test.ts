@@ -126,6 +126,7 @@ layer(makeTestServer(), { excludeTestServices: true, timeout: "60 seconds" })("d
       yield* withAdminClient((client) => client.query(`DROP DATABASE ${db} WITH (FORCE)`))
       const response = yield* http.get("/ready")
       assert.strictEqual(response.status, 503)
+      assert.strictEqual(response.headers["retry-after"], "5", "every 503 says when to come back")
       const body = (yield* response.json) as { ready: boolean; timestamp: string; error: string }
       assert.isFalse(body.ready)
       assert.match(body.timestamp, NAIVE_ISO)

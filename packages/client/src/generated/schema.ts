@@ -817,7 +817,7 @@ export interface components {
     }
     /**
      * Service Unavailable
-     * @description A dependency (the database) is unavailable; retry later.
+     * @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds.
      * @example {
      *       "type": "/problems/service-unavailable",
      *       "title": "Service Unavailable",
@@ -1833,9 +1833,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -1871,9 +1873,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -1909,9 +1913,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -1950,6 +1956,8 @@ export interface operations {
       /** @description Service Unavailable; Not ready: the database is unreachable or the process is shutting down. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -1986,9 +1994,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -2063,9 +2073,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -2142,9 +2154,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -2208,9 +2222,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -2287,9 +2303,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -2355,9 +2373,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -2446,9 +2466,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -2542,9 +2564,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -2651,9 +2675,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -2747,9 +2773,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -2856,9 +2884,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -2953,9 +2983,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -3059,9 +3091,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -3147,9 +3181,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -3241,9 +3277,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -3350,9 +3388,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -3446,9 +3486,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -3555,9 +3597,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -3656,9 +3700,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -3765,9 +3811,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -3855,9 +3903,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -3951,9 +4001,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -4071,9 +4123,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -4178,9 +4232,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -4298,9 +4354,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -4387,9 +4445,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -4499,9 +4559,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -4579,9 +4641,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -4675,9 +4739,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -4764,9 +4830,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -4852,9 +4920,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -4946,9 +5016,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -5042,9 +5114,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -5175,9 +5249,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -5251,9 +5327,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -5347,9 +5425,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -5436,9 +5516,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -5533,9 +5615,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -5627,9 +5711,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -5736,9 +5822,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -5841,9 +5929,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -5950,9 +6040,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -6041,9 +6133,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -6147,9 +6241,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -6241,9 +6337,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -6350,9 +6448,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -6455,9 +6555,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {
@@ -6564,9 +6666,11 @@ export interface operations {
           "application/problem+json": components["schemas"]["InternalError"]
         }
       }
-      /** @description A dependency (the database) is unavailable; retry later. */
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
       503: {
         headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
           [name: string]: unknown
         }
         content: {

@@ -6,7 +6,8 @@
  * - database failures (defects carrying a `SqlError`) → 409 E-90 / 503 E-91 / 500 E-92; the bookings
  *   inventory's CHECK (a room's quantity lowered below what is sold, D2) → 409 with its own message;
  * - anything else unexpected → 500 E-93, logged with its cause;
- * - `Unauthorized` gets `WWW-Authenticate: Bearer`.
+ * - `Unauthorized` gets `WWW-Authenticate: Bearer`; every 503 (`ServiceUnavailable`, a database outage,
+ *   `/ready`'s `NotReady`) gets `Retry-After` (docs/operations.md).
  * Everything it answers is an `application/problem+json` document built from the domain's schemas.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -17,6 +18,7 @@ import type * as HttpApp from "@effect/platform/HttpApp"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Errors from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
+import { NotReady, NotReadyResponse } from "@shum/domain/SystemApi"
 import { AppConfig } from "@shum/infra/Config"
 import { Cause, Effect, Layer, Option, Predicate, Schema } from "effect"
 import { noteUnhandledError } from "./AccessLog.js"
@@ -25,6 +27,10 @@ import { allowedMethods, findRoute, type RouteMatch } from "./RouteTable.js"
 import { jsonInvalid, toValidationIssues, type Location } from "./Validation.js"
 
 type Problem = (typeof Errors.Problems)[keyof typeof Errors.Problems]
+
+/** Seconds a client is told to wait after a 503: a dependency that went away is retried every ≤ 2 s. */
+export const RETRY_AFTER_SECONDS = 5
+const retryAfter = { "retry-after": String(RETRY_AFTER_SECONDS) }
 
 export const problemResponse = <S extends Problem>(
   schema: S,
@@ -157,7 +163,8 @@ const classifySqlError = (error: SqlError): HttpServerResponse.HttpServerRespons
   ) {
     return problemResponse(
       Errors.ServiceUnavailableProblem,
-      new Errors.ServiceUnavailable({ detail: Messages.databaseUnavailable })
+      new Errors.ServiceUnavailable({ detail: Messages.databaseUnavailable }),
+      retryAfter
     )
   }
   return problemResponse(Errors.InternalErrorProblem, new Errors.InternalError({ detail: Messages.databaseError }))
@@ -238,6 +245,15 @@ export const mapErrors =
             if (error instanceof Errors.Unauthorized) {
               return Effect.succeed(
                 problemResponse(Errors.UnauthorizedProblem, error, { "www-authenticate": "Bearer" })
+              )
+            }
+            if (error instanceof Errors.ServiceUnavailable) {
+              return Effect.succeed(problemResponse(Errors.ServiceUnavailableProblem, error, retryAfter))
+            }
+            if (error instanceof NotReady) {
+              return Schema.encode(NotReadyResponse)(error).pipe(
+                Effect.map((body) => HttpServerResponse.unsafeJson(body, { status: 503, headers: retryAfter })),
+                Effect.orDie
               )
             }
             // declared errors are encoded by HttpApiBuilder with their own schema

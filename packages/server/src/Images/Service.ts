@@ -5,7 +5,7 @@
  * `IMAGE_UPLOAD_WAIT_SECONDS`: done → 200, still running → 202, failed → 400 with the reason.
  */
 import type * as Multipart from "@effect/platform/Multipart"
-import { BadRequest, NotFound, PayloadTooLarge } from "@shum/domain/Errors"
+import { BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable } from "@shum/domain/Errors"
 import { Image, ImageProcessing, ImageUpload, ImageVariant } from "@shum/domain/Images"
 import { Messages } from "@shum/domain/Messages"
 import { AppConfig } from "@shum/infra/Config"
@@ -125,11 +125,21 @@ export class ImagesService extends Effect.Service<ImagesService>()("server/Image
       )
       yield* Effect.annotateCurrentSpan({ "image.id": id })
       const traceparent = yield* currentTraceparent
-      yield* jobs.enqueue(new ImageJob({ image_id: id, name, ...(traceparent ? { traceparent } : {}) })).pipe(
-        // without its job the image would stay pending forever: undo the upload
-        Effect.tapError(() => Effect.zipRight(repo.remove(id), removeFiles([originalPath(dir, id, name)]))),
-        Effect.orDie
-      )
+      // The row comes first (a job must never name a row the worker cannot see yet); without its job the
+      // image would stay pending, so an append that fails (Redis unreachable) undoes the upload: no row, no
+      // file, and a 503 with `Retry-After` (docs/operations.md). Should the undo itself fail, the pending row
+      // is queued again by the workers' re-queue of lost jobs.
+      yield* jobs
+        .enqueue(new ImageJob({ image_id: id, name, ...(traceparent ? { traceparent } : {}) }))
+        .pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning(`image upload refused, its job cannot be queued: ${error.message}`, error.cause).pipe(
+              Effect.zipRight(repo.remove(id)),
+              Effect.zipRight(removeFiles([originalPath(dir, id, name)])),
+              Effect.zipRight(new ServiceUnavailable({ detail: Messages.imageJobsUnavailable }))
+            )
+          )
+        )
       return yield* outcome(id)
     })
 
