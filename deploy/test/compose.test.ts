@@ -146,6 +146,17 @@ describe("docker-compose.local.yml", () => {
     expect(compose().services["server"]!["expose"]).toEqual(["8000"])
   })
 
+  it("the server believes X-Forwarded-For only from the project's network, whose subnet is fixed (D12)", () => {
+    const file = compose()
+    const networks = file["networks"] as Record<string, { ipam?: { config?: Array<{ subnet?: string }> } }> | undefined
+    const subnets = (networks?.["default"]?.ipam?.config ?? []).map((c) => c.subnet)
+    expect(subnets).toHaveLength(1)
+    expect(subnets[0]).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/)
+    // every service is on the default network (none names another), so nginx's address is in that subnet
+    for (const [name, service] of Object.entries(file.services)) expect(service["networks"], name).toBeUndefined()
+    expect(file.services["server"]!.environment?.["TRUSTED_PROXIES"]).toBe(subnets[0])
+  })
+
   it("every service logs through json-file with rotation (OPS.md §5)", () => {
     for (const [name, service] of Object.entries(compose().services)) {
       expect(service["logging"], name).toEqual({

@@ -411,6 +411,13 @@ describe("agreement with the app", () => {
     expect(obj(configMap["data"])["entrypoint.sh"]).toBe(readRepoFile("deploy/nginx/entrypoint.sh"))
   })
 
+  it("the server believes X-Forwarded-For only from nginx's pod network (D12), the one nginx trusts too", () => {
+    const server = container(prod, "Deployment", "server")
+    const nginx = container(prod, "Deployment", "nginx")
+    expect(envValue(server, "TRUSTED_PROXIES")).toBe("10.42.0.0/16")
+    expect(envValue(server, "TRUSTED_PROXIES")).toBe(envValue(nginx, "NGINX_REAL_IP_FROM"))
+  })
+
   it("the Ingress: TLS booking-tls from a ClusterIssuer that exists, HTTPS redirect, /apps/shum-booking to nginx", () => {
     const ingress = find(prod, "Ingress", "booking-ingress")
     const annotations = obj(ingress.metadata["annotations"])
@@ -490,7 +497,7 @@ describe("overlays/prod takes its values from deploy.env", () => {
           ? `${100 + i}Mi`
           : /CPU/.test(key)
             ? `${100 + i}m`
-            : key === "NGINX_REAL_IP_FROM"
+            : key === "NGINX_REAL_IP_FROM" || key === "TRUSTED_PROXIES"
               ? `10.${i}.0.0/16`
               : key === "DOMAIN"
                 ? `host-${i}.example.org`

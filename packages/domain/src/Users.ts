@@ -9,9 +9,26 @@ import { Email } from "./Email.js"
 export const Role = Schema.Literal("user", "admin").annotations({ identifier: "Role" })
 export type Role = typeof Role.Type
 
-/** 8..72 characters (not bytes) on register, login and password changes (API.md §4.2). */
-export const Password = Schema.String.pipe(minChars(8), maxChars(72)).annotations({
-  description: "8..72 characters",
+/** bcrypt reads no further than this many bytes: a longer password would be silently shortened. */
+export const PASSWORD_MAX_BYTES = 72
+
+/** The length of a string in UTF-8 bytes (what bcrypt reads). */
+export const utf8Length = (s: string): number => new TextEncoder().encode(s).length
+
+/**
+ * 8..72 characters (API.md §4.2) and at most 72 bytes in UTF-8 (docs/decisions.md D12), on register, login
+ * and password changes: beyond is a 422, never a password silently cut to its first 72 bytes.
+ */
+export const Password = Schema.String.pipe(
+  minChars(8),
+  maxChars(72),
+  Schema.filter((s) => utf8Length(s) <= PASSWORD_MAX_BYTES, {
+    message: () => `Value error, a password must be at most ${PASSWORD_MAX_BYTES} bytes in UTF-8`
+  })
+).annotations({
+  description:
+    "8..72 characters and at most 72 bytes in UTF-8 (bcrypt reads no further): 72 Cyrillic letters " +
+    "(144 bytes) are a 422, never silently shortened.",
   examples: ["s3cret-pass"]
 })
 

@@ -157,14 +157,9 @@ export const http = Config.all({
   port: withDefault(variable("PORT", int(0, 65535)), 8000),
   rootPath: withDefault(variable("ROOT_PATH", rootPath), ""),
   corsOrigins: withDefault(variable("CORS_ORIGINS", list(origin)), []),
-  trustedProxies: withDefault(variable("TRUSTED_PROXIES", list(cidr)), [
-    "127.0.0.0/8",
-    "::1/128",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "fc00::/7"
-  ]),
+  // loopback only (docs/decisions.md D12): exposed directly, no peer may name another client; a proxy's
+  // network is named explicitly (compose and K3s do)
+  trustedProxies: withDefault(variable("TRUSTED_PROXIES", list(cidr)), ["127.0.0.0/8", "::1/128"]),
   shutdownTimeout: Config.map(withDefault(variable("SHUTDOWN_TIMEOUT_SECONDS", int(0)), 10), Duration.seconds),
   /** After SIGTERM, keep serving (with `/ready` 503) this long before refusing connections. */
   shutdownDrain: Config.map(withDefault(variable("SHUTDOWN_DRAIN_SECONDS", int(0)), 0), Duration.seconds)
@@ -277,9 +272,13 @@ export const images = Config.all({
 /** Both or neither: one without the other is a misconfiguration. */
 export const admin = Config.all({
   email: variable("ADMIN_EMAIL", text),
-  password: variable("ADMIN_PASSWORD", (raw) =>
-    raw.length >= 8 && raw.length <= 72 ? Either.right(Redacted.make(raw)) : Either.left("expected 8 to 72 characters")
-  )
+  // the API's password rule (docs/decisions.md D12): 8..72 characters and at most 72 bytes in UTF-8
+  password: variable("ADMIN_PASSWORD", (raw) => {
+    const characters = [...raw].length
+    if (characters < 8 || characters > 72) return Either.left("expected 8 to 72 characters")
+    if (Buffer.byteLength(raw, "utf8") > 72) return Either.left("expected at most 72 bytes in UTF-8")
+    return Either.right(Redacted.make(raw))
+  })
 }).pipe(
   Config.mapOrFail(({ email, password }) => {
     if (Option.isSome(email) && Option.isSome(password)) {

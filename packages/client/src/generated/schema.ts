@@ -976,8 +976,7 @@ export interface components {
       email: components["schemas"]["Email"]
       /**
        * maxLength(72)
-       * @description 8..72 characters
-       * @example s3cret-pass
+       * @description a string at most 72 character(s) long
        */
       password: string
       first_name?: string | null
@@ -1117,8 +1116,7 @@ export interface components {
       email: components["schemas"]["Email"]
       /**
        * maxLength(72)
-       * @description 8..72 characters
-       * @example s3cret-pass
+       * @description a string at most 72 character(s) long
        */
       password: string
     }
@@ -1258,8 +1256,7 @@ export interface components {
       email?: components["schemas"]["Email"]
       /**
        * maxLength(72)
-       * @description 8..72 characters
-       * @example s3cret-pass
+       * @description a string at most 72 character(s) long
        */
       password?: string
       /** @description Not accepted (422): send the new password as `password`. */
