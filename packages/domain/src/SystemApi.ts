@@ -79,7 +79,10 @@ const healthDetailedFields = {
   timestamp: NaiveTimestamp,
   version: Schema.String,
   database: Schema.Literal("connected", "disconnected"),
-  redis: Schema.Literal("connected", "disconnected"),
+  redis: Schema.Literal("connected", "disconnected", "in-process").annotations({
+    description:
+      "`in-process`: no Redis is configured (the embedded default) and the Redis-shaped services (rate limiter, token store, image jobs) run in this process — healthy by design."
+  }),
   celery: CeleryStatus,
   disk: DiskStatus,
   rate_limiting: Schema.Struct({

@@ -300,7 +300,9 @@ export const telemetry = Config.all({
 /** The embedded default's PostgreSQL (D10): its data folder (kept between runs) and loopback port. */
 export const embedded = Config.all({
   dataDir: Config.map(withDefault(variable("EMBEDDED_POSTGRES_DIR", text), DEFAULT_DATA_DIR), (dir) => resolve(dir)),
-  port: withDefault(variable("EMBEDDED_POSTGRES_PORT", int(1, 65535)), DEFAULT_PORT)
+  port: withDefault(variable("EMBEDDED_POSTGRES_PORT", int(1, 65535)), DEFAULT_PORT),
+  /** Only the default port gives way to a free one when taken (another checkout's); a configured one must be free. */
+  portFallback: Config.map(variable("EMBEDDED_POSTGRES_PORT", int(1, 65535)), Option.isNone)
 })
 
 export const settings = Effect.flatMap(appEnv, (env) =>

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module"
+import { type AddressInfo, createServer } from "node:net"
 import { dirname, join, resolve, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Context, Duration, Effect, Layer, Option, Redacted, Runtime, Schedule, Schema } from "effect"
@@ -17,6 +18,8 @@ export interface EmbeddedPostgresOptions {
   readonly dataDir?: string
   /** Loopback port. Default 54329, away from a system PostgreSQL on 5432. */
   readonly port?: number
+  /** When `port` is taken (another checkout's embedded database), use a free one instead and say so. */
+  readonly portFallback?: boolean
   /** Database created when missing. Default `booking`. */
   readonly database?: string
   readonly startTimeout?: Duration.DurationInput
@@ -26,6 +29,40 @@ export const DEFAULT_DATA_DIR = fileURLToPath(new URL("../../../.data/postgres",
 export const DEFAULT_PORT = 54329
 const USER = "postgres"
 const HOST = "127.0.0.1"
+
+/** Whether `port` can be bound on the loopback address now (nothing else listens there). */
+const portFree = (port: number) =>
+  Effect.async<boolean>((resume) => {
+    const probe = createServer()
+    probe.once("error", () => resume(Effect.succeed(false)))
+    probe.listen(port, HOST, () => probe.close(() => resume(Effect.succeed(true))))
+  })
+
+/** A port the system just gave out on the loopback address. */
+const anyFreePort = Effect.async<number>((resume) => {
+  const probe = createServer()
+  probe.listen(0, HOST, () => {
+    const { port } = probe.address() as AddressInfo
+    probe.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/**
+ * The port to start on: the asked one when free; when taken, a free one if `fallback` (the default port:
+ * several checkouts side by side), else a failure naming EMBEDDED_POSTGRES_PORT.
+ */
+const choosePort = (port: number, fallback: boolean) =>
+  Effect.gen(function* () {
+    if (yield* portFree(port)) return port
+    if (!fallback) {
+      return yield* fail(`EMBEDDED_POSTGRES_PORT=${port}: the port is already in use on ${HOST}; choose another`)
+    }
+    const chosen = yield* anyFreePort
+    yield* Effect.logWarning(
+      `port ${port} is taken on ${HOST} (another checkout's embedded database?): using ${chosen} instead`
+    )
+    return chosen
+  })
 
 const attempt = <A>(message: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (cause) => new EmbeddedPostgresError({ message, cause }) })
@@ -163,7 +200,6 @@ const binariesRoot = () => {
 const make = (options: EmbeddedPostgresOptions) =>
   Effect.gen(function* () {
     const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR)
-    const port = options.port ?? DEFAULT_PORT
     const database = options.database ?? "booking"
     const runtime = yield* Effect.runtime<never>()
     const recent: Array<string> = [] // the server's last words, for the error when it will not start
@@ -183,6 +219,7 @@ const make = (options: EmbeddedPostgresOptions) =>
     }
     const password = yield* readOrCreatePassword(`${dataDir}.password`, initialised)
     yield* stopOrphan(dataDir)
+    const port = yield* choosePort(options.port ?? DEFAULT_PORT, options.portFallback ?? false)
 
     const Server = yield* importServer
     const server = new Server({

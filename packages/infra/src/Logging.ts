@@ -28,6 +28,21 @@ const value = (u: unknown): unknown =>
   typeof u === "bigint" || typeof u === "symbol" || typeof u === "function" ? String(u) : Inspectable.toJSON(u)
 
 /**
+ * The text of a log call; a call that logs only a cause (`Effect.logError(cause)`, or the runtime reporting
+ * a failed start-up such as a bad configuration value) gets the cause's own message, so `message` is never
+ * empty: e.g. `(Invalid data at PORT: "expected an integer between 0 and 65535, got \"x\"")`.
+ */
+const messageText = (message: unknown, cause: Cause.Cause<unknown>): string => {
+  const text_ = (Array.isArray(message) ? message : [message])
+    .filter((part) => part !== undefined)
+    .map(text)
+    .join(" ")
+  if (text_ !== "" || Cause.isEmpty(cause)) return text_
+  const failure = Cause.squash(cause)
+  return failure instanceof Error ? (failure.message === "" ? String(failure) : failure.message) : text(failure)
+}
+
+/**
  * One JSON object per line, OPS.md §4.1: `timestamp` (UTC, `YYYY-MM-DD HH:MM:SS`), `level` (Python names),
  * `message`, then every annotation (e.g. `request_id`), `spans` (ms) and `exc_info` when there is a cause.
  */
@@ -36,7 +51,7 @@ export const formatJson = (options: Logger.Logger.Options<unknown>): string => {
   const entry: Record<string, unknown> = {
     timestamp: date.toISOString().slice(0, 19).replace("T", " "),
     level: levelName(logLevel),
-    message: (Array.isArray(message) ? message : [message]).map(text).join(" ")
+    message: messageText(message, cause)
   }
   // plain values (an access line has only those) need none of `stringifyCircular`'s care: plain JSON is faster
   let plain = true
@@ -58,9 +73,31 @@ const isPrimitive = (u: unknown): u is string | number | boolean | null | undefi
 
 export const jsonLogger: Logger.Logger<unknown, void> = Logger.make(formatJson).pipe(Logger.withConsoleLog)
 
+const COLOURS: Record<string, string> = { CRITICAL: "35", ERROR: "31", WARNING: "33", INFO: "32", DEBUG: "90" }
+
+/**
+ * The local (`LOG_FORMAT_JSON=false`) format: one line per event, `HH:MM:SS LEVEL message key=value …`,
+ * a cause indented below it. (Effect's own pretty logger spends a line per annotation: ~10 per request.)
+ */
+export const formatLine = (options: Logger.Logger.Options<unknown> & { readonly colours?: boolean }): string => {
+  const { annotations, cause, date, logLevel, message, colours = false } = options
+  const level = levelName(logLevel)
+  const paint = (code: string, s: string) => (colours ? `\x1b[${code}m${s}\x1b[0m` : s)
+  let line = `${paint("90", date.toISOString().slice(11, 19))} ${paint(COLOURS[level] ?? "0", level.padEnd(7))} ${messageText(message, cause)}`
+  for (const [key, annotation] of HashMap.toEntries(annotations)) {
+    const rendered = isPrimitive(annotation) ? String(annotation) : Inspectable.stringifyCircular(value(annotation))
+    line += ` ${paint("90", `${key}=`)}${/\s/.test(rendered) ? JSON.stringify(rendered) : rendered}`
+  }
+  if (!Cause.isEmpty(cause)) line += `\n  ${Cause.pretty(cause, { renderErrorCause: true }).split("\n").join("\n  ")}`
+  return line
+}
+
+const lineLogger = (colours: boolean): Logger.Logger<unknown, void> =>
+  Logger.make((options) => formatLine({ ...options, colours })).pipe(Logger.withConsoleLog)
+
 export const layer = (options: { readonly json: boolean; readonly level: LogLevel.LogLevel }): Layer.Layer<never> =>
   Layer.merge(
-    options.json ? Logger.replace(Logger.defaultLogger, jsonLogger) : Logger.pretty,
+    Logger.replace(Logger.defaultLogger, options.json ? jsonLogger : lineLogger(process.stdout.isTTY === true)),
     Logger.minimumLogLevel(options.level)
   )
 

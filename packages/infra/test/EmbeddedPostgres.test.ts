@@ -5,7 +5,7 @@ import { connect, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Logger } from "effect"
 import * as Database from "../src/Database.js"
 import { EmbeddedPostgres } from "../src/EmbeddedPostgres.js"
 
@@ -39,12 +39,17 @@ const tempDir = Effect.acquireRelease(
 )
 
 /** Starts the embedded server plus the migrated pool, runs `f`, and stops everything. */
-const withEmbedded = <A>(dataDir: string, port: number, f: Effect.Effect<A, unknown, SqlClient.SqlClient>) =>
+const withEmbedded = <A>(
+  dataDir: string,
+  port: number,
+  f: Effect.Effect<A, unknown, SqlClient.SqlClient | EmbeddedPostgres>,
+  portFallback = false
+) =>
   Effect.scoped(
     Effect.gen(function* () {
       const context = yield* Layer.build(
         Layer.unwrapEffect(Effect.map(EmbeddedPostgres, (e) => Database.layer(e.connection, { poolSize: 2 }))).pipe(
-          Layer.provideMerge(EmbeddedPostgres.layer({ dataDir, port }))
+          Layer.provideMerge(EmbeddedPostgres.layer({ dataDir, port, portFallback }))
         )
       )
       return yield* Effect.provide(f, context)
@@ -147,6 +152,40 @@ describe("EmbeddedPostgres", () => {
           yield* fiber.await
           assert.isFalse(yield* isListening(port), `interrupted after ${delay} ms`)
         }
+      }).pipe(Effect.scoped),
+    120_000
+  )
+
+  it.live(
+    "the default port taken (another checkout): a free one, said in the log; a configured port taken: a clear failure",
+    () =>
+      Effect.gen(function* () {
+        const dataDir = join(yield* tempDir, "postgres")
+        const port = yield* freePort
+        const blocker = createServer()
+        yield* Effect.acquireRelease(
+          Effect.async<void>((resume) => void blocker.listen(port, "127.0.0.1", () => resume(Effect.void))),
+          () => Effect.async<void>((resume) => void blocker.close(() => resume(Effect.void)))
+        )
+        const logs: Array<string> = []
+        const logger = Logger.make(({ message }) => void logs.push(String(message)))
+        const used = yield* withEmbedded(
+          dataDir,
+          port,
+          Effect.gen(function* () {
+            const sql = yield* SqlClient.SqlClient
+            yield* sql`SELECT 1`
+            return (yield* EmbeddedPostgres).port
+          }),
+          true
+        ).pipe(Effect.provide(Logger.add(logger)))
+        assert.notStrictEqual(used, port)
+        assert.isTrue(
+          logs.some((line) => line.includes(`port ${port} is taken`) && line.includes(`using ${used} instead`)),
+          logs.join("\n")
+        )
+        const refused = yield* Effect.flip(withEmbedded(dataDir, port, Effect.void, false))
+        assert.include(String(refused), `EMBEDDED_POSTGRES_PORT=${port}: the port is already in use`)
       }).pipe(Effect.scoped),
     120_000
   )

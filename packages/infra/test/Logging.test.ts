@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, type Console, Effect, Layer, Logger, LogLevel } from "effect"
+import { Cause, ConfigProvider, type Console, Effect, HashMap, Layer, Logger, LogLevel } from "effect"
 import * as Logging from "../src/Logging.js"
 
 /** Runs `effect` under `layer` and returns what its loggers wrote to the console. */
@@ -85,6 +85,45 @@ describe("Logging", () => {
     Effect.gen(function* () {
       const lines = yield* capture(Effect.logDebug("details"), Logging.layer({ json: true, level: LogLevel.Debug }))
       assert.strictEqual(JSON.parse(lines[0]!).level, "DEBUG")
+    })
+  )
+})
+
+describe("Logging: the local format and empty messages", () => {
+  it.effect("LOG_FORMAT_JSON=false writes one line per event, annotations inline", () =>
+    Effect.gen(function* () {
+      const lines = yield* capture(
+        Effect.logInfo("GET /hotels 200").pipe(
+          Effect.annotateLogs({ request_id: "req-9", method: "GET", path: "/hotels", duration_ms: 3.2, client: "a b" })
+        ),
+        env({ LOG_FORMAT_JSON: "false", APP_ENV: "local" })
+      )
+      assert.strictEqual(lines.length, 1)
+      assert.notInclude(lines[0], "\n")
+      assert.match(lines[0]!, /^\d{2}:\d{2}:\d{2} INFO {4}GET \/hotels 200 /)
+      for (const field of ["request_id=req-9", "method=GET", "path=/hotels", "duration_ms=3.2", 'client="a b"'])
+        assert.include(lines[0], ` ${field}`)
+    })
+  )
+
+  it.effect("a log call with only a cause (a failed start-up) gets the cause's message, never an empty one", () =>
+    Effect.gen(function* () {
+      const failure = yield* Layer.build(env({ LOG_LEVEL: "loud" })).pipe(Effect.scoped, Effect.flip)
+      const lines: Array<string> = []
+      const logger = Logger.make((options) => void lines.push(Logging.formatJson(options)))
+      yield* Effect.logError(Cause.fail(failure)).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      const entry = JSON.parse(lines[0]!)
+      assert.include(entry.message, "LOG_LEVEL")
+      assert.include(entry.message, "expected one of")
+      const plain = Logging.formatLine({
+        ...({} as Logger.Logger.Options<unknown>),
+        annotations: HashMap.empty(),
+        cause: Cause.fail(failure),
+        date: new Date(),
+        logLevel: LogLevel.Error,
+        message: undefined
+      } as Logger.Logger.Options<unknown>)
+      assert.include(plain.split("\n")[0], "LOG_LEVEL")
     })
   )
 })

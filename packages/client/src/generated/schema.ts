@@ -872,8 +872,11 @@ export interface components {
       version: string
       /** @enum {string} */
       database: "connected" | "disconnected"
-      /** @enum {string} */
-      redis: "connected" | "disconnected"
+      /**
+       * @description `in-process`: no Redis is configured (the embedded default) and the Redis-shaped services (rate limiter, token store, image jobs) run in this process — healthy by design.
+       * @enum {string}
+       */
+      redis: "connected" | "disconnected" | "in-process"
       celery: components["schemas"]["WorkerStatus"]
       disk: components["schemas"]["DiskStatus"]
       rate_limiting: {

@@ -48,13 +48,14 @@ export class Health extends Effect.Service<Health>()("server/Health", {
       )
     })
 
+    /** No Redis configured: its services run in this process (the embedded default), which is healthy. */
     const redis = Option.match(redisProbe, {
-      onNone: () => Effect.succeed(false),
+      onNone: () => Effect.succeed("in-process" as const),
       onSome: (probe) =>
         probe.ping.pipe(
           Effect.timeout(PROBE_TIMEOUT),
-          Effect.as(true),
-          Effect.catchAllCause(() => Effect.succeed(false))
+          Effect.as("connected" as const),
+          Effect.catchAllCause(() => Effect.succeed("disconnected" as const))
         )
     })
 
@@ -85,7 +86,7 @@ export class Health extends Effect.Service<Health>()("server/Health", {
 
     const detailed = (timestamp: string) =>
       Effect.gen(function* () {
-        const [databaseUp, redisUp, celery, diskStatus, rateLimiterUp] = yield* Effect.all(
+        const [databaseUp, redisState, celery, diskStatus, rateLimiterUp] = yield* Effect.all(
           [
             database.pipe(
               Effect.as(true),
@@ -99,14 +100,15 @@ export class Health extends Effect.Service<Health>()("server/Health", {
           { concurrency: "unbounded" }
         )
         let status: "ok" | "degraded" | "down" = "ok"
-        if (!redisUp || celery.status !== "ok" || diskStatus.status !== "ok" || !rateLimiterUp) status = "degraded"
+        if (redisState === "disconnected" || celery.status !== "ok" || diskStatus.status !== "ok" || !rateLimiterUp)
+          status = "degraded"
         if (!databaseUp) status = "down"
         return new HealthDetailed({
           status,
           timestamp,
           version: "1.0.0",
           database: databaseUp ? "connected" : "disconnected",
-          redis: redisUp ? "connected" : "disconnected",
+          redis: redisState,
           celery,
           disk: diskStatus,
           rate_limiting: {
