@@ -1,4 +1,4 @@
-# One image for the server, the worker and the migrations (OPS.md §6, D8):
+# One image for the server, the worker and the migrations (docs/operations.md §6, D8):
 #   docker build -t shum-booking .                          # the server (the last stage is the default)
 #   docker build --target worker -t shum-booking-worker .   # same layers, the worker's command
 #   docker build --target migrate -t shum-booking-migrate .

@@ -7,7 +7,7 @@
 #   entrypoint.sh --render   render only and print the rendered file's path
 #   entrypoint.sh --test     render, then `nginx -t` (exit code is nginx's)
 #
-# Variables (the app's own names where they mean the same thing, OPS.md §2 / D10):
+# Variables (the app's own names where they mean the same thing, docs/operations.md §2 / D10):
 #   RATE_LIMIT_PER_MINUTE       edge limit per client on every proxied path   (default 60)
 #   RATE_LIMIT_AUTH_PER_MINUTE  edge limit per client on register/login/refresh (default 5)
 #   MAX_IMAGE_FILE_SIZE_MB      upload limit; nginx allows this plus 1 MiB     (default 10)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deploys Shum Booking to the K3s cluster that kubectl points at (OPS.md §9, DECISIONS.md D8). Run by
+# Deploys Shum Booking to the K3s cluster that kubectl points at (docs/operations.md §9, docs/decisions.md D8). Run by
 # .github/workflows/deploy.yml; runs as well from a laptop with a kubeconfig for the cluster.
 #
 #   PROD_ENV_FILE=prod.env APP_IMAGE=ghcr.io/owner/repo:sha deploy/scripts/k3s-deploy.sh
@@ -36,7 +36,7 @@ config_keys=(APP_ENV HOST PORT ROOT_PATH CORS_ORIGINS TRUSTED_PROXIES SHUTDOWN_T
   IMAGE_JOB_TIMEOUT_SECONDS IMAGE_JOB_RETRY_DELAY_SECONDS IMAGE_PENDING_REQUEUE_SECONDS IMAGE_MAX_INPUT_PIXELS
   IMAGE_WORKER_CONCURRENCY WORKER_NAME
   EMBEDDED_POSTGRES_DIR EMBEDDED_POSTGRES_PORT)
-# Defaults where .prod.env leaves a key out (OPS.md §9.3).
+# Defaults where .prod.env leaves a key out (docs/operations.md §9.3).
 declare -A defaults=(
   [DB_USERNAME]=postgres [DB_NAME]=booking [DB_HOST]=postgres-service [DB_PORT]=5432
   [REDIS_HOST]=redis-service [REDIS_PORT]=6379 [REDIS_DB]=0 [REDIS_PASSWORD]=""
@@ -171,7 +171,7 @@ if [ -n "${CI_REGISTRY_PASSWORD:-}" ] && [ -n "$pull_secret" ]; then
     --dry-run=client -o yaml | kubectl apply -f -
 fi
 
-# A cluster deployed by the original (OPS.md §8) has workloads whose label selectors cannot be changed in
+# A cluster deployed by the original (docs/operations.md §8) has workloads whose label selectors cannot be changed in
 # place: those are replaced once (their claims, and so the data, stay and are reused by name), and the
 # original's own app workloads go. Nothing happens on a cluster this script deployed.
 log "adopting objects of an earlier deployment, if any"

@@ -157,7 +157,7 @@ describe("docker-compose.local.yml", () => {
     expect(file.services["server"]!.environment?.["TRUSTED_PROXIES"]).toBe(subnets[0])
   })
 
-  it("every service logs through json-file with rotation (OPS.md §5)", () => {
+  it("every service logs through json-file with rotation (docs/operations.md §5)", () => {
     for (const [name, service] of Object.entries(compose().services)) {
       expect(service["logging"], name).toEqual({
         driver: "json-file",

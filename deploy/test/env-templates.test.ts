@@ -1,14 +1,14 @@
 /**
  * The env templates: each lists every variable the app reads (packages/infra/src/Config.ts is the source
  * of truth), each variable with a comment above it, no unknown or repeated names (a typo would be a
- * variable nobody reads), and .prod.env also every deployment variable of OPS.md §2.2.
+ * variable nobody reads), and .prod.env also every deployment variable of docs/operations.md §2.2.
  */
 import { settings } from "@shum/infra/Config"
 import { ConfigProvider, Effect, Option } from "effect"
 import { describe, expect, it } from "vitest"
 import { appVariables, parseEnvFile, readRepoFile } from "./support.js"
 
-/** OPS.md §2.2 (and the additions of deploy/k3s/overlays/prod/deploy.env), read by the deploy, not the app. */
+/** docs/operations.md §2.2 (and the additions of deploy/k3s/overlays/prod/deploy.env), read by the deploy, not the app. */
 const DEPLOYMENT_VARIABLES = [
   "DOMAIN",
   "LETSENCRYPT_EMAIL",
@@ -72,9 +72,9 @@ const DEPLOYMENT_VARIABLES = [
   "GITHUB_PERSONAL_ACCESS_TOKEN",
   "GITHUB_TOKEN_EXPIRATION_DAY"
 ]
-/** OPS.md §2.2, for the API test suite and end-to-end runs. */
+/** docs/operations.md §2.2, for the API test suite and end-to-end runs. */
 const TEST_SUITE_VARIABLES = ["TEST_PASSWORD", "TEST_EXAMPLE_EMAIL_DOMAIN", "E2E_BASE_URL", "E2E_REQUEST_DELAY"]
-/** OPS.md §2.1's Python runtime flag: listed for compatibility, ignored by Node. */
+/** docs/operations.md §2.1's Python runtime flag: listed for compatibility, ignored by Node. */
 const COMPATIBILITY_VARIABLES = ["PYTHONUNBUFFERED"]
 
 const templates = {

@@ -1,5 +1,5 @@
 /**
- * The whole HTTP contract: one `HttpApi` with a group per tag, in the order of API.md §6.6.
+ * The whole HTTP contract: one `HttpApi` with a group per tag, in the order of docs/api.md §6.6.
  * Server, tests and clients all derive from this value.
  */
 import * as HttpApi from "@effect/platform/HttpApi"

@@ -1,5 +1,5 @@
 /**
- * Registration, sign-in, token refresh and sign-out (API.md §4, §7; DECISIONS.md D1, D3, D4).
+ * Registration, sign-in, token refresh and sign-out (docs/api.md §4, §7; docs/decisions.md D1, D3, D4).
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
@@ -32,7 +32,7 @@ export class AuthApi extends HttpApiGroup.make("auth")
           "Order: body validation (422, also for a missing or `null` body) → auth rate limit (429; a 422 does not " +
           "count) → e-mail already registered → 409 `Пользователь с email '<e-mail>' уже существует` (a concurrent " +
           "duplicate → 409 integrity violation).\n\n" +
-          "The e-mail is normalised (§4.2: display form reduced, domain lower-cased) and stored that way; the " +
+          "The e-mail is normalised (docs/api.md §4.2: display form reduced, domain lower-cased) and stored that way; the " +
           "password is stored as a bcrypt hash."
       )
   )

@@ -1,5 +1,5 @@
 /**
- * Bookings (API.md §2, §8.7; DATA.md §1.8, BR-4..BR-8; DECISIONS.md D2).
+ * Bookings (docs/api.md §2, §8.7; docs/data.md §1.8, BR-4..BR-8; docs/decisions.md D2).
  */
 import { Schema } from "effect"
 import { DateString, LaxInt, modelDoc, Timestamp } from "./Common.js"

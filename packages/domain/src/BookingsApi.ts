@@ -1,5 +1,5 @@
 /**
- * Bookings (API.md §8.7, §10; DECISIONS.md D1, D2).
+ * Bookings (docs/api.md §8.7, §10; docs/decisions.md D1, D2).
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
@@ -35,7 +35,7 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
           "Admin only (D1; the original was anonymous)."
       )
   )
-  // Declared before `/bookings/:booking_id`: the literal path wins (API.md §13).
+  // Declared before `/bookings/:booking_id`: the literal path wins (docs/api.md §13).
   .add(
     HttpApiEndpoint.get("mine", "/bookings/me")
       .setUrlParams(PageQuery)

@@ -1,5 +1,5 @@
 /**
- * Cities (API.md §8.3; DATA.md BR-1, BR-10, BR-11; DECISIONS.md D1).
+ * Cities (docs/api.md §8.3; docs/data.md BR-1, BR-10, BR-11; docs/decisions.md D1).
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"

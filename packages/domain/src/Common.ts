@@ -1,6 +1,6 @@
 /**
  * Building blocks shared by every group: ids, lax integers, dates and times, pagination, `Message`.
- * Wire formats follow API.md §1.2.
+ * Wire formats follow docs/api.md §1.2.
  */
 import { Schema } from "effect"
 
@@ -119,7 +119,7 @@ const TIME_INPUT = /^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.(\d{1,6}))?)?$/
 
 /**
  * A time of day. Input `HH:MM`, `HH:MM:SS` or `HH:MM:SS.ffffff`; output `HH:MM:SS`, with the
- * fraction only when non-zero (API.md §1.2).
+ * fraction only when non-zero (docs/api.md §1.2).
  */
 export const TimeString = Schema.transform(
   Schema.String.pipe(Schema.pattern(TIME_INPUT, { message: () => "Input should be in a valid time format" })),
@@ -151,7 +151,7 @@ export const Timestamp = Schema.String.annotations({
   jsonSchema: { type: "string", format: "date-time", examples: ["2026-02-12T10:15:30.123456Z"] }
 })
 
-/** `page` ≥ 1 (default 1) and `per_page` 1..20 (default 10), API.md §1.6. Defaults apply in the server. */
+/** `page` ≥ 1 (default 1) and `per_page` 1..20 (default 10), docs/api.md §1.6. Defaults apply in the server. */
 export const PaginationParams = {
   page: Schema.optional(
     integerFromString(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)), {

@@ -1,5 +1,5 @@
 /**
- * Countries (API.md §8.2; DATA.md BR-1, BR-10; DECISIONS.md D1, D9).
+ * Countries (docs/api.md §8.2; docs/data.md BR-1, BR-10; docs/decisions.md D1, D9).
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"

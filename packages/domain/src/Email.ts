@@ -1,6 +1,6 @@
 /**
  * E-mail addresses, validated and normalised as the original did it (Pydantic `EmailStr` on
- * email-validator 2.x, no DNS check), API.md §4.2:
+ * email-validator 2.x, no DNS check), docs/api.md §4.2:
  * - surrounding whitespace is stripped, `Name <a@b.com>` is reduced to the address;
  * - the domain is lower-cased (and NFC-normalised); the local part is kept as typed;
  * - the reasons in the 422 message follow email-validator's wording.

@@ -1,5 +1,5 @@
 /**
- * Every error the API answers with, as RFC 9457 problem documents (DECISIONS.md D9).
+ * Every error the API answers with, as RFC 9457 problem documents (docs/decisions.md D9).
  *
  * On the wire an error is `{"type", "title", "status", "detail"}` served as `application/problem+json`;
  * `detail` keeps the original service's Russian literal (see `Messages.ts`). In code an error is a
@@ -12,7 +12,7 @@ import { Messages } from "./Messages.js"
 
 export const ProblemContentType = "application/problem+json"
 
-/** One request-validation problem, in the FastAPI/Pydantic format the original used (API.md §1.4). */
+/** One request-validation problem, in the FastAPI/Pydantic format the original used (docs/api.md §1.4). */
 export const ValidationIssue = Schema.Struct({
   type: Schema.String,
   loc: Schema.Array(Schema.Union(Schema.String, Schema.Int)),
@@ -129,7 +129,7 @@ export const ForbiddenProblem = problem(Forbidden, "Forbidden", Schema.String, {
   status: 403,
   type: "/problems/forbidden",
   title: "Forbidden",
-  description: "Signed in, but without the right for this operation (DECISIONS.md D1).",
+  description: "Signed in, but without the right for this operation (docs/decisions.md D1).",
   example: Messages.forbidden
 })
 
@@ -215,7 +215,7 @@ export const ValidationErrorProblem = problem(ValidationError, "ValidationError"
   example: [{ type: "missing", loc: ["body", "email"], msg: "Field required", input: {} }]
 })
 
-/** 429 keeps the original's `error` member next to `detail` (same text), see DECISIONS.md D4. */
+/** 429 keeps the original's `error` member next to `detail` (same text), see docs/decisions.md D4. */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", { detail: Schema.String }) {}
 export const RateLimitedProblem = Schema.transform(
   Schema.Struct({

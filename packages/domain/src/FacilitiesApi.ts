@@ -1,5 +1,5 @@
 /**
- * Facilities: free-text amenity labels that rooms link to (API.md §8.4; DECISIONS.md D1).
+ * Facilities: free-text amenity labels that rooms link to (docs/api.md §8.4; docs/decisions.md D1).
  * There is no update endpoint, as in the original.
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"

@@ -1,5 +1,5 @@
 /**
- * Countries and cities (API.md §2, §8.2, §8.3; DATA.md §1.1–1.2).
+ * Countries and cities (docs/api.md §2, §8.2, §8.3; docs/data.md §1.1–1.2).
  */
 import { Schema } from "effect"
 import { LaxInt, maxChars, minChars, modelDoc } from "./Common.js"
@@ -55,7 +55,7 @@ export class CountryIn extends Schema.Class<CountryIn>("CountryIn")(
   )
 ) {}
 
-// API.md C5: `null` is the same as an absent field here, as in the original.
+// docs/api.md C5: `null` is the same as an absent field here, as in the original.
 const countryPatchFields = {
   name: Schema.optional(Schema.NullOr(Name)),
   iso_code: Schema.optional(Schema.NullOr(IsoCode))
@@ -76,7 +76,7 @@ export class CityIn extends Schema.Class<CityIn>("CityIn")(
   })
 ) {}
 
-// API.md Y5: `null` is the same as an absent field here, as in the original.
+// docs/api.md Y5: `null` is the same as an absent field here, as in the original.
 const cityPatchFields = {
   name: Schema.optional(Schema.NullOr(Name)),
   country_id: Schema.optional(Schema.NullOr(LaxInt))

@@ -1,5 +1,5 @@
 /**
- * Hotels (API.md §2, §8.5; DATA.md §1.3). In the API a hotel names its city; responses carry the
+ * Hotels (docs/api.md §2, §8.5; docs/data.md §1.3). In the API a hotel names its city; responses carry the
  * names of its city and of that city's country.
  */
 import { Schema } from "effect"
@@ -88,7 +88,7 @@ export class HotelIn extends Schema.Class<HotelIn>("HotelIn")(
   )
 ) {}
 
-// PATCH (API.md H6): only non-null fields are written; `null` means "leave unchanged", as in the original.
+// PATCH (docs/api.md H6): only non-null fields are written; `null` means "leave unchanged", as in the original.
 const hotelPatchFields = {
   title: Schema.optional(Schema.NullOr(Title)),
   city: Schema.optional(Schema.NullOr(Schema.String)),

@@ -1,5 +1,5 @@
 /**
- * Hotels and the availability search across hotels (API.md §8.5; DECISIONS.md D1, D2, D7).
+ * Hotels and the availability search across hotels (docs/api.md §8.5; docs/decisions.md D1, D2, D7).
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
@@ -40,7 +40,7 @@ export class HotelsApi extends HttpApiGroup.make("hotels")
           "Differs from the original: `sort_by=city` with `city_id` no longer duplicates rows (a proper join)."
       )
   )
-  // Declared before `/hotels/:hotel_id`: the literal path wins (API.md §13).
+  // Declared before `/hotels/:hotel_id`: the literal path wins (docs/api.md §13).
   .add(
     HttpApiEndpoint.get("available", "/hotels/rooms/available")
       .setUrlParams(AvailableHotelsQuery)

@@ -1,5 +1,5 @@
 /**
- * Hotel images (API.md §2, §8.8, §9; DECISIONS.md D5). The worker writes 200/500/1000 px wide
+ * Hotel images (docs/api.md §2, §8.8, §9; docs/decisions.md D5). The worker writes 200/500/1000 px wide
  * variants; `width`/`height` are the original's.
  */
 import { Schema } from "effect"

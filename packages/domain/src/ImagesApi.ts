@@ -1,5 +1,5 @@
 /**
- * Hotel images: upload, list, delete (API.md §8.8, §9; DECISIONS.md D1, D5).
+ * Hotel images: upload, list, delete (docs/api.md §8.8, §9; docs/decisions.md D1, D5).
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"

@@ -1,5 +1,5 @@
 /**
- * The original service's error texts (API.md §3), byte for byte — clients compare them.
+ * The original service's error texts (docs/api.md §3), byte for byte — clients compare them.
  * Grammatical oddities (`Страна не найден`, `Город с название …`) are part of the contract.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Every response model and request body of the API (API.md §2), one module per area.
+ * Every response model and request body of the API (docs/api.md §2), one module per area.
  */
 export * from "./Bookings.js"
 export * from "./Email.js"

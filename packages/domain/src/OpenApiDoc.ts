@@ -3,12 +3,12 @@
  * per-endpoint additions that `HttpApi` has no annotation for.
  *
  * 1. `HttpApi` documents a 400 `HttpApiDecodeError` on every endpoint. This service never sends it: the
- *    server turns every decode failure into a 422 `ValidationError` (API.md §1.4), which the endpoints
+ *    server turns every decode failure into a 422 `ValidationError` (docs/api.md §1.4), which the endpoints
  *    that take input declare themselves. So the decode error is removed — only it: an endpoint's own 400s
  *    (`BadRequest`, `InvalidDateRange`) are merged into the same response by `HttpApi` and must stay.
  * 2. When several errors share a status, `HttpApi` lists them under `application/json`, losing their media
  *    type. Problem documents are moved back under `application/problem+json` (D9).
- * 3. Request bodies ignore unknown fields (API.md §1.2), so their schemas must not say
+ * 3. Request bodies ignore unknown fields (docs/api.md §1.2), so their schemas must not say
  *    `additionalProperties: false` (which `HttpApi` writes on every struct).
  * 4. effect marks its `unknown` and `never` schemas with `$id: "/schemas/unknown"` (…), the same `$id` in
  *    several places, which validators reject as ambiguous; they are dropped.

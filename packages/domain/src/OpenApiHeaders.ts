@@ -88,7 +88,7 @@ export const conditionalRead = (operation: Json): Json => {
   return operation
 }
 
-/** Sign-in and refresh set the `access_token` cookie (API.md §4.1); sign-out deletes it (`Max-Age=0`). */
+/** Sign-in and refresh set the `access_token` cookie (docs/api.md §4.1); sign-out deletes it (`Max-Age=0`). */
 export const setsAccessCookie = (operation: Json): Json => {
   const responses = (operation["responses"] ?? {}) as Record<string, Json>
   const ok = Object.entries(responses).find(([status]) => status.startsWith("2"))

@@ -1,5 +1,5 @@
 /**
- * Path, query and header schemas of the endpoints (API.md §1.6, §1.7, §8).
+ * Path, query and header schemas of the endpoints (docs/api.md §1.6, §1.7, §8).
  * No identifiers on these structs: OpenAPI lists their fields as parameters only when inlined.
  */
 import { Schema } from "effect"
@@ -18,7 +18,7 @@ export const CityIdPath = Schema.Struct({ city_id: PathId })
 
 // --- query -------------------------------------------------------------------------------------------
 
-/** Partial, case-insensitive; `%` and `_` act as wildcards, an empty value matches everything (§1.7). */
+/** Partial, case-insensitive; `%` and `_` act as wildcards, an empty value matches everything (docs/api.md §1.7). */
 const contains = (what: string) =>
   Schema.optional(Schema.String.annotations({ description: `${what} contains this text (case-insensitive)` }))
 
@@ -61,7 +61,7 @@ export const AvailableHotelsQuery = Schema.Struct({
 
 export const RoomsQuery = Schema.Struct({ ...PaginationParams, title: contains("Title") })
 
-/** Not paginated (API.md R2). */
+/** Not paginated (docs/api.md R2). */
 export const StayQuery = Schema.Struct({
   date_from: requiredDate("Check-in day"),
   date_to: requiredDate("Check-out day (after `date_from`)")

@@ -1,5 +1,5 @@
 /**
- * Facilities and rooms (API.md §2, §8.4, §8.6; DATA.md §1.4–1.6). A room is a room *type* with
+ * Facilities and rooms (docs/api.md §2, §8.4, §8.6; docs/data.md §1.4–1.6). A room is a room *type* with
  * `quantity` identical units and a nightly `price`.
  */
 import { Schema } from "effect"
@@ -69,7 +69,7 @@ export class AvailableRoom extends Schema.Class<AvailableRoom>("AvailableRoom")(
 ) {}
 
 // POST/PUT. On PUT a `null` description keeps the stored one; `facility_ids` absent/`null` keeps the
-// links, `[]` removes them all, a list replaces them (API.md R5).
+// links, `[]` removes them all, a list replaces them (docs/api.md R5).
 const roomInFields = {
   title: Title,
   description: Schema.optional(Schema.NullOr(Schema.String)),

@@ -1,5 +1,5 @@
 /**
- * Room types of a hotel, under `/hotels/{hotel_id}/rooms` (API.md §8.6; DECISIONS.md D1, D2).
+ * Room types of a hotel, under `/hotels/{hotel_id}/rooms` (docs/api.md §8.6; docs/decisions.md D1, D2).
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
@@ -45,7 +45,7 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
           "Unknown hotel → 404 `Отель не найден`."
       )
   )
-  // Declared before `/hotels/:hotel_id/rooms/:room_id`: the literal path wins (API.md §13).
+  // Declared before `/hotels/:hotel_id/rooms/:room_id`: the literal path wins (docs/api.md §13).
   .add(
     HttpApiEndpoint.get("available", "/hotels/:hotel_id/rooms/available")
       .setPath(HotelIdPath)

@@ -1,5 +1,5 @@
 /**
- * Who may call what (DECISIONS.md D1, API.md §4.1).
+ * Who may call what (docs/decisions.md D1, docs/api.md §4.1).
  *
  * Two security middlewares, applied per endpoint, both providing the caller as `CurrentUser`:
  * - `Authentication`: any signed-in user (401 without valid credentials);
@@ -7,7 +7,7 @@
  * Endpoints that allow "yourself or an admin" use `Authentication` and check the rest in the handler.
  *
  * The access token travels in the `access_token` cookie or as `Authorization: Bearer <jwt>`. HttpApi tries
- * the schemes in the order declared here and keeps the first success; API.md §4.1 wants a non-empty cookie
+ * the schemes in the order declared here and keeps the first success; docs/api.md §4.1 wants a non-empty cookie
  * to win even when it is invalid, so the server's handlers read both themselves, cookie first, whichever
  * scheme HttpApi tried. Bearer is declared first: HttpApi reads it without a schema, while reading the
  * cookie scheme when there is no cookie builds a parse error (a stack trace) on every request.

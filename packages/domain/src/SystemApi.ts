@@ -1,5 +1,5 @@
 /**
- * System endpoints (API.md §6, DECISIONS.md D6): liveness, readiness, health and Prometheus metrics.
+ * System endpoints (docs/api.md §6, docs/decisions.md D6): liveness, readiness, health and Prometheus metrics.
  * Anonymous, never rate-limited.
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
@@ -9,7 +9,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { modelDoc } from "./Common.js"
 
-/** Server-local naive ISO-8601 (`2026-02-12T10:15:30.123456`), API.md §1.2. */
+/** Server-local naive ISO-8601 (`2026-02-12T10:15:30.123456`), docs/api.md §1.2. */
 const NaiveTimestamp = Schema.String.annotations({ examples: ["2026-02-12T10:15:30.123456"] })
 const NOW = "2026-02-12T10:15:30.123456"
 
@@ -150,7 +150,7 @@ export class SystemApi extends HttpApiGroup.make("system")
       .annotate(
         OpenApi.Description,
         "200 when the database answers `SELECT 1`; 503 with the same shape when it does not or the process is " +
-          "shutting down (the original answered 200 — fixed, DECISIONS.md D6)."
+          "shutting down (the original answered 200 — fixed, docs/decisions.md D6)."
       )
   )
   .add(
@@ -158,7 +158,7 @@ export class SystemApi extends HttpApiGroup.make("system")
       .addSuccess(MetricsText)
       .annotate(OpenApi.Identifier, "getMetrics")
       .annotate(OpenApi.Summary, "Prometheus metrics")
-      .annotate(OpenApi.Description, "Prometheus text exposition (API.md §12).")
+      .annotate(OpenApi.Description, "Prometheus text exposition (docs/api.md §12).")
   )
   .annotate(OpenApi.Title, "Система")
   .annotate(OpenApi.Description, "Health, readiness, liveness and metrics.") {}

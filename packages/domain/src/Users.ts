@@ -1,5 +1,5 @@
 /**
- * Users, tokens and the auth/user request bodies (API.md §2, §4, §7, §8.1; DECISIONS.md D1).
+ * Users, tokens and the auth/user request bodies (docs/api.md §2, §4, §7, §8.1; docs/decisions.md D1).
  */
 import { Schema } from "effect"
 import { ErrorType, ExternalId, maxChars, minChars, modelDoc } from "./Common.js"
@@ -16,7 +16,7 @@ export const PASSWORD_MAX_BYTES = 72
 export const utf8Length = (s: string): number => new TextEncoder().encode(s).length
 
 /**
- * 8..72 characters (API.md §4.2) and at most 72 bytes in UTF-8 (docs/decisions.md D12), on register, login
+ * 8..72 characters (docs/api.md §4.2) and at most 72 bytes in UTF-8 (docs/decisions.md D12), on register, login
  * and password changes: beyond is a 422, never a password silently cut to its first 72 bytes.
  */
 export const Password = Schema.String.pipe(
@@ -130,7 +130,7 @@ const RejectedHashedPassword = Schema.optionalWith(
   { exact: true }
 )
 
-// PUT: `email` is required; `null` or an absent field leaves the stored value unchanged (API.md U3).
+// PUT: `email` is required; `null` or an absent field leaves the stored value unchanged (docs/api.md U3).
 const updateFields = {
   email: Email,
   password: Schema.optional(Schema.NullOr(Password)),

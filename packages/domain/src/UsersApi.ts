@@ -1,5 +1,5 @@
 /**
- * User accounts (API.md §8.1; DECISIONS.md D1: admin-only listing, "yourself or an admin" for one user).
+ * User accounts (docs/api.md §8.1; docs/decisions.md D1: admin-only listing, "yourself or an admin" for one user).
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"

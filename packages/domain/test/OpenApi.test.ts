@@ -6,7 +6,7 @@ import { AdminAuthentication, Authentication } from "../src/Security.js"
 
 type Access = "anonymous" | "user" | "admin"
 
-/** API.md §13, in order, with who may call it (DECISIONS.md D1). */
+/** docs/api.md §13, in order, with who may call it (docs/decisions.md D1). */
 const INVENTORY: ReadonlyArray<readonly [method: string, path: string, access: Access]> = [
   ["get", "/health", "anonymous"],
   ["get", "/health/detailed", "anonymous"],
@@ -110,7 +110,7 @@ describe("OpenAPI document", () => {
     assert.strictEqual(API_VERSION, spec.info.version)
   })
 
-  it("has exactly the 52 operations of API.md §13, system first, then in registration order", () => {
+  it("has exactly the 52 operations of docs/api.md §13, system first, then in registration order", () => {
     assert.strictEqual(INVENTORY.length, 52)
     // The document groups operations by path (first appearance), each path's methods in registration order.
     const paths = [...new Set(INVENTORY.map(([, path]) => path))]
@@ -128,7 +128,7 @@ describe("OpenAPI document", () => {
     assert.deepStrictEqual(spec.servers, [{ url: "/", description: "This server" }])
   })
 
-  it("has the 10 tags of §6.6, in order, each with a description", () => {
+  it("has the 10 tags of docs/api.md §6.6, in order, each with a description", () => {
     assert.deepStrictEqual(
       spec.tags.map((tag) => tag.name),
       TAGS
@@ -228,7 +228,7 @@ describe("OpenAPI document", () => {
     assert.strictEqual(header?.required, false)
   })
 
-  it("lets request bodies carry unknown fields (ignored, API.md §1.2) while responses stay closed", () => {
+  it("lets request bodies carry unknown fields (ignored, docs/api.md §1.2) while responses stay closed", () => {
     const schemas = spec.components.schemas as Record<string, { additionalProperties?: unknown }>
     for (const name of ["UserRegister", "UserUpdate", "HotelIn", "RoomPatch", "BookingIn", "CityPatch"]) {
       assert.isUndefined(schemas[name]?.additionalProperties, name)

@@ -25,7 +25,7 @@ const rejected = <A, I>(schema: Schema.Schema<A, I>, input: unknown): string => 
   return ParseResult.TreeFormatter.formatErrorSync(result.left)
 }
 
-describe("Email (API.md §4.2)", () => {
+describe("Email (docs/api.md §4.2)", () => {
   it("trims, reduces the display form and lower-cases only the domain", () => {
     assert.strictEqual(ok(Email, "  Ivan.Petrov@Example.COM \n"), "Ivan.Petrov@example.com")
     assert.strictEqual(ok(Email, "Иван Петров <Ivan@EXAMPLE.com>"), "Ivan@example.com")
@@ -36,7 +36,7 @@ describe("Email (API.md §4.2)", () => {
     assert.strictEqual(ok(Email, `a@${"b".repeat(63)}.com`), `a@${"b".repeat(63)}.com`)
   })
 
-  it("rejects the forms listed in §4.2, with email-validator's reasons", () => {
+  it("rejects the forms listed in docs/api.md §4.2, with email-validator's reasons", () => {
     const bad = [
       "",
       "plainaddress",

@@ -43,7 +43,7 @@ const messageText = (message: unknown, cause: Cause.Cause<unknown>): string => {
 }
 
 /**
- * One JSON object per line, OPS.md §4.1: `timestamp` (UTC, `YYYY-MM-DD HH:MM:SS`), `level` (Python names),
+ * One JSON object per line, docs/operations.md §4.1: `timestamp` (UTC, `YYYY-MM-DD HH:MM:SS`), `level` (Python names),
  * `message`, then every annotation (e.g. `request_id`), `spans` (ms) and `exc_info` when there is a cause.
  */
 export const formatJson = (options: Logger.Logger.Options<unknown>): string => {

@@ -13,7 +13,7 @@ const serial = (table: string) => `id integer not null default nextval('${table}
 const varchar = (name: string, n: number, notNull = true) =>
   `${name} character varying(${n})${notNull ? " not null" : ""}`
 
-/** DATA.md §1 with the DECISIONS columns, in physical order. */
+/** docs/data.md §1 with the DECISIONS columns, in physical order. */
 const COLUMNS: Record<string, ReadonlyArray<string>> = {
   bookings: [
     serial("bookings"),
@@ -212,7 +212,7 @@ const assertFinalSchema = (schema: Schema) => {
 }
 
 // What the original's alembic head (386154a05459) leaves behind, written the way SQLAlchemy emits it:
-// unnamed constraints, so PostgreSQL's own naming must give the names DATA.md lists.
+// unnamed constraints, so PostgreSQL's own naming must give the names docs/data.md lists.
 const ORIGINAL_DDL = `
 CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));
 INSERT INTO alembic_version (version_num) VALUES ('386154a05459');
@@ -306,7 +306,7 @@ const createOriginal = (name: string) =>
 const sha256 = (token: string) => createHash("sha256").update(token, "utf8").digest("hex")
 
 describe("Migrations", () => {
-  it.scopedLive("an empty database migrates to the DATA.md schema with the DECISIONS changes", () =>
+  it.scopedLive("an empty database migrates to the docs/data.md schema with the DECISIONS changes", () =>
     Effect.gen(function* () {
       const db = yield* freshDatabase
       const applied = yield* migrate(db)

@@ -37,7 +37,7 @@ const GroupsLive = Layer.mergeAll(
 
 /**
  * The API as documented: `servers` is this server (`/`), or with `ROOT_PATH` the prefix, so "Try it out" and
- * generated clients call the public path (§1.1).
+ * generated clients call the public path (docs/api.md §1.1).
  */
 export const documentedApi = (rootPath: string) =>
   rootPath === "" ? ShumApi : ShumApi.annotate(OpenApi.Servers, [{ url: rootPath, description: "Production server" }])

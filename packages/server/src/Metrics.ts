@@ -1,8 +1,8 @@
 /**
- * Prometheus metrics (API.md §12) in a registry of our own (the global one breaks when two servers
+ * Prometheus metrics (docs/api.md §12) in a registry of our own (the global one breaks when two servers
  * are built in one process, as tests do). Node's default collectors provide the process metrics.
  *
- * Every name, type, label set and bucket list of §12 is declared. Differences from the original:
+ * Every name, type, label set and bucket list of docs/api.md §12 is declared. Differences from the original:
  * - HTTP and `api_*` metrics are labelled by the route template (`/hotels/{hotel_id}`), never the raw
  *   path, so cardinality stays bounded; unknown paths are `api_*` endpoint `unmatched`.
  * - `db_queries_total` / `db_query_duration_seconds` are really updated, timed by the database pool itself
@@ -35,7 +35,7 @@ export interface RequestObservation {
   readonly handler: string | undefined
   /** `api_*` endpoint label: the template, a docs path, or `unmatched`. */
   readonly endpoint: string
-  /** System endpoints are left out of the `http_*` metrics (§12). */
+  /** System endpoints are left out of the `http_*` metrics (docs/api.md §12). */
   readonly system: boolean
   readonly status: number
   readonly seconds: number

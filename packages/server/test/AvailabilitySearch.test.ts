@@ -36,7 +36,7 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
   it.effect("H2 and R2 write what HttpApi would: escapes, Cyrillic, nulls, fractional times, order", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      // no backslash in the city's name: the filter is a LIKE pattern, where it escapes (API.md §1.7)
+      // no backslash in the city's name: the filter is a LIKE pattern, where it escapes (docs/api.md §1.7)
       const city = yield* insertCity(undefined, randomName('Город «кавычки» "/-'))
       const odd = yield* insertHotel(city.id, randomName('Отель "A\\B" \t\n\u0001 😀 </script> '))
       yield* sql`UPDATE hotels SET postal_code = NULL, check_in_time = '14:30:00.5', check_out_time = NULL

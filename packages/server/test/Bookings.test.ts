@@ -8,7 +8,7 @@ import { client, detailOf, TestServer } from "./support.js"
 
 const stay = (roomId: number, from: number, to: number) => ({ room_id: roomId, date_from: day(from), date_to: day(to) })
 
-layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("bookings (API.md §8.7, D2)", (it) => {
+layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("bookings (docs/api.md §8.7, D2)", (it) => {
   it.effect("POST /bookings books one unit: 200 Message, price = nights × price, counted in the metric", () =>
     Effect.gen(function* () {
       const room = yield* insertRoom({ quantity: 2, price: 3000 })

@@ -7,7 +7,7 @@ import { TestServer } from "./support.js"
 
 const cityNameTaken = (name: string) => new Conflict({ detail: `Город с название '${name}' уже существует` })
 
-layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("cities (API.md §8.3)", (it) => {
+layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("cities (docs/api.md §8.3)", (it) => {
   it.effect("Y1: with the nested country, by id, filtered by name (partial, c-i) and country_id, paginated", () =>
     Effect.gen(function* () {
       const { anonymous } = yield* callers

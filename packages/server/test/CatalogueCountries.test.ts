@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import { callers, insertCity, insertCountry, raw } from "./CatalogueFixtures.js"
 import { detailOf, TestServer } from "./support.js"
 
-layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("countries (API.md §8.2)", (it) => {
+layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("countries (docs/api.md §8.2)", (it) => {
   it.effect("C1: by id, filtered by name (partial, case-insensitive, % and _ as wildcards), paginated", () =>
     Effect.gen(function* () {
       const { anonymous } = yield* callers

@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import { callers, countRows, insertFacility, insertHotel, insertRoom, raw } from "./CatalogueFixtures.js"
 import { TestServer } from "./support.js"
 
-layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("facilities (API.md §8.4)", (it) => {
+layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("facilities (docs/api.md §8.4)", (it) => {
   it.effect("F1: by id, filtered by title (partial, c-i, % and _ as wildcards), paginated", () =>
     Effect.gen(function* () {
       const { anonymous } = yield* callers

@@ -21,7 +21,7 @@ const hotelsCreated = Effect.flatMap(Metrics, (metrics) =>
   Effect.promise(() => metrics.counters.hotelsCreated.get())
 ).pipe(Effect.map((metric) => metric.values[0]?.value ?? 0))
 
-layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("hotels (API.md §8.5)", (it) => {
+layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("hotels (docs/api.md §8.5)", (it) => {
   it.effect("H1: filters title, city (partial, c-i) and city_id; the fields in the contract's order", () =>
     Effect.gen(function* () {
       const { anonymous } = yield* callers

@@ -8,7 +8,7 @@ import { TestServer } from "./support.js"
 const hotelMissing = new NotFound({ detail: "Отель с ID 999999 не найден" })
 const otherHotel = new BadRequest({ detail: "Номер не принадлежит указанному отелю" })
 
-layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("rooms (API.md §8.6)", (it) => {
+layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("rooms (docs/api.md §8.6)", (it) => {
   it.effect("R1: hotel 404 E-12; by id, filtered by title, paginated; facilities ordered by id", () =>
     Effect.gen(function* () {
       const { anonymous } = yield* callers

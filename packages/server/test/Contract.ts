@@ -148,7 +148,7 @@ const expectStatus = (what: string, observed: ObservedResponse, statuses: Readon
 /** Routes and answers that are not operations of the API, each with the reason it is outside the document. */
 export const OUTSIDE_THE_DOCUMENT: ReadonlyArray<Outside> = [
   {
-    why: "the documentation itself (API.md §6.6): Swagger UI, its OAuth2 redirect page and Redoc",
+    why: "the documentation itself (docs/api.md §6.6): Swagger UI, its OAuth2 redirect page and Redoc",
     matches: (method, path) => method === "GET" && ["/docs", "/docs/oauth2-redirect", "/redoc"].includes(path),
     verdict: (what, observed) => expectStatus(what, observed, [200], "text/html")
   },
@@ -165,7 +165,7 @@ export const OUTSIDE_THE_DOCUMENT: ReadonlyArray<Outside> = [
     verdict: (what, observed) => expectStatus(what, observed, [200])
   },
   {
-    why: "the document itself (API.md §6.6)",
+    why: "the document itself (docs/api.md §6.6)",
     matches: (method, path) => method === "GET" && path === "/openapi.json",
     verdict: (what, observed) => expectStatus(what, observed, [200], "application/json")
   },

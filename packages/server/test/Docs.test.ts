@@ -1,5 +1,5 @@
 /**
- * The documentation routes (API.md §6.6), bare and under `ROOT_PATH`: the document as served, Swagger UI,
+ * The documentation routes (docs/api.md §6.6), bare and under `ROOT_PATH`: the document as served, Swagger UI,
  * its OAuth2 redirect page and Redoc, offline, with their content types. And the document's ETag/304 says
  * what the server does.
  */

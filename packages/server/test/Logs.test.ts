@@ -1,5 +1,5 @@
 /**
- * Logs (OPS.md §4): one access-log line per request with its fields, and no secret — password, access
+ * Logs (docs/operations.md §4): one access-log line per request with its fields, and no secret — password, access
  * or refresh token, `Authorization` header — in any log line, whatever the outcome of the request.
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"

@@ -1,5 +1,5 @@
 /**
- * `/metrics` (API.md §12): every metric with its type and labels, HTTP metrics by route template,
+ * `/metrics` (docs/api.md §12): every metric with its type and labels, HTTP metrics by route template,
  * unknown paths and system endpoints left out, db metrics fed by the SQL layer, and nothing collected
  * under APP_ENV=test without ENABLE_METRICS_IN_TESTS.
  */
@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import { randomIp, requestFrom, scrape } from "./OpsSupport.js"
 import { client, makeTestServer, signIn, uniqueEmail } from "./support.js"
 
-/** §12: name → [type, label names] (labelled ones are checked on their samples). */
+/** docs/api.md §12: name → [type, label names] (labelled ones are checked on their samples). */
 const CONTRACT: Record<string, readonly [string, ReadonlyArray<string>]> = {
   auth_registrations_total: ["counter", []],
   auth_logins_total: ["counter", ["status"]],
@@ -56,7 +56,7 @@ const ENV = {
 }
 
 layer(makeTestServer(ENV), { excludeTestServices: true, timeout: "60 seconds" })("metrics (collection on)", (it) => {
-  it.effect("every §12 metric is exposed with its type and labels", () =>
+  it.effect("every docs/api.md §12 metric is exposed with its type and labels", () =>
     Effect.gen(function* () {
       // exercise what only appears after first use
       const api = yield* client

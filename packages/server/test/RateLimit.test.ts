@@ -1,5 +1,5 @@
 /**
- * The rate limiter (D4, API.md §5.1) against the machine's Redis: the sliding window itself, then the
+ * The rate limiter (D4, docs/api.md §5.1) against the machine's Redis: the sliding window itself, then the
  * HTTP behaviour — limits, headers, per-path and per-client keys, trusted and untrusted
  * `X-Forwarded-For`, two servers sharing one limit, and fail-open when a private Redis is killed.
  */

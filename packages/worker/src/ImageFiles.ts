@@ -1,5 +1,5 @@
 /**
- * Where an image's files live in `IMAGE_DIR` (API.md §9, D5), shared by the upload, the worker, the
+ * Where an image's files live in `IMAGE_DIR` (docs/api.md §9, D5), shared by the upload, the worker, the
  * listing and the delete:
  * - the variants, served under `/static/images/`: `{image_id}_{width}w_{name}` for widths 200, 500, 1000;
  * - the uploaded original until the image is done or failed: `.originals/{image_id}_{name}` (never served
@@ -10,7 +10,7 @@ import { extname, join } from "node:path"
 
 export const VARIANT_WIDTHS = [200, 500, 1000] as const
 export const MIN_WIDTH = 1000
-/** The original's name when the client sent none (API.md §9). */
+/** The original's name when the client sent none (docs/api.md §9). */
 export const DEFAULT_NAME = "image.jpg"
 export const ORIGINALS_DIR = ".originals"
 const MAX_STEM = 150
@@ -63,7 +63,7 @@ export const storedName = (clientName: string, inputFormat: string): string => {
 
 export const variantName = (imageId: number, width: number, name: string) => `${imageId}_${width}w_${name}`
 
-/** `floor(width × H / W)` as API.md §9 says (1200×800 → 1000×666), at least 1 px. */
+/** `floor(width × H / W)` as docs/api.md §9 says (1200×800 → 1000×666), at least 1 px. */
 export const variantHeight = (originalWidth: number, originalHeight: number, width: number) =>
   Math.max(1, Math.floor((width * originalHeight) / originalWidth))
 

@@ -9,7 +9,7 @@ import {
   variantPaths
 } from "../src/ImageFiles.js"
 
-describe("image file names (API.md §9, D5)", () => {
+describe("image file names (docs/api.md §9, D5)", () => {
   it("sanitises: only the base name, only [A-Za-z0-9._-], never a traversal", () => {
     assert.strictEqual(storedName("../../etc/passwd", "jpeg"), "passwd.jpg")
     assert.strictEqual(storedName("..\\..\\windows\\win.ini", "png"), "win.png")

@@ -72,7 +72,7 @@ export interface paths {
     }
     /**
      * Readiness
-     * @description 200 when the database answers `SELECT 1`; 503 with the same shape when it does not or the process is shutting down (the original answered 200 — fixed, DECISIONS.md D6).
+     * @description 200 when the database answers `SELECT 1`; 503 with the same shape when it does not or the process is shutting down (the original answered 200 — fixed, docs/decisions.md D6).
      */
     get: operations["getReadiness"]
     put?: never
@@ -92,7 +92,7 @@ export interface paths {
     }
     /**
      * Prometheus metrics
-     * @description Prometheus text exposition (API.md §12).
+     * @description Prometheus text exposition (docs/api.md §12).
      */
     get: operations["getMetrics"]
     put?: never
@@ -118,7 +118,7 @@ export interface paths {
      *
      *     Order: body validation (422, also for a missing or `null` body) → auth rate limit (429; a 422 does not count) → e-mail already registered → 409 `Пользователь с email '<e-mail>' уже существует` (a concurrent duplicate → 409 integrity violation).
      *
-     *     The e-mail is normalised (§4.2: display form reduced, domain lower-cased) and stored that way; the password is stored as a bcrypt hash.
+     *     The e-mail is normalised (docs/api.md §4.2: display form reduced, domain lower-cased) and stored that way; the password is stored as a bcrypt hash.
      */
     post: operations["register"]
     delete?: never
@@ -1194,7 +1194,7 @@ export interface components {
     }
     /**
      * Forbidden
-     * @description Signed in, but without the right for this operation (DECISIONS.md D1).
+     * @description Signed in, but without the right for this operation (docs/decisions.md D1).
      * @example {
      *       "type": "/problems/forbidden",
      *       "title": "Forbidden",
@@ -2422,7 +2422,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -2511,7 +2511,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -2613,7 +2613,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -2720,7 +2720,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -2822,7 +2822,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -3029,7 +3029,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -3326,7 +3326,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -3433,7 +3433,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -3535,7 +3535,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -3749,7 +3749,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -4061,7 +4061,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -4179,7 +4179,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -4292,7 +4292,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -4401,7 +4401,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -4686,7 +4686,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -4876,7 +4876,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -5061,7 +5061,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -5187,7 +5187,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -5372,7 +5372,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -5562,7 +5562,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -5760,7 +5760,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -5867,7 +5867,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -5978,7 +5978,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -6179,7 +6179,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -6386,7 +6386,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -6493,7 +6493,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown
@@ -6604,7 +6604,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Signed in, but without the right for this operation (DECISIONS.md D1). */
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
           [name: string]: unknown

@@ -1,7 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
 
-/** The original's tables at its head revision, with the names DATA.md lists. */
+/** The original's tables at its head revision, with the names docs/data.md lists. */
 export const ORIGINAL_HEAD = "386154a05459"
 
 export const ORIGINAL_TABLES = [

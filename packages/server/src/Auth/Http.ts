@@ -7,7 +7,7 @@ import { CurrentUser } from "@shum/domain/Security"
 import { Clock, Duration, Effect } from "effect"
 import { AuthService } from "./Service.js"
 
-/** Sets or deletes the `access_token` cookie on the response (API.md §4.1, §4.3). */
+/** Sets or deletes the `access_token` cookie on the response (docs/api.md §4.1, §4.3). */
 const withCookie = (value: string, maxAgeSeconds: number, secure: boolean) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
     HttpApp.appendPreResponseHandler((_request, response) =>

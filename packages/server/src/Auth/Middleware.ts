@@ -1,5 +1,5 @@
 /**
- * The security middlewares of the domain (`Authentication`, `AdminAuthentication`), API.md §4.1 and D1/D3.
+ * The security middlewares of the domain (`Authentication`, `AdminAuthentication`), docs/api.md §4.1 and D1/D3.
  *
  * Credentials are resolved from the request itself, not from the scheme HttpApi decoded, because the
  * contract is stricter than "first scheme that succeeds": a non-empty `access_token` cookie is used even
@@ -17,7 +17,7 @@ import { Tokens } from "./Tokens.js"
 
 const BEARER = "Bearer "
 
-/** API.md §4.1: the cookie if non-empty, else the text after the first `Bearer ` up to any second one. */
+/** docs/api.md §4.1: the cookie if non-empty, else the text after the first `Bearer ` up to any second one. */
 export const presentedToken = (request: HttpServerRequest.HttpServerRequest): Option.Option<string> => {
   const cookie = request.cookies["access_token"]
   if (cookie !== undefined && cookie !== "") return Option.some(cookie)

@@ -14,7 +14,7 @@ export class Passwords extends Effect.Service<Passwords>()("server/Passwords", {
       Effect.promise(() => hash(password, { cost: BCRYPT_COST, version: "2b" })).pipe(
         Effect.withSpan("Passwords.hash")
       ),
-    /** An absent or unparsable stored hash is simply a wrong password (API.md §8.1), never an error. */
+    /** An absent or unparsable stored hash is simply a wrong password (docs/api.md §8.1), never an error. */
     verify: (password: string, stored: string | null): Effect.Effect<boolean> =>
       stored === null || stored === ""
         ? Effect.succeed(false)

@@ -1,5 +1,5 @@
 /**
- * Refresh tokens (API.md §4.3, D3): one row per login/refresh, stored as SHA-256 only, rotated on
+ * Refresh tokens (docs/api.md §4.3, D3): one row per login/refresh, stored as SHA-256 only, rotated on
  * every use. Presenting a token that was already rotated means it leaked or was replayed: every
  * refresh token of that user is revoked.
  */

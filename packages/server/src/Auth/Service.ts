@@ -1,5 +1,5 @@
 /**
- * Registration, sign-in, refresh and sign-out (API.md §7, D3).
+ * Registration, sign-in, refresh and sign-out (docs/api.md §7, D3).
  */
 import { Conflict, InvalidCredentials, Unauthorized } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"

@@ -9,7 +9,7 @@ import { Booking } from "@shum/domain/Bookings"
 import { INT32 } from "@shum/domain/Common"
 import { Effect, Option, Schema } from "effect"
 
-/** `created_at` as API.md §1.2 renders it: UTC with `Z`, microseconds only when non-zero. */
+/** `created_at` as docs/api.md §1.2 renders it: UTC with `Z`, microseconds only when non-zero. */
 const COLUMNS = `id, room_id, user_id, date_from, date_to, price,
   regexp_replace(to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\\.000000$', '') || 'Z'
     AS created_at`

@@ -1,5 +1,5 @@
 /**
- * Bookings (API.md §8.7, DATA.md BR-4..BR-8) with D1's rights and D2's guarantees.
+ * Bookings (docs/api.md §8.7, docs/data.md BR-4..BR-8) with D1's rights and D2's guarantees.
  *
  * A booking share-locks the room (404), checks the dates (400), locks the stay's nights in night order and
  * checks each has a unit free (409), and inserts the booking — the inventory's triggers count it and its

@@ -1,5 +1,5 @@
 /**
- * Both availability searches (API.md H2, R2; D2) as one statement each, whose single value is the response
+ * Both availability searches (docs/api.md H2, R2; D2) as one statement each, whose single value is the response
  * body: PostgreSQL counts the free units from the inventory (`freeUnitsOfRoom`, as `Availability` does), keeps the room types with a unit free on every night, and writes the JSON itself — the same
  * fields in the same order as the `HotelWithRooms` / `AvailableRoom` / `Facility` models encode to,
  * compact like `JSON.stringify`. The server passes the text through (`Http/PreEncoded.ts`).

@@ -1,5 +1,5 @@
 /**
- * Cities (API.md §8.3; DATA.md BR-1, BR-10, BR-11): the `cities` table and its use cases.
+ * Cities (docs/api.md §8.3; docs/data.md BR-1, BR-10, BR-11): the `cities` table and its use cases.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"

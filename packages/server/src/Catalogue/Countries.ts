@@ -1,5 +1,5 @@
 /**
- * Countries (API.md §8.2; DATA.md BR-1, BR-10, BR-11; DECISIONS.md D9): the `countries` table and its use cases.
+ * Countries (docs/api.md §8.2; docs/data.md BR-1, BR-10, BR-11; docs/decisions.md D9): the `countries` table and its use cases.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"

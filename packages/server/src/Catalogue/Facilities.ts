@@ -1,5 +1,5 @@
 /**
- * Facilities (API.md §8.4; DATA.md BR-3): free-text labels that rooms link to. No update endpoint.
+ * Facilities (docs/api.md §8.4; docs/data.md BR-3): free-text labels that rooms link to. No update endpoint.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"

@@ -1,5 +1,5 @@
 /**
- * The stay of both availability searches (API.md H2, R2), checked before anything is read.
+ * The stay of both availability searches (docs/api.md H2, R2), checked before anything is read.
  */
 import { InvalidDateRange } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"

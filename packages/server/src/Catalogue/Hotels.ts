@@ -1,5 +1,5 @@
 /**
- * Hotels (API.md §8.5; DATA.md BR-1, BR-2, BR-10) and the availability search across hotels (H2, D2).
+ * Hotels (docs/api.md §8.5; docs/data.md BR-1, BR-2, BR-10) and the availability search across hotels (H2, D2).
  */
 import { pageOf } from "@shum/domain/Common"
 import { Conflict, NotFound } from "@shum/domain/Errors"

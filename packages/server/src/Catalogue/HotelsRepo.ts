@@ -1,5 +1,5 @@
 /**
- * The `hotels` table (DATA.md §1.3). A hotel is read with the names of its city and of that city's
+ * The `hotels` table (docs/data.md §1.3). A hotel is read with the names of its city and of that city's
  * country, in one statement whatever the page size.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -47,7 +47,7 @@ const definedOnly = (fields: HotelFields) =>
 export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    // Times as text (`HH:MM:SS[.f]`), which `Hotel` normalises (API.md §1.2). Inner joins: the foreign
+    // Times as text (`HH:MM:SS[.f]`), which `Hotel` normalises (docs/api.md §1.2). Inner joins: the foreign
     // keys are NOT NULL, and a join (not the original's cross join) never duplicates a hotel.
     const select = sql`SELECT h.id, h.title, h.address, h.postal_code,
         h.check_in_time::text AS check_in_time, h.check_out_time::text AS check_out_time,
@@ -84,7 +84,7 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
       sql`SELECT 1 FROM hotels WHERE id = ${id}`.pipe(Effect.map((rows) => rows.length > 0))
     /**
      * BR-1: the city is named case-insensitively over all countries. When several cities share the name,
-     * the one with the lowest id is used (API.md §8.5 DEFECT: the original crashed with a 500).
+     * the one with the lowest id is used (docs/api.md §8.5 DEFECT: the original crashed with a 500).
      */
     const cityIdByName = SqlSchema.findOne({
       Request: Schema.String,

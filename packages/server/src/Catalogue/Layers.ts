@@ -1,5 +1,5 @@
 /**
- * The catalogue (API.md §8.2–8.6) assembled: its repositories, its services (which need the repositories,
+ * The catalogue (docs/api.md §8.2–8.6) assembled: its repositories, its services (which need the repositories,
  * `Availability` and `Metrics`), and its HTTP groups.
  */
 import { Layer } from "effect"

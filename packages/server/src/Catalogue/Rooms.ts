@@ -1,5 +1,5 @@
 /**
- * Room types of a hotel (API.md §8.6; DATA.md BR-3) and a hotel's free rooms (R2, D2).
+ * Room types of a hotel (docs/api.md §8.6; docs/data.md BR-3) and a hotel's free rooms (R2, D2).
  * A write with facilities is one transaction: an unknown facility leaves nothing behind.
  */
 import * as SqlClient from "@effect/sql/SqlClient"

@@ -1,5 +1,5 @@
 /**
- * The `rooms` table and its facility links (DATA.md §1.4–1.6, BR-3). A room is read with its facilities,
+ * The `rooms` table and its facility links (docs/data.md §1.4–1.6, BR-3). A room is read with its facilities,
  * ordered by facility id, in the same statement: any page of rooms costs one query.
  */
 import * as SqlClient from "@effect/sql/SqlClient"

@@ -4,7 +4,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
 /**
- * API.md §1.7: `lower(column) LIKE '%' || lower(value) || '%'`. `%` and `_` in the value are deliberately
+ * docs/api.md §1.7: `lower(column) LIKE '%' || lower(value) || '%'`. `%` and `_` in the value are deliberately
  * NOT escaped — they act as wildcards, as in the original, and clients may rely on it; an empty value
  * matches everything. `column` is always a constant of ours, never input.
  */
@@ -17,7 +17,7 @@ export const where = (
   conditions: ReadonlyArray<Statement.Fragment | undefined>
 ): Statement.Fragment => sql.and(conditions.filter((c): c is Statement.Fragment => c !== undefined))
 
-/** `(page - 1) * per_page` and `per_page`, from `pageOf` (API.md §1.6). */
+/** `(page - 1) * per_page` and `per_page`, from `pageOf` (docs/api.md §1.6). */
 export interface Page {
   readonly limit: number
   readonly offset: number

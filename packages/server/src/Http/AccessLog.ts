@@ -1,5 +1,5 @@
 /**
- * One access-log line per request (OPS.md §4.2) and the HTTP metrics of API.md §12, both labelled by
+ * One access-log line per request (docs/operations.md §4.2) and the HTTP metrics of docs/api.md §12, both labelled by
  * the route template. Fields: `method`, `route` (template), `path` (as requested, `ROOT_PATH` included),
  * `query` (credential-looking values redacted), `status`, `duration_s`, `client_ip` (see
  * `ClientAddress.ts`), `user_id` (when authenticated), `trace_id`/`span_id`, and `request_id` (from the
@@ -70,7 +70,7 @@ export const redactQuery = (url: string): string => {
   return params.toString()
 }
 
-/** `/hotels/:hotel_id` → `/hotels/{hotel_id}` (API.md §12). */
+/** `/hotels/:hotel_id` → `/hotels/{hotel_id}` (docs/api.md §12). */
 export const prometheusTemplate = (template: string) => template.replace(/:([A-Za-z0-9_]+)/g, "{$1}")
 
 const DOC_PATHS = new Set(["/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"])

@@ -1,5 +1,5 @@
 /**
- * The documentation routes of API.md §6.6, served offline by the app itself (no CDN):
+ * The documentation routes of docs/api.md §6.6, served offline by the app itself (no CDN):
  * - `/openapi.json`: the OpenAPI document of the API as served (its `servers` names `ROOT_PATH`);
  * - `/docs`: Swagger UI, from the `swagger-ui-dist` package's files, streamed from disk at `/docs/swagger-ui…`
  *   (platform's `HttpApiSwagger` inlines them: about 11 MB of strings in the heap of every server process);

@@ -1,5 +1,5 @@
 /**
- * The one place where failures become HTTP answers the contract promises (API.md §1.4, D9):
+ * The one place where failures become HTTP answers the contract promises (docs/api.md §1.4, D9):
  * - decode failures → 422 with every problem of the request, FastAPI style;
  * - unknown path → 404 `Not Found`, known path with another method → 405 + `Allow`,
  *   a trailing slash on a known path → 307 to the path without it;
@@ -113,7 +113,7 @@ const onDecodeError = (
 const isPathIdOutOfRange = (issue: Errors.ValidationIssue) =>
   issue.loc[0] === "path" && (issue.type === "less_than_equal" || issue.type === "greater_than_equal")
 
-/** API.md §1.4: `/hotels/` → 307 to `/hotels` (keeping the `ROOT_PATH` prefix and the query). */
+/** docs/api.md §1.4: `/hotels/` → 307 to `/hotels` (keeping the `ROOT_PATH` prefix and the query). */
 const trailingSlashRedirect = (request: HttpServerRequest.HttpServerRequest) => {
   const path = pathOf(request.url)
   if (path.length <= 1 || !path.endsWith("/")) return Option.none()
@@ -225,7 +225,7 @@ export const mapErrors =
       const request = yield* HttpServerRequest.HttpServerRequest
       const redirect = trailingSlashRedirect(request)
       if (Option.isSome(redirect)) return redirect.value
-      // API.md §1.4: malformed JSON is a 422 before authentication looks at the request.
+      // docs/api.md §1.4: malformed JSON is a 422 before authentication looks at the request.
       if (hasJsonBody(request) && findRoute(request.method, pathOf(request.url))) {
         const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
         if (text.trim() !== "") {

@@ -12,7 +12,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { createHash } from "node:crypto"
 import { findRoute, type RouteMatch } from "./RouteTable.js"
 
-/** API.md §1.8's nine cached reads, plus `GET /facilities/{id}`. Availability (H2, R2) is left out, as there. */
+/** docs/api.md §1.8's nine cached reads, plus `GET /facilities/{id}`. Availability (H2, R2) is left out, as there. */
 const CATALOGUE_READS: ReadonlySet<string> = new Set([
   "countries.list",
   "countries.get",

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 
 /**
- * API.md §1.1: the proxy normally strips `ROOT_PATH`, but a request that still carries it is routed as
+ * docs/api.md §1.1: the proxy normally strips `ROOT_PATH`, but a request that still carries it is routed as
  * if it did not — `/hotels` and `/apps/shum-booking/hotels` reach the same handler.
  */
 export const stripRootPath = (root: string) =>

@@ -1,5 +1,5 @@
 /**
- * Turns a schema `ParseIssue` into the FastAPI/Pydantic-style validation errors of API.md §1.4:
+ * Turns a schema `ParseIssue` into the FastAPI/Pydantic-style validation errors of docs/api.md §1.4:
  * `{"type", "loc", "msg", "input", "ctx"}` with `loc` starting at `body`, `query`, `path` or `header`.
  * Clients only rely on the 422 status; `type` and `msg` follow Pydantic where the schema tells us enough.
  */

@@ -1,5 +1,5 @@
 /**
- * The `images` group (API.md §8.8, D5), and two pieces of HTTP outside the contract:
+ * The `images` group (docs/api.md §8.8, D5), and two pieces of HTTP outside the contract:
  * - the multipart limits of the upload, applied while the body streams in: the file part stops at
  *   `MAX_IMAGE_FILE_SIZE_MB`, the whole body at that plus 1 MiB of envelope (as the edge proxy), and the
  *   error mapping answers 413 E-61 (`Http/ErrorMapping.ts`);

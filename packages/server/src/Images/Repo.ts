@@ -1,5 +1,5 @@
 /**
- * The `images` table and its hotel links (DATA.md §1.9, §1.10; D5).
+ * The `images` table and its hotel links (docs/data.md §1.9, §1.10; D5).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"

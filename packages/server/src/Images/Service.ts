@@ -1,5 +1,5 @@
 /**
- * Hotel images (API.md §8.8, §9; D5). The upload validates in the order the contract gives, stores the
+ * Hotel images (docs/api.md §8.8, §9; D5). The upload validates in the order the contract gives, stores the
  * original, creates the `pending` row with its hotel link, queues a job for the image worker, and then
  * waits — without holding anything but its own fiber — for the worker to settle the image, up to
  * `IMAGE_UPLOAD_WAIT_SECONDS`: done → 200, still running → 202, failed → 400 with the reason.

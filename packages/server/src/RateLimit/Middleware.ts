@@ -1,8 +1,8 @@
 /**
- * The rate-limit middleware (D4, API.md §5.1):
+ * The rate-limit middleware (D4, docs/api.md §5.1):
  * - every API request counts against `RATE_LIMIT_PER_MINUTE` per client (as the edge proxy does);
  * - `POST /auth/register|login|refresh` also count against `RATE_LIMIT_AUTH_PER_MINUTE` per client and
- *   path — only when the body passes validation (a 422 does not consume the auth quota, §5.1);
+ *   path — only when the body passes validation (a 422 does not consume the auth quota, docs/api.md §5.1);
  * - the system endpoints (`/health*`, `/live`, `/ready`, `/metrics`, docs) are never limited;
  * - a refused request is a 429 problem with `error` and `detail`, `Retry-After` and the `RateLimit-*`
  *   headers; allowed responses carry the `RateLimit-*` headers of the most restrictive limit too;

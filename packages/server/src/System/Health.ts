@@ -1,5 +1,5 @@
 /**
- * Dependency checks behind `/ready` and `/health/detailed` (API.md §6, D6).
+ * Dependency checks behind `/ready` and `/health/detailed` (docs/api.md §6, D6).
  * Each probe is bounded in time, so a hanging dependency makes the answer "down", never a hung probe.
  */
 import * as SqlClient from "@effect/sql/SqlClient"

@@ -1,5 +1,5 @@
 /**
- * Users (API.md §8.1) with D1's rights: a user acts on their own account, an admin on any; only an
+ * Users (docs/api.md §8.1) with D1's rights: a user acts on their own account, an admin on any; only an
  * admin changes a role; a new password is hashed here, a client-supplied hash is refused by the schema.
  */
 import { pageOf } from "@shum/domain/Common"
