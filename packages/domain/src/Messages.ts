@@ -1,6 +1,7 @@
 /**
  * The original service's error texts (docs/api.md §3), byte for byte — clients compare them.
- * Grammatical oddities (`Страна не найден`, `Город с название …`) are part of the contract.
+ * Grammatical oddities (`Страна не найден`, `Город с название …`) are part of the contract. Each text has its
+ * code of docs/errors.md, where the texts are catalogued (and checked against these).
  */
 
 export type Entity = "Пользователь" | "Отель" | "Номер" | "Удобство" | "Страна" | "Город"
@@ -42,11 +43,11 @@ export const Messages = {
   stayInvalid: "Дата заезда должна быть раньше даты выезда", // E-41
   roomSoldOut: "Все номера данного типа уже забронированы на указанные даты", // E-42
   bookingNotYours: "Недостаточно прав для удаления этого бронирования", // E-43
-  /** D2: `date_from` before today (UTC). Not in the original, which had no such rule. */
+  /** E-44 (new, D2): `date_from` before today (UTC). Not in the original, which had no such rule. */
   stayInPast: "Дата заезда не может быть в прошлом",
-  /** D2: a room's `quantity` lowered below the units already sold on some night from today on. */
+  /** E-45 (new, D2): a room's `quantity` lowered below the units already sold on some night from today on. */
   roomQuantityBelowSold: "Нельзя уменьшить количество номеров: на некоторые даты уже забронировано больше",
-  /** D1 */
+  /** E-09 (new, D1) */
   forbidden: "Недостаточно прав",
   notAnImage: "Файл должен быть изображением", // E-60
   fileTooLarge: (mb: number): string => `Размер файла превышает допустимый лимит ${mb} МБ`, // E-61
@@ -60,7 +61,7 @@ export const Messages = {
   integrityViolation: "Нарушение целостности данных. Возможно, запись уже существует или нарушены ограничения.", // E-90
   databaseUnavailable: "Сервис базы данных временно недоступен. Попробуйте позже.", // E-91
   databaseError: "Внутренняя ошибка сервера при работе с базой данных.", // E-92
-  /** 503 of an upload whose job cannot be queued (Redis unreachable): not in the original, worded as E-91. */
+  /** E-65 (new): 503 of an upload whose job cannot be queued (Redis unreachable); worded as E-91. */
   imageJobsUnavailable: "Сервис обработки изображений временно недоступен. Попробуйте позже.",
   internalError: "Внутренняя ошибка сервера.", // E-93
   notFoundRoute: "Not Found",

@@ -389,6 +389,7 @@ describe("docs/errors.md", () => {
     "E-62": [Messages.imageTooNarrow(800)],
     "E-63": [Messages.uploadFailed(Messages.processingFailed(reason))],
     "E-64": [Messages.processingFailed(reason)],
+    "E-65": [Messages.imageJobsUnavailable],
     "E-71": [Messages.imageUploaded],
     "E-80": [Messages.workersNotResponding],
     "E-81": [Messages.noActiveWorkers],
