@@ -117,11 +117,23 @@ export const client = (connection: DatabaseConnection, options: PoolOptions) =>
 export const layer = (connection: DatabaseConnection, options: PoolOptions) =>
   MigrationsLive.pipe(Layer.provideMerge(client(connection, options)))
 
+/**
+ * Fails when the database this process owns is gone for good: the embedded default's PostgreSQL that
+ * could not be restarted. Never, for a configured database: bringing it back is its operator's job, and
+ * the server answers `/ready` 503 meanwhile. `main.ts` exits non-zero when it fails.
+ */
+export class DatabaseLost extends Context.Tag("infra/DatabaseLost")<
+  DatabaseLost,
+  Effect.Effect<never, EmbeddedPostgresError>
+>() {}
+
 /** The embedded default (D10): a PostgreSQL of the project's own, then the same pool and migrations. */
 export const embedded = (options: PoolOptions & { readonly embedded?: EmbeddedPostgresOptions }) =>
-  Layer.unwrapEffect(Effect.map(EmbeddedPostgres, ({ connection }) => layer(connection, options))).pipe(
-    Layer.provide(EmbeddedPostgres.layer(options.embedded))
-  )
+  Layer.unwrapEffect(
+    Effect.map(EmbeddedPostgres, ({ connection, lost }) =>
+      layer(connection, options).pipe(Layer.merge(Layer.succeed(DatabaseLost, lost)))
+    )
+  ).pipe(Layer.provide(EmbeddedPostgres.layer(options.embedded)))
 
 export type DatabaseLayerError = SqlError | MigrationError | ConfigError.ConfigError | EmbeddedPostgresError
 
@@ -133,9 +145,11 @@ type DatabaseSettings = Pick<Settings, "env" | "database" | "databasePoolSize" |
  */
 export const fromSettings = (
   settings: DatabaseSettings
-): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, DatabaseLayerError> => {
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | DatabaseLost, DatabaseLayerError> => {
   const options = { poolSize: settings.databasePoolSize }
-  if (Option.isSome(settings.database)) return layer(settings.database.value, options)
+  if (Option.isSome(settings.database)) {
+    return layer(settings.database.value, options).pipe(Layer.merge(Layer.succeed(DatabaseLost, Effect.never)))
+  }
   if (settings.env === "production") {
     return Layer.fail(ConfigError.MissingData(["DB_HOST"], "set DB_HOST or DATABASE_URL (APP_ENV=production)"))
   }

