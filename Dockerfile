@@ -4,7 +4,7 @@
 #   docker build --target migrate -t shum-booking-migrate .
 #   docker run shum-booking node packages/worker/dist/main.js   # or any image + another command
 # Runs as the non-root `node` user (uid 1000) and works with a read-only root filesystem: it writes only
-# to IMAGE_DIR (/app/static/images, a volume) and /tmp. Listens on 8000.
+# to IMAGE_DIR (/app/static/images, a volume) and /tmp. The server listens on 8000, the worker's probes on 8001.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -64,10 +64,11 @@ FROM runtime AS migrate
 HEALTHCHECK NONE
 CMD ["node", "packages/infra/dist/bin/migrate.js"]
 
-# The worker serves /live, /ready and /metrics on PORT (see deploy/k3s/base/worker.yaml).
+# The worker serves /live, /ready and /metrics on WORKER_PORT, 8001 (see deploy/k3s/base/worker.yaml).
 FROM runtime AS worker
+EXPOSE 8001
 HEALTHCHECK --interval=30s --timeout=10s --start-period=40s --retries=3 \
-  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 8000}/live`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.WORKER_PORT || 8001}/live`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "packages/worker/dist/main.js"]
 
 FROM runtime AS server

@@ -72,7 +72,7 @@ const spawnWorker = (name: string, env: Record<string, string>) => {
       ...process.env,
       APP_ENV: "test",
       HOST: "127.0.0.1",
-      PORT: "0",
+      WORKER_PORT: "0",
       LOG_FORMAT_JSON: "true",
       LOG_LEVEL: "info",
       WORKER_NAME: name,

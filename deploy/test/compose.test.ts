@@ -7,7 +7,7 @@ import { Ajv2019 } from "ajv/dist/2019.js"
 import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { describe, expect, it } from "vitest"
-import { parseYamlDocuments, readRepoFile, repoPath } from "./support.js"
+import { parseEnvFile, parseYamlDocuments, readRepoFile, repoPath } from "./support.js"
 
 type Obj = Record<string, unknown>
 type Service = Obj & {
@@ -144,6 +144,16 @@ describe("docker-compose.local.yml", () => {
     expect(nginx["user"]).toBe("101:101")
     expect(nginx["read_only"]).toBe(true)
     expect(compose().services["server"]!["expose"]).toEqual(["8000"])
+  })
+
+  it("worker: its probe server on WORKER_PORT (8001, the env templates' value), health-checked on /ready", () => {
+    const worker = compose().services["worker"]!
+    const port = parseEnvFile(readRepoFile(".local.env.template")).find((e) => e.key === "WORKER_PORT")?.value
+    expect(port).toBe("8001")
+    expect(worker["expose"]).toEqual([port])
+    const test = (worker["healthcheck"] as { test: Array<string> }).test
+    expect(test.slice(0, 3)).toEqual(["CMD", "node", "-e"])
+    expect(test[3]).toContain("process.env.WORKER_PORT || 8001}/ready")
   })
 
   it("the server believes X-Forwarded-For only from the project's network, whose subnet is fixed (D12)", () => {

@@ -88,16 +88,22 @@ describe("Dockerfile", () => {
 
   it("each target runs the command package.json names", () => {
     const scripts = (JSON.parse(readRepoFile("package.json")) as { scripts: Record<string, string> }).scripts
-    const cmdOf = (stage: string) => {
-      const text = dockerfile()
+    const stage = (name: string) =>
+      dockerfile()
         .split(/^FROM /m)
-        .find((s) => s.startsWith(stage))!
+        .find((s) => s.startsWith(name))!
+    const cmdOf = (name: string) => {
+      const text = stage(name)
       const cmd = /^CMD (\[.*\])$/m.exec(text)
       return cmd ? (JSON.parse(cmd[1]!) as Array<string>).join(" ") : undefined
     }
     expect(cmdOf("${NODE_IMAGE} AS runtime")).toBe(scripts["start:prod"])
     expect(cmdOf("runtime AS migrate")).toBe(scripts["migrate:prod"])
     expect(cmdOf("runtime AS worker")).toBe("node packages/worker/dist/main.js")
+    // the worker's probe server is on WORKER_PORT (8001), and its health check asks there
+    const worker = stage("runtime AS worker")
+    expect(worker).toMatch(/^EXPOSE 8001$/m)
+    expect(worker).toMatch(/^HEALTHCHECK .*\n\s+CMD .*process\.env\.WORKER_PORT \|\| 8001\}\/live/m)
     expect(cmdOf("runtime AS server")).toBeUndefined() // inherits the runtime's: the server
   })
 

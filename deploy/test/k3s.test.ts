@@ -356,11 +356,22 @@ describe("agreement with the app", () => {
     expect(images.size).toBe(1)
   })
 
-  it("server and worker: port 8000, /ready and /live, uid 1000, writable /tmp and image volume only", () => {
-    for (const name of ["server", "worker"]) {
+  it("server on PORT 8000, worker on WORKER_PORT 8001: /ready and /live, uid 1000, writable /tmp and image volume only", () => {
+    const ports = { server: ["PORT", 8000], worker: ["WORKER_PORT", 8001] } as const
+    for (const name of ["server", "worker"] as const) {
       const c = container(prod, "Deployment", name)
-      expect(arr(c["ports"])).toEqual([{ name: "http", containerPort: 8000 }])
-      expect(envValue(c, "PORT")).toBe("8000")
+      const [variable, port] = ports[name]
+      expect(arr(c["ports"])).toEqual([{ name: "http", containerPort: port }])
+      expect(envValue(c, variable)).toBe(String(port))
+      // the Service (Prometheus) and the monitoring namespace's network policy reach that port
+      expect(arr(at(find(prod, "Service", name), "spec", "ports"))).toEqual([
+        { name: "http", port, targetPort: "http" }
+      ])
+      const policy = find(prod, "NetworkPolicy", name === "server" ? "server-from-nginx" : "worker-from-monitoring")
+      const fromMonitoring = arr(at(policy, "spec", "ingress")).find((rule) =>
+        JSON.stringify(rule["from"]).includes('"kubernetes.io/metadata.name":"monitoring"')
+      )
+      expect(fromMonitoring?.["ports"]).toEqual([{ protocol: "TCP", port }])
       expect(at(c, "readinessProbe", "httpGet")).toEqual({ path: "/ready", port: "http" })
       expect(at(c, "livenessProbe", "httpGet")).toEqual({ path: "/live", port: "http" })
       const pod = obj(at(find(prod, "Deployment", name), "spec", "template", "spec"))

@@ -269,6 +269,22 @@ export const images = Config.all({
   jobMaxAttempts: withDefault(variable("IMAGE_JOB_MAX_ATTEMPTS", int(1)), 5)
 }).pipe(Config.map((images) => ({ ...images, maxFileSizeBytes: images.maxFileSizeMb * 1024 * 1024 })))
 
+/**
+ * The image worker process (`packages/worker`). Its probe server (`/live`, `/ready`, `/metrics`) listens on
+ * `HOST:WORKER_PORT`, a port of its own, so a server and a worker started with one env file on one host do
+ * not collide. `WORKER_NAME` (blank: `worker@<host name>`, resolved by the worker) is its consumer and
+ * health name; an image pending for `IMAGE_PENDING_REQUEUE_SECONDS` without its job is queued again.
+ */
+export const worker = Config.all({
+  port: withDefault(variable("WORKER_PORT", int(0, 65535)), 8001),
+  name: withDefault(variable("WORKER_NAME", text), ""),
+  concurrency: withDefault(variable("IMAGE_WORKER_CONCURRENCY", int(1, 64)), 2),
+  requeueAfter: Config.map(
+    withDefault(variable("IMAGE_PENDING_REQUEUE_SECONDS", int(10, 86_400)), 900),
+    Duration.seconds
+  )
+})
+
 /** Both or neither: one without the other is a misconfiguration. */
 export const admin = Config.all({
   email: variable("ADMIN_EMAIL", text),
@@ -318,6 +334,7 @@ export const settings = Effect.flatMap(appEnv, (env) =>
     rateLimit: rateLimit(env),
     metrics: metrics(env),
     images,
+    worker,
     admin,
     telemetry
   })

@@ -38,8 +38,7 @@ const messageText = (message: unknown, cause: Cause.Cause<unknown>): string => {
     .map(text)
     .join(" ")
   if (text_ !== "" || Cause.isEmpty(cause)) return text_
-  const failure = Cause.squash(cause)
-  return failure instanceof Error ? (failure.message === "" ? String(failure) : failure.message) : text(failure)
+  return causeText(cause)
 }
 
 /**
@@ -66,6 +65,24 @@ export const formatJson = (options: Logger.Logger.Options<unknown>): string => {
   }
   if (!Cause.isEmpty(cause)) entry.exc_info = Cause.pretty(cause, { renderErrorCause: true })
   return plain ? JSON.stringify(entry) : Inspectable.stringifyCircular(entry)
+}
+
+/**
+ * The message of the cause's error followed by those of the errors it wraps (`cause`), generic ones left
+ * out: a port in use is `listen EADDRINUSE: address already in use 127.0.0.1:8000`, not the server's
+ * "An error has occurred".
+ */
+export const causeText = (cause: Cause.Cause<unknown>): string => {
+  const parts: Array<string> = []
+  let error: unknown = Cause.squash(cause)
+  for (let depth = 0; error !== undefined && error !== null && depth < 5; depth++) {
+    const said = error instanceof Error ? error.message : text(error)
+    if (said !== "" && said !== "An error has occurred" && !parts.some((p) => p.includes(said))) parts.push(said)
+    error = typeof error === "object" && "cause" in error ? (error as { cause: unknown }).cause : undefined
+  }
+  if (parts.length > 0) return parts.join(": ")
+  const failure = Cause.squash(cause)
+  return failure instanceof Error ? String(failure) : text(failure)
 }
 
 const isPrimitive = (u: unknown): u is string | number | boolean | null | undefined =>

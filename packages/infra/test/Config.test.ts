@@ -47,6 +47,36 @@ describe("Config", () => {
       assert.strictEqual(s.images.jobMaxAttempts, 5)
       assert.isTrue(Option.isNone(s.admin))
       assert.isTrue(Option.isNone(s.telemetry.otlpEndpoint))
+      // the worker's probe server has a port of its own: a server and a worker side by side with one env file
+      assert.deepStrictEqual(
+        { ...s.worker, requeueAfter: Duration.toSeconds(s.worker.requeueAfter) },
+        { port: 8001, name: "", concurrency: 2, requeueAfter: 900 }
+      )
+      assert.notStrictEqual(s.worker.port, s.http.port)
+    })
+  )
+
+  it.effect("worker settings: WORKER_PORT, WORKER_NAME, IMAGE_WORKER_CONCURRENCY, IMAGE_PENDING_REQUEUE_SECONDS", () =>
+    Effect.gen(function* () {
+      const s = yield* load({
+        WORKER_PORT: "9101",
+        WORKER_NAME: " worker-a ",
+        IMAGE_WORKER_CONCURRENCY: "4",
+        IMAGE_PENDING_REQUEUE_SECONDS: "600"
+      })
+      assert.deepStrictEqual(
+        { ...s.worker, requeueAfter: Duration.toSeconds(s.worker.requeueAfter) },
+        { port: 9101, name: "worker-a", concurrency: 4, requeueAfter: 600 }
+      )
+      for (const [name, value] of [
+        ["WORKER_PORT", "65536"],
+        ["WORKER_PORT", "http"],
+        ["IMAGE_WORKER_CONCURRENCY", "0"],
+        ["IMAGE_WORKER_CONCURRENCY", "65"],
+        ["IMAGE_PENDING_REQUEUE_SECONDS", "9"]
+      ] as const) {
+        assert.include(yield* failure({ [name]: value }), name, `${name}=${value}`)
+      }
     })
   )
 

@@ -54,6 +54,25 @@ describe("Logging", () => {
     })
   )
 
+  it.effect("a failure logged with its cause only (how a process that cannot start is reported) gets a message", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const logger = Logger.make((options) => void lines.push(Logging.formatJson(options)))
+      // what the Node server reports for a port in use: a generic error wrapping the system's
+      const listen = Object.assign(new Error("listen EADDRINUSE: address already in use 127.0.0.1:8000"), {
+        code: "EADDRINUSE"
+      })
+      const serveError = Object.assign(new Error("An error has occurred"), { cause: listen })
+      yield* Effect.die(serveError).pipe(
+        Effect.catchAllCause((cause) => Effect.logError(cause)),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      const entry = JSON.parse(lines[0]!)
+      assert.strictEqual(entry.message, "listen EADDRINUSE: address already in use 127.0.0.1:8000")
+      assert.include(entry.exc_info, "EADDRINUSE")
+    })
+  )
+
   it.effect("LoggingLive writes JSON lines per LOG_FORMAT_JSON and filters by LOG_LEVEL", () =>
     Effect.gen(function* () {
       const program = Effect.all([

@@ -1,5 +1,5 @@
 /**
- * The worker's own small HTTP server on `HOST:PORT` (deploy/k3s/base/worker.yaml): `/live` (the process
+ * The worker's own small HTTP server on `HOST:WORKER_PORT` (deploy/k3s/base/worker.yaml): `/live` (the process
  * answers), `/ready` (PostgreSQL and Redis answer, 503 otherwise or once stopping) and `/metrics`.
  * Bodies keep the server's shapes (`{"alive": true, …}`, `{"ready": …}`).
  */
@@ -9,9 +9,21 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { pingWithin } from "@shum/infra/Database"
 import { Redis } from "@shum/infra/Redis"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import { createServer } from "node:http"
 import { WorkerMetrics } from "./WorkerMetrics.js"
+
+/** The probe server could not start (its port taken, an address not on this host…): the process exits. */
+export class ProbeServerError extends Schema.TaggedError<ProbeServerError>()("ProbeServerError", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+/** `listen EADDRINUSE: address already in use 127.0.0.1:8001`, from the server error's cause. */
+const errorText = (error: unknown): string => {
+  const cause = (error as { cause?: unknown }).cause
+  return cause instanceof Error ? cause.message : String((error as { message?: unknown }).message ?? error)
+}
 
 const timestamp = () => new Date().toISOString().replace("Z", "")
 
@@ -58,7 +70,19 @@ export const ProbesLive = (options: { readonly host: string; readonly port: numb
       )
       return HttpServer.serve(router).pipe(
         HttpServer.withLogAddress,
-        Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host }))
+        Layer.provide(
+          NodeHttpServer.layer(createServer, { port: options.port, host: options.host }).pipe(
+            Layer.mapError(
+              (error) =>
+                new ProbeServerError({
+                  message:
+                    `the worker's probe server cannot listen on ${options.host}:${options.port} (HOST, WORKER_PORT): ` +
+                    errorText(error),
+                  cause: error
+                })
+            )
+          )
+        )
       )
     })
   )

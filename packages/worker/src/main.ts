@@ -1,13 +1,14 @@
 /**
  * The image worker process (`npm run worker`, D5): logging, telemetry, the configured PostgreSQL
- * (migrated, as the server does) and Redis, the job stream, then the worker and its probe server.
+ * (migrated, as the server does) and Redis, the job stream, then the worker and its probe server on
+ * `HOST:WORKER_PORT` (default 8001: beside a server on 8000 with the same env file).
  * Needs `DB_HOST`/`DATABASE_URL` and `REDIS_HOST`/`REDIS_URL` (the embedded default runs the same worker
  * inside the server instead). SIGTERM/SIGINT: the probe server closes, the worker stops reading, finishes
  * its jobs within `SHUTDOWN_TIMEOUT_SECONDS` (else releases them for redelivery), retires its heartbeat,
  * and the process exits 0.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { database, databasePoolSize, http, images, redis } from "@shum/infra/Config"
+import { database, databasePoolSize, http, images, redis, worker } from "@shum/infra/Config"
 import * as Database from "@shum/infra/Database"
 import { settingsConfig } from "@shum/infra/ImageJobs"
 import * as ImageJobsRedis from "@shum/infra/ImageJobsRedis"
@@ -24,27 +25,13 @@ import { WorkerMetricsLive } from "./WorkerMetrics.js"
 
 const settings = Config.all({
   http,
+  worker,
   database,
   databasePoolSize,
   redis,
   images,
   jobs: settingsConfig,
-  processor: optionsConfig,
-  /** The consumer name and the name in `/health/detailed`: the pod's (host) name unless WORKER_NAME. */
-  name: Config.string("WORKER_NAME").pipe(
-    Config.map((s) => s.trim()),
-    Config.withDefault(""),
-    Config.map((s) => (s === "" ? `worker@${hostname()}` : s))
-  ),
-  concurrency: Config.integer("IMAGE_WORKER_CONCURRENCY").pipe(
-    Config.withDefault(2),
-    Config.validate({ message: "expected 1 to 64", validation: (n) => n >= 1 && n <= 64 })
-  ),
-  /** An image pending this long has lost its job (`ImageWorker.requeueLost`): queued again. */
-  requeueAfter: Config.integer("IMAGE_PENDING_REQUEUE_SECONDS").pipe(
-    Config.withDefault(900),
-    Config.validate({ message: "expected 10 to 86400 seconds", validation: (n) => n >= 10 && n <= 86_400 })
-  )
+  processor: optionsConfig
 })
 
 const WorkerLive = Layer.unwrapEffect(
@@ -60,7 +47,8 @@ const WorkerLive = Layer.unwrapEffect(
         ConfigError.MissingData(["DB_HOST"], "the image worker needs PostgreSQL: set DB_HOST or DATABASE_URL")
       )
     }
-    if (Duration.lessThanOrEqualTo(Duration.seconds(config.requeueAfter), config.jobs.visibilityTimeout)) {
+    const after = config.worker.requeueAfter
+    if (Duration.lessThanOrEqualTo(after, config.jobs.visibilityTimeout)) {
       return yield* Effect.fail(
         ConfigError.InvalidData(
           ["IMAGE_PENDING_REQUEUE_SECONDS"],
@@ -68,13 +56,13 @@ const WorkerLive = Layer.unwrapEffect(
         )
       )
     }
-    const after = Duration.seconds(config.requeueAfter)
     // built in reverse: the database first, the probe server last (so it is the first to close)
-    return ProbesLive({ host: config.http.host, port: config.http.port }).pipe(
+    return ProbesLive({ host: config.http.host, port: config.worker.port }).pipe(
       Layer.provide(
         ImageWorkerLive({
-          name: config.name,
-          concurrency: config.concurrency,
+          // the consumer name and the name in `/health/detailed`: the pod's (host) name unless WORKER_NAME
+          name: config.worker.name === "" ? `worker@${hostname()}` : config.worker.name,
+          concurrency: config.worker.concurrency,
           dir: config.images.dir,
           requeue: { after, every: Duration.min(Duration.seconds(60), Duration.times(after, 0.1)) }
         })

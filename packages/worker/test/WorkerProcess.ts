@@ -22,7 +22,7 @@ export const spawnWorker = (env: Record<string, string>): WorkerProcess => {
       HOME: process.env["HOME"] ?? "",
       APP_ENV: "test",
       HOST: "127.0.0.1",
-      PORT: "0",
+      WORKER_PORT: "0",
       LOG_FORMAT_JSON: "true",
       LOG_LEVEL: "info",
       ...env
