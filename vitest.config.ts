@@ -1,14 +1,22 @@
 import { defineConfig } from "vitest/config"
+import { base, toolTests } from "./vitest.shared.js"
 
+/**
+ * `npm test`: everything that needs only Node, PostgreSQL and Redis. Files run three at a time: most of a
+ * test's time is spent waiting for PostgreSQL, Redis, bcrypt (libuv's pool) or a child process, so on two
+ * cores three forks finish the suite far sooner than one (each file has its own database and Redis prefix).
+ * The tests that need Debian tools are `npm run test:deploy` (vitest.deploy.config.ts).
+ */
 export default defineConfig({
-  resolve: { conditions: ["@shum/source"] },
-  ssr: { resolve: { conditions: ["@shum/source"] } },
+  ...base,
   test: {
     include: ["packages/*/test/**/*.test.ts", "deploy/test/**/*.test.ts"],
+    exclude: ["**/node_modules/**", ...toolTests],
     reporters: ["default", "./vitest.summary.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    poolOptions: { forks: { minForks: 1, maxForks: 3 } },
     sequence: { concurrent: false }
   }
 })
