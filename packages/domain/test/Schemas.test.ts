@@ -106,10 +106,14 @@ describe("Common schemas", () => {
 describe("request bodies", () => {
   const user = { email: "ivan@example.com" }
 
-  it("counts password length in characters, not bytes or UTF-16 units", () => {
-    ok(UserRegister, { ...user, password: "я".repeat(72) })
-    ok(UserRegister, { ...user, password: "😀".repeat(40) })
-    rejected(UserRegister, { ...user, password: "я".repeat(73) })
+  it("counts password length in characters (8..72) and bytes (at most 72 in UTF-8, all bcrypt reads)", () => {
+    ok(UserRegister, { ...user, password: "я".repeat(36) }) // 72 bytes
+    rejected(UserRegister, { ...user, password: "я".repeat(37) }) // 37 characters, 74 bytes
+    rejected(UserRegister, { ...user, password: "я".repeat(72) }) // 144 bytes: its first 36 would open it
+    ok(UserRegister, { ...user, password: "😀".repeat(18) }) // 18 characters (36 UTF-16 units), 72 bytes
+    rejected(UserRegister, { ...user, password: "😀".repeat(19) })
+    ok(UserRegister, { ...user, password: "x".repeat(72) })
+    rejected(UserRegister, { ...user, password: "x".repeat(73) })
     rejected(UserRegister, { ...user, password: "😀".repeat(4) })
     rejected(UserLogin, { ...user, password: "1234567" })
     ok(UserLogin, { ...user, password: "12345678" })

@@ -12,7 +12,10 @@ import { client, clientWithToken, makeTestServer, signIn, TestDatabaseName } fro
 const ADMIN = { ADMIN_EMAIL: "boss@example.com", ADMIN_PASSWORD: "boss-password-1" }
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
-const BootstrappedServer = Layer.provideMerge(SeedLive({ demo: Option.none() }), makeTestServer(ADMIN))
+const BootstrappedServer = Layer.provideMerge(
+  SeedLive({ demo: Option.none() }),
+  makeTestServer(ADMIN, { bcryptCost: 12 })
+)
 
 layer(BootstrappedServer, { excludeTestServices: true, timeout: "120 seconds" })("admin bootstrap (D1)", (it) => {
   it.effect("ADMIN_EMAIL/ADMIN_PASSWORD create an admin at start-up who can sign in", () =>
