@@ -180,6 +180,46 @@ layer(Embedded, { excludeTestServices: true, timeout: "120 seconds" })("images, 
       })
   )
 
+  it.effect("a multipart body without a boundary the parser accepts is a 422 problem, never a 500", () =>
+    Effect.gen(function* () {
+      const admin = yield* signIn("admin")
+      const hotel = yield* insertHotel()
+      const body = '--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\nabc\r\n--b--\r\n'
+      for (const type of [
+        "multipart/form-data",
+        "multipart/form-data; boundary=",
+        'multipart/form-data; boundary="a\tb"',
+        "multipart/form-data; boundary=b; x"
+      ]) {
+        const response = yield* send(
+          HttpClientRequest.post(`/images/upload/${hotel.id}`).pipe(
+            HttpClientRequest.bearerToken(admin.token),
+            HttpClientRequest.bodyText(body, type)
+          )
+        )
+        assert.strictEqual(response.status, 422, type)
+        assert.strictEqual(response.headers["content-type"], "application/problem+json")
+        assert.deepStrictEqual((response.json as { detail: unknown }).detail, [
+          { type: "missing", loc: ["body"], msg: "Field required", input: null }
+        ])
+      }
+      // the same body with a boundary, however spelled, reaches the upload (not an image: 400 E-60)
+      for (const type of ['multipart/form-data; BOUNDARY="b"', "multipart/form-data ; boundary=b"]) {
+        const parsed = yield* send(
+          HttpClientRequest.post(`/images/upload/${hotel.id}`).pipe(
+            HttpClientRequest.bearerToken(admin.token),
+            HttpClientRequest.bodyText(body, type)
+          )
+        )
+        assert.deepStrictEqual(
+          [parsed.status, (parsed.json as { detail: unknown }).detail],
+          [400, Messages.notAnImage],
+          type
+        )
+      }
+    })
+  )
+
   it.effect("a decompression bomb (100 KB, 30000×30000 px) is refused unread: 400 E-60, memory unchanged", () =>
     Effect.gen(function* () {
       const admin = yield* signIn("admin")

@@ -2,7 +2,8 @@
  * The `images` group (docs/api.md §8.8, D5), and two pieces of HTTP outside the contract:
  * - the multipart limits of the upload, applied while the body streams in: the file part stops at
  *   `MAX_IMAGE_FILE_SIZE_MB`, the whole body at that plus 1 MiB of envelope (as the edge proxy), and the
- *   error mapping answers 413 E-61 (`Http/ErrorMapping.ts`);
+ *   error mapping answers 413 E-61 (`Http/ErrorMapping.ts`); a multipart body without a usable boundary
+ *   in its `Content-Type` is a 422 (a body that cannot be read, as a missing one), never a 500;
  * - `GET /static/images/<file>`: the variants, served by nginx in deployment and by the server itself so
  *   the embedded default works alone. Plain names only (no directory, nothing hidden), cached for 30 days.
  */
@@ -19,7 +20,7 @@ import { AppConfig } from "@shum/infra/Config"
 import { isPublicName } from "@shum/worker/ImageFiles"
 import { Effect, Layer, Option } from "effect"
 import { join } from "node:path"
-import { problemResponse } from "../Http/ErrorMapping.js"
+import { problemResponse, validationResponse } from "../Http/ErrorMapping.js"
 import { ImagesService } from "./Service.js"
 
 export const ImagesLive = HttpApiBuilder.group(ShumApi, "images", (handlers) =>
@@ -34,6 +35,38 @@ export const ImagesLive = HttpApiBuilder.group(ShumApi, "images", (handlers) =>
 
 const ENVELOPE = 1024 * 1024
 
+/**
+ * The `boundary` parameter of a `Content-Type` header, read as the multipart parser reads it (RFC 9110 §8.3:
+ * `type "/" subtype *( ";" parameter )`, each parameter a token, `=`, then a token or a quoted string, with
+ * the same character classes), or `undefined` when it has none the parser would accept. The parser reports
+ * a missing boundary while it is being made, before anyone listens, so Node throws it and the request
+ * would end in a 500: such a body is refused here before it is parsed.
+ */
+const TOKEN = "[!#$%&'*+.^\\w`|~-]+"
+const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}$`, "u")
+const PARAMETER = new RegExp(
+  `; *(${TOKEN})=("(?:[\\v\\u0020\\u0021\\u0023-\\u005b\\u005d-\\u007e\\u0080-\\u00ff]|\\\\[\\v\\u0020-\\u00ff])*"|${TOKEN}) *`,
+  "uy"
+)
+
+export const multipartBoundary = (header: string): string | undefined => {
+  const semicolon = header.indexOf(";")
+  if (semicolon === -1 || !MEDIA_TYPE.test(header.slice(0, semicolon).trim())) return undefined
+  let boundary: string | undefined
+  let at = semicolon
+  while (at < header.length) {
+    PARAMETER.lastIndex = at
+    const match = PARAMETER.exec(header)
+    if (match === null) return undefined
+    if (match[1]!.toLowerCase() === "boundary") boundary = match[2]!
+    at = PARAMETER.lastIndex
+  }
+  return boundary
+}
+
+/** As a missing body is answered (`Http/ErrorMapping.ts`): nothing of it can be read. */
+const unparsableForm = validationResponse([{ type: "missing", loc: ["body"], msg: "Field required", input: null }])
+
 export const UploadLimitsLive = HttpApiBuilder.middleware(
   Effect.map(
     AppConfig,
@@ -41,10 +74,12 @@ export const UploadLimitsLive = HttpApiBuilder.middleware(
       (app) =>
         Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
           (request.headers["content-type"] ?? "").toLowerCase().includes("multipart/form-data")
-            ? Multipart.withLimits(app, {
-                maxFileSize: Option.some(images.maxFileSizeBytes),
-                maxTotalSize: Option.some(images.maxFileSizeBytes + ENVELOPE)
-              })
+            ? multipartBoundary(request.headers["content-type"] ?? "") === undefined
+              ? Effect.succeed(unparsableForm)
+              : Multipart.withLimits(app, {
+                  maxFileSize: Option.some(images.maxFileSizeBytes),
+                  maxTotalSize: Option.some(images.maxFileSizeBytes + ENVELOPE)
+                })
             : app
         )
   )
