@@ -386,7 +386,7 @@ describe("agreement with the app", () => {
     }
   })
 
-  it("the grace period outlasts the preStop pause plus SHUTDOWN_TIMEOUT_SECONDS", () => {
+  it("the grace period outlasts the preStop pause plus SHUTDOWN_DRAIN_SECONDS plus SHUTDOWN_TIMEOUT_SECONDS", () => {
     for (const name of ["server", "worker", "nginx"]) {
       const deployment = find(prod, "Deployment", name)
       const c = container(prod, "Deployment", name)
@@ -394,8 +394,15 @@ describe("agreement with the app", () => {
       const preStop = at(c, "lifecycle", "preStop", "exec", "command") as Array<string> | undefined
       const pause = preStop?.[0] === "sleep" ? Number(preStop[1]) : 0
       const shutdown = Number(envValue(c, "SHUTDOWN_TIMEOUT_SECONDS") ?? (name === "nginx" ? 0 : Number.NaN))
-      expect(grace, name).toBeGreaterThan(pause + shutdown)
+      const drain = Number(envValue(c, "SHUTDOWN_DRAIN_SECONDS") ?? 0)
+      expect(grace, name).toBeGreaterThan(pause + drain + shutdown)
     }
+    // the server drains past nginx's upstream keep-alive, so nginx never reuses a connection it closes
+    const server = container(prod, "Deployment", "server")
+    const upstreamKeepalive = /keepalive_timeout (\d+)s;/.exec(
+      readRepoFile("deploy/nginx/nginx.conf.template").split("upstream shum_backend")[1]!
+    )
+    expect(Number(envValue(server, "SHUTDOWN_DRAIN_SECONDS"))).toBeGreaterThan(Number(upstreamKeepalive?.[1]))
     // the server needs the pause (endpoints removal reaches nginx and the ingress before it stops accepting)
     expect(at(container(prod, "Deployment", "server"), "lifecycle", "preStop", "exec", "command")).toEqual([
       "sleep",

@@ -161,8 +161,16 @@ export const http = Config.all({
   // network is named explicitly (compose and K3s do)
   trustedProxies: withDefault(variable("TRUSTED_PROXIES", list(cidr)), ["127.0.0.0/8", "::1/128"]),
   shutdownTimeout: Config.map(withDefault(variable("SHUTDOWN_TIMEOUT_SECONDS", int(0)), 10), Duration.seconds),
-  /** After SIGTERM, keep serving (with `/ready` 503) this long before refusing connections. */
-  shutdownDrain: Config.map(withDefault(variable("SHUTDOWN_DRAIN_SECONDS", int(0)), 0), Duration.seconds)
+  /**
+   * After SIGTERM, keep serving (with `/ready` 503 and `Connection: close`) this long before refusing
+   * connections. Default 5 s under APP_ENV=production — longer than the edge's upstream keep-alive (nginx
+   * closes its idle connections after 4 s), so every kept-open connection has ended on the proxy's side or
+   * been told to close before the server closes any — and 0 in local and test, where nothing balances.
+   */
+  shutdownDrain: Config.map(
+    Config.all({ env: appEnv, seconds: variable("SHUTDOWN_DRAIN_SECONDS", int(0)) }),
+    ({ env, seconds }) => Duration.seconds(Option.getOrElse(seconds, () => (env === "production" ? 5 : 0)))
+  )
 })
 
 /** `None` when neither DATABASE_URL nor DB_HOST is set: the embedded default (D10). DATABASE_URL wins. */

@@ -99,6 +99,18 @@ describe("Config", () => {
     })
   )
 
+  it.effect("the shutdown drain: 5 s by default in production (past the edge's upstream keep-alive), else 0", () =>
+    Effect.gen(function* () {
+      const drain = (env: Record<string, string>) =>
+        Effect.map(load({ JWT_SECRET_KEY: "s3cret", ...env }), (s) => Duration.toSeconds(s.http.shutdownDrain))
+      assert.strictEqual(yield* drain({ APP_ENV: "production" }), 5)
+      assert.strictEqual(yield* drain({ APP_ENV: "production", SHUTDOWN_DRAIN_SECONDS: "0" }), 0)
+      assert.strictEqual(yield* drain({ APP_ENV: "test" }), 0)
+      assert.strictEqual(yield* drain({ SHUTDOWN_DRAIN_SECONDS: "12" }), 12)
+      assert.include(yield* failure({ SHUTDOWN_DRAIN_SECONDS: "-1" }), "SHUTDOWN_DRAIN_SECONDS")
+    })
+  )
+
   it.effect("DATABASE_URL or DB_* parts; DATABASE_URL wins", () =>
     Effect.gen(function* () {
       const url = "postgresql://app:pw@db.internal:6432/booking"

@@ -4,9 +4,11 @@
  * On SIGTERM/SIGINT the runtime interrupts the program and layer finalizers run, newest first.
  * `GracefulShutdownLive`, built after the HTTP app, therefore goes first:
  * 1. `/ready` answers 503 (the `Lifecycle` flag), responses carry `Connection: close`;
- * 2. for `SHUTDOWN_DRAIN_SECONDS` (default 0) the server keeps serving, so a load balancer that polls
- *    `/ready` stops sending traffic before connections are refused;
- * 3. the listening socket closes (new connections are refused) and idle keep-alive connections end;
+ * 2. for `SHUTDOWN_DRAIN_SECONDS` (default 5 s in production, else 0) the server keeps serving, so a load
+ *    balancer stops sending traffic before connections are refused, and kept-alive connections end after
+ *    their next response (or are closed by the proxy when idle) rather than being cut by the server;
+ * 3. the listening socket closes (new connections are refused); idle keep-alive connections end a second
+ *    later, once requests already on their way on just-accepted connections have arrived;
  * 4. in-flight requests finish, for at most `SHUTDOWN_TIMEOUT_SECONDS`, after which the remaining
  *    connections are cut;
  * then the rest of the layers close: the HTTP app, services, Redis, the database pool.
@@ -16,6 +18,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { AppConfig } from "@shum/infra/Config"
 import { Context, Duration, Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
+import { Server as NetServer } from "node:net"
 import { Lifecycle } from "./Lifecycle.js"
 
 /** Closes the listening socket and waits for open connections, bounded by `SHUTDOWN_TIMEOUT_SECONDS`. */
@@ -24,13 +27,24 @@ export class HttpListener extends Context.Tag("server/HttpListener")<
   { readonly close: Effect.Effect<void> }
 >() {}
 
+/**
+ * Not `http.Server#close`, which also ends every idle connection at once: a connection accepted a moment
+ * before is idle until its request arrives, and would be cut with the request on its way. Idle
+ * connections are ended a second later instead (and each second after), once those requests are in;
+ * every response since SIGTERM carries `Connection: close`, so busy connections end after their answer.
+ */
 const closeServer = (server: Server, timeout: Duration.Duration) =>
   Effect.gen(function* () {
     if (!server.listening) return
     const closed = Effect.async<void>((resume) => {
-      server.close(() => resume(Effect.void))
+      NetServer.prototype.close.call(server, () => resume(Effect.void))
     })
-    const finished = yield* closed.pipe(Effect.timeout(timeout), Effect.option)
+    const idle = setInterval(() => server.closeIdleConnections(), 1000)
+    const finished = yield* closed.pipe(
+      Effect.timeout(timeout),
+      Effect.option,
+      Effect.ensuring(Effect.sync(() => clearInterval(idle)))
+    )
     if (finished._tag === "None") {
       yield* Effect.logWarning(
         `in-flight requests still running after ${Duration.format(timeout)}: closing their connections`

@@ -21,6 +21,9 @@ export const freePort = () =>
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Thrown by a `waitFor` check to stop waiting at once (the process it waits for is gone). */
+export class GiveUp extends Error {}
+
 export const waitFor = async (what: string, check: () => Promise<boolean>, ms = 30_000) => {
   const deadline = Date.now() + ms
   let last: unknown
@@ -28,6 +31,7 @@ export const waitFor = async (what: string, check: () => Promise<boolean>, ms = 
     try {
       if (await check()) return
     } catch (error) {
+      if (error instanceof GiveUp) throw error
       last = error
     }
     await sleep(100)
@@ -92,7 +96,7 @@ export const waitReady = async (proc: Proc, base: string, ms = 90_000) =>
   waitFor(
     `${base}/ready`,
     async () => {
-      if (!proc.running) throw new Error(`the server exited:\n${proc.output.slice(-3000)}`)
+      if (!proc.running) throw new GiveUp(`the server exited:\n${proc.output.slice(-3000)}`)
       return (await fetch(`${base}/ready`)).status === 200
     },
     ms
@@ -179,14 +183,19 @@ export const probe = (
 export const steadyLoad = (
   base: () => string,
   paths: ReadonlyArray<string>,
-  options: { readonly concurrency?: number; readonly until?: (outcome: Outcome) => boolean } = {}
+  options: {
+    readonly concurrency?: number
+    readonly until?: (outcome: Outcome) => boolean
+    /** Checked before each request: false stops the loops (a balancer that took the server out). */
+    readonly routable?: () => boolean
+  } = {}
 ) => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency ?? 4 })
   const outcomes: Array<Outcome> = []
   let running = true
   let n = 0
   const loops = Array.from({ length: options.concurrency ?? 4 }, async () => {
-    while (running) {
+    while (running && (options.routable?.() ?? true)) {
       const outcome = await probe(base(), paths[n++ % paths.length]!, agent)
       outcomes.push(outcome)
       if (options.until?.(outcome)) running = false
@@ -200,6 +209,29 @@ export const steadyLoad = (
       agent.destroy()
       return outcomes
     }
+  }
+}
+
+/**
+ * What a load balancer does: polls `/ready` every `periodMs` and takes the server out of rotation at the
+ * first answer that is not 200 (failure threshold 1).
+ */
+export const readinessPoller = (base: string, periodMs = 500) => {
+  let ready = true
+  const timer = setInterval(() => {
+    fetch(`${base}/ready`).then(
+      (response) => {
+        if (response.status !== 200) ready = false
+        return response.body?.cancel()
+      },
+      () => (ready = false)
+    )
+  }, periodMs)
+  return {
+    get ready() {
+      return ready
+    },
+    stop: () => clearInterval(timer)
   }
 }
 
