@@ -44,6 +44,12 @@ export class ShumApi extends HttpApi.make("shum")
     OpenApi.Description,
     "Hotel booking: countries, cities, hotels, rooms, facilities, users and bookings. " +
       "Errors are RFC 9457 problem documents (`application/problem+json`) whose `detail` keeps the original " +
-      "service's message; request validation failures are 422 with a FastAPI-style list under `detail`."
+      "service's message; request validation failures are 422 with a FastAPI-style list under `detail`.\n\n" +
+      "Input limits (D11), each a 422 at the field: no text (body field, query parameter or header) may contain " +
+      "a NUL character (U+0000) or an unpaired surrogate; every integer must fit its column (ids, `price`, " +
+      "`quantity`, `facility_ids[]`, `page`: −2147483648..2147483647, as each field's `minimum`/`maximum` " +
+      "states; `telegram_id`/`pachca_id`: ±9007199254740991); dates are `YYYY-MM-DD` from 0001-01-01 to " +
+      "9999-12-31; a stay (booking or availability search) is at most `MAX_STAY_NIGHTS` nights (default 90) and " +
+      "begins at most `BOOKING_HORIZON_DAYS` days after today (default 730)."
   )
   .annotate(OpenApi.Transform, finishDocument) {}

@@ -2,7 +2,7 @@
  * Bookings (docs/api.md §2, §8.7; docs/data.md §1.8, BR-4..BR-8; docs/decisions.md D2).
  */
 import { Schema } from "effect"
-import { DateString, LaxInt, modelDoc, Timestamp } from "./Common.js"
+import { DateString, LaxInt32, modelDoc, Timestamp } from "./Common.js"
 
 const bookingFields = {
   id: Schema.Int,
@@ -31,12 +31,18 @@ export class Booking extends Schema.Class<Booking>("Booking")(
   )
 ) {}
 
-const bookingInFields = { room_id: LaxInt, date_from: DateString, date_to: DateString }
+const bookingInFields = { room_id: LaxInt32, date_from: DateString, date_to: DateString }
 export class BookingIn extends Schema.Class<BookingIn>("BookingIn")(
   bookingInFields,
-  modelDoc(bookingInFields, "A stay to book for the caller: at least one night, not starting in the past (UTC).", {
-    room_id: 1,
-    date_from: DateString.make("2026-12-01"),
-    date_to: DateString.make("2026-12-05")
-  })
+  modelDoc(
+    bookingInFields,
+    "A stay to book for the caller: at least one night, not starting in the past (UTC); at most " +
+      "`MAX_STAY_NIGHTS` nights (default 90), starting at most `BOOKING_HORIZON_DAYS` days after today " +
+      "(default 730).",
+    {
+      room_id: 1,
+      date_from: DateString.make("2026-12-01"),
+      date_to: DateString.make("2026-12-05")
+    }
+  )
 ) {}

@@ -17,7 +17,7 @@ import {
   RoomUnavailableProblem,
   ValidationErrorProblem
 } from "./Errors.js"
-import { BookingIdPath, IdempotencyHeaders, PageQuery } from "./Params.js"
+import { BookingIdPath, IdempotencyHeaders, PageQuery, STAY_LIMITS_TEXT } from "./Params.js"
 import { AdminAuthentication, Authentication } from "./Security.js"
 
 export class BookingsApi extends HttpApiGroup.make("bookings")
@@ -65,12 +65,14 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
         OpenApi.Description,
         "Books one unit of a room type for the caller; `price` = nightly price × nights. Bookings of a room are " +
           "serialised in the database, so concurrent requests can never exceed its `quantity` on any night (D2).\n\n" +
-          "Order: 401 → 422 → `Idempotency-Key` seen before for this user: same body → the first answer is " +
+          "Order: 401 → 422 (also a stay beyond the limits below) → `Idempotency-Key` seen before for this user: same body → the first answer is " +
           "replayed and nothing is booked; another body → 422; the first request still running → this one waits for it and gets its answer " +
           "(never a second booking) → unknown " +
           "room → 404 `Номер с ID {id} не найден` → `date_from` not before `date_to` → 400 `Дата заезда должна " +
           "быть раньше даты выезда` → `date_from` before today (UTC) → 400 `Дата заезда не может быть в прошлом` " +
           "→ no free unit on some night → 409 `Все номера данного типа уже забронированы на указанные даты`.\n\n" +
+          `Limits (D11): ${STAY_LIMITS_TEXT} A total above 2147483647 (the room's price × nights) is a 422 on ` +
+          "`date_to`.\n\n" +
           "Differs from the original (D2): sold out is 409 (the original answered 400, its own docs said 409), " +
           "availability is counted per night, past dates are refused, and overbooking under concurrency is " +
           "impossible."

@@ -46,6 +46,32 @@ export const minChars =
       })
     )
 
+// A NUL, or a UTF-16 surrogate not part of a pair (with the `u` flag a pair is one code point, so only an
+// unpaired half matches the range). The NUL is the point of the pattern, not a typo.
+const FORBIDDEN_CHAR = /[\u0000\uD800-\uDFFF]/u // eslint-disable-line no-control-regex
+
+/** Whether PostgreSQL can store this text: no NUL, no lone surrogate (see `Text`). */
+export const isStorableText = (s: string): boolean => !FORBIDDEN_CHAR.test(s)
+
+/** Why `isStorableText` refused `s`, as a 422 `msg`. */
+export const unstorableTextMessage = (s: unknown): string =>
+  typeof s === "string" && s.includes("\u0000")
+    ? "Value error, the text contains a NUL character (U+0000), which is not accepted"
+    : "Value error, the text contains an unpaired surrogate (not a Unicode character), which is not accepted"
+
+/**
+ * Text as PostgreSQL can store it: a string without NUL (U+0000), which no `text` or `varchar` column holds
+ * (22021, was a 500), and without a lone surrogate, which is not a character at all and has no UTF-8 form.
+ * The base of every string a request carries (body fields, query filters, headers), so a bad one is a 422
+ * at that field before anything runs (docs/decisions.md D11).
+ */
+export const Text = Schema.String.pipe(
+  Schema.filter(isStorableText, {
+    message: (issue) => unstorableTextMessage(issue.actual),
+    jsonSchema: {} // stated once, in the API description (`Api.ts`)
+  })
+)
+
 type NonEmpty<A> = readonly [A, ...Array<A>]
 type ModelDoc = { readonly description: string; readonly examples: NonEmpty<never> }
 
@@ -61,17 +87,36 @@ export const modelDoc = <Fields extends Schema.Struct.Fields>(
   ...examples: NonEmpty<Schema.Struct.Type<Fields>>
 ): ModelDoc => ({ description, examples: examples as unknown as NonEmpty<never> })
 
+/**
+ * Any integral number, however large (`Schema.Int` stops at ±2^53 and would call 2^63 "not an integer"): the
+ * schemas built on it bound it themselves, naming the bound.
+ */
+const integral = <I, R>(self: Schema.Schema<number, I, R>) =>
+  self.pipe(Schema.filter((n) => Number.isInteger(n), { jsonSchema: { type: "integer" } }))
+
 /** An integer that also accepts an integral float (`5.0`) or a numeric string (`"5"`), as the original did. */
-export const LaxInt = Schema.Union(Schema.Int, Schema.NumberFromString.pipe(Schema.int())).annotations({
+export const LaxInt = Schema.Union(integral(Schema.Number), integral(Schema.NumberFromString)).annotations({
   identifier: "LaxInt",
   jsonSchema: { type: "integer" },
   description: "an integer"
 })
 
-/** A 64-bit-ish integer id for external systems (Telegram, Pachca): lax, and within JS's safe range. */
-export const ExternalId = LaxInt.pipe(
-  Schema.filter((n) => Number.isSafeInteger(n), { message: () => "Input should be a valid integer" })
-).annotations({ jsonSchema: { type: "integer", format: "int64" } })
+/**
+ * A lax integer within [minimum, maximum], documented as an integer with those bounds. A composition (not a
+ * refinement of `LaxInt`) so that the bound is checked on the decoded number, whatever the input's form, and
+ * a 422 names it (`less_than_equal` / `greater_than_equal`, docs/decisions.md D11).
+ */
+const laxIntWithin = (minimum: number, maximum: number, jsonSchema: Record<string, unknown>) =>
+  Schema.compose(LaxInt, Schema.Number.pipe(Schema.between(minimum, maximum))).annotations({
+    jsonSchema: { type: "integer", ...jsonSchema, minimum, maximum }
+  })
+
+/**
+ * A 64-bit-ish integer id for external systems (Telegram, Pachca): lax, and within JS's safe range (the
+ * column is a `bigint`, which holds more, but a number beyond ±2^53 cannot be read exactly).
+ */
+export const SAFE_INTEGER = { minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER } as const
+export const ExternalId = laxIntWithin(SAFE_INTEGER.minimum, SAFE_INTEGER.maximum, { format: "int64" })
 
 /**
  * An integer carried as text (path segment, query string). Built as a transformation (not a refinement of
@@ -91,6 +136,18 @@ export const Int32 = Schema.Int.pipe(
 )
 
 /**
+ * A lax integer (`LaxInt`) that a PostgreSQL `integer` column holds: ids sent in a body (`room_id`,
+ * `country_id`, `facility_ids[]`). Outside the range a 422 names the bound (docs/decisions.md D11).
+ */
+export const LaxInt32 = laxIntWithin(INT32.minimum, INT32.maximum, { format: "int32" })
+
+/** A lax integer from 0 to the largest `integer` (`price`, `quantity`): beyond either bound a 422 names it. */
+export const LaxNonNegativeInt32 = laxIntWithin(0, INT32.maximum, {
+  format: "int32",
+  description: `An integer from 0 to ${INT32.maximum}`
+})
+
+/**
  * An id in a path segment: an integer (`/hotels/0` is a 404, `/hotels/abc` a 422); one outside `integer`'s
  * range names nothing either, so the server answers it 404 as well (`Http/ErrorMapping.ts`).
  */
@@ -104,14 +161,28 @@ const isCalendarDate = (s: string): boolean => {
   return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(s)
 }
 
-/** A calendar date `YYYY-MM-DD` (no time, no zone). Kept as the string: SQL `date` takes it as is. */
+/** The dates a request may carry: years 0001 to 9999 (PostgreSQL has no year 0; docs/decisions.md D11). */
+export const DATE_RANGE = { first: "0001-01-01", last: "9999-12-31" } as const
+
+/**
+ * A calendar date `YYYY-MM-DD` (no time, no zone), from 0001-01-01 to 9999-12-31. Kept as the string: SQL
+ * `date` takes it as is.
+ */
 export const DateString = Schema.String.pipe(
   Schema.pattern(/^\d{4}-\d{2}-\d{2}$/),
   Schema.filter(isCalendarDate, { message: () => "Input should be a valid date" }),
+  Schema.filter((s) => s >= DATE_RANGE.first, {
+    message: () => `Input should be a valid date from ${DATE_RANGE.first} to ${DATE_RANGE.last} (there is no year 0)`
+  }),
   Schema.brand("DateString")
 ).annotations({
   identifier: "Date",
-  jsonSchema: { type: "string", format: "date", examples: ["2026-12-01"] }
+  jsonSchema: {
+    type: "string",
+    format: "date",
+    description: `A calendar date, from ${DATE_RANGE.first} to ${DATE_RANGE.last}`,
+    examples: ["2026-12-01"]
+  }
 })
 export type DateString = typeof DateString.Type
 
@@ -154,10 +225,11 @@ export const Timestamp = Schema.String.annotations({
 /** `page` ≥ 1 (default 1) and `per_page` 1..20 (default 10), docs/api.md §1.6. Defaults apply in the server. */
 export const PaginationParams = {
   page: Schema.optional(
-    integerFromString(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)), {
+    integerFromString(integral(Schema.Number).pipe(Schema.between(1, INT32.maximum)), {
       minimum: 1,
+      maximum: INT32.maximum,
       default: 1,
-      description: "Page number, from 1 (default 1)"
+      description: `Page number, from 1 to ${INT32.maximum} (default 1)`
     })
   ),
   per_page: Schema.optional(

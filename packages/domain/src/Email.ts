@@ -6,7 +6,7 @@
  * - the reasons in the 422 message follow email-validator's wording.
  */
 import { Either, ParseResult, Schema } from "effect"
-import { ErrorType, maxChars } from "./Common.js"
+import { ErrorType, maxChars, Text } from "./Common.js"
 
 // Pydantic's "pretty e-mail" form: an optional display name (words or a quoted string), then `<address>`.
 const NAME_CHAR = "[\\p{L}\\p{M}\\p{N}_!#$%&'*+\\-/=?^`{|}~]"
@@ -101,7 +101,7 @@ export const parseEmail = (input: string): Either.Either<string, string> => {
  * An e-mail address in a request body (≤255 characters as sent). Decodes to the normalised address;
  * a bad one is a 422 `value_error` with `value is not a valid email address: <reason>`.
  */
-export const Email = Schema.transformOrFail(Schema.String.pipe(maxChars(255)), Schema.String, {
+export const Email = Schema.transformOrFail(Text.pipe(maxChars(255)), Schema.String, {
   strict: true,
   decode: (input, _, ast) =>
     Either.match(parseEmail(input), {

@@ -2,14 +2,14 @@
  * Countries and cities (docs/api.md §2, §8.2, §8.3; docs/data.md §1.1–1.2).
  */
 import { Schema } from "effect"
-import { LaxInt, maxChars, minChars, modelDoc } from "./Common.js"
+import { LaxInt32, maxChars, minChars, modelDoc, Text } from "./Common.js"
 
-const Name = Schema.String.pipe(maxChars(100))
+const Name = Text.pipe(maxChars(100))
 /**
  * Exactly two characters, any characters; the server stores it upper-cased (BR-1), so the upper-cased value
  * must be two characters too (`ß` becomes `SS`: the column would refuse it, which was a 500).
  */
-const IsoCode = Schema.String.pipe(
+const IsoCode = Text.pipe(
   minChars(2),
   maxChars(2),
   Schema.filter((s) => [...s.toUpperCase()].length === 2, {
@@ -67,7 +67,7 @@ export class CountryPatch extends Schema.Class<CountryPatch>("CountryPatch")(
   })
 ) {}
 
-const cityInFields = { name: Name, country_id: LaxInt }
+const cityInFields = { name: Name, country_id: LaxInt32 }
 export class CityIn extends Schema.Class<CityIn>("CityIn")(
   cityInFields,
   modelDoc(cityInFields, "A city to create or replace; its name is unique within its country.", {
@@ -79,7 +79,7 @@ export class CityIn extends Schema.Class<CityIn>("CityIn")(
 // docs/api.md Y5: `null` is the same as an absent field here, as in the original.
 const cityPatchFields = {
   name: Schema.optional(Schema.NullOr(Name)),
-  country_id: Schema.optional(Schema.NullOr(LaxInt))
+  country_id: Schema.optional(Schema.NullOr(LaxInt32))
 }
 export class CityPatch extends Schema.Class<CityPatch>("CityPatch")(
   cityPatchFields,

@@ -3,11 +3,11 @@
  * names of its city and of that city's country.
  */
 import { Schema } from "effect"
-import { maxChars, modelDoc, TimeString } from "./Common.js"
+import { maxChars, modelDoc, Text, TimeString } from "./Common.js"
 import { AvailableRoom, Facility } from "./Rooms.js"
 
-const Title = Schema.String.pipe(maxChars(100))
-const PostalCode = Schema.String.pipe(maxChars(20))
+const Title = Text.pipe(maxChars(100))
+const PostalCode = Text.pipe(maxChars(20))
 
 // --- responses -------------------------------------------------------------------------------------
 
@@ -64,8 +64,8 @@ export class HotelWithRooms extends Schema.Class<HotelWithRooms>("HotelWithRooms
 
 const hotelInFields = {
   title: Title,
-  city: Schema.String.annotations({ description: "The city's name (case-insensitive)" }),
-  address: Schema.String,
+  city: Text.annotations({ description: "The city's name (case-insensitive)" }),
+  address: Text,
   postal_code: Schema.optional(Schema.NullOr(PostalCode)),
   check_in_time: Schema.optional(Schema.NullOr(TimeString)),
   check_out_time: Schema.optional(Schema.NullOr(TimeString))
@@ -91,8 +91,8 @@ export class HotelIn extends Schema.Class<HotelIn>("HotelIn")(
 // PATCH (docs/api.md H6): only non-null fields are written; `null` means "leave unchanged", as in the original.
 const hotelPatchFields = {
   title: Schema.optional(Schema.NullOr(Title)),
-  city: Schema.optional(Schema.NullOr(Schema.String)),
-  address: Schema.optional(Schema.NullOr(Schema.String)),
+  city: Schema.optional(Schema.NullOr(Text)),
+  address: Schema.optional(Schema.NullOr(Text)),
   postal_code: Schema.optional(Schema.NullOr(PostalCode)),
   check_in_time: Schema.optional(Schema.NullOr(TimeString)),
   check_out_time: Schema.optional(Schema.NullOr(TimeString))

@@ -15,7 +15,7 @@ import {
   ValidationErrorProblem
 } from "./Errors.js"
 import { Hotel, HotelIn, HotelPatch, HotelWithRooms } from "./Hotels.js"
-import { AvailableHotelsQuery, HotelIdPath, HotelsQuery } from "./Params.js"
+import { AvailableHotelsQuery, HotelIdPath, HotelsQuery, STAY_LIMITS_TEXT } from "./Params.js"
 import { AdminAuthentication } from "./Security.js"
 import { conditionalRead } from "./OpenApiHeaders.js"
 
@@ -54,8 +54,9 @@ export class HotelsApi extends HttpApiGroup.make("hotels")
         "Every hotel matching the filters (paginated, by id) with its room types that have a free unit on every " +
           "night from `date_from` to `date_to`; a hotel without free rooms is listed with `rooms: []`. Each room's " +
           "`quantity` is its smallest number of free units over those nights.\n\n" +
-          "Order: 422 → `date_from` not before `date_to` → 400 `Дата начала периода должна быть раньше даты " +
-          "окончания`.\n\n" +
+          "Order: 422 (also a stay beyond the limits below) → `date_from` not before `date_to` → 400 `Дата " +
+          "начала периода должна быть раньше даты окончания`.\n\n" +
+          `Limits (D11): the same as a booking's. ${STAY_LIMITS_TEXT} Past nights may be searched.\n\n` +
           "Differs from the original (D2): availability is counted per night; the original counted every " +
           "overlapping booking once, so back-to-back stays blocked two units. Never cached."
       )

@@ -66,5 +66,7 @@ export const Messages = {
   internalError: "Внутренняя ошибка сервера.", // E-93
   notFoundRoute: "Not Found",
   methodNotAllowed: "Method Not Allowed",
+  /** Starlette's answer to a `multipart/form-data` body it cannot parse (400). */
+  bodyParseError: "There was an error parsing the body",
   rateLimitExceeded: (limit: number): string => `Rate limit exceeded: ${limit} per 1 minute`
 } as const

@@ -3,7 +3,7 @@
  * No identifiers on these structs: OpenAPI lists their fields as parameters only when inlined.
  */
 import { Schema } from "effect"
-import { DateString, PaginationParams, PathId, QueryId } from "./Common.js"
+import { DATE_RANGE, DateString, INT32, PaginationParams, PathId, QueryId, Text } from "./Common.js"
 
 // --- path --------------------------------------------------------------------------------------------
 
@@ -20,22 +20,38 @@ export const CityIdPath = Schema.Struct({ city_id: PathId })
 
 /** Partial, case-insensitive; `%` and `_` act as wildcards, an empty value matches everything (docs/api.md §1.7). */
 const contains = (what: string) =>
-  Schema.optional(Schema.String.annotations({ description: `${what} contains this text (case-insensitive)` }))
+  Schema.optional(Text.annotations({ description: `${what} contains this text (case-insensitive)` }))
 
 // `QueryId` and `DateString` document themselves through a `jsonSchema` override, which a plain
 // `description` annotation does not reach: the description goes into the override.
 const queryId = (description: string) =>
-  QueryId.annotations({ jsonSchema: { type: "integer", format: "int32", description } })
+  QueryId.annotations({ jsonSchema: { type: "integer", format: "int32", ...INT32, description } })
 
 const requiredDate = (description: string) =>
-  DateString.annotations({ jsonSchema: { type: "string", format: "date", description, examples: ["2026-12-01"] } })
+  DateString.annotations({
+    jsonSchema: {
+      type: "string",
+      format: "date",
+      description: `${description}; a date from ${DATE_RANGE.first} to ${DATE_RANGE.last}`,
+      examples: ["2026-12-01"]
+    }
+  })
+
+/** The stay limits of docs/decisions.md D11, as both searches and bookings state them. */
+export const STAY_LIMITS_TEXT =
+  "A stay is at most `MAX_STAY_NIGHTS` nights (default 90) and begins at most `BOOKING_HORIZON_DAYS` days " +
+  "after today, UTC (default 730); beyond either → 422 at the date (`date_to` for the length, `date_from` " +
+  "for the start) whose `msg` names the limit."
+
+const CHECK_IN = "Check-in day, at most `BOOKING_HORIZON_DAYS` days after today (default 730)"
+const CHECK_OUT = "Check-out day, after `date_from` and at most `MAX_STAY_NIGHTS` nights later (default 90)"
 
 export const PageQuery = Schema.Struct(PaginationParams)
 
 export const UsersQuery = Schema.Struct({
   ...PaginationParams,
   email: Schema.optional(
-    Schema.String.annotations({ description: "Exact, case-sensitive match on the stored (normalised) e-mail" })
+    Text.annotations({ description: "Exact, case-sensitive match on the stored (normalised) e-mail" })
   )
 })
 
@@ -52,8 +68,8 @@ export const HotelsQuery = Schema.Struct({
 
 export const AvailableHotelsQuery = Schema.Struct({
   ...PaginationParams,
-  date_from: requiredDate("Check-in day"),
-  date_to: requiredDate("Check-out day (after `date_from`)"),
+  date_from: requiredDate(CHECK_IN),
+  date_to: requiredDate(CHECK_OUT),
   hotel_id: Schema.optional(queryId("Only this hotel (an unknown id gives `[]`)")),
   title: contains("Hotel title"),
   city: contains("City name")
@@ -63,8 +79,8 @@ export const RoomsQuery = Schema.Struct({ ...PaginationParams, title: contains("
 
 /** Not paginated (docs/api.md R2). */
 export const StayQuery = Schema.Struct({
-  date_from: requiredDate("Check-in day"),
-  date_to: requiredDate("Check-out day (after `date_from`)")
+  date_from: requiredDate(CHECK_IN),
+  date_to: requiredDate(CHECK_OUT)
 })
 
 export const FacilitiesQuery = Schema.Struct({ ...PaginationParams, title: contains("Title") })
@@ -82,7 +98,7 @@ export const CitiesQuery = Schema.Struct({
 /** D2: node lower-cases header names. */
 export const IdempotencyHeaders = Schema.Struct({
   "idempotency-key": Schema.optional(
-    Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)).annotations({
+    Text.pipe(Schema.minLength(1), Schema.maxLength(255)).annotations({
       description:
         "Optional. A retry with the same key by the same user returns the first result and books nothing new " +
         "(keys are kept at least 24 h)."

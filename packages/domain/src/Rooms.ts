@@ -3,11 +3,11 @@
  * `quantity` identical units and a nightly `price`.
  */
 import { Schema } from "effect"
-import { LaxInt, maxChars, modelDoc } from "./Common.js"
+import { LaxInt32, LaxNonNegativeInt32, maxChars, modelDoc, Text } from "./Common.js"
 
-const Title = Schema.String.pipe(maxChars(100))
-const NonNegative = LaxInt.pipe(Schema.greaterThanOrEqualTo(0))
-const FacilityIds = Schema.NullOr(Schema.Array(LaxInt)).annotations({ description: "Facility ids, or null" })
+const Title = Text.pipe(maxChars(100))
+const NonNegative = LaxNonNegativeInt32
+const FacilityIds = Schema.NullOr(Schema.Array(LaxInt32)).annotations({ description: "Facility ids, or null" })
 
 // --- facilities ------------------------------------------------------------------------------------
 
@@ -72,7 +72,7 @@ export class AvailableRoom extends Schema.Class<AvailableRoom>("AvailableRoom")(
 // links, `[]` removes them all, a list replaces them (docs/api.md R5).
 const roomInFields = {
   title: Title,
-  description: Schema.optional(Schema.NullOr(Schema.String)),
+  description: Schema.optional(Schema.NullOr(Text)),
   price: NonNegative,
   quantity: NonNegative,
   facility_ids: Schema.optional(FacilityIds)
@@ -97,7 +97,7 @@ export class RoomIn extends Schema.Class<RoomIn>("RoomIn")(
 // quantity (NOT NULL) is a 422 (D9). `facility_ids` is accepted and ignored, as in the original.
 const roomPatchFields = {
   title: Schema.optional(Title),
-  description: Schema.optional(Schema.NullOr(Schema.String)),
+  description: Schema.optional(Schema.NullOr(Text)),
   price: Schema.optional(NonNegative),
   quantity: Schema.optional(NonNegative),
   facility_ids: Schema.optional(FacilityIds)

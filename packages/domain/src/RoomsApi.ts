@@ -15,7 +15,7 @@ import {
   RateLimitedProblem,
   ValidationErrorProblem
 } from "./Errors.js"
-import { HotelIdPath, HotelRoomPath, RoomsQuery, StayQuery } from "./Params.js"
+import { HotelIdPath, HotelRoomPath, RoomsQuery, STAY_LIMITS_TEXT, StayQuery } from "./Params.js"
 import { AvailableRoom, Room, RoomIn, RoomPatch } from "./Rooms.js"
 import { AdminAuthentication } from "./Security.js"
 import { conditionalRead } from "./OpenApiHeaders.js"
@@ -60,8 +60,10 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
         OpenApi.Description,
         "The hotel's room types with a free unit on every night of the stay; `quantity` is the smallest number " +
           "of free units over those nights. Not paginated.\n\n" +
-          "Order: 422 → `date_from` not before `date_to` → 400 `Дата начала периода должна быть раньше даты " +
-          "окончания` (before the hotel check) → unknown hotel → 404 `Отель не найден`.\n\n" +
+          "Order: 422 (also a stay beyond the limits below) → `date_from` not before `date_to` → 400 `Дата " +
+          "начала периода должна быть раньше даты окончания` (before the hotel check) → unknown hotel → 404 " +
+          "`Отель не найден`.\n\n" +
+          `Limits (D11): the same as a booking's. ${STAY_LIMITS_TEXT} Past nights may be searched.\n\n` +
           "Differs from the original (D2): counted per night, not per overlapping booking."
       )
   )

@@ -2,7 +2,7 @@
  * Users, tokens and the auth/user request bodies (docs/api.md §2, §4, §7, §8.1; docs/decisions.md D1).
  */
 import { Schema } from "effect"
-import { ErrorType, ExternalId, maxChars, minChars, modelDoc } from "./Common.js"
+import { ErrorType, ExternalId, maxChars, minChars, modelDoc, Text } from "./Common.js"
 import { Email } from "./Email.js"
 
 /** D1: every user has a role; registration gives `user`, admins come from the environment or an admin. */
@@ -19,7 +19,7 @@ export const utf8Length = (s: string): number => new TextEncoder().encode(s).len
  * 8..72 characters (docs/api.md §4.2) and at most 72 bytes in UTF-8 (docs/decisions.md D12), on register, login
  * and password changes: beyond is a 422, never a password silently cut to its first 72 bytes.
  */
-export const Password = Schema.String.pipe(
+export const Password = Text.pipe(
   minChars(8),
   maxChars(72),
   Schema.filter((s) => utf8Length(s) <= PASSWORD_MAX_BYTES, {
@@ -32,7 +32,7 @@ export const Password = Schema.String.pipe(
   examples: ["s3cret-pass"]
 })
 
-const Name = Schema.String.pipe(maxChars(100))
+const Name = Text.pipe(maxChars(100))
 
 // --- responses -------------------------------------------------------------------------------------
 
@@ -108,7 +108,7 @@ export class UserLogin extends Schema.Class<UserLogin>("UserLogin")(
   })
 ) {}
 
-const refreshFields = { refresh_token: Schema.String }
+const refreshFields = { refresh_token: Text }
 export class RefreshRequest extends Schema.Class<RefreshRequest>("RefreshRequest")(
   refreshFields,
   modelDoc(refreshFields, "A refresh token from a previous login or refresh.", {

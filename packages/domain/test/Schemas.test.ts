@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Either, ParseResult, Schema } from "effect"
-import { DateString, LaxInt, TimeString } from "../src/Common.js"
+import { DateString, ExternalId, LaxInt, LaxInt32, LaxNonNegativeInt32, Text, TimeString } from "../src/Common.js"
 import { Email } from "../src/Email.js"
 import { CountryIn, CountryPatch } from "../src/Geo.js"
 import { HotelPatch } from "../src/Hotels.js"
+import { HotelsQuery, IdempotencyHeaders, PageQuery, UsersQuery } from "../src/Params.js"
 import { RoomIn, RoomPatch } from "../src/Rooms.js"
 import { UserLogin, UserPatch, UserRegister, UserUpdate } from "../src/Users.js"
 
@@ -184,5 +185,49 @@ describe("request bodies", () => {
     rejected(CountryIn, { name: "Россия", iso_code: "R" })
     rejected(CountryIn, { name: "Россия", iso_code: "RUS" })
     rejected(CountryIn, { name: "Россия", iso_code: 12 })
+  })
+})
+
+describe("input limits (D11)", () => {
+  it("Text refuses a NUL and an unpaired surrogate, and keeps every real character (pairs included)", () => {
+    for (const input of ["", "Москва", "😀 emoji", "\u{10FFFF}", "tab\tnew\nline", "\ud83d\ude00"]) {
+      assert.strictEqual(ok(Text, input), input)
+    }
+    for (const input of ["\u0000", "a\u0000b", "\ud800", "a\udc00", "\ude00\ud83d", "😀\ud83d"]) {
+      rejected(Text, input)
+    }
+  })
+
+  it("the rule is on every request string: bodies, query filters, headers", () => {
+    const nul = "x\u0000"
+    rejected(CountryIn, { name: nul, iso_code: "RU" })
+    rejected(HotelPatch, { address: nul })
+    rejected(RoomPatch, { description: "\ud800" })
+    rejected(UserRegister, { email: "ivan@example.com", password: "password1", last_name: nul })
+    rejected(UserLogin, { email: "ivan@example.com", password: `password${nul}` })
+    rejected(HotelsQuery, { title: nul })
+    rejected(UsersQuery, { email: nul })
+    rejected(IdempotencyHeaders, { "idempotency-key": nul })
+    rejected(IdempotencyHeaders, { "idempotency-key": "\udfff" })
+    ok(IdempotencyHeaders, { "idempotency-key": "ключ-😀" })
+  })
+
+  it("integers are bounded by their column, whatever the input's form", () => {
+    for (const input of [2_147_483_647, "2147483647", -2_147_483_648]) ok(LaxInt32, input)
+    for (const input of [2_147_483_648, "2147483648", -2_147_483_649, 1e300, 2 ** 63]) rejected(LaxInt32, input)
+    ok(LaxNonNegativeInt32, 0)
+    for (const input of [-1, 2 ** 31, "2147483648"]) rejected(LaxNonNegativeInt32, input)
+    ok(ExternalId, Number.MAX_SAFE_INTEGER)
+    rejected(ExternalId, 2 ** 63)
+    ok(PageQuery, { page: "2147483647" })
+    for (const page of ["2147483648", "1e20", "0"]) rejected(PageQuery, { page })
+    rejected(RoomIn, { title: "Номер", price: 1, quantity: 1, facility_ids: [1, 2 ** 31] })
+  })
+
+  it("dates run from 0001-01-01 to 9999-12-31", () => {
+    for (const input of ["0001-01-01", "9999-12-31"]) assert.strictEqual(ok(DateString, input), input)
+    for (const input of ["0000-01-01", "0000-12-31", "10000-01-01", "-0001-01-01", "+002026-01-01"]) {
+      rejected(DateString, input)
+    }
   })
 })

@@ -293,6 +293,16 @@ export const worker = Config.all({
   )
 })
 
+/**
+ * Bounded work per stay (docs/decisions.md D11): a booking or an availability search covers at most
+ * `MAX_STAY_NIGHTS` nights and begins at most `BOOKING_HORIZON_DAYS` days after today (UTC). The upper
+ * bounds keep every accepted date far inside what PostgreSQL and the API's years (≤ 9999) hold.
+ */
+export const stays = Config.all({
+  maxNights: withDefault(variable("MAX_STAY_NIGHTS", int(1, 3660)), 90),
+  horizonDays: withDefault(variable("BOOKING_HORIZON_DAYS", int(0, 36600)), 730)
+})
+
 /** Both or neither: one without the other is a misconfiguration. */
 export const admin = Config.all({
   email: variable("ADMIN_EMAIL", text),
@@ -343,6 +353,7 @@ export const settings = Effect.flatMap(appEnv, (env) =>
     metrics: metrics(env),
     images,
     worker,
+    stays,
     admin,
     telemetry
   })

@@ -245,6 +245,27 @@ describe("Config", () => {
     })
   )
 
+  it.effect("stay limits (D11): MAX_STAY_NIGHTS 90 and BOOKING_HORIZON_DAYS 730 by default, bounded", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual((yield* load({})).stays, { maxNights: 90, horizonDays: 730 })
+      assert.deepStrictEqual((yield* load({ MAX_STAY_NIGHTS: "14", BOOKING_HORIZON_DAYS: "0" })).stays, {
+        maxNights: 14,
+        horizonDays: 0
+      })
+      for (const [name, value] of [
+        ["MAX_STAY_NIGHTS", "0"],
+        ["MAX_STAY_NIGHTS", "3661"],
+        ["MAX_STAY_NIGHTS", "7.5"],
+        ["BOOKING_HORIZON_DAYS", "-1"],
+        ["BOOKING_HORIZON_DAYS", "36601"]
+      ] as const) {
+        const message = yield* failure({ [name]: value })
+        assert.include(message, name, value)
+        assert.include(message, "expected an integer between", value)
+      }
+    })
+  )
+
   it.effect("AppConfig.fromEnv", () =>
     Effect.gen(function* () {
       const config = yield* AppConfig

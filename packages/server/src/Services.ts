@@ -15,6 +15,7 @@ import { TokenStoreMemory, TokenStoreRedis } from "./Auth/TokenStore.js"
 import { Tokens } from "./Auth/Tokens.js"
 import { AvailabilityLive } from "./Bookings/Availability.js"
 import { BookingsServicesLive } from "./Bookings/Service.js"
+import { StayLimits } from "./Bookings/StayLimits.js"
 import { CatalogueRepositoriesLive, CatalogueServicesLive } from "./Catalogue/Layers.js"
 import { ImagesRepo } from "./Images/Repo.js"
 import { ImagesService } from "./Images/Service.js"
@@ -77,6 +78,7 @@ export const ServicesLive = Layer.mergeAll(
       MetricsLive,
       Lifecycle.Default,
       AvailabilityLive,
+      StayLimits.Default,
       ImageProcessor.Default
     )
   ),

@@ -21,7 +21,9 @@ const Rooms = Schema.Array(AvailableRoom)
 const asHttpApiWrites = <A, I>(schema: Schema.Schema<A, I>, text: string) =>
   JSON.stringify(Schema.encodeSync(schema)(Schema.decodeUnknownSync(schema)(JSON.parse(text))))
 
-const day = (n: number) => new Date(Date.UTC(2034, 0, 1) + n * 86_400_000).toISOString().slice(0, 10)
+/** Day `n` of a window starting 100 days from today (UTC): within the searches' horizon (D11). */
+const START = Math.floor(Date.now() / 86_400_000 + 100) * 86_400_000
+const day = (n: number) => new Date(START + n * 86_400_000).toISOString().slice(0, 10)
 
 /** A small deterministic generator, so a failure replays. */
 const generator = (seed: number) => {

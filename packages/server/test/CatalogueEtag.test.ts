@@ -1,6 +1,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { ifNoneMatchHits, strongEtag } from "../src/Http/Etag.js"
+import { day } from "./BookingsFixtures.js"
 import { callers, insertCity, insertFacility, insertHotel, insertRoom, raw } from "./CatalogueFixtures.js"
 import { TestServer } from "./support.js"
 
@@ -76,8 +77,8 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("ETag an
       const responses = [
         yield* raw("GET", "/hotels/999999"),
         yield* raw("GET", "/hotels?per_page=99"),
-        yield* raw("GET", `/hotels/${hotel.id}/rooms/available?date_from=2032-01-01&date_to=2032-01-02`),
-        yield* raw("GET", "/hotels/rooms/available?date_from=2032-01-01&date_to=2032-01-02"),
+        yield* raw("GET", `/hotels/${hotel.id}/rooms/available?date_from=${day(30)}&date_to=${day(31)}`),
+        yield* raw("GET", `/hotels/rooms/available?date_from=${day(30)}&date_to=${day(31)}`),
         yield* raw("PATCH", `/hotels/${hotel.id}`, { admin: true, body: {} }),
         yield* raw("GET", "/health")
       ]

@@ -9,6 +9,7 @@
 import { assert, layer } from "@effect/vitest"
 import { randomName } from "@shum/infra/Testing"
 import { Effect, Layer, Option, Tracer } from "effect"
+import { day } from "./BookingsFixtures.js"
 import { insertBooking, insertCity, insertFacility, insertHotel, insertRoom, raw } from "./CatalogueFixtures.js"
 import { makeTestServer } from "./support.js"
 
@@ -98,15 +99,15 @@ layer(makeTestServer({}, { tracing: true }).pipe(Layer.provide(CountingTracer)),
       const facility = yield* insertFacility()
       const first = yield* insertHotel(city.id)
       const room = yield* insertRoom(first.id, { facilityIds: [facility.id] })
-      yield* insertBooking(room.id, "2033-05-01", "2033-05-03")
-      const search = `/hotels/rooms/available?date_from=2033-05-01&date_to=2033-05-04&per_page=20&city=${tag}`
+      yield* insertBooking(room.id, day(60), day(62))
+      const search = `/hotels/rooms/available?date_from=${day(60)}&date_to=${day(63)}&per_page=20&city=${tag}`
       const one = yield* measure(search)
-      const single = yield* measure(`/hotels/${first.id}/rooms/available?date_from=2033-05-01&date_to=2033-05-04`)
+      const single = yield* measure(`/hotels/${first.id}/rooms/available?date_from=${day(60)}&date_to=${day(63)}`)
       for (let i = 1; i < 20; i++) {
         const hotel = yield* insertHotel(city.id)
         for (let j = 0; j < 3; j++) {
           const other = yield* insertRoom(hotel.id, { facilityIds: [facility.id] })
-          yield* insertBooking(other.id, "2033-05-02", "2033-05-03")
+          yield* insertBooking(other.id, day(61), day(62))
         }
         yield* insertRoom(first.id)
       }
@@ -115,7 +116,7 @@ layer(makeTestServer({}, { tracing: true }).pipe(Layer.provide(CountingTracer)),
       assert.isTrue(many.body.every((hotel) => hotel.rooms !== undefined && hotel.rooms.length > 0))
       assert.strictEqual(many.count, one.count)
       assert.strictEqual(many.count, 1) // the whole answer is one statement (`AvailabilitySearch.ts`)
-      const manyRooms = yield* measure(`/hotels/${first.id}/rooms/available?date_from=2033-05-01&date_to=2033-05-04`)
+      const manyRooms = yield* measure(`/hotels/${first.id}/rooms/available?date_from=${day(60)}&date_to=${day(63)}`)
       assert.strictEqual(manyRooms.body.length, 20)
       assert.strictEqual(manyRooms.count, single.count)
       assert.strictEqual(manyRooms.count, 1)

@@ -5,6 +5,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { allRoutes } from "../src/Http/RouteTable.js"
+import { day } from "./BookingsFixtures.js"
 import { detail, raw } from "./CatalogueFixtures.js"
 import { TestServer } from "./support.js"
 
@@ -35,7 +36,7 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("ids bey
     Effect.gen(function* () {
       for (const [url, field] of [
         [`/hotels?city_id=${TOO_BIG}`, "city_id"],
-        [`/hotels/rooms/available?date_from=2030-01-01&date_to=2030-01-02&hotel_id=${TOO_BIG}`, "hotel_id"],
+        [`/hotels/rooms/available?date_from=${day(1)}&date_to=${day(2)}&hotel_id=${TOO_BIG}`, "hotel_id"],
         [`/cities?country_id=${TOO_BIG}`, "country_id"]
       ] as const) {
         const response = yield* raw("GET", url)

@@ -326,7 +326,9 @@ export interface paths {
      * Search free rooms
      * @description Every hotel matching the filters (paginated, by id) with its room types that have a free unit on every night from `date_from` to `date_to`; a hotel without free rooms is listed with `rooms: []`. Each room's `quantity` is its smallest number of free units over those nights.
      *
-     *     Order: 422 → `date_from` not before `date_to` → 400 `Дата начала периода должна быть раньше даты окончания`.
+     *     Order: 422 (also a stay beyond the limits below) → `date_from` not before `date_to` → 400 `Дата начала периода должна быть раньше даты окончания`.
+     *
+     *     Limits (D11): the same as a booking's. A stay is at most `MAX_STAY_NIGHTS` nights (default 90) and begins at most `BOOKING_HORIZON_DAYS` days after today, UTC (default 730); beyond either → 422 at the date (`date_to` for the length, `date_from` for the start) whose `msg` names the limit. Past nights may be searched.
      *
      *     Differs from the original (D2): availability is counted per night; the original counted every overlapping booking once, so back-to-back stays blocked two units. Never cached.
      */
@@ -414,7 +416,9 @@ export interface paths {
      * A hotel's free rooms
      * @description The hotel's room types with a free unit on every night of the stay; `quantity` is the smallest number of free units over those nights. Not paginated.
      *
-     *     Order: 422 → `date_from` not before `date_to` → 400 `Дата начала периода должна быть раньше даты окончания` (before the hotel check) → unknown hotel → 404 `Отель не найден`.
+     *     Order: 422 (also a stay beyond the limits below) → `date_from` not before `date_to` → 400 `Дата начала периода должна быть раньше даты окончания` (before the hotel check) → unknown hotel → 404 `Отель не найден`.
+     *
+     *     Limits (D11): the same as a booking's. A stay is at most `MAX_STAY_NIGHTS` nights (default 90) and begins at most `BOOKING_HORIZON_DAYS` days after today, UTC (default 730); beyond either → 422 at the date (`date_to` for the length, `date_from` for the start) whose `msg` names the limit. Past nights may be searched.
      *
      *     Differs from the original (D2): counted per night, not per overlapping booking.
      */
@@ -488,7 +492,9 @@ export interface paths {
      * Book a room
      * @description Books one unit of a room type for the caller; `price` = nightly price × nights. Bookings of a room are serialised in the database, so concurrent requests can never exceed its `quantity` on any night (D2).
      *
-     *     Order: 401 → 422 → `Idempotency-Key` seen before for this user: same body → the first answer is replayed and nothing is booked; another body → 422; the first request still running → this one waits for it and gets its answer (never a second booking) → unknown room → 404 `Номер с ID {id} не найден` → `date_from` not before `date_to` → 400 `Дата заезда должна быть раньше даты выезда` → `date_from` before today (UTC) → 400 `Дата заезда не может быть в прошлом` → no free unit on some night → 409 `Все номера данного типа уже забронированы на указанные даты`.
+     *     Order: 401 → 422 (also a stay beyond the limits below) → `Idempotency-Key` seen before for this user: same body → the first answer is replayed and nothing is booked; another body → 422; the first request still running → this one waits for it and gets its answer (never a second booking) → unknown room → 404 `Номер с ID {id} не найден` → `date_from` not before `date_to` → 400 `Дата заезда должна быть раньше даты выезда` → `date_from` before today (UTC) → 400 `Дата заезда не может быть в прошлом` → no free unit on some night → 409 `Все номера данного типа уже забронированы на указанные даты`.
+     *
+     *     Limits (D11): A stay is at most `MAX_STAY_NIGHTS` nights (default 90) and begins at most `BOOKING_HORIZON_DAYS` days after today, UTC (default 730); beyond either → 422 at the date (`date_to` for the length, `date_from` for the start) whose `msg` names the limit. A total above 2147483647 (the room's price × nights) is a 422 on `date_to`.
      *
      *     Differs from the original (D2): sold out is 409 (the original answered 400, its own docs said 409), availability is counted per night, past dates are refused, and overbooking under concurrency is impossible.
      */
@@ -1483,19 +1489,18 @@ export interface components {
       title: string
       description?: string | null
       /**
-       * greaterThanOrEqualTo(0)
-       * @description a non-negative number
+       * Format: int32
+       * @description An integer from 0 to 2147483647
        */
-      price: components["schemas"]["LaxInt"]
+      price: number
       /**
-       * greaterThanOrEqualTo(0)
-       * @description a non-negative number
+       * Format: int32
+       * @description An integer from 0 to 2147483647
        */
-      quantity: components["schemas"]["LaxInt"]
+      quantity: number
       /** @description Facility ids, or null */
-      facility_ids?: components["schemas"]["LaxInt"][] | null
+      facility_ids?: number[] | null
     }
-    LaxInt: number
     /**
      * Bad Request
      * @description The request is well-formed but cannot be carried out as asked.
@@ -1529,17 +1534,17 @@ export interface components {
       title?: string
       description?: string | null
       /**
-       * greaterThanOrEqualTo(0)
-       * @description a non-negative number
+       * Format: int32
+       * @description An integer from 0 to 2147483647
        */
-      price?: components["schemas"]["LaxInt"]
+      price?: number
       /**
-       * greaterThanOrEqualTo(0)
-       * @description a non-negative number
+       * Format: int32
+       * @description An integer from 0 to 2147483647
        */
-      quantity?: components["schemas"]["LaxInt"]
+      quantity?: number
       /** @description Facility ids, or null */
-      facility_ids?: components["schemas"]["LaxInt"][] | null
+      facility_ids?: number[] | null
     }
     /**
      * @description A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed at booking time (nightly price × nights).
@@ -1564,6 +1569,7 @@ export interface components {
     }
     /**
      * Format: date
+     * @description A calendar date, from 0001-01-01 to 9999-12-31
      * @example 2026-12-01
      */
     Date: string
@@ -1573,7 +1579,7 @@ export interface components {
      */
     Timestamp: string
     /**
-     * @description A stay to book for the caller: at least one night, not starting in the past (UTC).
+     * @description A stay to book for the caller: at least one night, not starting in the past (UTC); at most `MAX_STAY_NIGHTS` nights (default 90), starting at most `BOOKING_HORIZON_DAYS` days after today (default 730).
      * @example {
      *       "room_id": 1,
      *       "date_from": "2026-12-01",
@@ -1581,7 +1587,8 @@ export interface components {
      *     }
      */
     BookingIn: {
-      room_id: components["schemas"]["LaxInt"]
+      /** Format: int32 */
+      room_id: number
       date_from: components["schemas"]["Date"]
       date_to: components["schemas"]["Date"]
     }
@@ -1785,7 +1792,8 @@ export interface components {
        * @description a string at most 100 character(s) long
        */
       name: string
-      country_id: components["schemas"]["LaxInt"]
+      /** Format: int32 */
+      country_id: number
     }
     /**
      * @description Partial update of a city; `null` or an absent field keeps the stored value.
@@ -1795,7 +1803,7 @@ export interface components {
      */
     CityPatch: {
       name?: string | null
-      country_id?: components["schemas"]["LaxInt"] | null
+      country_id?: number | null
     }
   }
   responses: never
@@ -2389,7 +2397,7 @@ export interface operations {
   listUsers: {
     parameters: {
       query?: {
-        /** @description Page number, from 1 (default 1) */
+        /** @description Page number, from 1 to 2147483647 (default 1) */
         page?: number
         /** @description Items per page, 1..20 (default 10) */
         per_page?: number
@@ -2900,7 +2908,7 @@ export interface operations {
   listHotels: {
     parameters: {
       query?: {
-        /** @description Page number, from 1 (default 1) */
+        /** @description Page number, from 1 to 2147483647 (default 1) */
         page?: number
         /** @description Items per page, 1..20 (default 10) */
         per_page?: number
@@ -3107,13 +3115,13 @@ export interface operations {
   searchAvailableHotels: {
     parameters: {
       query: {
-        /** @description Page number, from 1 (default 1) */
+        /** @description Page number, from 1 to 2147483647 (default 1) */
         page?: number
         /** @description Items per page, 1..20 (default 10) */
         per_page?: number
-        /** @description Check-in day */
+        /** @description Check-in day, at most `BOOKING_HORIZON_DAYS` days after today (default 730); a date from 0001-01-01 to 9999-12-31 */
         date_from: string
-        /** @description Check-out day (after `date_from`) */
+        /** @description Check-out day, after `date_from` and at most `MAX_STAY_NIGHTS` nights later (default 90); a date from 0001-01-01 to 9999-12-31 */
         date_to: string
         /** @description Only this hotel (an unknown id gives `[]`) */
         hotel_id?: number
@@ -3613,7 +3621,7 @@ export interface operations {
   listRooms: {
     parameters: {
       query?: {
-        /** @description Page number, from 1 (default 1) */
+        /** @description Page number, from 1 to 2147483647 (default 1) */
         page?: number
         /** @description Items per page, 1..20 (default 10) */
         per_page?: number
@@ -3827,9 +3835,9 @@ export interface operations {
   listAvailableRooms: {
     parameters: {
       query: {
-        /** @description Check-in day */
+        /** @description Check-in day, at most `BOOKING_HORIZON_DAYS` days after today (default 730); a date from 0001-01-01 to 9999-12-31 */
         date_from: string
-        /** @description Check-out day (after `date_from`) */
+        /** @description Check-out day, after `date_from` and at most `MAX_STAY_NIGHTS` nights later (default 90); a date from 0001-01-01 to 9999-12-31 */
         date_to: string
       }
       header?: never
@@ -4370,7 +4378,7 @@ export interface operations {
   listBookings: {
     parameters: {
       query?: {
-        /** @description Page number, from 1 (default 1) */
+        /** @description Page number, from 1 to 2147483647 (default 1) */
         page?: number
         /** @description Items per page, 1..20 (default 10) */
         per_page?: number
@@ -4575,7 +4583,7 @@ export interface operations {
   listMyBookings: {
     parameters: {
       query?: {
-        /** @description Page number, from 1 (default 1) */
+        /** @description Page number, from 1 to 2147483647 (default 1) */
         page?: number
         /** @description Items per page, 1..20 (default 10) */
         per_page?: number
@@ -4755,7 +4763,7 @@ export interface operations {
   listFacilities: {
     parameters: {
       query?: {
-        /** @description Page number, from 1 (default 1) */
+        /** @description Page number, from 1 to 2147483647 (default 1) */
         page?: number
         /** @description Items per page, 1..20 (default 10) */
         per_page?: number
@@ -5441,7 +5449,7 @@ export interface operations {
   listCountries: {
     parameters: {
       query?: {
-        /** @description Page number, from 1 (default 1) */
+        /** @description Page number, from 1 to 2147483647 (default 1) */
         page?: number
         /** @description Items per page, 1..20 (default 10) */
         per_page?: number
@@ -6056,7 +6064,7 @@ export interface operations {
   listCities: {
     parameters: {
       query?: {
-        /** @description Page number, from 1 (default 1) */
+        /** @description Page number, from 1 to 2147483647 (default 1) */
         page?: number
         /** @description Items per page, 1..20 (default 10) */
         per_page?: number

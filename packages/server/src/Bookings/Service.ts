@@ -21,6 +21,7 @@ import { Metrics } from "../Metrics.js"
 import { IdempotencyKeys, requestHash } from "./IdempotencyKeys.js"
 import { INVENTORY_CONSTRAINT } from "./InventoryCheck.js"
 import { BookingsRepo } from "./Repo.js"
+import { StayLimits } from "./StayLimits.js"
 
 const DAY_MS = 86_400_000
 
@@ -73,6 +74,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
     const repo = yield* BookingsRepo
     const keys = yield* IdempotencyKeys
     const { counters } = yield* Metrics
+    const limits = yield* StayLimits
 
     const todayUtc = Effect.map(DateTime.now, DateTime.formatIsoDateUtc)
 
@@ -138,9 +140,12 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
       }).pipe(sql.withTransaction)
 
     const create = (caller: AuthenticatedUser, body: BookingIn, idempotencyKey: string | undefined) =>
-      (idempotencyKey === undefined
-        ? Effect.as(bookAtOnce(caller.id, body), { response: Message.ok, created: true })
-        : createOnce(caller, body, idempotencyKey)
+      // D11: a stay beyond MAX_STAY_NIGHTS or BOOKING_HORIZON_DAYS is a 422 before anything is read or written
+      Effect.zipRight(
+        limits.check(body, "body"),
+        idempotencyKey === undefined
+          ? Effect.as(bookAtOnce(caller.id, body), { response: Message.ok, created: true })
+          : createOnce(caller, body, idempotencyKey)
       ).pipe(
         Effect.tapError((error) =>
           error._tag === "SqlError" && isTransient(error)
@@ -182,7 +187,10 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
   })
 }) {}
 
-/** The booking service with its repositories, given a `SqlClient` and `Metrics` (`AvailabilityLive` is apart). */
+/**
+ * The booking service with its repositories, given a `SqlClient`, `Metrics` and `StayLimits`
+ * (`AvailabilityLive` is apart).
+ */
 export const BookingsServicesLive = BookingsService.Default.pipe(
   Layer.provide(Layer.mergeAll(BookingsRepo.Default, IdempotencyKeys.Default))
 )

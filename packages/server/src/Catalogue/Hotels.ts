@@ -9,7 +9,8 @@ import type { AvailableHotelsQuery, HotelsQuery } from "@shum/domain/Params"
 import { Effect, Option } from "effect"
 import { Metrics } from "../Metrics.js"
 import { AvailabilitySearch } from "./AvailabilitySearch.js"
-import { ensurePeriod } from "./FreeRooms.js"
+import { StayLimits } from "../Bookings/StayLimits.js"
+import { ensureSearchPeriod } from "./FreeRooms.js"
 import { DEFAULT_CHECK_IN, DEFAULT_CHECK_OUT, HotelsRepo } from "./HotelsRepo.js"
 
 export class HotelsService extends Effect.Service<HotelsService>()("server/HotelsService", {
@@ -17,6 +18,7 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
     const repo = yield* HotelsRepo
     const search = yield* AvailabilitySearch
     const metrics = yield* Metrics
+    const limits = yield* StayLimits
 
     const hotelNotFound = (id: number) => new NotFound({ detail: Messages.entityNotFound("Отель", id) })
 
@@ -35,10 +37,13 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
 
     const list = (query: typeof HotelsQuery.Type) => repo.list({ ...query, ...pageOf(query) })
 
-    /** H2: dates (400 E-40), then the page of hotels with their free rooms, as JSON text (one statement). */
+    /**
+     * H2: dates (422 beyond the stay limits, D11; 400 E-40), then the page of hotels with their free rooms, as
+     * JSON text (one statement).
+     */
     const available = (query: typeof AvailableHotelsQuery.Type) =>
       Effect.zipRight(
-        ensurePeriod(query.date_from, query.date_to),
+        ensureSearchPeriod(limits, query),
         search.hotels(
           { ...pageOf(query), title: query.title, city: query.city, hotel_id: query.hotel_id },
           query.date_from,

@@ -10,7 +10,8 @@ import type { RoomsQuery, StayQuery } from "@shum/domain/Params"
 import type { RoomIn, RoomPatch } from "@shum/domain/Rooms"
 import { Array, Effect, Option } from "effect"
 import { AvailabilitySearch } from "./AvailabilitySearch.js"
-import { ensurePeriod } from "./FreeRooms.js"
+import { StayLimits } from "../Bookings/StayLimits.js"
+import { ensureSearchPeriod } from "./FreeRooms.js"
 import { HotelsRepo } from "./HotelsRepo.js"
 import { RoomsRepo } from "./RoomsRepo.js"
 
@@ -20,6 +21,7 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
     const repo = yield* RoomsRepo
     const hotels = yield* HotelsRepo
     const search = yield* AvailabilitySearch
+    const limits = yield* StayLimits
 
     const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       effect.pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
@@ -63,12 +65,12 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
       )
 
     /**
-     * R2: dates (400 E-40) before the hotel (404 E-12); every free room type of the hotel, not paginated,
-     * as JSON text (one statement).
+     * R2: dates (422 beyond the stay limits, D11; 400 E-40) before the hotel (404 E-12); every free room type
+     * of the hotel, not paginated, as JSON text (one statement).
      */
     const available = (hotelId: number, query: typeof StayQuery.Type) =>
       Effect.zipRight(
-        ensurePeriod(query.date_from, query.date_to),
+        ensureSearchPeriod(limits, query),
         Effect.flatMap(search.rooms(hotelId, query.date_from, query.date_to), (body) =>
           Option.isSome(body)
             ? Effect.succeed(body.value)

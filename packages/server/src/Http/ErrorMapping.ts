@@ -177,6 +177,24 @@ const isMultipartLimit = (defect: unknown) =>
     defect.reason === "FieldTooLarge" ||
     Predicate.isTagged(defect.cause, "ReachedLimit"))
 
+/**
+ * A `multipart/form-data` body that cannot be parsed (e.g. a NUL in a part's header): a 400 as Starlette
+ * answers it, never a 500 (docs/decisions.md D11).
+ */
+const isMultipartMalformed = (defect: unknown) =>
+  defect instanceof Multipart.MultipartError && defect.reason === "Parse" && !isMultipartLimit(defect)
+
+/**
+ * An uploaded file whose name holds a NUL (sent as `filename*=UTF-8''…%00…`): the platform stores each file
+ * part under its name before any schema sees it, and Node refuses such a path. It is text PostgreSQL could
+ * not store either: a 422 at the file part (`file`, the API's only one), as for any text field (D11).
+ */
+const isNulInFileName = (defect: unknown) =>
+  defect instanceof Multipart.MultipartError &&
+  defect.reason === "InternalError" &&
+  (defect.cause as { code?: unknown } | undefined)?.code === "ERR_INVALID_ARG_VALUE" &&
+  String((defect.cause as { message?: unknown }).message).includes("null bytes")
+
 /** The request-decoding defect `HttpApiBuilder` raises for a body that is not JSON. */
 const isBodyDecodeFailure = (defect: unknown): defect is { readonly reason: "Decode"; readonly cause?: unknown } =>
   Predicate.isTagged(defect, "RequestError") && (defect as { reason?: unknown }).reason === "Decode"
@@ -204,6 +222,18 @@ const onDefect = (
         Errors.PayloadTooLargeProblem,
         new Errors.PayloadTooLarge({ detail: Messages.fileTooLarge(options.maxUploadMb) })
       )
+    }
+    if (isNulInFileName(defect)) {
+      return validationResponse([
+        {
+          type: "value_error",
+          loc: ["body", "file"],
+          msg: "Value error, the file name contains a NUL character (U+0000), which is not accepted"
+        }
+      ])
+    }
+    if (isMultipartMalformed(defect)) {
+      return problemResponse(Errors.BadRequestProblem, new Errors.BadRequest({ detail: Messages.bodyParseError }))
     }
     if (defect instanceof SqlError) {
       const response = classifySqlError(defect)
