@@ -12,7 +12,8 @@
 #   RATE_LIMIT_AUTH_PER_MINUTE  edge limit per client on register/login/refresh (default 5)
 #   MAX_IMAGE_FILE_SIZE_MB      upload limit; nginx allows this plus 1 MiB     (default 10)
 #   ROOT_PATH                   public prefix, stripped before routing         (default empty)
-#   NGINX_UPSTREAM              the app, host:port                             (default server:8000)
+#   NGINX_UPSTREAM              the app, host:port; several comma-separated     (default server:8000)
+#                               (replicas nginx balances itself; K3s gives one Service)
 #   NGINX_LISTEN                listen address or port                         (default 8080: no root needed)
 #   NGINX_IMAGE_DIR             the shared image volume                        (default /usr/share/nginx/html/images)
 #   NGINX_REAL_IP_FROM          comma-separated CIDRs of proxies in front of nginx whose X-Forwarded-For is
@@ -73,8 +74,13 @@ case "$NGINX_WORKER_PROCESSES" in
   auto) ;;
   *) positive_int NGINX_WORKER_PROCESSES "$NGINX_WORKER_PROCESSES" ;;
 esac
-printf '%s' "$NGINX_UPSTREAM" | grep -Eq '^[A-Za-z0-9.-]+:[0-9]+$|^\[[0-9A-Fa-f:]+\]:[0-9]+$' ||
-  fail "NGINX_UPSTREAM must be host:port, got \"$NGINX_UPSTREAM\""
+NGINX_UPSTREAM_SERVERS=""
+for upstream in $(printf '%s' "$NGINX_UPSTREAM" | tr ',' ' '); do
+  printf '%s' "$upstream" | grep -Eq '^[A-Za-z0-9.-]+:[0-9]+$|^\[[0-9A-Fa-f:]+\]:[0-9]+$' ||
+    fail "NGINX_UPSTREAM must be host:port (several: comma-separated), got \"$NGINX_UPSTREAM\""
+  NGINX_UPSTREAM_SERVERS="$NGINX_UPSTREAM_SERVERS server $upstream max_fails=3 fail_timeout=10s;"
+done
+[ -n "$NGINX_UPSTREAM_SERVERS" ] || fail "NGINX_UPSTREAM must be host:port, got \"$NGINX_UPSTREAM\""
 printf '%s' "$NGINX_LISTEN" | grep -Eq '^([A-Za-z0-9.-]+:|\[[0-9A-Fa-f:]+\]:)?[0-9]+$' ||
   fail "NGINX_LISTEN must be a port or address:port, got \"$NGINX_LISTEN\""
 for path_var in NGINX_IMAGE_DIR NGINX_RUNTIME_DIR; do
@@ -128,7 +134,7 @@ NGINX_TOO_LARGE_DETAIL="Размер файла превышает допуст�
 [ -r "$NGINX_TEMPLATE" ] || fail "template not found: $NGINX_TEMPLATE"
 command -v envsubst >/dev/null 2>&1 || fail "envsubst is missing (install gettext)"
 
-export RATE_LIMIT_PER_MINUTE RATE_LIMIT_AUTH_PER_MINUTE NGINX_UPSTREAM NGINX_LISTEN NGINX_IMAGE_DIR \
+export RATE_LIMIT_PER_MINUTE RATE_LIMIT_AUTH_PER_MINUTE NGINX_UPSTREAM_SERVERS NGINX_LISTEN NGINX_IMAGE_DIR \
   NGINX_RUNTIME_DIR NGINX_ACCESS_LOG NGINX_ERROR_LOG NGINX_WORKER_PROCESSES NGINX_MIME_TYPES \
   NGINX_ROOT_PATH_REWRITE NGINX_ROOT_PATH_OPTIONAL_RE NGINX_REAL_IP_DIRECTIVES NGINX_METRICS_ALLOW_ENTRIES NGINX_USER_DIRECTIVE \
   NGINX_CLIENT_MAX_BODY_SIZE NGINX_TOO_LARGE_DETAIL
@@ -136,7 +142,7 @@ export RATE_LIMIT_PER_MINUTE RATE_LIMIT_AUTH_PER_MINUTE NGINX_UPSTREAM NGINX_LIS
 mkdir -p "$NGINX_RUNTIME_DIR"
 conf="$NGINX_RUNTIME_DIR/nginx.conf"
 # shellcheck disable=SC2016 # the single-quoted names are envsubst's list, not shell expansions
-envsubst '${RATE_LIMIT_PER_MINUTE} ${RATE_LIMIT_AUTH_PER_MINUTE} ${NGINX_UPSTREAM} ${NGINX_LISTEN}
+envsubst '${RATE_LIMIT_PER_MINUTE} ${RATE_LIMIT_AUTH_PER_MINUTE} ${NGINX_UPSTREAM_SERVERS} ${NGINX_LISTEN}
 ${NGINX_IMAGE_DIR} ${NGINX_RUNTIME_DIR} ${NGINX_ACCESS_LOG} ${NGINX_ERROR_LOG} ${NGINX_WORKER_PROCESSES}
 ${NGINX_MIME_TYPES} ${NGINX_ROOT_PATH_REWRITE} ${NGINX_ROOT_PATH_OPTIONAL_RE} ${NGINX_REAL_IP_DIRECTIVES} ${NGINX_METRICS_ALLOW_ENTRIES}
 ${NGINX_USER_DIRECTIVE} ${NGINX_CLIENT_MAX_BODY_SIZE} ${NGINX_TOO_LARGE_DETAIL}' <"$NGINX_TEMPLATE" >"$conf"

@@ -88,6 +88,24 @@ describe("nginx configuration rendering", () => {
     }
   })
 
+  it("renders one upstream server per NGINX_UPSTREAM entry, each retried elsewhere when it refuses", () => {
+    const dir = tempDir("shum-nginx-u-")
+    try {
+      const result = run("sh", [ENTRYPOINT, "--render"], {
+        env: nginxEnv(dir, { NGINX_UPSTREAM: "10.0.0.1:8000, server-b:8000" })
+      })
+      expect(result.code, result.stderr).toBe(0)
+      const conf = readFileSync(result.stdout.trim(), "utf8")
+      expect(conf).toContain("server 10.0.0.1:8000 max_fails=3 fail_timeout=10s; server server-b:8000 max_fails=3")
+      expect(conf).toContain("proxy_next_upstream error timeout;")
+      expect(
+        run("sh", [ENTRYPOINT, "--test"], { env: nginxEnv(dir, { NGINX_UPSTREAM: "127.0.0.1:9,127.0.0.1:10" }) }).code
+      ).toBe(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("refuses bad values, naming the variable", () => {
     const cases: ReadonlyArray<[Record<string, string>, string]> = [
       [{ RATE_LIMIT_PER_MINUTE: "ten" }, "RATE_LIMIT_PER_MINUTE"],
@@ -95,7 +113,9 @@ describe("nginx configuration rendering", () => {
       [{ ROOT_PATH: "apps;evil" }, "ROOT_PATH"],
       [{ NGINX_METRICS_ALLOW: "10.0.0.0/8,all" }, "NGINX_METRICS_ALLOW"],
       [{ NGINX_REAL_IP_FROM: "10.0.0.0/8; allow all" }, "NGINX_REAL_IP_FROM"],
-      [{ NGINX_UPSTREAM: "server" }, "NGINX_UPSTREAM"]
+      [{ NGINX_UPSTREAM: "server" }, "NGINX_UPSTREAM"],
+      [{ NGINX_UPSTREAM: "server:8000,other" }, "NGINX_UPSTREAM"],
+      [{ NGINX_UPSTREAM: " , " }, "NGINX_UPSTREAM"]
     ]
     for (const [variant, name] of cases) {
       const dir = tempDir("shum-nginx-bad-")
