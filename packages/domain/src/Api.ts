@@ -46,9 +46,9 @@ export class ShumApi extends HttpApi.make("shum")
       "Errors are RFC 9457 problem documents (`application/problem+json`) whose `detail` keeps the original " +
       "service's message; request validation failures are 422 with a FastAPI-style list under `detail`.\n\n" +
       "Input limits (D11), each a 422 at the field: no text (body field, query parameter or header) may contain " +
-      "a NUL character (U+0000) or an unpaired surrogate; every integer must fit its column (ids, `price`, " +
-      "`quantity`, `facility_ids[]`, `page`: −2147483648..2147483647, as each field's `minimum`/`maximum` " +
-      "states; `telegram_id`/`pachca_id`: ±9007199254740991); dates are `YYYY-MM-DD` from 0001-01-01 to " +
+      "a NUL character (U+0000) or an unpaired surrogate; every integer must fit its column, as each field's " +
+      "`minimum`/`maximum` states (ids and `facility_ids[]`: −2147483648..2147483647; `price`, `quantity`: " +
+      "0..2147483647; `page`: 1..2147483647; `telegram_id`/`pachca_id`: ±9007199254740991); dates are `YYYY-MM-DD` from 0001-01-01 to " +
       "9999-12-31; a stay (booking or availability search) is at most `MAX_STAY_NIGHTS` nights (default 90) and " +
       "begins at most `BOOKING_HORIZON_DAYS` days after today (default 730)."
   )
