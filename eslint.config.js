@@ -31,5 +31,25 @@ export default tseslint.config(
         }
       ]
     }
+  },
+  {
+    // every environment variable is read, typed and validated in one place: infra/src/Config.ts (the
+    // server then fails on a bad value before it touches anything, naming the variable)
+    files: ["packages/*/src/**/*.ts"],
+    ignores: ["packages/infra/src/Config.ts", "packages/infra/src/Testing.ts"],
+    rules: {
+      "no-restricted-properties": [
+        "error",
+        { object: "process", property: "env", message: "read environment variables in packages/infra/src/Config.ts" }
+      ],
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector:
+            "MemberExpression[object.name='Config'][property.name=/^(string|nonEmptyString|integer|number|boolean|redacted|secret|duration|literal|url|port|date|logLevel|array|hashMap|hashSet|chunk)$/]",
+          message: "read environment variables in packages/infra/src/Config.ts"
+        }
+      ]
+    }
   }
 )

@@ -72,7 +72,11 @@ const int =
     const n = /^[+-]?\d+$/.test(raw) ? Number(raw) : Number.NaN
     return Number.isSafeInteger(n) && n >= min && n <= max
       ? Either.right(n)
-      : Either.left(`expected an integer between ${min} and ${max}, got "${raw}"`)
+      : Either.left(
+          max === Number.MAX_SAFE_INTEGER
+            ? `expected an integer of at least ${min}, got "${raw}"`
+            : `expected an integer between ${min} and ${max}, got "${raw}"`
+        )
   }
 
 const bool: Parse<boolean> = (raw) => {
@@ -303,6 +307,33 @@ export const stays = Config.all({
   horizonDays: withDefault(variable("BOOKING_HORIZON_DAYS", int(0, 36600)), 730)
 })
 
+/**
+ * The image job stream (`ImageJobs.ts`): `IMAGE_STREAM` (key prefix), how long a delivered job may stay
+ * unacknowledged before another worker takes it over, how long one job may run, the first retry's delay;
+ * and sharp's `IMAGE_MAX_INPUT_PIXELS` (the decompression-bomb guard of the upload and the worker).
+ */
+export const imageJobs = Config.all({
+  prefix: withDefault(variable("IMAGE_STREAM", text), "shum:images"),
+  visibilityTimeout: Config.map(
+    withDefault(variable("IMAGE_JOB_VISIBILITY_TIMEOUT_SECONDS", int(1)), 120),
+    Duration.seconds
+  ),
+  jobTimeout: Config.map(withDefault(variable("IMAGE_JOB_TIMEOUT_SECONDS", int(1)), 60), Duration.seconds),
+  retryDelay: Config.map(withDefault(variable("IMAGE_JOB_RETRY_DELAY_SECONDS", int(0)), 2), Duration.seconds),
+  maxInputPixels: withDefault(variable("IMAGE_MAX_INPUT_PIXELS", int(1_000_000)), 50_000_000)
+}).pipe(
+  Config.mapOrFail((settings) =>
+    Duration.lessThan(settings.jobTimeout, settings.visibilityTimeout)
+      ? Either.right(settings)
+      : Either.left(
+          ConfigError.InvalidData(
+            ["IMAGE_JOB_VISIBILITY_TIMEOUT_SECONDS"],
+            "must be longer than IMAGE_JOB_TIMEOUT_SECONDS, or running jobs would be taken over"
+          )
+        )
+  )
+)
+
 /** Both or neither: one without the other is a misconfiguration. */
 export const admin = Config.all({
   email: variable("ADMIN_EMAIL", text),
@@ -352,6 +383,7 @@ export const settings = Effect.flatMap(appEnv, (env) =>
     rateLimit: rateLimit(env),
     metrics: metrics(env),
     images,
+    imageJobs,
     worker,
     stays,
     admin,

@@ -242,7 +242,9 @@ const launch = (
         ...user,
         detached: true,
         stdio: ["pipe", "ignore", "pipe"],
-        env: { ...process.env, LC_MESSAGES: "C" } // the readiness line is matched in English
+        // the child inherits the environment (nothing is read from it here); the readiness line is matched in English
+        // eslint-disable-next-line no-restricted-properties
+        env: { ...process.env, LC_MESSAGES: "C" }
       })
     } catch (cause) {
       resume(Effect.fail(new EmbeddedPostgresError({ message: "cannot start PostgreSQL", cause })))

@@ -9,22 +9,8 @@
  * the visibility timeout; after `maxAttempts` the job goes to the dead-letter list and `onDeadLetter` marks
  * its image failed. Handlers must therefore be idempotent.
  */
-import {
-  Cause,
-  Config,
-  ConfigError,
-  Context,
-  Duration,
-  Effect,
-  Either,
-  Fiber,
-  Option,
-  Schema,
-  Tracer,
-  type Queue,
-  type Scope
-} from "effect"
-import { http, images } from "./Config.js"
+import { Cause, Config, Context, Duration, Effect, Fiber, Option, Schema, Tracer, type Queue, type Scope } from "effect"
+import { http, imageJobs, images } from "./Config.js"
 
 export class ImageJob extends Schema.Class<ImageJob>("ImageJob")({
   image_id: Schema.Int,
@@ -120,51 +106,23 @@ export class ImageJobs extends Context.Tag("infra/ImageJobs")<
 >() {}
 
 // ---------------------------------------------------------------------------------------------------------
-// Configuration. Blank values count as unset; a bad value fails naming its variable (D10).
+// Configuration: the variables are read and validated in Config.ts (`imageJobs`, `images`, `http`).
 
-const seconds = (name: string, fallback: Duration.Duration, min = 1) =>
-  Config.string(name).pipe(
-    Config.option,
-    Config.mapOrFail((value) => {
-      const raw = Option.map(value, (s) => s.trim()).pipe(Option.filter((s) => s !== ""))
-      if (Option.isNone(raw)) return Either.right(fallback)
-      const n = /^\d+$/.test(raw.value) ? Number(raw.value) : Number.NaN
-      return Number.isSafeInteger(n) && n >= min
-        ? Either.right(Duration.seconds(n))
-        : Either.left(
-            ConfigError.InvalidData([name], `expected a whole number of seconds ≥ ${min}, got "${raw.value}"`)
-          )
-    })
-  )
-
-/**
- * `IMAGE_STREAM` (key prefix, default `shum:images`), `IMAGE_JOB_MAX_ATTEMPTS`,
- * `IMAGE_JOB_VISIBILITY_TIMEOUT_SECONDS` (120), `IMAGE_JOB_TIMEOUT_SECONDS` (60),
- * `IMAGE_JOB_RETRY_DELAY_SECONDS` (2) and `SHUTDOWN_TIMEOUT_SECONDS` (the shutdown grace).
- */
+/** The stream's settings from the environment (`Config.imageJobs`, `IMAGE_JOB_MAX_ATTEMPTS`, the shutdown grace). */
 export const settingsConfig: Config.Config<ImageJobsSettings> = Config.all({
-  prefix: Config.string("IMAGE_STREAM").pipe(
-    Config.withDefault(defaultSettings.prefix),
-    Config.map((s) => s.trim()),
-    Config.validate({ message: "expected a non-empty key prefix", validation: (s) => s !== "" })
-  ),
-  maxAttempts: Config.map(images, (i) => i.jobMaxAttempts),
-  visibilityTimeout: seconds("IMAGE_JOB_VISIBILITY_TIMEOUT_SECONDS", defaultSettings.visibilityTimeout),
-  jobTimeout: seconds("IMAGE_JOB_TIMEOUT_SECONDS", defaultSettings.jobTimeout),
-  retryDelay: seconds("IMAGE_JOB_RETRY_DELAY_SECONDS", defaultSettings.retryDelay, 0),
-  shutdownGrace: Config.map(http, (h) => h.shutdownTimeout),
-  heartbeatsKey: Config.succeed(HEARTBEATS_KEY)
+  jobs: imageJobs,
+  images,
+  http
 }).pipe(
-  Config.mapOrFail((settings) =>
-    Duration.lessThan(settings.jobTimeout, settings.visibilityTimeout)
-      ? Either.right(settings)
-      : Either.left(
-          ConfigError.InvalidData(
-            ["IMAGE_JOB_VISIBILITY_TIMEOUT_SECONDS"],
-            "must be longer than IMAGE_JOB_TIMEOUT_SECONDS, or running jobs would be taken over"
-          )
-        )
-  )
+  Config.map(({ http, images, jobs }): ImageJobsSettings => ({
+    prefix: jobs.prefix,
+    maxAttempts: images.jobMaxAttempts,
+    visibilityTimeout: jobs.visibilityTimeout,
+    jobTimeout: jobs.jobTimeout,
+    retryDelay: jobs.retryDelay,
+    shutdownGrace: http.shutdownTimeout,
+    heartbeatsKey: HEARTBEATS_KEY
+  }))
 )
 
 export const keys = (prefix: string) => ({

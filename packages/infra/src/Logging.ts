@@ -17,12 +17,18 @@ const levelName = (level: LogLevel.LogLevel): string => {
   }
 }
 
+/** Whether `u` brings its own `toString` (a ConfigError reads "(Invalid data at PORT: …)"). */
+const hasOwnText = (u: unknown): u is { toString(): string } =>
+  typeof u === "object" && u !== null && !Array.isArray(u) && u.toString !== Object.prototype.toString
+
 const text = (part: unknown): string =>
   typeof part === "string"
     ? part
     : part instanceof Error
       ? `${part.name}: ${part.message}`
-      : Inspectable.stringifyCircular(Inspectable.toJSON(part))
+      : hasOwnText(part)
+        ? String(part)
+        : Inspectable.stringifyCircular(Inspectable.toJSON(part))
 
 const value = (u: unknown): unknown =>
   typeof u === "bigint" || typeof u === "symbol" || typeof u === "function" ? String(u) : Inspectable.toJSON(u)

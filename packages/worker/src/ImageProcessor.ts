@@ -4,8 +4,9 @@
  * `limitInputPixels`) before decoding any pixel, so a decompression bomb — a small file declaring huge
  * dimensions — costs nothing. Variants honour the EXIF orientation and carry no metadata (GPS included).
  */
+import { imageJobs } from "@shum/infra/Config"
 import { JobFailed } from "@shum/infra/ImageJobs"
-import { Config, ConfigError, Effect, Either, Layer, Option, Schema } from "effect"
+import { Config, Effect, Layer, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { rename, rm } from "node:fs/promises"
 import { join } from "node:path"
@@ -128,22 +129,10 @@ export const make = (options: ImageProcessorOptions) => {
   return { probe, writeVariants, options } as const
 }
 
-/** `IMAGE_MAX_INPUT_PIXELS`, default 50 000 000. */
-export const optionsConfig: Config.Config<ImageProcessorOptions> = Config.all({
-  maxInputPixels: Config.string("IMAGE_MAX_INPUT_PIXELS").pipe(
-    Config.option,
-    Config.mapOrFail((value) => {
-      const raw = Option.map(value, (s) => s.trim()).pipe(Option.filter((s) => s !== ""))
-      if (Option.isNone(raw)) return Either.right(50_000_000)
-      const n = /^\d+$/.test(raw.value) ? Number(raw.value) : Number.NaN
-      return Number.isSafeInteger(n) && n >= 1_000_000
-        ? Either.right(n)
-        : Either.left(
-            ConfigError.InvalidData(["IMAGE_MAX_INPUT_PIXELS"], `expected a whole number ≥ 1000000, got "${raw.value}"`)
-          )
-    })
-  )
-})
+/** `IMAGE_MAX_INPUT_PIXELS` (read in Config.ts), default 50 000 000. */
+export const optionsConfig: Config.Config<ImageProcessorOptions> = Config.map(imageJobs, (jobs) => ({
+  maxInputPixels: jobs.maxInputPixels
+}))
 
 export class ImageProcessor extends Effect.Service<ImageProcessor>()("worker/ImageProcessor", {
   effect: Effect.map(optionsConfig, make)
