@@ -72,7 +72,7 @@ describe("npm start (embedded default)", () => {
           PORT: String(httpPort),
           EMBEDDED_POSTGRES_DIR: dataDir,
           EMBEDDED_POSTGRES_PORT: String(pgPort),
-          LOG_LEVEL: "WARNING"
+          LOG_LEVEL: "INFO" // what a newcomer sees
         },
         stdio: ["ignore", "pipe", "pipe"],
         detached: true
@@ -99,6 +99,23 @@ describe("npm start (embedded default)", () => {
         const ready = await fetch(`http://127.0.0.1:${httpPort}/ready`)
         assert.strictEqual(ready.status, 200)
         assert.match(output, /Demo admin \(embedded default\): admin@example\.com \/ \S{8,}/)
+        // a fresh, healthy embedded start is healthy: the Redis-shaped services run in-process by design
+        const detailed = (await (await fetch(`http://127.0.0.1:${httpPort}/health/detailed`)).json()) as {
+          status: string
+          redis: string
+          celery: { status: string }
+        }
+        assert.deepStrictEqual([detailed.status, detailed.redis, detailed.celery.status], ["ok", "in-process", "ok"])
+        // one readable line per event, one access line per request, nothing stray
+        assert.strictEqual((await fetch(`http://127.0.0.1:${httpPort}/countries`)).status, 200)
+        await new Promise((r) => setTimeout(r, 300))
+        const lines = output.split("\n").filter((line) => line.trim() !== "")
+        const stray = lines.filter(
+          (line) =>
+            !/^\d{2}:\d{2}:\d{2} (DEBUG|INFO|WARNING) /.test(line) && !/^ {2}Demo admin \(embedded default\)/.test(line)
+        )
+        assert.deepStrictEqual(stray, [], output)
+        assert.strictEqual(lines.filter((line) => line.includes('"GET /countries"')).length, 1, output)
 
         const password = (await readFile(`${dataDir}.password`, "utf8")).trim()
         const db = new pg.Client({ host: "127.0.0.1", port: pgPort, user: "postgres", password, database: "booking" })
