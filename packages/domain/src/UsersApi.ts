@@ -33,7 +33,8 @@ export class UsersApi extends HttpApiGroup.make("users")
       .annotate(OpenApi.Summary, "List users")
       .annotate(
         OpenApi.Description,
-        "All users, by id, paginated; `email` filters by exact match on the stored (normalised) address.\n\n" +
+        "All users, by id, paginated; `email` filters by exact match on the stored address (letter case " +
+          "included).\n\n" +
           "Admin only (D1; the original was anonymous)."
       )
   )
@@ -72,9 +73,13 @@ export class UsersApi extends HttpApiGroup.make("users")
           "`email` is required; every other field that is absent or `null` keeps its stored value.\n\n" +
           "Order: 401 → 422 (also when `hashed_password` is sent) → not yourself and not admin, or `role` sent by " +
           "a non-admin → 403 `Недостаточно прав` → unknown id → 404 `Пользователь с ID {id} не найден` → " +
-          "e-mail changed and taken → 409 `Пользователь с email '<e-mail>' уже существует` → update.\n\n" +
-          "Differs from the original (D1): a new password is sent as `password` (8..72 characters) and hashed " +
-          "by the server; the original stored a client-supplied `hashed_password` verbatim."
+          "e-mail changed and taken → 409 `Пользователь с email '<e-mail>' уже существует` → update. An address " +
+          "is taken also when it differs from another account's only in letter case (D12).\n\n" +
+          "Differs from the original (D1): a new password is sent as `password` (8..72 characters and at most 72 " +
+          "bytes in UTF-8, D12) and hashed by the server; the original stored a client-supplied " +
+          "`hashed_password` verbatim.\n\n" +
+          "Sessions (D13): a new `password` or a different `role` ends every session of that user at once — " +
+          "access and refresh tokens issued before the change get 401, the caller's own included; sign in again."
       )
   )
   .add(
@@ -97,7 +102,10 @@ export class UsersApi extends HttpApiGroup.make("users")
           "without looking the user up (as the original).\n\n" +
           "Order: 401 → 422 (also for `hashed_password`, and for `null` in `email`, `password` or `role`: D9, " +
           "the original answered 409) → 403 as for PUT → unknown id → 404 `Пользователь с ID {id} не найден` → " +
-          "e-mail changed and taken → 409 → update."
+          "e-mail changed and taken (also in another letter case, D12) → 409 → update. `password`: 8..72 " +
+          "characters and at most 72 bytes in UTF-8.\n\n" +
+          "Sessions (D13): a new `password` or a different `role` ends every session of that user at once — " +
+          "access and refresh tokens issued before the change get 401, the caller's own included; sign in again."
       )
   )
   .add(
@@ -113,7 +121,7 @@ export class UsersApi extends HttpApiGroup.make("users")
       .annotate(
         OpenApi.Description,
         `${SELF_OR_ADMIN}\n\nOrder: 401 → 422 → 403 → unknown id → 404 \`Пользователь не найден\` → delete. ` +
-          "The user's bookings and refresh tokens go with them; their access tokens then get 401."
+          "The user's bookings and refresh tokens go with them; their access tokens then get 401 (D13)."
       )
   )
   .addError(RateLimitedProblem)

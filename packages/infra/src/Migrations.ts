@@ -6,6 +6,7 @@ import decisions from "./migrations/0002_decisions.js"
 import bookingsInventory from "./migrations/0003_bookings_inventory.js"
 import bookingsRowTrigger from "./migrations/0004_bookings_row_trigger.js"
 import imagesRequeue from "./migrations/0005_images_requeue.js"
+import identity from "./migrations/0006_identity.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -13,7 +14,8 @@ export const migrations = {
   "0002_decisions": decisions,
   "0003_bookings_inventory": bookingsInventory,
   "0004_bookings_row_trigger": bookingsRowTrigger,
-  "0005_images_requeue": imagesRequeue
+  "0005_images_requeue": imagesRequeue,
+  "0006_identity": identity
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

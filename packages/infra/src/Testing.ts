@@ -3,10 +3,14 @@
  * machine's PostgreSQL, dropped when the scope closes) and the machine's Redis.
  * `TEST_DATABASE_ADMIN_URL` / `TEST_REDIS_URL` point elsewhere when needed.
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { PgMigrator } from "@effect/sql-pg"
 import { Effect, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import pg from "pg"
 import type { DatabaseConnection, RedisConnection } from "./Config.js"
+import * as Database from "./Database.js"
+import { migrations, MIGRATIONS_TABLE } from "./Migrations.js"
 
 const ADMIN_URL = process.env["TEST_DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
 export const REDIS_URL = process.env["TEST_REDIS_URL"] ?? "redis://127.0.0.1:6379"
@@ -60,3 +64,22 @@ export const withClient = <A>(name: string, f: (client: pg.Client) => Promise<A>
       await client.end()
     }
   })
+
+/**
+ * Applies only the migrations named (in order), as a database made by an older version of the service has
+ * them; the server or `runMigrations` applies the rest later.
+ */
+export const migrateOnly = (
+  connection: DatabaseConnection,
+  ids: ReadonlyArray<keyof typeof migrations>
+): Effect.Effect<void> =>
+  PgMigrator.run({
+    loader: PgMigrator.fromRecord(Object.fromEntries(ids.map((id) => [id, migrations[id]]))),
+    table: MIGRATIONS_TABLE
+  }).pipe(
+    Effect.provide(NodeContext.layer),
+    Effect.provide(Database.client(connection, { poolSize: 1 })),
+    Effect.scoped,
+    Effect.orDie,
+    Effect.asVoid
+  )

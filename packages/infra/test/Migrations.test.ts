@@ -56,7 +56,8 @@ const COLUMNS: Record<string, ReadonlyArray<string>> = {
     "expires_at timestamp with time zone not null",
     "created_at timestamp with time zone not null",
     "is_revoked boolean not null default false",
-    "token_hash text not null"
+    "token_hash text not null",
+    "token_version integer not null default 0"
   ],
   rooms: [
     serial("rooms"),
@@ -75,7 +76,9 @@ const COLUMNS: Record<string, ReadonlyArray<string>> = {
     varchar("last_name", 100, false),
     "telegram_id bigint",
     "pachca_id bigint",
-    "role character varying(16) not null default 'user'::character varying"
+    "role character varying(16) not null default 'user'::character varying",
+    "email_case_twin boolean not null default false",
+    "token_version integer not null default 0"
   ]
 }
 
@@ -89,6 +92,7 @@ const NEW_COLUMNS: Record<string, ReadonlyArray<string>> = {
     "response jsonb",
     "created_at timestamp with time zone not null default now()"
   ],
+  revoked_access_tokens: ["jti text not null", "expires_at timestamp with time zone not null"],
   room_nights: [
     "room_id integer not null",
     "night date not null",
@@ -136,6 +140,7 @@ const CONSTRAINTS: Record<string, string> = {
   room_nights_room_id_fkey: cascade("room_id", "rooms"),
   room_nights_sold_check: "CHECK (((sold >= 0) AND (sold <= capacity)))",
   idempotency_keys_pkey: "PRIMARY KEY (user_id, key)",
+  revoked_access_tokens_pkey: "PRIMARY KEY (jti)",
   idempotency_keys_user_id_fkey: cascade("user_id", "users")
 }
 
@@ -156,7 +161,9 @@ const INDEXES: Record<string, string> = {
   ux_cities_country_id_name: "UNIQUE cities (country_id, name)",
   ux_countries_lower_name: "UNIQUE countries (lower((name)::text))",
   ix_idempotency_keys_created_at: "idempotency_keys (created_at)",
-  ix_images_pending_created_at: "images (created_at) WHERE ((status)::text = 'pending'::text)"
+  ix_images_pending_created_at: "images (created_at) WHERE ((status)::text = 'pending'::text)",
+  ux_users_lower_email: "UNIQUE users (lower((email)::text)) WHERE (NOT email_case_twin)",
+  ix_revoked_access_tokens_expires_at: "revoked_access_tokens (expires_at)"
 }
 
 interface Schema {
@@ -315,7 +322,8 @@ describe("Migrations", () => {
         [2, "decisions"],
         [3, "bookings_inventory"],
         [4, "bookings_row_trigger"],
-        [5, "images_requeue"]
+        [5, "images_requeue"],
+        [6, "identity"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

@@ -1,5 +1,6 @@
 /**
- * Start-up data: the admin of `ADMIN_EMAIL`/`ADMIN_PASSWORD` (D1), and, for the embedded default only,
+ * Start-up data: the admin of `ADMIN_EMAIL`/`ADMIN_PASSWORD` (D1), a warning naming legacy e-mail case
+ * twins (docs/decisions.md D12), and, for the embedded default only,
  * demo data and a demo admin whose credentials are printed (D10). Idempotent: seeding happens once,
  * on an empty catalogue; an existing user's password is never changed.
  */
@@ -119,6 +120,19 @@ export const SeedLive = (options: SeedOptions) =>
       const config = yield* AppConfig
       const users = yield* UsersRepo
       const passwords = yield* Passwords
+      // D12: legacy accounts whose addresses differ only in letter case are reported at every start-up
+      const twins = yield* users.caseTwins
+      if (twins.length > 0) {
+        yield* Effect.logWarning(
+          `${twins.length} e-mail address(es) are shared by accounts that differ only in letter case; each ` +
+            "signs in with its exact address, no new twin can be made. List them: npm run admin:duplicates"
+        ).pipe(
+          Effect.annotateLogs(
+            "user_ids",
+            twins.map((t) => t.accounts.map((a) => a.id))
+          )
+        )
+      }
       const ensureAdmin = (email: string, password: string) =>
         Effect.flatMap(passwords.hash(password), (hash) => users.ensureAdmin(email, hash))
       if (Option.isSome(config.admin)) {

@@ -11,7 +11,6 @@ import { Effect, Layer, Option } from "effect"
 import { AuthService } from "./Auth/Service.js"
 import { Passwords } from "./Auth/Passwords.js"
 import { RefreshTokens } from "./Auth/RefreshTokens.js"
-import { TokenStoreMemory, TokenStoreRedis } from "./Auth/TokenStore.js"
 import { Tokens } from "./Auth/Tokens.js"
 import { AvailabilityLive } from "./Bookings/Availability.js"
 import { BookingsServicesLive } from "./Bookings/Service.js"
@@ -28,10 +27,12 @@ import { WorkerStatusRedis } from "./System/WorkerStatus.js"
 import { UsersRepo } from "./Users/Repo.js"
 import { UsersService } from "./Users/Service.js"
 
-/** Token store, rate limiter, image job stream, worker heartbeats and health probe on one Redis. */
+/**
+ * Rate limiter, image job stream, worker heartbeats and health probe on one Redis. (Revoked tokens live in
+ * PostgreSQL, in both modes: docs/decisions.md D13.)
+ */
 export const RedisServicesLive = (connection: RedisConnection) =>
   Layer.mergeAll(
-    TokenStoreRedis,
     RateLimiterRedis(),
     ImageJobsRedisLive,
     WorkerStatusRedis,
@@ -43,7 +44,6 @@ export const RedisServicesLive = (connection: RedisConnection) =>
 
 /** The same services in process memory (the embedded default, tests); workers = the in-process one, if running. */
 export const InProcessServicesLive = Layer.mergeAll(
-  TokenStoreMemory,
   RateLimiterMemory,
   WorkerStatusFromJobs.pipe(Layer.provideMerge(ImageJobsMemoryLive))
 )

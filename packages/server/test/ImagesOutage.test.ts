@@ -16,7 +16,6 @@ import { Effect, Layer } from "effect"
 import { readdir } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll } from "vitest"
-import { TokenStoreMemory } from "../src/Auth/TokenStore.js"
 import { RETRY_AFTER_SECONDS } from "../src/Http/ErrorMapping.js"
 import { RateLimiterMemory } from "../src/RateLimit/RateLimiter.js"
 import { WorkerStatusNone } from "../src/System/WorkerStatus.js"
@@ -47,7 +46,7 @@ const FlakyJobs = Layer.effect(
 
 const Server = makeTestServer(
   { IMAGE_DIR: dir, IMAGE_UPLOAD_WAIT_SECONDS: "1" },
-  { services: Layer.mergeAll(TokenStoreMemory, RateLimiterMemory, WorkerStatusNone, FlakyJobs) }
+  { services: Layer.mergeAll(RateLimiterMemory, WorkerStatusNone, FlakyJobs) }
 )
 
 const imageRows = Effect.flatMap(

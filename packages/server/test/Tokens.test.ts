@@ -1,10 +1,7 @@
-import { assert, describe, it, layer } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { AppConfig } from "@shum/infra/Config"
-import { Redis } from "@shum/infra/Redis"
-import { randomName, redisConnection } from "@shum/infra/Testing"
 import { Effect, Layer, TestClock } from "effect"
 import { SignJWT } from "jose"
-import { TokenStore, TokenStoreMemory, TokenStoreRedis } from "../src/Auth/TokenStore.js"
 import { hashRefreshToken, newRefreshToken, Tokens } from "../src/Auth/Tokens.js"
 import { configProvider, TEST_SECRET } from "./support.js"
 
@@ -20,7 +17,7 @@ describe("Tokens (TestClock)", () => {
       const tokens = yield* Tokens
       const issued = yield* tokens.issueAccess({ id: 7, email: "a@example.com" })
       const claims = yield* tokens.verifyAccess(issued.token)
-      assert.deepStrictEqual(claims, { userId: 7, jti: issued.jti, expiresAt: 1_800_000_000 + 1800 })
+      assert.deepStrictEqual(claims, { userId: 7, jti: issued.jti, expiresAt: 1_800_000_000 + 1800, version: 0 })
       yield* TestClock.adjust("29 minutes")
       assert.strictEqual((yield* tokens.verifyAccess(issued.token)).userId, 7)
       yield* TestClock.adjust("2 minutes")
@@ -72,6 +69,27 @@ describe("Tokens (TestClock)", () => {
     }).pipe(Effect.provide(TokensTest))
   )
 
+  it.effect("the token carries the user's token version (`ver`, D13); none is 0, a non-integer is E-02", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(1_800_000_000_000)
+      const now = 1_800_000_000
+      const tokens = yield* Tokens
+      const issued = yield* tokens.issueAccess({ id: 7, email: "a@example.com", token_version: 3 })
+      assert.strictEqual((yield* tokens.verifyAccess(issued.token)).version, 3)
+      const sign = (claims: Record<string, unknown>) =>
+        Effect.promise(() =>
+          new SignJWT({ sub: "7", iat: now, exp: now + 60, ...claims })
+            .setProtectedHeader({ alg: "HS256" })
+            .sign(new TextEncoder().encode(TEST_SECRET))
+        )
+      assert.strictEqual((yield* tokens.verifyAccess(yield* sign({}))).version, 0)
+      for (const ver of ["1", 1.5, null]) {
+        const refused = yield* Effect.flip(tokens.verifyAccess(yield* sign({ ver })))
+        assert.strictEqual(refused.detail, "Токен невалиден или истек", String(ver))
+      }
+    }).pipe(Effect.provide(TokensTest))
+  )
+
   it.effect("every token has its own jti, even within one second", () =>
     Effect.gen(function* () {
       const tokens = yield* Tokens
@@ -90,30 +108,3 @@ describe("Tokens (TestClock)", () => {
     assert.strictEqual(hashRefreshToken("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
   })
 })
-
-const storeContract = (name: string, store: Layer.Layer<TokenStore>) =>
-  layer(store, { excludeTestServices: true })(`TokenStore (${name})`, (it) => {
-    it.effect("a revoked jti stays revoked until the token's expiry, then is forgotten", () =>
-      Effect.gen(function* () {
-        const tokens = yield* TokenStore
-        const jti = randomName("jti-")
-        const expiresAt = Math.floor(Date.now() / 1000) + 2
-        assert.isFalse(yield* tokens.isRevoked(jti))
-        yield* tokens.revoke(jti, expiresAt)
-        assert.isTrue(yield* tokens.isRevoked(jti))
-        yield* Effect.sleep(`${(expiresAt + 1) * 1000 - Date.now()} millis`)
-        assert.isFalse(yield* tokens.isRevoked(jti))
-      })
-    )
-    it.effect("revoking an already expired token stores nothing", () =>
-      Effect.gen(function* () {
-        const tokens = yield* TokenStore
-        const jti = randomName("jti-")
-        yield* tokens.revoke(jti, Math.floor(Date.now() / 1000) - 10)
-        assert.isFalse(yield* tokens.isRevoked(jti))
-      })
-    )
-  })
-
-storeContract("memory", TokenStoreMemory)
-storeContract("redis", TokenStoreRedis.pipe(Layer.provide(Redis.layer(redisConnection)), Layer.orDie))

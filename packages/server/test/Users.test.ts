@@ -51,19 +51,24 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("users (
           path: { user_id: user.id },
           payload: { email: user.email, first_name: null, password: "new-password-1" }
         })
-        const me = yield* api.users.get({ path: { user_id: user.id } })
-        assert.strictEqual(me.first_name, "Иван")
-        assert.strictEqual(me.telegram_id, 42)
+        // D13: the password change ended the session that made it; signing in again opens a new one
+        assert.strictEqual((yield* Effect.flip(api.users.get({ path: { user_id: user.id } })))._tag, "Unauthorized")
         const relogin = yield* (yield* client).auth.login({
           payload: { email: user.email, password: "new-password-1" }
         })
         assert.strictEqual(relogin.token_type, "bearer")
+        const again = yield* clientWithToken(relogin.access_token)
+        const me = yield* again.users.get({ path: { user_id: user.id } })
+        assert.strictEqual(me.first_name, "Иван")
+        assert.strictEqual(me.telegram_id, 42)
         const sql = yield* SqlClient.SqlClient
         const [row] = yield* sql<{ hashed_password: string }>`SELECT hashed_password FROM users WHERE id = ${user.id}`
         // bcrypt $2b$ at the harness's cost (the service's own 12: Passwords.test.ts)
         assert.isTrue(row!.hashed_password.startsWith(`$2b$${String(TEST_BCRYPT_COST).padStart(2, "0")}$`))
         const taken = (yield* signIn()).email
-        const conflict = yield* Effect.flip(api.users.update({ path: { user_id: user.id }, payload: { email: taken } }))
+        const conflict = yield* Effect.flip(
+          again.users.update({ path: { user_id: user.id }, payload: { email: taken } })
+        )
         assert.strictEqual(detailOf(conflict), `Пользователь с email '${taken}' уже существует`)
         const admin = yield* clientWithToken((yield* signIn("admin")).token)
         const missing = yield* Effect.flip(
@@ -89,7 +94,11 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("users (
         assert.deepStrictEqual(promote, new Forbidden({ detail: "Недостаточно прав" }))
         const admin = yield* clientWithToken((yield* signIn("admin")).token)
         yield* admin.users.patch({ path: { user_id: user.id }, payload: { role: "admin" } })
-        assert.strictEqual((yield* api.users.get({ path: { user_id: user.id } })).role, "admin")
+        // D13: the role change ended the user's sessions; the next sign-in carries the new role
+        assert.strictEqual((yield* Effect.flip(api.users.get({ path: { user_id: user.id } })))._tag, "Unauthorized")
+        const relogin = yield* (yield* client).auth.login({ payload: { email: user.email, password: user.password } })
+        const promoted = yield* clientWithToken(relogin.access_token)
+        assert.strictEqual((yield* promoted.users.get({ path: { user_id: user.id } })).role, "admin")
       })
   )
 

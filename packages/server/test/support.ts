@@ -5,7 +5,7 @@
  */
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { ShumApi } from "@shum/domain/Api"
-import { AppConfig } from "@shum/infra/Config"
+import { AppConfig, type DatabaseConnection } from "@shum/infra/Config"
 import { ImageJobsMemoryLive } from "@shum/infra/ImageJobsMemory"
 import * as Database from "@shum/infra/Database"
 import { tracingDisabled } from "@shum/infra/Telemetry"
@@ -13,7 +13,6 @@ import { databaseUrl, freshDatabase, randomName } from "@shum/infra/Testing"
 import { ConfigProvider, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import pg from "pg"
 import { BcryptCost, Passwords } from "../src/Auth/Passwords.js"
-import type { TokenStore } from "../src/Auth/TokenStore.js"
 import { HttpLive } from "../src/Http.js"
 import { QueryMetricsLive } from "../src/Metrics.js"
 import type { RateLimiter } from "../src/RateLimit/RateLimiter.js"
@@ -32,7 +31,7 @@ export class TestDatabaseName extends Effect.Tag("test/TestDatabaseName")<TestDa
 
 export interface TestServerOptions {
   /** The Redis-shaped services; in process memory by default (`RedisServicesLive(...)` for the real Redis). */
-  readonly services?: Layer.Layer<TokenStore | RateLimiter | WorkerStatus, unknown>
+  readonly services?: Layer.Layer<RateLimiter | WorkerStatus, unknown>
   /** Installed around the whole server after the default WARNING log level: a logger, a tracer, a level. */
   readonly around?: Layer.Layer<never>
   /**
@@ -46,28 +45,32 @@ export interface TestServerOptions {
    * `Admin.test.ts`).
    */
   readonly bcryptCost?: number
+  /** Runs on the fresh, empty database before the server migrates it (e.g. legacy rows of an older schema). */
+  readonly prepareDatabase?: (connection: DatabaseConnection & { readonly name: string }) => Effect.Effect<void>
 }
 
 export const TEST_BCRYPT_COST = 4
 
 export const makeTestServer = (env: Record<string, string> = {}, options: TestServerOptions = {}) =>
   Layer.unwrapScoped(
-    Effect.map(freshDatabase, (connection) =>
-      HttpLive.pipe(
-        Layer.provideMerge(ServicesLive),
-        Layer.provide(options.services ?? InProcessServicesLive),
-        // the image job stream in memory, unless `services` brings its own (`RedisServicesLive` does)
-        Layer.provide(ImageJobsMemoryLive),
-        Layer.provideMerge(Database.layer(connection, { poolSize: 5 }).pipe(Layer.provide(QueryMetricsLive))),
-        Layer.provideMerge(layerTestChecked(env["ROOT_PATH"] ?? "")),
-        Layer.provideMerge(AppConfig.Default),
-        Layer.provideMerge(Layer.succeed(TestDatabaseName, connection.name)),
-        Layer.provide(options.around ?? Layer.empty),
-        Layer.provide(options.tracing === true ? Layer.empty : tracingDisabled),
-        Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-        Layer.provide(Layer.succeed(BcryptCost, options.bcryptCost ?? TEST_BCRYPT_COST)),
-        Layer.provide(Layer.setConfigProvider(configProvider({ DATABASE_URL: "postgres://unused", ...env })))
-      )
+    Effect.map(
+      Effect.tap(freshDatabase, (connection) => options.prepareDatabase?.(connection) ?? Effect.void),
+      (connection) =>
+        HttpLive.pipe(
+          Layer.provideMerge(ServicesLive),
+          Layer.provide(options.services ?? InProcessServicesLive),
+          // the image job stream in memory, unless `services` brings its own (`RedisServicesLive` does)
+          Layer.provide(ImageJobsMemoryLive),
+          Layer.provideMerge(Database.layer(connection, { poolSize: 5 }).pipe(Layer.provide(QueryMetricsLive))),
+          Layer.provideMerge(layerTestChecked(env["ROOT_PATH"] ?? "")),
+          Layer.provideMerge(AppConfig.Default),
+          Layer.provideMerge(Layer.succeed(TestDatabaseName, connection.name)),
+          Layer.provide(options.around ?? Layer.empty),
+          Layer.provide(options.tracing === true ? Layer.empty : tracingDisabled),
+          Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)),
+          Layer.provide(Layer.succeed(BcryptCost, options.bcryptCost ?? TEST_BCRYPT_COST)),
+          Layer.provide(Layer.setConfigProvider(configProvider({ DATABASE_URL: "postgres://unused", ...env })))
+        )
     )
   )
 

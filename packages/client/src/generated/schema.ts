@@ -116,9 +116,9 @@ export interface paths {
      * Register
      * @description Creates a user with role `user` and answers 201 with it. It does not sign in (no tokens, no cookie).
      *
-     *     Order: body validation (422, also for a missing or `null` body) → auth rate limit (429; a 422 does not count) → e-mail already registered → 409 `Пользователь с email '<e-mail>' уже существует` (a concurrent duplicate → 409 integrity violation).
+     *     Order: body validation (422, also for a missing or `null` body, and for a password over 72 bytes in UTF-8) → auth rate limit (429; a 422 does not count) → e-mail already registered, in any letter case (D12) → 409 `Пользователь с email '<e-mail>' уже существует` (a concurrent duplicate → 409 integrity violation).
      *
-     *     The e-mail is normalised (docs/api.md §4.2: display form reduced, domain lower-cased) and stored that way; the password is stored as a bcrypt hash.
+     *     The e-mail is normalised (docs/api.md §4.2: display form reduced, domain lower-cased) and stored that way, the local part as typed; the password is stored as a bcrypt hash.
      */
     post: operations["register"]
     delete?: never
@@ -140,7 +140,9 @@ export interface paths {
      * Sign in
      * @description Checks the e-mail and password and returns an access token and a refresh token; the access token is also set as the `access_token` cookie (HttpOnly, SameSite=lax, Path=/).
      *
-     *     Order: body validation (422: a 7-character password is a 422, not a 401) → auth rate limit (429) → unknown e-mail → 401 `Пользователь с таким email не найден` → no or wrong password → 401 `Неверный пароль`. These 401s carry no `WWW-Authenticate`.
+     *     Order: body validation (422: a 7-character password, or one over 72 bytes in UTF-8, is a 422, not a 401) → auth rate limit (429) → unknown e-mail → 401 `Пользователь с таким email не найден` → no or wrong password → 401 `Неверный пароль`. These 401s carry no `WWW-Authenticate`.
+     *
+     *     The e-mail is compared without regard to letter case (D12): the account stored with exactly that address, else the one whose address differs only in case (of legacy case twins, the oldest).
      *
      *     Differs from the original: the refresh token is stored hashed (D3), and a stored hash that is not bcrypt counts as a wrong password instead of a 500.
      */
@@ -160,7 +162,7 @@ export interface paths {
     }
     /**
      * Current user
-     * @description The signed-in user. 401 (with `WWW-Authenticate: Bearer`) when the token is missing, invalid, expired, revoked by a logout (D3), or its user no longer exists.
+     * @description The signed-in user. 401 (with `WWW-Authenticate: Bearer`) when the token is missing, invalid, expired, revoked by a logout (D3) or by a later password or role change (D13), or its user no longer exists.
      */
     get: operations["getCurrentUser"]
     put?: never
@@ -184,7 +186,7 @@ export interface paths {
      * Refresh tokens
      * @description Rotates a refresh token: the one presented is revoked and a new access token and refresh token are returned (cookie set as on sign-in).
      *
-     *     Order: body validation (422) → auth rate limit (429) → unknown, revoked or expired token → 401 `Невалидный или истекший refresh токен` → its user deleted → 401 `Пользователь не найден`.
+     *     Order: body validation (422) → auth rate limit (429) → unknown, revoked or expired token, or one issued before a password or role change (D13) → 401 `Невалидный или истекший refresh токен` → its user deleted → 401 `Пользователь не найден`.
      *
      *     Differs from the original (D3): presenting an already rotated token is treated as theft and revokes every refresh token of that user (still 401).
      */
@@ -209,6 +211,8 @@ export interface paths {
      * @description Revokes all of the caller's refresh tokens and deletes the `access_token` cookie (`Max-Age=0`).
      *
      *     Differs from the original (D3): the presented access token is revoked too, so it stops working at once (the original kept it valid until it expired).
+     *
+     *     Durable (D13): 200 only once the revocation is recorded in PostgreSQL (not in Redis: a Redis restart, flush or outage brings no logged-out token back). When the database cannot record it: 503 `Сервис базы данных временно недоступен. Попробуйте позже.` with `Retry-After`; nothing was revoked and the cookie is kept, so retry.
      */
     post: operations["logout"]
     delete?: never
@@ -226,7 +230,7 @@ export interface paths {
     }
     /**
      * List users
-     * @description All users, by id, paginated; `email` filters by exact match on the stored (normalised) address.
+     * @description All users, by id, paginated; `email` filters by exact match on the stored address (letter case included).
      *
      *     Admin only (D1; the original was anonymous).
      */
@@ -259,9 +263,11 @@ export interface paths {
      *
      *     `email` is required; every other field that is absent or `null` keeps its stored value.
      *
-     *     Order: 401 → 422 (also when `hashed_password` is sent) → not yourself and not admin, or `role` sent by a non-admin → 403 `Недостаточно прав` → unknown id → 404 `Пользователь с ID {id} не найден` → e-mail changed and taken → 409 `Пользователь с email '<e-mail>' уже существует` → update.
+     *     Order: 401 → 422 (also when `hashed_password` is sent) → not yourself and not admin, or `role` sent by a non-admin → 403 `Недостаточно прав` → unknown id → 404 `Пользователь с ID {id} не найден` → e-mail changed and taken → 409 `Пользователь с email '<e-mail>' уже существует` → update. An address is taken also when it differs from another account's only in letter case (D12).
      *
-     *     Differs from the original (D1): a new password is sent as `password` (8..72 characters) and hashed by the server; the original stored a client-supplied `hashed_password` verbatim.
+     *     Differs from the original (D1): a new password is sent as `password` (8..72 characters and at most 72 bytes in UTF-8, D12) and hashed by the server; the original stored a client-supplied `hashed_password` verbatim.
+     *
+     *     Sessions (D13): a new `password` or a different `role` ends every session of that user at once — access and refresh tokens issued before the change get 401, the caller's own included; sign in again.
      */
     put: operations["updateUser"]
     post?: never
@@ -269,7 +275,7 @@ export interface paths {
      * Delete a user
      * @description A user may use this on their own id only; an admin on any (D1; the original let anyone do it). Checked before the user's existence, so a non-admin learns nothing about other ids.
      *
-     *     Order: 401 → 422 → 403 → unknown id → 404 `Пользователь не найден` → delete. The user's bookings and refresh tokens go with them; their access tokens then get 401.
+     *     Order: 401 → 422 → 403 → unknown id → 404 `Пользователь не найден` → delete. The user's bookings and refresh tokens go with them; their access tokens then get 401 (D13).
      */
     delete: operations["deleteUser"]
     options?: never
@@ -280,7 +286,9 @@ export interface paths {
      *
      *     Writes the fields present; `null` clears a name or an external id. An empty body `{}` answers 200 without looking the user up (as the original).
      *
-     *     Order: 401 → 422 (also for `hashed_password`, and for `null` in `email`, `password` or `role`: D9, the original answered 409) → 403 as for PUT → unknown id → 404 `Пользователь с ID {id} не найден` → e-mail changed and taken → 409 → update.
+     *     Order: 401 → 422 (also for `hashed_password`, and for `null` in `email`, `password` or `role`: D9, the original answered 409) → 403 as for PUT → unknown id → 404 `Пользователь с ID {id} не найден` → e-mail changed and taken (also in another letter case, D12) → 409 → update. `password`: 8..72 characters and at most 72 bytes in UTF-8.
+     *
+     *     Sessions (D13): a new `password` or a different `role` ends every session of that user at once — access and refresh tokens issued before the change get 401, the caller's own included; sign in again.
      */
     patch: operations["patchUser"]
     trace?: never

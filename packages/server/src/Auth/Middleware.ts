@@ -12,7 +12,6 @@ import { AdminAuthentication, Authentication, type AuthenticatedUser } from "@sh
 import { Effect, Layer, Option } from "effect"
 import { noteUser } from "../Http/AccessLog.js"
 import { UsersRepo } from "../Users/Repo.js"
-import { TokenStore } from "./TokenStore.js"
 import { Tokens } from "./Tokens.js"
 
 const BEARER = "Bearer "
@@ -29,7 +28,6 @@ export const presentedToken = (request: HttpServerRequest.HttpServerRequest): Op
 
 const makeAuthenticate = Effect.gen(function* () {
   const tokens = yield* Tokens
-  const store = yield* TokenStore
   const users = yield* UsersRepo
   return Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
@@ -38,16 +36,19 @@ const makeAuthenticate = Effect.gen(function* () {
     const claims = yield* tokens
       .verifyAccess(token.value)
       .pipe(Effect.mapError((rejected) => new Unauthorized({ detail: rejected.detail })))
-    if (claims.jti !== "" && (yield* store.isRevoked(claims.jti))) {
+    // one round trip: the user, and whether the token was logged out (D13, in PostgreSQL, not Redis)
+    const session = yield* users.findSession(claims.userId, claims.jti)
+    if (Option.isNone(session)) return yield* new Unauthorized({ detail: Messages.userNotFound })
+    const { revoked, user } = session.value
+    // logged out, or issued before a password or role change (D13)
+    if (revoked || claims.version !== user.token_version) {
       return yield* new Unauthorized({ detail: Messages.tokenInvalid })
     }
-    const user = yield* users.findById(claims.userId)
-    if (Option.isNone(user)) return yield* new Unauthorized({ detail: Messages.userNotFound })
-    yield* noteUser(user.value.id)
+    yield* noteUser(user.id)
     return {
-      id: user.value.id,
-      email: user.value.email,
-      role: user.value.role,
+      id: user.id,
+      email: user.email,
+      role: user.role,
       jti: claims.jti,
       expiresAt: claims.expiresAt
     } satisfies AuthenticatedUser

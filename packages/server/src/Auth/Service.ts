@@ -1,17 +1,17 @@
 /**
- * Registration, sign-in, refresh and sign-out (docs/api.md §7, D3).
+ * Registration, sign-in, refresh and sign-out (docs/api.md §7, D3). E-mails are matched without regard to letter
+ * case (docs/decisions.md D12, `UsersRepo.findByEmail`); sessions are ended durably, in PostgreSQL (D13).
  */
-import { Conflict, InvalidCredentials, Unauthorized } from "@shum/domain/Errors"
+import { Conflict, InvalidCredentials, ServiceUnavailable, Unauthorized } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import type { AuthenticatedUser } from "@shum/domain/Security"
 import { Token, type UserLogin, type UserRegister } from "@shum/domain/Users"
 import { AppConfig } from "@shum/infra/Config"
 import { Effect, Option } from "effect"
 import { Metrics } from "../Metrics.js"
-import { toUser, UsersRepo } from "../Users/Repo.js"
+import { toUser, UsersRepo, type UserRow } from "../Users/Repo.js"
 import { Passwords } from "./Passwords.js"
 import { RefreshTokens } from "./RefreshTokens.js"
-import { TokenStore } from "./TokenStore.js"
 import { Tokens } from "./Tokens.js"
 
 export class AuthService extends Effect.Service<AuthService>()("server/AuthService", {
@@ -21,17 +21,17 @@ export class AuthService extends Effect.Service<AuthService>()("server/AuthServi
     const passwords = yield* Passwords
     const tokens = yield* Tokens
     const refreshTokens = yield* RefreshTokens
-    const store = yield* TokenStore
     const { counters } = yield* Metrics
 
-    const tokensFor = (user: { readonly id: number; readonly email: string }) =>
+    const tokensFor = (user: UserRow) =>
       Effect.gen(function* () {
         const access = yield* tokens.issueAccess(user)
-        const refresh = yield* refreshTokens.issue(user.id, jwt.refreshTokenTtl)
+        const refresh = yield* refreshTokens.issue(user, jwt.refreshTokenTtl)
         return new Token({ access_token: access.token, refresh_token: refresh, token_type: "bearer" })
       })
 
     const register = Effect.fn("Auth.register")(function* (input: UserRegister) {
+      // also an address that differs from a stored one only in letter case (D12)
       if (Option.isSome(yield* users.findByEmail(input.email))) {
         return yield* new Conflict({ detail: Messages.userEmailTaken(input.email) })
       }
@@ -79,10 +79,20 @@ export class AuthService extends Effect.Service<AuthService>()("server/AuthServi
       return yield* tokensFor(user.value)
     })
 
-    /** Revokes every refresh token of the user and the presented access token (D3). */
+    /**
+     * Revokes every refresh token of the user and the presented access token (D3), durably (D13): when
+     * PostgreSQL cannot record it, a 503 (with `Retry-After`), never a 200 for a logout that did not happen.
+     */
     const logout = Effect.fn("Auth.logout")(function* (user: AuthenticatedUser) {
-      yield* refreshTokens.revokeAll(user.id)
-      if (user.jti !== "") yield* store.revoke(user.jti, user.expiresAt)
+      yield* refreshTokens
+        .endSession(user.id, user.jti, user.expiresAt)
+        .pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning("logout not recorded: the database did not take it", error).pipe(
+              Effect.zipRight(new ServiceUnavailable({ detail: Messages.databaseUnavailable }))
+            )
+          )
+        )
     })
 
     const me = (user: AuthenticatedUser) =>

@@ -1,6 +1,8 @@
 /**
  * Access tokens: JWTs signed with `JWT_SECRET_KEY` and `JWT_ALGORITHM` (only that algorithm is accepted).
- * Claims `sub` (the user id as a string), `email`, `iat`, `exp` (epoch seconds) and a `jti` (D3).
+ * Claims `sub` (the user id as a string), `email`, `iat`, `exp` (epoch seconds), a `jti` (D3) and `ver`, the
+ * user's token version when it was issued (docs/decisions.md D13: a password or role change bumps it, and
+ * the token is refused from then on). A token without `ver` (issued before it existed) is version 0.
  * Time comes from Effect's `Clock`, so tests move it with `TestClock`.
  * Refresh tokens: 32 random bytes, URL-safe base64 without padding; only their SHA-256 is stored (D3).
  */
@@ -18,6 +20,8 @@ export interface AccessClaims {
   readonly jti: string
   /** epoch seconds */
   readonly expiresAt: number
+  /** the user's token version at issue (D13) */
+  readonly version: number
 }
 
 export interface IssuedAccessToken {
@@ -84,13 +88,13 @@ export class Tokens extends Effect.Service<Tokens>()("server/Tokens", {
     const accessTtlSeconds = Math.floor(Duration.toSeconds(jwt.accessTokenTtl))
     const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
 
-    const issueAccess = (user: { readonly id: number; readonly email: string }) =>
+    const issueAccess = (user: { readonly id: number; readonly email: string; readonly token_version?: number }) =>
       Effect.gen(function* () {
         const iat = yield* nowSeconds
         const jti = randomUUID()
         const expiresAt = iat + accessTtlSeconds
         const token = yield* Effect.promise(() =>
-          new SignJWT({ email: user.email })
+          new SignJWT({ email: user.email, ver: user.token_version ?? 0 })
             .setProtectedHeader({ alg: jwt.algorithm, typ: "JWT" })
             .setSubject(String(user.id))
             .setIssuedAt(iat)
@@ -123,10 +127,13 @@ export class Tokens extends Effect.Service<Tokens>()("server/Tokens", {
         if (!SUBJECT.test(payload.sub) || !Number.isSafeInteger(Number(payload.sub))) {
           return yield* new TokenRejected({ detail: Messages.tokenBadSubject })
         }
+        const version = "ver" in payload ? payload["ver"] : 0
+        if (typeof version !== "number" || !Number.isSafeInteger(version)) return yield* invalid()
         return {
           userId: Number(payload.sub),
           jti: typeof payload.jti === "string" ? payload.jti : "",
-          expiresAt: payload.exp
+          expiresAt: payload.exp,
+          version
         } satisfies AccessClaims
       })
 

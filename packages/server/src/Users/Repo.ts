@@ -1,5 +1,9 @@
 /**
- * The `users` table. Rows carry the password hash; it never leaves the server (`toUser`).
+ * The `users` table. Rows carry the password hash and the token version; neither leaves the server (`toUser`).
+ *
+ * E-mails are compared without regard to letter case (docs/decisions.md D12): an address names the account
+ * stored with exactly that address, else the one whose address differs only in case and that the unique
+ * index on `lower(email)` holds (a legacy case twin is left out of the index; migration 0006).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
@@ -14,11 +18,25 @@ export const UserRow = Schema.Struct({
   last_name: Schema.NullOr(Schema.String),
   telegram_id: Schema.NullOr(Schema.Number),
   pachca_id: Schema.NullOr(Schema.Number),
-  role: Role
+  role: Role,
+  /** Bumped by a password or role change: tokens issued under an older version are refused (D13). */
+  token_version: Schema.Int
 })
 export type UserRow = typeof UserRow.Type
 
-export const toUser = ({ hashed_password: _, ...user }: UserRow): User => new User(user)
+export const toUser = ({ hashed_password: _, token_version: __, ...user }: UserRow): User => new User(user)
+
+/** The user a presented access token names, with whether its `jti` was revoked by a logout (D13). */
+export interface SessionRow {
+  readonly user: UserRow
+  readonly revoked: boolean
+}
+
+/** Accounts whose addresses differ only in letter case (legacy data; no new ones can be made). */
+export interface CaseTwins {
+  readonly address: string
+  readonly accounts: ReadonlyArray<{ readonly id: number; readonly email: string; readonly role: string }>
+}
 
 /** Columns a write may set; `undefined` = leave as is, `null` = clear. */
 export interface UserFields {
@@ -34,7 +52,7 @@ export interface UserFields {
 const definedOnly = (fields: UserFields): Record<string, unknown> =>
   Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined))
 
-const COLUMNS = "id, email, hashed_password, first_name, last_name, telegram_id, pachca_id, role"
+const COLUMNS = "id, email, hashed_password, first_name, last_name, telegram_id, pachca_id, role, token_version"
 
 export class UsersRepo extends Effect.Service<UsersRepo>()("server/UsersRepo", {
   effect: Effect.gen(function* () {
@@ -46,10 +64,22 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("server/UsersRepo", {
       Result: UserRow,
       execute: (id) => sql`SELECT ${columns} FROM users WHERE id = ${id}`
     })
+    // the exact address (users_email_key), else the indexed account of its case group (ux_users_lower_email)
     const findByEmail = SqlSchema.findOne({
       Request: Schema.String,
       Result: UserRow,
-      execute: (email) => sql`SELECT ${columns} FROM users WHERE email = ${email}`
+      execute: (email) =>
+        sql`SELECT ${columns} FROM users
+            WHERE email = ${email} OR (lower(email) = lower(${email}) AND NOT email_case_twin)
+            ORDER BY email = ${email} DESC LIMIT 1`
+    })
+    const SessionResult = Schema.Struct({ ...UserRow.fields, revoked: Schema.Boolean })
+    const findSession = SqlSchema.findOne({
+      Request: Schema.Struct({ id: Schema.Int, jti: Schema.String }),
+      Result: SessionResult,
+      execute: ({ id, jti }) =>
+        sql`SELECT ${columns}, EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ${jti}) AS revoked
+            FROM users WHERE id = ${id}`
     })
     const list = SqlSchema.findAll({
       Request: Schema.Struct({ limit: Schema.Int, offset: Schema.Int, email: Schema.optional(Schema.String) }),
@@ -64,39 +94,80 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("server/UsersRepo", {
         Effect.flatMap((rows) => Schema.decodeUnknown(UserRow)(rows[0]))
       )
 
+    /**
+     * A password change, or a role that differs from the stored one, bumps the token version and revokes
+     * the user's refresh tokens in the same statement (D13): every earlier token is refused from then on.
+     */
     const update = (id: number, fields: UserFields) => {
       const set = definedOnly(fields)
-      return Object.keys(set).length === 0
-        ? findById(id)
-        : sql`UPDATE users SET ${sql.update(set)} WHERE id = ${id} RETURNING ${columns}`.pipe(
-            Effect.flatMap((rows) => Schema.decodeUnknown(Schema.Array(UserRow))(rows)),
-            Effect.map((rows) => Option.fromNullable(rows[0]))
-          )
+      if (Object.keys(set).length === 0) return findById(id)
+      const passwordChanged = fields.hashed_password !== undefined
+      const role = fields.role ?? null
+      return sql`
+        WITH updated AS (
+          UPDATE users SET ${sql.update(set)},
+            -- role here is the stored value, read under the row lock the update takes
+            token_version = token_version + CASE
+              WHEN ${passwordChanged} OR (${role}::text IS NOT NULL AND role <> ${role}::text) THEN 1 ELSE 0 END
+          WHERE id = ${id} RETURNING ${columns}
+        ), revoked AS (
+          UPDATE refresh_tokens t SET is_revoked = true FROM updated u
+          WHERE t.user_id = u.id AND t.token_version <> u.token_version AND NOT t.is_revoked
+        )
+        SELECT * FROM updated`.pipe(
+        Effect.flatMap((rows) => Schema.decodeUnknown(Schema.Array(UserRow))(rows)),
+        Effect.map((rows) => Option.fromNullable(rows[0]))
+      )
     }
 
     const remove = (id: number) =>
       sql`DELETE FROM users WHERE id = ${id} RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
 
-    /** D1: make sure this admin exists; never touches an existing user's password. Returns whether it was created. */
+    /**
+     * D1: make sure this admin exists; never touches an existing user's password. Returns whether it was
+     * created. The address is matched as a login matches it; a promotion is a role change (D13).
+     */
     const ensureAdmin = (email: string, hashedPassword: string) =>
       sql<{ created: boolean }>`
-        WITH inserted AS (
-          INSERT INTO users (email, hashed_password, role) VALUES (${email}, ${hashedPassword}, 'admin')
-          ON CONFLICT (email) DO NOTHING RETURNING id
+        WITH found AS (
+          SELECT id FROM users WHERE email = ${email} OR (lower(email) = lower(${email}) AND NOT email_case_twin)
+          ORDER BY email = ${email} DESC LIMIT 1
         ), promoted AS (
-          UPDATE users SET role = 'admin' WHERE email = ${email} AND role <> 'admin' AND NOT EXISTS (SELECT 1 FROM inserted)
-          RETURNING id
+          UPDATE users SET role = 'admin', token_version = token_version + 1
+          WHERE id = (SELECT id FROM found) AND role <> 'admin' RETURNING id, token_version
+        ), revoked AS (
+          UPDATE refresh_tokens t SET is_revoked = true FROM promoted p
+          WHERE t.user_id = p.id AND t.token_version <> p.token_version AND NOT t.is_revoked
+        ), inserted AS (
+          INSERT INTO users (email, hashed_password, role)
+          SELECT ${email}, ${hashedPassword}, 'admin' WHERE NOT EXISTS (SELECT 1 FROM found)
+          ON CONFLICT DO NOTHING RETURNING id
         )
         SELECT EXISTS (SELECT 1 FROM inserted) AS created`.pipe(Effect.map((rows) => rows[0]?.created === true))
+
+    /** Groups of accounts whose addresses differ only in letter case, oldest group first. */
+    const caseTwins = sql<{ address: string; accounts: CaseTwins["accounts"] }>`
+      SELECT lower(email) AS address,
+             json_agg(json_build_object('id', id, 'email', email, 'role', role) ORDER BY id) AS accounts
+      FROM users GROUP BY lower(email) HAVING count(*) > 1 ORDER BY min(id)`.pipe(
+      Effect.map((rows): ReadonlyArray<CaseTwins> => rows)
+    )
 
     return {
       findById: (id: number) => findById(id).pipe(Effect.orDie),
       findByEmail: (email: string) => findByEmail(email).pipe(Effect.orDie),
+      /** One round trip per authenticated request: the user and the revocation of the token's `jti`. */
+      findSession: (id: number, jti: string) =>
+        findSession({ id, jti }).pipe(
+          Effect.map(Option.map(({ revoked, ...user }): SessionRow => ({ user, revoked }))),
+          Effect.orDie
+        ),
       list: (query: { limit: number; offset: number; email?: string }) => list(query).pipe(Effect.orDie),
       insert: (fields: UserFields & { readonly email: string }) => insert(fields).pipe(Effect.orDie),
       update: (id: number, fields: UserFields) => update(id, fields).pipe(Effect.orDie),
       remove: (id: number) => remove(id).pipe(Effect.orDie),
-      ensureAdmin: (email: string, hashedPassword: string) => ensureAdmin(email, hashedPassword).pipe(Effect.orDie)
+      ensureAdmin: (email: string, hashedPassword: string) => ensureAdmin(email, hashedPassword).pipe(Effect.orDie),
+      caseTwins: caseTwins.pipe(Effect.orDie)
     } as const
   })
 }) {}
