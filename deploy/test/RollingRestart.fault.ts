@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Child, freePort, repoPath, request, ROOT, waitFor } from "./support.js"
 
 const DRAIN_SECONDS = 2
+const day = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10)
 
 let scope: Scope.CloseableScope
 let databaseName: string
@@ -130,7 +131,7 @@ describe("a rolling restart behind nginx", () => {
       "/hotels",
       "/facilities",
       "/cities",
-      "/hotels/rooms/available?date_from=2030-01-01&date_to=2030-01-03"
+      `/hotels/rooms/available?date_from=${day(30)}&date_to=${day(32)}`
     ]
     let n = 0
     const loops = Array.from({ length: 6 }, async () => {
