@@ -199,7 +199,9 @@ export const PayloadTooLargeProblem = problem(PayloadTooLarge, "PayloadTooLarge"
   status: 413,
   type: "/problems/payload-too-large",
   title: "Payload Too Large",
-  description: "The uploaded file exceeds `MAX_IMAGE_FILE_SIZE_MB`.",
+  description:
+    "The body exceeds its limit: an uploaded file `MAX_IMAGE_FILE_SIZE_MB`, any other request body " +
+    "`MAX_JSON_BODY_KB`.",
   example: Messages.fileTooLarge(10)
 })
 
@@ -211,7 +213,9 @@ export const ValidationErrorProblem = problem(ValidationError, "ValidationError"
   type: "/problems/validation-error",
   title: "Unprocessable Entity",
   description:
-    "Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`).",
+    "Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). " +
+    "`input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; " +
+    "JSON nested deeper than 64 levels is a `json_too_deep` problem.",
   example: [{ type: "missing", loc: ["body", "email"], msg: "Field required", input: {} }]
 })
 

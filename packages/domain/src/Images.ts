@@ -33,8 +33,9 @@ export class Image extends Schema.Class<Image>("Image")(
   imageFields,
   modelDoc(
     imageFields,
-    "An image of a hotel: the client's file name, the original's size, and (new, D5) the processing status " +
-      "and the variants written so far.",
+    "An image of a hotel: its file name as stored (the client's name sanitised: no directories, only " +
+      "`[A-Za-z0-9._-]`; D14), the original's size, and (new, D5) the processing status and the variants " +
+      "written so far.",
     {
       id: 101,
       filename: "photo.jpg",

@@ -51,6 +51,8 @@ export const Messages = {
   forbidden: "Недостаточно прав",
   notAnImage: "Файл должен быть изображением", // E-60
   fileTooLarge: (mb: number): string => `Размер файла превышает допустимый лимит ${mb} МБ`, // E-61
+  /** docs/decisions.md D11: a request body above `MAX_JSON_BODY_KB` (the original had no limit). */
+  bodyTooLarge: (kb: number): string => `Размер тела запроса превышает допустимый лимит ${kb} КБ`,
   imageTooNarrow: (width: number): string =>
     `Изображение должно быть не менее 1000px в ширину. Текущая ширина: ${width}px`, // E-62
   uploadFailed: (inner: string): string => `Ошибка при загрузке изображения: ${inner}`, // E-63

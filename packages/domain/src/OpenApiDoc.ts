@@ -16,8 +16,11 @@
  *    models' and errors' `examples` annotations), so Swagger UI, Redoc and generators show real values (D8);
  *    a list answer is described as the list of its items rather than "Success".
  * 6. Headers the middlewares add (`OpenApiHeaders.ts`, which also has the per-endpoint transforms).
+ * 7. docs/decisions.md D11: every operation that takes a body other than a multipart upload may answer 413
+ *    (`MAX_JSON_BODY_KB`, enforced by the server before routing), which `HttpApi` has no way to declare once.
  */
 import { ProblemContentType, Problems } from "./Errors.js"
+import { Messages } from "./Messages.js"
 import { addMiddlewareHeaders } from "./OpenApiHeaders.js"
 
 type Json = Record<string, unknown>
@@ -212,6 +215,40 @@ export const describeLists = (spec: Json): Json => {
   return spec
 }
 
+/** The body limit's answer (step 7); the example quotes the default `MAX_JSON_BODY_KB`. */
+const BODY_TOO_LARGE: Json = {
+  description: "The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further.",
+  content: {
+    [ProblemContentType]: {
+      schema: { $ref: `${SCHEMA_REF_PREFIX}PayloadTooLarge` },
+      examples: {
+        PayloadTooLarge: {
+          value: {
+            type: "/problems/payload-too-large",
+            title: "Payload Too Large",
+            status: 413,
+            detail: Messages.bodyTooLarge(1024)
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Step 7: a 413 on every operation with a (non-multipart) request body. */
+export const documentBodyLimit = (spec: Json): Json => {
+  for (const operation of operationsOf(spec)) {
+    const content = ((operation["requestBody"] ?? {}) as Json)["content"]
+    if (!isObject(content) || Object.keys(content).every((type) => type.startsWith("multipart/"))) continue
+    const responses = (operation["responses"] ?? {}) as Record<string, Json>
+    if (responses["413"] === undefined) responses["413"] = structuredClone(BODY_TOO_LARGE)
+    operation["responses"] = responses
+  }
+  return spec
+}
+
 /** Every post-processing step, in order: the `OpenApi.Transform` of `ShumApi`. */
 export const finishDocument = (spec: Json): Json =>
-  addMiddlewareHeaders(describeLists(addMediaExamples(dropKeywordIds(allowExtraBodyFields(stripDecodeErrors(spec))))))
+  documentBodyLimit(
+    addMiddlewareHeaders(describeLists(addMediaExamples(dropKeywordIds(allowExtraBodyFields(stripDecodeErrors(spec))))))
+  )

@@ -174,8 +174,13 @@ export const http = Config.all({
   shutdownDrain: Config.map(
     Config.all({ env: appEnv, seconds: variable("SHUTDOWN_DRAIN_SECONDS", int(0)) }),
     ({ env, seconds }) => Duration.seconds(Option.getOrElse(seconds, () => (env === "production" ? 5 : 0)))
-  )
-})
+  ),
+  /**
+   * docs/decisions.md D11: the largest request body other than a multipart upload (those keep
+   * `MAX_IMAGE_FILE_SIZE_MB`), in KiB; a larger one is a 413, read no further than this.
+   */
+  maxJsonBodyKb: withDefault(variable("MAX_JSON_BODY_KB", int(1, 1024 * 1024)), 1024)
+}).pipe(Config.map((http) => ({ ...http, maxJsonBodyBytes: http.maxJsonBodyKb * 1024 })))
 
 /** `None` when neither DATABASE_URL nor DB_HOST is set: the embedded default (D10). DATABASE_URL wins. */
 export const database: Config.Config<Option.Option<DatabaseConnection>> = Config.all({

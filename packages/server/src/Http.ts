@@ -3,6 +3,7 @@
  * Needs the services of `Services.ts` and an `HttpServer`; `main.ts` provides both.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { ShumApi } from "@shum/domain/Api"
@@ -17,6 +18,8 @@ import { cors } from "./Http/Cors.js"
 import { ErrorMappingLive } from "./Http/ErrorMapping.js"
 import { stripRootPath } from "./Http/RequestContext.js"
 import { requestPipeline } from "./Http/RequestPipeline.js"
+import { ROUTER_CONFIG } from "./Http/RouteTable.js"
+import { securityHeaders } from "./Http/SecurityHeaders.js"
 import { ImagesHttpLive, ImagesLive } from "./Images/Http.js"
 import { RateLimitLive } from "./RateLimit/Middleware.js"
 import { SystemLive } from "./System/Http.js"
@@ -47,18 +50,21 @@ export const ApiLive = Layer.unwrapEffect(
 ).pipe(Layer.provide(GroupsLive), Layer.provide(SecurityLive))
 
 /**
- * Per request, outermost first: `ROOT_PATH` → CORS → `RequestPipeline.ts` (client address, `X-Request-Id`,
- * access log and HTTP metrics, `Connection: close` while shutting down, ETag) → the API, where the rate
- * limit and the error mapping run (`HttpApiBuilder.middleware`, so their answers get the headers).
+ * Per request, outermost first: the security headers (D14, `SecurityHeaders.ts`) → `ROOT_PATH` → CORS →
+ * `RequestPipeline.ts` (client address, `X-Request-Id`, access log and HTTP metrics, `Connection: close`
+ * while shutting down, ETag, `no-store` on token answers) → the API, where the rate limit and the error
+ * mapping run (`HttpApiBuilder.middleware`, so their answers get the headers). The router matches paths
+ * exactly (D12, `ROUTER_CONFIG`), with the matching the route table the middlewares consult uses.
  */
 export const HttpLive = Layer.unwrapEffect(
   Effect.map(AppConfig, ({ http }) =>
     HttpApiBuilder.serve((app) =>
-      stripRootPath(http.rootPath)(cors(http.corsOrigins)(requestPipeline(http.trustedProxies)(app)))
+      securityHeaders(stripRootPath(http.rootPath)(cors(http.corsOrigins)(requestPipeline(http)(app))))
     )
   )
 ).pipe(
   Layer.provide([DocsLive, ErrorMappingLive, RateLimitLive, ImagesHttpLive]),
   Layer.provide(ApiLive),
+  Layer.provide(HttpRouter.setRouterConfig(ROUTER_CONFIG)),
   HttpServer.withLogAddress
 )

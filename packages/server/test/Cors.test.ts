@@ -26,6 +26,9 @@ layer(makeTestServer({ CORS_ORIGINS: `${APP},https://admin.example.com` }), { ex
         assert.strictEqual(pre.headers["access-control-allow-credentials"], "true")
         assert.include(pre.headers["access-control-allow-methods"] ?? "", "POST")
         assert.include((pre.headers["access-control-allow-headers"] ?? "").toLowerCase(), "authorization")
+        // answered before the app runs, it still carries the security headers (D14)
+        assert.strictEqual(pre.headers["x-content-type-options"], "nosniff")
+        assert.strictEqual(pre.headers["referrer-policy"], "no-referrer")
         const get = yield* http.execute(
           HttpClientRequest.get("/health").pipe(HttpClientRequest.setHeader("origin", APP))
         )

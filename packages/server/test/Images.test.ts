@@ -257,9 +257,18 @@ layer(Embedded, { excludeTestServices: true, timeout: "120 seconds" })("images, 
       assert.isFalse(existsSync(join(dir, "..", "etc")) && existsSync(join(dir, "..", "etc", "passwd")))
       const [image] = (yield* listImages(hotel.id)).json as Array<{
         filename: string
+        original_filename: string
         variants: Array<{ url: string }>
       }>
-      assert.strictEqual(image!.filename, "../../etc/passwd", "the client's name is kept as data")
+      // D14: the answer shows the name on disk, never the client's path; the row keeps that as data
+      assert.deepStrictEqual([image!.filename, image!.original_filename], ["passwd.jpg", "passwd.jpg"])
+      assert.notInclude(JSON.stringify((yield* listImages(hotel.id)).json), "..")
+      const [row] = yield* Effect.flatMap(
+        SqlClient.SqlClient,
+        (sql) => sql<{ filename: string; original_filename: string }>`
+          SELECT filename, original_filename FROM images WHERE id = ${id}`
+      )
+      assert.deepStrictEqual([row!.filename, row!.original_filename], ["../../etc/passwd", "../../etc/passwd"])
       assert.strictEqual(image!.variants[0]!.url, `/apps/shum-booking/static/images/${id}_200w_passwd.jpg`)
       // an exactly 1000 px wide original still gets its 1000 px variant
       assert.deepStrictEqual((yield* sizeOf(join(dir, `${id}_1000w_passwd.jpg`))).width, 1000)
@@ -281,6 +290,19 @@ layer(Embedded, { excludeTestServices: true, timeout: "120 seconds" })("images, 
       const justOver = yield* uploadAs(admin.token, hotel.id, form(new Uint8Array(1024 * 1024 + 1), "big.jpg"))
       assert.deepStrictEqual([justOver.status, detailOf(justOver)], [413, Messages.fileTooLarge(1)])
       assert.strictEqual(((yield* listImages(hotel.id)).json as Array<unknown>).length, 0)
+    })
+  )
+
+  it.effect("a row the original service wrote shows its file name without the client's directories (D14)", () =>
+    Effect.gen(function* () {
+      const hotel = yield* insertHotel()
+      const sql = yield* SqlClient.SqlClient
+      const [row] = yield* sql<{ id: number }>`
+        INSERT INTO images (filename, original_filename, width, height)
+        VALUES ('../../x/legacy.jpg', '../../x/legacy.jpg', 1200, 800) RETURNING id`
+      yield* sql`INSERT INTO hotels_images (hotel_id, image_id) VALUES (${hotel.id}, ${row!.id})`
+      const [image] = (yield* listImages(hotel.id)).json as Array<{ filename: string; original_filename: string }>
+      assert.deepStrictEqual([image!.filename, image!.original_filename], ["legacy.jpg", "legacy.jpg"])
     })
   )
 

@@ -1088,7 +1088,7 @@ export interface components {
     }
     /**
      * Unprocessable Entity
-     * @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`).
+     * @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem.
      * @example {
      *       "type": "/problems/validation-error",
      *       "title": "Unprocessable Entity",
@@ -1659,7 +1659,7 @@ export interface components {
     }
     /**
      * Payload Too Large
-     * @description The uploaded file exceeds `MAX_IMAGE_FILE_SIZE_MB`.
+     * @description The body exceeds its limit: an uploaded file `MAX_IMAGE_FILE_SIZE_MB`, any other request body `MAX_JSON_BODY_KB`.
      * @example {
      *       "type": "/problems/payload-too-large",
      *       "title": "Payload Too Large",
@@ -1676,7 +1676,7 @@ export interface components {
       detail: string
     }
     /**
-     * @description An image of a hotel: the client's file name, the original's size, and (new, D5) the processing status and the variants written so far.
+     * @description An image of a hotel: its file name as stored (the client's name sanitised: no directories, only `[A-Za-z0-9._-]`; D14), the original's size, and (new, D5) the processing status and the variants written so far.
      * @example {
      *       "id": 101,
      *       "filename": "photo.jpg",
@@ -2054,7 +2054,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -2135,7 +2144,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["InvalidCredentials"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -2284,7 +2302,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["InvalidCredentials"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -2447,7 +2474,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Forbidden"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -2545,7 +2572,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -2656,7 +2683,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -2754,7 +2790,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -2865,7 +2901,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -2964,7 +3009,7 @@ export interface operations {
         }
         content?: never
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -3072,7 +3117,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -3162,7 +3216,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["InvalidDateRange"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -3258,7 +3312,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -3369,7 +3423,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -3467,7 +3530,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -3578,7 +3641,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -3681,7 +3753,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -3792,7 +3864,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -3884,7 +3965,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -3982,7 +4063,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -4104,7 +4185,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -4213,7 +4303,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -4335,7 +4425,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -4426,7 +4525,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Forbidden"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -4540,7 +4639,16 @@ export interface operations {
             | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -4622,7 +4730,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Unauthorized"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -4720,7 +4828,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -4811,7 +4919,7 @@ export interface operations {
         }
         content?: never
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -4901,7 +5009,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Forbidden"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -4997,7 +5114,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -5095,7 +5212,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -5221,7 +5338,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description The uploaded file exceeds `MAX_IMAGE_FILE_SIZE_MB`. */
+      /** @description The body exceeds its limit: an uploaded file `MAX_IMAGE_FILE_SIZE_MB`, any other request body `MAX_JSON_BODY_KB`. */
       413: {
         headers: {
           [name: string]: unknown
@@ -5230,7 +5347,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["PayloadTooLarge"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -5308,7 +5425,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -5406,7 +5523,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -5497,7 +5614,7 @@ export interface operations {
         }
         content?: never
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -5596,7 +5713,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -5692,7 +5818,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -5803,7 +5929,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -5910,7 +6045,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -6021,7 +6156,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -6114,7 +6258,7 @@ export interface operations {
         }
         content?: never
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -6222,7 +6366,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -6318,7 +6471,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -6429,7 +6582,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -6536,7 +6698,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown
@@ -6647,7 +6809,16 @@ export interface operations {
           "application/problem+json": components["schemas"]["Conflict"] | components["schemas"]["IntegrityViolation"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           [name: string]: unknown

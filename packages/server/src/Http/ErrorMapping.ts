@@ -1,6 +1,8 @@
 /**
  * The one place where failures become HTTP answers the contract promises (docs/api.md §1.4, D9):
- * - decode failures → 422 with every problem of the request, FastAPI style;
+ * - decode failures → 422 with every problem of the request, FastAPI style; a body nested too deeply → 422
+ *   (`JsonBody.ts`); every 422 — the services' own too — echoes little of the input and no password
+ *   (`boundIssues`, docs/decisions.md D11);
  * - unknown path → 404 `Not Found`, known path with another method → 405 + `Allow`,
  *   a trailing slash on a known path → 307 to the path without it;
  * - database failures (defects carrying a `SqlError`) → 409 E-90 / 503 E-91 / 500 E-92; the bookings
@@ -24,7 +26,8 @@ import { Cause, Effect, Layer, Option, Predicate, Schema } from "effect"
 import { noteUnhandledError } from "./AccessLog.js"
 import { INVENTORY_CONSTRAINT } from "../Bookings/InventoryCheck.js"
 import { allowedMethods, findRoute, type RouteMatch } from "./RouteTable.js"
-import { jsonInvalid, toValidationIssues, type Location } from "./Validation.js"
+import { JsonTooDeep, parseJson } from "./JsonBody.js"
+import { boundIssues, jsonInvalid, jsonTooDeep, secretsOf, toValidationIssues, type Location } from "./Validation.js"
 
 type Problem = (typeof Errors.Problems)[keyof typeof Errors.Problems]
 
@@ -45,8 +48,12 @@ export const problemResponse = <S extends Problem>(
   })
 }
 
-export const validationResponse = (issues: ReadonlyArray<Errors.ValidationIssue>) =>
-  problemResponse(Errors.ValidationErrorProblem, new Errors.ValidationError({ detail: issues }))
+/** A 422 (docs/decisions.md D11: bounded inputs, no password — `secrets` are the request's, `secretsOfBody`). */
+export const validationResponse = (
+  issues: ReadonlyArray<Errors.ValidationIssue>,
+  secrets: ReadonlyArray<string> = []
+) =>
+  problemResponse(Errors.ValidationErrorProblem, new Errors.ValidationError({ detail: boundIssues(issues, secrets) }))
 
 const pathOf = (url: string) => {
   const q = url.indexOf("?")
@@ -61,6 +68,23 @@ const hasJsonBody = (request: HttpServerRequest.HttpServerRequest) => {
   const type = request.headers["content-type"] ?? "application/json"
   return type.includes("application/json") && request.method !== "GET" && request.method !== "DELETE"
 }
+
+/** The passwords in the request's JSON body, to keep out of its 422 (an unreadable body has none to find). */
+const secretsOfBody = (request: HttpServerRequest.HttpServerRequest) =>
+  hasJsonBody(request)
+    ? Effect.map(request.text.pipe(Effect.option), (text) => {
+        if (text._tag === "None" || text.value === "") return []
+        try {
+          return secretsOf(parseJson(text.value))
+        } catch {
+          return []
+        }
+      })
+    : Effect.succeed([])
+
+/** `JSON.parse`'s or the nesting check's complaint about a body, as its 422 issue. */
+const unparsable = (error: unknown, text: string) =>
+  error instanceof JsonTooDeep ? jsonTooDeep(error) : jsonInvalid(error, text)
 
 /** Re-decode each part of the request against its endpoint, collecting every problem (FastAPI reports all). */
 const revalidate = (request: HttpServerRequest.HttpServerRequest, match: RouteMatch) =>
@@ -107,7 +131,7 @@ const onDecodeError = (
     if (issues.some(isPathIdOutOfRange)) {
       return problemResponse(Errors.NotFoundProblem, new Errors.NotFound({ detail: Messages.notFoundRoute }))
     }
-    return validationResponse(issues.length > 0 ? issues : fallbackIssues(error))
+    return validationResponse(issues.length > 0 ? issues : fallbackIssues(error), yield* secretsOfBody(request))
   })
 
 const isPathIdOutOfRange = (issue: Errors.ValidationIssue) =>
@@ -215,7 +239,7 @@ const onDefect = (
       const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
       return text.trim() === ""
         ? validationResponse([{ type: "missing", loc: ["body"], msg: "Field required", input: null }])
-        : validationResponse([jsonInvalid(defect.cause, text)])
+        : validationResponse([unparsable(defect.cause, text)])
     }
     if (isMultipartLimit(defect)) {
       return problemResponse(
@@ -256,12 +280,13 @@ export const mapErrors =
       const redirect = trailingSlashRedirect(request)
       if (Option.isSome(redirect)) return redirect.value
       // docs/api.md §1.4: malformed JSON is a 422 before authentication looks at the request.
+      // A body nested too deeply (D11) is refused before anything walks it.
       if (hasJsonBody(request) && findRoute(request.method, pathOf(request.url))) {
         const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
         if (text.trim() !== "") {
-          const parsed = Effect.try(() => JSON.parse(text) as unknown)
+          const parsed = Effect.try(() => parseJson(text))
           const failure = yield* Effect.flip(parsed).pipe(Effect.option)
-          if (Option.isSome(failure)) return validationResponse([jsonInvalid(failure.value.error, text)])
+          if (Option.isSome(failure)) return validationResponse([unparsable(failure.value.error, text)])
         }
       }
       return yield* app.pipe(
@@ -272,6 +297,10 @@ export const mapErrors =
             const error: unknown = failure.value
             if (Predicate.isTagged(error, "HttpApiDecodeError")) return onDecodeError(request, error as never)
             if (Predicate.isTagged(error, "RouteNotFound")) return Effect.succeed(onRouteNotFound(request))
+            // a service's own 422 is bounded like the decoder's (D11)
+            if (error instanceof Errors.ValidationError) {
+              return Effect.map(secretsOfBody(request), (secrets) => validationResponse(error.detail, secrets))
+            }
             if (error instanceof Errors.Unauthorized) {
               return Effect.succeed(
                 problemResponse(Errors.UnauthorizedProblem, error, { "www-authenticate": "Bearer" })

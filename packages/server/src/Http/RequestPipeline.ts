@@ -7,8 +7,12 @@
  *    every log line of the request;
  * 3. the access-log line and the HTTP metrics (`AccessLog.ts`), when the request ends however it ends;
  * 4. while shutting down, `Connection: close` (`Lifecycle.ts`), so kept-alive connections end;
- * 5. the catalogue's strong `ETag` and `304` (D7, `Etag.ts`), for its `GET`s only.
- * The response headers (2, 4, 5) are set by one pre-response handler, which runs on the final response
+ * 5. the catalogue's strong `ETag` and `304` (D7, `Etag.ts`), for its `GET`s only;
+ * 6. the request body, read and bounded by `MAX_JSON_BODY_KB` before anything buffers it (413 beyond;
+ *    `BodyLimit.ts`, docs/decisions.md D11) — multipart uploads keep their own limit;
+ * 7. `Cache-Control: no-store` on the answers that carry tokens (docs/decisions.md D14): sign-in and refresh,
+ *    recognised by the route they matched.
+ * The response headers (2, 4, 5, 7) are set by one pre-response handler, which runs on the final response
  * (after the error mapping) just before it is written; the rate limit's handler, added inside the API,
  * runs after it.
  */
@@ -19,19 +23,26 @@ import { Clock, Context, DefaultServices, Effect, FiberRef, Option } from "effec
 import { Lifecycle } from "../Lifecycle.js"
 import { Metrics } from "../Metrics.js"
 import { currentNotes, routeOf, startAccessLog } from "./AccessLog.js"
+import { withBoundedBody } from "./BodyLimit.js"
 import { resolveClientAddress, trustedProxies } from "./ClientAddress.js"
 import { isCatalogueRoute, withValidators } from "./Etag.js"
 import { requestIdOf } from "./RequestContext.js"
+
+/** D14: the routes whose answers hold tokens, never to be stored by a cache. */
+const TOKEN_ROUTES: ReadonlySet<string> = new Set(["POST /auth/login", "POST /auth/refresh"])
 
 const pathOf = (url: string) => {
   const q = url.indexOf("?")
   return q === -1 ? url : url.slice(0, q)
 }
 
-export const requestPipeline = (
-  trustedProxyCidrs: ReadonlyArray<string>
-): (<E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>) => {
-  const trusted = trustedProxies(trustedProxyCidrs)
+export const requestPipeline = (options: {
+  readonly trustedProxies: ReadonlyArray<string>
+  /** `MAX_JSON_BODY_KB` */
+  readonly maxJsonBodyKb: number
+}): (<E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>) => {
+  const trusted = trustedProxies(options.trustedProxies)
+  const boundedBody = withBoundedBody(options.maxJsonBodyKb)
   return <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
     Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>(
       (fiber) => {
@@ -59,15 +70,20 @@ export const requestPipeline = (
 
         const lifecycle = Context.unsafeGet(context, Lifecycle)
         const catalogueRead = request.method === "GET" && isCatalogueRoute(route.match)
-        const headers = HttpApp.appendPreResponseHandler((_request, response) =>
+        const tokens = route.match !== undefined && TOKEN_ROUTES.has(`${request.method} ${route.match.route.template}`)
+        const finish = (response: HttpServerResponse.HttpServerResponse) =>
           Effect.map(lifecycle.isShuttingDown, (closing) => {
             let out = HttpServerResponse.setHeader(response, "x-request-id", id)
             if (closing) out = HttpServerResponse.setHeader(out, "connection", "close")
+            if (tokens) out = HttpServerResponse.setHeader(out, "cache-control", "no-store")
             return catalogueRead ? withValidators(request, out) : out
           })
-        )
+        const headers = HttpApp.appendPreResponseHandler((_request, response) => finish(response))
 
-        const handled = Effect.zipRight(headers, Effect.locally(app, currentNotes, access.notes)).pipe(
+        const handled = Effect.zipRight(
+          headers,
+          Effect.locally(boundedBody(request, app, finish), currentNotes, access.notes)
+        ).pipe(
           Effect.onExit((exit) => access.record(exit)),
           Effect.annotateLogs(span === undefined ? { request_id: id } : { request_id: id, trace_id: span.traceId })
         )

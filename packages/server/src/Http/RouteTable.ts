@@ -1,35 +1,40 @@
 /**
- * The API's routes as data, for what the router itself does not tell: which endpoint a failed request
- * was meant for (to re-validate every part and report all problems), and which methods a path allows (405).
+ * The API's routes as data, for what the router itself does not tell: which endpoint a request is for
+ * before the router runs (the rate limit's per-route keys, the access log, the ETag step), which endpoint a
+ * failed request was meant for (to re-validate every part and report all problems), and which methods a
+ * path allows (405).
+ *
+ * Matching is the router's own: the same library (`find-my-way-ts`, which `HttpRouter` uses) with the same
+ * configuration (`ROUTER_CONFIG`, installed on the real router by `Http.ts`), so a request this table
+ * places on a route is exactly one that reaches that route's handler — percent-encoding, `;`,
+ * absolute-form targets and all. docs/decisions.md D12: paths match exactly, as Starlette's do — letter
+ * case matters and a doubled slash is not collapsed (the library's defaults do both, which let
+ * `/AUTH/LOGIN` reach the login handler while the rate limit, matching differently, missed it).
  */
 import type * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import type * as HttpMethod from "@effect/platform/HttpMethod"
 import * as HttpApi from "@effect/platform/HttpApi"
 import { ShumApi } from "@shum/domain/Api"
+import * as FindMyWay from "find-my-way-ts"
+
+/** The router's configuration (docs/decisions.md D12): exact letter case, no collapsing of doubled slashes. */
+export const ROUTER_CONFIG: Partial<FindMyWay.RouterConfig> = {
+  caseSensitive: true,
+  ignoreDuplicateSlashes: false
+}
+
+/**
+ * The table matches as the router does, but for a trailing slash: the router would ignore it, yet an API
+ * path with one never reaches its handler — the error mapping answers it first with a 307 to the path
+ * without it (docs/api.md §1.4) — so here it matches nothing.
+ */
+const TABLE_CONFIG: Partial<FindMyWay.RouterConfig> = { ...ROUTER_CONFIG, ignoreTrailingSlash: false }
 
 export interface Route {
   readonly method: HttpMethod.HttpMethod
   readonly template: string
   readonly endpoint: HttpApiEndpoint.HttpApiEndpoint.AnyWithProps
   readonly groupName: string
-  readonly pattern: RegExp
-  readonly paramNames: ReadonlyArray<string>
-  readonly literalSegments: number
-}
-
-const compile = (template: string) => {
-  const paramNames: Array<string> = []
-  const source = template
-    .split("/")
-    .map((segment) => {
-      if (segment.startsWith(":")) {
-        paramNames.push(segment.slice(1))
-        return "([^/]+)"
-      }
-      return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-    })
-    .join("/")
-  return { pattern: new RegExp(`^${source}$`), paramNames }
 }
 
 const routes: ReadonlyArray<Route> = (() => {
@@ -37,49 +42,38 @@ const routes: ReadonlyArray<Route> = (() => {
   HttpApi.reflect(ShumApi, {
     onGroup: () => {},
     onEndpoint: ({ endpoint, group }) => {
-      const { paramNames, pattern } = compile(endpoint.path)
       out.push({
         method: endpoint.method,
         template: endpoint.path,
         endpoint: endpoint as unknown as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps,
-        groupName: group.identifier,
-        pattern,
-        paramNames,
-        literalSegments: endpoint.path.split("/").filter((s) => s !== "" && !s.startsWith(":")).length
+        groupName: group.identifier
       })
     }
   })
-  // literal segments win over parameters (`/hotels/rooms/available` before `/hotels/:hotel_id`)
-  return out.sort((a, b) => b.literalSegments - a.literalSegments)
+  return out
 })()
+
+const router = (() => {
+  const out = FindMyWay.make<Route>(TABLE_CONFIG)
+  for (const route of routes) out.on(route.method, route.template as FindMyWay.PathInput, route)
+  return out
+})()
+
+const METHODS = [...new Set(routes.map((route) => route.method))]
 
 export interface RouteMatch {
   readonly route: Route
-  readonly params: Readonly<Record<string, string>>
+  readonly params: Readonly<Record<string, string | undefined>>
 }
 
-const matchOne = (route: Route, path: string): RouteMatch | undefined => {
-  const found = route.pattern.exec(path)
-  if (found === null) return undefined
-  const params: Record<string, string> = {}
-  route.paramNames.forEach((name, i) => {
-    params[name] = decodeURIComponent(found[i + 1] ?? "")
-  })
-  return { route, params }
-}
-
+/** The route `path` (a request target: a path, maybe with a query) reaches, with its decoded parameters. */
 export const findRoute = (method: string, path: string): RouteMatch | undefined => {
-  for (const route of routes) {
-    if (route.method !== method) continue
-    const found = matchOne(route, path)
-    if (found) return found
-  }
-  return undefined
+  const found = router.find(method, path)
+  return found === undefined ? undefined : { route: found.handler, params: found.params }
 }
 
 /** The methods some endpoint serves at this path (for `Allow` on a 405). */
-export const allowedMethods = (path: string): ReadonlyArray<string> => [
-  ...new Set(routes.filter((route) => route.pattern.test(path)).map((route) => route.method))
-]
+export const allowedMethods = (path: string): ReadonlyArray<string> =>
+  METHODS.filter((method) => router.find(method, path) !== undefined)
 
 export const allRoutes = routes

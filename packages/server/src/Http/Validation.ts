@@ -6,6 +6,7 @@
 import { ErrorType } from "@shum/domain/Common"
 import type { ValidationIssue } from "@shum/domain/Errors"
 import { Option, ParseResult, SchemaAST } from "effect"
+import { type JsonTooDeep, MAX_JSON_DEPTH } from "./JsonBody.js"
 
 export type Location = "body" | "query" | "path" | "header"
 type Loc = ReadonlyArray<string | number>
@@ -252,10 +253,137 @@ export const toValidationIssues = (location: Location, parseIssue: ParseResult.P
   return out
 }
 
-/** `JSON.parse`'s complaint, as Pydantic reports it: `json_invalid` at the character offset. */
+/**
+ * `JSON.parse`'s complaint, as Pydantic reports it: `json_invalid` at the character offset. V8 quotes the
+ * text around an unexpected token (`Unexpected token 'h', ..."assword": hunter2}" is not valid JSON`),
+ * which could be a password: the quote is left out.
+ */
 export const jsonInvalid = (error: unknown, text: string): Issue => {
   const message = error instanceof Error ? error.message : String(error)
   const position = /position (\d+)/.exec(message)
   const offset = position ? Number(position[1]) : text.length
-  return issue("json_invalid", ["body", offset], "JSON decode error", {}, { error: message })
+  const unquoted = message.replace(/^(Unexpected token) .*$/s, "$1 in JSON")
+  return issue("json_invalid", ["body", offset], "JSON decode error", {}, { error: unquoted })
 }
+
+/** docs/decisions.md D11: a body nested deeper than `MAX_JSON_DEPTH`, at the offset where it goes too deep. */
+export const jsonTooDeep = (error: JsonTooDeep): Issue =>
+  issue(
+    "json_too_deep",
+    ["body", error.offset],
+    `JSON nested deeper than ${MAX_JSON_DEPTH} levels`,
+    {},
+    {
+      max_depth: MAX_JSON_DEPTH
+    }
+  )
+
+// --- what a 422 may echo (docs/decisions.md D11) ---------------------------------------------------------
+
+/** The most characters of a client's input a 422 repeats; longer inputs are cut and end with `…`. */
+export const MAX_ECHO = 200
+/** A `msg` longer than this (a schema's own wording may quote the value) is cut too. */
+const MAX_MESSAGE = 500
+/** Fields whose value is a secret: their `input` is never echoed, nor their value anywhere in the answer. */
+const SECRET_FIELD = /password/i
+/** Shorter values are not searched for in the answer (a 1-character "password" is refused anyway). */
+const MIN_SECRET = 3
+
+const cut = (text: string, max: number): string => {
+  if (text.length <= max) return text
+  const last = text.charCodeAt(max - 1)
+  // never end on half of a surrogate pair
+  const end = last >= 0xd800 && last <= 0xdbff ? max - 1 : max
+  return `${text.slice(0, end)}…`
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
+
+/**
+ * The JSON text of `value` without secret members, stopping soon after `MAX_ECHO` characters: a large
+ * input is never serialised whole. Nesting is bounded (the body's, `JsonBody.ts`); deeper parts are `…`.
+ */
+const boundedJson = (value: unknown): string => {
+  let text = ""
+  const full = () => text.length > MAX_ECHO
+  const visit = (v: unknown, depth: number): void => {
+    if (depth > MAX_JSON_DEPTH) {
+      text += '"…"'
+    } else if (Array.isArray(v)) {
+      text += "["
+      for (let i = 0; i < v.length && !full(); i++) {
+        if (i > 0) text += ","
+        visit(v[i], depth + 1)
+      }
+      text += "]"
+    } else if (isRecord(v)) {
+      text += "{"
+      let first = true
+      for (const key in v) {
+        if (full()) break
+        if (!Object.hasOwn(v, key) || SECRET_FIELD.test(key)) continue
+        text += `${first ? "" : ","}${JSON.stringify(key)}:`
+        first = false
+        visit(v[key], depth + 1)
+      }
+      text += "}"
+    } else if (typeof v === "string") {
+      text += JSON.stringify(v.length > MAX_ECHO ? v.slice(0, MAX_ECHO + 1) : v)
+    } else {
+      text += typeof v === "number" || typeof v === "boolean" ? JSON.stringify(v) : "null"
+    }
+  }
+  visit(value, 0)
+  return text
+}
+
+/** An input as a 422 may echo it: at most `MAX_ECHO` characters, secret members left out. */
+const boundedInput = (input: unknown): unknown => {
+  if (typeof input === "string") return cut(input, MAX_ECHO)
+  if (!isRecord(input)) return input
+  const text = boundedJson(input)
+  return text.length <= MAX_ECHO ? (JSON.parse(text) as unknown) : cut(text, MAX_ECHO)
+}
+
+/** The values of the secret fields of a request body (any depth), to keep out of its 422. */
+export const secretsOf = (body: unknown): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  const visit = (v: unknown, depth: number): void => {
+    if (depth > MAX_JSON_DEPTH || !isRecord(v)) return
+    for (const [key, value] of Object.entries(v)) {
+      if (SECRET_FIELD.test(key) && typeof value === "string" && value.length >= MIN_SECRET) out.push(value)
+      else visit(value, depth + 1)
+    }
+  }
+  visit(body, 0)
+  return out
+}
+
+const hide = (text: string, secrets: ReadonlyArray<string>): string =>
+  secrets.reduce((acc, secret) => (acc.includes(secret) ? acc.split(secret).join("***") : acc), text)
+
+const isSecretLoc = (loc: Loc) => loc.some((segment) => typeof segment === "string" && SECRET_FIELD.test(segment))
+
+/**
+ * docs/decisions.md D11: what any 422 says about the input — each `input` at most `MAX_ECHO` characters (cut
+ * with `…`), none at all for a password field, and no password of the request (`secrets`) anywhere in
+ * `msg` or `ctx`, where a schema's wording might quote it.
+ */
+export const boundIssues = (issues: ReadonlyArray<Issue>, secrets: ReadonlyArray<string> = []): Array<Issue> =>
+  issues.map((original) => {
+    const { ctx, input, msg, ...rest } = original
+    const bounded: Issue = { ...rest, msg: cut(hide(msg, secrets), MAX_MESSAGE) }
+    const out: { -readonly [K in keyof Issue]: Issue[K] } = bounded
+    if (input !== undefined && !isSecretLoc(original.loc)) {
+      out.input = typeof input === "string" ? cut(hide(input, secrets), MAX_ECHO) : boundedInput(input)
+    }
+    if (ctx !== undefined) {
+      out.ctx = Object.fromEntries(
+        Object.entries(ctx).map(([key, value]) => [
+          key,
+          typeof value === "string" ? cut(hide(value, secrets), MAX_ECHO) : boundedInput(value)
+        ])
+      )
+    }
+    return out
+  })

@@ -49,11 +49,17 @@ export class ImagesService extends Effect.Service<ImagesService>()("server/Image
     /** The files of an image: new ones use the sanitised name, the original's used the client's. */
     const fileName = (row: ImageRow) => row.stored_filename ?? row.original_filename
 
+    /**
+     * docs/decisions.md D14: the name an answer shows is the one on disk, never the client's path (which the
+     * row keeps, as data). Rows the original service wrote have no sanitised name: their last path segment.
+     */
+    const shownName = (row: ImageRow) => row.stored_filename ?? row.original_filename.split(/[/\\]/).pop() ?? ""
+
     const toImage = (row: ImageRow) =>
       new Image({
         id: row.id,
-        filename: row.filename,
-        original_filename: row.original_filename,
+        filename: shownName(row),
+        original_filename: shownName(row),
         width: row.width,
         height: row.height,
         status: row.status,

@@ -2,7 +2,9 @@
  * The rate-limit middleware (D4, docs/api.md §5.1):
  * - every API request counts against `RATE_LIMIT_PER_MINUTE` per client (as the edge proxy does);
  * - `POST /auth/register|login|refresh` also count against `RATE_LIMIT_AUTH_PER_MINUTE` per client and
- *   path — only when the body passes validation (a 422 does not consume the auth quota, docs/api.md §5.1);
+ *   route — only when the body passes validation (a 422 does not consume the auth quota, docs/api.md §5.1). The route
+ *   is the one the router will run (`RouteTable.ts`, the router's own matching), never the raw path, so no
+ *   spelling of a path that reaches a handler escapes its key (docs/decisions.md D12);
  * - the system endpoints (`/health*`, `/live`, `/ready`, `/metrics`, docs) are never limited;
  * - a refused request is a 429 problem with `error` and `detail`, `Retry-After` and the `RateLimit-*`
  *   headers; allowed responses carry the `RateLimit-*` headers of the most restrictive limit too;
@@ -21,12 +23,13 @@ import { Array as Arr, Effect, Option, Schema } from "effect"
 import { routeOf } from "../Http/AccessLog.js"
 import { clientAddressOf } from "../Http/ClientAddress.js"
 import { problemResponse } from "../Http/ErrorMapping.js"
-import { findRoute } from "../Http/RouteTable.js"
+import { parseJson } from "../Http/JsonBody.js"
+import type { RouteMatch } from "../Http/RouteTable.js"
 import { Metrics } from "../Metrics.js"
 import { type Decision, type Policy, RateLimiter, type RateLimiterUnavailable } from "./RateLimiter.js"
 
 const WINDOW = "1 minute"
-const AUTH_PATHS = new Set(["/auth/register", "/auth/login", "/auth/refresh"])
+const AUTH_ROUTES: ReadonlySet<string> = new Set(["/auth/register", "/auth/login", "/auth/refresh"])
 const WARNING_INTERVAL_MS = 30_000
 
 /** D4: never limited. */
@@ -55,14 +58,15 @@ const rateLimitHeaders = (decision: Decision): Record<string, string> => ({
 })
 
 /** Whether the auth request's body would pass the endpoint's validation (else it is a 422, not counted). */
-const passesValidation = (request: HttpServerRequest.HttpServerRequest, path: string) =>
+const passesValidation = (request: HttpServerRequest.HttpServerRequest, match: RouteMatch) =>
   Effect.gen(function* () {
-    const payload = Option.flatMap(Option.fromNullable(findRoute(request.method, path)), (match) =>
-      Option.map(match.route.endpoint.payloadSchema, (schema) => schema as Schema.Schema<unknown, unknown>)
+    const payload = Option.map(
+      match.route.endpoint.payloadSchema,
+      (schema) => schema as Schema.Schema<unknown, unknown>
     )
     if (Option.isNone(payload)) return true
     const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
-    const body = yield* Effect.try(() => JSON.parse(text) as unknown).pipe(Effect.option)
+    const body = yield* Effect.try(() => parseJson(text)).pipe(Effect.option)
     if (Option.isNone(body)) return false
     return yield* Schema.decodeUnknown(payload.value)(body.value).pipe(
       Effect.as(true),
@@ -91,12 +95,18 @@ export const makeRateLimit = Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const path = pathOf(request.url)
       if (isSystemPath(path)) return yield* app
+      const { endpoint, match, system } = routeOf(request.method, path)
+      if (system) return yield* app
       const client = clientAddressOf(request)
       const policies: Arr.NonEmptyArray<Policy> = [{ key: `{${client}}:api`, limit: rateLimit.perMinute }]
-      if (request.method === "POST" && AUTH_PATHS.has(path) && (yield* passesValidation(request, path))) {
-        policies.push({ key: `{${client}}:auth:${path}`, limit: rateLimit.authPerMinute })
+      if (
+        request.method === "POST" &&
+        match !== undefined &&
+        AUTH_ROUTES.has(match.route.template) &&
+        (yield* passesValidation(request, match))
+      ) {
+        policies.push({ key: `{${client}}:auth:${match.route.template}`, limit: rateLimit.authPerMinute })
       }
-      const { endpoint } = routeOf(request.method, path)
       const decision = yield* limiter.consume(policies, WINDOW).pipe(
         Effect.map(Option.some),
         Effect.catchAll((error) => Effect.as(failOpen(error), Option.none<Decision>()))
