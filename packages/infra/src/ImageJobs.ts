@@ -49,6 +49,23 @@ export interface ConsumeOptions<R> {
   readonly handle: (job: ImageJob, attempt: number) => Effect.Effect<void, JobFailed, R>
   /** Called once the job has failed `maxAttempts` times, before it moves to the dead-letter list. */
   readonly onDeadLetter: (job: ImageJob, reason: string) => Effect.Effect<void, never, R>
+  /**
+   * Told after each attempt of reader `reader` (0 … concurrency − 1) to read the stream: `None` it read
+   * (a job or nothing new), `Some(reason)` it could not (Redis unreachable, the consumer group gone…).
+   */
+  readonly onRead?: (reader: number, failure: Option.Option<string>) => Effect.Effect<void, never, R>
+  /**
+   * This process created the consumer group, which did not exist: at start (first start, or Redis lost its
+   * data while no worker ran) or, `atStart` false, while consuming — Redis restarted empty, a failover to a
+   * fresh replica, the stream deleted. The jobs of the lost stream are gone; `queued` holds the images
+   * whose jobs are in the stream (or its delayed retries) now.
+   */
+  readonly onGroupCreated?: (event: GroupCreated) => Effect.Effect<void, never, R>
+}
+
+export interface GroupCreated {
+  readonly atStart: boolean
+  readonly queued: ReadonlySet<number>
 }
 
 export interface ImageJobsSettings {

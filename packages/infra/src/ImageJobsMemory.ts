@@ -68,12 +68,15 @@ export const make = (settings: ImageJobsSettings) =>
           // what Redis does with an entry left unacknowledged: deliver it again after the visibility timeout
           if (!settled) yield* later(settings.visibilityTimeout, current)
         })
-      const reader = Effect.forever(
-        Effect.flatMap(Queue.take(queue), (e) => finishWithin(settings.shutdownGrace)(deliver(e)))
-      )
+      // reading process memory never fails: each reader says so once, when it starts
+      const reader = (index: number) =>
+        Effect.zipRight(
+          options.onRead ? options.onRead(index, Option.none()) : Effect.void,
+          Effect.forever(Effect.flatMap(Queue.take(queue), (e) => finishWithin(settings.shutdownGrace)(deliver(e))))
+        )
       return Effect.forEach(
         Array.from({ length: Math.max(1, options.concurrency) }, (_, i) => i),
-        () => reader,
+        reader,
         { concurrency: "unbounded", discard: true }
       ).pipe(Effect.zipRight(Effect.never))
     }

@@ -5,7 +5,9 @@
  * 1. delayed retries that are due (`<prefix>:delayed`, a sorted set by due time, moved to the stream by a
  *    script), 2. a job some reader left unacknowledged for the visibility timeout (`XAUTOCLAIM`: a crashed
  *    worker's), 3. its own pending jobs after a restart (same consumer name), 4. new jobs (`>`, blocking 1 s).
- * The attempt number is the job's own plus its redeliveries (`XPENDING`'s delivery count). Acknowledging,
+ * The attempt number is the job's own plus its redeliveries (`XPENDING`'s delivery count).
+ * A reader that meets `NOGROUP` (Redis restarted empty, a failover to a fresh replica, the stream deleted)
+ * creates the group again at once, logs a warning and tells `onGroupCreated`, which queues the lost jobs again. Acknowledging,
  * retrying and dead-lettering are scripts that remove the entry and write its successor atomically.
  * Completions are published on `<prefix>:settled` for the waiting uploads.
  */
@@ -120,13 +122,43 @@ export const make = (settings: ImageJobsSettings) =>
     })
     yield* Effect.tryPromise({ try: () => subscriber.subscribe(k.settled), catch: failure("Redis SUBSCRIBE failed") })
 
+    /** Creates the consumer group (and the stream): true when it did, false when the group existed. */
     const ensureGroup = command("xgroup create", (c) => c.xgroup("CREATE", k.stream, k.group, "0", "MKSTREAM")).pipe(
+      Effect.as(true),
       Effect.catchIf(
         (error) => describe(error).includes("BUSYGROUP"),
-        () => Effect.void
-      ),
-      Effect.asVoid
+        () => Effect.succeed(false)
+      )
     )
+
+    /** The images whose jobs are in the stream or among the delayed retries (at most 10 000 of each). */
+    const queuedImages = Effect.gen(function* () {
+      const [entries, delayed] = yield* command("xrange image_jobs", (c) =>
+        Promise.all([c.xrange(k.stream, "-", "+", "COUNT", 10_000), c.zrange(k.delayed, 0, 9_999)])
+      )
+      const ids = new Set<number>()
+      for (const payload of [...entries.map(([, fields]) => field(fields, "job") ?? ""), ...delayed]) {
+        Option.map(Schema.decodeUnknownOption(ImageJobJson)(payload), (job) => ids.add(job.image_id))
+      }
+      return ids as ReadonlySet<number>
+    })
+
+    const groupCreated = <R>(options: ConsumeOptions<R>, atStart: boolean) =>
+      Effect.gen(function* () {
+        if (atStart) yield* Effect.logInfo(`created the consumer group ${k.group} of ${k.stream}`)
+        else {
+          yield* Effect.logWarning(
+            `the image job stream ${k.stream} had lost its consumer group (Redis restarted empty, a failover to ` +
+              `a fresh replica, or the stream was deleted): created it again; the jobs it held are gone, the ` +
+              `pending images are queued again`
+          )
+        }
+        const queued = yield* queuedImages.pipe(
+          Effect.tapError((error) => Effect.logWarning(`cannot list the queued image jobs: ${describe(error)}`)),
+          Effect.orElseSucceed((): ReadonlySet<number> => new Set())
+        )
+        if (options.onGroupCreated) yield* options.onGroupCreated({ atStart, queued })
+      })
 
     const deliveriesOf = (entryId: string) =>
       command("xpending", (c) => c.xpending(k.stream, k.group, entryId, entryId, 1)).pipe(
@@ -220,21 +252,41 @@ export const make = (settings: ImageJobsSettings) =>
           return Option.map(yield* readGroup(">"), (entry) => toDelivery(entry, 1))
         })
 
+        const report = (failure: Option.Option<string>) =>
+          options.onRead ? options.onRead(index, failure) : Effect.void
+        // the group is gone (Redis lost its data): create it again at once, then read on
+        const regroup = ensureGroup.pipe(
+          Effect.flatMap((created) => (created ? groupCreated(options, false) : Effect.void)),
+          Effect.catchAll((error) =>
+            Effect.logWarning(`cannot create the image consumer group again: ${describe(error)}`).pipe(
+              Effect.zipRight(Effect.sleep("1 second"))
+            )
+          )
+        )
         let healthy = true
         const once = next.pipe(
           Effect.tap(() => Effect.sync(() => (healthy = true))),
+          Effect.tap(() => report(Option.none())),
           Effect.flatMap(
             Option.match({
               onNone: () => Effect.void,
               onSome: (delivery) => finishWithin(settings.shutdownGrace)(settle(settings, options, ops, delivery))
             })
           ),
-          Effect.catchAll((error) =>
-            Effect.zipRight(
-              healthy ? Effect.logWarning(`image job stream unavailable: ${describe(error)}`) : Effect.void,
-              Effect.sync(() => (healthy = false)).pipe(Effect.zipRight(Effect.sleep("1 second")))
-            )
-          )
+          Effect.catchAll((error) => {
+            const reason = describe(error)
+            // NOGROUP: no group; UNBLOCKED: the stream was deleted under a blocked read
+            if (reason.includes("NOGROUP") || reason.includes("UNBLOCKED")) {
+              backlog = Option.some("0")
+              return Effect.zipRight(report(Option.some(reason)), regroup)
+            }
+            return Effect.all([
+              report(Option.some(reason)),
+              healthy ? Effect.logWarning(`image job stream unavailable: ${reason}`) : Effect.void,
+              Effect.sync(() => (healthy = false)),
+              Effect.sleep("1 second")
+            ])
+          })
         )
         return yield* Effect.forever(once)
       })
@@ -242,11 +294,12 @@ export const make = (settings: ImageJobsSettings) =>
     const consume = <R>(options: ConsumeOptions<R>): Effect.Effect<never, never, R> =>
       Effect.gen(function* () {
         // Redis may still be starting: keep trying (the readers would fail the same way)
-        yield* ensureGroup.pipe(
+        const created = yield* ensureGroup.pipe(
           Effect.tapError((error) => Effect.logWarning(`cannot create the image consumer group: ${describe(error)}`)),
           Effect.tapError(() => Effect.sleep("1 second")),
           Effect.eventually
         )
+        if (created) yield* groupCreated(options, true)
         return yield* Effect.forEach(
           Array.from({ length: Math.max(1, options.concurrency) }, (_, i) => i),
           (i) => reader(options, i),

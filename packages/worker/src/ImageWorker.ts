@@ -6,13 +6,22 @@
  * `/health/detailed` and retires it when stopping.
  *
  * Idempotent: an attempt on an image that is no longer pending writes nothing; a rerun rewrites the same
- * files (atomically) and leaves one row.
+ * files (atomically) and leaves one row, and only the delivery that marks the image done counts it done.
+ * A database error in the middle of a job (a connection ended, a failover) runs the job again at once, up to
+ * three times, before it is left for redelivery.
+ *
+ * It beats only while it consumes (`ConsumerState`): a worker that cannot read its stream drops out of
+ * `/health/detailed` instead of being listed as alive. When the stream has lost its consumer group (Redis
+ * restarted empty…) and the worker created it again, it counts it (`image_jobs_group_recreated_total`) and
+ * queues again at once every pending image whose job is neither queued nor in hand (`requeuePending`).
  */
+import { SqlError } from "@effect/sql/SqlError"
 import { Messages } from "@shum/domain/Messages"
-import { HEARTBEAT_INTERVAL, ImageJob, ImageJobs } from "@shum/infra/ImageJobs"
-import { Clock, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { type GroupCreated, HEARTBEAT_INTERVAL, ImageJob, ImageJobs } from "@shum/infra/ImageJobs"
+import { Cause, Clock, Duration, Effect, Layer, Option, Schedule } from "effect"
 import { mkdir, rm } from "node:fs/promises"
 import { join } from "node:path"
+import { ConsumerState, make as makeConsumerState } from "./ConsumerState.js"
 import { ORIGINALS_DIR, originalPath } from "./ImageFiles.js"
 import { ImageProcessor } from "./ImageProcessor.js"
 import { ImageRows } from "./ImageRows.js"
@@ -38,12 +47,54 @@ export const removeFiles = (paths: ReadonlyArray<string>) =>
     { discard: true }
   )
 
+/** A job whose database work failed with a `SqlError` (a defect here): run again, it is idempotent. */
+const isDatabaseFailure = (cause: Cause.Cause<unknown>) =>
+  !Cause.isInterrupted(cause) && Option.exists(Cause.dieOption(cause), (defect) => defect instanceof SqlError)
+
+const retryDatabase = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  effect.pipe(
+    Effect.sandbox,
+    Effect.tapError((cause) =>
+      isDatabaseFailure(cause)
+        ? Effect.logWarning("database error during an image job: running it again", cause)
+        : Effect.void
+    ),
+    Effect.retry({ times: 3, schedule: Schedule.spaced("500 millis"), while: isDatabaseFailure }),
+    Effect.unsandbox
+  )
+
+/**
+ * Queues a job for every pending image but those in `except` (queued or in hand): the stream's jobs were
+ * lost. Each image is claimed by one worker (`ImageRows.claimPending`); a duplicate changes nothing.
+ */
+export const requeuePending = (except: ReadonlySet<number>) =>
+  Effect.gen(function* () {
+    const jobs = yield* ImageJobs
+    const rows = yield* ImageRows
+    const claimed = yield* rows.claimPending([...except])
+    yield* Effect.forEach(
+      claimed,
+      (row) => jobs.enqueue(new ImageJob({ image_id: row.id, name: row.stored_filename })),
+      { discard: true }
+    )
+    if (claimed.length > 0) {
+      yield* Effect.logWarning(`queued again ${claimed.length} pending image(s) whose jobs were lost with the stream`)
+    }
+    return claimed.length
+  })
+
 export const runImageWorker = (options: ImageWorkerOptions) =>
   Effect.gen(function* () {
     const jobs = yield* ImageJobs
     const rows = yield* ImageRows
     const processor = yield* ImageProcessor
     const metrics = yield* Effect.serviceOption(WorkerMetrics)
+    const state = yield* Option.match(yield* Effect.serviceOption(ConsumerState), {
+      onNone: () => makeConsumerState,
+      onSome: Effect.succeed
+    })
+    /** The images whose jobs this process has in hand. */
+    const inHand = new Set<number>()
     const record = (outcome: JobOutcome, since?: number) =>
       Option.match(metrics, {
         onNone: () => Effect.void,
@@ -68,16 +119,25 @@ export const runImageWorker = (options: ImageWorkerOptions) =>
         const written = yield* processor
           .writeVariants({ source: original, dir: options.dir, imageId: id, name: job.name, ...state })
           .pipe(Effect.tapError(() => record("failed", started)))
-        if (!(yield* rows.markDone(id)) && !(yield* rows.exists(id))) {
+        if (!(yield* rows.markDone(id))) {
           // deleted while we were writing: the delete may have missed the new files
-          yield* removeFiles(written)
-          return
+          if (!(yield* rows.exists(id))) return yield* removeFiles(written)
+          // settled meanwhile by another delivery of the same image (a job queued again): it counted it
+          yield* removeFiles([original])
+          return yield* Effect.logInfo("image settled meanwhile by another delivery: nothing more to do")
         }
         yield* removeFiles([original])
         yield* jobs.publishSettled(id)
         yield* record("done", started)
         yield* Effect.logInfo(`image processed in ${(yield* Clock.currentTimeMillis) - started} ms`)
       }).pipe(
+        retryDatabase,
+        (work) =>
+          Effect.acquireUseRelease(
+            Effect.sync(() => inHand.add(job.image_id)),
+            () => work,
+            () => Effect.sync(() => inHand.delete(job.image_id))
+          ),
         Effect.annotateLogs({ image_id: job.image_id, job_attempt: attempt }),
         Effect.withSpan("ImageWorker.process", { attributes: { "image.id": job.image_id, "job.attempt": attempt } })
       )
@@ -94,17 +154,47 @@ export const runImageWorker = (options: ImageWorkerOptions) =>
         )
 
     yield* Effect.addFinalizer(() => jobs.retire(options.name))
-    yield* jobs.heartbeat(options.name).pipe(
+    // A worker that cannot consume does not claim to be alive: it beats every HEARTBEAT_INTERVAL while it
+    // consumes, at once when it starts (again), and retires its heartbeat as soon as it cannot.
+    let lastBeat: number | undefined
+    const beat = Effect.gen(function* () {
+      const consuming = Option.isNone(yield* state.problem)
+      const now = yield* Clock.currentTimeMillis
+      if (consuming && (lastBeat === undefined || now - lastBeat >= Duration.toMillis(HEARTBEAT_INTERVAL))) {
+        lastBeat = now // a failed beat too: tried again after the interval, not every second
+        yield* jobs.heartbeat(options.name)
+      } else if (!consuming && lastBeat !== undefined) {
+        yield* jobs.retire(options.name)
+        lastBeat = undefined
+      }
+    })
+    yield* beat.pipe(
       Effect.catchAll((error) => Effect.logWarning(`worker heartbeat failed: ${error.message}`)),
-      Effect.repeat(Schedule.spaced(HEARTBEAT_INTERVAL)),
+      Effect.repeat(Schedule.spaced("1 second")),
       Effect.forkScoped
     )
+
+    const onGroupCreated = ({ atStart, queued }: GroupCreated) =>
+      Effect.gen(function* () {
+        if (!atStart) yield* Option.match(metrics, { onNone: () => Effect.void, onSome: (m) => m.groupRecreated })
+        yield* requeuePending(new Set([...queued, ...inHand]))
+        // the heartbeats went with the rest of Redis's data: beat again at once
+        lastBeat = undefined
+      }).pipe(
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.interrupt
+            : Effect.logWarning("queueing the pending images again failed (the periodic re-queue will)", cause)
+        )
+      )
     yield* Effect.logInfo(`image worker ${options.name} started (concurrency ${options.concurrency})`)
     return yield* jobs.consume({
       consumer: options.name,
       concurrency: options.concurrency,
       handle: process,
-      onDeadLetter: deadLetter
+      onDeadLetter: deadLetter,
+      onRead: state.report,
+      onGroupCreated
     })
   }).pipe(Effect.scoped, Effect.annotateLogs({ worker: options.name }))
 
@@ -144,7 +234,12 @@ export const requeueLost = (after: Duration.Duration) =>
 /** `requeueLost` every `every`, for the life of the scope; a failed round is logged and tried again. */
 const requeueLoop = (after: Duration.Duration, every: Duration.Duration) =>
   requeueLost(after).pipe(
-    Effect.catchAll((error) => Effect.logWarning(`re-queueing lost image jobs failed: ${error.message}`)),
+    // the database's failures are defects here: caught too, or one outage would end the loop for good
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.interrupt
+        : Effect.logWarning("re-queueing lost image jobs failed (tried again next round)", cause)
+    ),
     Effect.repeat(Schedule.spaced(every)),
     Effect.delay(every)
   )

@@ -1,6 +1,7 @@
 /**
  * The worker's own small HTTP server on `HOST:WORKER_PORT` (deploy/k3s/base/worker.yaml): `/live` (the process
- * answers), `/ready` (PostgreSQL and Redis answer, 503 otherwise or once stopping) and `/metrics`.
+ * answers), `/ready` (PostgreSQL and Redis answer and the worker consumes its job stream — `ConsumerState`;
+ * 503 otherwise, with the reasons, or once stopping) and `/metrics`.
  * Bodies keep the server's shapes (`{"alive": true, …}`, `{"ready": …}`).
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -9,8 +10,9 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { pingWithin } from "@shum/infra/Database"
 import { Redis } from "@shum/infra/Redis"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import { createServer } from "node:http"
+import { ConsumerState } from "./ConsumerState.js"
 import { WorkerMetrics } from "./WorkerMetrics.js"
 
 /** The probe server could not start (its port taken, an address not on this host…): the process exits. */
@@ -32,6 +34,7 @@ export const ProbesLive = (options: { readonly host: string; readonly port: numb
     Effect.gen(function* () {
       const redis = yield* Redis
       const metrics = yield* WorkerMetrics
+      const consumer = yield* ConsumerState
       const readiness = Effect.gen(function* () {
         const checks = yield* Effect.all(
           [
@@ -42,6 +45,10 @@ export const ProbesLive = (options: { readonly host: string; readonly port: numb
             redis.ping.pipe(
               Effect.as(""),
               Effect.catchAll((e) => Effect.succeed(e.message))
+            ),
+            Effect.map(
+              consumer.problem,
+              Option.getOrElse(() => "")
             )
           ],
           { concurrency: "unbounded" }

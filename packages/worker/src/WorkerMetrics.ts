@@ -1,7 +1,9 @@
 /**
  * The worker's Prometheus metrics, in a registry of its own, served at `/metrics` by `Probes.ts`:
  * `image_jobs_total{outcome}` (`done`; `failed`: an attempt failed; `dead_lettered`), `image_job_duration_seconds` (handled
- * jobs, whatever the outcome), and Node's default process collectors.
+ * jobs, whatever the outcome), `image_jobs_group_recreated_total` (the stream had lost its consumer group —
+ * Redis restarted empty, a failover, the stream deleted — and this worker created it again) and Node's
+ * default process collectors.
  */
 import { Context, Effect, Layer } from "effect"
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client"
@@ -13,6 +15,7 @@ export class WorkerMetrics extends Context.Tag("worker/WorkerMetrics")<
   {
     readonly registry: Registry
     readonly record: (outcome: JobOutcome, seconds?: number) => Effect.Effect<void>
+    readonly groupRecreated: Effect.Effect<void>
   }
 >() {}
 
@@ -31,8 +34,14 @@ export const WorkerMetricsLive = Layer.sync(WorkerMetrics, () => {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry]
   })
+  const recreated = new Counter({
+    name: "image_jobs_group_recreated_total",
+    help: "Times the image job stream had lost its consumer group (Redis lost its data) and this worker created it again",
+    registers: [registry]
+  })
   return WorkerMetrics.of({
     registry,
+    groupRecreated: Effect.sync(() => recreated.inc()),
     record: (outcome, seconds) =>
       Effect.sync(() => {
         jobs.inc({ outcome })

@@ -17,6 +17,7 @@ import { Redis } from "@shum/infra/Redis"
 import { TelemetryLive } from "@shum/infra/Telemetry"
 import { Config, ConfigError, Duration, Effect, Layer, Option } from "effect"
 import { hostname } from "node:os"
+import { ConsumerStateLive } from "./ConsumerState.js"
 import { ImageProcessor, optionsConfig } from "./ImageProcessor.js"
 import { ImageRows } from "./ImageRows.js"
 import { ImageWorkerLive } from "./ImageWorker.js"
@@ -68,7 +69,9 @@ const WorkerLive = Layer.unwrapEffect(
         })
       ),
       Layer.provide(ImageJobsRedis.layer(config.jobs)),
-      Layer.provide(Layer.mergeAll(ImageRows.Default, ImageProcessor.layer(config.processor), WorkerMetricsLive)),
+      Layer.provide(
+        Layer.mergeAll(ImageRows.Default, ImageProcessor.layer(config.processor), WorkerMetricsLive, ConsumerStateLive)
+      ),
       Layer.provide(Redis.layer(config.redis.value)),
       Layer.provide(Database.layer(config.database.value, { poolSize: config.databasePoolSize }))
     )

@@ -8,6 +8,7 @@ import {
   type ConsumeOptions,
   currentTraceparent,
   defaultSettings,
+  type GroupCreated,
   ImageJob,
   ImageJobs,
   type ImageJobsSettings,
@@ -18,7 +19,7 @@ import * as ImageJobsMemory from "@shum/infra/ImageJobsMemory"
 import * as ImageJobsRedis from "@shum/infra/ImageJobsRedis"
 import { Redis } from "@shum/infra/Redis"
 import { randomName, redisConnection } from "@shum/infra/Testing"
-import { Duration, Effect, Fiber, Layer, Logger, LogLevel, Ref, Schedule, type Scope } from "effect"
+import { Duration, Effect, Fiber, Layer, Logger, LogLevel, Option, Ref, Schedule, type Scope } from "effect"
 
 const settingsFor = (prefix: string, overrides: Partial<ImageJobsSettings> = {}): ImageJobsSettings => ({
   ...defaultSettings,
@@ -296,6 +297,63 @@ describe("image job stream (redis): a dead consumer", () => {
       assert.deepStrictEqual(yield* Ref.get(seen), [2], "the ghost's delivery counts as the first attempt")
       const pending = yield* redis.use((c) => c.xpending(k.stream, k.group))
       assert.strictEqual((pending as [number])[0], 0)
+    }).pipe(Effect.provide(ImageJobsRedis.layer(settings).pipe(Layer.provideMerge(RedisLive))), Effect.scoped, quiet)
+  })
+})
+
+describe("image job stream (redis): the stream lost with its consumer group", () => {
+  it.live("a reader meeting NOGROUP creates the group again at once, says so, and reads the new jobs", () => {
+    const settings = settingsFor(randomName("shum:test:jobs:"))
+    return Effect.gen(function* () {
+      yield* cleanup(settings.prefix)
+      const jobs = yield* ImageJobs
+      const redis = yield* Redis
+      const k = keys(settings.prefix)
+      const events = yield* Ref.make<Array<GroupCreated>>([])
+      const reads = yield* Ref.make<Array<string>>([])
+      const handled = yield* Ref.make<Array<number>>([])
+      yield* jobs.enqueue(job(1)) // queued before any worker: read once the group exists
+      yield* consumeInBackground({
+        consumer: randomName("c-"),
+        concurrency: 2,
+        handle: (j) => Ref.update(handled, (all) => [...all, j.image_id]),
+        onDeadLetter: () => Effect.die("not expected"),
+        onRead: (reader, failure) =>
+          Ref.update(reads, (all) => [...all, `${reader}:${Option.getOrElse(failure, () => "ok")}`]),
+        onGroupCreated: (event) => Ref.update(events, (all) => [...all, event])
+      })
+      yield* eventually(
+        "the first job",
+        Effect.map(Ref.get(handled), (all) => all.length === 1)
+      )
+      assert.deepStrictEqual(yield* Ref.get(events), [{ atStart: true, queued: new Set([1]) }])
+
+      // Redis restarted empty: the stream, its group and its jobs are gone; an upload appends meanwhile
+      yield* redis.use((c) => c.del(k.stream))
+      yield* redis.use((c) => c.xadd(k.stream, "*", "job", JSON.stringify({ image_id: 2, name: "2.jpg", attempt: 1 })))
+      yield* eventually(
+        "the group created again",
+        Effect.map(Ref.get(events), (all) => all.length === 2)
+      )
+      assert.deepStrictEqual((yield* Ref.get(events))[1], { atStart: false, queued: new Set([2]) })
+      assert.isTrue(
+        (yield* Ref.get(reads)).some((r) => /NOGROUP|UNBLOCKED/.test(r)),
+        `the failed read was reported: ${(yield* Ref.get(reads)).join(" | ")}`
+      )
+      yield* jobs.enqueue(job(3))
+      yield* eventually(
+        "the jobs after the loss",
+        Effect.map(Ref.get(handled), (all) => all.length === 3)
+      )
+      assert.deepStrictEqual([...(yield* Ref.get(handled))].sort(), [1, 2, 3])
+      const last = Effect.map(
+        Ref.get(reads),
+        (all) => new Map(all.map((r) => [r.split(":")[0], r.slice(r.indexOf(":") + 1)]))
+      )
+      yield* eventually(
+        "every reader to read again",
+        Effect.map(last, (byReader) => [...byReader.values()].join() === "ok,ok")
+      )
     }).pipe(Effect.provide(ImageJobsRedis.layer(settings).pipe(Layer.provideMerge(RedisLive))), Effect.scoped, quiet)
   })
 })

@@ -12,7 +12,7 @@ import { Redis } from "@shum/infra/Redis"
 import { freshDatabase, randomName, redisConnection } from "@shum/infra/Testing"
 import { Duration, Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { ImageRows } from "../src/ImageRows.js"
-import { requeueLost } from "../src/ImageWorker.js"
+import { requeueLost, requeuePending } from "../src/ImageWorker.js"
 
 const prefix = randomName("shum-test-requeue:")
 const RedisLive = Redis.layer(redisConnection)
@@ -78,6 +78,31 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("re-queue
       assert.strictEqual(yield* requeueLost(Duration.minutes(15)), 1)
       assert.deepStrictEqual(yield* queued, [lostA, lostB, lostA])
     })
+  )
+
+  it.scoped(
+    "after a lost stream every pending image, however recent, is queued again at once but those queued or in hand",
+    () =>
+      Effect.gen(function* () {
+        yield* Effect.addFinalizer(() =>
+          Effect.flatMap(Redis, (redis) => redis.use((c) => c.del(keys(prefix).stream))).pipe(Effect.ignore)
+        )
+        yield* Effect.flatMap(Redis, (redis) => redis.use((c) => c.del(keys(prefix).stream))).pipe(Effect.orDie)
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`UPDATE images SET status = 'done' WHERE status = 'pending'` // the other tests' rows
+        const fresh = yield* insertImage("pending", 0)
+        const older = yield* insertImage("pending", 5)
+        const queuedAlready = yield* insertImage("pending", 0)
+        yield* insertImage("done", 0)
+        yield* insertImage("failed", 0)
+        assert.strictEqual(yield* requeuePending(new Set([queuedAlready])), 2)
+        assert.sameMembers(yield* queued, [fresh, older])
+        // the periodic re-queue leaves them alone for a period
+        assert.strictEqual(yield* requeueLost(Duration.seconds(60)), 0)
+        // a second loss queues every pending image again
+        assert.strictEqual(yield* requeuePending(new Set()), 3)
+        assert.sameMembers((yield* queued).slice(2), [fresh, older, queuedAlready])
+      })
   )
 
   it.effect("concurrent callers (worker replicas) claim each lost image once", () =>
