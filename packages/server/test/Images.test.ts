@@ -220,6 +220,30 @@ layer(Embedded, { excludeTestServices: true, timeout: "120 seconds" })("images, 
     })
   )
 
+  it.effect(
+    "a multipart body that ends inside its part is a 422 once it has all arrived, never a request left hanging",
+    () =>
+      Effect.gen(function* () {
+        const admin = yield* signIn("admin")
+        const hotel = yield* insertHotel()
+        const cut =
+          '--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\nabcdef'
+        const started = Date.now()
+        const response = yield* send(
+          HttpClientRequest.post(`/images/upload/${hotel.id}`).pipe(
+            HttpClientRequest.bearerToken(admin.token),
+            HttpClientRequest.bodyText(cut, "multipart/form-data; boundary=b")
+          )
+        )
+        assert.strictEqual(response.status, 422)
+        assert.deepStrictEqual((response.json as { detail: unknown }).detail, [
+          { type: "missing", loc: ["body"], msg: "Field required", input: null }
+        ])
+        assert.isBelow(Date.now() - started, 20_000)
+        assert.strictEqual(((yield* listImages(hotel.id)).json as Array<unknown>).length, 0)
+      })
+  )
+
   it.effect("a decompression bomb (100 KB, 30000×30000 px) is refused unread: 400 E-60, memory unchanged", () =>
     Effect.gen(function* () {
       const admin = yield* signIn("admin")

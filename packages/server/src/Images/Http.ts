@@ -12,13 +12,14 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Multipart from "@effect/platform/Multipart"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import * as Errors from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { AppConfig } from "@shum/infra/Config"
 import { isPublicName } from "@shum/worker/ImageFiles"
-import { Effect, Layer, Option } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
 import { join } from "node:path"
 import { problemResponse, validationResponse } from "../Http/ErrorMapping.js"
 import { ImagesService } from "./Service.js"
@@ -27,7 +28,14 @@ export const ImagesLive = HttpApiBuilder.group(ShumApi, "images", (handlers) =>
   Effect.gen(function* () {
     const images = yield* ImagesService
     return handlers
-      .handle("upload", ({ path, payload }) => images.upload(path.hotel_id, payload.file))
+      .handle("upload", ({ path, payload }) =>
+        Effect.serviceOption(UploadParsed).pipe(
+          Effect.flatMap(
+            Option.match({ onNone: () => Effect.void, onSome: (parsed) => Deferred.done(parsed, Exit.void) })
+          ),
+          Effect.zipRight(images.upload(path.hotel_id, payload.file))
+        )
+      )
       .handle("listByHotel", ({ path }) => images.listByHotel(path.hotel_id))
       .handle("delete", ({ path }) => images.remove(path.image_id).pipe(Effect.as(Message.ok)))
   })
@@ -64,6 +72,26 @@ export const multipartBoundary = (header: string): string | undefined => {
   return boundary
 }
 
+/**
+ * Completed by the upload handler when it starts, i.e. once the multipart body has been parsed. A body that
+ * ends inside a part (its closing boundary never comes) makes the parser fail while nothing is listening
+ * for that failure yet, and the request would wait for ever: once the whole body has arrived, parsing it
+ * has `PARSE_GRACE` to finish, else the body is answered as unreadable.
+ */
+export class UploadParsed extends Context.Tag("server/UploadParsed")<UploadParsed, Deferred.Deferred<void>>() {}
+
+const PARSE_GRACE = Duration.seconds(10)
+
+/** Succeeds once Node has received the request's whole body (or at once when it already has). */
+const bodyReceived = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.async<void>((resume) => {
+    const incoming = NodeHttpServerRequest.toIncomingMessage(request)
+    if (incoming.complete || incoming.readableEnded) return resume(Effect.void)
+    const done = () => resume(Effect.void)
+    incoming.once("end", done)
+    return Effect.sync(() => incoming.off("end", done))
+  })
+
 /** As a missing body is answered (`Http/ErrorMapping.ts`): nothing of it can be read. */
 const unparsableForm = validationResponse([{ type: "missing", loc: ["body"], msg: "Field required", input: null }])
 
@@ -76,10 +104,21 @@ export const UploadLimitsLive = HttpApiBuilder.middleware(
           (request.headers["content-type"] ?? "").toLowerCase().includes("multipart/form-data")
             ? multipartBoundary(request.headers["content-type"] ?? "") === undefined
               ? Effect.succeed(unparsableForm)
-              : Multipart.withLimits(app, {
-                  maxFileSize: Option.some(images.maxFileSizeBytes),
-                  maxTotalSize: Option.some(images.maxFileSizeBytes + ENVELOPE)
-                })
+              : Effect.flatMap(Deferred.make<void>(), (parsed) =>
+                  Effect.raceFirst(
+                    Multipart.withLimits(app, {
+                      maxFileSize: Option.some(images.maxFileSizeBytes),
+                      maxTotalSize: Option.some(images.maxFileSizeBytes + ENVELOPE)
+                    }).pipe(Effect.provideService(UploadParsed, parsed)),
+                    bodyReceived(request).pipe(
+                      Effect.zipRight(Effect.raceFirst(Deferred.await(parsed), Effect.sleep(PARSE_GRACE))),
+                      Effect.zipRight(Deferred.isDone(parsed)),
+                      Effect.flatMap((done) => (done ? Effect.never : Effect.succeed(unparsableForm))),
+                      // requests are served uninterruptibly: the watchdog must stop when the upload answers
+                      Effect.interruptible
+                    )
+                  )
+                )
             : app
         )
   )
