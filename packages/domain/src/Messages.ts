@@ -51,7 +51,7 @@ export const Messages = {
   forbidden: "Недостаточно прав",
   notAnImage: "Файл должен быть изображением", // E-60
   fileTooLarge: (mb: number): string => `Размер файла превышает допустимый лимит ${mb} МБ`, // E-61
-  /** docs/decisions.md D11: a request body above `MAX_JSON_BODY_KB` (the original had no limit). */
+  /** E-50 (new, docs/decisions.md D11): a request body above `MAX_JSON_BODY_KB` (the original had no limit). */
   bodyTooLarge: (kb: number): string => `Размер тела запроса превышает допустимый лимит ${kb} КБ`,
   imageTooNarrow: (width: number): string =>
     `Изображение должно быть не менее 1000px в ширину. Текущая ширина: ${width}px`, // E-62

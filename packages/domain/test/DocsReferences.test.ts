@@ -384,6 +384,7 @@ describe("docs/errors.md", () => {
     "E-43": [Messages.bookingNotYours],
     "E-44": [Messages.stayInPast],
     "E-45": [Messages.roomQuantityBelowSold],
+    "E-50": [Messages.bodyTooLarge(1024)],
     "E-60": [Messages.notAnImage],
     "E-61": [Messages.fileTooLarge(10)],
     "E-62": [Messages.imageTooNarrow(800)],
