@@ -1,11 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { chmod, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { connect, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Logger } from "effect"
+import { Context, Effect, Layer, Logger, Option, Schedule } from "effect"
 import * as Database from "../src/Database.js"
 import { EmbeddedPostgres } from "../src/EmbeddedPostgres.js"
 
@@ -186,6 +186,36 @@ describe("EmbeddedPostgres", () => {
         )
         const refused = yield* Effect.flip(withEmbedded(dataDir, port, Effect.void, false))
         assert.include(String(refused), `EMBEDDED_POSTGRES_PORT=${port}: the port is already in use`)
+      }).pipe(Effect.scoped),
+    120_000
+  )
+  it.live(
+    "PostgreSQL killed: restarted and serving again; when it cannot come back, `lost` fails saying so",
+    () =>
+      Effect.gen(function* () {
+        const dataDir = join(yield* tempDir, "postgres")
+        const port = yield* freePort
+        const context = yield* Layer.build(EmbeddedPostgres.layer({ dataDir, port, restartAttempts: 2 }))
+        const { lost } = Context.get(context, EmbeddedPostgres)
+        const pid = () =>
+          Effect.promise(async () => Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]))
+        const first = yield* pid()
+        process.kill(first, "SIGKILL")
+        yield* Effect.repeat(Effect.zip(pid().pipe(Effect.orElseSucceed(() => first)), isListening(port)), {
+          until: ([now, listening]) => now !== first && listening,
+          schedule: Schedule.spaced("200 millis"),
+          times: 100
+        })
+        assert.isTrue(yield* isListening(port), "restarted")
+        assert.isTrue(Option.isNone(yield* Effect.either(lost).pipe(Effect.timeoutOption("100 millis"))))
+
+        // its data folder gone: two failed attempts, then `lost`
+        const second = yield* pid()
+        yield* Effect.promise(() => rename(dataDir, `${dataDir}.gone`))
+        process.kill(second, "SIGKILL")
+        const error = yield* Effect.flip(lost).pipe(Effect.timeout("30 seconds"))
+        assert.match(error.message, /^embedded PostgreSQL is gone: not restarted after 2 attempts \(PostgreSQL failed/)
+        yield* Effect.promise(() => rename(`${dataDir}.gone`, dataDir))
       }).pipe(Effect.scoped),
     120_000
   )
