@@ -31,7 +31,10 @@ export const ImagesLive = HttpApiBuilder.group(ShumApi, "images", (handlers) =>
       .handle("upload", ({ path, payload }) =>
         Effect.serviceOption(UploadParsed).pipe(
           Effect.flatMap(
-            Option.match({ onNone: () => Effect.void, onSome: (parsed) => Deferred.done(parsed, Exit.void) })
+            Option.match({
+              onNone: () => Effect.void,
+              onSome: (parsed) => Effect.asVoid(Deferred.done(parsed, Exit.void))
+            })
           ),
           Effect.zipRight(images.upload(path.hotel_id, payload.file))
         )
