@@ -1,7 +1,7 @@
 /**
  * The auth service's rules (sign-in, refresh rotation and reuse detection, logout) against an in-memory
- * `UsersRepo`, `RefreshTokens` and token store: no database, no Redis. The access tokens are real JWTs,
- * checked here with `jose`. `../Auth.test.ts` proves the same through HTTP on PostgreSQL and Redis.
+ * `UsersRepo` and `RefreshTokens`: no database, no Redis. The access tokens are real JWTs, checked here with
+ * `jose`. `../Auth.test.ts` and `../Identity.test.ts` prove the same through HTTP on PostgreSQL.
  */
 import "./fakes/NoNetwork.js"
 import { assert, describe, it } from "@effect/vitest"
@@ -11,20 +11,18 @@ import { Clock, Effect, Layer, Option, TestClock } from "effect"
 import { jwtVerify } from "jose"
 import { Passwords } from "../../src/Auth/Passwords.js"
 import { AuthService } from "../../src/Auth/Service.js"
-import { TokenStore, TokenStoreMemory } from "../../src/Auth/TokenStore.js"
 import { Tokens } from "../../src/Auth/Tokens.js"
 import { UsersRepo } from "../../src/Users/Repo.js"
 import { caller, problem } from "./fakes/Callers.js"
 import { UNIT_SECRET, unitEnvironment } from "./fakes/Environment.js"
-import { RefreshTokensMemory } from "./fakes/RefreshTokens.js"
-import { UsersMemory } from "./fakes/UsersRepo.js"
+import { IdentityMemory, IdentityTables } from "./fakes/UsersRepo.js"
 
 const TestLayer = AuthService.Default.pipe(
-  Layer.provideMerge(Layer.mergeAll(UsersMemory, RefreshTokensMemory, TokenStoreMemory, Tokens.Default)),
+  Layer.provideMerge(Layer.merge(IdentityMemory, Tokens.Default)),
   Layer.provideMerge(unitEnvironment({ JWT_ACCESS_TOKEN_EXPIRE_MINUTES: "15" }))
 )
 
-const run = <A, E>(effect: Effect.Effect<A, E, AuthService | UsersRepo | TokenStore | Tokens | Passwords>) =>
+const run = <A, E>(effect: Effect.Effect<A, E, AuthService | UsersRepo | IdentityTables | Tokens | Passwords>) =>
   Effect.provide(effect, TestLayer)
 
 const PASSWORD = "correct-horse-1"
@@ -137,14 +135,14 @@ describe("AuthService (in-memory repositories)", () => {
     )
   )
 
-  it.effect("refresh for a user deleted since is 401 (user not found)", () =>
+  it.effect("refresh for a user deleted since is 401: their refresh tokens went with them", () =>
     run(
       Effect.gen(function* () {
         const user = yield* registered()
         const token = yield* login(user.email)
         yield* (yield* UsersRepo).remove(user.id)
         const refused = yield* Effect.flip((yield* AuthService).refresh(token.refresh_token))
-        assert.deepStrictEqual(problem(refused), { _tag: "InvalidCredentials", detail: Messages.userNotFound })
+        assert.deepStrictEqual(problem(refused), { _tag: "InvalidCredentials", detail: Messages.refreshTokenInvalid })
       })
     )
   )
@@ -153,20 +151,49 @@ describe("AuthService (in-memory repositories)", () => {
     run(
       Effect.gen(function* () {
         const auth = yield* AuthService
-        const store = yield* TokenStore
+        const users = yield* UsersRepo
         const user = yield* registered()
         const a = yield* login(user.email)
         const b = yield* login(user.email)
         const claims = yield* (yield* Tokens).verifyAccess(a.access_token)
         yield* auth.logout({ ...caller(user.id), jti: claims.jti, expiresAt: claims.expiresAt })
-        assert.isTrue(yield* store.isRevoked(claims.jti))
-        const otherJti = (yield* (yield* Tokens).verifyAccess(b.access_token)).jti
-        assert.isFalse(yield* store.isRevoked(otherJti))
+        const session = (jti: string) =>
+          Effect.map(users.findSession(user.id, jti), (found) => Option.getOrThrow(found).revoked)
+        assert.isTrue(yield* session(claims.jti))
+        assert.isFalse(yield* session((yield* (yield* Tokens).verifyAccess(b.access_token)).jti))
         for (const token of [a.refresh_token, b.refresh_token]) {
           assert.strictEqual((yield* Effect.flip(auth.refresh(token)))._tag, "InvalidCredentials")
         }
         // signing in again works
         assert.isString((yield* login(user.email)).refresh_token)
+      })
+    )
+  )
+
+  it.effect("a logout the database cannot record is 503, never a false 200, and revokes nothing", () =>
+    run(
+      Effect.gen(function* () {
+        const auth = yield* AuthService
+        const tables = yield* IdentityTables
+        const user = yield* registered()
+        const token = yield* login(user.email)
+        tables.databaseDown = true
+        const refused = yield* Effect.flip(auth.logout(caller(user.id)))
+        assert.deepStrictEqual(problem(refused), { _tag: "ServiceUnavailable", detail: Messages.databaseUnavailable })
+        tables.databaseDown = false
+        assert.isString((yield* auth.refresh(token.refresh_token)).access_token)
+      })
+    )
+  )
+
+  it.effect("tokens carry the user's token version: issued after a password change, they name the new one", () =>
+    run(
+      Effect.gen(function* () {
+        const user = yield* registered()
+        const before = yield* (yield* Tokens).verifyAccess((yield* login(user.email)).access_token)
+        yield* (yield* UsersRepo).update(user.id, { hashed_password: yield* (yield* Passwords).hash("another-pass-1") })
+        const after = yield* (yield* Tokens).verifyAccess((yield* login(user.email, "another-pass-1")).access_token)
+        assert.deepStrictEqual([before.version, after.version], [0, 1])
       })
     )
   )

@@ -6,27 +6,23 @@ import "./fakes/NoNetwork.js"
 import { assert, describe, it } from "@effect/vitest"
 import { Messages } from "@shum/domain/Messages"
 import { UserPatch, UserUpdate } from "@shum/domain/Users"
-import { Effect, Layer, Option, Ref, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import { Passwords } from "../../src/Auth/Passwords.js"
 import { UsersRepo } from "../../src/Users/Repo.js"
 import { UsersService } from "../../src/Users/Service.js"
 import { caller, problem } from "./fakes/Callers.js"
 import { unitEnvironment } from "./fakes/Environment.js"
-import { UsersMemory, UsersTable } from "./fakes/UsersRepo.js"
+import { IdentityMemory, IdentityTables } from "./fakes/UsersRepo.js"
 
-const TestLayer = UsersService.Default.pipe(Layer.provideMerge(Layer.merge(UsersMemory, unitEnvironment())))
+const TestLayer = UsersService.Default.pipe(Layer.provideMerge(Layer.merge(IdentityMemory, unitEnvironment())))
 
-const run = <A, E>(effect: Effect.Effect<A, E, UsersService | UsersRepo | UsersTable | Passwords>) =>
+const run = <A, E>(effect: Effect.Effect<A, E, UsersService | UsersRepo | IdentityTables | Passwords>) =>
   Effect.provide(effect, TestLayer)
 
 const addUser = (email: string, role: "user" | "admin" = "user") =>
   Effect.flatMap(UsersRepo, (repo) => repo.insert({ email, hashed_password: "$2b$04$stored", role }))
 
-const stored = (id: number) =>
-  Effect.map(UsersTable, Ref.get).pipe(
-    Effect.flatten,
-    Effect.map((t) => t.get(id)!)
-  )
+const stored = (id: number) => Effect.map(IdentityTables, ({ users }) => users.get(id)!)
 
 describe("UsersService (in-memory repository)", () => {
   it.effect("a user reads their own account, not another's (403); an admin reads any; a missing one is 404", () =>

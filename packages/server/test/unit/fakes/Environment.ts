@@ -1,7 +1,7 @@
 /**
  * What every service under unit test needs besides its repositories: the configuration (from a map, never
  * the environment), the metrics (their own registry per Layer), bcrypt at the harness's low cost (the same
- * code path; `Passwords.test.ts` proves the service's own 12), and the Redis-shaped token store in memory.
+ * code path; `Passwords.test.ts` proves the service's own 12).
  */
 import { AppConfig } from "@shum/infra/Config"
 import { Layer } from "effect"

@@ -1,37 +1,69 @@
 /**
- * `UsersRepo` over a Map: the rows the real table would hold, with its uniqueness of e-mails. Only what the
- * services read and write; the SQL itself is proved by the database tests.
+ * The identity tables in memory — `users`, `refresh_tokens`, `revoked_access_tokens` — behind the real
+ * `UsersRepo` and `RefreshTokens` Tags: the rows the real tables would hold, e-mails unique without regard to
+ * case (D12), a password or role change bumping the user's token version (D13). Only what the services read
+ * and write; the SQL itself (locks, transactions, the case-twin rules) is proved by the database tests.
  */
-import { Context, Effect, Layer, Option, Ref } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { RefreshTokens, type RotateResult } from "../../../src/Auth/RefreshTokens.js"
+import { hashRefreshToken, newRefreshToken } from "../../../src/Auth/Tokens.js"
 import { type UserFields, UsersRepo, type UserRow } from "../../../src/Users/Repo.js"
 import { partial } from "./Partial.js"
 
-export class UsersTable extends Context.Tag("test/UsersTable")<UsersTable, Ref.Ref<ReadonlyMap<number, UserRow>>>() {}
+interface RefreshRow {
+  readonly userId: number
+  readonly hash: string
+  readonly expiresAt: number
+  readonly version: number
+  revoked: boolean
+}
+
+export interface IdentityState {
+  readonly users: Map<number, UserRow>
+  readonly refreshTokens: Array<RefreshRow>
+  /** jti → expiry, epoch seconds */
+  readonly revokedJtis: Map<string, number>
+  /** When set, writes of sessions fail as a lost database would (`SqlError`). */
+  databaseDown: boolean
+}
+
+export class IdentityTables extends Context.Tag("test/IdentityTables")<IdentityTables, IdentityState>() {}
 
 const defined = (fields: UserFields): Partial<UserRow> =>
   Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Partial<UserRow>
 
-export const UsersRepoMemory = Layer.effect(
+const UsersRepoMemory = Layer.effect(
   UsersRepo,
-  Effect.gen(function* () {
-    const table = yield* UsersTable
+  Effect.map(IdentityTables, (state) => {
+    const { users, refreshTokens, revokedJtis } = state
     let nextId = 1
-    const rows = Effect.map(Ref.get(table), (map) => [...map.values()])
-    const emailTaken = (email: string, except?: number) =>
-      Effect.map(rows, (all) => all.some((row) => row.email === email && row.id !== except))
+    const rows = () => [...users.values()]
+    const sameAddress = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
+    const taken = (email: string, except?: number) =>
+      rows().some((row) => sameAddress(row.email, email) && row.id !== except)
     return partial<UsersRepo>("UsersRepo", {
-      findById: (id) => Effect.map(Ref.get(table), (map) => Option.fromNullable(map.get(id))),
-      findByEmail: (email) => Effect.map(rows, (all) => Option.fromNullable(all.find((row) => row.email === email))),
+      findById: (id) => Effect.sync(() => Option.fromNullable(users.get(id))),
+      findByEmail: (email) =>
+        Effect.sync(() =>
+          Option.fromNullable(
+            rows().find((row) => row.email === email) ?? rows().find((row) => sameAddress(row.email, email))
+          )
+        ),
+      findSession: (id, jti) =>
+        Effect.sync(() =>
+          Option.map(Option.fromNullable(users.get(id)), (user) => ({ user, revoked: revokedJtis.has(jti) }))
+        ),
       list: ({ email, limit, offset }) =>
-        Effect.map(rows, (all) =>
-          all
+        Effect.sync(() =>
+          rows()
             .filter((row) => email === undefined || row.email === email)
             .sort((a, b) => a.id - b.id)
             .slice(offset, offset + limit)
         ),
       insert: (fields) =>
-        Effect.gen(function* () {
-          if (yield* emailTaken(fields.email)) return yield* Effect.dieMessage(`duplicate e-mail ${fields.email}`)
+        Effect.suspend(() => {
+          if (taken(fields.email)) return Effect.dieMessage(`duplicate e-mail ${fields.email}`)
           const row: UserRow = {
             id: nextId++,
             hashed_password: null,
@@ -40,35 +72,90 @@ export const UsersRepoMemory = Layer.effect(
             telegram_id: null,
             pachca_id: null,
             role: "user",
+            token_version: 0,
             ...defined(fields),
             email: fields.email
           }
-          yield* Ref.update(table, (map) => new Map(map).set(row.id, row))
-          return row
+          users.set(row.id, row)
+          return Effect.succeed(row)
         }),
       update: (id, fields) =>
-        Effect.gen(function* () {
-          const current = (yield* Ref.get(table)).get(id)
-          if (current === undefined) return Option.none()
-          if (fields.email !== undefined && (yield* emailTaken(fields.email, id))) {
-            return yield* Effect.dieMessage(`duplicate e-mail ${fields.email}`)
+        Effect.suspend(() => {
+          const current = users.get(id)
+          if (current === undefined) return Effect.succeed(Option.none())
+          if (fields.email !== undefined && taken(fields.email, id)) {
+            return Effect.dieMessage(`duplicate e-mail ${fields.email}`)
           }
-          const row: UserRow = { ...current, ...defined(fields) }
-          yield* Ref.update(table, (map) => new Map(map).set(id, row))
-          return Option.some(row)
+          const bump =
+            fields.hashed_password !== undefined || (fields.role !== undefined && fields.role !== current.role)
+          const row: UserRow = { ...current, ...defined(fields), token_version: current.token_version + (bump ? 1 : 0) }
+          users.set(id, row)
+          refreshTokens
+            .filter((token) => token.userId === id && token.version !== row.token_version)
+            .forEach((token) => (token.revoked = true))
+          return Effect.succeed(Option.some(row))
         }),
+      // the refresh tokens go with the user (ON DELETE CASCADE)
       remove: (id) =>
-        Ref.modify(table, (map) => {
-          if (!map.has(id)) return [false, map]
-          const next = new Map(map)
-          next.delete(id)
-          return [true, next]
+        Effect.sync(() => {
+          for (let i = refreshTokens.length - 1; i >= 0; i--)
+            if (refreshTokens[i]!.userId === id) refreshTokens.splice(i, 1)
+          return users.delete(id)
         })
     })
   })
 )
 
-/** The fake repository and its table (for a test's own look at the rows). */
-export const UsersMemory = UsersRepoMemory.pipe(
-  Layer.provideMerge(Layer.effect(UsersTable, Ref.make<ReadonlyMap<number, UserRow>>(new Map())))
+const RefreshTokensMemory = Layer.effect(
+  RefreshTokens,
+  Effect.map(IdentityTables, (state) => {
+    const { users, refreshTokens, revokedJtis } = state
+    const revokeAll = (userId: number) =>
+      refreshTokens.filter((row) => row.userId === userId).forEach((row) => (row.revoked = true))
+    return partial<RefreshTokens>("RefreshTokens", {
+      issue: (user, ttl) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const token = newRefreshToken()
+          refreshTokens.push({
+            userId: user.id,
+            hash: hashRefreshToken(token),
+            expiresAt: now + Duration.toMillis(ttl),
+            version: user.token_version,
+            revoked: false
+          })
+          return token
+        }),
+      consume: (token) =>
+        Effect.map(Clock.currentTimeMillis, (now): RotateResult => {
+          const row = refreshTokens.find((row) => row.hash === hashRefreshToken(token))
+          if (row === undefined || row.version !== users.get(row.userId)?.token_version) return { _tag: "Invalid" }
+          if (row.revoked) {
+            revokeAll(row.userId)
+            return { _tag: "Reused", userId: row.userId }
+          }
+          if (row.expiresAt <= now) return { _tag: "Invalid" }
+          row.revoked = true
+          return { _tag: "Rotated", userId: row.userId }
+        }),
+      endSession: (userId, jti, expiresAt) =>
+        Effect.suspend(() => {
+          if (state.databaseDown) return Effect.fail(new SqlError({ message: "connection lost (fake)" }))
+          revokeAll(userId)
+          if (jti !== "") revokedJtis.set(jti, expiresAt)
+          return Effect.void
+        })
+    })
+  })
+)
+
+/** `UsersRepo` and `RefreshTokens` over the same in-memory tables (exposed for a test's own look). */
+export const IdentityMemory = Layer.merge(UsersRepoMemory, RefreshTokensMemory).pipe(
+  Layer.provideMerge(
+    Layer.sync(IdentityTables, () => ({
+      users: new Map(),
+      refreshTokens: [],
+      revokedJtis: new Map(),
+      databaseDown: false
+    }))
+  )
 )
