@@ -137,7 +137,9 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
       insert,
       book,
       findOwner: (bookingId: number) => findOwner(bookingId).pipe(Effect.orDie),
-      remove: (bookingId: number) => remove(bookingId).pipe(Effect.orDie)
+      remove: (bookingId: number) => remove(bookingId).pipe(Effect.orDie),
+      /** The `Idempotency-Key` path's transaction: the key's claim and the booking commit or roll back together. */
+      withTransaction: sql.withTransaction
     } as const
   })
 }) {}

@@ -9,7 +9,6 @@
  * compete for the same nights; no retries are needed for correctness (a deadlock, which the fixed lock
  * order rules out, would still be retried).
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { BookingIn } from "@shum/domain/Bookings"
 import { INT32, Message, pageOf } from "@shum/domain/Common"
@@ -70,7 +69,6 @@ const keyReused = (key: string) =>
 
 export class BookingsService extends Effect.Service<BookingsService>()("server/BookingsService", {
   effect: Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
     const repo = yield* BookingsRepo
     const keys = yield* IdempotencyKeys
     const { counters } = yield* Metrics
@@ -137,7 +135,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
         const response = Message.ok
         yield* keys.complete(caller.id, idempotencyKey, bookingId, Schema.encodeSync(Message)(response))
         return { response, created: true }
-      }).pipe(sql.withTransaction)
+      }).pipe(repo.withTransaction)
 
     const create = (caller: AuthenticatedUser, body: BookingIn, idempotencyKey: string | undefined) =>
       // D11: a stay beyond MAX_STAY_NIGHTS or BOOKING_HORIZON_DAYS is a 422 before anything is read or written

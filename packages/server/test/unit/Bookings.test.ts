@@ -1,0 +1,293 @@
+/**
+ * The booking service's rules against in-memory repositories (`fakes/Bookings.ts`): the dates (400), the stay
+ * limits of D11 (422, before anything is read), sold-out nights (409), the rights to cancel (D1), the
+ * `Idempotency-Key` outcomes and the service's reading of PostgreSQL's refusals (a deadlock retried, the
+ * inventory's CHECK a 409, an overflowing total a 422). Today is fixed with `TestClock`: 2026-03-10 (UTC).
+ * No database: `../Bookings.test.ts`, `../BookingsIdempotency.test.ts` and `../BookingsConcurrency.test.ts`
+ * prove the SQL, the locks and the inventory on PostgreSQL.
+ */
+import "./fakes/NoNetwork.js"
+import { assert, describe, it } from "@effect/vitest"
+import { BookingIn } from "@shum/domain/Bookings"
+import { DateString, Message } from "@shum/domain/Common"
+import type { ValidationIssue } from "@shum/domain/Errors"
+import { Messages } from "@shum/domain/Messages"
+import { Effect, Layer, TestClock } from "effect"
+import { BookingsService } from "../../src/Bookings/Service.js"
+import { StayLimits } from "../../src/Bookings/StayLimits.js"
+import { Metrics } from "../../src/Metrics.js"
+import { caller, problem } from "./fakes/Callers.js"
+import { BookingsMemory, BookingsTables, deadlock, inventoryRefusal, numericOverflow } from "./fakes/Bookings.js"
+import { unitEnvironment } from "./fakes/Environment.js"
+
+const SINGLE = 1 // one unit, 1000 a night
+const TWIN = 2 // two units, 500 a night
+
+const TestLayer = () =>
+  BookingsService.Default.pipe(
+    Layer.provideMerge(
+      Layer.mergeAll(
+        BookingsMemory({ [SINGLE]: { price: 1000, quantity: 1 }, [TWIN]: { price: 500, quantity: 2 } }),
+        StayLimits.Default
+      )
+    ),
+    Layer.provideMerge(unitEnvironment({ MAX_STAY_NIGHTS: "10", BOOKING_HORIZON_DAYS: "30" }))
+  )
+
+/** Runs with today = 2026-03-10 (UTC). */
+const run = <A, E>(effect: Effect.Effect<A, E, BookingsService | BookingsTables | Metrics>) =>
+  Effect.provide(Effect.zipRight(TestClock.setTime(Date.parse("2026-03-10T12:00:00Z")), effect), TestLayer())
+
+const stay = (room: number, from: string, to: string) =>
+  new BookingIn({ room_id: room, date_from: DateString.make(from), date_to: DateString.make(to) })
+
+const alice = caller(10)
+const bob = caller(11)
+const admin = caller(99, "admin")
+
+/** The same request with and without an `Idempotency-Key`: both paths keep the same rules. */
+const paths = [
+  ["without a key", () => undefined],
+  ["with a key", () => `key-${Math.random()}`]
+] as const
+
+const bookings = Effect.map(BookingsTables, (state) => state.bookings)
+
+const created = Effect.flatMap(Metrics, ({ counters }) =>
+  Effect.promise(() => counters.bookingsCreated.get()).pipe(Effect.map((metric) => metric.values[0]?.value ?? 0))
+)
+
+describe("BookingsService (in-memory repositories)", () => {
+  for (const [name, key] of paths) {
+    it.effect(`${name}: a stay that is empty or reversed, or starts before today, is 400; today is fine`, () =>
+      run(
+        Effect.gen(function* () {
+          const service = yield* BookingsService
+          const refused = (from: string, to: string) => Effect.flip(service.create(alice, stay(TWIN, from, to), key()))
+          assert.deepStrictEqual(problem(yield* refused("2026-03-12", "2026-03-12")), {
+            _tag: "InvalidDateRange",
+            detail: Messages.stayInvalid
+          })
+          assert.strictEqual(problem(yield* refused("2026-03-14", "2026-03-12")).detail, Messages.stayInvalid)
+          assert.deepStrictEqual(problem(yield* refused("2026-03-09", "2026-03-12")), {
+            _tag: "InvalidDateRange",
+            detail: Messages.stayInPast
+          })
+          assert.lengthOf(yield* bookings, 0)
+          assert.deepStrictEqual(
+            yield* service.create(alice, stay(TWIN, "2026-03-10", "2026-03-11"), key()),
+            Message.ok
+          )
+          assert.lengthOf(yield* bookings, 1)
+        })
+      )
+    )
+
+    it.effect(`${name}: an unknown room is 404, before the dates are judged`, () =>
+      run(
+        Effect.gen(function* () {
+          const service = yield* BookingsService
+          for (const [from, to] of [
+            ["2026-03-12", "2026-03-14"],
+            ["2026-03-01", "2026-03-02"]
+          ] as const) {
+            const missing = yield* Effect.flip(service.create(alice, stay(404, from, to), key()))
+            assert.deepStrictEqual(problem(missing), {
+              _tag: "NotFound",
+              detail: Messages.entityNotFound("Номер", 404)
+            })
+          }
+        })
+      )
+    )
+
+    it.effect(
+      `${name}: beyond MAX_STAY_NIGHTS or BOOKING_HORIZON_DAYS is 422 at the date, before the room is read`,
+      () =>
+        run(
+          Effect.gen(function* () {
+            const service = yield* BookingsService
+            const issues = (room: number, from: string, to: string) =>
+              Effect.map(
+                Effect.flip(service.create(alice, stay(room, from, to), key())),
+                (error) => (error as unknown as { detail: ReadonlyArray<ValidationIssue> }).detail
+              )
+            // 11 nights: too long (even for a room that does not exist: nothing is read first)
+            for (const room of [TWIN, 404]) {
+              const [long] = yield* issues(room, "2026-03-12", "2026-03-23")
+              assert.deepStrictEqual([long!.loc, long!.ctx], [["body", "date_to"], { max_stay_nights: 10 }])
+              assert.include(long!.msg, "MAX_STAY_NIGHTS")
+            }
+            // 31 days ahead: too far; both at once are both reported
+            const [far] = yield* issues(TWIN, "2026-04-10", "2026-04-11")
+            assert.deepStrictEqual(far!.loc, ["body", "date_from"])
+            assert.deepStrictEqual(far!.ctx, { booking_horizon_days: 30, latest: "2026-04-09" })
+            assert.deepStrictEqual(
+              (yield* issues(TWIN, "2026-04-10", "2026-05-10")).map((issue) => issue.loc[1]),
+              ["date_from", "date_to"]
+            )
+            assert.lengthOf(yield* bookings, 0)
+            // exactly at both limits: booked
+            yield* service.create(alice, stay(TWIN, "2026-04-09", "2026-04-19"), key())
+            assert.lengthOf(yield* bookings, 1)
+          })
+        )
+    )
+
+    it.effect(`${name}: a night with every unit taken is 409; the check-out day is free for the next guest`, () =>
+      run(
+        Effect.gen(function* () {
+          const service = yield* BookingsService
+          yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-15"), key())
+          const overlap = yield* Effect.flip(service.create(bob, stay(SINGLE, "2026-03-14", "2026-03-16"), key()))
+          assert.deepStrictEqual(problem(overlap), { _tag: "RoomUnavailable", detail: Messages.roomSoldOut })
+          yield* service.create(bob, stay(SINGLE, "2026-03-15", "2026-03-16"), key())
+          // two units: two guests on the same nights, not three
+          yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-13"), key())
+          yield* service.create(bob, stay(TWIN, "2026-03-12", "2026-03-13"), key())
+          const third = yield* Effect.flip(service.create(admin, stay(TWIN, "2026-03-12", "2026-03-13"), key()))
+          assert.strictEqual(third._tag, "RoomUnavailable")
+          assert.deepStrictEqual(
+            (yield* bookings).map((b) => [b.room_id, b.user_id, b.price]),
+            [
+              [SINGLE, alice.id, 3000],
+              [SINGLE, bob.id, 1000],
+              [TWIN, alice.id, 500],
+              [TWIN, bob.id, 500]
+            ]
+          )
+          assert.strictEqual(yield* created, 4)
+        })
+      )
+    )
+  }
+
+  it.effect("cancel: the owner or an admin (D1); anyone else 403; a missing booking 404; the nights are freed", () =>
+    run(
+      Effect.gen(function* () {
+        const service = yield* BookingsService
+        yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+        const [booking] = yield* bookings
+        const denied = yield* Effect.flip(service.cancel(bob, booking!.id))
+        assert.deepStrictEqual(problem(denied), { _tag: "Forbidden", detail: Messages.bookingNotYours })
+        assert.lengthOf(yield* bookings, 1)
+        yield* service.cancel(alice, booking!.id)
+        const gone = yield* Effect.flip(service.cancel(alice, booking!.id))
+        assert.deepStrictEqual(problem(gone), { _tag: "NotFound", detail: Messages.bookingNotFound })
+        // 404 before 403: a stranger learns nothing about a missing booking
+        assert.strictEqual((yield* Effect.flip(service.cancel(bob, 12345)))._tag, "NotFound")
+        yield* service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+        yield* service.cancel(admin, (yield* bookings)[0]!.id)
+        assert.lengthOf(yield* bookings, 0)
+      })
+    )
+  )
+
+  it.effect("the caller's bookings are theirs only; the list is everyone's, latest stay first, paged", () =>
+    run(
+      Effect.gen(function* () {
+        const service = yield* BookingsService
+        yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-13"), undefined)
+        yield* service.create(bob, stay(TWIN, "2026-03-20", "2026-03-21"), undefined)
+        yield* service.create(alice, stay(TWIN, "2026-03-15", "2026-03-16"), undefined)
+        const mine = yield* service.mine(alice, {})
+        assert.deepStrictEqual(
+          mine.map((b) => [b.user_id, b.date_from]),
+          [
+            [alice.id, "2026-03-15"],
+            [alice.id, "2026-03-12"]
+          ]
+        )
+        const page = yield* service.list({ page: 1, per_page: 2 })
+        assert.deepStrictEqual(
+          page.map((b) => b.date_from),
+          ["2026-03-20", "2026-03-15"]
+        )
+      })
+    )
+  )
+
+  it.effect("Idempotency-Key: the same request again replays the answer and books once", () =>
+    run(
+      Effect.gen(function* () {
+        const service = yield* BookingsService
+        const first = yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "k1")
+        const again = yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "k1")
+        assert.deepStrictEqual(again, first)
+        assert.lengthOf(yield* bookings, 1)
+        assert.strictEqual(yield* created, 1)
+        // the price of the key path is the room's price × nights, as the statement's
+        assert.strictEqual((yield* bookings)[0]!.price, 1000)
+        // keys are per user: Bob's "k1" is his own
+        yield* service.create(bob, stay(TWIN, "2026-03-12", "2026-03-14"), "k1")
+        assert.lengthOf(yield* bookings, 2)
+      })
+    )
+  )
+
+  it.effect("Idempotency-Key: reused for a different request is 422 naming the header; nothing booked", () =>
+    run(
+      Effect.gen(function* () {
+        const service = yield* BookingsService
+        yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "k2")
+        const reused = yield* Effect.flip(service.create(alice, stay(TWIN, "2026-03-12", "2026-03-15"), "k2"))
+        const [issue] = (reused as unknown as { detail: ReadonlyArray<ValidationIssue> }).detail
+        assert.deepStrictEqual(
+          [reused._tag, issue!.type, issue!.loc, issue!.input],
+          ["ValidationError", "idempotency_key_reused", ["header", "idempotency-key"], "k2"]
+        )
+        assert.lengthOf(yield* bookings, 1)
+      })
+    )
+  )
+
+  it.effect("Idempotency-Key: a refused request is not remembered, so the same key succeeds once it can", () =>
+    run(
+      Effect.gen(function* () {
+        const service = yield* BookingsService
+        yield* service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+        const full = yield* Effect.flip(service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), "k3"))
+        assert.strictEqual(full._tag, "RoomUnavailable")
+        assert.strictEqual((yield* BookingsTables).keys.size, 0)
+        yield* service.cancel(bob, (yield* bookings)[0]!.id)
+        yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), "k3")
+        assert.deepStrictEqual(
+          (yield* bookings).map((b) => b.user_id),
+          [alice.id]
+        )
+      })
+    )
+  )
+
+  it.effect(
+    "PostgreSQL's refusals: a deadlock is retried; the inventory's CHECK is 409; an overflowing total 422",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const service = yield* BookingsService
+          const { failNext } = yield* BookingsTables
+          for (const key of [undefined, "k4"]) {
+            failNext.push(deadlock(), deadlock())
+            yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-13"), key)
+          }
+          assert.lengthOf(yield* bookings, 2)
+
+          failNext.push(inventoryRefusal())
+          const refused = yield* Effect.flip(service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-13"), undefined))
+          assert.deepStrictEqual(problem(refused), { _tag: "RoomUnavailable", detail: Messages.roomSoldOut })
+
+          failNext.push(numericOverflow())
+          const overflow = yield* Effect.flip(service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-13"), "k5"))
+          const [issue] = (overflow as unknown as { detail: ReadonlyArray<ValidationIssue> }).detail
+          assert.deepStrictEqual([overflow._tag, issue!.loc], ["ValidationError", ["body", "date_to"]])
+          assert.include(issue!.msg, "2147483647")
+
+          // four deadlocks in a row: the retries (3) are spent, and it is a defect (500), never a false answer
+          failNext.push(deadlock(), deadlock(), deadlock(), deadlock())
+          const exit = yield* Effect.exit(service.create(bob, stay(SINGLE, "2026-03-20", "2026-03-21"), undefined))
+          assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Die")
+          assert.lengthOf(yield* bookings, 2)
+        })
+      )
+  )
+})
