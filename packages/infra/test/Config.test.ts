@@ -25,6 +25,8 @@ describe("Config", () => {
           rootPath: "",
           corsOrigins: [],
           trustedProxies: ["127.0.0.0/8", "::1/128"],
+          maxJsonBodyKb: 1024,
+          maxJsonBodyBytes: 1024 * 1024,
           shutdownTimeout: 10,
           shutdownDrain: 0
         }
