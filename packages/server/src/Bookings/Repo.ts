@@ -131,15 +131,15 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
       sql`DELETE FROM bookings WHERE id = ${bookingId} RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
 
     return {
+      /** The `Idempotency-Key` path's transaction: the key's claim and the booking commit or roll back together. */
+      withTransaction: sql.withTransaction,
       list: (page: typeof Page.Type) => list(page).pipe(Effect.orDie),
       lockRoom,
       reserveNights,
       insert,
       book,
       findOwner: (bookingId: number) => findOwner(bookingId).pipe(Effect.orDie),
-      remove: (bookingId: number) => remove(bookingId).pipe(Effect.orDie),
-      /** The `Idempotency-Key` path's transaction: the key's claim and the booking commit or roll back together. */
-      withTransaction: sql.withTransaction
+      remove: (bookingId: number) => remove(bookingId).pipe(Effect.orDie)
     } as const
   })
 }) {}
