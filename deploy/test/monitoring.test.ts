@@ -145,6 +145,29 @@ describe("alert rules", () => {
         alert_rule_test: [{ eval_time: "20m", alertname: "ShumBookingHighLatencyP99", exp_alerts: [] }]
       },
       {
+        name: "the image job stream lost and its consumer group recreated",
+        interval: "1m",
+        input_series: [{ series: 'image_jobs_group_recreated_total{job="worker"}', values: "0 0 0 0 0 1 1 1 1 1 1" }],
+        alert_rule_test: [
+          { eval_time: "3m", alertname: "ShumBookingImageJobStreamLost", exp_alerts: [] },
+          {
+            eval_time: "10m",
+            alertname: "ShumBookingImageJobStreamLost",
+            exp_alerts: [
+              {
+                exp_labels: { severity: "warning" },
+                exp_annotations: {
+                  summary:
+                    "Redis lost the image job stream; the worker recreated it and queued the pending images again",
+                  description:
+                    "The consumer group was recreated 1 times in 15 minutes: Redis restarted empty, failed over or was flushed."
+                }
+              }
+            ]
+          }
+        ]
+      },
+      {
         name: "an image job dead-lettered",
         interval: "1m",
         input_series: [
