@@ -147,19 +147,19 @@ layer(makeTestServer(ENV, { services }), { excludeTestServices: true, timeout: "
       Effect.gen(function* () {
         const client = randomIp()
         const body = json({ email: `${randomName("nobody")}@example.com`, password: "password123" })
-        // other letter cases and a doubled slash reach no handler: 404, counted by the general limit only
-        for (const path of ["/AUTH/LOGIN", "/Auth/Login", "//auth/login", "/auth//login"]) {
+        // other letter cases, a doubled slash, a `;` reach no handler: 404, counted by the general limit only
+        for (const path of ["/AUTH/LOGIN", "/Auth/Login", "//auth/login", "/auth/login;x=1"]) {
           const response = yield* requestFrom(client, HttpClientRequest.post(path).pipe(body))
           assert.strictEqual(response.status, 404, path)
           assert.strictEqual(header(response, "ratelimit-limit"), "8", path)
         }
         // spellings the router does take to the login handler count on the login's key
-        for (const path of ["/auth/%6Cogin", "/auth/login;jsessionid=1", "/auth/login"]) {
+        for (const path of ["/auth/%6Cogin", "/auth/%6cogin", "/auth/login"]) {
           const response = yield* requestFrom(client, HttpClientRequest.post(path).pipe(body))
           assert.strictEqual(response.status, 401, path)
           assert.strictEqual(header(response, "ratelimit-limit"), "3", path)
         }
-        const refused = yield* requestFrom(client, HttpClientRequest.post("/auth/%6cogin").pipe(body))
+        const refused = yield* requestFrom(client, HttpClientRequest.post("/auth/log%69n").pipe(body))
         assert.strictEqual(refused.status, 429)
         assert.strictEqual(((yield* refused.json) as { detail: string }).detail, "Rate limit exceeded: 3 per 1 minute")
       })

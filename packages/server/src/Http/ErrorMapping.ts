@@ -25,7 +25,7 @@ import { AppConfig } from "@shum/infra/Config"
 import { Cause, Effect, Layer, Option, Predicate, Schema } from "effect"
 import { noteUnhandledError } from "./AccessLog.js"
 import { INVENTORY_CONSTRAINT } from "../Bookings/InventoryCheck.js"
-import { allowedMethods, findRoute, type RouteMatch } from "./RouteTable.js"
+import { allowedMethods, endsEarlyForTheRouter, findRoute, type RouteMatch } from "./RouteTable.js"
 import { JsonTooDeep, parseJson } from "./JsonBody.js"
 import { boundIssues, jsonInvalid, jsonTooDeep, secretsOf, toValidationIssues, type Location } from "./Validation.js"
 
@@ -277,6 +277,8 @@ export const mapErrors =
   (app: HttpApp.Default): HttpApp.Default =>
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
+      // D12: the whole path is matched, as Starlette does; the router would stop at a `;` or `#`
+      if (endsEarlyForTheRouter(pathOf(request.url))) return onRouteNotFound(request)
       const redirect = trailingSlashRedirect(request)
       if (Option.isSome(redirect)) return redirect.value
       // docs/api.md §1.4: malformed JSON is a 422 before authentication looks at the request.

@@ -6,8 +6,8 @@
  *
  * Matching is the router's own: the same library (`find-my-way-ts`, which `HttpRouter` uses) with the same
  * configuration (`ROUTER_CONFIG`, installed on the real router by `Http.ts`), so a request this table
- * places on a route is exactly one that reaches that route's handler — percent-encoding, `;`,
- * absolute-form targets and all. docs/decisions.md D12: paths match exactly, as Starlette's do — letter
+ * places on a route is exactly one that reaches that route's handler — percent-encoding and absolute-form
+ * targets included (`;` and `#`: `endsEarlyForTheRouter`). docs/decisions.md D12: paths match exactly, as Starlette's do — letter
  * case matters and a doubled slash is not collapsed (the library's defaults do both, which let
  * `/AUTH/LOGIN` reach the login handler while the rate limit, matching differently, missed it).
  */
@@ -66,14 +66,29 @@ export interface RouteMatch {
   readonly params: Readonly<Record<string, string | undefined>>
 }
 
+/**
+ * Whether the path (before any query) holds a `;` or `#`. find-my-way ends the path there (`/auth/login;x`
+ * is `/auth/login` to it); Starlette matches the whole path, so such a path reaches no route: the error
+ * mapping answers it 404 before the router sees it, and this table matches nothing for it.
+ */
+export const endsEarlyForTheRouter = (path: string): boolean => {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i)
+    if (c === 63) return false // ?
+    if (c === 59 || c === 35) return true // ; #
+  }
+  return false
+}
+
 /** The route `path` (a request target: a path, maybe with a query) reaches, with its decoded parameters. */
 export const findRoute = (method: string, path: string): RouteMatch | undefined => {
+  if (endsEarlyForTheRouter(path)) return undefined
   const found = router.find(method, path)
   return found === undefined ? undefined : { route: found.handler, params: found.params }
 }
 
 /** The methods some endpoint serves at this path (for `Allow` on a 405). */
 export const allowedMethods = (path: string): ReadonlyArray<string> =>
-  METHODS.filter((method) => router.find(method, path) !== undefined)
+  endsEarlyForTheRouter(path) ? [] : METHODS.filter((method) => router.find(method, path) !== undefined)
 
 export const allRoutes = routes
