@@ -50,6 +50,9 @@ export class ShumApi extends HttpApi.make("shum")
       "`minimum`/`maximum` states (ids and `facility_ids[]`: −2147483648..2147483647; `price`, `quantity`: " +
       "0..2147483647; `page`: 1..2147483647; `telegram_id`/`pachca_id`: ±9007199254740991); dates are `YYYY-MM-DD` from 0001-01-01 to " +
       "9999-12-31; a stay (booking or availability search) is at most `MAX_STAY_NIGHTS` nights (default 90) and " +
-      "begins at most `BOOKING_HORIZON_DAYS` days after today (default 730)."
+      "begins at most `BOOKING_HORIZON_DAYS` days after today (default 730).\n\n" +
+      "A query parameter an operation does not declare is ignored, as the original service ignored it, and named " +
+      'in a `Warning` header of the answer (`299 - "unknown query parameter ignored: <name>"`). A create answers ' +
+      "the new resource's `id` and its path in `Location` (after `ROOT_PATH` when there is one)."
   )
   .annotate(OpenApi.Transform, finishDocument) {}

@@ -14,7 +14,7 @@ import {
 } from "./Errors.js"
 import { Authentication } from "./Security.js"
 import { RefreshRequest, Token, User, UserLogin, UserRegister } from "./Users.js"
-import { setsAccessCookie } from "./OpenApiHeaders.js"
+import { setsAccessCookie, locatesCreated } from "./OpenApiHeaders.js"
 
 export class AuthApi extends HttpApiGroup.make("auth")
   .add(
@@ -25,10 +25,12 @@ export class AuthApi extends HttpApiGroup.make("auth")
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .annotate(OpenApi.Identifier, "register")
+      .annotate(OpenApi.Transform, locatesCreated("/users/{user_id}"))
       .annotate(OpenApi.Summary, "Register")
       .annotate(
         OpenApi.Description,
-        "Creates a user with role `user` and answers 201 with it. It does not sign in (no tokens, no cookie).\n\n" +
+        "Creates a user with role `user` and answers 201 with it and `Location: /users/{id}` (D15; after `ROOT_PATH` " +
+          "when the service has one). It does not sign in (no tokens, no cookie).\n\n" +
           "Order: body validation (422, also for a missing or `null` body, and for a password over 72 bytes in " +
           "UTF-8) → auth rate limit (429; a 422 does not count) → e-mail already registered, in any letter case " +
           "(D12) → 409 `Пользователь с email '<e-mail>' уже существует` (a concurrent duplicate → 409 integrity " +

@@ -2,7 +2,7 @@
  * Bookings (docs/api.md §2, §8.7; docs/data.md §1.8, BR-4..BR-8; docs/decisions.md D2).
  */
 import { Schema } from "effect"
-import { DateString, LaxInt32, modelDoc, Timestamp } from "./Common.js"
+import { DateString, EXAMPLE_CHECK_IN, EXAMPLE_CHECK_OUT, LaxInt32, modelDoc, Timestamp } from "./Common.js"
 
 const bookingFields = {
   id: Schema.Int,
@@ -23,9 +23,9 @@ export class Booking extends Schema.Class<Booking>("Booking")(
       id: 1,
       room_id: 1,
       user_id: 1,
-      date_from: DateString.make("2026-12-01"),
-      date_to: DateString.make("2026-12-05"),
-      price: 12000,
+      date_from: DateString.make(EXAMPLE_CHECK_IN),
+      date_to: DateString.make(EXAMPLE_CHECK_OUT),
+      price: 9000,
       created_at: "2026-02-12T10:15:30.123456Z"
     }
   )
@@ -41,8 +41,34 @@ export class BookingIn extends Schema.Class<BookingIn>("BookingIn")(
       "(default 730).",
     {
       room_id: 1,
-      date_from: DateString.make("2026-12-01"),
-      date_to: DateString.make("2026-12-05")
+      date_from: DateString.make(EXAMPLE_CHECK_IN),
+      date_to: DateString.make(EXAMPLE_CHECK_OUT)
+    }
+  )
+) {}
+
+/**
+ * The answer of `POST /bookings` (docs/decisions.md D15): the original's `{"status": "OK"}`, the new booking's
+ * `id` and the booking itself; `Location` names `/bookings/{id}`.
+ */
+const bookingCreatedFields = { status: Schema.Literal("OK"), id: Schema.Int, booking: Booking }
+export class BookingCreated extends Schema.Class<BookingCreated>("BookingCreated")(
+  bookingCreatedFields,
+  modelDoc(
+    bookingCreatedFields,
+    "Booked: `id` is the new booking's id, `booking` the booking as stored, and `Location` its address.",
+    {
+      status: "OK",
+      id: 1,
+      booking: new Booking({
+        id: 1,
+        room_id: 1,
+        user_id: 1,
+        date_from: DateString.make(EXAMPLE_CHECK_IN),
+        date_to: DateString.make(EXAMPLE_CHECK_OUT),
+        price: 9000,
+        created_at: "2026-02-12T10:15:30.123456Z"
+      })
     }
   )
 ) {}

@@ -5,7 +5,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
-import { Booking, BookingIn } from "./Bookings.js"
+import { Booking, BookingCreated, BookingIn } from "./Bookings.js"
 import { Message } from "./Common.js"
 import {
   ConflictProblem,
@@ -18,6 +18,7 @@ import {
   ValidationErrorProblem
 } from "./Errors.js"
 import { BookingIdPath, IdempotencyHeaders, PageQuery, STAY_LIMITS_TEXT } from "./Params.js"
+import { locatesCreated } from "./OpenApiHeaders.js"
 import { AdminAuthentication, Authentication } from "./Security.js"
 
 export class BookingsApi extends HttpApiGroup.make("bookings")
@@ -50,7 +51,7 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
     HttpApiEndpoint.post("create", "/bookings")
       .setHeaders(IdempotencyHeaders)
       .setPayload(BookingIn)
-      .addSuccess(Message)
+      .addSuccess(BookingCreated)
       .addError(NotFoundProblem)
       .addError(InvalidDateRangeProblem)
       .addError(RoomUnavailableProblem)
@@ -60,10 +61,14 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .addError(ValidationErrorProblem)
       .middleware(Authentication)
       .annotate(OpenApi.Identifier, "createBooking")
+      .annotate(OpenApi.Transform, locatesCreated("/bookings/{booking_id}"))
       .annotate(OpenApi.Summary, "Book a room")
       .annotate(
         OpenApi.Description,
-        "Books one unit of a room type for the caller; `price` = nightly price × nights. Bookings of a room are " +
+        "Books one unit of a room type for the caller; `price` = nightly price × nights. Answers " +
+          '`{"status": "OK", "id": <id>, "booking": {…}}` and `Location: /bookings/{id}` (D15; after `ROOT_PATH` ' +
+          "when the service has one); a replay (`Idempotency-Key`) answers the same. " +
+          "Bookings of a room are " +
           "serialised in the database, so concurrent requests can never exceed its `quantity` on any night (D2).\n\n" +
           "Order: 401 → 422 (also a stay beyond the limits below) → `Idempotency-Key` seen before for this user: same body → the first answer is " +
           "replayed and nothing is booked; another body → 422; the first request still running → this one waits for it and gets its answer " +
@@ -76,6 +81,22 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
           "Differs from the original (D2): sold out is 409 (the original answered 400, its own docs said 409), " +
           "availability is counted per night, past dates are refused, and overbooking under concurrency is " +
           "impossible."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/bookings/:booking_id")
+      .setPath(BookingIdPath)
+      .addSuccess(Booking)
+      .addError(NotFoundProblem)
+      .addError(ValidationErrorProblem)
+      .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "getBooking")
+      .annotate(OpenApi.Summary, "Get a booking")
+      .annotate(
+        OpenApi.Description,
+        "One booking, for its owner or an admin (D15; the original had no such read). Order: 401 → 422 → " +
+          "unknown id, or another user's booking and the caller is not an admin → 404 `Бронирование не найдено` " +
+          "(the same answer: nobody learns which ids exist)."
       )
   )
   .add(

@@ -5,7 +5,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
-import { Message } from "./Common.js"
+import { Created, CREATED, Message } from "./Common.js"
 import {
   ConflictProblem,
   IntegrityViolationProblem,
@@ -16,7 +16,7 @@ import {
 import { City, CityIn, CityPatch } from "./Geo.js"
 import { CitiesQuery, CityIdPath } from "./Params.js"
 import { AdminAuthentication } from "./Security.js"
-import { conditionalRead } from "./OpenApiHeaders.js"
+import { conditionalRead, locatesCreated } from "./OpenApiHeaders.js"
 
 const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
 const NAME_TAKEN =
@@ -51,17 +51,18 @@ export class CitiesApi extends HttpApiGroup.make("cities")
   .add(
     HttpApiEndpoint.post("create", "/cities")
       .setPayload(CityIn)
-      .addSuccess(Message)
+      .addSuccess(Created)
       .addError(NotFoundProblem)
       .addError(ConflictProblem)
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "createCity")
+      .annotate(OpenApi.Transform, locatesCreated("/cities/{city_id}"))
       .annotate(OpenApi.Summary, "Create a city")
       .annotate(
         OpenApi.Description,
-        `${ADMIN_ONLY} The same name may exist in different countries.\n\n` +
+        `${ADMIN_ONLY} The same name may exist in different countries. ${CREATED}\n\n` +
           `Order: 401/403 → 422 → unknown country → 404 \`Страна с ID {id} не найден\` → ${NAME_TAKEN}.`
       )
   )

@@ -161,6 +161,15 @@ const isCalendarDate = (s: string): boolean => {
   return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(s)
 }
 
+/**
+ * The check-in and check-out days of the document's examples. They are fixed here, so the document — and
+ * the client generated from it — does not change from day to day; the served `/openapi.json` shows them
+ * moved to today + 30 and today + 33 (`relativeExampleDates` in `OpenApiDoc.ts`), so "Try it out" on
+ * `POST /bookings` books as shipped.
+ */
+export const EXAMPLE_CHECK_IN = "2026-12-01"
+export const EXAMPLE_CHECK_OUT = "2026-12-04"
+
 /** The dates a request may carry: years 0001 to 9999 (PostgreSQL has no year 0; docs/decisions.md D11). */
 export const DATE_RANGE = { first: "0001-01-01", last: "9999-12-31" } as const
 
@@ -181,7 +190,7 @@ export const DateString = Schema.String.pipe(
     type: "string",
     format: "date",
     description: `A calendar date, from ${DATE_RANGE.first} to ${DATE_RANGE.last}`,
-    examples: ["2026-12-01"]
+    examples: [EXAMPLE_CHECK_IN]
   }
 })
 export type DateString = typeof DateString.Type
@@ -256,3 +265,23 @@ export class Message extends Schema.Class<Message>("Message")(
 ) {
   static readonly ok = new Message({ status: "OK" })
 }
+
+/**
+ * The body of a create (docs/decisions.md D15): the original's `{"status": "OK"}` and the new resource's `id`;
+ * the `Location` header says where to read it. Clients of the original ignore the added member.
+ */
+const createdFields = { status: Schema.Literal("OK"), id: Schema.Int }
+export class Created extends Schema.Class<Created>("Created")(
+  createdFields,
+  modelDoc(createdFields, "Created: `id` is the new resource's id and the `Location` header its address.", {
+    status: "OK",
+    id: 1
+  })
+) {
+  static readonly of = (id: number) => new Created({ status: "OK", id })
+}
+
+/** How the creates' descriptions in the document say what they answer (docs/decisions.md D15). */
+export const CREATED =
+  'Answers `{"status": "OK", "id": <new id>}` and `Location`, the new resource\'s path (after `ROOT_PATH` when ' +
+  'the service has one), with the original\'s status (D15: the original answered `{"status": "OK"}` alone).'

@@ -5,7 +5,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
-import { Message } from "./Common.js"
+import { Created, CREATED, Message } from "./Common.js"
 import {
   ConflictProblem,
   IntegrityViolationProblem,
@@ -16,7 +16,7 @@ import {
 import { Country, CountryIn, CountryPatch } from "./Geo.js"
 import { CountriesQuery, CountryIdPath } from "./Params.js"
 import { AdminAuthentication } from "./Security.js"
-import { conditionalRead } from "./OpenApiHeaders.js"
+import { conditionalRead, locatesCreated } from "./OpenApiHeaders.js"
 
 const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
 const UNIQUENESS =
@@ -48,16 +48,17 @@ export class CountriesApi extends HttpApiGroup.make("countries")
   .add(
     HttpApiEndpoint.post("create", "/countries")
       .setPayload(CountryIn)
-      .addSuccess(Message)
+      .addSuccess(Created)
       .addError(ConflictProblem)
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "createCountry")
+      .annotate(OpenApi.Transform, locatesCreated("/countries/{country_id}"))
       .annotate(OpenApi.Summary, "Create a country")
       .annotate(
         OpenApi.Description,
-        `${ADMIN_ONLY} The ISO code is stored upper-cased.\n\nOrder: 401/403 → 422 → ${UNIQUENESS}.`
+        `${ADMIN_ONLY} The ISO code is stored upper-cased. ${CREATED}\n\nOrder: 401/403 → 422 → ${UNIQUENESS}.`
       )
   )
   .add(

@@ -6,12 +6,12 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
-import { Message } from "./Common.js"
+import { Created, CREATED, Message } from "./Common.js"
 import { NotFoundProblem, RateLimitedProblem, ValidationErrorProblem } from "./Errors.js"
 import { FacilitiesQuery, FacilityIdPath } from "./Params.js"
 import { Facility, FacilityIn } from "./Rooms.js"
 import { AdminAuthentication } from "./Security.js"
-import { conditionalRead } from "./OpenApiHeaders.js"
+import { conditionalRead, locatesCreated } from "./OpenApiHeaders.js"
 
 const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
 
@@ -40,16 +40,13 @@ export class FacilitiesApi extends HttpApiGroup.make("facilities")
   .add(
     HttpApiEndpoint.post("create", "/facilities")
       .setPayload(FacilityIn)
-      .addSuccess(Message)
+      .addSuccess(Created)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "createFacility")
+      .annotate(OpenApi.Transform, locatesCreated("/facilities/{facility_id}"))
       .annotate(OpenApi.Summary, "Create a facility")
-      .annotate(
-        OpenApi.Description,
-        `${ADMIN_ONLY} Titles need not be unique. Answers \`{"status": "OK"}\`; find the id with ` +
-          "`GET /facilities?title=…`."
-      )
+      .annotate(OpenApi.Description, `${ADMIN_ONLY} Titles need not be unique. ${CREATED}`)
   )
   .add(
     HttpApiEndpoint.del("delete", "/facilities/:facility_id")

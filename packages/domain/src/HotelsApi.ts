@@ -5,7 +5,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
-import { Message } from "./Common.js"
+import { Created, CREATED, Message } from "./Common.js"
 import {
   ConflictProblem,
   IntegrityViolationProblem,
@@ -17,7 +17,7 @@ import {
 import { Hotel, HotelIn, HotelPatch, HotelWithRooms } from "./Hotels.js"
 import { AvailableHotelsQuery, HotelIdPath, HotelsQuery, STAY_LIMITS_TEXT } from "./Params.js"
 import { AdminAuthentication } from "./Security.js"
-import { conditionalRead } from "./OpenApiHeaders.js"
+import { conditionalRead, locatesCreated } from "./OpenApiHeaders.js"
 
 const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
 const CITY_BY_NAME =
@@ -37,7 +37,9 @@ export class HotelsApi extends HttpApiGroup.make("hotels")
         OpenApi.Description,
         "Hotels, paginated, filtered by `title` and `city` (partial, case-insensitive) and `city_id`, sorted by " +
           "`sort_by` (`id`, `title` or the city's name) in `order`.\n\n" +
-          "Differs from the original: `sort_by=city` with `city_id` no longer duplicates rows (a proper join)."
+          "Differs from the original: `sort_by=city` with `city_id` no longer duplicates rows (a proper join); " +
+          "`date_from`/`date_to`, which the original ignored here, are a 422 naming the search that takes them " +
+          "(`GET /hotels/rooms/available`)."
       )
   )
   // Declared before `/hotels/:hotel_id`: the literal path wins (docs/api.md §13).
@@ -75,17 +77,18 @@ export class HotelsApi extends HttpApiGroup.make("hotels")
   .add(
     HttpApiEndpoint.post("create", "/hotels")
       .setPayload(HotelIn)
-      .addSuccess(Message)
+      .addSuccess(Created)
       .addError(NotFoundProblem)
       .addError(ConflictProblem)
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "createHotel")
+      .annotate(OpenApi.Transform, locatesCreated("/hotels/{hotel_id}"))
       .annotate(OpenApi.Summary, "Create a hotel")
       .annotate(
         OpenApi.Description,
-        `${ADMIN_ONLY} Answers \`{"status": "OK"}\`; find the new id with \`GET /hotels?title=…\`.\n\n` +
+        `${ADMIN_ONLY} ${CREATED}\n\n` +
           "Order: 401/403 → 422 → city not found → 404 `Город с название '<city>' не найден` → title already used " +
           "(exact, case-sensitive) → 409 `Отель с название '<title>' уже существует`. Absent or `null` times " +
           `become 14:00:00 / 12:00:00.\n\n${CITY_BY_NAME}`

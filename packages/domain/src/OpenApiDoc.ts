@@ -15,10 +15,14 @@
  * 5. Every request and response body gets media-type `examples`, taken from its schema's own examples (the
  *    models' and errors' `examples` annotations), so Swagger UI, Redoc and generators show real values (D8);
  *    a list answer is described as the list of its items rather than "Success".
- * 6. Headers the middlewares add (`OpenApiHeaders.ts`, which also has the per-endpoint transforms).
+ * 6. Headers the middlewares add (`OpenApiHeaders.ts`, which also has the per-endpoint transforms), last, so
+ *    the 413 of step 7 has them too.
  * 7. docs/decisions.md D11: every operation that takes a body other than a multipart upload may answer 413
  *    (`MAX_JSON_BODY_KB`, enforced by the server before routing), which `HttpApi` has no way to declare once.
+ *
+ * Not a step of the document: `relativeExampleDates`, which the server applies to the document it serves.
  */
+import { EXAMPLE_CHECK_IN, EXAMPLE_CHECK_OUT } from "./Common.js"
 import { ProblemContentType, Problems } from "./Errors.js"
 import { Messages } from "./Messages.js"
 import { addMiddlewareHeaders } from "./OpenApiHeaders.js"
@@ -249,6 +253,37 @@ export const documentBodyLimit = (spec: Json): Json => {
 
 /** Every post-processing step, in order: the `OpenApi.Transform` of `ShumApi`. */
 export const finishDocument = (spec: Json): Json =>
-  documentBodyLimit(
-    addMiddlewareHeaders(describeLists(addMediaExamples(dropKeywordIds(allowExtraBodyFields(stripDecodeErrors(spec))))))
+  addMiddlewareHeaders(
+    documentBodyLimit(describeLists(addMediaExamples(dropKeywordIds(allowExtraBodyFields(stripDecodeErrors(spec))))))
   )
+
+const DAY_MS = 86_400_000
+
+/** `YYYY-MM-DD` of the UTC day `days` after `today` (itself `YYYY-MM-DD`). */
+const daysAfter = (today: string, days: number) =>
+  new Date(Date.parse(`${today}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10)
+
+/** A copy of `node` with every string equal to a key of `replacements` replaced by its value. */
+const replaceStrings = (node: unknown, replacements: ReadonlyMap<string, string>): unknown => {
+  if (typeof node === "string") return replacements.get(node) ?? node
+  if (Array.isArray(node)) return node.map((item) => replaceStrings(item, replacements))
+  if (isObject(node)) {
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, replaceStrings(value, replacements)]))
+  }
+  return node
+}
+
+/**
+ * The document as served on `today` (UTC, `YYYY-MM-DD`): the examples' stay (`EXAMPLE_CHECK_IN` …
+ * `EXAMPLE_CHECK_OUT`) moved to today + 30 … today + 33, so "Try it out" on `POST /bookings` and the
+ * availability searches works as shipped, whenever it is tried. The document itself keeps the fixed dates,
+ * so it — and the client generated from it — does not change from one day to the next.
+ */
+export const relativeExampleDates = (spec: Json, today: string): Json =>
+  replaceStrings(
+    spec,
+    new Map([
+      [EXAMPLE_CHECK_IN, daysAfter(today, 30)],
+      [EXAMPLE_CHECK_OUT, daysAfter(today, 33)]
+    ])
+  ) as Json

@@ -30,11 +30,23 @@ const RETRY_AFTER_503 = {
 }
 
 /**
+ * docs/api.md §1.5: a query parameter the operation does not declare is ignored, as the original ignored it,
+ * and named in this header of the answer, whatever its status (the server's `Http/UnknownParams.ts`).
+ */
+const UNKNOWN_PARAMS_WARNING = header(
+  "Present when the request had query parameters this operation does not declare: they were ignored (as the " +
+    'original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ' +
+    'ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them.',
+  { type: "string", pattern: '^299 - "unknown query parameters? ignored: [^"]*"$' }
+)
+
+/**
  * `WWW-Authenticate` on the token check's 401; `Retry-After` and `RateLimit-*` on 429 (D4); `Retry-After` on
- * every 503 (a dependency unavailable).
+ * every 503 (a dependency unavailable); `Warning` for unknown query parameters on every answer.
  */
 export const addMiddlewareHeaders = (spec: Json): Json => {
   for (const [status, response] of responsesOfEveryOperation(spec)) {
+    response["headers"] = { ...(response["headers"] as Json), Warning: UNKNOWN_PARAMS_WARNING }
     if (status === "429") response["headers"] = { ...RATE_LIMIT_HEADERS, ...(response["headers"] as Json) }
     if (status === "503") response["headers"] = { ...RETRY_AFTER_503, ...(response["headers"] as Json) }
     if (status === "401" && JSON.stringify(response["content"] ?? {}).includes(UNAUTHORIZED_REF)) {
@@ -103,3 +115,32 @@ export const setsAccessCookie = (operation: Json): Json => {
   }
   return operation
 }
+
+/**
+ * docs/decisions.md D15: a create's success carries `Location`, the new resource's path (`template` with its
+ * `{…}` filled), after `ROOT_PATH` when the service has one: a path the client can call as it is, through
+ * the proxy or directly (the service also answers prefixed paths). The pattern lets the contract check in
+ * the server tests verify the value.
+ */
+export const locatesCreated =
+  (template: string) =>
+  (operation: Json): Json => {
+    const responses = (operation["responses"] ?? {}) as Record<string, Json>
+    const ok = Object.entries(responses).find(([status]) => status.startsWith("2"))
+    if (ok !== undefined) {
+      const pattern = `^(/[^/?#]+)*${template.replace(/\{[^}]+\}/g, "[0-9]+")}$`
+      ok[1]["headers"] = {
+        Location: {
+          description:
+            `The new resource's path, \`${template}\`, after \`ROOT_PATH\` when the service has one ` +
+            "(e.g. `/apps/shum-booking" +
+            template.replace(/\{[^}]+\}/g, "1") +
+            "`): `GET` it to read what was created.",
+          required: true,
+          schema: { type: "string", pattern, examples: [template.replace(/\{[^}]+\}/g, "1")] }
+        },
+        ...(ok[1]["headers"] as Json)
+      }
+    }
+    return operation
+  }

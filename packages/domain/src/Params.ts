@@ -3,7 +3,7 @@
  * No identifiers on these structs: OpenAPI lists their fields as parameters only when inlined.
  */
 import { Schema } from "effect"
-import { DATE_RANGE, DateString, INT32, PaginationParams, PathId, QueryId, Text } from "./Common.js"
+import { DATE_RANGE, DateString, EXAMPLE_CHECK_IN, EXAMPLE_CHECK_OUT, INT32, PaginationParams, PathId, QueryId, Text } from "./Common.js"
 
 // --- path --------------------------------------------------------------------------------------------
 
@@ -27,13 +27,13 @@ const contains = (what: string) =>
 const queryId = (description: string) =>
   QueryId.annotations({ jsonSchema: { type: "integer", format: "int32", ...INT32, description } })
 
-const requiredDate = (description: string) =>
+const requiredDate = (description: string, example: string) =>
   DateString.annotations({
     jsonSchema: {
       type: "string",
       format: "date",
       description: `${description}; a date from ${DATE_RANGE.first} to ${DATE_RANGE.last}`,
-      examples: ["2026-12-01"]
+      examples: [example]
     }
   })
 
@@ -55,6 +55,26 @@ export const UsersQuery = Schema.Struct({
   )
 })
 
+/**
+ * `GET /hotels` lists hotels and does not search by dates; the original ignored `date_from`/`date_to` there,
+ * which reads as a search that silently found everything. They are refused (422 at the parameter) with a
+ * message naming the search that does take them (docs/api.md §8.5).
+ */
+export const HOTELS_NOT_BY_DATE =
+  "GET /hotels does not filter by dates: hotels with rooms free for a stay are listed by " +
+  "GET /hotels/rooms/available?date_from=…&date_to=… (one hotel's rooms: GET /hotels/{hotel_id}/rooms/available)"
+
+const searchedElsewhere = Schema.optional(
+  Schema.String.pipe(Schema.filter(() => false, { message: () => HOTELS_NOT_BY_DATE })).annotations({
+    jsonSchema: {
+      type: "string",
+      format: "date",
+      deprecated: true,
+      description: `Not accepted here (422): ${HOTELS_NOT_BY_DATE}.`
+    }
+  })
+)
+
 export const HotelsQuery = Schema.Struct({
   ...PaginationParams,
   title: contains("Title"),
@@ -63,13 +83,15 @@ export const HotelsQuery = Schema.Struct({
   sort_by: Schema.optional(
     Schema.Literal("id", "title", "city").annotations({ description: "Sort key (default `id`); `city` = city name" })
   ),
-  order: Schema.optional(Schema.Literal("asc", "desc").annotations({ description: "Sort order (default `asc`)" }))
+  order: Schema.optional(Schema.Literal("asc", "desc").annotations({ description: "Sort order (default `asc`)" })),
+  date_from: searchedElsewhere,
+  date_to: searchedElsewhere
 })
 
 export const AvailableHotelsQuery = Schema.Struct({
   ...PaginationParams,
-  date_from: requiredDate(CHECK_IN),
-  date_to: requiredDate(CHECK_OUT),
+  date_from: requiredDate(CHECK_IN, EXAMPLE_CHECK_IN),
+  date_to: requiredDate(CHECK_OUT, EXAMPLE_CHECK_OUT),
   hotel_id: Schema.optional(queryId("Only this hotel (an unknown id gives `[]`)")),
   title: contains("Hotel title"),
   city: contains("City name")
@@ -79,8 +101,8 @@ export const RoomsQuery = Schema.Struct({ ...PaginationParams, title: contains("
 
 /** Not paginated (docs/api.md R2). */
 export const StayQuery = Schema.Struct({
-  date_from: requiredDate(CHECK_IN),
-  date_to: requiredDate(CHECK_OUT)
+  date_from: requiredDate(CHECK_IN, EXAMPLE_CHECK_IN),
+  date_to: requiredDate(CHECK_OUT, EXAMPLE_CHECK_OUT)
 })
 
 export const FacilitiesQuery = Schema.Struct({ ...PaginationParams, title: contains("Title") })

@@ -5,7 +5,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
-import { Message } from "./Common.js"
+import { Created, CREATED, Message } from "./Common.js"
 import {
   BadRequestProblem,
   ConflictProblem,
@@ -18,7 +18,7 @@ import {
 import { HotelIdPath, HotelRoomPath, RoomsQuery, STAY_LIMITS_TEXT, StayQuery } from "./Params.js"
 import { AvailableRoom, Room, RoomIn, RoomPatch } from "./Rooms.js"
 import { AdminAuthentication } from "./Security.js"
-import { conditionalRead } from "./OpenApiHeaders.js"
+import { conditionalRead, locatesCreated } from "./OpenApiHeaders.js"
 
 const ADMIN_ONLY = "Admin only (D1; the original let anyone write)."
 const WRITE_CHECKS =
@@ -86,16 +86,17 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
     HttpApiEndpoint.post("create", "/hotels/:hotel_id/rooms")
       .setPath(HotelIdPath)
       .setPayload(RoomIn)
-      .addSuccess(Message)
+      .addSuccess(Created)
       .addError(NotFoundProblem)
       .addError(IntegrityViolationProblem)
       .addError(ValidationErrorProblem)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "createRoom")
+      .annotate(OpenApi.Transform, locatesCreated("/hotels/{hotel_id}/rooms/{room_id}"))
       .annotate(OpenApi.Summary, "Create a room")
       .annotate(
         OpenApi.Description,
-        `${ADMIN_ONLY} Creates the room type and links its facilities in one transaction.\n\n` +
+        `${ADMIN_ONLY} Creates the room type and links its facilities in one transaction. ${CREATED}\n\n` +
           "Order: 401/403 → 422 → unknown hotel → 404 `Отель с ID {id} не найден` → any unknown facility → 404 " +
           "`Удобство с ID {id} не найден` and nothing is created. Repeated facility ids are linked once."
       )

@@ -6,7 +6,7 @@ import { AdminAuthentication, Authentication } from "../src/Security.js"
 
 type Access = "anonymous" | "user" | "admin"
 
-/** docs/api.md §13, in order, with who may call it (docs/decisions.md D1). */
+/** docs/api.md §13, in order, with who may call it (docs/decisions.md D1; `GET /bookings/{id}`: D15). */
 const INVENTORY: ReadonlyArray<readonly [method: string, path: string, access: Access]> = [
   ["get", "/health", "anonymous"],
   ["get", "/health/detailed", "anonymous"],
@@ -40,6 +40,7 @@ const INVENTORY: ReadonlyArray<readonly [method: string, path: string, access: A
   ["get", "/bookings", "admin"],
   ["get", "/bookings/me", "user"],
   ["post", "/bookings", "user"],
+  ["get", "/bookings/{booking_id}", "user"],
   ["delete", "/bookings/{booking_id}", "user"],
   ["get", "/facilities", "anonymous"],
   ["get", "/facilities/{facility_id}", "anonymous"],
@@ -110,8 +111,8 @@ describe("OpenAPI document", () => {
     assert.strictEqual(API_VERSION, spec.info.version)
   })
 
-  it("has exactly the 52 operations of docs/api.md §13, system first, then in registration order", () => {
-    assert.strictEqual(INVENTORY.length, 52)
+  it("has exactly the 53 operations of docs/api.md §13, system first, then in registration order", () => {
+    assert.strictEqual(INVENTORY.length, 53)
     // The document groups operations by path (first appearance), each path's methods in registration order.
     const paths = [...new Set(INVENTORY.map(([, path]) => path))]
     const expected = paths.flatMap((path) =>
@@ -146,7 +147,7 @@ describe("OpenAPI document", () => {
       ids.add(operation.operationId)
       assert.strictEqual(operation.tags.length, 1, key)
     }
-    assert.strictEqual(ids.size, 52)
+    assert.strictEqual(ids.size, 53)
   })
 
   it("asks for credentials on exactly the protected operations (D1)", () => {
@@ -293,7 +294,47 @@ describe("OpenAPI document", () => {
       assert.strictEqual(ifNoneMatch, cached.has(key), key)
       if (cached.has(key)) {
         assert.isUndefined(operation.responses["304"]!.content, key)
-        assert.sameMembers(headersOf(operation.responses["200"]), ["ETag", "Cache-Control"], key)
+        assert.sameMembers(headersOf(operation.responses["200"]), ["ETag", "Cache-Control", "Warning"], key)
+      }
+    }
+  })
+
+  it("documents Location on the success of exactly the creates, with the new resource's path (D15)", () => {
+    const creates: Record<string, string> = {
+      "POST /auth/register": "/users/1",
+      "POST /hotels": "/hotels/1",
+      "POST /hotels/{hotel_id}/rooms": "/hotels/1/rooms/1",
+      "POST /bookings": "/bookings/1",
+      "POST /facilities": "/facilities/1",
+      "POST /countries": "/countries/1",
+      "POST /cities": "/cities/1"
+    }
+    for (const { key, operation } of operations) {
+      const [status, ok] = Object.entries(operation.responses).find(([code]) => code.startsWith("2"))!
+      const location = (ok as { headers?: Record<string, { required?: boolean; schema: { pattern: string } }> })
+        .headers?.["Location"]
+      if (!(key in creates)) {
+        assert.isUndefined(location, key)
+        continue
+      }
+      assert.strictEqual(location?.required, true, key)
+      const pattern = new RegExp(location!.schema.pattern)
+      assert.match(creates[key]!, pattern, key)
+      assert.match(`/apps/shum-booking${creates[key]!}`, pattern, key)
+      assert.notMatch("/somewhere/else/1", pattern, key)
+      const body = JSON.stringify(ok)
+      if (key !== "POST /auth/register") assert.strictEqual(status, "200", key) // the original's status
+      assert.include(
+        body,
+        key === "POST /bookings" ? "BookingCreated" : key === "POST /auth/register" ? "User" : "Created"
+      )
+    }
+  })
+
+  it("documents the Warning of unknown query parameters on every answer of every operation", () => {
+    for (const { key, operation } of operations) {
+      for (const [status, response] of Object.entries(operation.responses)) {
+        assert.include(headersOf(response), "Warning", `${key} ${status}`)
       }
     }
   })

@@ -4,7 +4,8 @@
  */
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
-import { Array, Effect } from "effect"
+import { BookingCreated } from "@shum/domain/Bookings"
+import { Array, Effect, Schema } from "effect"
 import { assertInventoryClean, countBookings, day, insertRoom, newUser, raw } from "./BookingsFixtures.js"
 import { TestServer } from "./support.js"
 
@@ -17,7 +18,9 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("Idempot
       const user = yield* newUser()
       const body = { room_id: room.id, date_from: day(4), date_to: day(6) }
       const first = yield* raw("POST", "/bookings", { token: user.token, body, headers: withKey("k-1") })
-      assert.deepStrictEqual(first, { status: 200, body: { status: "OK" } })
+      assert.strictEqual(first.status, 200)
+      const [booking] = yield* user.api.bookings.mine({ urlParams: {} })
+      assert.deepStrictEqual(first.body, { status: "OK", id: booking!.id, booking })
       // the room is sold out now: without the key this would be a 409
       const retry = yield* raw("POST", "/bookings", { token: user.token, body, headers: withKey("k-1") })
       assert.deepStrictEqual(retry, first)
@@ -29,7 +32,7 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("Idempot
       })
       assert.deepStrictEqual(respelled, first)
       const typed = yield* user.api.bookings.create({ payload: body, headers: withKey("k-1") })
-      assert.deepStrictEqual(typed, { status: "OK" })
+      assert.deepStrictEqual(Schema.encodeSync(BookingCreated)(typed), first.body)
       assert.strictEqual(yield* countBookings(room.id), 1)
       const noKey = yield* raw("POST", "/bookings", { token: user.token, body })
       assert.strictEqual(noKey.status, 409)
@@ -37,9 +40,28 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("Idempot
       const sql = yield* SqlClient.SqlClient
       const [row] = yield* sql<{ booking_id: number; response: unknown }>`
         SELECT booking_id, response FROM idempotency_keys WHERE user_id = ${user.id} AND key = 'k-1'`
-      const [booking] = yield* sql<{ id: number }>`SELECT id FROM bookings WHERE room_id = ${room.id}`
-      assert.deepStrictEqual(row, { booking_id: booking!.id, response: { status: "OK" } })
+      assert.deepStrictEqual(row, { booking_id: booking!.id, response: first.body })
       yield* assertInventoryClean
+    })
+  )
+
+  it.effect("a key completed before answers carried the booking (D15) replays with the booking read back", () =>
+    Effect.gen(function* () {
+      const room = yield* insertRoom({ quantity: 1 })
+      const user = yield* newUser()
+      const body = { room_id: room.id, date_from: day(4), date_to: day(6) }
+      const first = yield* raw("POST", "/bookings", { token: user.token, body, headers: withKey("old-1") })
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`UPDATE idempotency_keys SET response = '{"status": "OK"}'::jsonb
+                 WHERE user_id = ${user.id} AND key = 'old-1'`
+      const replayed = yield* raw("POST", "/bookings", { token: user.token, body, headers: withKey("old-1") })
+      assert.deepStrictEqual(replayed, first)
+      // cancelled since: nothing to show, and nothing is booked again
+      const { id } = first.body as { id: number }
+      yield* user.api.bookings.delete({ path: { booking_id: id } })
+      const gone = yield* raw("POST", "/bookings", { token: user.token, body, headers: withKey("old-1") })
+      assert.deepStrictEqual(gone.status, 404)
+      assert.strictEqual(yield* countBookings(room.id), 0)
     })
   )
 

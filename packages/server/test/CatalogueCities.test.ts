@@ -69,9 +69,9 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("cities 
       const noCountry = yield* Effect.flip(admin.cities.create({ payload: { name, country_id: 999_999 } }))
       assert.deepStrictEqual(noCountry, new NotFound({ detail: "Страна с ID 999999 не найден" }))
       const country = yield* insertCountry()
-      assert.deepStrictEqual(yield* admin.cities.create({ payload: { name, country_id: country.id } }), {
-        status: "OK"
-      })
+      const created = yield* admin.cities.create({ payload: { name, country_id: country.id } })
+      assert.strictEqual(created.status, "OK")
+      assert.strictEqual((yield* admin.cities.get({ path: { city_id: created.id } })).name, name)
       const again = yield* Effect.flip(admin.cities.create({ payload: { name, country_id: country.id } }))
       assert.deepStrictEqual(again, cityNameTaken(name))
       // exact comparison: another letter case is another name

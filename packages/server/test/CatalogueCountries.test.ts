@@ -59,8 +59,9 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("countri
     Effect.gen(function* () {
       const { admin } = yield* callers
       const name = randomName("Страна-")
-      assert.deepStrictEqual(yield* admin.countries.create({ payload: { name, iso_code: "qa" } }), { status: "OK" })
+      const answer = yield* admin.countries.create({ payload: { name, iso_code: "qa" } })
       const [created] = yield* admin.countries.list({ urlParams: { name } })
+      assert.deepStrictEqual(answer, { status: "OK", id: created!.id })
       assert.strictEqual(created?.iso_code, "QA")
       const sameName = yield* Effect.flip(
         admin.countries.create({ payload: { name: name.toUpperCase(), iso_code: "QB" } })

@@ -56,8 +56,9 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("facilit
     Effect.gen(function* () {
       const { admin } = yield* callers
       const title = randomName("Кондиционер-")
-      yield* admin.facilities.create({ payload: { title } })
-      assert.deepStrictEqual(yield* admin.facilities.create({ payload: { title } }), { status: "OK" })
+      const first = yield* admin.facilities.create({ payload: { title } })
+      const second = yield* admin.facilities.create({ payload: { title } })
+      assert.deepStrictEqual([first.status, second.status, second.id > first.id], ["OK", "OK", true])
       assert.strictEqual((yield* admin.facilities.list({ urlParams: { title } })).length, 2)
       const long = yield* raw("POST", "/facilities", { admin: true, body: { title: "я".repeat(101) } })
       assert.strictEqual(long.status, 422)

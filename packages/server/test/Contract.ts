@@ -14,7 +14,7 @@ import { Problems } from "@shum/domain/Errors"
 import { JSONSchema, type Schema } from "effect"
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js"
 import addFormats from "ajv-formats"
-import { REDOC_BUNDLE_PATH, SWAGGER_ASSETS } from "../src/Http/Docs.js"
+import { REDOC_BUNDLE_PATH, REDOC_LOGO_PATH, SWAGGER_ASSETS } from "../src/Http/Docs.js"
 import { findRoute } from "../src/Http/RouteTable.js"
 
 type Json = Record<string, unknown>
@@ -102,8 +102,25 @@ const schemaViolations = (what: string, schema: unknown, body: string): Readonly
   return [`${what}: the body does not match the documented schema: ${problems.join("; ")}\n${body.slice(0, 500)}`]
 }
 
-/** A documented response: its media type must be documented, and a JSON body must match the schema. */
+/**
+ * The response's documented headers: a `required` one must be there, and a string-typed one that is there
+ * must match its schema (e.g. the `Location` of a create, docs/decisions.md D15).
+ */
+const headerViolations = (what: string, response: Json, observed: ObservedResponse): ReadonlyArray<string> =>
+  Object.entries((response["headers"] ?? {}) as Record<string, Json>).flatMap(([name, header]) => {
+    const value = observed.headers[name.toLowerCase()]
+    if (value === undefined)
+      return header["required"] === true ? [`${what}: the required header ${name} is missing`] : []
+    const schema = header["schema"] as Json | undefined
+    if (schema === undefined || schema["type"] !== "string") return []
+    const validate = validatorOf(schema)
+    return validate(value) ? [] : [`${what}: header ${name}: ${JSON.stringify(value)} does not match its schema`]
+  })
+
+/** A documented response: its headers, its media type, and a JSON body must match the schema. */
 const documented = (what: string, response: Json, observed: ObservedResponse, head: boolean): Verdict => {
+  const headers = headerViolations(what, response, observed)
+  if (headers.length > 0) return done(...headers)
   const content = response["content"] as Record<string, Json> | undefined
   const type = baseType(observed.headers["content-type"])
   if (content === undefined) {
@@ -153,9 +170,22 @@ export const OUTSIDE_THE_DOCUMENT: ReadonlyArray<Outside> = [
     verdict: (what, observed) => expectStatus(what, observed, [200], "text/html")
   },
   {
+    why: "the documentation's pages asked for with a trailing slash: 307 to the page (relative, so any prefix stays)",
+    matches: (method, path) => method === "GET" && (path === "/docs/" || path === "/redoc/"),
+    verdict: (what, observed) =>
+      /^\.\.\/(docs|redoc)(\?|$)/.test(observed.headers["location"] ?? "")
+        ? expectStatus(what, observed, [307])
+        : done(`${what}: expected a redirect to ../docs or ../redoc`)
+  },
+  {
     why: "Redoc's script, served from the `redoc` package for /redoc",
     matches: (method, path) => method === "GET" && path === REDOC_BUNDLE_PATH,
     verdict: (what, observed) => expectStatus(what, observed, [200], "text/javascript")
+  },
+  {
+    why: "the logo Redoc's menu shows, served here instead of Redocly's CDN",
+    matches: (method, path) => method === "GET" && path === REDOC_LOGO_PATH,
+    verdict: (what, observed) => expectStatus(what, observed, [200], "image/svg+xml")
   },
   {
     why: "Swagger UI's files, served from the `swagger-ui-dist` package for /docs, and its start-up script",

@@ -4,14 +4,23 @@
  * what the server does.
  */
 import { HttpClient, OpenApi } from "@effect/platform"
-import { assert, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { ShumApi } from "@shum/domain/Api"
-import { Effect } from "effect"
+import { EXAMPLE_CHECK_IN, EXAMPLE_CHECK_OUT } from "@shum/domain/Common"
+import { relativeExampleDates } from "@shum/domain/OpenApiDoc"
+import { DateTime, Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
+import { Readable } from "node:stream"
 import { documentedApi } from "../src/Http.js"
-import { REDOC_BUNDLE_PATH, SWAGGER_ASSETS } from "../src/Http/Docs.js"
+import {
+  REDOC_BUNDLE_PATH,
+  REDOC_CDN_LOGO,
+  REDOC_LOGO_PATH,
+  replaceInStream,
+  SWAGGER_ASSETS
+} from "../src/Http/Docs.js"
 import { isCatalogueRead } from "../src/Http/Etag.js"
 import { allRoutes } from "../src/Http/RouteTable.js"
 import { document } from "./Contract.js"
@@ -39,7 +48,7 @@ const servesTheDocs = (prefix: string) =>
     const spec = yield* get(`${prefix}/openapi.json`)
     assert.strictEqual(spec.status, 200)
     assert.include(spec.headers["content-type"], "application/json")
-    assert.deepStrictEqual(JSON.parse(spec.text), OpenApi.fromApi(documentedApi(prefix)))
+    assert.deepStrictEqual(JSON.parse(spec.text), servedOn(today(), OpenApi.fromApi(documentedApi(prefix))))
 
     const swagger = yield* get(`${prefix}/docs`)
     assert.strictEqual(swagger.status, 200)
@@ -77,16 +86,87 @@ const servesTheDocs = (prefix: string) =>
     const bundle = yield* get(`${prefix}${REDOC_BUNDLE_PATH}`)
     assert.strictEqual(bundle.status, 200)
     assert.strictEqual(bundle.headers["content-type"], "text/javascript; charset=utf-8")
-    assert.strictEqual(bundle.text, redocBundle.toString("utf8"))
+    // the file, but for the CDN logo's address: the same length, a path of this server
+    assert.strictEqual(bundle.headers["content-length"], String(redocBundle.length))
+    assert.notInclude(bundle.text, "cdn.redoc.ly")
+    const local = bundle.text.indexOf("docs/redoc-logo.svg?")
+    assert.isAbove(local, 0)
+    assert.strictEqual(
+      bundle.text,
+      redocBundle.toString("utf8").replace(REDOC_CDN_LOGO, bundle.text.slice(local, local + REDOC_CDN_LOGO.length))
+    )
+    const logo = yield* get(`${prefix}${REDOC_LOGO_PATH}`)
+    assert.deepStrictEqual([logo.status, logo.headers["content-type"]], [200, "image/svg+xml"])
+    assert.include(logo.text, "<svg")
+
+    // the pages asked for with a trailing slash: back to the page, under the prefix the browser used
+    for (const [asked, page] of [
+      ["/docs/", "docs"],
+      ["/redoc/", "redoc"],
+      ["/docs/?tab=1", "docs"]
+    ] as const) {
+      const redirect = yield* get(`${prefix}${asked}`)
+      assert.strictEqual(redirect.status, 307, asked)
+      const target = new URL(redirect.headers["location"]!, `http://host${prefix}${asked}`)
+      assert.strictEqual(
+        `${target.pathname}${target.search}`,
+        `${prefix}/${page}${asked.includes("?") ? "?tab=1" : ""}`
+      )
+    }
   })
+
+const today = () => DateTime.formatIsoDateUtc(DateTime.unsafeNow())
+const servedOn = (day: string, spec: OpenApi.OpenAPISpec) =>
+  relativeExampleDates(spec as unknown as Record<string, unknown>, day)
+
+describe("serving the docs", () => {
+  it("replaceInStream replaces the text wherever the chunks split it", async () => {
+    const text = `a${REDOC_CDN_LOGO}b${REDOC_CDN_LOGO}`
+    const bytes = Buffer.from(text)
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const stream = Readable.from([bytes.subarray(0, cut), bytes.subarray(cut)]).pipe(
+        replaceInStream(REDOC_CDN_LOGO, "x".repeat(REDOC_CDN_LOGO.length))
+      )
+      const out: Array<Buffer> = []
+      for await (const chunk of stream) out.push(chunk as Buffer)
+      assert.strictEqual(Buffer.concat(out).toString(), text.replaceAll(REDOC_CDN_LOGO, "x".repeat(40)), `cut ${cut}`)
+    }
+  })
+
+  it("the served document's example stay is today + 30 … + 33; the document itself keeps fixed dates", () => {
+    const spec = OpenApi.fromApi(ShumApi)
+    type Operation = {
+      readonly requestBody: {
+        readonly content: Record<string, { readonly examples: Record<string, { value: unknown }> }>
+      }
+      readonly parameters: ReadonlyArray<{ readonly name: string; readonly schema: { readonly examples: [string] } }>
+    }
+    const operation = (doc: unknown, path: string, method: string) =>
+      (doc as { paths: Record<string, Record<string, Operation>> }).paths[path]![method]!
+    const example = (doc: unknown) =>
+      operation(doc, "/bookings", "post").requestBody.content["application/json"]!.examples["BookingIn"]!.value
+    assert.deepInclude(example(spec), { date_from: EXAMPLE_CHECK_IN, date_to: EXAMPLE_CHECK_OUT })
+    assert.deepInclude(example(servedOn("2027-01-30", spec)), { date_from: "2027-03-01", date_to: "2027-03-04" })
+    const served = JSON.stringify(servedOn("2027-01-30", spec))
+    assert.notInclude(served, EXAMPLE_CHECK_IN)
+    assert.notInclude(served, EXAMPLE_CHECK_OUT)
+    // the availability searches' query examples too: a stay of three nights
+    const search = operation(servedOn("2027-01-30", spec), "/hotels/rooms/available", "get").parameters
+    const dates = Object.fromEntries(
+      search.filter((p) => p.name.startsWith("date_")).map((p) => [p.name, p.schema.examples[0]])
+    )
+    assert.deepStrictEqual(dates, { date_from: "2027-03-01", date_to: "2027-03-04" })
+  })
+})
 
 layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("documentation routes", (it) => {
   it.effect("/openapi.json is the document of ShumApi; /docs, /docs/oauth2-redirect and /redoc are served", () =>
     Effect.gen(function* () {
       yield* servesTheDocs("")
       const spec = JSON.parse((yield* get("/openapi.json")).text) as { servers?: unknown }
-      // what `npm run client:generate` and `npm run openapi:lint` use is exactly what is served here
-      assert.deepStrictEqual(spec, OpenApi.fromApi(ShumApi))
+      // what `npm run client:generate` and `npm run openapi:lint` use is what is served here, but for the
+      // examples' dates, which the server moves to today's
+      assert.deepStrictEqual(spec, servedOn(today(), OpenApi.fromApi(ShumApi)))
       assert.deepStrictEqual(spec.servers, [{ url: "/", description: "This server" }])
     })
   )

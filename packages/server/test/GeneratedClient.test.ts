@@ -67,10 +67,15 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("generat
           body: { room_id: room.id, ...stay }
         })
       )
-      assert.deepStrictEqual(booked.data, { status: "OK" })
       const mine = yield* call(() => user.GET("/bookings/me"))
       assert.strictEqual(mine.data!.length, 1)
       const booking = mine.data![0]!
+      assert.deepStrictEqual(booked.data, { status: "OK", id: booking.id, booking })
+      assert.strictEqual(booked.response.headers.get("location"), `/bookings/${booking.id}`)
+      const read = yield* call(() =>
+        user.GET("/bookings/{booking_id}", { params: { path: { booking_id: booked.data!.id } } })
+      )
+      assert.deepStrictEqual(read.data, booking)
       assert.deepInclude(booking, { room_id: room.id, user_id: me.data!.id, ...stay, price: 3 * 3000 })
       const left = yield* call(() =>
         user.GET("/hotels/{hotel_id}/rooms/available", { params: { path: { hotel_id: hotel.id }, query: stay } })

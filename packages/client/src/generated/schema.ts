@@ -114,7 +114,7 @@ export interface paths {
     put?: never
     /**
      * Register
-     * @description Creates a user with role `user` and answers 201 with it. It does not sign in (no tokens, no cookie).
+     * @description Creates a user with role `user` and answers 201 with it and `Location: /users/{id}` (D15; after `ROOT_PATH` when the service has one). It does not sign in (no tokens, no cookie).
      *
      *     Order: body validation (422, also for a missing or `null` body, and for a password over 72 bytes in UTF-8) → auth rate limit (429; a 422 does not count) → e-mail already registered, in any letter case (D12) → 409 `Пользователь с email '<e-mail>' уже существует` (a concurrent duplicate → 409 integrity violation).
      *
@@ -304,13 +304,13 @@ export interface paths {
      * List hotels
      * @description Hotels, paginated, filtered by `title` and `city` (partial, case-insensitive) and `city_id`, sorted by `sort_by` (`id`, `title` or the city's name) in `order`.
      *
-     *     Differs from the original: `sort_by=city` with `city_id` no longer duplicates rows (a proper join).
+     *     Differs from the original: `sort_by=city` with `city_id` no longer duplicates rows (a proper join); `date_from`/`date_to`, which the original ignored here, are a 422 naming the search that takes them (`GET /hotels/rooms/available`).
      */
     get: operations["listHotels"]
     put?: never
     /**
      * Create a hotel
-     * @description Admin only (D1; the original let anyone write). Answers `{"status": "OK"}`; find the new id with `GET /hotels?title=…`.
+     * @description Admin only (D1; the original let anyone write). Answers `{"status": "OK", "id": <new id>}` and `Location`, the new resource's path (after `ROOT_PATH` when the service has one), with the original's status (D15: the original answered `{"status": "OK"}` alone).
      *
      *     Order: 401/403 → 422 → city not found → 404 `Город с название '<city>' не найден` → title already used (exact, case-sensitive) → 409 `Отель с название '<title>' уже существует`. Absent or `null` times become 14:00:00 / 12:00:00.
      *
@@ -402,7 +402,7 @@ export interface paths {
     put?: never
     /**
      * Create a room
-     * @description Admin only (D1; the original let anyone write). Creates the room type and links its facilities in one transaction.
+     * @description Admin only (D1; the original let anyone write). Creates the room type and links its facilities in one transaction. Answers `{"status": "OK", "id": <new id>}` and `Location`, the new resource's path (after `ROOT_PATH` when the service has one), with the original's status (D15: the original answered `{"status": "OK"}` alone).
      *
      *     Order: 401/403 → 422 → unknown hotel → 404 `Отель с ID {id} не найден` → any unknown facility → 404 `Удобство с ID {id} не найден` and nothing is created. Repeated facility ids are linked once.
      */
@@ -498,7 +498,7 @@ export interface paths {
     put?: never
     /**
      * Book a room
-     * @description Books one unit of a room type for the caller; `price` = nightly price × nights. Bookings of a room are serialised in the database, so concurrent requests can never exceed its `quantity` on any night (D2).
+     * @description Books one unit of a room type for the caller; `price` = nightly price × nights. Answers `{"status": "OK", "id": <id>, "booking": {…}}` and `Location: /bookings/{id}` (D15; after `ROOT_PATH` when the service has one); a replay (`Idempotency-Key`) answers the same. Bookings of a room are serialised in the database, so concurrent requests can never exceed its `quantity` on any night (D2).
      *
      *     Order: 401 → 422 (also a stay beyond the limits below) → `Idempotency-Key` seen before for this user: same body → the first answer is replayed and nothing is booked; another body → 422; the first request still running → this one waits for it and gets its answer (never a second booking) → unknown room → 404 `Номер с ID {id} не найден` → `date_from` not before `date_to` → 400 `Дата заезда должна быть раньше даты выезда` → `date_from` before today (UTC) → 400 `Дата заезда не может быть в прошлом` → no free unit on some night → 409 `Все номера данного типа уже забронированы на указанные даты`.
      *
@@ -540,7 +540,11 @@ export interface paths {
       path?: never
       cookie?: never
     }
-    get?: never
+    /**
+     * Get a booking
+     * @description One booking, for its owner or an admin (D15; the original had no such read). Order: 401 → 422 → unknown id, or another user's booking and the caller is not an admin → 404 `Бронирование не найдено` (the same answer: nobody learns which ids exist).
+     */
+    get: operations["getBooking"]
     put?: never
     post?: never
     /**
@@ -570,7 +574,7 @@ export interface paths {
     put?: never
     /**
      * Create a facility
-     * @description Admin only (D1; the original let anyone write). Titles need not be unique. Answers `{"status": "OK"}`; find the id with `GET /facilities?title=…`.
+     * @description Admin only (D1; the original let anyone write). Titles need not be unique. Answers `{"status": "OK", "id": <new id>}` and `Location`, the new resource's path (after `ROOT_PATH` when the service has one), with the original's status (D15: the original answered `{"status": "OK"}` alone).
      */
     post: operations["createFacility"]
     delete?: never
@@ -686,7 +690,7 @@ export interface paths {
     put?: never
     /**
      * Create a country
-     * @description Admin only (D1; the original let anyone write). The ISO code is stored upper-cased.
+     * @description Admin only (D1; the original let anyone write). The ISO code is stored upper-cased. Answers `{"status": "OK", "id": <new id>}` and `Location`, the new resource's path (after `ROOT_PATH` when the service has one), with the original's status (D15: the original answered `{"status": "OK"}` alone).
      *
      *     Order: 401/403 → 422 → name used by another country (case-insensitive) → 409 `Страна с название '<name>' уже существует` → ISO code used by another country (upper-cased) → 409 `Страна с ISO код '<ISO>' уже существует`.
      */
@@ -750,7 +754,7 @@ export interface paths {
     put?: never
     /**
      * Create a city
-     * @description Admin only (D1; the original let anyone write). The same name may exist in different countries.
+     * @description Admin only (D1; the original let anyone write). The same name may exist in different countries. Answers `{"status": "OK", "id": <new id>}` and `Location`, the new resource's path (after `ROOT_PATH` when the service has one), with the original's status (D15: the original answered `{"status": "OK"}` alone).
      *
      *     Order: 401/403 → 422 → unknown country → 404 `Страна с ID {id} не найден` → another city has exactly that name in the target country → 409 `Город с название '<name>' уже существует`.
      */
@@ -1432,6 +1436,18 @@ export interface components {
       check_out_time?: components["schemas"]["Time"] | null
     }
     /**
+     * @description Created: `id` is the new resource's id and the `Location` header its address.
+     * @example {
+     *       "status": "OK",
+     *       "id": 1
+     *     }
+     */
+    Created: {
+      /** @enum {string} */
+      status: "OK"
+      id: components["schemas"]["Int"]
+    }
+    /**
      * @description Partial update of a hotel: only non-null fields are written (`null` leaves a field unchanged; nothing can be cleared with PATCH).
      * @example {
      *       "address": "ул. Тверская, 5",
@@ -1561,8 +1577,8 @@ export interface components {
      *       "room_id": 1,
      *       "user_id": 1,
      *       "date_from": "2026-12-01",
-     *       "date_to": "2026-12-05",
-     *       "price": 12000,
+     *       "date_to": "2026-12-04",
+     *       "price": 9000,
      *       "created_at": "2026-02-12T10:15:30.123456Z"
      *     }
      */
@@ -1591,7 +1607,7 @@ export interface components {
      * @example {
      *       "room_id": 1,
      *       "date_from": "2026-12-01",
-     *       "date_to": "2026-12-05"
+     *       "date_to": "2026-12-04"
      *     }
      */
     BookingIn: {
@@ -1599,6 +1615,28 @@ export interface components {
       room_id: number
       date_from: components["schemas"]["Date"]
       date_to: components["schemas"]["Date"]
+    }
+    /**
+     * @description Booked: `id` is the new booking's id, `booking` the booking as stored, and `Location` its address.
+     * @example {
+     *       "status": "OK",
+     *       "id": 1,
+     *       "booking": {
+     *         "id": 1,
+     *         "room_id": 1,
+     *         "user_id": 1,
+     *         "date_from": "2026-12-01",
+     *         "date_to": "2026-12-04",
+     *         "price": 9000,
+     *         "created_at": "2026-02-12T10:15:30.123456Z"
+     *       }
+     *     }
+     */
+    BookingCreated: {
+      /** @enum {string} */
+      status: "OK"
+      id: components["schemas"]["Int"]
+      booking: components["schemas"]["Booking"]
     }
     /**
      * Room unavailable
@@ -1834,6 +1872,8 @@ export interface operations {
       /** @description The process answers. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1843,6 +1883,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1854,6 +1896,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1874,6 +1918,8 @@ export interface operations {
       /** @description Dependency report; always HTTP 200 (`status` says `ok`, `degraded` or `down`). */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1883,6 +1929,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1894,6 +1942,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1914,6 +1964,8 @@ export interface operations {
       /** @description The process is alive; `timestamp` is server-local, without a zone. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1923,6 +1975,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1934,6 +1988,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1954,6 +2010,8 @@ export interface operations {
       /** @description The database answers and the process is not shutting down. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1963,6 +2021,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1974,6 +2034,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -1995,6 +2057,8 @@ export interface operations {
       /** @description Prometheus text exposition format 0.0.4. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2004,6 +2068,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2015,6 +2081,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2039,6 +2107,10 @@ export interface operations {
       /** @description A user. Never carries a password or its hash. `role` is new (D1). */
       201: {
         headers: {
+          /** @description The new resource's path, `/users/{user_id}`, after `ROOT_PATH` when the service has one (e.g. `/apps/shum-booking/users/1`): `GET` it to read what was created. */
+          Location: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2048,6 +2120,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2066,6 +2140,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2083,6 +2159,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2092,6 +2170,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2103,6 +2183,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2129,6 +2211,8 @@ export interface operations {
         headers: {
           /** @description `access_token=<JWT>; Max-Age=<JWT_ACCESS_TOKEN_EXPIRE_MINUTES × 60>; Path=/; HttpOnly; SameSite=Lax` (`Secure` with `JWT_COOKIE_SECURE`); on sign-out the same cookie, empty, with `Max-Age=0`. */
           "Set-Cookie"?: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2138,6 +2222,8 @@ export interface operations {
       /** @description Unknown e-mail, wrong password, or an invalid, revoked or expired refresh token. */
       401: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2156,6 +2242,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2173,6 +2261,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2182,6 +2272,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2193,6 +2285,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2213,6 +2307,8 @@ export interface operations {
       /** @description A user. Never carries a password or its hash. `role` is new (D1). */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2224,6 +2320,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2241,6 +2339,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2250,6 +2350,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2261,6 +2363,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2287,6 +2391,8 @@ export interface operations {
         headers: {
           /** @description `access_token=<JWT>; Max-Age=<JWT_ACCESS_TOKEN_EXPIRE_MINUTES × 60>; Path=/; HttpOnly; SameSite=Lax` (`Secure` with `JWT_COOKIE_SECURE`); on sign-out the same cookie, empty, with `Max-Age=0`. */
           "Set-Cookie"?: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2296,6 +2402,8 @@ export interface operations {
       /** @description Unknown e-mail, wrong password, or an invalid, revoked or expired refresh token. */
       401: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2314,6 +2422,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2331,6 +2441,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2340,6 +2452,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2351,6 +2465,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2373,6 +2489,8 @@ export interface operations {
         headers: {
           /** @description `access_token=<JWT>; Max-Age=<JWT_ACCESS_TOKEN_EXPIRE_MINUTES × 60>; Path=/; HttpOnly; SameSite=Lax` (`Secure` with `JWT_COOKIE_SECURE`); on sign-out the same cookie, empty, with `Max-Age=0`. */
           "Set-Cookie"?: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2384,6 +2502,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2401,6 +2521,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2410,6 +2532,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2421,6 +2545,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2448,6 +2574,8 @@ export interface operations {
       /** @description A list of `User` */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2459,6 +2587,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2468,6 +2598,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2477,6 +2609,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2494,6 +2628,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2503,6 +2639,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2514,6 +2652,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2537,6 +2677,8 @@ export interface operations {
       /** @description A user. Never carries a password or its hash. `role` is new (D1). */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2548,6 +2690,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2557,6 +2701,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2566,6 +2712,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2575,6 +2723,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2592,6 +2742,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2601,6 +2753,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2612,6 +2766,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2639,6 +2795,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2650,6 +2808,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2659,6 +2819,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2668,6 +2830,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2677,6 +2841,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2695,6 +2861,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2712,6 +2880,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2721,6 +2891,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2732,6 +2904,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2755,6 +2929,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2766,6 +2942,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2775,6 +2953,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2784,6 +2964,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2793,6 +2975,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2810,6 +2994,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2819,6 +3005,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2830,6 +3018,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2857,6 +3047,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2868,6 +3060,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2877,6 +3071,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2886,6 +3082,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2895,6 +3093,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2913,6 +3113,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2930,6 +3132,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2939,6 +3143,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2950,6 +3156,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2975,6 +3183,10 @@ export interface operations {
         sort_by?: "id" | "title" | "city"
         /** @description Sort order (default `asc`) */
         order?: "asc" | "desc"
+        /** @description Not accepted here (422): GET /hotels does not filter by dates: hotels with rooms free for a stay are listed by GET /hotels/rooms/available?date_from=…&date_to=… (one hotel's rooms: GET /hotels/{hotel_id}/rooms/available). */
+        date_from?: string
+        /** @description Not accepted here (422): GET /hotels does not filter by dates: hotels with rooms free for a stay are listed by GET /hotels/rooms/available?date_from=…&date_to=… (one hotel's rooms: GET /hotels/{hotel_id}/rooms/available). */
+        date_to?: string
       }
       header?: {
         /** @description The `ETag` of a copy the client holds: when it is still current the answer is 304 without a body. */
@@ -2992,6 +3204,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3005,6 +3219,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content?: never
@@ -3012,6 +3228,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3029,6 +3247,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3038,6 +3258,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3049,6 +3271,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3070,13 +3294,17 @@ export interface operations {
       }
     }
     responses: {
-      /** @description Operation succeeded. */
+      /** @description Created: `id` is the new resource's id and the `Location` header its address. */
       200: {
         headers: {
+          /** @description The new resource's path, `/hotels/{hotel_id}`, after `ROOT_PATH` when the service has one (e.g. `/apps/shum-booking/hotels/1`): `GET` it to read what was created. */
+          Location: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
-          "application/json": components["schemas"]["Message"]
+          "application/json": components["schemas"]["Created"]
         }
       }
       /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
@@ -3084,6 +3312,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3093,6 +3323,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3102,6 +3334,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3111,6 +3345,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3129,6 +3365,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3146,6 +3384,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3155,6 +3395,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3166,6 +3408,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3201,6 +3445,8 @@ export interface operations {
       /** @description A list of `HotelWithRooms` */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3210,6 +3456,8 @@ export interface operations {
       /** @description `date_from` must be before `date_to` (and, for a booking, not in the past). */
       400: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3219,6 +3467,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3236,6 +3486,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3245,6 +3497,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3256,6 +3510,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3286,6 +3542,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3299,6 +3557,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content?: never
@@ -3306,6 +3566,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3315,6 +3577,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3332,6 +3596,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3341,6 +3607,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3352,6 +3620,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3379,6 +3649,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3390,6 +3662,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3399,6 +3673,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3408,6 +3684,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3417,6 +3695,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3435,6 +3715,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3452,6 +3734,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3461,6 +3745,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3472,6 +3758,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3495,6 +3783,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3506,6 +3796,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3515,6 +3807,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3524,6 +3818,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3533,6 +3829,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3550,6 +3848,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3559,6 +3859,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3570,6 +3872,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3597,6 +3901,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3608,6 +3914,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3617,6 +3925,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3626,6 +3936,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3635,6 +3947,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3653,6 +3967,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3670,6 +3986,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3679,6 +3997,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3690,6 +4010,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3727,6 +4049,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3740,6 +4064,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content?: never
@@ -3747,6 +4073,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3756,6 +4084,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3773,6 +4103,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3782,6 +4114,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3793,6 +4127,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3817,13 +4153,17 @@ export interface operations {
       }
     }
     responses: {
-      /** @description Operation succeeded. */
+      /** @description Created: `id` is the new resource's id and the `Location` header its address. */
       200: {
         headers: {
+          /** @description The new resource's path, `/hotels/{hotel_id}/rooms/{room_id}`, after `ROOT_PATH` when the service has one (e.g. `/apps/shum-booking/hotels/1/rooms/1`): `GET` it to read what was created. */
+          Location: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
-          "application/json": components["schemas"]["Message"]
+          "application/json": components["schemas"]["Created"]
         }
       }
       /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
@@ -3831,6 +4171,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3840,6 +4182,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3849,6 +4193,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3858,6 +4204,8 @@ export interface operations {
       /** @description A data-integrity constraint refused the operation. */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3876,6 +4224,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3893,6 +4243,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3902,6 +4254,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3913,6 +4267,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3941,6 +4297,8 @@ export interface operations {
       /** @description A list of `AvailableRoom` */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3950,6 +4308,8 @@ export interface operations {
       /** @description `date_from` must be before `date_to` (and, for a booking, not in the past). */
       400: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3959,6 +4319,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3968,6 +4330,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3985,6 +4349,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3994,6 +4360,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4005,6 +4373,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4037,6 +4407,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4050,6 +4422,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content?: never
@@ -4057,6 +4431,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4066,6 +4442,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4083,6 +4461,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4092,6 +4472,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4103,6 +4485,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4132,6 +4516,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4141,6 +4527,8 @@ export interface operations {
       /** @description The request is well-formed but cannot be carried out as asked. */
       400: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4152,6 +4540,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4161,6 +4551,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4170,6 +4562,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4179,6 +4573,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4197,6 +4593,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4214,6 +4612,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4223,6 +4623,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4234,6 +4636,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4259,6 +4663,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4268,6 +4674,8 @@ export interface operations {
       /** @description The request is well-formed but cannot be carried out as asked. */
       400: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4279,6 +4687,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4288,6 +4698,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4297,6 +4709,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4306,6 +4720,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4323,6 +4739,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4332,6 +4750,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4343,6 +4763,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4372,6 +4794,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4381,6 +4805,8 @@ export interface operations {
       /** @description The request is well-formed but cannot be carried out as asked. */
       400: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4392,6 +4818,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4401,6 +4829,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4410,6 +4840,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4419,6 +4851,8 @@ export interface operations {
       /** @description The request conflicts with existing data (for example a name that is already used). */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4437,6 +4871,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4454,6 +4890,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4463,6 +4901,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4474,6 +4914,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4499,6 +4941,8 @@ export interface operations {
       /** @description A list of `Booking` */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4510,6 +4954,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4519,6 +4965,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4528,6 +4976,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4545,6 +4995,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4554,6 +5006,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4565,6 +5019,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4589,18 +5045,24 @@ export interface operations {
       }
     }
     responses: {
-      /** @description Operation succeeded. */
+      /** @description Booked: `id` is the new booking's id, `booking` the booking as stored, and `Location` its address. */
       200: {
         headers: {
+          /** @description The new resource's path, `/bookings/{booking_id}`, after `ROOT_PATH` when the service has one (e.g. `/apps/shum-booking/bookings/1`): `GET` it to read what was created. */
+          Location: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
-          "application/json": components["schemas"]["Message"]
+          "application/json": components["schemas"]["BookingCreated"]
         }
       }
       /** @description `date_from` must be before `date_to` (and, for a booking, not in the past). */
       400: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4612,6 +5074,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4621,6 +5085,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4630,6 +5096,8 @@ export interface operations {
       /** @description Room unavailable; Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4651,6 +5119,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4668,6 +5138,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4677,6 +5149,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4688,6 +5162,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4713,6 +5189,8 @@ export interface operations {
       /** @description A list of `Booking` */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4724,6 +5202,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4733,6 +5213,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4750,6 +5232,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4759,6 +5243,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4770,6 +5256,111 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  getBooking: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description an integer id */
+        booking_id: number
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed at booking time (nightly price × nights). */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["Booking"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4793,6 +5384,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4804,6 +5397,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4813,6 +5408,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4822,6 +5419,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4831,6 +5430,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4848,6 +5449,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4857,6 +5460,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4868,6 +5473,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4902,6 +5509,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4915,6 +5524,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content?: never
@@ -4922,6 +5533,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4939,6 +5552,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4948,6 +5563,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4959,6 +5576,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4980,13 +5599,17 @@ export interface operations {
       }
     }
     responses: {
-      /** @description Operation succeeded. */
+      /** @description Created: `id` is the new resource's id and the `Location` header its address. */
       200: {
         headers: {
+          /** @description The new resource's path, `/facilities/{facility_id}`, after `ROOT_PATH` when the service has one (e.g. `/apps/shum-booking/facilities/1`): `GET` it to read what was created. */
+          Location: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
-          "application/json": components["schemas"]["Message"]
+          "application/json": components["schemas"]["Created"]
         }
       }
       /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
@@ -4994,6 +5617,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5003,6 +5628,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5021,6 +5648,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5038,6 +5667,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5047,6 +5678,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5058,6 +5691,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5088,6 +5723,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5101,6 +5738,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content?: never
@@ -5108,6 +5747,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5117,6 +5758,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5134,6 +5777,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5143,6 +5788,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5154,6 +5801,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5177,6 +5826,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5188,6 +5839,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5197,6 +5850,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5206,6 +5861,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5215,6 +5872,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5232,6 +5891,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5241,6 +5902,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5252,6 +5915,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5285,6 +5950,8 @@ export interface operations {
       /** @description 200: the image is stored and its variants are written. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5294,6 +5961,8 @@ export interface operations {
       /** @description 202: the image is stored and queued, but the worker had not finished within `IMAGE_UPLOAD_WAIT_SECONDS`; poll `GET /images/hotel/{hotel_id}` for its `status`. */
       202: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5303,6 +5972,8 @@ export interface operations {
       /** @description The request is well-formed but cannot be carried out as asked. */
       400: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5314,6 +5985,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5323,6 +5996,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5332,6 +6007,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5341,6 +6018,8 @@ export interface operations {
       /** @description The body exceeds its limit: an uploaded file `MAX_IMAGE_FILE_SIZE_MB`, any other request body `MAX_JSON_BODY_KB`. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5350,6 +6029,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5367,6 +6048,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5376,6 +6059,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5387,6 +6072,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5410,6 +6097,8 @@ export interface operations {
       /** @description A list of `Image` */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5419,6 +6108,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5428,6 +6119,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5445,6 +6138,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5454,6 +6149,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5465,6 +6162,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5488,6 +6187,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5499,6 +6200,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5508,6 +6211,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5517,6 +6222,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5526,6 +6233,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5543,6 +6252,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5552,6 +6263,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5563,6 +6276,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5597,6 +6312,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5610,6 +6327,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content?: never
@@ -5617,6 +6336,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5634,6 +6355,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5643,6 +6366,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5654,6 +6379,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5675,13 +6402,17 @@ export interface operations {
       }
     }
     responses: {
-      /** @description Operation succeeded. */
+      /** @description Created: `id` is the new resource's id and the `Location` header its address. */
       200: {
         headers: {
+          /** @description The new resource's path, `/countries/{country_id}`, after `ROOT_PATH` when the service has one (e.g. `/apps/shum-booking/countries/1`): `GET` it to read what was created. */
+          Location: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
-          "application/json": components["schemas"]["Message"]
+          "application/json": components["schemas"]["Created"]
         }
       }
       /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
@@ -5689,6 +6420,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5698,6 +6431,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5707,6 +6442,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5725,6 +6462,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5742,6 +6481,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5751,6 +6492,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5762,6 +6505,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5792,6 +6537,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5805,6 +6552,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content?: never
@@ -5812,6 +6561,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5821,6 +6572,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5838,6 +6591,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5847,6 +6602,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5858,6 +6615,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5885,6 +6644,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5896,6 +6657,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5905,6 +6668,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5914,6 +6679,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5923,6 +6690,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5941,6 +6710,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5958,6 +6729,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5967,6 +6740,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5978,6 +6753,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6001,6 +6778,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6012,6 +6791,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6021,6 +6802,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6030,6 +6813,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6039,6 +6824,8 @@ export interface operations {
       /** @description A data-integrity constraint refused the operation. */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6048,6 +6835,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6065,6 +6854,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6074,6 +6865,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6085,6 +6878,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6112,6 +6907,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6123,6 +6920,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6132,6 +6931,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6141,6 +6942,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6150,6 +6953,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6168,6 +6973,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6185,6 +6992,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6194,6 +7003,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6205,6 +7016,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6241,6 +7054,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6254,6 +7069,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content?: never
@@ -6261,6 +7078,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6278,6 +7097,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6287,6 +7108,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6298,6 +7121,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6319,13 +7144,17 @@ export interface operations {
       }
     }
     responses: {
-      /** @description Operation succeeded. */
+      /** @description Created: `id` is the new resource's id and the `Location` header its address. */
       200: {
         headers: {
+          /** @description The new resource's path, `/cities/{city_id}`, after `ROOT_PATH` when the service has one (e.g. `/apps/shum-booking/cities/1`): `GET` it to read what was created. */
+          Location: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
-          "application/json": components["schemas"]["Message"]
+          "application/json": components["schemas"]["Created"]
         }
       }
       /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
@@ -6333,6 +7162,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6342,6 +7173,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6351,6 +7184,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6360,6 +7195,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6378,6 +7215,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6395,6 +7234,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6404,6 +7245,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6415,6 +7258,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6445,6 +7290,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6458,6 +7305,8 @@ export interface operations {
           ETag?: string
           /** @description `no-cache`: a client may keep the body but must revalidate it on every use. */
           "Cache-Control"?: "no-cache"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content?: never
@@ -6465,6 +7314,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6474,6 +7325,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6491,6 +7344,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6500,6 +7355,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6511,6 +7368,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6538,6 +7397,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6549,6 +7410,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6558,6 +7421,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6567,6 +7432,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6576,6 +7443,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6594,6 +7463,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6611,6 +7482,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6620,6 +7493,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6631,6 +7506,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6654,6 +7531,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6665,6 +7544,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6674,6 +7555,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6683,6 +7566,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6692,6 +7577,8 @@ export interface operations {
       /** @description A data-integrity constraint refused the operation. */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6701,6 +7588,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6718,6 +7607,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6727,6 +7618,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6738,6 +7631,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6765,6 +7660,8 @@ export interface operations {
       /** @description Operation succeeded. */
       200: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6776,6 +7673,8 @@ export interface operations {
         headers: {
           /** @description `Bearer`: when the access token was missing or not valid. */
           "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6785,6 +7684,8 @@ export interface operations {
       /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
       403: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6794,6 +7695,8 @@ export interface operations {
       /** @description The resource (or the path) does not exist. */
       404: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6803,6 +7706,8 @@ export interface operations {
       /** @description Conflict; Integrity violation */
       409: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6821,6 +7726,8 @@ export interface operations {
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6838,6 +7745,8 @@ export interface operations {
           "RateLimit-Remaining"?: number
           /** @description Seconds until the window frees a request. */
           "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6847,6 +7756,8 @@ export interface operations {
       /** @description An unexpected error; the server logged it with the request id. */
       500: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6858,6 +7769,8 @@ export interface operations {
         headers: {
           /** @description Seconds to wait before retrying: the dependency is expected back soon. */
           "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {

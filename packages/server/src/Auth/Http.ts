@@ -5,6 +5,7 @@ import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { CurrentUser } from "@shum/domain/Security"
 import { Clock, Duration, Effect } from "effect"
+import { locateCreated } from "../Http/Location.js"
 import { AuthService } from "./Service.js"
 
 /** Sets or deletes the `access_token` cookie on the response (docs/api.md §4.1, §4.3). */
@@ -29,7 +30,11 @@ export const AuthLive = HttpApiBuilder.group(ShumApi, "auth", (handlers) =>
     const auth = yield* AuthService
     const setAccessCookie = (token: string) => withCookie(token, auth.accessTtlSeconds, auth.cookieSecure)
     return handlers
-      .handle("register", ({ payload }) => auth.register(payload))
+      .handle("register", ({ payload }) =>
+        auth
+          .register(payload)
+          .pipe(Effect.tap((user) => Effect.flatMap(locateCreated, (locate) => locate(`/users/${user.id}`))))
+      )
       .handle("login", ({ payload }) =>
         auth.login(payload).pipe(Effect.tap((token) => setAccessCookie(token.access_token)))
       )

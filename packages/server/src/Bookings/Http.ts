@@ -3,6 +3,7 @@ import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { CurrentUser } from "@shum/domain/Security"
 import { Effect } from "effect"
+import { locateCreated } from "../Http/Location.js"
 import { BookingsService } from "./Service.js"
 
 export const BookingsLive = HttpApiBuilder.group(ShumApi, "bookings", (handlers) =>
@@ -12,8 +13,11 @@ export const BookingsLive = HttpApiBuilder.group(ShumApi, "bookings", (handlers)
       .handle("list", ({ urlParams }) => bookings.list(urlParams))
       .handle("mine", ({ urlParams }) => Effect.flatMap(CurrentUser, (caller) => bookings.mine(caller, urlParams)))
       .handle("create", ({ headers, payload }) =>
-        Effect.flatMap(CurrentUser, (caller) => bookings.create(caller, payload, headers["idempotency-key"]))
+        Effect.flatMap(CurrentUser, (caller) => bookings.create(caller, payload, headers["idempotency-key"])).pipe(
+          Effect.tap((answer) => Effect.flatMap(locateCreated, (locate) => locate(`/bookings/${answer.id}`)))
+        )
       )
+      .handle("get", ({ path }) => Effect.flatMap(CurrentUser, (caller) => bookings.get(caller, path.booking_id)))
       .handle("delete", ({ path }) =>
         Effect.flatMap(CurrentUser, (caller) => bookings.cancel(caller, path.booking_id)).pipe(Effect.as(Message.ok))
       )

@@ -17,7 +17,7 @@ export type Claim =
   /** The key is ours: go on, then `complete` it in the same transaction. */
   | { readonly _tag: "Claimed" }
   /** The same request was already carried out: answer with its response. */
-  | { readonly _tag: "Replay"; readonly response: unknown }
+  | { readonly _tag: "Replay"; readonly response: unknown; readonly bookingId: number | null }
   /** The key was used for another request. */
   | { readonly _tag: "Mismatch" }
 
@@ -38,12 +38,12 @@ export class IdempotencyKeys extends Effect.Service<IdempotencyKeys>()("server/I
             WHERE idempotency_keys.created_at < now() - ${IDEMPOTENCY_TTL}::interval
           RETURNING 1`
         if (claimed.length > 0) return { _tag: "Claimed" } as const
-        const [seen] = yield* sql<{ request_hash: string; response: unknown }>`
-          SELECT request_hash, response FROM idempotency_keys WHERE user_id = ${userId} AND key = ${key}`
+        const [seen] = yield* sql<{ request_hash: string; response: unknown; booking_id: number | null }>`
+          SELECT request_hash, response, booking_id FROM idempotency_keys WHERE user_id = ${userId} AND key = ${key}`
         // purged or deleted in between: claim again
         if (seen === undefined) return yield* claim(userId, key, hash)
         return seen.request_hash === hash
-          ? ({ _tag: "Replay", response: seen.response } as const)
+          ? ({ _tag: "Replay", response: seen.response, bookingId: seen.booking_id } as const)
           : ({ _tag: "Mismatch" } as const)
       })
 

@@ -7,6 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Booking } from "@shum/domain/Bookings"
 import { INT32 } from "@shum/domain/Common"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option, Schema } from "effect"
 
 /** `created_at` as docs/api.md §1.2 renders it: UTC with `Z`, microseconds only when non-zero. */
@@ -81,17 +82,22 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
         return row?.full === 0
       })
 
+    /** A booking row as the API shows it (`COLUMNS`), decoded; a row that does not decode is a defect. */
+    const asBooking = Schema.decodeUnknown(Booking)
+
     /**
      * A whole booking in one statement, atomic on its own (no transaction around it): share-lock the room,
      * lock its existing nights of the stay in night order and check each has a unit free (`quantity` bounds
      * the sale, as in `reserveNights`), insert the booking; the inventory's triggers then create the missing
      * nights, take every night and their CHECK refuses an overbooking. One round trip instead of six, and the
      * nights stay locked only while PostgreSQL runs it and commits. `roomFound` false: no such room;
-     * `bookingId` undefined: a night is sold out.
+     * `booking` undefined: a night is sold out.
      */
-    const book = (booking: Omit<NewBooking, "price">) =>
+    const book = (
+      booking: Omit<NewBooking, "price">
+    ): Effect.Effect<{ readonly roomFound: boolean; readonly booking: Booking | undefined }, SqlError> =>
       isId(booking.roomId)
-        ? sql<{ rooms: number; booking_id: number | null }>`
+        ? sql<{ rooms: number; id: number | null }>`
             WITH room AS (
               SELECT price, quantity FROM rooms WHERE id = ${booking.roomId} FOR SHARE
             ), nights AS MATERIALIZED (
@@ -105,19 +111,30 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
                      room.price * (${booking.to}::date - ${booking.from}::date)
               FROM room
               WHERE NOT EXISTS (SELECT 1 FROM nights n WHERE n.sold >= LEAST(n.capacity, room.quantity))
-              RETURNING id
+              RETURNING *
             )
-            SELECT (SELECT count(*) FROM room)::int AS rooms, (SELECT id FROM booked) AS booking_id`.pipe(
-            Effect.map(([row]) => ({ roomFound: (row?.rooms ?? 0) > 0, bookingId: row?.booking_id ?? undefined }))
+            SELECT (SELECT count(*) FROM room)::int AS rooms, ${columns}
+            FROM (SELECT) AS one LEFT JOIN booked ON true`.pipe(
+            Effect.flatMap(([row]): Effect.Effect<{ roomFound: boolean; booking: Booking | undefined }> =>
+              row === undefined || row.id === null
+                ? Effect.succeed({ roomFound: (row?.rooms ?? 0) > 0, booking: undefined })
+                : Effect.map(Effect.orDie(asBooking(row)), (created) => ({ roomFound: true, booking: created }))
+            )
           )
-        : Effect.succeed({ roomFound: false, bookingId: undefined })
+        : Effect.succeed({ roomFound: false, booking: undefined })
 
     /** The inventory's triggers take the nights; their CHECK refuses an overbooking. */
     const insert = (booking: NewBooking) =>
-      sql<{ id: number }>`
+      sql`
         INSERT INTO bookings (room_id, user_id, date_from, date_to, price)
         VALUES (${booking.roomId}, ${booking.userId}, ${booking.from}, ${booking.to}, ${booking.price})
-        RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id))
+        RETURNING ${columns}`.pipe(Effect.flatMap((rows) => Effect.orDie(asBooking(rows[0]))))
+
+    const findById = SqlSchema.findOne({
+      Request: Schema.Int,
+      Result: Booking,
+      execute: (bookingId) => sql`SELECT ${columns} FROM bookings WHERE id = ${bookingId}`
+    })
 
     const findOwner = (bookingId: number) =>
       isId(bookingId)
@@ -139,6 +156,9 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
       insert,
       book,
       findOwner: (bookingId: number) => findOwner(bookingId).pipe(Effect.orDie),
+      /** The booking, if there is one with this id (an id outside `integer`'s range names none). */
+      findById: (bookingId: number) =>
+        isId(bookingId) ? findById(bookingId).pipe(Effect.orDie) : Effect.succeed(Option.none<Booking>()),
       remove: (bookingId: number) => remove(bookingId).pipe(Effect.orDie)
     } as const
   })

@@ -10,8 +10,8 @@
  * order rules out, would still be retried).
  */
 import type { SqlError } from "@effect/sql/SqlError"
-import type { BookingIn } from "@shum/domain/Bookings"
-import { INT32, Message, pageOf } from "@shum/domain/Common"
+import { type Booking, BookingCreated, type BookingIn } from "@shum/domain/Bookings"
+import { INT32, pageOf } from "@shum/domain/Common"
 import { Forbidden, InvalidDateRange, NotFound, RoomUnavailable, ValidationError } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { isAdmin, type AuthenticatedUser } from "@shum/domain/Security"
@@ -98,8 +98,8 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
         }
         const outcome = yield* repo.book({ roomId: body.room_id, userId, from: body.date_from, to: body.date_to })
         if (!outcome.roomFound) return yield* roomNotFound(body.room_id)
-        if (outcome.bookingId === undefined) return yield* soldOut()
-        return outcome.bookingId
+        if (outcome.booking === undefined) return yield* soldOut()
+        return outcome.booking
       })
 
     /** The booking itself, inside the caller's transaction (the `Idempotency-Key` path). */
@@ -122,18 +122,33 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
         })
       })
 
+    /** D15: the answer of a create — the original's `{"status": "OK"}`, the id and the booking. */
+    const answerOf = (booking: Booking) => new BookingCreated({ status: "OK", id: booking.id, booking })
+
+    /**
+     * The first answer, again. A key completed before answers carried the booking (D15) holds only
+     * `{"status": "OK"}`: the booking is read back by the id kept with the key (a 404 if it was cancelled since).
+     */
+    const replay = (stored: unknown, bookingId: number | null) =>
+      Schema.decodeUnknown(BookingCreated)(stored).pipe(
+        Effect.catchAll(() =>
+          Effect.flatMap(repo.findById(bookingId ?? 0), (found) =>
+            Option.isSome(found)
+              ? Effect.succeed(answerOf(found.value))
+              : Effect.fail(new NotFound({ detail: Messages.bookingNotFound }))
+          )
+        )
+      )
+
     /** With an `Idempotency-Key`: claim it, book and remember the answer, in one transaction. */
     const createOnce = (caller: AuthenticatedUser, body: BookingIn, idempotencyKey: string) =>
       Effect.gen(function* () {
         const hash = requestHash([body.room_id, body.date_from, body.date_to])
         const claim = yield* keys.claim(caller.id, idempotencyKey, hash)
         if (claim._tag === "Mismatch") return yield* keyReused(idempotencyKey)
-        if (claim._tag === "Replay") {
-          return { response: yield* Schema.decodeUnknown(Message)(claim.response).pipe(Effect.orDie), created: false }
-        }
-        const bookingId = yield* book(caller.id, body)
-        const response = Message.ok
-        yield* keys.complete(caller.id, idempotencyKey, bookingId, Schema.encodeSync(Message)(response))
+        if (claim._tag === "Replay") return { response: yield* replay(claim.response, claim.bookingId), created: false }
+        const response = answerOf(yield* book(caller.id, body))
+        yield* keys.complete(caller.id, idempotencyKey, response.id, Schema.encodeSync(BookingCreated)(response))
         return { response, created: true }
       }).pipe(repo.withTransaction)
 
@@ -142,7 +157,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
       Effect.zipRight(
         limits.check(body, "body"),
         idempotencyKey === undefined
-          ? Effect.as(bookAtOnce(caller.id, body), { response: Message.ok, created: true })
+          ? Effect.map(bookAtOnce(caller.id, body), (booking) => ({ response: answerOf(booking), created: true }))
           : createOnce(caller, body, idempotencyKey)
       ).pipe(
         Effect.tapError((error) =>
@@ -163,6 +178,17 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
         Effect.withSpan("Bookings.create", { attributes: { roomId: body.room_id }, captureStackTrace: false })
       )
 
+    /**
+     * D15: one booking, for its owner or an admin. Anyone else gets the 404 of a missing one, so a booking's
+     * existence is not disclosed to other users.
+     */
+    const get = (caller: AuthenticatedUser, bookingId: number) =>
+      Effect.flatMap(repo.findById(bookingId), (found) =>
+        Option.isSome(found) && (found.value.user_id === caller.id || isAdmin(caller))
+          ? Effect.succeed(found.value)
+          : Effect.fail(new NotFound({ detail: Messages.bookingNotFound }))
+      ).pipe(Effect.withSpan("Bookings.get"))
+
     /** Owner or admin (D1); 404 before 403. The inventory's triggers free the nights with the delete. */
     const cancel = (caller: AuthenticatedUser, bookingId: number) =>
       Effect.gen(function* () {
@@ -181,7 +207,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
 
     const mine = (caller: AuthenticatedUser, params: PageParams) => repo.list({ ...pageOf(params), userId: caller.id })
 
-    return { create, cancel, list, mine } as const
+    return { create, get, cancel, list, mine } as const
   })
 }) {}
 

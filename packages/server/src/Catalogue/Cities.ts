@@ -55,7 +55,7 @@ export class CitiesRepo extends Effect.Service<CitiesRepo>()("server/CitiesRepo"
         Effect.map((rows) => rows.length > 0)
       )
     const insert = (fields: { readonly name: string; readonly country_id: number }) =>
-      sql`INSERT INTO cities ${sql.insert(fields)}`
+      sql<{ id: number }>`INSERT INTO cities ${sql.insert(fields)} RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id))
     const update = (id: number, fields: { readonly name: string; readonly country_id: number }) =>
       sql`UPDATE cities SET ${sql.update(fields)} WHERE id = ${id}`
     /** Locks the row, so no hotel can be added to the city until the transaction ends. */
@@ -72,8 +72,7 @@ export class CitiesRepo extends Effect.Service<CitiesRepo>()("server/CitiesRepo"
       findRow: (id: number) => findRow(id).pipe(Effect.orDie),
       nameTaken: (name: string, countryId: number, exceptId?: number) =>
         nameTaken(name, countryId, exceptId).pipe(Effect.orDie),
-      insert: (fields: { readonly name: string; readonly country_id: number }) =>
-        insert(fields).pipe(Effect.asVoid, Effect.orDie),
+      insert: (fields: { readonly name: string; readonly country_id: number }) => insert(fields).pipe(Effect.orDie),
       update: (id: number, fields: { readonly name: string; readonly country_id: number }) =>
         update(id, fields).pipe(Effect.asVoid, Effect.orDie),
       lock: (id: number) => lock(id).pipe(Effect.orDie),
@@ -111,7 +110,7 @@ export class CitiesService extends Effect.Service<CitiesService>()("server/Citie
     const create = Effect.fn("Cities.create")(function* (body: CityIn) {
       if (!(yield* countries.exists(body.country_id))) return yield* countryNotFound(body.country_id)
       yield* ensureNameFree(body.name, body.country_id)
-      yield* repo.insert({ name: body.name, country_id: body.country_id })
+      return yield* repo.insert({ name: body.name, country_id: body.country_id })
     })
 
     /**

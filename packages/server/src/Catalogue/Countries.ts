@@ -50,7 +50,10 @@ export class CountriesRepo extends Effect.Service<CountriesRepo>()("server/Count
       sql`SELECT 1 FROM countries WHERE iso_code = ${iso} ${except(exceptId)} LIMIT 1`.pipe(
         Effect.map((rows) => rows.length > 0)
       )
-    const insert = (fields: Required<CountryFields>) => sql`INSERT INTO countries ${sql.insert(fields)}`
+    const insert = (fields: Required<CountryFields>) =>
+      sql<{ id: number }>`INSERT INTO countries ${sql.insert(fields)} RETURNING id`.pipe(
+        Effect.map((rows) => rows[0]!.id)
+      )
     const update = (id: number, fields: CountryFields) => {
       const set = definedOnly(fields)
       return Object.keys(set).length === 0
@@ -70,7 +73,8 @@ export class CountriesRepo extends Effect.Service<CountriesRepo>()("server/Count
       exists: (id: number) => exists(id).pipe(Effect.orDie),
       nameTaken: (name: string, exceptId?: number) => nameTaken(name, exceptId).pipe(Effect.orDie),
       isoTaken: (iso: string, exceptId?: number) => isoTaken(iso, exceptId).pipe(Effect.orDie),
-      insert: (fields: Required<CountryFields>) => insert(fields).pipe(Effect.asVoid, Effect.orDie),
+      /** The new country's id. */
+      insert: (fields: Required<CountryFields>) => insert(fields).pipe(Effect.orDie),
       update: (id: number, fields: CountryFields) => update(id, fields).pipe(Effect.asVoid, Effect.orDie),
       lock: (id: number) => lock(id).pipe(Effect.orDie),
       hasCities: (id: number) => hasCities(id).pipe(Effect.orDie),
@@ -100,7 +104,7 @@ export class CountriesService extends Effect.Service<CountriesService>()("server
       const iso = body.iso_code.toUpperCase()
       if (yield* repo.nameTaken(body.name)) return yield* nameConflict(body.name)
       if (yield* repo.isoTaken(iso)) return yield* isoConflict(iso)
-      yield* repo.insert({ name: body.name, iso_code: iso })
+      return yield* repo.insert({ name: body.name, iso_code: iso })
     })
 
     /**

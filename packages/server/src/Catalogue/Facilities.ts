@@ -28,7 +28,10 @@ export class FacilitiesRepo extends Effect.Service<FacilitiesRepo>()("server/Fac
       Result: Facility,
       execute: (id) => sql`SELECT id, title FROM facilities WHERE id = ${id}`
     })
-    const insert = (title: string) => sql`INSERT INTO facilities ${sql.insert({ title })}`
+    const insert = (title: string) =>
+      sql<{ id: number }>`INSERT INTO facilities ${sql.insert({ title })} RETURNING id`.pipe(
+        Effect.map((rows) => rows[0]!.id)
+      )
     /** Its room links go with it (`ON DELETE CASCADE`). */
     const remove = (id: number) =>
       sql`DELETE FROM facilities WHERE id = ${id} RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
@@ -36,7 +39,7 @@ export class FacilitiesRepo extends Effect.Service<FacilitiesRepo>()("server/Fac
     return {
       list: (query: Page & { readonly title?: string | undefined }) => list(query).pipe(Effect.orDie),
       findById: (id: number) => findById(id).pipe(Effect.orDie),
-      insert: (title: string) => insert(title).pipe(Effect.asVoid, Effect.orDie),
+      insert: (title: string) => insert(title).pipe(Effect.orDie),
       remove: (id: number) => remove(id).pipe(Effect.orDie)
     } as const
   })

@@ -1,6 +1,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
+import { created } from "../Http/Location.js"
 import { Effect } from "effect"
 import { FacilitiesService } from "./Facilities.js"
 
@@ -10,7 +11,7 @@ export const FacilitiesLive = HttpApiBuilder.group(ShumApi, "facilities", (handl
     return handlers
       .handle("list", ({ urlParams }) => facilities.list(urlParams))
       .handle("get", ({ path }) => facilities.get(path.facility_id))
-      .handle("create", ({ payload }) => facilities.create(payload).pipe(Effect.as(Message.ok)))
+      .handle("create", ({ payload }) => facilities.create(payload).pipe(created((id) => `/facilities/${id}`)))
       .handle("delete", ({ path }) => facilities.remove(path.facility_id).pipe(Effect.as(Message.ok)))
   })
 )

@@ -62,7 +62,7 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
     const create = Effect.fn("Hotels.create")(function* (body: HotelIn) {
       const city_id = yield* cityId(body.city)
       yield* ensureTitleFree(body.title)
-      yield* repo.insert({
+      const id = yield* repo.insert({
         title: body.title,
         city_id,
         address: body.address,
@@ -71,6 +71,7 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
         check_out_time: body.check_out_time ?? DEFAULT_CHECK_OUT
       })
       yield* Effect.sync(() => metrics.counters.hotelsCreated.inc())
+      return id
     })
 
     /** H5, full replacement: hotel → city → title. Absent times reset to the defaults, `null` stores null. */

@@ -96,7 +96,10 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
       sql`SELECT 1 FROM hotels WHERE title = ${title} ${exceptId === undefined ? sql`` : sql`AND id <> ${exceptId}`}`.pipe(
         Effect.map((rows) => rows.length > 0)
       )
-    const insert = (fields: HotelFields) => sql`INSERT INTO hotels ${sql.insert(definedOnly(fields))}`
+    const insert = (fields: HotelFields) =>
+      sql<{ id: number }>`INSERT INTO hotels ${sql.insert(definedOnly(fields))} RETURNING id`.pipe(
+        Effect.map((rows) => rows[0]!.id)
+      )
     const update = (id: number, fields: HotelFields) => {
       const set = definedOnly(fields)
       return Object.keys(set).length === 0
@@ -114,7 +117,7 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
       exists: (id: number) => exists(id).pipe(Effect.orDie),
       cityIdByName: (name: string) => cityIdByName(name).pipe(Effect.orDie),
       titleTaken: (title: string, exceptId?: number) => titleTaken(title, exceptId).pipe(Effect.orDie),
-      insert: (fields: HotelFields) => insert(fields).pipe(Effect.asVoid, Effect.orDie),
+      insert: (fields: HotelFields) => insert(fields).pipe(Effect.orDie),
       update: (id: number, fields: HotelFields) => update(id, fields).pipe(Effect.asVoid, Effect.orDie),
       remove: (id: number) => remove(id).pipe(Effect.orDie)
     } as const

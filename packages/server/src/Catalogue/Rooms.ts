@@ -100,6 +100,7 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
             quantity: body.quantity
           })
           if (facilityIds.length > 0) yield* repo.setFacilities(roomId, facilityIds)
+          return roomId
         })
       ).pipe(Effect.withSpan("Rooms.create"))
 

@@ -1,6 +1,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
+import { created } from "../Http/Location.js"
 import { Effect } from "effect"
 import { jsonText, preEncoded } from "../Http/PreEncoded.js"
 import { RoomsService } from "./Rooms.js"
@@ -12,7 +13,9 @@ export const RoomsLive = HttpApiBuilder.group(ShumApi, "rooms", (handlers) =>
       .handle("list", ({ path, urlParams }) => preEncoded(rooms.list(path.hotel_id, urlParams)))
       .handle("available", ({ path, urlParams }) => jsonText(rooms.available(path.hotel_id, urlParams)))
       .handle("get", ({ path }) => rooms.get(path.hotel_id, path.room_id))
-      .handle("create", ({ path, payload }) => rooms.create(path.hotel_id, payload).pipe(Effect.as(Message.ok)))
+      .handle("create", ({ path, payload }) =>
+        rooms.create(path.hotel_id, payload).pipe(created((id) => `/hotels/${path.hotel_id}/rooms/${id}`))
+      )
       .handle("update", ({ path, payload }) =>
         rooms.update(path.hotel_id, path.room_id, payload).pipe(Effect.as(Message.ok))
       )

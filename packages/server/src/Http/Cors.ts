@@ -11,7 +11,10 @@ const EXPOSED = [
   "RateLimit-Limit",
   "RateLimit-Remaining",
   "RateLimit-Reset",
-  "WWW-Authenticate"
+  "WWW-Authenticate",
+  // docs/decisions.md D15: where a create put the new resource; the unknown query parameters' notice
+  "Location",
+  "Warning"
 ]
 
 export const cors = (origins: ReadonlyArray<string>): (<E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>) => {

@@ -1,19 +1,29 @@
 /**
  * The documentation routes of docs/api.md §6.6, served offline by the app itself (no CDN):
- * - `/openapi.json`: the OpenAPI document of the API as served (its `servers` names `ROOT_PATH`);
+ * - `/openapi.json`: the OpenAPI document of the API as served (its `servers` names `ROOT_PATH`), its example
+ *   stay moved to today + 30 … + 33 (UTC) each day, so "Try it out" on `POST /bookings` books as shipped;
  * - `/docs`: Swagger UI, from the `swagger-ui-dist` package's files, streamed from disk at `/docs/swagger-ui…`
  *   (platform's `HttpApiSwagger` inlines them: about 11 MB of strings in the heap of every server process);
  * - `/docs/oauth2-redirect`: the page Swagger UI's OAuth2 flows return to, as FastAPI serves it;
  * - `/redoc`: Redoc, from the `redoc` package's standalone bundle (served at `/docs/redoc.standalone.js`).
  * Pages refer to the bundle and the document by relative URLs, so they work under any prefix the browser
- * used, and "Try it out" calls the path the document's `servers` names.
+ * used, and "Try it out" calls the path the document's `servers` names. `/docs/` and `/redoc/` (with the
+ * slash those relative URLs would resolve wrongly: a blank page) redirect to the page, under the prefix the
+ * browser used.
  */
+import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { API_TITLE } from "@shum/domain/Api"
-import { Effect, Layer } from "effect"
+import { relativeExampleDates } from "@shum/domain/OpenApiDoc"
+import { DateTime, Effect, Layer } from "effect"
+import { createReadStream } from "node:fs"
+import { stat } from "node:fs/promises"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
+import { Transform } from "node:stream"
 
 const HTML = "text/html; charset=utf-8"
 const JS = "text/javascript; charset=utf-8"
@@ -128,10 +138,7 @@ const REDOC_PAGE = `<!DOCTYPE html>
 </html>
 `
 
-/**
- * Redoc's menu shows a logo from Redocly's CDN; this policy keeps the page to this server (the logo then
- * hides itself), so it works, and stays quiet, offline.
- */
+/** The page's sources are all this server's (Redoc's logo included, below). */
 const REDOC_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
   "font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
@@ -141,19 +148,97 @@ export const REDOC_BUNDLE_PATH = "/docs/redoc.standalone.js"
 /** The `redoc` package's self-contained browser bundle (React and all), streamed from node_modules. */
 const redocBundle = createRequire(import.meta.url).resolve("redoc/bundles/redoc.standalone.js")
 
+/**
+ * Redoc's menu shows Redocly's logo from Redocly's CDN. The bundle is served with that address replaced, in
+ * the stream, by a local one of the same length — so its `Content-Length` stays the file's — which this
+ * server answers with a logo of its own: the page fetches nothing from anywhere else. Relative, like the
+ * page's other URLs: `/redoc` (or `<ROOT_PATH>/redoc`) → `/docs/redoc-logo.svg` below the same prefix.
+ */
+export const REDOC_CDN_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+export const REDOC_LOGO_PATH = "/docs/redoc-logo.svg"
+const LOCAL_LOGO = `${REDOC_LOGO_PATH.slice(1)}?`.padEnd(REDOC_CDN_LOGO.length, "0")
+
+/** A plain mark in Redoc's menu colours, where Redocly's logo was. */
+const REDOC_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 16 16">
+<rect x="2" y="1" width="12" height="14" rx="2" fill="none" stroke="#32329f" stroke-width="1.5"/>
+<path d="M5 5h6M5 8h6M5 11h4" stroke="#32329f" stroke-width="1.5"/>
+</svg>
+`
+
+/**
+ * Replaces every `from` by `to` (the same length in bytes) in a byte stream, wherever the chunks split it:
+ * the last `from.length - 1` bytes of each chunk wait for the next one.
+ */
+export const replaceInStream = (from: string, to: string): Transform => {
+  const needle = Buffer.from(from, "latin1")
+  const replacement = Buffer.from(to, "latin1")
+  if (needle.length !== replacement.length || needle.length === 0) throw new Error("replaceInStream: lengths differ")
+  let carry = Buffer.alloc(0)
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const buffer = Buffer.concat([carry, chunk])
+      for (let at = buffer.indexOf(needle); at !== -1; at = buffer.indexOf(needle, at + needle.length)) {
+        replacement.copy(buffer, at)
+      }
+      const keep = Math.min(needle.length - 1, buffer.length)
+      carry = Buffer.from(buffer.subarray(buffer.length - keep))
+      done(null, buffer.subarray(0, buffer.length - keep))
+    },
+    flush(done) {
+      done(null, carry)
+    }
+  })
+}
+
+/** The bundle, streamed from disk with the CDN logo's address made local (`replaceInStream`). */
+const redocBundleResponse = Effect.map(
+  Effect.promise(() => stat(redocBundle)),
+  ({ size }) =>
+    HttpServerResponse.raw(createReadStream(redocBundle).pipe(replaceInStream(REDOC_CDN_LOGO, LOCAL_LOGO)), {
+      contentType: JS,
+      headers: { "cache-control": "public, max-age=86400", "content-length": String(size) }
+    })
+)
+
+/**
+ * A page, or — asked for as `/docs/` or `/redoc/` (the router takes them for the page, whose relative URLs
+ * would then miss: a blank page) — a 307 to it, as the API answers other trailing slashes, the query kept.
+ * The target is relative to the path requested, so the browser stays under the prefix it used, through the
+ * proxy that strips `ROOT_PATH` too.
+ */
+const pageOrRedirect = (page: "docs" | "redoc", response: HttpServerResponse.HttpServerResponse) =>
+  Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+    const q = request.url.indexOf("?")
+    const path = q === -1 ? request.url : request.url.slice(0, q)
+    if (!path.endsWith("/")) return response
+    return HttpServerResponse.empty({
+      status: 307,
+      headers: { location: `../${page}${q === -1 ? "" : request.url.slice(q)}` }
+    })
+  })
+
 const RedocLive = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function* () {
-    const bundle = packageFile(redocBundle, JS)
     yield* router.get(
       "/redoc",
-      Effect.succeed(
+      pageOrRedirect(
+        "redoc",
         HttpServerResponse.text(REDOC_PAGE, {
           contentType: HTML,
           headers: { "content-security-policy": REDOC_POLICY }
         })
       )
     )
-    yield* router.get(REDOC_BUNDLE_PATH, bundle)
+    yield* router.get(REDOC_BUNDLE_PATH, redocBundleResponse)
+    yield* router.get(
+      REDOC_LOGO_PATH,
+      Effect.succeed(
+        HttpServerResponse.text(REDOC_LOGO, {
+          contentType: "image/svg+xml",
+          headers: { "cache-control": "public, max-age=86400" }
+        })
+      )
+    )
     yield* router.get(
       "/docs/oauth2-redirect",
       Effect.succeed(HttpServerResponse.text(OAUTH2_REDIRECT_PAGE, { contentType: HTML }))
@@ -204,7 +289,8 @@ const SwaggerLive = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function* () {
     yield* router.get(
       "/docs",
-      Effect.succeed(
+      pageOrRedirect(
+        "docs",
         HttpServerResponse.text(SWAGGER_PAGE, {
           contentType: HTML,
           headers: { "content-security-policy": SWAGGER_POLICY }
@@ -221,8 +307,26 @@ const SwaggerLive = HttpApiBuilder.Router.use((router) =>
   })
 )
 
-export const DocsLive = Layer.mergeAll(
-  SwaggerLive,
-  HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
-  RedocLive
+/**
+ * The document is built once; its text is made again when the UTC day changes, with that day's example
+ * dates (`relativeExampleDates`).
+ */
+const OpenApiLive = HttpApiBuilder.Router.use((router) =>
+  Effect.gen(function* () {
+    const { api } = yield* HttpApi.Api
+    const spec = OpenApi.fromApi(api) as unknown as Record<string, unknown>
+    let served: { readonly day: string; readonly response: HttpServerResponse.HttpServerResponse } | undefined
+    yield* router.get(
+      "/openapi.json",
+      Effect.map(DateTime.now, (now) => {
+        const day = DateTime.formatIsoDateUtc(now)
+        if (served?.day !== day) {
+          served = { day, response: HttpServerResponse.unsafeJson(relativeExampleDates(spec, day)) }
+        }
+        return served.response
+      })
+    )
+  })
 )
+
+export const DocsLive = Layer.mergeAll(SwaggerLive, OpenApiLive, RedocLive)

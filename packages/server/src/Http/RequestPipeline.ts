@@ -12,7 +12,8 @@
  *    `BodyLimit.ts`, docs/decisions.md D11) — multipart uploads keep their own limit;
  * 7. `Cache-Control: no-store` on the answers that carry tokens (docs/decisions.md D14): sign-in and refresh,
  *    recognised by the route they matched.
- * The response headers (2, 4, 5, 7) are set by one pre-response handler, which runs on the final response
+ * 8. `Warning` naming the query parameters the endpoint does not declare (`UnknownParams.ts`).
+ * The response headers (2, 4, 5, 7, 8) are set by one pre-response handler, which runs on the final response
  * (after the error mapping) just before it is written; the rate limit's handler, added inside the API,
  * runs after it.
  */
@@ -27,6 +28,7 @@ import { withBoundedBody } from "./BodyLimit.js"
 import { resolveClientAddress, trustedProxies } from "./ClientAddress.js"
 import { isCatalogueRoute, withValidators } from "./Etag.js"
 import { requestIdOf } from "./RequestContext.js"
+import { unknownParamsWarning, unknownQueryParams } from "./UnknownParams.js"
 
 /** D14: the routes whose answers hold tokens, never to be stored by a cache. */
 const TOKEN_ROUTES: ReadonlySet<string> = new Set(["POST /auth/login", "POST /auth/refresh"])
@@ -76,6 +78,8 @@ export const requestPipeline = (options: {
             let out = HttpServerResponse.setHeader(response, "x-request-id", id)
             if (closing) out = HttpServerResponse.setHeader(out, "connection", "close")
             if (tokens) out = HttpServerResponse.setHeader(out, "cache-control", "no-store")
+            const unknown = route.match === undefined ? [] : unknownQueryParams(route.match.route, request.url)
+            if (unknown.length > 0) out = HttpServerResponse.setHeader(out, "warning", unknownParamsWarning(unknown))
             return catalogueRead ? withValidators(request, out) : out
           })
         const headers = HttpApp.appendPreResponseHandler((_request, response) => finish(response))

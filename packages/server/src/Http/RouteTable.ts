@@ -15,6 +15,7 @@ import type * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import type * as HttpMethod from "@effect/platform/HttpMethod"
 import * as HttpApi from "@effect/platform/HttpApi"
 import { ShumApi } from "@shum/domain/Api"
+import { Option, SchemaAST } from "effect"
 import * as FindMyWay from "find-my-way-ts"
 
 /** The router's configuration (docs/decisions.md D12): exact letter case, no collapsing of doubled slashes. */
@@ -35,6 +36,8 @@ export interface Route {
   readonly template: string
   readonly endpoint: HttpApiEndpoint.HttpApiEndpoint.AnyWithProps
   readonly groupName: string
+  /** The query parameters the endpoint declares (its url params schema's fields); any other is unknown. */
+  readonly queryParams: ReadonlySet<string>
 }
 
 const routes: ReadonlyArray<Route> = (() => {
@@ -46,7 +49,13 @@ const routes: ReadonlyArray<Route> = (() => {
         method: endpoint.method,
         template: endpoint.path,
         endpoint: endpoint as unknown as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps,
-        groupName: group.identifier
+        groupName: group.identifier,
+        queryParams: new Set(
+          Option.match(endpoint.urlParamsSchema, {
+            onNone: () => [],
+            onSome: (schema) => SchemaAST.getPropertySignatures(schema.ast).map((field) => String(field.name))
+          })
+        )
       })
     }
   })

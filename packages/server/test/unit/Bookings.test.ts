@@ -8,7 +8,7 @@
  */
 import "./fakes/NoNetwork.js"
 import { assert, describe, it } from "@effect/vitest"
-import { BookingIn } from "@shum/domain/Bookings"
+import { BookingCreated, BookingIn } from "@shum/domain/Bookings"
 import { DateString } from "@shum/domain/Common"
 import type { ValidationIssue } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
@@ -74,8 +74,13 @@ describe("BookingsService (in-memory repositories)", () => {
             detail: Messages.stayInPast
           })
           assert.lengthOf(yield* bookings, 0)
-          assert.strictEqual((yield* service.create(alice, stay(TWIN, "2026-03-10", "2026-03-11"), key())).status, "OK")
-          assert.lengthOf(yield* bookings, 1)
+          const answer = yield* service.create(alice, stay(TWIN, "2026-03-10", "2026-03-11"), key())
+          // D15: the original's body, the id and the booking itself
+          assert.deepStrictEqual(
+            answer,
+            new BookingCreated({ status: "OK", id: answer.booking.id, booking: answer.booking })
+          )
+          assert.deepStrictEqual(yield* bookings, [answer.booking])
         })
       )
     )
@@ -158,6 +163,21 @@ describe("BookingsService (in-memory repositories)", () => {
       )
     )
   }
+
+  it.effect("get (D15): the owner or an admin reads it; anyone else gets the 404 of a missing one", () =>
+    run(
+      Effect.gen(function* () {
+        const service = yield* BookingsService
+        const { booking } = yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+        assert.deepStrictEqual(yield* service.get(alice, booking.id), booking)
+        assert.deepStrictEqual(yield* service.get(admin, booking.id), booking)
+        const stranger = yield* Effect.flip(service.get(bob, booking.id))
+        const missing = yield* Effect.flip(service.get(alice, booking.id + 1))
+        assert.deepStrictEqual(problem(stranger), { _tag: "NotFound", detail: Messages.bookingNotFound })
+        assert.deepStrictEqual(problem(missing), problem(stranger))
+      })
+    )
+  )
 
   it.effect("cancel: the owner or an admin (D1); anyone else 403; a missing booking 404; the nights are freed", () =>
     run(

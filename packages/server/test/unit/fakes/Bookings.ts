@@ -79,21 +79,22 @@ const BookingsRepoMemory = Layer.effect(
       insert: (booking) =>
         Effect.zipRight(
           injected,
-          Effect.sync(() => add(booking).id)
+          Effect.sync(() => add(booking))
         ),
       book: (booking) =>
         Effect.zipRight(
           injected,
           Effect.sync(() => {
             const room = state.rooms.get(booking.roomId)
-            if (room === undefined) return { roomFound: false, bookingId: undefined }
+            if (room === undefined) return { roomFound: false, booking: undefined }
             if (soldOutNight(booking.roomId, booking.from, booking.to, room.quantity)) {
-              return { roomFound: true, bookingId: undefined }
+              return { roomFound: true, booking: undefined }
             }
             const price = room.price * nights(booking.from, booking.to).length
-            return { roomFound: true, bookingId: add({ ...booking, price }).id }
+            return { roomFound: true, booking: add({ ...booking, price }) }
           })
         ),
+      findById: (id) => Effect.sync(() => Option.fromNullable(state.bookings.find((b) => b.id === id))),
       findOwner: (id) =>
         Effect.sync(() => Option.map(Option.fromNullable(state.bookings.find((b) => b.id === id)), (b) => b.user_id)),
       remove: (id) =>
@@ -138,7 +139,9 @@ const IdempotencyKeysMemory = Layer.effect(
             state.keys.set(`${userId}:${key}`, { hash, response: null, bookingId: null })
             return { _tag: "Claimed" }
           }
-          return seen.hash === hash ? { _tag: "Replay", response: seen.response } : { _tag: "Mismatch" }
+          return seen.hash === hash
+            ? { _tag: "Replay", response: seen.response, bookingId: seen.bookingId }
+            : { _tag: "Mismatch" }
         }),
       complete: (userId, key, bookingId, response) =>
         Effect.sync(() => {
