@@ -48,8 +48,8 @@ describe("the unknown query parameters of a route", () => {
   it("are named percent-encoded (ASCII only), at most SHOWN of them", () => {
     assert.strictEqual(unknownParamsWarning(["colour"]), '299 - "unknown query parameter ignored: colour"')
     assert.strictEqual(
-      unknownParamsWarning(['a"b', "город", ""]),
-      '299 - "unknown query parameters ignored: a%22b, %D0%B3%D0%BE%D1%80%D0%BE%D0%B4, (empty name)"'
+      unknownParamsWarning(['a"b', "süß", ""]),
+      '299 - "unknown query parameters ignored: a%22b, s%C3%BC%C3%9F, (empty name)"'
     )
     const many = Array.from({ length: SHOWN + 3 }, (_, i) => `p${i}`)
     assert.match(unknownParamsWarning(many), / p9 and 3 more"$/)
@@ -66,8 +66,8 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("unknown
       assert.deepStrictEqual([extra.status, extra.json], [200, plain.json])
       assert.strictEqual(extra.warning, '299 - "unknown query parameter ignored: colour"')
 
-      const several = yield* send("GET", "/countries?name=&fields=id&sort=name&fields=x&%D0%B3=1")
-      assert.strictEqual(several.warning, '299 - "unknown query parameters ignored: fields, sort, %D0%B3"')
+      const several = yield* send("GET", "/countries?name=&fields=id&sort=name&fields=x&s%C3%BC%C3%9F=1")
+      assert.strictEqual(several.warning, '299 - "unknown query parameters ignored: fields, sort, s%C3%BC%C3%9F"')
     })
   )
 
