@@ -3,7 +3,17 @@
  * No identifiers on these structs: OpenAPI lists their fields as parameters only when inlined.
  */
 import { Schema } from "effect"
-import { DATE_RANGE, DateString, EXAMPLE_CHECK_IN, EXAMPLE_CHECK_OUT, INT32, PaginationParams, PathId, QueryId, Text } from "./Common.js"
+import {
+  DATE_RANGE,
+  DateString,
+  EXAMPLE_CHECK_IN,
+  EXAMPLE_CHECK_OUT,
+  INT32,
+  PaginationParams,
+  PathId,
+  QueryId,
+  Text
+} from "./Common.js"
 
 // --- path --------------------------------------------------------------------------------------------
 
