@@ -2131,6 +2131,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2233,6 +2235,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2413,6 +2417,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -2852,6 +2858,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3104,6 +3112,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3356,6 +3366,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3706,6 +3718,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -3958,6 +3972,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4215,6 +4231,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4584,6 +4602,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -4862,6 +4882,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5110,6 +5132,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -5313,7 +5337,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["NotFound"]
         }
       }
-      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). */
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
       422: {
         headers: {
           /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
@@ -5639,6 +5663,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6453,6 +6479,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6701,6 +6729,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -6964,6 +6994,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -7206,6 +7238,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -7454,6 +7488,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
@@ -7717,6 +7753,8 @@ export interface operations {
       /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
       413: {
         headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
           [name: string]: unknown
         }
         content: {
