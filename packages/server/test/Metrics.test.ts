@@ -3,7 +3,8 @@
  * unknown paths and system endpoints left out, db metrics fed by the SQL layer, and nothing collected
  * under APP_ENV=test without ENABLE_METRICS_IN_TESTS.
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
+import { connect } from "node:net"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
@@ -141,6 +142,40 @@ layer(makeTestServer(ENV), { excludeTestServices: true, timeout: "60 seconds" })
       assert.strictEqual(response.status, 500)
       assert.strictEqual(errors(yield* scrape), before + 1)
       assert.strictEqual((yield* get("/facilities")).status, 200)
+    })
+  )
+
+  it.effect("a refused body's claimed Content-Length is not counted in http_request_size_bytes", () =>
+    Effect.gen(function* () {
+      const address = (yield* HttpServer.HttpServer).address
+      assert(address._tag === "TcpAddress")
+      const sizeSum = (m: Effect.Effect.Success<typeof scrape>) =>
+        m.find("http_request_size_bytes_sum").find((s) => s.labels["handler"] === "/countries")?.value ?? 0
+      const before = sizeSum(yield* scrape)
+      // headers claiming 100 MB, then nothing: the body limit answers 413 before reading
+      const status = yield* Effect.promise(
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const socket = connect(address.port, "127.0.0.1", () =>
+              socket.write(
+                "POST /countries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+                  "Content-Length: 104857600\r\n\r\n{"
+              )
+            )
+            let answer = ""
+            socket.on("data", (chunk) => {
+              answer += chunk.toString("latin1")
+              if (answer.includes("\r\n")) {
+                socket.destroy()
+                resolve(answer.split("\r\n")[0]!)
+              }
+            })
+            socket.on("error", reject)
+          })
+      )
+      assert.include(status, " 413 ")
+      yield* Effect.sleep("50 millis")
+      assert.isBelow(sizeSum(yield* scrape) - before, 1024)
     })
   )
 

@@ -147,7 +147,8 @@ export const startAccessLog = (
         system: route.system,
         status: response.status,
         seconds,
-        requestBytes: contentLength(request.headers["content-length"]),
+        // a refused body (413) was never read: its claimed size would inflate the metric at will
+        requestBytes: response.status === 413 ? 0 : contentLength(request.headers["content-length"]),
         responseBytes: bodySize(response),
         errorType: notes.errorType
       })
