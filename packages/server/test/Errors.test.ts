@@ -110,6 +110,18 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("error e
     })
   )
 
+  it.effect("a repeated query parameter is a 422 at loc [query, name], never at the body", () =>
+    Effect.gen(function* () {
+      const { body, status } = yield* send(HttpClientRequest.get("/hotels?page=1&page=2"))
+      assert.strictEqual(status, 422)
+      const detail = body?.["detail"] as Array<{ type: string; loc: Array<unknown> }>
+      assert.deepStrictEqual(
+        detail.map((d) => d.loc.join(".")),
+        ["query.page"]
+      )
+    })
+  )
+
   it.effect("no credentials on a protected endpoint: 401 E-01 with WWW-Authenticate, decoded by the typed client", () =>
     Effect.gen(function* () {
       const { headers, status } = yield* send(HttpClientRequest.get("/auth/me"))

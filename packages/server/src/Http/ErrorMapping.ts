@@ -100,7 +100,12 @@ const revalidate = (request: HttpServerRequest.HttpServerRequest, match: RouteMa
             Effect.asVoid
           )
       })
-    const query = Object.fromEntries(new URLSearchParams(searchOf(request.url)))
+    // as HttpApi reads them: a repeated parameter is a list (so `?page=1&page=2` is reported at the query)
+    const query: Record<string, string | Array<string>> = {}
+    for (const [key, value] of new URLSearchParams(searchOf(request.url))) {
+      const seen = query[key]
+      query[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value]
+    }
     yield* check("path", endpoint.pathSchema, match.params)
     yield* check("query", endpoint.urlParamsSchema, query)
     yield* check("header", endpoint.headersSchema, request.headers)
