@@ -108,7 +108,7 @@ const parseAnswer = (
  * answer has begun (`cutShort`: the server answered without reading it all). No answer at all within
  * `timeoutMs`, or a connection closed without one, is a `Failure`.
  */
-export const send = (port: number, request: Request, timeoutMs = 15_000): Promise<Outcome | Failure> =>
+const sendOnce = (port: number, request: Request, timeoutMs: number, headStartMs: number): Promise<Outcome | Failure> =>
   new Promise((resolveOutcome) => {
     const started = Date.now()
     const chunks: Array<Buffer> = []
@@ -155,6 +155,17 @@ export const send = (port: number, request: Request, timeoutMs = 15_000): Promis
     // the body in pieces, stopping as soon as the server has answered (it need not read the rest)
     const body = request.body ?? Buffer.alloc(0)
     const writeBody = async () => {
+      // a server may answer from the head alone (a declared length over its limit): give it the chance
+      // before the body is written into a connection it is about to close
+      if (body.length > PIECE && headStartMs > 0) {
+        await new Promise<void>((resume) => {
+          const timer = setTimeout(resume, headStartMs)
+          socket.once("data", () => {
+            clearTimeout(timer)
+            resume()
+          })
+        })
+      }
       for (let at = 0; at < body.length && !settled; at += PIECE) {
         if (chunks.length > 0) {
           writeFailed = true
@@ -177,6 +188,18 @@ export const send = (port: number, request: Request, timeoutMs = 15_000): Promis
   })
 
 const PIECE = 64 * 1024
+
+/**
+ * One request on a connection of its own (`sendOnce`). A large body the server refused by closing the
+ * connection while it was still being written (EPIPE or a reset, before its answer could be read) is sent
+ * once more, this time waiting a second after the head for the answer before any of the body goes out.
+ */
+export const send = async (port: number, request: Request, timeoutMs = 15_000): Promise<Outcome | Failure> => {
+  const first = await sendOnce(port, request, timeoutMs, 100)
+  const body = request.body?.length ?? 0
+  if (!isFailure(first) || body <= PIECE || !/^(EPIPE|ECONNRESET)/.test(first.error)) return first
+  return sendOnce(port, request, timeoutMs, 1_000)
+}
 
 export const isFailure = (o: Outcome | Failure): o is Failure => "error" in o
 
