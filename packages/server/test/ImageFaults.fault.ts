@@ -169,6 +169,23 @@ const processedCounts = () => {
   return counts
 }
 
+/** Ends every connection to the test's database (but the caller's): how many there were. */
+const terminateBackends = () =>
+  withClient(databaseUrl("postgres"), (c) =>
+    c.query(
+      `WITH victims AS MATERIALIZED (
+         SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()
+       )
+       SELECT pid FROM victims WHERE pg_terminate_backend(pid)`,
+      [database]
+    )
+  ).then((r) => r.rowCount ?? 0)
+
+const celeryWorkers = async () => {
+  const health = (await (await fetch(`${base}/health/detailed`)).json()) as { celery: { workers?: Array<string> } }
+  return health.celery.workers ?? []
+}
+
 const expectProcessedOnce = async (ids: ReadonlyArray<number>, options: { readonly atMost?: boolean } = {}) => {
   const counts = processedCounts()
   const seen = ids.map((id) => [id, counts.get(id) ?? 0])
@@ -337,21 +354,31 @@ describe("the image job path under faults", () => {
     for (let round = 0; round < 4; round++) {
       if (round > 0) {
         // both pools have just been used (an upload, its processing): their connections are ended under them
-        const terminated = await withClient(databaseUrl("postgres"), (c) =>
-          c.query(
-            `WITH victims AS MATERIALIZED (
-               SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()
-             )
-             SELECT pid FROM victims WHERE pg_terminate_backend(pid)`,
-            [database]
-          )
-        )
-        expect(terminated.rowCount, "the server's and the worker's connections").toBeGreaterThanOrEqual(2)
+        expect(await terminateBackends(), "the server's and the worker's connections").toBeGreaterThanOrEqual(2)
       }
       const id = await accepted(`pg-${round}.jpg`)
       ids.push(id)
       await allDone([id], 30_000)
     }
+    await expectProcessedOnce(ids)
+  })
+
+  it("its database refusing connections: the worker is not ready and drops out of /health/detailed; back after", async () => {
+    const worker = workers.at(-1)!
+    const allow = (on: boolean) =>
+      withClient(databaseUrl("postgres"), (c) => c.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS ${on}`))
+    await allow(false)
+    try {
+      await terminateBackends()
+      await waitFor("the worker's /ready to turn 503", async () => (await readyOf(worker)) === 503, 20_000)
+      await waitFor("/health/detailed without the worker", async () => !(await celeryWorkers()).includes(worker.name))
+    } finally {
+      await allow(true)
+    }
+    await waitFor("the worker's /ready back to 200", async () => (await readyOf(worker)) === 200, 30_000)
+    await waitFor("/health/detailed with the worker", async () => (await celeryWorkers()).includes(worker.name))
+    const ids = await uploadAll("db-back", 1)
+    await allDone(ids, 30_000)
     await expectProcessedOnce(ids)
   })
 

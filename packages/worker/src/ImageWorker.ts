@@ -10,13 +10,14 @@
  * A database error in the middle of a job (a connection ended, a failover) runs the job again at once, up to
  * three times, before it is left for redelivery.
  *
- * It beats only while it consumes (`ConsumerState`): a worker that cannot read its stream drops out of
- * `/health/detailed` instead of being listed as alive. When the stream has lost its consumer group (Redis
+ * It beats only while it consumes (`ConsumerState`) and its database answers: a worker that cannot read its
+ * stream, or not process what it reads, drops out of `/health/detailed` instead of being listed as alive. When the stream has lost its consumer group (Redis
  * restarted empty…) and the worker created it again, it counts it (`image_jobs_group_recreated_total`) and
  * queues again at once every pending image whose job is neither queued nor in hand (`requeuePending`).
  */
 import { SqlError } from "@effect/sql/SqlError"
 import { Messages } from "@shum/domain/Messages"
+import { pingWithin } from "@shum/infra/Database"
 import { type GroupCreated, HEARTBEAT_INTERVAL, ImageJob, ImageJobs } from "@shum/infra/ImageJobs"
 import { Cause, Clock, Duration, Effect, Layer, Option, Schedule } from "effect"
 import { mkdir, rm } from "node:fs/promises"
@@ -155,18 +156,25 @@ export const runImageWorker = (options: ImageWorkerOptions) =>
 
     yield* Effect.addFinalizer(() => jobs.retire(options.name))
     // A worker that cannot consume does not claim to be alive: it beats every HEARTBEAT_INTERVAL while it
-    // consumes, at once when it starts (again), and retires its heartbeat as soon as it cannot.
+    // reads its stream and its database answers (else it could not process what it reads), at once when it
+    // can again, and retires its heartbeat as soon as it cannot.
     let lastBeat: number | undefined
+    const retire = Effect.suspend(() => {
+      if (lastBeat === undefined) return Effect.void
+      lastBeat = undefined
+      return jobs.retire(options.name)
+    })
     const beat = Effect.gen(function* () {
-      const consuming = Option.isNone(yield* state.problem)
+      if (Option.isSome(yield* state.problem)) return yield* retire
       const now = yield* Clock.currentTimeMillis
-      if (consuming && (lastBeat === undefined || now - lastBeat >= Duration.toMillis(HEARTBEAT_INTERVAL))) {
-        lastBeat = now // a failed beat too: tried again after the interval, not every second
-        yield* jobs.heartbeat(options.name)
-      } else if (!consuming && lastBeat !== undefined) {
-        yield* jobs.retire(options.name)
-        lastBeat = undefined
-      }
+      if (lastBeat !== undefined && now - lastBeat < Duration.toMillis(HEARTBEAT_INTERVAL)) return
+      const database = yield* pingWithin("2 seconds").pipe(
+        Effect.as(true),
+        Effect.orElseSucceed(() => false)
+      )
+      if (!database) return yield* retire
+      lastBeat = now // a failed beat too: tried again after the interval, not every second
+      yield* jobs.heartbeat(options.name)
     })
     yield* beat.pipe(
       Effect.catchAll((error) => Effect.logWarning(`worker heartbeat failed: ${error.message}`)),
