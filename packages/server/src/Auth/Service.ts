@@ -63,8 +63,14 @@ export class AuthService extends Effect.Service<AuthService>()("server/AuthServi
       return yield* tokensFor(user.value)
     })
 
+    /**
+     * Rotation (D3) in one transaction under the user's row lock, which logout takes too: a refresh racing a
+     * logout either finds its token revoked (401) or issues a refresh token the logout then revokes. The
+     * access token carries the token version read under that lock, so a credential change committed just
+     * after still ends it.
+     */
     const refresh = Effect.fn("Auth.refresh")(function* (token: string) {
-      const result = yield* refreshTokens.consume(token)
+      const result = yield* refreshTokens.rotate(token, jwt.refreshTokenTtl)
       if (result._tag !== "Rotated") {
         counters.authRefreshTokens.inc({ status: "failure" })
         if (result._tag === "Reused")
@@ -73,10 +79,9 @@ export class AuthService extends Effect.Service<AuthService>()("server/AuthServi
           )
         return yield* new InvalidCredentials({ detail: Messages.refreshTokenInvalid })
       }
-      const user = yield* users.findById(result.userId)
-      if (Option.isNone(user)) return yield* new InvalidCredentials({ detail: Messages.userNotFound })
       counters.authRefreshTokens.inc({ status: "success" })
-      return yield* tokensFor(user.value)
+      const access = yield* tokens.issueAccess(result.user)
+      return new Token({ access_token: access.token, refresh_token: result.refreshToken, token_type: "bearer" })
     })
 
     /**

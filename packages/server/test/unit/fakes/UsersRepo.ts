@@ -112,30 +112,34 @@ const RefreshTokensMemory = Layer.effect(
     const { users, refreshTokens, revokedJtis } = state
     const revokeAll = (userId: number) =>
       refreshTokens.filter((row) => row.userId === userId).forEach((row) => (row.revoked = true))
+    const issue = (user: { readonly id: number; readonly token_version: number }, ttl: Duration.Duration) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const token = newRefreshToken()
+        refreshTokens.push({
+          userId: user.id,
+          hash: hashRefreshToken(token),
+          expiresAt: now + Duration.toMillis(ttl),
+          version: user.token_version,
+          revoked: false
+        })
+        return token
+      })
+    // each call runs to its end without yielding to another fiber, as the user's row lock makes the real one do
     return partial<RefreshTokens>("RefreshTokens", {
-      issue: (user, ttl) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          const token = newRefreshToken()
-          refreshTokens.push({
-            userId: user.id,
-            hash: hashRefreshToken(token),
-            expiresAt: now + Duration.toMillis(ttl),
-            version: user.token_version,
-            revoked: false
-          })
-          return token
-        }),
-      consume: (token) =>
-        Effect.map(Clock.currentTimeMillis, (now): RotateResult => {
+      issue,
+      rotate: (token, ttl) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<RotateResult> => {
           const row = refreshTokens.find((row) => row.hash === hashRefreshToken(token))
-          if (row === undefined || row.version !== users.get(row.userId)?.token_version) return { _tag: "Invalid" }
+          const user = row === undefined ? undefined : users.get(row.userId)
+          if (row === undefined || user === undefined || row.version !== user.token_version)
+            return Effect.succeed({ _tag: "Invalid" })
           if (row.revoked) {
             revokeAll(row.userId)
-            return { _tag: "Reused", userId: row.userId }
+            return Effect.succeed({ _tag: "Reused", userId: row.userId })
           }
-          if (row.expiresAt <= now) return { _tag: "Invalid" }
+          if (row.expiresAt <= now) return Effect.succeed({ _tag: "Invalid" })
           row.revoked = true
-          return { _tag: "Rotated", userId: row.userId }
+          return Effect.map(issue(user, ttl), (refreshToken) => ({ _tag: "Rotated", user, refreshToken }))
         }),
       endSession: (userId, jti, expiresAt) =>
         Effect.suspend(() => {
