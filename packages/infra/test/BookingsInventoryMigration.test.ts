@@ -168,7 +168,8 @@ describe("Migration 0003: the bookings inventory (D2)", () => {
         [2, "decisions"],
         [3, "bookings_inventory"],
         [4, "bookings_row_trigger"],
-        [5, "images_requeue"]
+        [5, "images_requeue"],
+        [6, "identity"]
       ])
       yield* withClient(db.name, async (c) => {
         assert.deepStrictEqual(await nights(c, 1), [
