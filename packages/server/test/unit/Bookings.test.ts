@@ -307,4 +307,23 @@ describe("BookingsService (in-memory repositories)", () => {
         })
       )
   )
+
+  it.effect(
+    "D15: a key completed with the original's bare answer replays the booking read back; 404 once cancelled",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const service = yield* BookingsService
+          const first = yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "legacy")
+          const { keys } = yield* BookingsTables
+          keys.get(`${alice.id}:legacy`)!.response = { status: "OK" }
+          const again = yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "legacy")
+          assert.deepStrictEqual(again, first)
+          yield* service.cancel(alice, first.id)
+          const gone = yield* Effect.flip(service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "legacy"))
+          assert.deepStrictEqual(problem(gone), { _tag: "NotFound", detail: Messages.bookingNotFound })
+          assert.lengthOf(yield* bookings, 0)
+        })
+      )
+  )
 })
