@@ -90,6 +90,31 @@ describe("Tokens (TestClock)", () => {
     }).pipe(Effect.provide(TokensTest))
   )
 
+  it.effect("a subject beyond int32 is E-04 and an odd jti E-02, before any lookup (signed with our key)", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(1_800_000_000_000)
+      const now = 1_800_000_000
+      const tokens = yield* Tokens
+      const sign = (claims: Record<string, unknown>) =>
+        Effect.promise(() =>
+          new SignJWT({ iat: now, exp: now + 60, ...claims })
+            .setProtectedHeader({ alg: "HS256" })
+            .sign(new TextEncoder().encode(TEST_SECRET))
+        )
+      for (const sub of ["2147483648", "-2147483649", "4294967296", "9007199254740991", "99999999999999999999"]) {
+        const refused = yield* Effect.flip(tokens.verifyAccess(yield* sign({ sub, jti: "a" })))
+        assert.strictEqual(refused.detail, "Невалидный идентификатор пользователя в токене", sub)
+      }
+      assert.strictEqual((yield* tokens.verifyAccess(yield* sign({ sub: "2147483647", jti: "a" }))).userId, 2147483647)
+      for (const jti of ["\u0000", "a\u0000b", "é", "x".repeat(129), "", " ", 5]) {
+        const refused = yield* Effect.flip(tokens.verifyAccess(yield* sign({ sub: "7", jti })))
+        assert.strictEqual(refused.detail, "Токен невалиден или истек", JSON.stringify(jti))
+      }
+      // before D3 tokens had no jti at all: still accepted (nothing to revoke by id)
+      assert.strictEqual((yield* tokens.verifyAccess(yield* sign({ sub: "7" }))).jti, "")
+    }).pipe(Effect.provide(TokensTest))
+  )
+
   it.effect("every token has its own jti, even within one second", () =>
     Effect.gen(function* () {
       const tokens = yield* Tokens

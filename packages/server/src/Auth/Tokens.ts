@@ -6,6 +6,7 @@
  * Time comes from Effect's `Clock`, so tests move it with `TestClock`.
  * Refresh tokens: 32 random bytes, URL-safe base64 without padding; only their SHA-256 is stored (D3).
  */
+import { INT32 } from "@shum/domain/Common"
 import { Messages } from "@shum/domain/Messages"
 import { AppConfig } from "@shum/infra/Config"
 import { Clock, Duration, Effect, Redacted, Schema } from "effect"
@@ -31,6 +32,7 @@ export interface IssuedAccessToken {
 }
 
 const SUBJECT = /^-?\d+$/
+const JTI = /^[\x21-\x7e]{1,128}$/
 const BASE64URL = /^[A-Za-z0-9_-]+$/
 
 const parseJson = (part: string): unknown => {
@@ -124,14 +126,21 @@ export class Tokens extends Effect.Service<Tokens>()("server/Tokens", {
         if (payload.sub === undefined || payload.sub === "") {
           return yield* new TokenRejected({ detail: Messages.tokenWithoutSubject })
         }
-        if (!SUBJECT.test(payload.sub) || !Number.isSafeInteger(Number(payload.sub))) {
+        // an id the users table cannot hold names nobody: refused here, never sent to PostgreSQL (docs/decisions.md D11)
+        const userId = Number(payload.sub)
+        if (!SUBJECT.test(payload.sub) || userId < INT32.minimum || userId > INT32.maximum) {
           return yield* new TokenRejected({ detail: Messages.tokenBadSubject })
+        }
+        // we issue UUIDs; tokens from before D3 have none. Anything else (NUL, control characters, a novel's
+        // length) was not made by this service's code, and is not looked up
+        if (payload.jti !== undefined && (typeof payload.jti !== "string" || !JTI.test(payload.jti))) {
+          return yield* invalid()
         }
         const version = "ver" in payload ? payload["ver"] : 0
         if (typeof version !== "number" || !Number.isSafeInteger(version)) return yield* invalid()
         return {
-          userId: Number(payload.sub),
-          jti: typeof payload.jti === "string" ? payload.jti : "",
+          userId,
+          jti: payload.jti ?? "",
           expiresAt: payload.exp,
           version
         } satisfies AccessClaims
