@@ -194,7 +194,8 @@ describe("nginx in front of the real server", () => {
     expect(headers["x-frame-options"]).toBe("SAMEORIGIN")
     expect(headers["x-content-type-options"]).toBe("nosniff")
     expect(headers["x-xss-protection"]).toBe("1; mode=block")
-    expect(headers["referrer-policy"]).toBe("no-referrer-when-downgrade")
+    // the app's own (D14), once: the edge hides the upstream's copies
+    expect(headers["referrer-policy"]).toBe("no-referrer")
   }
 
   it("answers its own /health (the pod's probe) without the app", async () => {
@@ -447,7 +448,8 @@ describe("nginx in front of the real server", () => {
     const fits = await request(`${edge}/images/upload/1`, {
       method: "POST",
       localAddress: "127.0.0.7",
-      headers: { "content-type": "application/octet-stream" },
+      // an upload is multipart: the app bounds it by MAX_IMAGE_FILE_SIZE_MB, not by MAX_JSON_BODY_KB
+      headers: { "content-type": "multipart/form-data; boundary=x" },
       body: Buffer.alloc(Math.floor(MAX_MB * 1.5 * 1024 * 1024))
     })
     expect(fits.status).not.toBe(413)
