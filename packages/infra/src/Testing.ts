@@ -19,8 +19,9 @@ export const randomName = (prefix: string) => `${prefix}${randomBytes(6).toStrin
 
 export const redisConnection: RedisConnection = { _tag: "Url", url: Redacted.make(REDIS_URL) }
 
-const admin = async <A>(f: (client: pg.Client) => Promise<A>) => {
-  const client = new pg.Client({ connectionString: ADMIN_URL })
+/** A plain pg client on `url` for the length of `f` (fixtures, assertions, a database's creation). */
+export const withPgClient = async <A>(url: string, f: (client: pg.Client) => Promise<A>) => {
+  const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
     return await f(client)
@@ -28,6 +29,8 @@ const admin = async <A>(f: (client: pg.Client) => Promise<A>) => {
     await client.end()
   }
 }
+
+const admin = <A>(f: (client: pg.Client) => Promise<A>) => withPgClient(ADMIN_URL, f)
 
 export const databaseUrl = (name: string) => {
   const url = new URL(ADMIN_URL)

@@ -11,7 +11,7 @@
  *   upload is a 503 with `Retry-After` that leaves no row and no file; then everything works again;
  * - the PostgreSQL backends of the server and the worker terminated: uploads and processing go on.
  */
-import { databaseUrl, randomName } from "@shum/infra/Testing"
+import { databaseUrl, randomName, withPgClient } from "@shum/infra/Testing"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtemp, readdir, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -28,17 +28,8 @@ const STREAM = "shum:images:jobs"
 const GROUP = "image-workers"
 
 const database = randomName("shum_fault_")
-const withClient = async <A>(url: string, f: (client: pg.Client) => Promise<A>) => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return await f(client)
-  } finally {
-    await client.end()
-  }
-}
 const query = <R extends pg.QueryResultRow>(text: string, values: Array<unknown> = []) =>
-  withClient(databaseUrl(database), (c) => c.query<R>(text, values)).then((r) => r.rows)
+  withPgClient(databaseUrl(database), (c) => c.query<R>(text, values)).then((r) => r.rows)
 
 // --- this file's own Redis -----------------------------------------------------------------------------
 
@@ -171,7 +162,7 @@ const processedCounts = () => {
 
 /** Ends every connection to the test's database (but the caller's): how many there were. */
 const terminateBackends = () =>
-  withClient(databaseUrl("postgres"), (c) =>
+  withPgClient(databaseUrl("postgres"), (c) =>
     c.query(
       `WITH victims AS MATERIALIZED (
          SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()
@@ -212,7 +203,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "shum-image-faults-"))
   redisPort = await freePort()
   await startRedis()
-  await withClient(databaseUrl("postgres"), (c) => c.query(`CREATE DATABASE ${database}`))
+  await withPgClient(databaseUrl("postgres"), (c) => c.query(`CREATE DATABASE ${database}`))
   const port = await freePort()
   base = `http://127.0.0.1:${port}`
   server = startServerProcess({
@@ -253,7 +244,7 @@ afterAll(async () => {
   workers.forEach(killQuietly)
   if (server !== undefined) await server.kill()
   await stopRedis()
-  await withClient(databaseUrl("postgres"), (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
+  await withPgClient(databaseUrl("postgres"), (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
   await rm(dir, { recursive: true, force: true })
 })
 
@@ -366,7 +357,7 @@ describe("the image job path under faults", () => {
   it("its database refusing connections: the worker is not ready and drops out of /health/detailed; back after", async () => {
     const worker = workers.at(-1)!
     const allow = (on: boolean) =>
-      withClient(databaseUrl("postgres"), (c) => c.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS ${on}`))
+      withPgClient(databaseUrl("postgres"), (c) => c.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS ${on}`))
     await allow(false)
     try {
       await terminateBackends()

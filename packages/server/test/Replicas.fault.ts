@@ -3,8 +3,7 @@
  * type split between them (D2): exactly `quantity` bookings succeed, every other request is a 409 with the
  * sold-out message, nothing else (no 500, no 503); the bookings table and the per-night inventory agree.
  */
-import { databaseUrl, randomName, REDIS_URL } from "@shum/infra/Testing"
-import pg from "pg"
+import { databaseUrl, randomName, REDIS_URL, withPgClient } from "@shum/infra/Testing"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort, type Proc, startServerProcess, waitReady } from "./FaultSupport.js"
 import { TEST_SECRET } from "./support.js"
@@ -15,20 +14,11 @@ const USERS = 6
 const REQUESTS_PER_USER = 8 // 48 requests for 3 units
 
 const database = randomName("shum_fault_")
-const withClient = async <A>(url: string, f: (client: pg.Client) => Promise<A>) => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return await f(client)
-  } finally {
-    await client.end()
-  }
-}
 
 const servers: Array<{ proc: Proc; base: string }> = []
 
 beforeAll(async () => {
-  await withClient(databaseUrl("postgres"), (c) => c.query(`CREATE DATABASE ${database}`))
+  await withPgClient(databaseUrl("postgres"), (c) => c.query(`CREATE DATABASE ${database}`))
   // one after the other: migrations are the deploy's job, ahead of the replicas (K3s: a Job)
   for (let i = 0; i < 2; i++) {
     const port = await freePort()
@@ -52,7 +42,7 @@ afterAll(async () => {
     proc.signal("SIGTERM")
     await proc.exited
   }
-  await withClient(databaseUrl("postgres"), (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
+  await withPgClient(databaseUrl("postgres"), (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
 })
 
 const post = async (url: string, body: unknown, token?: string) => {
@@ -71,7 +61,7 @@ const isoDay = (days: number) => new Date(Date.now() + days * 86_400_000).toISOS
 
 describe("two replicas, one database", () => {
   it(`a booking storm on one room type: exactly ${QUANTITY} succeed, the rest 409, inventory consistent`, async () => {
-    const roomId = await withClient(databaseUrl(database), async (c) => {
+    const roomId = await withPgClient(databaseUrl(database), async (c) => {
       const country = await c.query(`INSERT INTO countries (name, iso_code) VALUES ('Шторм', 'ZZ') RETURNING id`)
       const city = await c.query(`INSERT INTO cities (name, country_id) VALUES ('Штормград', $1) RETURNING id`, [
         country.rows[0].id
@@ -110,7 +100,7 @@ describe("two replicas, one database", () => {
     expect(statuses.filter((s) => s === 409).length).toBe(USERS * REQUESTS_PER_USER - QUANTITY)
     expect(answers.filter((a) => a.status === 409).every((a) => a.body["detail"] === SOLD_OUT)).toBe(true)
 
-    await withClient(databaseUrl(database), async (c) => {
+    await withPgClient(databaseUrl(database), async (c) => {
       const bookings = await c.query(`SELECT count(*)::int AS n FROM bookings WHERE room_id = $1`, [roomId])
       expect(bookings.rows[0].n).toBe(QUANTITY)
       const nights = await c.query(

@@ -4,20 +4,9 @@
  * variable and the expected form.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { databaseUrl, randomName } from "@shum/infra/Testing"
-import pg from "pg"
+import { databaseUrl, randomName, withPgClient } from "@shum/infra/Testing"
 import { freePort, startServerProcess } from "./FaultSupport.js"
 import { TEST_SECRET } from "./support.js"
-
-const admin = async <A>(url: string, f: (client: pg.Client) => Promise<A>) => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return await f(client)
-  } finally {
-    await client.end()
-  }
-}
 
 describe("start-up with a bad configuration value", () => {
   it(
@@ -25,7 +14,7 @@ describe("start-up with a bad configuration value", () => {
     { timeout: 90_000 },
     async () => {
       const database = randomName("shum_test_")
-      await admin(databaseUrl("postgres"), (c) => c.query(`CREATE DATABASE ${database}`))
+      await withPgClient(databaseUrl("postgres"), (c) => c.query(`CREATE DATABASE ${database}`))
       try {
         const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
           ["PORT", "eighty", /PORT.*expected an integer between 0 and 65535/],
@@ -59,12 +48,12 @@ describe("start-up with a bad configuration value", () => {
           assert.isDefined(failure, server.output)
           assert.match(failure!.message, expected)
         }
-        const tables = await admin(databaseUrl(database), (c) =>
+        const tables = await withPgClient(databaseUrl(database), (c) =>
           c.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'")
         )
         assert.strictEqual(tables.rows[0].n, 0, "nothing was migrated")
       } finally {
-        await admin(databaseUrl("postgres"), (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
+        await withPgClient(databaseUrl("postgres"), (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
       }
     }
   )
