@@ -124,7 +124,8 @@ ctr=$(buildah from "localhost/shum-booking:migrate")
 containers+=("$ctr")
 buildah run --env "DATABASE_URL=$database_url" "$ctr" -- node packages/infra/dist/bin/migrate.js
 
-# run TARGET PATH...: starts the target's default command on $port, waits for /ready, GETs each PATH, runs
+# run TARGET PATH...: starts the target's default command on $port (PORT for the server, WORKER_PORT for the
+# worker's probe server), waits for /ready, GETs each PATH, runs
 # the image's HEALTHCHECK command inside it, then SIGTERM: the process must exit 0.
 run_target() {
   local target=$1 path pid
@@ -145,7 +146,7 @@ run_target() {
     exit 1
   }
   buildah run --env "DATABASE_URL=$database_url" --env "REDIS_URL=$redis_url" --env "IMAGE_STREAM=$stream" \
-    --env "PORT=$port" --env JWT_SECRET_KEY=image-check-secret-0123456789 \
+    --env "PORT=$port" --env "WORKER_PORT=$port" --env JWT_SECRET_KEY=image-check-secret-0123456789 \
     "$ctr" -- "${command[@]}" >"$work/$target.log" 2>&1 &
   runner=$!
   for _ in $(seq 1 60); do
@@ -162,7 +163,7 @@ run_target() {
     curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^# TYPE image_jobs_total counter'
     echo "worker /metrics has image_jobs_total"
   fi
-  buildah run --env "PORT=$port" "$ctr" -- "${check[@]}"
+  buildah run --env "PORT=$port" --env "WORKER_PORT=$port" "$ctr" -- "${check[@]}"
   echo "HEALTHCHECK passes"
   pid=$(node_under "$runner" | tail -n 1)
   [ -n "$pid" ] || {
