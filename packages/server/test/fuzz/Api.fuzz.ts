@@ -313,20 +313,6 @@ interface Finding {
   readonly reason: string
 }
 
-/**
- * Findings already reported to the engineer who owns the code and not yet fixed on this branch. A finding
- * one of these matches is printed in the summary under it (how many, one request to replay) instead of
- * failing the run; an entry that matched nothing is printed as gone, to be removed. Each entry is narrow
- * (the request's shape and the answer both): anything else still fails.
- */
-interface OpenFinding {
-  readonly owner: string
-  readonly what: string
-  readonly matches: (f: Finding) => boolean
-}
-
-const OPEN_FINDINGS: ReadonlyArray<OpenFinding> = []
-
 describe("fuzz: every operation of the OpenAPI document, real server, real PostgreSQL and Redis", () => {
   let target: Target
   let sessions: Record<Exclude<Role, "anonymous">, Session>
@@ -334,7 +320,6 @@ describe("fuzz: every operation of the OpenAPI document, real server, real Postg
   const findings: Array<Finding> = []
   const tally = new Map<string, { cases: number; statuses: Map<string, number> }>()
   const slowest: Array<{ readonly ms: number; readonly what: string }> = []
-  const openSeen = new Map<OpenFinding, Array<Finding>>()
   const started = Date.now()
 
   const call = (request: Request) => send(target.port, request)
@@ -967,14 +952,6 @@ describe("fuzz: every operation of the OpenAPI document, real server, real Postg
         ([id, e]) => `  ${id.padEnd(42)} ${String(e.cases).padStart(4)}  ${sorted(e.statuses)}`
       )
     ]
-    for (const open of OPEN_FINDINGS) {
-      const seen = openSeen.get(open) ?? []
-      lines.push(
-        seen.length === 0
-          ? `open finding not seen in this run (once fixed on main, remove it from OPEN_FINDINGS): [${open.owner}] ${open.what}`
-          : `open finding, not failed on: [${open.owner}] ${open.what}: ${seen.length} requests, e.g. ${seen[0]!.request} → ${seen[0]!.status}`
-      )
-    }
     console.log(lines.join("\n"))
     const dir = join(ROOT, "test-results")
     mkdirSync(dir, { recursive: true })
@@ -991,7 +968,6 @@ describe("fuzz: every operation of the OpenAPI document, real server, real Postg
             [...tally.entries()].map(([id, e]) => [id, { cases: e.cases, statuses: Object.fromEntries(e.statuses) }])
           ),
           slowest,
-          open: OPEN_FINDINGS.map((o) => ({ owner: o.owner, what: o.what, requests: (openSeen.get(o) ?? []).length })),
           findings
         },
         null,
@@ -1037,11 +1013,7 @@ describe("fuzz: every operation of the OpenAPI document, real server, real Postg
           })
         findings.push(...found)
         const distinct = new Map<string, Finding>()
-        for (const f of found) {
-          const open = OPEN_FINDINGS.find((o) => o.matches(f))
-          if (open !== undefined) openSeen.set(open, [...(openSeen.get(open) ?? []), f])
-          else distinct.set(`${f.role} ${f.case.split(" = ")[0]} ${f.reason}`, f)
-        }
+        for (const f of found) distinct.set(`${f.role} ${f.case.split(" = ")[0]} ${f.reason}`, f)
         expect(
           [...distinct.values()].map(
             (f) =>
