@@ -14,7 +14,7 @@ import http from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Child, freePort, repoPath, request, ROOT, waitFor } from "./support.js"
+import { Child, freePort, repoPath, request, spawnSourceServer, waitFor, waitServerReady } from "./support.js"
 
 const DRAIN_SECONDS = 2
 const day = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10)
@@ -28,34 +28,13 @@ const ports: Array<number> = []
 const servers: Array<Child | undefined> = [undefined, undefined]
 
 const startServer = async (index: number) => {
-  const child = new Child(
-    spawn(process.execPath, ["--conditions=@shum/source", "--import", "tsx", "packages/server/src/main.ts"], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-        HOME: process.env["HOME"] ?? "/tmp",
-        APP_ENV: "test",
-        HOST: "127.0.0.1",
-        PORT: String(ports[index]),
-        DATABASE_URL: databaseUrl(databaseName),
-        JWT_SECRET_KEY: "deploy-checks-secret-key-0123456789abcdef",
-        LOG_FORMAT_JSON: "true",
-        LOG_LEVEL: "WARNING",
-        SHUTDOWN_DRAIN_SECONDS: String(DRAIN_SECONDS),
-        SHUTDOWN_TIMEOUT_SECONDS: "20"
-      },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-  )
+  const child = spawnSourceServer(ports[index]!, databaseUrl(databaseName), {
+    LOG_LEVEL: "WARNING",
+    SHUTDOWN_DRAIN_SECONDS: String(DRAIN_SECONDS),
+    SHUTDOWN_TIMEOUT_SECONDS: "20"
+  })
   servers[index] = child
-  await waitFor(
-    `server ${index}'s /ready`,
-    async () => {
-      if (child.process.exitCode !== null) throw new Error(`server exited: ${child.output.slice(-20).join("\n")}`)
-      return (await request(`http://127.0.0.1:${ports[index]}/ready`)).status === 200
-    },
-    60_000
-  )
+  await waitServerReady(child, `http://127.0.0.1:${ports[index]}`, `server ${index}'s /ready`)
 }
 
 /** nginx's access log: which upstream answered what, and when. */

@@ -197,14 +197,11 @@ export interface RunningServer {
 }
 
 /**
- * The real server (packages/server/src/main.ts, run from source as `npm start` does) on a fresh
- * database of its own, in test mode plus the given variables. `stop` sends SIGTERM and drops the database.
+ * The server from source (packages/server/src/main.ts, as `npm start` runs it) on `port` over `databaseUrl`,
+ * in test mode with JSON logs, plus the given variables.
  */
-export const startServer = async (env: Record<string, string>): Promise<RunningServer> => {
-  const scope = Effect.runSync(Scope.make())
-  const database = await Effect.runPromise(Scope.extend(freshDatabase, scope))
-  const port = await freePort()
-  const child = new Child(
+export const spawnSourceServer = (port: number, databaseUrl: string, env: Record<string, string> = {}) =>
+  new Child(
     spawn(process.execPath, ["--conditions=@shum/source", "--import", "tsx", "packages/server/src/main.ts"], {
       cwd: ROOT,
       env: {
@@ -213,7 +210,7 @@ export const startServer = async (env: Record<string, string>): Promise<RunningS
         APP_ENV: "test",
         HOST: "127.0.0.1",
         PORT: String(port),
-        DATABASE_URL: databaseUrl(database.name),
+        DATABASE_URL: databaseUrl,
         JWT_SECRET_KEY: "deploy-checks-secret-key-0123456789abcdef",
         LOG_FORMAT_JSON: "true",
         ...env
@@ -221,6 +218,27 @@ export const startServer = async (env: Record<string, string>): Promise<RunningS
       stdio: ["ignore", "pipe", "pipe"]
     })
   )
+
+/** Waits for `url`/ready to answer 200, failing early (with the output) if the process ends. */
+export const waitServerReady = (child: Child, url: string, what: string) =>
+  waitFor(
+    what,
+    async () => {
+      if (child.process.exitCode !== null) throw new Error(`server exited: ${child.output.slice(-20).join("\n")}`)
+      return (await request(`${url}/ready`)).status === 200
+    },
+    60_000
+  )
+
+/**
+ * The real server (packages/server/src/main.ts, run from source as `npm start` does) on a fresh
+ * database of its own, in test mode plus the given variables. `stop` sends SIGTERM and drops the database.
+ */
+export const startServer = async (env: Record<string, string>): Promise<RunningServer> => {
+  const scope = Effect.runSync(Scope.make())
+  const database = await Effect.runPromise(Scope.extend(freshDatabase, scope))
+  const port = await freePort()
+  const child = spawnSourceServer(port, databaseUrl(database.name), env)
   const url = `http://127.0.0.1:${port}`
   const stop = async () => {
     const code = await child.stop()
@@ -228,14 +246,7 @@ export const startServer = async (env: Record<string, string>): Promise<RunningS
     return code
   }
   try {
-    await waitFor(
-      "the server's /ready",
-      async () => {
-        if (child.process.exitCode !== null) throw new Error(`server exited: ${child.output.slice(-20).join("\n")}`)
-        return (await request(`${url}/ready`)).status === 200
-      },
-      60_000
-    )
+    await waitServerReady(child, url, "the server's /ready")
   } catch (error) {
     await stop()
     throw error

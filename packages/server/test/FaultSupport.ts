@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import http from "node:http"
-import { createServer } from "node:net"
+import { connect, createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
@@ -38,6 +38,17 @@ export const waitFor = async (what: string, check: () => Promise<boolean>, ms = 
   }
   throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`)
 }
+
+/** Whether a connection to `port` on loopback is refused (the listener closed). */
+export const refusesConnections = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, "127.0.0.1")
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(false)
+    })
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"))
+  })
 
 /** The environment without the variables that would select a database, Redis or other settings. */
 export const bareEnv = () => {

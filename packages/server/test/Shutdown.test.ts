@@ -6,9 +6,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { databaseUrl, randomName } from "@shum/infra/Testing"
 import { spawn } from "node:child_process"
-import { connect, createServer } from "node:net"
+import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
+import { refusesConnections } from "./FaultSupport.js"
 import { TEST_SECRET } from "./support.js"
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
@@ -29,16 +30,6 @@ const waitFor = async (what: string, check: () => Promise<boolean>, ms = 30_000)
   }
   throw new Error(`timed out waiting for ${what}`)
 }
-
-const refused = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, "127.0.0.1")
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(false)
-    })
-    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"))
-  })
 
 const admin = async <A>(f: (client: pg.Client) => Promise<A>) => {
   const client = new pg.Client({ connectionString: databaseUrl("postgres") })
@@ -134,7 +125,7 @@ describe("graceful shutdown", () => {
           const body = (await response.json()) as { ready: boolean; error?: string }
           return response.status === 503 && body.ready === false && body.error === "shutting down"
         })
-        await waitFor("new connections to be refused", () => refused(port))
+        await waitFor("new connections to be refused", () => refusesConnections(port))
         assert.isFalse(settled, "the slow request is still running")
         assert.isNull(child.exitCode, "the server waits for it")
 

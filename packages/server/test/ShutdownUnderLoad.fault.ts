@@ -6,10 +6,10 @@
  * 5xx. The control: with no drain, the same load loses requests (refused before the balancer noticed).
  */
 import { databaseUrl, randomName } from "@shum/infra/Testing"
-import { connect } from "node:net"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
+  refusesConnections,
   describeOutcomes,
   type Outcome,
   freePort,
@@ -32,16 +32,6 @@ const admin = async (sql: string) => {
     await client.end()
   }
 }
-
-const refuses = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, "127.0.0.1")
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(false)
-    })
-    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"))
-  })
 
 beforeAll(() => admin(`CREATE DATABASE ${database}`))
 afterAll(() => admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
@@ -79,7 +69,7 @@ const sigtermUnderLoad = async (drainSeconds: number) => {
     await sleep(300)
     const signalledAt = Date.now()
     server.signal("SIGTERM")
-    await waitFor("the server to stop accepting", () => refuses(port), 15_000)
+    await waitFor("the server to stop accepting", () => refusesConnections(port), 15_000)
     expect(server.running, "in-flight requests keep it running").toBe(true)
     await sleep(500)
     await locker.query("COMMIT")
