@@ -36,7 +36,7 @@ export class ShumApi extends HttpApi.make("shum")
   .addError(InternalErrorProblem)
   .addError(ServiceUnavailableProblem)
   // Relative to where the document was fetched: this server. With `ROOT_PATH` the server replaces it by the
-  // prefix (packages/server/src/Http.ts), so "Try it out" and generated clients call the public path.
+  // prefix (packages/server/src/HttpLive.ts), so "Try it out" and generated clients call the public path.
   .annotate(OpenApi.Servers, [DEFAULT_SERVER])
   .annotate(OpenApi.Title, API_TITLE)
   .annotate(OpenApi.Version, API_VERSION)

@@ -323,7 +323,7 @@ describe("citations of docs/", () => {
       `// ${old("OPS")} §4.2; ${old("API")} H2, R2; the ${old("DATA")} schema`,
       `[spec](../${SPEC}/${old("API")}) and [ops](/work/${SPEC}/${old("OPS")})`
     ].join("\n")
-    const code = convert(before, "packages/server/src/Bookings/Service.ts")
+    const code = convert(before, "packages/server/src/Bookings/BookingsService.ts")
     assert.strictEqual(
       code,
       [
@@ -332,8 +332,8 @@ describe("citations of docs/", () => {
         "[spec](docs/api.md) and [ops](docs/operations.md)"
       ].join("\n")
     )
-    assert.strictEqual(show(checkText("packages/server/src/Bookings/Service.ts", code, index)), "")
-    assert.strictEqual(convert(code, "packages/server/src/Bookings/Service.ts"), code)
+    assert.strictEqual(show(checkText("packages/server/src/Bookings/BookingsService.ts", code, index)), "")
+    assert.strictEqual(convert(code, "packages/server/src/Bookings/BookingsService.ts"), code)
     // Markdown links are relative to the linking file
     assert.strictEqual(convert(`[spec](../${SPEC}/${old("DATA")})`, "deploy/README.md"), "[spec](../docs/data.md)")
   })

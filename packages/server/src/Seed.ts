@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Passwords } from "./Auth/Passwords.js"
-import { UsersRepo } from "./Users/Repo.js"
+import { UsersRepo } from "./Users/UsersRepo.js"
 
 const DEMO = {
   countries: [

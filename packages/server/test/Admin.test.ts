@@ -6,7 +6,7 @@ import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { SeedLive } from "../src/Seed.js"
-import { UsersRepo } from "../src/Users/Repo.js"
+import { UsersRepo } from "../src/Users/UsersRepo.js"
 import { client, clientWithToken, makeTestServer, signIn, TestDatabaseName } from "./support.js"
 
 const ADMIN = { ADMIN_EMAIL: "boss@example.com", ADMIN_PASSWORD: "boss-password-1" }

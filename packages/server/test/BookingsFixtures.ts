@@ -12,7 +12,7 @@ import { randomName } from "@shum/infra/Testing"
 import { DateTime, Effect } from "effect"
 import { Tokens } from "../src/Auth/Tokens.js"
 import { inventoryProblems } from "../src/Bookings/InventoryCheck.js"
-import { UsersRepo } from "../src/Users/Repo.js"
+import { UsersRepo } from "../src/Users/UsersRepo.js"
 import { clientWithToken, uniqueEmail } from "./support.js"
 
 let isoCounter = 0

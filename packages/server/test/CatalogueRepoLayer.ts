@@ -5,7 +5,7 @@
 import * as Database from "@shum/infra/Database"
 import { freshDatabase } from "@shum/infra/Testing"
 import { Effect, Layer, Logger, LogLevel } from "effect"
-import { CatalogueRepositoriesLive } from "../src/Catalogue/Layers.js"
+import { CatalogueRepositoriesLive } from "../src/Catalogue/CatalogueLayers.js"
 
 export const CatalogueRepos = Layer.unwrapScoped(
   Effect.map(freshDatabase, (connection) =>

@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { Readable } from "node:stream"
-import { documentedApi } from "../src/Http.js"
+import { documentedApi } from "../src/HttpLive.js"
 import {
   REDOC_BUNDLE_PATH,
   REDOC_CDN_LOGO,

@@ -12,7 +12,7 @@ import { request as httpRequest } from "node:http"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll } from "vitest"
-import { EMBEDDED_WORKER_NAME, InProcessImageWorkerLive } from "../src/Images/Worker.js"
+import { EMBEDDED_WORKER_NAME, InProcessImageWorkerLive } from "../src/Images/InProcessImageWorker.js"
 import { insertHotel } from "./CatalogueFixtures.js"
 import {
   deleteImage,

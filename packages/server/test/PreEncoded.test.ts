@@ -32,7 +32,7 @@ const roomRow = {
 const samples = () => {
   const hotel = Schema.decodeUnknownSync(Hotel)(hotelRow)
   const room = Schema.decodeUnknownSync(Room)(roomRow)
-  // built as `FreeRooms.ts` and `Hotels.ts` build them
+  // built as `SearchPeriod.ts` and `HotelsService.ts` build them
   const available = new AvailableRoom({ ...room, quantity: 2 }, true)
   const withRooms = new HotelWithRooms({ ...hotel, rooms: [available] }, true)
   return [

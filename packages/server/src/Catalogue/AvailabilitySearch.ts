@@ -14,7 +14,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
 import { Effect, Option } from "effect"
 import { freeUnitsOfRoom } from "../Bookings/Availability.js"
-import { contains, where, type Page } from "./Sql.js"
+import { contains, where, type Page } from "./SqlFilters.js"
 
 export interface AvailableHotelsFilter extends Page {
   readonly title?: string | undefined

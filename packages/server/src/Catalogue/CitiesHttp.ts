@@ -3,7 +3,7 @@ import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { created } from "../Http/Location.js"
 import { Effect } from "effect"
-import { CitiesService } from "./Cities.js"
+import { CitiesService } from "./CitiesService.js"
 
 export const CitiesLive = HttpApiBuilder.group(ShumApi, "cities", (handlers) =>
   Effect.gen(function* () {

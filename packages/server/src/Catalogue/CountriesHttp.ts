@@ -3,7 +3,7 @@ import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { created } from "../Http/Location.js"
 import { Effect } from "effect"
-import { CountriesService } from "./Countries.js"
+import { CountriesService } from "./CountriesService.js"
 
 export const CountriesLive = HttpApiBuilder.group(ShumApi, "countries", (handlers) =>
   Effect.gen(function* () {

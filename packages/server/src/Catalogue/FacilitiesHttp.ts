@@ -3,7 +3,7 @@ import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { created } from "../Http/Location.js"
 import { Effect } from "effect"
-import { FacilitiesService } from "./Facilities.js"
+import { FacilitiesService } from "./FacilitiesService.js"
 
 export const FacilitiesLive = HttpApiBuilder.group(ShumApi, "facilities", (handlers) =>
   Effect.gen(function* () {

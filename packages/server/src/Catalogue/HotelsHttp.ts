@@ -4,7 +4,7 @@ import { Message } from "@shum/domain/Common"
 import { created } from "../Http/Location.js"
 import { Effect } from "effect"
 import { jsonText, preEncoded } from "../Http/PreEncoded.js"
-import { HotelsService } from "./Hotels.js"
+import { HotelsService } from "./HotelsService.js"
 
 export const HotelsLive = HttpApiBuilder.group(ShumApi, "hotels", (handlers) =>
   Effect.gen(function* () {

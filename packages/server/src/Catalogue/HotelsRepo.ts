@@ -6,7 +6,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Hotel } from "@shum/domain/Hotels"
 import { Effect, Schema } from "effect"
-import { contains, where, type Page } from "./Sql.js"
+import { contains, where, type Page } from "./SqlFilters.js"
 
 export const DEFAULT_CHECK_IN = "14:00:00"
 export const DEFAULT_CHECK_OUT = "12:00:00"

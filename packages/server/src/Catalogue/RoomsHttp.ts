@@ -4,7 +4,7 @@ import { Message } from "@shum/domain/Common"
 import { created } from "../Http/Location.js"
 import { Effect } from "effect"
 import { jsonText, preEncoded } from "../Http/PreEncoded.js"
-import { RoomsService } from "./Rooms.js"
+import { RoomsService } from "./RoomsService.js"
 
 export const RoomsLive = HttpApiBuilder.group(ShumApi, "rooms", (handlers) =>
   Effect.gen(function* () {

@@ -6,7 +6,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Facility, Room } from "@shum/domain/Rooms"
 import { Effect, Option, Schema } from "effect"
-import { contains, where, type Page } from "./Sql.js"
+import { contains, where, type Page } from "./SqlFilters.js"
 
 /** Columns a write may set; `undefined` = leave as is, `null` = store null (description only). */
 export interface RoomFields {

@@ -1,7 +1,7 @@
 /**
  * docs/decisions.md D11: a request body is bounded before it is buffered. Every body the API reads whole —
  * JSON, and whatever else is not a multipart upload (those stream to disk under `MAX_IMAGE_FILE_SIZE_MB`,
- * `Images/Http.ts`) — is read here, once, counting bytes as they arrive:
+ * `Images/ImagesHttp.ts`) — is read here, once, counting bytes as they arrive:
  * - a `Content-Length` above `MAX_JSON_BODY_KB` is a 413 at once, nothing read;
  * - a body that grows past it (chunked, or lying about its length) is a 413 as soon as it does: reading
  *   stops there, and the answer closes the connection, so the rest is never read;

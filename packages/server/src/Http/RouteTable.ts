@@ -5,7 +5,7 @@
  * path allows (405).
  *
  * Matching is the router's own: the same library (`find-my-way-ts`, which `HttpRouter` uses) with the same
- * configuration (`ROUTER_CONFIG`, installed on the real router by `Http.ts`), so a request this table
+ * configuration (`ROUTER_CONFIG`, installed on the real router by `HttpLive.ts`), so a request this table
  * places on a route is exactly one that reaches that route's handler — percent-encoding and absolute-form
  * targets included (`;` and `#`: `endsEarlyForTheRouter`). docs/decisions.md D12: paths match exactly, as Starlette's do — letter
  * case matters and a doubled slash is not collapsed (the library's defaults do both, which let

@@ -2,7 +2,7 @@
  * docs/decisions.md D14: every response of the app — answers, problems, 404s, redirects, the docs, the
  * image files, `/metrics`, a CORS preflight — carries `X-Content-Type-Options: nosniff` (a browser never
  * guesses a type other than the one declared) and `Referrer-Policy: no-referrer` (no URL of this API leaks
- * to another site). Installed outermost (`Http.ts`) twice over: as a pre-response handler, for the answers
+ * to another site). Installed outermost (`HttpLive.ts`) twice over: as a pre-response handler, for the answers
  * the app writes (the error mapping's included), and on the answer the middlewares return, for those
  * given before the app runs (a CORS preflight, a 413), which the platform writes without those handlers.
  */

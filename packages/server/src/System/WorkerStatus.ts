@@ -3,7 +3,7 @@
  *
  * Every worker beats into the sorted set `HEARTBEATS_KEY` (score: Redis's own clock in ms) at least
  * every `HEARTBEAT_INTERVAL` (see `@shum/infra/ImageJobs`); one silent for `HEARTBEAT_TTL` counts as gone.
- * The embedded default reports its in-process worker (`Images/Worker.ts`) instead; without any worker
+ * The embedded default reports its in-process worker (`Images/InProcessImageWorker.ts`) instead; without any worker
  * the answer is `no_workers` (E-80) and the health status `degraded`.
  */
 import type { CeleryStatus } from "@shum/domain/SystemApi"

@@ -11,7 +11,7 @@ import { LoggingLive } from "@shum/infra/Logging"
 import { Console, Effect, Layer, Schema } from "effect"
 import { parseArgs } from "node:util"
 import { Passwords } from "../Auth/Passwords.js"
-import { UsersRepo } from "../Users/Repo.js"
+import { UsersRepo } from "../Users/UsersRepo.js"
 
 /** Only the database variables are needed (no JWT secret and such). */
 const DatabaseOnly = Layer.unwrapEffect(Effect.map(Database.settings, Database.fromSettings))

@@ -9,7 +9,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Database from "@shum/infra/Database"
 import { LoggingLive } from "@shum/infra/Logging"
 import { Console, Effect, Layer } from "effect"
-import { UsersRepo } from "../Users/Repo.js"
+import { UsersRepo } from "../Users/UsersRepo.js"
 
 /** Only the database variables are needed (no JWT secret and such). */
 const DatabaseOnly = Layer.unwrapEffect(Effect.map(Database.settings, Database.fromSettings))

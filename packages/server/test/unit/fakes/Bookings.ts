@@ -12,7 +12,7 @@ import { DateString } from "@shum/domain/Common"
 import { Context, Effect, Exit, Layer, Option } from "effect"
 import { type Claim, IdempotencyKeys } from "../../../src/Bookings/IdempotencyKeys.js"
 import { INVENTORY_CONSTRAINT } from "../../../src/Bookings/InventoryCheck.js"
-import { BookingsRepo, type NewBooking } from "../../../src/Bookings/Repo.js"
+import { BookingsRepo, type NewBooking } from "../../../src/Bookings/BookingsRepo.js"
 import { partial } from "./Partial.js"
 
 interface KeyRow {

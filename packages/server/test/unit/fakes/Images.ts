@@ -7,7 +7,7 @@
 import { ImageJob, ImageJobs, ImageJobsError } from "@shum/infra/ImageJobs"
 import { Context, Effect, Layer, Option, Queue, Ref } from "effect"
 import { HotelsRepo } from "../../../src/Catalogue/HotelsRepo.js"
-import { type ImageRow, ImagesRepo, type NewImage } from "../../../src/Images/Repo.js"
+import { type ImageRow, ImagesRepo, type NewImage } from "../../../src/Images/ImagesRepo.js"
 import { partial } from "./Partial.js"
 
 /** What the fake worker does with the next jobs. */

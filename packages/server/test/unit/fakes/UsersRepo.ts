@@ -8,7 +8,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
 import { RefreshTokens, type RotateResult } from "../../../src/Auth/RefreshTokens.js"
 import { hashRefreshToken, newRefreshToken } from "../../../src/Auth/Tokens.js"
-import { type UserFields, UsersRepo, type UserRow } from "../../../src/Users/Repo.js"
+import { type UserFields, UsersRepo, type UserRow } from "../../../src/Users/UsersRepo.js"
 import { partial } from "./Partial.js"
 
 interface RefreshRow {

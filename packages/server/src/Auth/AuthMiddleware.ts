@@ -11,7 +11,7 @@ import { Messages } from "@shum/domain/Messages"
 import { AdminAuthentication, Authentication, type AuthenticatedUser } from "@shum/domain/Security"
 import { Effect, Layer, Option } from "effect"
 import { noteUser } from "../Http/AccessLog.js"
-import { UsersRepo } from "../Users/Repo.js"
+import { UsersRepo } from "../Users/UsersRepo.js"
 import { Tokens } from "./Tokens.js"
 
 const BEARER = "Bearer "

@@ -27,7 +27,7 @@ import { Clock, Duration, Effect, Option, Queue } from "effect"
 import { copyFile, mkdir, stat } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { HotelsRepo } from "../Catalogue/HotelsRepo.js"
-import { type ImageRow, ImagesRepo } from "./Repo.js"
+import { type ImageRow, ImagesRepo } from "./ImagesRepo.js"
 
 /** Between two looks at the row when no completion notice arrives (notices are best effort). */
 const POLL_INTERVAL = Duration.seconds(1)

@@ -3,13 +3,9 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
-import { pageOf } from "@shum/domain/Common"
-import { NotFound } from "@shum/domain/Errors"
-import { Messages } from "@shum/domain/Messages"
-import type { FacilitiesQuery } from "@shum/domain/Params"
-import { Facility, type FacilityIn } from "@shum/domain/Rooms"
-import { Effect, Option, Schema } from "effect"
-import { contains, where, type Page } from "./Sql.js"
+import { Facility } from "@shum/domain/Rooms"
+import { Effect, Schema } from "effect"
+import { contains, where, type Page } from "./SqlFilters.js"
 
 export class FacilitiesRepo extends Effect.Service<FacilitiesRepo>()("server/FacilitiesRepo", {
   effect: Effect.gen(function* () {
@@ -42,26 +38,5 @@ export class FacilitiesRepo extends Effect.Service<FacilitiesRepo>()("server/Fac
       insert: (title: string) => insert(title).pipe(Effect.orDie),
       remove: (id: number) => remove(id).pipe(Effect.orDie)
     } as const
-  })
-}) {}
-
-export class FacilitiesService extends Effect.Service<FacilitiesService>()("server/FacilitiesService", {
-  effect: Effect.gen(function* () {
-    const repo = yield* FacilitiesRepo
-    const notFound = () => new NotFound({ detail: Messages.facilityNotFound })
-
-    const list = (query: typeof FacilitiesQuery.Type) => repo.list({ ...pageOf(query), title: query.title })
-
-    const get = (id: number) =>
-      Effect.flatMap(repo.findById(id), (found) =>
-        Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(notFound())
-      )
-
-    const create = (body: FacilityIn) => repo.insert(body.title)
-
-    const remove = (id: number) =>
-      Effect.flatMap(repo.remove(id), (removed) => (removed ? Effect.void : Effect.fail(notFound())))
-
-    return { list, get, create, remove } as const
   })
 }) {}

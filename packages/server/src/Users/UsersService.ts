@@ -9,7 +9,7 @@ import { canActOnUser, isAdmin, type AuthenticatedUser } from "@shum/domain/Secu
 import type { UserPatch, UserUpdate } from "@shum/domain/Users"
 import { Effect, Option } from "effect"
 import { Passwords } from "../Auth/Passwords.js"
-import { toUser, UsersRepo, type UserFields } from "./Repo.js"
+import { toUser, UsersRepo, type UserFields } from "./UsersRepo.js"
 
 const forbidden = () => new Forbidden({ detail: Messages.forbidden })
 

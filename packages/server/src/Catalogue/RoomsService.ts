@@ -11,7 +11,7 @@ import type { RoomIn, RoomPatch } from "@shum/domain/Rooms"
 import { Array, Effect, Option } from "effect"
 import { AvailabilitySearch } from "./AvailabilitySearch.js"
 import { StayLimits } from "../Bookings/StayLimits.js"
-import { ensureSearchPeriod } from "./FreeRooms.js"
+import { ensureSearchPeriod } from "./SearchPeriod.js"
 import { HotelsRepo } from "./HotelsRepo.js"
 import { RoomsRepo } from "./RoomsRepo.js"
 

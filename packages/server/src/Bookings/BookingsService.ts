@@ -19,7 +19,7 @@ import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { Metrics } from "../Metrics.js"
 import { IdempotencyKeys, requestHash } from "./IdempotencyKeys.js"
 import { INVENTORY_CONSTRAINT } from "./InventoryCheck.js"
-import { BookingsRepo } from "./Repo.js"
+import { BookingsRepo } from "./BookingsRepo.js"
 import { StayLimits } from "./StayLimits.js"
 
 const DAY_MS = 86_400_000

@@ -4,7 +4,7 @@ import { Message } from "@shum/domain/Common"
 import { CurrentUser } from "@shum/domain/Security"
 import { Effect } from "effect"
 import { locateCreated } from "../Http/Location.js"
-import { BookingsService } from "./Service.js"
+import { BookingsService } from "./BookingsService.js"
 
 export const BookingsLive = HttpApiBuilder.group(ShumApi, "bookings", (handlers) =>
   Effect.gen(function* () {

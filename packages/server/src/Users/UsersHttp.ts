@@ -3,7 +3,7 @@ import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { CurrentUser } from "@shum/domain/Security"
 import { Effect } from "effect"
-import { UsersService } from "./Service.js"
+import { UsersService } from "./UsersService.js"
 
 export const UsersLive = HttpApiBuilder.group(ShumApi, "users", (handlers) =>
   Effect.gen(function* () {

@@ -10,7 +10,7 @@ import { Effect, Option } from "effect"
 import { Metrics } from "../Metrics.js"
 import { AvailabilitySearch } from "./AvailabilitySearch.js"
 import { StayLimits } from "../Bookings/StayLimits.js"
-import { ensureSearchPeriod } from "./FreeRooms.js"
+import { ensureSearchPeriod } from "./SearchPeriod.js"
 import { DEFAULT_CHECK_IN, DEFAULT_CHECK_OUT, HotelsRepo } from "./HotelsRepo.js"
 
 export class HotelsService extends Effect.Service<HotelsService>()("server/HotelsService", {

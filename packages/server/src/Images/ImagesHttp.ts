@@ -22,7 +22,7 @@ import { isPublicName } from "@shum/worker/ImageFiles"
 import { Context, Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
 import { join } from "node:path"
 import { problemResponse, validationResponse } from "../Http/ErrorMapping.js"
-import { ImagesService } from "./Service.js"
+import { ImagesService } from "./ImagesService.js"
 
 export const ImagesLive = HttpApiBuilder.group(ShumApi, "images", (handlers) =>
   Effect.gen(function* () {
@@ -147,5 +147,5 @@ export const StaticImagesLive = HttpApiBuilder.Router.use((router) =>
   })
 )
 
-/** What `Http.ts` adds next to the API: the upload's limits and the image files. */
+/** What `HttpLive.ts` adds next to the API: the upload's limits and the image files. */
 export const ImagesHttpLive = Layer.mergeAll(UploadLimitsLive, StaticImagesLive)

@@ -6,7 +6,7 @@ import { Message } from "@shum/domain/Common"
 import { CurrentUser } from "@shum/domain/Security"
 import { Clock, Duration, Effect } from "effect"
 import { locateCreated } from "../Http/Location.js"
-import { AuthService } from "./Service.js"
+import { AuthService } from "./AuthService.js"
 
 /** Sets or deletes the `access_token` cookie on the response (docs/api.md §4.1, §4.3). */
 const withCookie = (value: string, maxAgeSeconds: number, secure: boolean) =>
