@@ -8,7 +8,7 @@ import { AuthApi } from "./AuthApi.js"
 import { BookingsApi } from "./BookingsApi.js"
 import { CitiesApi } from "./CitiesApi.js"
 import { CountriesApi } from "./CountriesApi.js"
-import { InternalErrorProblem, ServiceUnavailableProblem } from "./Errors.js"
+import { InternalError, ServiceUnavailable } from "./Errors.js"
 import { FacilitiesApi } from "./FacilitiesApi.js"
 import { HotelsApi } from "./HotelsApi.js"
 import { ImagesApi } from "./ImagesApi.js"
@@ -33,8 +33,8 @@ export class ShumApi extends HttpApi.make("shum")
   .add(CountriesApi)
   .add(CitiesApi)
   // Any endpoint may meet a database outage (503, E-91) or an unexpected failure (500, E-92/E-93).
-  .addError(InternalErrorProblem)
-  .addError(ServiceUnavailableProblem)
+  .addError(InternalError)
+  .addError(ServiceUnavailable)
   // Relative to where the document was fetched: this server. With `ROOT_PATH` the server replaces it by the
   // prefix (packages/server/src/HttpLive.ts), so "Try it out" and generated clients call the public path.
   .annotate(OpenApi.Servers, [DEFAULT_SERVER])

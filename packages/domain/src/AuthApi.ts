@@ -5,13 +5,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Message } from "./Common.js"
-import {
-  ConflictProblem,
-  IntegrityViolationProblem,
-  InvalidCredentialsProblem,
-  RateLimitedProblem,
-  ValidationErrorProblem
-} from "./Errors.js"
+import { Conflict, IntegrityViolation, InvalidCredentials, RateLimited, ValidationError } from "./Errors.js"
 import { Authentication } from "./Security.js"
 import { RefreshRequest, Token, User, UserLogin, UserRegister } from "./Users.js"
 import { setsAccessCookie, locatesCreated } from "./OpenApiHeaders.js"
@@ -21,9 +15,9 @@ export class AuthApi extends HttpApiGroup.make("auth")
     HttpApiEndpoint.post("register", "/auth/register")
       .setPayload(UserRegister)
       .addSuccess(User, { status: 201 })
-      .addError(ConflictProblem)
-      .addError(IntegrityViolationProblem)
-      .addError(ValidationErrorProblem)
+      .addError(Conflict)
+      .addError(IntegrityViolation)
+      .addError(ValidationError)
       .annotate(OpenApi.Identifier, "register")
       .annotate(OpenApi.Transform, locatesCreated("/users/{user_id}"))
       .annotate(OpenApi.Summary, "Register")
@@ -43,8 +37,8 @@ export class AuthApi extends HttpApiGroup.make("auth")
     HttpApiEndpoint.post("login", "/auth/login")
       .setPayload(UserLogin)
       .addSuccess(Token)
-      .addError(InvalidCredentialsProblem)
-      .addError(ValidationErrorProblem)
+      .addError(InvalidCredentials)
+      .addError(ValidationError)
       .annotate(OpenApi.Identifier, "login")
       .annotate(OpenApi.Transform, setsAccessCookie)
       .annotate(OpenApi.Summary, "Sign in")
@@ -77,8 +71,8 @@ export class AuthApi extends HttpApiGroup.make("auth")
     HttpApiEndpoint.post("refresh", "/auth/refresh")
       .setPayload(RefreshRequest)
       .addSuccess(Token)
-      .addError(InvalidCredentialsProblem)
-      .addError(ValidationErrorProblem)
+      .addError(InvalidCredentials)
+      .addError(ValidationError)
       .annotate(OpenApi.Identifier, "refreshTokens")
       .annotate(OpenApi.Transform, setsAccessCookie)
       .annotate(OpenApi.Summary, "Refresh tokens")
@@ -112,7 +106,7 @@ export class AuthApi extends HttpApiGroup.make("auth")
       )
   )
   // Register, login and refresh have their own per-path limit; every API route has the general one (D4).
-  .addError(RateLimitedProblem)
+  .addError(RateLimited)
   .annotate(OpenApi.Title, "Аутентификация")
   .annotate(
     OpenApi.Description,

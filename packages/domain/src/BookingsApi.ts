@@ -8,14 +8,14 @@ import { Schema } from "effect"
 import { Booking, BookingCreated, BookingIn } from "./Bookings.js"
 import { Message } from "./Common.js"
 import {
-  ConflictProblem,
-  IntegrityViolationProblem,
-  ForbiddenProblem,
-  InvalidDateRangeProblem,
-  NotFoundProblem,
-  RateLimitedProblem,
-  RoomUnavailableProblem,
-  ValidationErrorProblem
+  Conflict,
+  IntegrityViolation,
+  Forbidden,
+  InvalidDateRange,
+  NotFound,
+  RateLimited,
+  RoomUnavailable,
+  ValidationError
 } from "./Errors.js"
 import { BookingIdPath, IdempotencyHeaders, PageQuery, STAY_LIMITS_TEXT } from "./Params.js"
 import { locatesCreated } from "./OpenApiHeaders.js"
@@ -26,7 +26,7 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
     HttpApiEndpoint.get("list", "/bookings")
       .setUrlParams(PageQuery)
       .addSuccess(Schema.Array(Booking))
-      .addError(ValidationErrorProblem)
+      .addError(ValidationError)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "listBookings")
       .annotate(OpenApi.Summary, "List all bookings")
@@ -41,7 +41,7 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
     HttpApiEndpoint.get("mine", "/bookings/me")
       .setUrlParams(PageQuery)
       .addSuccess(Schema.Array(Booking))
-      .addError(ValidationErrorProblem)
+      .addError(ValidationError)
       .middleware(Authentication)
       .annotate(OpenApi.Identifier, "listMyBookings")
       .annotate(OpenApi.Summary, "My bookings")
@@ -52,13 +52,13 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .setHeaders(IdempotencyHeaders)
       .setPayload(BookingIn)
       .addSuccess(BookingCreated)
-      .addError(NotFoundProblem)
-      .addError(InvalidDateRangeProblem)
-      .addError(RoomUnavailableProblem)
-      .addError(ConflictProblem)
+      .addError(NotFound)
+      .addError(InvalidDateRange)
+      .addError(RoomUnavailable)
+      .addError(Conflict)
       // the caller's account deleted while the booking is written (foreign key): 409 E-90
-      .addError(IntegrityViolationProblem)
-      .addError(ValidationErrorProblem)
+      .addError(IntegrityViolation)
+      .addError(ValidationError)
       .middleware(Authentication)
       .annotate(OpenApi.Identifier, "createBooking")
       .annotate(OpenApi.Transform, locatesCreated("/bookings/{booking_id}"))
@@ -87,8 +87,8 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
     HttpApiEndpoint.get("get", "/bookings/:booking_id")
       .setPath(BookingIdPath)
       .addSuccess(Booking)
-      .addError(NotFoundProblem)
-      .addError(ValidationErrorProblem)
+      .addError(NotFound)
+      .addError(ValidationError)
       .middleware(Authentication)
       .annotate(OpenApi.Identifier, "getBooking")
       .annotate(OpenApi.Summary, "Get a booking")
@@ -103,9 +103,9 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
     HttpApiEndpoint.del("delete", "/bookings/:booking_id")
       .setPath(BookingIdPath)
       .addSuccess(Message)
-      .addError(NotFoundProblem)
-      .addError(ForbiddenProblem)
-      .addError(ValidationErrorProblem)
+      .addError(NotFound)
+      .addError(Forbidden)
+      .addError(ValidationError)
       .middleware(Authentication)
       .annotate(OpenApi.Identifier, "cancelBooking")
       .annotate(OpenApi.Summary, "Cancel a booking")
@@ -116,7 +116,7 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
           "удаления этого бронирования`.\n\nNew (D1): an admin may cancel anyone's booking."
       )
   )
-  .addError(RateLimitedProblem)
+  .addError(RateLimited)
   .annotate(OpenApi.Title, "Бронирования")
   .annotate(
     OpenApi.Description,

@@ -7,7 +7,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { Created, CREATED, Message } from "./Common.js"
-import { NotFoundProblem, RateLimitedProblem, ValidationErrorProblem } from "./Errors.js"
+import { NotFound, RateLimited, ValidationError } from "./Errors.js"
 import { FacilitiesQuery, FacilityIdPath } from "./Params.js"
 import { Facility, FacilityIn } from "./Rooms.js"
 import { AdminAuthentication } from "./Security.js"
@@ -20,7 +20,7 @@ export class FacilitiesApi extends HttpApiGroup.make("facilities")
     HttpApiEndpoint.get("list", "/facilities")
       .setUrlParams(FacilitiesQuery)
       .addSuccess(Schema.Array(Facility))
-      .addError(ValidationErrorProblem)
+      .addError(ValidationError)
       .annotate(OpenApi.Identifier, "listFacilities")
       .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "List facilities")
@@ -30,8 +30,8 @@ export class FacilitiesApi extends HttpApiGroup.make("facilities")
     HttpApiEndpoint.get("get", "/facilities/:facility_id")
       .setPath(FacilityIdPath)
       .addSuccess(Facility)
-      .addError(NotFoundProblem)
-      .addError(ValidationErrorProblem)
+      .addError(NotFound)
+      .addError(ValidationError)
       .annotate(OpenApi.Identifier, "getFacility")
       .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "Get a facility")
@@ -41,7 +41,7 @@ export class FacilitiesApi extends HttpApiGroup.make("facilities")
     HttpApiEndpoint.post("create", "/facilities")
       .setPayload(FacilityIn)
       .addSuccess(Created)
-      .addError(ValidationErrorProblem)
+      .addError(ValidationError)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "createFacility")
       .annotate(OpenApi.Transform, locatesCreated("/facilities/{facility_id}"))
@@ -52,8 +52,8 @@ export class FacilitiesApi extends HttpApiGroup.make("facilities")
     HttpApiEndpoint.del("delete", "/facilities/:facility_id")
       .setPath(FacilityIdPath)
       .addSuccess(Message)
-      .addError(NotFoundProblem)
-      .addError(ValidationErrorProblem)
+      .addError(NotFound)
+      .addError(ValidationError)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "deleteFacility")
       .annotate(OpenApi.Summary, "Delete a facility")
@@ -62,7 +62,7 @@ export class FacilitiesApi extends HttpApiGroup.make("facilities")
         `${ADMIN_ONLY} Unknown id → 404 \`Удобство не найдено\`. Removes the facility from every room.`
       )
   )
-  .addError(RateLimitedProblem)
+  .addError(RateLimited)
   .annotate(OpenApi.Title, "Удобства")
   .annotate(
     OpenApi.Description,

@@ -8,13 +8,7 @@ import * as Multipart from "@effect/platform/Multipart"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { Message } from "./Common.js"
-import {
-  BadRequestProblem,
-  NotFoundProblem,
-  PayloadTooLargeProblem,
-  RateLimitedProblem,
-  ValidationErrorProblem
-} from "./Errors.js"
+import { BadRequest, NotFound, PayloadTooLarge, RateLimited, ValidationError } from "./Errors.js"
 import { Image, ImageProcessing, ImageUpload } from "./Images.js"
 import { HotelIdPath, ImageIdPath } from "./Params.js"
 import { AdminAuthentication } from "./Security.js"
@@ -40,10 +34,10 @@ export class ImagesApi extends HttpApiGroup.make("images")
       .setPayload(ImageUploadForm)
       .addSuccess(ImageUpload)
       .addSuccess(ImageProcessing, { status: 202 })
-      .addError(BadRequestProblem)
-      .addError(NotFoundProblem)
-      .addError(PayloadTooLargeProblem)
-      .addError(ValidationErrorProblem)
+      .addError(BadRequest)
+      .addError(NotFound)
+      .addError(PayloadTooLarge)
+      .addError(ValidationError)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "uploadHotelImage")
       .annotate(OpenApi.Summary, "Upload a hotel image")
@@ -68,8 +62,8 @@ export class ImagesApi extends HttpApiGroup.make("images")
     HttpApiEndpoint.get("listByHotel", "/images/hotel/:hotel_id")
       .setPath(HotelIdPath)
       .addSuccess(Schema.Array(Image))
-      .addError(NotFoundProblem)
-      .addError(ValidationErrorProblem)
+      .addError(NotFound)
+      .addError(ValidationError)
       .annotate(OpenApi.Identifier, "listHotelImages")
       .annotate(OpenApi.Summary, "List a hotel's images")
       .annotate(
@@ -82,8 +76,8 @@ export class ImagesApi extends HttpApiGroup.make("images")
     HttpApiEndpoint.del("delete", "/images/:image_id")
       .setPath(ImageIdPath)
       .addSuccess(Message)
-      .addError(NotFoundProblem)
-      .addError(ValidationErrorProblem)
+      .addError(NotFound)
+      .addError(ValidationError)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "deleteImage")
       .annotate(OpenApi.Summary, "Delete an image")
@@ -93,7 +87,7 @@ export class ImagesApi extends HttpApiGroup.make("images")
           "files (the original looked in the wrong directory and left the files behind)."
       )
   )
-  .addError(RateLimitedProblem)
+  .addError(RateLimited)
   .annotate(OpenApi.Title, "Изображения отелей")
   .annotate(
     OpenApi.Description,

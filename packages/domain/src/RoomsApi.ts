@@ -7,13 +7,13 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { Created, CREATED, Message } from "./Common.js"
 import {
-  BadRequestProblem,
-  ConflictProblem,
-  IntegrityViolationProblem,
-  InvalidDateRangeProblem,
-  NotFoundProblem,
-  RateLimitedProblem,
-  ValidationErrorProblem
+  BadRequest,
+  Conflict,
+  IntegrityViolation,
+  InvalidDateRange,
+  NotFound,
+  RateLimited,
+  ValidationError
 } from "./Errors.js"
 import { HotelIdPath, HotelRoomPath, RoomsQuery, STAY_LIMITS_TEXT, StayQuery } from "./Params.js"
 import { AvailableRoom, Room, RoomIn, RoomPatch } from "./Rooms.js"
@@ -34,8 +34,8 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .setPath(HotelIdPath)
       .setUrlParams(RoomsQuery)
       .addSuccess(Schema.Array(Room))
-      .addError(NotFoundProblem)
-      .addError(ValidationErrorProblem)
+      .addError(NotFound)
+      .addError(ValidationError)
       .annotate(OpenApi.Identifier, "listRooms")
       .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "List a hotel's rooms")
@@ -51,9 +51,9 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .setPath(HotelIdPath)
       .setUrlParams(StayQuery)
       .addSuccess(Schema.Array(AvailableRoom))
-      .addError(InvalidDateRangeProblem)
-      .addError(NotFoundProblem)
-      .addError(ValidationErrorProblem)
+      .addError(InvalidDateRange)
+      .addError(NotFound)
+      .addError(ValidationError)
       .annotate(OpenApi.Identifier, "listAvailableRooms")
       .annotate(OpenApi.Summary, "A hotel's free rooms")
       .annotate(
@@ -71,8 +71,8 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
     HttpApiEndpoint.get("get", "/hotels/:hotel_id/rooms/:room_id")
       .setPath(HotelRoomPath)
       .addSuccess(Room)
-      .addError(NotFoundProblem)
-      .addError(ValidationErrorProblem)
+      .addError(NotFound)
+      .addError(ValidationError)
       .annotate(OpenApi.Identifier, "getRoom")
       .annotate(OpenApi.Transform, conditionalRead)
       .annotate(OpenApi.Summary, "Get a room")
@@ -87,9 +87,9 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .setPath(HotelIdPath)
       .setPayload(RoomIn)
       .addSuccess(Created)
-      .addError(NotFoundProblem)
-      .addError(IntegrityViolationProblem)
-      .addError(ValidationErrorProblem)
+      .addError(NotFound)
+      .addError(IntegrityViolation)
+      .addError(ValidationError)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "createRoom")
       .annotate(OpenApi.Transform, locatesCreated("/hotels/{hotel_id}/rooms/{room_id}"))
@@ -106,11 +106,11 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .setPath(HotelRoomPath)
       .setPayload(RoomIn)
       .addSuccess(Message)
-      .addError(BadRequestProblem)
-      .addError(NotFoundProblem)
-      .addError(ConflictProblem)
-      .addError(IntegrityViolationProblem)
-      .addError(ValidationErrorProblem)
+      .addError(BadRequest)
+      .addError(NotFound)
+      .addError(Conflict)
+      .addError(IntegrityViolation)
+      .addError(ValidationError)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "updateRoom")
       .annotate(OpenApi.Summary, "Replace a room")
@@ -127,10 +127,10 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
       .setPath(HotelRoomPath)
       .setPayload(RoomPatch)
       .addSuccess(Message)
-      .addError(BadRequestProblem)
-      .addError(NotFoundProblem)
-      .addError(ConflictProblem)
-      .addError(ValidationErrorProblem)
+      .addError(BadRequest)
+      .addError(NotFound)
+      .addError(Conflict)
+      .addError(ValidationError)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "patchRoom")
       .annotate(OpenApi.Summary, "Partly update a room")
@@ -147,9 +147,9 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
     HttpApiEndpoint.del("delete", "/hotels/:hotel_id/rooms/:room_id")
       .setPath(HotelRoomPath)
       .addSuccess(Message)
-      .addError(BadRequestProblem)
-      .addError(NotFoundProblem)
-      .addError(ValidationErrorProblem)
+      .addError(BadRequest)
+      .addError(NotFound)
+      .addError(ValidationError)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "deleteRoom")
       .annotate(OpenApi.Summary, "Delete a room")
@@ -160,7 +160,7 @@ export class RoomsApi extends HttpApiGroup.make("rooms")
           "найден` → room of another hotel → 400 `Номер не принадлежит указанному отелю`."
       )
   )
-  .addError(RateLimitedProblem)
+  .addError(RateLimited)
   .annotate(OpenApi.Title, "Номера")
   .annotate(
     OpenApi.Description,

@@ -16,7 +16,7 @@ import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Context, Schema } from "effect"
-import { ForbiddenProblem, UnauthorizedProblem } from "./Errors.js"
+import { Forbidden, Unauthorized } from "./Errors.js"
 import type { Role } from "./Users.js"
 
 /** The caller, as established from a verified, unrevoked access token. */
@@ -54,7 +54,7 @@ const bearer = HttpApiSecurity.bearer.pipe(
 )
 
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@shum/domain/Authentication", {
-  failure: UnauthorizedProblem,
+  failure: Unauthorized,
   provides: CurrentUser,
   security: { bearer, cookie }
 }) {}
@@ -62,7 +62,7 @@ export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@sh
 export class AdminAuthentication extends HttpApiMiddleware.Tag<AdminAuthentication>()(
   "@shum/domain/AdminAuthentication",
   {
-    failure: Schema.Union(UnauthorizedProblem, ForbiddenProblem),
+    failure: Schema.Union(Unauthorized, Forbidden),
     provides: CurrentUser,
     security: { bearer, cookie }
   }

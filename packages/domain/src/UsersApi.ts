@@ -6,14 +6,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { Message } from "./Common.js"
-import {
-  ConflictProblem,
-  ForbiddenProblem,
-  IntegrityViolationProblem,
-  NotFoundProblem,
-  RateLimitedProblem,
-  ValidationErrorProblem
-} from "./Errors.js"
+import { Conflict, Forbidden, IntegrityViolation, NotFound, RateLimited, ValidationError } from "./Errors.js"
 import { UserIdPath, UsersQuery } from "./Params.js"
 import { AdminAuthentication, Authentication } from "./Security.js"
 import { User, UserPatch, UserUpdate } from "./Users.js"
@@ -27,7 +20,7 @@ export class UsersApi extends HttpApiGroup.make("users")
     HttpApiEndpoint.get("list", "/users")
       .setUrlParams(UsersQuery)
       .addSuccess(Schema.Array(User))
-      .addError(ValidationErrorProblem)
+      .addError(ValidationError)
       .middleware(AdminAuthentication)
       .annotate(OpenApi.Identifier, "listUsers")
       .annotate(OpenApi.Summary, "List users")
@@ -42,9 +35,9 @@ export class UsersApi extends HttpApiGroup.make("users")
     HttpApiEndpoint.get("get", "/users/:user_id")
       .setPath(UserIdPath)
       .addSuccess(User)
-      .addError(ForbiddenProblem)
-      .addError(NotFoundProblem)
-      .addError(ValidationErrorProblem)
+      .addError(Forbidden)
+      .addError(NotFound)
+      .addError(ValidationError)
       .middleware(Authentication)
       .annotate(OpenApi.Identifier, "getUser")
       .annotate(OpenApi.Summary, "Get a user")
@@ -59,11 +52,11 @@ export class UsersApi extends HttpApiGroup.make("users")
       .setPath(UserIdPath)
       .setPayload(UserUpdate)
       .addSuccess(Message)
-      .addError(ForbiddenProblem)
-      .addError(NotFoundProblem)
-      .addError(ConflictProblem)
-      .addError(IntegrityViolationProblem)
-      .addError(ValidationErrorProblem)
+      .addError(Forbidden)
+      .addError(NotFound)
+      .addError(Conflict)
+      .addError(IntegrityViolation)
+      .addError(ValidationError)
       .middleware(Authentication)
       .annotate(OpenApi.Identifier, "updateUser")
       .annotate(OpenApi.Summary, "Update a user")
@@ -87,11 +80,11 @@ export class UsersApi extends HttpApiGroup.make("users")
       .setPath(UserIdPath)
       .setPayload(UserPatch)
       .addSuccess(Message)
-      .addError(ForbiddenProblem)
-      .addError(NotFoundProblem)
-      .addError(ConflictProblem)
-      .addError(IntegrityViolationProblem)
-      .addError(ValidationErrorProblem)
+      .addError(Forbidden)
+      .addError(NotFound)
+      .addError(Conflict)
+      .addError(IntegrityViolation)
+      .addError(ValidationError)
       .middleware(Authentication)
       .annotate(OpenApi.Identifier, "patchUser")
       .annotate(OpenApi.Summary, "Partly update a user")
@@ -112,9 +105,9 @@ export class UsersApi extends HttpApiGroup.make("users")
     HttpApiEndpoint.del("delete", "/users/:user_id")
       .setPath(UserIdPath)
       .addSuccess(Message)
-      .addError(ForbiddenProblem)
-      .addError(NotFoundProblem)
-      .addError(ValidationErrorProblem)
+      .addError(Forbidden)
+      .addError(NotFound)
+      .addError(ValidationError)
       .middleware(Authentication)
       .annotate(OpenApi.Identifier, "deleteUser")
       .annotate(OpenApi.Summary, "Delete a user")
@@ -124,7 +117,7 @@ export class UsersApi extends HttpApiGroup.make("users")
           "The user's bookings and refresh tokens go with them; their access tokens then get 401 (D13)."
       )
   )
-  .addError(RateLimitedProblem)
+  .addError(RateLimited)
   .annotate(OpenApi.Title, "Пользователи")
   .annotate(
     OpenApi.Description,

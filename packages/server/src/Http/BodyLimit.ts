@@ -180,13 +180,9 @@ const declaredLength = (request: HttpServerRequest.HttpServerRequest): number | 
 
 /** The 413 of a body above the limit; the connection closes after it (what was not read never will be). */
 const tooLarge = (limitKb: number): HttpServerResponse.HttpServerResponse =>
-  problemResponse(
-    Errors.PayloadTooLargeProblem,
-    new Errors.PayloadTooLarge({ detail: Messages.bodyTooLarge(limitKb) }),
-    {
-      connection: "close"
-    }
-  )
+  problemResponse(new Errors.PayloadTooLarge({ detail: Messages.bodyTooLarge(limitKb) }), {
+    connection: "close"
+  })
 
 /**
  * Runs `app` with the request's body read and bounded by `limitKb` KiB (a `BufferedRequest`), or answers

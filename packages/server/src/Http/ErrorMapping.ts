@@ -29,18 +29,17 @@ import { allowedMethods, endsEarlyForTheRouter, findRoute, type RouteMatch } fro
 import { JsonTooDeep, parseJson } from "./JsonBody.js"
 import { boundIssues, jsonInvalid, jsonTooDeep, secretsOf, toValidationIssues, type Location } from "./Validation.js"
 
-type Problem = (typeof Errors.Problems)[keyof typeof Errors.Problems]
-
 /** Seconds a client is told to wait after a 503: a dependency that went away is retried every ≤ 2 s. */
 export const RETRY_AFTER_SECONDS = 5
 const retryAfter = { "retry-after": String(RETRY_AFTER_SECONDS) }
 
-export const problemResponse = <S extends Problem>(
-  schema: S,
-  error: Schema.Schema.Type<S>,
+/** An error of the API as its problem document (`Errors.ts`), with the status the document carries. */
+export const problemResponse = (
+  error: Errors.ApiError,
   headers?: Record<string, string>
 ): HttpServerResponse.HttpServerResponse => {
-  const body = Schema.encodeSync(schema as unknown as Schema.Schema<unknown, { status: number }>)(error)
+  const problem = Errors.Problems[error._tag] as unknown as Schema.Schema<Errors.ApiError, { status: number }>
+  const body = Schema.encodeSync(problem)(error)
   return HttpServerResponse.unsafeJson(body, {
     status: body.status,
     contentType: Errors.ProblemContentType,
@@ -52,8 +51,7 @@ export const problemResponse = <S extends Problem>(
 export const validationResponse = (
   issues: ReadonlyArray<Errors.ValidationIssue>,
   secrets: ReadonlyArray<string> = []
-) =>
-  problemResponse(Errors.ValidationErrorProblem, new Errors.ValidationError({ detail: boundIssues(issues, secrets) }))
+) => problemResponse(new Errors.ValidationError({ detail: boundIssues(issues, secrets) }))
 
 const pathOf = (url: string) => {
   const q = url.indexOf("?")
@@ -134,7 +132,7 @@ const onDecodeError = (
     const issues = match ? yield* revalidate(request, match) : []
     // an id outside `integer`'s range (`PathId`) names nothing: the path leads nowhere, as an unknown one
     if (issues.some(isPathIdOutOfRange)) {
-      return problemResponse(Errors.NotFoundProblem, new Errors.NotFound({ detail: Messages.notFoundRoute }))
+      return problemResponse(new Errors.NotFound({ detail: Messages.notFoundRoute }))
     }
     return validationResponse(issues.length > 0 ? issues : fallbackIssues(error), yield* secretsOfBody(request))
   })
@@ -158,15 +156,11 @@ const onRouteNotFound = (request: HttpServerRequest.HttpServerRequest) => {
   const path = pathOf(request.url)
   const allowed = allowedMethods(path)
   if (allowed.length > 0) {
-    return problemResponse(
-      Errors.MethodNotAllowedProblem,
-      new Errors.MethodNotAllowed({ detail: Messages.methodNotAllowed }),
-      {
-        allow: allowed.join(", ")
-      }
-    )
+    return problemResponse(new Errors.MethodNotAllowed({ detail: Messages.methodNotAllowed }), {
+      allow: allowed.join(", ")
+    })
   }
-  return problemResponse(Errors.NotFoundProblem, new Errors.NotFound({ detail: Messages.notFoundRoute }))
+  return problemResponse(new Errors.NotFound({ detail: Messages.notFoundRoute }))
 }
 
 /** PostgreSQL SQLSTATE classes: 23 integrity, 08 connection, 57P0x shutdown, 53 resources. */
@@ -175,13 +169,10 @@ const classifySqlError = (error: SqlError): HttpServerResponse.HttpServerRespons
   const code = typeof cause?.code === "string" ? cause.code : ""
   // D2: outside a booking (which answers 409 E-42 itself) it is a room's quantity lowered below what is sold
   if (code === "23514" && cause?.constraint === INVENTORY_CONSTRAINT) {
-    return problemResponse(Errors.ConflictProblem, new Errors.Conflict({ detail: Messages.roomQuantityBelowSold }))
+    return problemResponse(new Errors.Conflict({ detail: Messages.roomQuantityBelowSold }))
   }
   if (code.startsWith("23")) {
-    return problemResponse(
-      Errors.IntegrityViolationProblem,
-      new Errors.IntegrityViolation({ detail: Messages.integrityViolation })
-    )
+    return problemResponse(new Errors.IntegrityViolation({ detail: Messages.integrityViolation }))
   }
   if (
     code.startsWith("08") ||
@@ -190,13 +181,9 @@ const classifySqlError = (error: SqlError): HttpServerResponse.HttpServerRespons
     ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EPIPE"].includes(code) ||
     /timeout|terminat|connect/i.test(String((cause as { message?: unknown } | undefined)?.message ?? ""))
   ) {
-    return problemResponse(
-      Errors.ServiceUnavailableProblem,
-      new Errors.ServiceUnavailable({ detail: Messages.databaseUnavailable }),
-      retryAfter
-    )
+    return problemResponse(new Errors.ServiceUnavailable({ detail: Messages.databaseUnavailable }), retryAfter)
   }
-  return problemResponse(Errors.InternalErrorProblem, new Errors.InternalError({ detail: Messages.databaseError }))
+  return problemResponse(new Errors.InternalError({ detail: Messages.databaseError }))
 }
 
 const isMultipartLimit = (defect: unknown) =>
@@ -247,10 +234,7 @@ const onDefect = (
         : validationResponse([unparsable(defect.cause, text)])
     }
     if (isMultipartLimit(defect)) {
-      return problemResponse(
-        Errors.PayloadTooLargeProblem,
-        new Errors.PayloadTooLarge({ detail: Messages.fileTooLarge(options.maxUploadMb) })
-      )
+      return problemResponse(new Errors.PayloadTooLarge({ detail: Messages.fileTooLarge(options.maxUploadMb) }))
     }
     if (isNulInFileName(defect)) {
       return validationResponse([
@@ -262,7 +246,7 @@ const onDefect = (
       ])
     }
     if (isMultipartMalformed(defect)) {
-      return problemResponse(Errors.BadRequestProblem, new Errors.BadRequest({ detail: Messages.bodyParseError }))
+      return problemResponse(new Errors.BadRequest({ detail: Messages.bodyParseError }))
     }
     if (defect instanceof SqlError) {
       const response = classifySqlError(defect)
@@ -274,7 +258,7 @@ const onDefect = (
     }
     yield* noteUnhandledError(defect)
     yield* Effect.logError("unhandled error", cause)
-    return problemResponse(Errors.InternalErrorProblem, new Errors.InternalError({ detail: Messages.internalError }))
+    return problemResponse(new Errors.InternalError({ detail: Messages.internalError }))
   })
 
 export const mapErrors =
@@ -309,12 +293,10 @@ export const mapErrors =
               return Effect.map(secretsOfBody(request), (secrets) => validationResponse(error.detail, secrets))
             }
             if (error instanceof Errors.Unauthorized) {
-              return Effect.succeed(
-                problemResponse(Errors.UnauthorizedProblem, error, { "www-authenticate": "Bearer" })
-              )
+              return Effect.succeed(problemResponse(error, { "www-authenticate": "Bearer" }))
             }
             if (error instanceof Errors.ServiceUnavailable) {
-              return Effect.succeed(problemResponse(Errors.ServiceUnavailableProblem, error, retryAfter))
+              return Effect.succeed(problemResponse(error, retryAfter))
             }
             if (error instanceof NotReady) {
               return Schema.encode(NotReadyResponse)(error).pipe(

@@ -129,7 +129,7 @@ export const UploadLimitsLive = HttpApiBuilder.middleware(
 
 const CACHE_HEADERS = { "cache-control": "public, max-age=2592000, immutable" }
 
-const notFound = problemResponse(Errors.NotFoundProblem, new Errors.NotFound({ detail: Messages.notFoundRoute }))
+const notFound = problemResponse(new Errors.NotFound({ detail: Messages.notFoundRoute }))
 
 export const StaticImagesLive = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function* () {

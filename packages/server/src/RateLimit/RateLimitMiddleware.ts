@@ -117,7 +117,7 @@ export const makeRateLimit = Effect.gen(function* () {
       if (!decision.value.allowed) {
         metrics.rateLimit.exceeded(endpoint)
         const detail = Messages.rateLimitExceeded(decision.value.binding.limit)
-        return problemResponse(Errors.RateLimitedProblem, new Errors.RateLimited({ detail }), {
+        return problemResponse(new Errors.RateLimited({ detail }), {
           ...headers,
           "retry-after": String(Math.max(1, seconds(decision.value.retryAfterMs)))
         })
