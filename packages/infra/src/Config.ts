@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto"
 import { isIP } from "node:net"
 import { resolve } from "node:path"
 import { DEFAULT_DATA_DIR, DEFAULT_PORT } from "./EmbeddedPostgres.js"
+import { HEARTBEATS_KEY, type ImageJobsSettings } from "./ImageJobs.js"
 import {
   Config,
   ConfigError,
@@ -337,6 +338,60 @@ export const imageJobs = Config.all({
           )
         )
   )
+)
+
+/** The job stream's settings (`ImageJobs.ts`): `imageJobs`, `IMAGE_JOB_MAX_ATTEMPTS` and the shutdown grace. */
+export const imageJobSettings: Config.Config<ImageJobsSettings> = Config.all({ jobs: imageJobs, images, http }).pipe(
+  Config.map(({ http, images, jobs }): ImageJobsSettings => ({
+    prefix: jobs.prefix,
+    maxAttempts: images.jobMaxAttempts,
+    visibilityTimeout: jobs.visibilityTimeout,
+    jobTimeout: jobs.jobTimeout,
+    retryDelay: jobs.retryDelay,
+    shutdownGrace: http.shutdownTimeout,
+    heartbeatsKey: HEARTBEATS_KEY
+  }))
+)
+
+/** sharp's options (`worker/ImageProcessor.ts`): `IMAGE_MAX_INPUT_PIXELS`, the decompression-bomb guard. */
+export const imageProcessor = Config.map(imageJobs, (jobs) => ({ maxInputPixels: jobs.maxInputPixels }))
+
+/**
+ * Everything the image worker process (`worker/main.ts`) reads. It needs PostgreSQL and Redis (the embedded
+ * default runs the worker inside the server instead), and queues a pending image again only after its job
+ * could have been retried: `IMAGE_PENDING_REQUEUE_SECONDS` must exceed the visibility timeout.
+ */
+export const workerProcess = Config.all({
+  http,
+  worker,
+  database,
+  databasePoolSize,
+  redis,
+  images,
+  jobs: imageJobSettings,
+  processor: imageProcessor
+}).pipe(
+  Config.mapOrFail(({ database, redis, ...rest }) => {
+    if (Option.isNone(redis)) {
+      return Either.left(
+        ConfigError.MissingData(["REDIS_HOST"], "the image worker needs Redis: set REDIS_HOST or REDIS_URL")
+      )
+    }
+    if (Option.isNone(database)) {
+      return Either.left(
+        ConfigError.MissingData(["DB_HOST"], "the image worker needs PostgreSQL: set DB_HOST or DATABASE_URL")
+      )
+    }
+    if (Duration.lessThanOrEqualTo(rest.worker.requeueAfter, rest.jobs.visibilityTimeout)) {
+      return Either.left(
+        ConfigError.InvalidData(
+          ["IMAGE_PENDING_REQUEUE_SECONDS"],
+          "must exceed IMAGE_JOB_VISIBILITY_TIMEOUT_SECONDS: a job still being retried would be queued twice"
+        )
+      )
+    }
+    return Either.right({ ...rest, database: database.value, redis: redis.value })
+  })
 )
 
 /** Both or neither: one without the other is a misconfiguration. */

@@ -1,16 +1,17 @@
 /**
  * The image job stream (D5): the contract between the upload, which queues a job per accepted image, and
- * the image worker, which consumes them. Two implementations with the same behaviour:
- * `ImageJobsRedis.ts` (a Redis stream and consumer group, shared by every server and worker process) and
- * `ImageJobsMemory.ts` (in process memory: the embedded default, where the worker runs inside the server).
+ * the image worker, which consumes them — the job, its errors, the settings and the `ImageJobs` service.
+ * Two implementations with the same behaviour: `ImageJobsRedis.ts` (a Redis stream and consumer group,
+ * shared by every server and worker process) and `ImageJobsMemory.ts` (in process memory: the embedded
+ * default, where the worker runs inside the server). Both settle each delivery with the rules of
+ * `ImageJobDelivery.ts`; the settings are read in `Config.ts` (`imageJobSettings`).
  *
  * Delivery is at least once. A job is acknowledged only after its handler succeeded; a handler failure is
  * retried with exponential backoff; a job whose worker died (or whose handler died) is delivered again after
  * the visibility timeout; after `maxAttempts` the job goes to the dead-letter list and `onDeadLetter` marks
  * its image failed. Handlers must therefore be idempotent.
  */
-import { Cause, Config, Context, Duration, Effect, Fiber, Option, Schema, Tracer, type Queue, type Scope } from "effect"
-import { http, imageJobs, images } from "./Config.js"
+import { Context, Duration, type Effect, type Option, Schema, type Queue, type Scope } from "effect"
 
 export class ImageJob extends Schema.Class<ImageJob>("ImageJob")({
   image_id: Schema.Int,
@@ -76,7 +77,7 @@ export interface ImageJobsSettings {
   readonly visibilityTimeout: Duration.Duration
   /** A handler running longer fails the attempt; keep it below the visibility timeout. */
   readonly jobTimeout: Duration.Duration
-  /** Delay before the first retry; doubled for each further one, at most `MAX_RETRY_DELAY`. */
+  /** Delay before the first retry; doubled for each further one, at most `ImageJobDelivery.MAX_RETRY_DELAY`. */
   readonly retryDelay: Duration.Duration
   /** On shutdown, how long a job in hand may still run before it is released (left for redelivery). */
   readonly shutdownGrace: Duration.Duration
@@ -89,7 +90,6 @@ export const HEARTBEATS_KEY = "shum:workers:heartbeats"
 /** A worker that has not beaten for this long counts as gone. */
 export const HEARTBEAT_TTL = Duration.seconds(30)
 export const HEARTBEAT_INTERVAL = Duration.seconds(10)
-export const MAX_RETRY_DELAY = Duration.minutes(5)
 
 export const defaultSettings: ImageJobsSettings = {
   prefix: "shum:images",
@@ -100,6 +100,15 @@ export const defaultSettings: ImageJobsSettings = {
   shutdownGrace: Duration.seconds(10),
   heartbeatsKey: HEARTBEATS_KEY
 }
+
+/** The keys of a stream's settings: the stream, its dead letters, its delayed retries, the completion channel. */
+export const keys = (prefix: string) => ({
+  stream: `${prefix}:jobs`,
+  dead: `${prefix}:dead`,
+  delayed: `${prefix}:delayed`,
+  settled: `${prefix}:settled`,
+  group: "image-workers"
+})
 
 export class ImageJobs extends Context.Tag("infra/ImageJobs")<
   ImageJobs,
@@ -121,174 +130,3 @@ export class ImageJobs extends Context.Tag("infra/ImageJobs")<
     readonly deadLetters: Effect.Effect<ReadonlyArray<DeadLetter>, ImageJobsError>
   }
 >() {}
-
-// ---------------------------------------------------------------------------------------------------------
-// Configuration: the variables are read and validated in Config.ts (`imageJobs`, `images`, `http`).
-
-/** The stream's settings from the environment (`Config.imageJobs`, `IMAGE_JOB_MAX_ATTEMPTS`, the shutdown grace). */
-export const settingsConfig: Config.Config<ImageJobsSettings> = Config.all({
-  jobs: imageJobs,
-  images,
-  http
-}).pipe(
-  Config.map(({ http, images, jobs }): ImageJobsSettings => ({
-    prefix: jobs.prefix,
-    maxAttempts: images.jobMaxAttempts,
-    visibilityTimeout: jobs.visibilityTimeout,
-    jobTimeout: jobs.jobTimeout,
-    retryDelay: jobs.retryDelay,
-    shutdownGrace: http.shutdownTimeout,
-    heartbeatsKey: HEARTBEATS_KEY
-  }))
-)
-
-export const keys = (prefix: string) => ({
-  stream: `${prefix}:jobs`,
-  dead: `${prefix}:dead`,
-  delayed: `${prefix}:delayed`,
-  settled: `${prefix}:settled`,
-  group: "image-workers"
-})
-
-/** Delay before the retry that follows failed attempt `attempt` (1, 2, …): doubling, capped. */
-export const retryDelayFor = (settings: ImageJobsSettings, attempt: number): Duration.Duration =>
-  Duration.min(Duration.times(settings.retryDelay, 2 ** Math.max(0, attempt - 1)), MAX_RETRY_DELAY)
-
-// ---------------------------------------------------------------------------------------------------------
-// Trace context (W3C `traceparent`): captured by the upload, continued by the worker.
-
-/** `undefined` without a span, or with tracing disabled (a no-op span has the ids `"noop"`). */
-export const currentTraceparent: Effect.Effect<string | undefined> = Effect.currentSpan.pipe(
-  Effect.map((span) =>
-    span.traceId === "noop" ? undefined : `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
-  ),
-  Effect.orElseSucceed(() => undefined)
-)
-
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
-
-/** Runs `effect` as a child of the span a `traceparent` names (unchanged when absent or malformed). */
-export const withTraceparent =
-  (traceparent: string | undefined) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-    const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent)
-    if (match === null) return effect
-    const parent = Tracer.externalSpan({
-      traceId: match[1]!,
-      spanId: match[2]!,
-      sampled: (Number.parseInt(match[3]!, 16) & 1) === 1
-    })
-    return Effect.withParentSpan(effect, parent)
-  }
-
-// ---------------------------------------------------------------------------------------------------------
-// What both implementations do with one delivery.
-
-export interface Delivery {
-  readonly id: string
-  /** The raw `job` field. */
-  readonly payload: string
-  /** `None` when the payload does not decode: it goes straight to the dead-letter list. */
-  readonly job: Option.Option<ImageJob>
-  /** The job's `attempt` plus its redeliveries. */
-  readonly attempt: number
-}
-
-/** How an implementation settles a delivery; each step is atomic (the entry is never lost nor doubled). */
-export interface DeliveryOps {
-  readonly ack: (delivery: Delivery) => Effect.Effect<void, ImageJobsError>
-  /** Acknowledges this delivery and queues the job again, as attempt + 1, after `delay`. */
-  readonly retry: (delivery: Delivery, job: ImageJob, delay: Duration.Duration) => Effect.Effect<void, ImageJobsError>
-  /** Acknowledges this delivery and appends it to the dead-letter list. */
-  readonly deadLetter: (delivery: Delivery, reason: string) => Effect.Effect<void, ImageJobsError>
-}
-
-/**
- * Handles one delivery: success → ack; failure → retry with backoff, or after the last attempt
- * `onDeadLetter` then dead-letter. Anything unexpected (the database down, a defect) leaves the delivery
- * unacknowledged, to be delivered again after the visibility timeout. Never fails.
- */
-export const settle = <R>(
-  settings: ImageJobsSettings,
-  options: ConsumeOptions<R>,
-  ops: DeliveryOps,
-  delivery: Delivery
-): Effect.Effect<void, never, R> => {
-  const { attempt } = delivery
-  const annotate = Effect.annotateLogs({ job_entry: delivery.id, job_attempt: attempt })
-  if (Option.isNone(delivery.job)) {
-    return ops.deadLetter(delivery, "unreadable job entry").pipe(
-      Effect.zipRight(Effect.logError("image job entry does not decode: dead-lettered")),
-      Effect.catchAllCause((cause) => Effect.logError("image job entry left unacknowledged", cause)),
-      annotate
-    )
-  }
-  const job = delivery.job.value
-  const deadLetter = (reason: string) =>
-    options
-      .onDeadLetter(job, reason)
-      .pipe(
-        Effect.zipRight(ops.deadLetter(delivery, reason)),
-        Effect.zipRight(Effect.logWarning(`image job dead-lettered after ${attempt} attempt(s): ${reason}`))
-      )
-  const run =
-    attempt > settings.maxAttempts
-      ? deadLetter(`not finished after ${attempt - 1} attempts (the worker stopped while processing)`)
-      : options.handle(job, attempt).pipe(
-          Effect.timeoutFail({
-            duration: settings.jobTimeout,
-            onTimeout: () =>
-              new JobFailed({ reason: `processing took longer than ${Duration.format(settings.jobTimeout)}` })
-          }),
-          Effect.matchEffect({
-            onSuccess: () => ops.ack(delivery),
-            onFailure: (error) =>
-              attempt >= settings.maxAttempts
-                ? deadLetter(error.reason)
-                : ops
-                    .retry(delivery, new ImageJob({ ...job, attempt: attempt + 1 }), retryDelayFor(settings, attempt))
-                    .pipe(
-                      Effect.zipRight(
-                        Effect.logWarning(
-                          `image job failed, retried in ${Duration.format(retryDelayFor(settings, attempt))}: ${error.reason}`
-                        )
-                      )
-                    )
-          })
-        )
-  return run.pipe(
-    withTraceparent(job.traceparent),
-    Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Effect.interrupt
-        : Effect.logError("image job left unacknowledged, to be delivered again", cause)
-    ),
-    Effect.annotateLogs({ image_id: job.image_id }),
-    annotate
-  )
-}
-
-/**
- * Runs `work` so that an interruption (shutdown) lets it finish for at most `grace`, then abandons it:
- * an abandoned job is not acknowledged, so it is delivered again (released, not lost).
- */
-export const finishWithin =
-  (grace: Duration.Duration) =>
-  <R>(work: Effect.Effect<void, never, R>): Effect.Effect<void, never, R> =>
-    Effect.flatMap(Effect.forkDaemon(work), (fiber) =>
-      Fiber.join(fiber).pipe(
-        Effect.onInterrupt(() =>
-          Fiber.await(fiber).pipe(
-            Effect.timeoutTo({
-              duration: grace,
-              onSuccess: () => Effect.void,
-              onTimeout: () =>
-                Effect.logWarning(`image job still running after ${Duration.format(grace)}: released`).pipe(
-                  Effect.zipRight(Fiber.interrupt(fiber))
-                )
-            }),
-            Effect.flatten
-          )
-        )
-      )
-    )

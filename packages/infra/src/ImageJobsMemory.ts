@@ -3,22 +3,20 @@
  * stream — retries with backoff, redelivery after the visibility timeout of a job whose handler died,
  * dead-lettering after the last attempt — for a worker running inside the server. Jobs do not survive the
  * process; the worker re-queues the images still pending when it starts (see `ImageWorker.recoverPending`).
+ * Each delivery is settled by `ImageJobDelivery.settle`, as on Redis.
  */
 import { Clock, Duration, Effect, FiberSet, Layer, Option, PubSub, Queue, Schema } from "effect"
+import { imageJobSettings } from "./Config.js"
+import { type Delivery, type DeliveryOps, finishWithin, settle } from "./ImageJobDelivery.js"
 import {
   type ConsumeOptions,
   type DeadLetter,
-  type Delivery,
-  type DeliveryOps,
   defaultSettings,
-  finishWithin,
   HEARTBEAT_TTL,
-  ImageJob,
+  type ImageJob,
   ImageJobJson,
   ImageJobs,
-  type ImageJobsSettings,
-  settingsConfig,
-  settle
+  type ImageJobsSettings
 } from "./ImageJobs.js"
 
 interface Entry {
@@ -105,5 +103,5 @@ export const make = (settings: ImageJobsSettings) =>
 export const layer = (settings: ImageJobsSettings = defaultSettings): Layer.Layer<ImageJobs> =>
   Layer.scoped(ImageJobs, make(settings))
 
-/** With the settings of `ImageJobs.settingsConfig` (the environment). */
-export const ImageJobsMemoryLive = Layer.unwrapEffect(Effect.map(settingsConfig, layer))
+/** With the settings of `Config.imageJobSettings` (the environment). */
+export const ImageJobsMemoryLive = Layer.unwrapEffect(Effect.map(imageJobSettings, layer))

@@ -4,9 +4,9 @@
  * `limitInputPixels`) before decoding any pixel, so a decompression bomb — a small file declaring huge
  * dimensions — costs nothing. Variants honour the EXIF orientation and carry no metadata (GPS included).
  */
-import { imageJobs } from "@shum/infra/Config"
+import { imageProcessor } from "@shum/infra/Config"
 import { JobFailed } from "@shum/infra/ImageJobs"
-import { Config, Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { rename, rm } from "node:fs/promises"
 import { join } from "node:path"
@@ -129,13 +129,9 @@ export const make = (options: ImageProcessorOptions) => {
   return { probe, writeVariants, options } as const
 }
 
-/** `IMAGE_MAX_INPUT_PIXELS` (read in Config.ts), default 50 000 000. */
-export const optionsConfig: Config.Config<ImageProcessorOptions> = Config.map(imageJobs, (jobs) => ({
-  maxInputPixels: jobs.maxInputPixels
-}))
-
 export class ImageProcessor extends Effect.Service<ImageProcessor>()("worker/ImageProcessor", {
-  effect: Effect.map(optionsConfig, make)
+  /** With `IMAGE_MAX_INPUT_PIXELS` (`Config.imageProcessor`, default 50 000 000). */
+  effect: Effect.map(imageProcessor, make)
 }) {
   static readonly layer = (options: ImageProcessorOptions) =>
     Layer.succeed(ImageProcessor, ImageProcessor.make(make(options)))

@@ -8,55 +8,25 @@
  * and the process exits 0.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { database, databasePoolSize, http, images, redis, worker } from "@shum/infra/Config"
+import { workerProcess } from "@shum/infra/Config"
 import * as Database from "@shum/infra/Database"
-import { settingsConfig } from "@shum/infra/ImageJobs"
 import * as ImageJobsRedis from "@shum/infra/ImageJobsRedis"
 import { LoggingLive } from "@shum/infra/Logging"
 import { Redis } from "@shum/infra/Redis"
 import { TelemetryLive } from "@shum/infra/Telemetry"
-import { Config, ConfigError, Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { hostname } from "node:os"
 import { ConsumerStateLive } from "./ConsumerState.js"
-import { ImageProcessor, optionsConfig } from "./ImageProcessor.js"
+import { ImageProcessor } from "./ImageProcessor.js"
 import { ImageRows } from "./ImageRows.js"
 import { ImageWorkerLive } from "./ImageWorker.js"
 import { ProbesLive } from "./Probes.js"
 import { WorkerMetricsLive } from "./WorkerMetrics.js"
 
-const settings = Config.all({
-  http,
-  worker,
-  database,
-  databasePoolSize,
-  redis,
-  images,
-  jobs: settingsConfig,
-  processor: optionsConfig
-})
-
+// the settings are read and checked in Config.ts (`workerProcess`: PostgreSQL and Redis are required)
 const WorkerLive = Layer.unwrapEffect(
-  Effect.gen(function* () {
-    const config = yield* settings
-    if (Option.isNone(config.redis)) {
-      return yield* Effect.fail(
-        ConfigError.MissingData(["REDIS_HOST"], "the image worker needs Redis: set REDIS_HOST or REDIS_URL")
-      )
-    }
-    if (Option.isNone(config.database)) {
-      return yield* Effect.fail(
-        ConfigError.MissingData(["DB_HOST"], "the image worker needs PostgreSQL: set DB_HOST or DATABASE_URL")
-      )
-    }
+  Effect.map(workerProcess, (config) => {
     const after = config.worker.requeueAfter
-    if (Duration.lessThanOrEqualTo(after, config.jobs.visibilityTimeout)) {
-      return yield* Effect.fail(
-        ConfigError.InvalidData(
-          ["IMAGE_PENDING_REQUEUE_SECONDS"],
-          "must exceed IMAGE_JOB_VISIBILITY_TIMEOUT_SECONDS: a job still being retried would be queued twice"
-        )
-      )
-    }
     // built in reverse: the database first, the probe server last (so it is the first to close)
     return ProbesLive({ host: config.http.host, port: config.worker.port }).pipe(
       Layer.provide(
@@ -72,8 +42,8 @@ const WorkerLive = Layer.unwrapEffect(
       Layer.provide(
         Layer.mergeAll(ImageRows.Default, ImageProcessor.layer(config.processor), WorkerMetricsLive, ConsumerStateLive)
       ),
-      Layer.provide(Redis.layer(config.redis.value)),
-      Layer.provide(Database.layer(config.database.value, { poolSize: config.databasePoolSize }))
+      Layer.provide(Redis.layer(config.redis)),
+      Layer.provide(Database.layer(config.database, { poolSize: config.databasePoolSize }))
     )
   })
 )

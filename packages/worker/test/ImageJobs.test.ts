@@ -6,7 +6,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
   type ConsumeOptions,
-  currentTraceparent,
   defaultSettings,
   type GroupCreated,
   ImageJob,
@@ -18,6 +17,7 @@ import {
 import * as ImageJobsMemory from "@shum/infra/ImageJobsMemory"
 import * as ImageJobsRedis from "@shum/infra/ImageJobsRedis"
 import { Redis } from "@shum/infra/Redis"
+import { currentTraceparent } from "@shum/infra/Traceparent"
 import { randomName, redisConnection } from "@shum/infra/Testing"
 import { Duration, Effect, Fiber, Layer, Logger, LogLevel, Option, Ref, Schedule, type Scope } from "effect"
 

@@ -9,7 +9,8 @@ import { BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable } from "@shum
 import { Image, ImageProcessing, ImageUpload, ImageVariant } from "@shum/domain/Images"
 import { Messages } from "@shum/domain/Messages"
 import { AppConfig } from "@shum/infra/Config"
-import { currentTraceparent, ImageJob, ImageJobs } from "@shum/infra/ImageJobs"
+import { ImageJob, ImageJobs } from "@shum/infra/ImageJobs"
+import { currentTraceparent } from "@shum/infra/Traceparent"
 import {
   DEFAULT_NAME,
   MIN_WIDTH,
