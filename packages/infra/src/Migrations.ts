@@ -7,6 +7,7 @@ import bookingsInventory from "./migrations/0003_bookings_inventory.js"
 import bookingsRowTrigger from "./migrations/0004_bookings_row_trigger.js"
 import imagesRequeue from "./migrations/0005_images_requeue.js"
 import identity from "./migrations/0006_identity.js"
+import bookingPath from "./migrations/0007_booking_path.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -15,7 +16,8 @@ export const migrations = {
   "0003_bookings_inventory": bookingsInventory,
   "0004_bookings_row_trigger": bookingsRowTrigger,
   "0005_images_requeue": imagesRequeue,
-  "0006_identity": identity
+  "0006_identity": identity,
+  "0007_booking_path": bookingPath
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

@@ -169,7 +169,8 @@ describe("Migration 0003: the bookings inventory (D2)", () => {
         [3, "bookings_inventory"],
         [4, "bookings_row_trigger"],
         [5, "images_requeue"],
-        [6, "identity"]
+        [6, "identity"],
+        [7, "booking_path"]
       ])
       yield* withClient(db.name, async (c) => {
         assert.deepStrictEqual(await nights(c, 1), [

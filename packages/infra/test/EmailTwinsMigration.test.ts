@@ -43,7 +43,10 @@ describe("Migration 0006: e-mails unique without regard to case, over legacy cas
       const db = yield* freshDatabase
       yield* migrateOnly(db, BEFORE)
       yield* withClient(db.name, (c) => c.query(TWINS))
-      assert.deepStrictEqual(yield* migrate(db), [[6, "identity"]])
+      assert.deepStrictEqual(yield* migrate(db), [
+        [6, "identity"],
+        [7, "booking_path"]
+      ])
       yield* withClient(db.name, async (c) => {
         assert.deepStrictEqual(await users(c), [
           [1, "case@example.com", false],

@@ -323,7 +323,8 @@ describe("Migrations", () => {
         [3, "bookings_inventory"],
         [4, "bookings_row_trigger"],
         [5, "images_requeue"],
-        [6, "identity"]
+        [6, "identity"],
+        [7, "booking_path"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

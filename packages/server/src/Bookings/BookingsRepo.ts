@@ -1,36 +1,62 @@
 /**
- * The `bookings` table and the per-night inventory (`room_nights`) a booking reserves.
- * Writes keep `SqlError` in their error channel: the service decides what a refused write means
- * (the inventory's CHECK is a sold-out room, a deadlock is retried); reads turn it into a defect.
+ * The `bookings` table and the per-night inventory (`room_nights`) a booking takes.
+ * A booking is written in one place, the database function `book_stay` (migration 0007): one statement with or
+ * without an `Idempotency-Key`. This repository is where its refusals become typed answers: the outcomes the
+ * function names, the inventory's CHECK (a night filled concurrently: sold out) and an aborted write
+ * (`BookingWriteAborted`, which may simply be run again); any other database failure is a defect. Reads turn
+ * every failure into a defect.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
-import { Booking } from "@shum/domain/Bookings"
+import { Booking, BookingCreated } from "@shum/domain/Bookings"
 import { INT32 } from "@shum/domain/Common"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Option, Schema } from "effect"
+import { classifySqlError } from "@shum/infra/SqlFailures"
+import { Data, Effect, Option, Schema } from "effect"
+import { IDEMPOTENCY_TTL } from "./IdempotencyKeys.js"
 
-/** `created_at` as docs/api.md §1.2 renders it: UTC with `Z`, microseconds only when non-zero. */
-const COLUMNS = `id, room_id, user_id, date_from, date_to, price,
-  regexp_replace(to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\\.000000$', '') || 'Z'
-    AS created_at`
+/** `created_at` as docs/api.md §1.2 renders it (`api_timestamp`, migration 0007): UTC with `Z`, microseconds only when non-zero. */
+const COLUMNS = `id, room_id, user_id, date_from, date_to, price, api_timestamp(created_at) AS created_at`
 
 /** Ids are `integer` columns: a larger number names nothing (and must not reach SQL, which would refuse it). */
 const isId = (n: number) => Number.isInteger(n) && n >= INT32.minimum && n <= INT32.maximum
 
 const Page = Schema.Struct({ limit: Schema.Int, offset: Schema.Int, userId: Schema.optional(Schema.Int) })
 
-export interface RoomTerms {
-  readonly price: number
-  readonly quantity: number
-}
-
-export interface NewBooking {
+export interface BookRequest {
   readonly roomId: number
   readonly userId: number
   readonly from: string
   readonly to: string
-  readonly price: number
+  /** Today (UTC): a stay may not start before it. */
+  readonly today: string
+  /** The caller's `Idempotency-Key` and the hash of the request it stands for. */
+  readonly idempotency?: { readonly key: string; readonly hash: string } | undefined
+}
+
+/** What `book` did, in the order `book_stay` judges. */
+export type BookOutcome =
+  | { readonly _tag: "Booked"; readonly answer: BookingCreated }
+  /** The key's request was carried out before: its stored answer, and the booking's id kept with it. */
+  | { readonly _tag: "Replayed"; readonly stored: unknown; readonly bookingId: number | null }
+  | { readonly _tag: "KeyReused" }
+  | { readonly _tag: "RoomNotFound" }
+  /** Empty or reversed. */
+  | { readonly _tag: "StayInvalid" }
+  | { readonly _tag: "StayInPast" }
+  /** `nights`: the nights without a unit free (empty when the inventory's CHECK refused a night filled meanwhile). */
+  | { readonly _tag: "SoldOut"; readonly nights: ReadonlyArray<string> }
+  /** The room's price × nights is above what `bookings.price` holds. */
+  | { readonly _tag: "TotalTooLarge" }
+
+/** The database aborted the write (a deadlock, a serialization failure): nothing happened; it may be run again. */
+export class BookingWriteAborted extends Data.TaggedError("BookingWriteAborted")<{ readonly cause: SqlError }> {}
+
+interface BookRow {
+  readonly outcome: string
+  readonly answer: unknown
+  readonly kept_booking_id: number | null
+  readonly full_nights: ReadonlyArray<string> | null
 }
 
 export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/BookingsRepo", {
@@ -46,89 +72,56 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
             ORDER BY date_from DESC, id DESC LIMIT ${limit} OFFSET ${offset}`
     })
 
-    /**
-     * The room's price and quantity, its row share-locked until the transaction ends: a concurrent change
-     * of its quantity (which moves the capacity of its nights) waits for this booking, or this booking
-     * for it, so the two never interleave.
-     */
-    const lockRoom = (roomId: number) =>
-      isId(roomId)
-        ? sql<RoomTerms>`SELECT price, quantity FROM rooms WHERE id = ${roomId} FOR SHARE`.pipe(
-            Effect.map((rows) => Option.fromNullable(rows[0]))
-          )
-        : Effect.succeed(Option.none<RoomTerms>())
+    const decodeAnswer = Schema.decodeUnknown(BookingCreated)
+
+    const outcomeOf = (row: BookRow | undefined): Effect.Effect<BookOutcome> => {
+      switch (row?.outcome) {
+        case "booked":
+          return Effect.map(Effect.orDie(decodeAnswer(row.answer)), (answer) => ({ _tag: "Booked", answer }) as const)
+        case "replay":
+          return Effect.succeed({ _tag: "Replayed", stored: row.answer, bookingId: row.kept_booking_id })
+        case "key_reused":
+          return Effect.succeed({ _tag: "KeyReused" })
+        case "no_room":
+          return Effect.succeed({ _tag: "RoomNotFound" })
+        case "stay_invalid":
+          return Effect.succeed({ _tag: "StayInvalid" })
+        case "stay_in_past":
+          return Effect.succeed({ _tag: "StayInPast" })
+        case "sold_out":
+          return Effect.succeed({ _tag: "SoldOut", nights: row.full_nights ?? [] })
+        case "total_too_large":
+          return Effect.succeed({ _tag: "TotalTooLarge" })
+        default:
+          return Effect.dieMessage(`book_stay answered an unknown outcome: ${String(row?.outcome)}`)
+      }
+    }
 
     /**
-     * Locks the nights `from` … `to − 1` of the room in night order (creating those never booked yet,
-     * with the room's quantity as capacity) and tells whether every one of them has a unit free.
-     * `quantity` bounds the sale too: a night the original overbooked keeps a capacity above it.
+     * `POST /bookings`, one round trip (`book_stay`, migration 0007): claim the key, share-lock the room, judge
+     * the dates, lock the nights in night order and check them (`take_nights`), insert the booking (its trigger
+     * takes the nights; `room_nights_sold_check` refuses an overbooking), record the key's answer.
      */
-    const reserveNights = (roomId: number, from: string, to: string, quantity: number) =>
-      Effect.gen(function* () {
-        yield* sql`
-          INSERT INTO room_nights (room_id, night, capacity)
-          SELECT ${roomId}, ${from}::date + i, ${Math.max(quantity, 0)}
-          FROM generate_series(0, ${to}::date - ${from}::date - 1) AS i
-          ORDER BY i
-          ON CONFLICT (room_id, night) DO NOTHING`
-        const [row] = yield* sql<{ full: number }>`
-          SELECT count(*) FILTER (WHERE n.sold >= LEAST(n.capacity, ${quantity}))::int AS full
-          FROM (
-            SELECT sold, capacity FROM room_nights
-            WHERE room_id = ${roomId} AND night >= ${from}::date AND night < ${to}::date
-            ORDER BY night
-            FOR UPDATE
-          ) n`
-        return row?.full === 0
-      })
-
-    /** A booking row as the API shows it (`COLUMNS`), decoded; a row that does not decode is a defect. */
-    const asBooking = Schema.decodeUnknown(Booking)
-
-    /**
-     * A whole booking in one statement, atomic on its own (no transaction around it): share-lock the room,
-     * lock its existing nights of the stay in night order and check each has a unit free (`quantity` bounds
-     * the sale, as in `reserveNights`), insert the booking; the inventory's triggers then create the missing
-     * nights, take every night and their CHECK refuses an overbooking. One round trip instead of six, and the
-     * nights stay locked only while PostgreSQL runs it and commits. `roomFound` false: no such room;
-     * `booking` undefined: a night is sold out.
-     */
-    const book = (
-      booking: Omit<NewBooking, "price">
-    ): Effect.Effect<{ readonly roomFound: boolean; readonly booking: Booking | undefined }, SqlError> =>
-      isId(booking.roomId)
-        ? sql<{ rooms: number; id: number | null }>`
-            WITH room AS (
-              SELECT price, quantity FROM rooms WHERE id = ${booking.roomId} FOR SHARE
-            ), nights AS MATERIALIZED (
-              SELECT sold, capacity FROM room_nights
-              WHERE room_id = ${booking.roomId} AND night >= ${booking.from}::date AND night < ${booking.to}::date
-              ORDER BY night
-              FOR UPDATE
-            ), booked AS (
-              INSERT INTO bookings (room_id, user_id, date_from, date_to, price)
-              SELECT ${booking.roomId}, ${booking.userId}, ${booking.from}::date, ${booking.to}::date,
-                     room.price * (${booking.to}::date - ${booking.from}::date)
-              FROM room
-              WHERE NOT EXISTS (SELECT 1 FROM nights n WHERE n.sold >= LEAST(n.capacity, room.quantity))
-              RETURNING *
-            )
-            SELECT (SELECT count(*) FROM room)::int AS rooms, ${columns}
-            FROM (SELECT) AS one LEFT JOIN booked ON true`.pipe(
-            Effect.flatMap(([row]): Effect.Effect<{ roomFound: boolean; booking: Booking | undefined }> =>
-              row === undefined || row.id === null
-                ? Effect.succeed({ roomFound: (row?.rooms ?? 0) > 0, booking: undefined })
-                : Effect.map(Effect.orDie(asBooking(row)), (created) => ({ roomFound: true, booking: created }))
-            )
-          )
-        : Effect.succeed({ roomFound: false, booking: undefined })
-
-    /** The inventory's triggers take the nights; their CHECK refuses an overbooking. */
-    const insert = (booking: NewBooking) =>
-      sql`
-        INSERT INTO bookings (room_id, user_id, date_from, date_to, price)
-        VALUES (${booking.roomId}, ${booking.userId}, ${booking.from}, ${booking.to}, ${booking.price})
-        RETURNING ${columns}`.pipe(Effect.flatMap((rows) => Effect.orDie(asBooking(rows[0]))))
+    const book = (request: BookRequest): Effect.Effect<BookOutcome, BookingWriteAborted> =>
+      sql<BookRow>`
+        SELECT outcome, answer, kept_booking_id, full_nights::text[] AS full_nights
+        FROM book_stay(${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
+                       ${request.from}::date, ${request.to}::date, ${request.today}::date,
+                       ${request.idempotency?.key ?? null}::varchar, ${request.idempotency?.hash ?? null}::text,
+                       ${IDEMPOTENCY_TTL}::interval)`.pipe(
+        Effect.flatMap((rows) => outcomeOf(rows[0])),
+        Effect.catchTag("SqlError", (error): Effect.Effect<BookOutcome, BookingWriteAborted> => {
+          switch (classifySqlError(error)) {
+            case "Aborted":
+              return Effect.fail(new BookingWriteAborted({ cause: error }))
+            // a night created by a concurrent booking after `take_nights` looked, and now full
+            case "InventoryExceeded":
+              return Effect.succeed({ _tag: "SoldOut", nights: [] })
+            default:
+              return Effect.die(error)
+          }
+        })
+      )
 
     const findById = SqlSchema.findOne({
       Request: Schema.Int,
@@ -148,12 +141,7 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
       sql`DELETE FROM bookings WHERE id = ${bookingId} RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
 
     return {
-      /** The `Idempotency-Key` path's transaction: the key's claim and the booking commit or roll back together. */
-      withTransaction: sql.withTransaction,
       list: (page: typeof Page.Type) => list(page).pipe(Effect.orDie),
-      lockRoom,
-      reserveNights,
-      insert,
       book,
       findOwner: (bookingId: number) => findOwner(bookingId).pipe(Effect.orDie),
       /** The booking, if there is one with this id (an id outside `integer`'s range names none). */

@@ -1,15 +1,15 @@
 /**
  * Bookings (docs/api.md §8.7, docs/data.md BR-4..BR-8) with D1's rights and D2's guarantees.
  *
- * A booking share-locks the room (404), checks the dates (400), locks the stay's nights in night order and
- * checks each has a unit free (409), and inserts the booking — the inventory's triggers count it and its
- * CHECK is the database's own refusal to overbook. Without an `Idempotency-Key` all of it is one SQL
- * statement (`BookingsRepo.book`: one round trip, the nights locked only while it runs); with one, it is a
- * short READ COMMITTED transaction that first claims the key. Row locks serialise exactly the requests that
- * compete for the same nights; no retries are needed for correctness (a deadlock, which the fixed lock
- * order rules out, would still be retried).
+ * A booking is one call of the repository's `book` (the database function `book_stay`, migration 0007), with
+ * or without an `Idempotency-Key`: it claims the key, share-locks the room (404), judges the dates (400), locks
+ * the stay's nights in night order and checks each has a unit free (409), prices the stay (422 above what a
+ * booking holds) and inserts the booking — the inventory's triggers count it and its CHECK is the database's
+ * own refusal to overbook — then records the key's answer, all in one statement. Row locks serialise exactly
+ * the requests that compete for the same nights; no retries are needed for correctness (a deadlock, which the
+ * fixed lock order rules out, would still be retried). This service turns the repository's outcomes into the
+ * contract's answers; it reads no database error.
  */
-import type { SqlError } from "@effect/sql/SqlError"
 import { type Booking, BookingCreated, type BookingIn } from "@shum/domain/Bookings"
 import { INT32, pageOf } from "@shum/domain/Common"
 import { Forbidden, InvalidDateRange, NotFound, RoomUnavailable, ValidationError } from "@shum/domain/Errors"
@@ -18,22 +18,8 @@ import { isAdmin, type AuthenticatedUser } from "@shum/domain/Security"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { Metrics } from "../Metrics.js"
 import { IdempotencyKeys, requestHash } from "./IdempotencyKeys.js"
-import { INVENTORY_CONSTRAINT } from "./InventoryCheck.js"
-import { BookingsRepo } from "./BookingsRepo.js"
+import { type BookOutcome, BookingsRepo } from "./BookingsRepo.js"
 import { StayLimits } from "./StayLimits.js"
-
-const DAY_MS = 86_400_000
-
-const nightsBetween = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / DAY_MS)
-
-const pgCode = (error: SqlError): string | undefined => (error.cause as { code?: string } | undefined)?.code
-
-/** The inventory's CHECK refused the booking: the room is sold out on some night. */
-const isSoldOutViolation = (error: SqlError): boolean =>
-  pgCode(error) === "23514" && (error.cause as { constraint?: string } | undefined)?.constraint === INVENTORY_CONSTRAINT
-
-/** numeric_value_out_of_range: in a booking, only its total (`price` × nights) can overflow its column. */
-const isTotalTooLarge = (error: SqlError): boolean => pgCode(error) === "22003"
 
 /** The largest total a booking holds (`bookings.price` is an `integer`). */
 const MAX_TOTAL = INT32.maximum
@@ -49,9 +35,6 @@ const totalTooLarge = (body: BookingIn) =>
       }
     ]
   })
-
-/** deadlock_detected, serialization_failure */
-const isTransient = (error: SqlError) => pgCode(error) === "40P01" || pgCode(error) === "40001"
 
 const soldOut = () => new RoomUnavailable({ detail: Messages.roomSoldOut })
 
@@ -70,57 +53,10 @@ const keyReused = (key: string) =>
 export class BookingsService extends Effect.Service<BookingsService>()("server/BookingsService", {
   effect: Effect.gen(function* () {
     const repo = yield* BookingsRepo
-    const keys = yield* IdempotencyKeys
     const { counters } = yield* Metrics
     const limits = yield* StayLimits
 
     const todayUtc = Effect.map(DateTime.now, DateTime.formatIsoDateUtc)
-
-    const roomNotFound = (roomId: number) => new NotFound({ detail: Messages.entityNotFound("Номер", roomId) })
-
-    /** 400 for a stay that is empty, reversed or starts in the past (UTC); checked after the room (404). */
-    const stayProblem = (body: BookingIn) =>
-      Effect.map(todayUtc, (today) =>
-        body.date_from >= body.date_to
-          ? new InvalidDateRange({ detail: Messages.stayInvalid })
-          : body.date_from < today
-            ? new InvalidDateRange({ detail: Messages.stayInPast })
-            : undefined
-      )
-
-    /** Without an `Idempotency-Key`: the booking is one statement (`BookingsRepo.book`), atomic on its own. */
-    const bookAtOnce = (userId: number, body: BookingIn) =>
-      Effect.gen(function* () {
-        const problem = yield* stayProblem(body)
-        if (problem !== undefined) {
-          if (Option.isNone(yield* repo.lockRoom(body.room_id))) return yield* roomNotFound(body.room_id)
-          return yield* problem
-        }
-        const outcome = yield* repo.book({ roomId: body.room_id, userId, from: body.date_from, to: body.date_to })
-        if (!outcome.roomFound) return yield* roomNotFound(body.room_id)
-        if (outcome.booking === undefined) return yield* soldOut()
-        return outcome.booking
-      })
-
-    /** The booking itself, inside the caller's transaction (the `Idempotency-Key` path). */
-    const book = (userId: number, body: BookingIn) =>
-      Effect.gen(function* () {
-        const room = yield* repo.lockRoom(body.room_id)
-        if (Option.isNone(room)) return yield* roomNotFound(body.room_id)
-        const problem = yield* stayProblem(body)
-        if (problem !== undefined) return yield* problem
-        const { price, quantity } = room.value
-        if (!(yield* repo.reserveNights(body.room_id, body.date_from, body.date_to, quantity))) {
-          return yield* soldOut()
-        }
-        return yield* repo.insert({
-          roomId: body.room_id,
-          userId,
-          from: body.date_from,
-          to: body.date_to,
-          price: price * nightsBetween(body.date_from, body.date_to)
-        })
-      })
 
     /** D15: the answer of a create — the original's `{"status": "OK"}`, the id and the booking. */
     const answerOf = (booking: Booking) => new BookingCreated({ status: "OK", id: booking.id, booking })
@@ -140,39 +76,62 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
         )
       )
 
-    /** With an `Idempotency-Key`: claim it, book and remember the answer, in one transaction. */
-    const createOnce = (caller: AuthenticatedUser, body: BookingIn, idempotencyKey: string) =>
-      Effect.gen(function* () {
-        const hash = requestHash([body.room_id, body.date_from, body.date_to])
-        const claim = yield* keys.claim(caller.id, idempotencyKey, hash)
-        if (claim._tag === "Mismatch") return yield* keyReused(idempotencyKey)
-        if (claim._tag === "Replay") return { response: yield* replay(claim.response, claim.bookingId), created: false }
-        const response = answerOf(yield* book(caller.id, body))
-        yield* keys.complete(caller.id, idempotencyKey, response.id, Schema.encodeSync(BookingCreated)(response))
-        return { response, created: true }
-      }).pipe(repo.withTransaction)
+    /** The contract's answer to what the repository did: the response, and whether a booking was created. */
+    const answer = (
+      outcome: BookOutcome,
+      body: BookingIn,
+      idempotencyKey: string | undefined
+    ): Effect.Effect<
+      { readonly response: BookingCreated; readonly created: boolean },
+      NotFound | InvalidDateRange | RoomUnavailable | ValidationError
+    > => {
+      switch (outcome._tag) {
+        case "Booked":
+          return Effect.succeed({ response: outcome.answer, created: true })
+        case "Replayed":
+          return Effect.map(replay(outcome.stored, outcome.bookingId), (response) => ({ response, created: false }))
+        case "KeyReused":
+          return Effect.fail(keyReused(idempotencyKey ?? ""))
+        case "RoomNotFound":
+          return Effect.fail(new NotFound({ detail: Messages.entityNotFound("Номер", body.room_id) }))
+        case "StayInvalid":
+          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInvalid }))
+        case "StayInPast":
+          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInPast }))
+        case "SoldOut":
+          return Effect.fail(soldOut())
+        case "TotalTooLarge":
+          return Effect.fail(totalTooLarge(body))
+      }
+    }
 
     const create = (caller: AuthenticatedUser, body: BookingIn, idempotencyKey: string | undefined) =>
       // D11: a stay beyond MAX_STAY_NIGHTS or BOOKING_HORIZON_DAYS is a 422 before anything is read or written
       Effect.zipRight(
         limits.check(body, "body"),
-        idempotencyKey === undefined
-          ? Effect.map(bookAtOnce(caller.id, body), (booking) => ({ response: answerOf(booking), created: true }))
-          : createOnce(caller, body, idempotencyKey)
+        Effect.flatMap(todayUtc, (today) =>
+          repo.book({
+            roomId: body.room_id,
+            userId: caller.id,
+            from: body.date_from,
+            to: body.date_to,
+            today,
+            idempotency:
+              idempotencyKey === undefined
+                ? undefined
+                : { key: idempotencyKey, hash: requestHash([body.room_id, body.date_from, body.date_to]) }
+          })
+        )
       ).pipe(
         Effect.tapError((error) =>
-          error._tag === "SqlError" && isTransient(error)
-            ? Effect.logWarning("booking transaction aborted by the database, retrying", error)
+          error._tag === "BookingWriteAborted"
+            ? Effect.logWarning("booking aborted by the database, retrying", error.cause)
             : Effect.void
         ),
-        Effect.retry({ times: 3, while: (error) => error._tag === "SqlError" && isTransient(error) }),
-        Effect.catchTag("SqlError", (error): Effect.Effect<never, RoomUnavailable | ValidationError> =>
-          isSoldOutViolation(error)
-            ? Effect.fail(soldOut())
-            : isTotalTooLarge(error)
-              ? Effect.fail(totalTooLarge(body))
-              : Effect.die(error)
-        ),
+        Effect.retry({ times: 3, while: (error) => error._tag === "BookingWriteAborted" }),
+        // the retries are spent: a defect (500), never a false answer
+        Effect.catchTag("BookingWriteAborted", (error) => Effect.die(error.cause)),
+        Effect.flatMap((outcome) => answer(outcome, body, idempotencyKey)),
         Effect.tap(({ created }) => (created ? Effect.sync(() => counters.bookingsCreated.inc()) : Effect.void)),
         Effect.map(({ response }) => response),
         Effect.withSpan("Bookings.create", { attributes: { roomId: body.room_id }, captureStackTrace: false })
@@ -215,6 +174,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
  * The booking service with its repositories, given a `SqlClient`, `Metrics` and `StayLimits`
  * (`AvailabilityLive` is apart).
  */
-export const BookingsServicesLive = BookingsService.Default.pipe(
-  Layer.provide(Layer.mergeAll(BookingsRepo.Default, IdempotencyKeys.Default))
+export const BookingsServicesLive = Layer.merge(
+  BookingsService.Default.pipe(Layer.provide(BookingsRepo.Default)),
+  Layer.discard(IdempotencyKeys.Default)
 )

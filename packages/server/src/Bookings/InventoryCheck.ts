@@ -8,9 +8,6 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
 
-/** The CHECK of `room_nights` (`0 <= sold <= capacity`): the database's own refusal to overbook (D2). */
-export const INVENTORY_CONSTRAINT = "room_nights_sold_check"
-
 export interface InventoryProblem {
   readonly room_id: number
   readonly night: string

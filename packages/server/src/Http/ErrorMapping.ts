@@ -5,8 +5,9 @@
  *   (`boundIssues`, docs/decisions.md D11);
  * - unknown path → 404 `Not Found`, known path with another method → 405 + `Allow`,
  *   a trailing slash on a known path → 307 to the path without it;
- * - database failures (defects carrying a `SqlError`) → 409 E-90 / 503 E-91 / 500 E-92; the bookings
- *   inventory's CHECK (a room's quantity lowered below what is sold, D2) → 409 with its own message;
+ * - database failures (defects carrying a `SqlError`, classified by `@shum/infra/SqlFailures`, the one reader
+ *   of SQLSTATEs) → 409 E-90 / 503 E-91 / 500 E-92; the bookings inventory's CHECK (a room's quantity lowered
+ *   below what is sold, D2) → 409 with its own message;
  * - anything else unexpected → 500 E-93, logged with its cause;
  * - `Unauthorized` gets `WWW-Authenticate: Bearer`; every 503 (`ServiceUnavailable`, a database outage,
  *   `/ready`'s `NotReady`) gets `Retry-After` (docs/operations.md).
@@ -22,9 +23,9 @@ import * as Errors from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { NotReady, NotReadyResponse } from "@shum/domain/SystemApi"
 import { AppConfig } from "@shum/infra/Config"
+import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Cause, Effect, Layer, Option, Predicate, Schema } from "effect"
 import { noteUnhandledError } from "./AccessLog.js"
-import { INVENTORY_CONSTRAINT } from "../Bookings/InventoryCheck.js"
 import { allowedMethods, endsEarlyForTheRouter, findRoute, type RouteMatch } from "./RouteTable.js"
 import { JsonTooDeep, parseJson } from "./JsonBody.js"
 import { boundIssues, jsonInvalid, jsonTooDeep, secretsOf, toValidationIssues, type Location } from "./Validation.js"
@@ -163,27 +164,19 @@ const onRouteNotFound = (request: HttpServerRequest.HttpServerRequest) => {
   return problemResponse(new Errors.NotFound({ detail: Messages.notFoundRoute }))
 }
 
-/** PostgreSQL SQLSTATE classes: 23 integrity, 08 connection, 57P0x shutdown, 53 resources. */
-const classifySqlError = (error: SqlError): HttpServerResponse.HttpServerResponse => {
-  const cause = error.cause as { code?: unknown; constraint?: unknown } | undefined
-  const code = typeof cause?.code === "string" ? cause.code : ""
-  // D2: outside a booking (which answers 409 E-42 itself) it is a room's quantity lowered below what is sold
-  if (code === "23514" && cause?.constraint === INVENTORY_CONSTRAINT) {
-    return problemResponse(new Errors.Conflict({ detail: Messages.roomQuantityBelowSold }))
+/** A database failure no repository expected, as `@shum/infra/SqlFailures` classifies it. */
+const sqlErrorResponse = (error: SqlError): HttpServerResponse.HttpServerResponse => {
+  switch (classifySqlError(error)) {
+    // D2: outside a booking (which answers 409 E-42 itself) it is a room's quantity lowered below what is sold
+    case "InventoryExceeded":
+      return problemResponse(new Errors.Conflict({ detail: Messages.roomQuantityBelowSold }))
+    case "IntegrityViolation":
+      return problemResponse(new Errors.IntegrityViolation({ detail: Messages.integrityViolation }))
+    case "Unavailable":
+      return problemResponse(new Errors.ServiceUnavailable({ detail: Messages.databaseUnavailable }), retryAfter)
+    default:
+      return problemResponse(new Errors.InternalError({ detail: Messages.databaseError }))
   }
-  if (code.startsWith("23")) {
-    return problemResponse(new Errors.IntegrityViolation({ detail: Messages.integrityViolation }))
-  }
-  if (
-    code.startsWith("08") ||
-    code.startsWith("57P") ||
-    code.startsWith("53") ||
-    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EPIPE"].includes(code) ||
-    /timeout|terminat|connect/i.test(String((cause as { message?: unknown } | undefined)?.message ?? ""))
-  ) {
-    return problemResponse(new Errors.ServiceUnavailable({ detail: Messages.databaseUnavailable }), retryAfter)
-  }
-  return problemResponse(new Errors.InternalError({ detail: Messages.databaseError }))
 }
 
 const isMultipartLimit = (defect: unknown) =>
@@ -249,7 +242,7 @@ const onDefect = (
       return problemResponse(new Errors.BadRequest({ detail: Messages.bodyParseError }))
     }
     if (defect instanceof SqlError) {
-      const response = classifySqlError(defect)
+      const response = sqlErrorResponse(defect)
       if (response.status >= 500) {
         yield* noteUnhandledError(defect)
         yield* Effect.logError("database failure", cause)

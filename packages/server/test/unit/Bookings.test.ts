@@ -1,8 +1,8 @@
 /**
  * The booking service's rules against in-memory repositories (`fakes/Bookings.ts`): the dates (400), the stay
  * limits of D11 (422, before anything is read), sold-out nights (409), the rights to cancel (D1), the
- * `Idempotency-Key` outcomes and the service's reading of PostgreSQL's refusals (a deadlock retried, the
- * inventory's CHECK a 409, an overflowing total a 422). Today is fixed with `TestClock`: 2026-03-10 (UTC).
+ * `Idempotency-Key` outcomes and the service's reading of the repository's typed refusals (an aborted write
+ * retried, the inventory's CHECK a 409, an overflowing total a 422). Today is fixed with `TestClock`: 2026-03-10 (UTC).
  * No database: `../Bookings.test.ts`, `../BookingsIdempotency.test.ts` and `../BookingsConcurrency.test.ts`
  * prove the SQL, the locks and the inventory on PostgreSQL.
  */
@@ -277,7 +277,7 @@ describe("BookingsService (in-memory repositories)", () => {
   )
 
   it.effect(
-    "PostgreSQL's refusals: a deadlock is retried; the inventory's CHECK is 409; an overflowing total 422",
+    "the database's refusals as the repository reports them: a deadlock is retried; the inventory's CHECK is 409; an overflowing total 422",
     () =>
       run(
         Effect.gen(function* () {

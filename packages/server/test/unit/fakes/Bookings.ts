@@ -1,18 +1,17 @@
 /**
  * The bookings tables in memory — `rooms` (price, quantity), `bookings`, `idempotency_keys` — behind the real
- * `BookingsRepo` and `IdempotencyKeys` Tags. A night is sold out when the bookings in the house that night
- * reach the room's quantity; `withTransaction` rolls every table back when the effect fails, as PostgreSQL
- * would. `failNext` makes the next write fail with the given `SqlError`s (a deadlock, the inventory's CHECK…)
- * so the service's reading of them is tested. The SQL itself (locks, triggers, the inventory) is proved by
+ * `BookingsRepo` Tag. `book` judges as the database function `book_stay` does (migration 0007), in its order:
+ * the key, the room, the dates, the nights (sold out when the bookings in the house that night reach the
+ * room's quantity), the total; a refusal leaves no key behind. `failNext` makes the next `book` answer with what
+ * the repository makes of a database refusal (an aborted write, the inventory's CHECK, an overflowing total), so
+ * the service's reading of them is tested. The SQL itself (locks, triggers, the inventory) is proved by
  * `../Bookings*.test.ts` on PostgreSQL.
  */
 import { SqlError } from "@effect/sql/SqlError"
-import { Booking } from "@shum/domain/Bookings"
-import { DateString } from "@shum/domain/Common"
-import { Context, Effect, Exit, Layer, Option } from "effect"
-import { type Claim, IdempotencyKeys } from "../../../src/Bookings/IdempotencyKeys.js"
-import { INVENTORY_CONSTRAINT } from "../../../src/Bookings/InventoryCheck.js"
-import { BookingsRepo, type NewBooking } from "../../../src/Bookings/BookingsRepo.js"
+import { Booking, BookingCreated } from "@shum/domain/Bookings"
+import { DateString, INT32 } from "@shum/domain/Common"
+import { Context, Effect, Layer, Option } from "effect"
+import { BookingsRepo, BookingWriteAborted, type BookOutcome } from "../../../src/Bookings/BookingsRepo.js"
 import { partial } from "./Partial.js"
 
 interface KeyRow {
@@ -21,24 +20,30 @@ interface KeyRow {
   bookingId: number | null
 }
 
+/** What the next `book` meets instead of running: an aborted write, or the outcome a refusal is read as. */
+export type Injected = BookingWriteAborted | BookOutcome
+
 export interface BookingsState {
   rooms: Map<number, { readonly price: number; readonly quantity: number }>
   bookings: Array<Booking>
   keys: Map<string, KeyRow>
   nextId: number
-  /** Failures the next writes (`book`, `insert`) meet, first one first. */
-  readonly failNext: Array<SqlError>
+  /** What the next calls of `book` meet, first one first. */
+  readonly failNext: Array<Injected>
 }
 
 export class BookingsTables extends Context.Tag("test/BookingsTables")<BookingsTables, BookingsState>() {}
 
 /** A PostgreSQL error as `@effect/sql-pg` reports it: the driver's error, with its SQLSTATE, as the cause. */
-export const pgError = (code: string, constraint?: string) =>
+const pgError = (code: string, constraint?: string) =>
   new SqlError({ message: `fake SQLSTATE ${code}`, cause: { code, ...(constraint ? { constraint } : {}) } })
 
-export const deadlock = () => pgError("40P01")
-export const inventoryRefusal = () => pgError("23514", INVENTORY_CONSTRAINT)
-export const numericOverflow = () => pgError("22003")
+/** A deadlock (40P01), as the repository reports it. */
+export const deadlock = (): Injected => new BookingWriteAborted({ cause: pgError("40P01") })
+/** The inventory's CHECK refusing a night filled meanwhile (23514), as the repository reads it. */
+export const inventoryRefusal = (): Injected => ({ _tag: "SoldOut", nights: [] })
+/** A total above `integer` (what PostgreSQL would refuse with 22003), as the repository reports it. */
+export const numericOverflow = (): Injected => ({ _tag: "TotalTooLarge" })
 
 const DAY_MS = 86_400_000
 const nights = (from: string, to: string) => {
@@ -50,50 +55,70 @@ const nights = (from: string, to: string) => {
 const BookingsRepoMemory = Layer.effect(
   BookingsRepo,
   Effect.map(BookingsTables, (state) => {
-    const injected = Effect.suspend(() => {
-      const failure = state.failNext.shift()
-      return failure === undefined ? Effect.void : Effect.fail(failure)
-    })
-    const soldOutNight = (roomId: number, from: string, to: string, quantity: number) =>
-      nights(from, to).some(
+    const fullNights = (roomId: number, from: string, to: string, quantity: number) =>
+      nights(from, to).filter(
         (night) =>
           state.bookings.filter((b) => b.room_id === roomId && b.date_from <= night && night < b.date_to).length >=
           quantity
       )
-    const add = (booking: NewBooking) => {
+    const add = (roomId: number, userId: number, from: string, to: string, price: number) => {
       const row = new Booking({
         id: state.nextId++,
-        room_id: booking.roomId,
-        user_id: booking.userId,
-        date_from: DateString.make(booking.from),
-        date_to: DateString.make(booking.to),
-        price: booking.price,
+        room_id: roomId,
+        user_id: userId,
+        date_from: DateString.make(from),
+        date_to: DateString.make(to),
+        price,
         created_at: "2026-03-10T12:00:00Z"
       })
       state.bookings = [...state.bookings, row]
       return row
     }
-    return partial<BookingsRepo>("BookingsRepo", {
-      lockRoom: (roomId) => Effect.sync(() => Option.fromNullable(state.rooms.get(roomId))),
-      reserveNights: (roomId, from, to, quantity) => Effect.sync(() => !soldOutNight(roomId, from, to, quantity)),
-      insert: (booking) =>
-        Effect.zipRight(
-          injected,
-          Effect.sync(() => add(booking))
-        ),
-      book: (booking) =>
-        Effect.zipRight(
-          injected,
+    const judge: BookingsRepo["book"] = (request) =>
+      Effect.sync((): BookOutcome => {
+        const room = state.rooms.get(request.roomId)
+        if (room === undefined) return { _tag: "RoomNotFound" }
+        if (request.from >= request.to) return { _tag: "StayInvalid" }
+        if (request.from < request.today) return { _tag: "StayInPast" }
+        const full = fullNights(request.roomId, request.from, request.to, room.quantity)
+        if (full.length > 0) return { _tag: "SoldOut", nights: full }
+        const total = room.price * nights(request.from, request.to).length
+        if (total > INT32.maximum) return { _tag: "TotalTooLarge" }
+        const booking = add(request.roomId, request.userId, request.from, request.to, total)
+        return { _tag: "Booked", answer: new BookingCreated({ status: "OK", id: booking.id, booking }) }
+      })
+    const book: BookingsRepo["book"] = (request) =>
+      Effect.suspend(() => {
+        const injected = state.failNext.shift()
+        if (injected !== undefined) {
+          return injected instanceof BookingWriteAborted ? Effect.fail(injected) : Effect.succeed(injected)
+        }
+        const { idempotency } = request
+        if (idempotency === undefined) return judge(request)
+        const id = `${request.userId}:${idempotency.key}`
+        const seen = state.keys.get(id)
+        if (seen !== undefined) {
+          return Effect.succeed<BookOutcome>(
+            seen.hash === idempotency.hash
+              ? { _tag: "Replayed", stored: seen.response, bookingId: seen.bookingId }
+              : { _tag: "KeyReused" }
+          )
+        }
+        return Effect.tap(judge(request), (outcome) =>
           Effect.sync(() => {
-            const room = state.rooms.get(booking.roomId)
-            if (room === undefined) return { roomFound: false, booking: undefined }
-            if (soldOutNight(booking.roomId, booking.from, booking.to, room.quantity)) {
-              return { roomFound: true, booking: undefined }
+            // only a booking is remembered (with the answer as the database stores it: its JSON)
+            if (outcome._tag === "Booked") {
+              state.keys.set(id, {
+                hash: idempotency.hash,
+                response: JSON.parse(JSON.stringify(outcome.answer)),
+                bookingId: outcome.answer.id
+              })
             }
-            const price = room.price * nights(booking.from, booking.to).length
-            return { roomFound: true, booking: add({ ...booking, price }) }
           })
-        ),
+        )
+      })
+    return partial<BookingsRepo>("BookingsRepo", {
+      book,
       findById: (id) => Effect.sync(() => Option.fromNullable(state.bookings.find((b) => b.id === id))),
       findOwner: (id) =>
         Effect.sync(() => Option.map(Option.fromNullable(state.bookings.find((b) => b.id === id)), (b) => b.user_id)),
@@ -109,53 +134,14 @@ const BookingsRepoMemory = Layer.effect(
             .filter((b) => userId === undefined || b.user_id === userId)
             .sort((a, b) => (a.date_from === b.date_from ? b.id - a.id : a.date_from < b.date_from ? 1 : -1))
             .slice(offset, offset + limit)
-        ),
-      // all or nothing: the tables as they were when the effect fails
-      withTransaction: (self) =>
-        Effect.suspend(() => {
-          const saved = {
-            bookings: state.bookings,
-            keys: new Map([...state.keys].map(([key, row]) => [key, { ...row }])),
-            nextId: state.nextId
-          }
-          return Effect.onExit(self, (exit) =>
-            Effect.sync(() => {
-              if (Exit.isFailure(exit)) Object.assign(state, saved)
-            })
-          )
-        })
+        )
     })
   })
 )
 
-const IdempotencyKeysMemory = Layer.effect(
-  IdempotencyKeys,
-  Effect.map(BookingsTables, (state) =>
-    partial<IdempotencyKeys>("IdempotencyKeys", {
-      claim: (userId, key, hash) =>
-        Effect.sync((): Claim => {
-          const seen = state.keys.get(`${userId}:${key}`)
-          if (seen === undefined) {
-            state.keys.set(`${userId}:${key}`, { hash, response: null, bookingId: null })
-            return { _tag: "Claimed" }
-          }
-          return seen.hash === hash
-            ? { _tag: "Replay", response: seen.response, bookingId: seen.bookingId }
-            : { _tag: "Mismatch" }
-        }),
-      complete: (userId, key, bookingId, response) =>
-        Effect.sync(() => {
-          const row = state.keys.get(`${userId}:${key}`)!
-          row.bookingId = bookingId
-          row.response = response
-        })
-    })
-  )
-)
-
-/** Both fakes over one state; `rooms` exist from the start (id → price per night, quantity). */
+/** The fake over its tables; `rooms` exist from the start (id → price per night, quantity). */
 export const BookingsMemory = (rooms: Record<number, { readonly price: number; readonly quantity: number }>) =>
-  Layer.merge(BookingsRepoMemory, IdempotencyKeysMemory).pipe(
+  BookingsRepoMemory.pipe(
     Layer.provideMerge(
       Layer.sync(BookingsTables, () => ({
         rooms: new Map(Object.entries(rooms).map(([id, room]) => [Number(id), room])),
