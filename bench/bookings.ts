@@ -2,7 +2,8 @@
  * Booking benchmark (issue 5, D2): the real server and PostgreSQL, concurrent `POST /bookings` at
  * 1. one hot room type (a flash sale: everyone wants the same nights of one room),
  * 2. many room types (random rooms and stays),
- * then the flash sale again straight at the booking service (the database path alone, no HTTP), and the
+ * then the flash sale again straight at the booking service (the database path alone, no HTTP), without and
+ * with an `Idempotency-Key`, and the
  * availability count for a page of rooms. Prints bookings/s, p50/p99 latency and the overbooking
  * count (nights above quantity, and inventory rows disagreeing with the bookings) — which must be 0.
  *
@@ -193,6 +194,26 @@ const program = Effect.gen(function* () {
   failures += yield* report(`hot room, booking service without HTTP (quantity ${HOT_QUANTITY})`, {
     outcomes: directOutcomes,
     seconds: (performance.now() - directStarted) / 1000
+  })
+
+  // the same again with an Idempotency-Key per request: the key's claim and answer are written with the booking
+  const [keyed] = yield* sql<{ id: number }>`
+    INSERT INTO rooms (hotel_id, title, price, quantity) VALUES (1, 'С ключом', 3000, ${HOT_QUANTITY}) RETURNING id`
+  const keyedBody = { ...body, room_id: keyed!.id }
+  const keyedStarted = performance.now()
+  const keyedOutcomes = yield* Effect.forEach(
+    Array.range(1, HOT_REQUESTS),
+    (i) =>
+      Effect.gen(function* () {
+        const started = performance.now()
+        const result = yield* Effect.either(bookings.create(caller, keyedBody, `bench-${i}`))
+        return { status: result._tag === "Right" ? 200 : 409, ms: performance.now() - started } satisfies Outcome
+      }),
+    { concurrency: CONCURRENCY }
+  )
+  failures += yield* report(`hot room, booking service with an Idempotency-Key (quantity ${HOT_QUANTITY})`, {
+    outcomes: keyedOutcomes,
+    seconds: (performance.now() - keyedStarted) / 1000
   })
 
   const pageOfRooms = many.slice(0, 100)
