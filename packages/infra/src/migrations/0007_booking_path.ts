@@ -8,8 +8,10 @@
  *   what a free unit is lives here only.
  * - `book_stay(...)` claims the key, share-locks the room, judges the dates, calls `take_nights`, computes the
  *   price, inserts the booking and records the key's answer: the one place a booking is written.
- * - `api_timestamp(t)` renders a timestamp as docs/api.md §1.2 does (UTC, `Z`, microseconds when non-zero),
- *   for the stored answer here and for the bookings repository's reads.
+ * - `claim_idempotency_key(...)` claims a key or finds its earlier request (docs/data.md §1.13), for every
+ *   command that honours an `Idempotency-Key`.
+ * - `booking_json(b)` is a booking as the API shows it, and `api_timestamp(t)` a timestamp as docs/api.md §1.2
+ *   renders it (UTC, `Z`, microseconds when non-zero), for the stored answers and the repository's reads.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
@@ -77,6 +79,42 @@ COMMENT ON FUNCTION take_nights(integer, date, date, integer, date, date) IS
 '(a night created by a concurrent writer after this look is refused there). Anything that takes units of a '
 'room calls this function, so counting other kinds of taken units (held ones) is a change here only.';
 
+CREATE FUNCTION booking_json(b bookings) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT jsonb_build_object('id', b.id, 'room_id', b.room_id, 'user_id', b.user_id, 'date_from', b.date_from,
+    'date_to', b.date_to, 'price', b.price, 'created_at', api_timestamp(b.created_at))
+$$;
+
+CREATE FUNCTION claim_idempotency_key(
+  p_user integer, p_key varchar, p_hash text, p_ttl interval,
+  OUT claimed boolean, OUT same_request boolean, OUT stored jsonb, OUT stored_booking_id integer
+) LANGUAGE plpgsql AS $$
+BEGIN
+  LOOP
+    -- uncommitted until the caller's statement commits: a concurrent duplicate waits here, then finds the outcome
+    INSERT INTO idempotency_keys AS k (user_id, key, request_hash) VALUES (p_user, p_key, p_hash)
+    ON CONFLICT (user_id, key) DO UPDATE
+      SET request_hash = EXCLUDED.request_hash, booking_id = NULL, response = NULL, created_at = now()
+      WHERE k.created_at < now() - p_ttl;
+    IF FOUND THEN
+      claimed := true;
+      RETURN;
+    END IF;
+    SELECT false, k.request_hash = p_hash, k.response, k.booking_id
+    INTO claimed, same_request, stored, stored_booking_id
+    FROM idempotency_keys k WHERE k.user_id = p_user AND k.key = p_key;
+    IF FOUND THEN
+      RETURN;
+    END IF;
+    -- purged in between: claim it again
+  END LOOP;
+END $$;
+
+COMMENT ON FUNCTION claim_idempotency_key(integer, varchar, text, interval) IS
+'Claims (p_user, p_key) for a request whose hash is p_hash (a key older than p_ttl counts as unused): claimed, '
+'or the key''s earlier request — same_request, its stored answer and booking id. The caller records its answer '
+'on the row when it succeeds and deletes the row when it refuses, so only successful outcomes are remembered.';
+
 CREATE FUNCTION book_stay(
   p_room integer, p_user integer, p_from date, p_to date, p_today date,
   p_key varchar DEFAULT NULL, p_hash text DEFAULT NULL, p_key_ttl interval DEFAULT '24 hours'
@@ -86,28 +124,18 @@ DECLARE
   v_price integer;
   v_total bigint;
   v_full date[];
-  v_seen record;
+  v_claim record;
   v_id integer;
   v_answer jsonb;
   v_outcome text;
 BEGIN
   IF p_key IS NOT NULL THEN
-    LOOP
-      -- uncommitted until the booking commits: a concurrent duplicate waits here, then finds the outcome
-      INSERT INTO idempotency_keys AS k (user_id, key, request_hash) VALUES (p_user, p_key, p_hash)
-      ON CONFLICT (user_id, key) DO UPDATE
-        SET request_hash = EXCLUDED.request_hash, booking_id = NULL, response = NULL, created_at = now()
-        WHERE k.created_at < now() - p_key_ttl;
-      EXIT WHEN FOUND;
-      SELECT k.request_hash, k.response, k.booking_id INTO v_seen
-      FROM idempotency_keys k WHERE k.user_id = p_user AND k.key = p_key;
-      IF FOUND THEN
-        RETURN QUERY SELECT CASE WHEN v_seen.request_hash = p_hash THEN 'replay' ELSE 'key_reused' END,
-          v_seen.response, v_seen.booking_id, NULL::date[];
-        RETURN;
-      END IF;
-      -- purged in between: claim it again
-    END LOOP;
+    SELECT * INTO v_claim FROM claim_idempotency_key(p_user, p_key, p_hash, p_key_ttl);
+    IF NOT v_claim.claimed THEN
+      RETURN QUERY SELECT CASE WHEN v_claim.same_request THEN 'replay' ELSE 'key_reused' END,
+        v_claim.stored, v_claim.stored_booking_id, NULL::date[];
+      RETURN;
+    END IF;
   END IF;
 
   SELECT r.price INTO v_price FROM rooms r WHERE r.id = p_room FOR SHARE;
@@ -128,9 +156,7 @@ BEGIN
       -- the one place a booking is written; its insert trigger takes the nights locked above
       INSERT INTO bookings AS b (room_id, user_id, date_from, date_to, price)
       VALUES (p_room, p_user, p_from, p_to, v_total)
-      RETURNING b.id, jsonb_build_object('status', 'OK', 'id', b.id, 'booking', jsonb_build_object(
-        'id', b.id, 'room_id', b.room_id, 'user_id', b.user_id, 'date_from', b.date_from,
-        'date_to', b.date_to, 'price', b.price, 'created_at', api_timestamp(b.created_at)))
+      RETURNING b.id, jsonb_build_object('status', 'OK', 'id', b.id, 'booking', booking_json(b))
       INTO v_id, v_answer;
       IF p_key IS NOT NULL THEN
         UPDATE idempotency_keys k SET booking_id = v_id, response = v_answer
