@@ -17,7 +17,7 @@ import { DocsLive } from "./Http/Docs.js"
 import { cors } from "./Http/Cors.js"
 import { ErrorMappingLive } from "./Http/ErrorMapping.js"
 import { stripRootPath } from "./Http/RequestContext.js"
-import { requestPipeline } from "./Http/RequestPipeline.js"
+import { makeRequestPipeline } from "./Http/RequestPipeline.js"
 import { ROUTER_CONFIG } from "./Http/RouteTable.js"
 import { securityHeaders } from "./Http/SecurityHeaders.js"
 import { ImagesHttpLive, ImagesLive } from "./Images/ImagesHttp.js"
@@ -57,11 +57,13 @@ export const ApiLive = Layer.unwrapEffect(
  * exactly (D12, `ROUTER_CONFIG`), with the matching the route table the middlewares consult uses.
  */
 export const HttpLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, ({ http }) =>
-    HttpApiBuilder.serve((app) =>
-      securityHeaders(stripRootPath(http.rootPath)(cors(http.corsOrigins)(requestPipeline(http)(app))))
+  Effect.gen(function* () {
+    const { http } = yield* AppConfig
+    const requestPipeline = yield* makeRequestPipeline(http)
+    return HttpApiBuilder.serve((app) =>
+      securityHeaders(stripRootPath(http.rootPath)(cors(http.corsOrigins)(requestPipeline(app))))
     )
-  )
+  })
 ).pipe(
   Layer.provide([DocsLive, ErrorMappingLive, RateLimitLive, ImagesHttpLive]),
   Layer.provide(ApiLive),

@@ -13,7 +13,7 @@ import { type Clock, Effect, Exit, FiberRef, LogLevel, type Tracer } from "effec
 import { globalValue } from "effect/GlobalValue"
 import type { Metrics } from "../Metrics.js"
 import { clientAddressOf } from "./ClientAddress.js"
-import { findRoute } from "./RouteTable.js"
+import { findRoute, type RouteMatch } from "./RouteTable.js"
 
 /** Facts learnt deep inside a request that its log line and metrics report. */
 export interface RequestNotes {
@@ -76,10 +76,30 @@ export const prometheusTemplate = (template: string) => template.replace(/:([A-Z
 const DOC_PATHS = new Set(["/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"])
 const PROBES = new Set(["/health", "/health/detailed", "/live", "/ready", "/metrics"])
 
+/** Each route's Prometheus template, computed once (a regular expression per request was measurable). */
+const templates = new Map<string, string>()
+const templateOf = (template: string) => {
+  let out = templates.get(template)
+  if (out === undefined) {
+    out = prometheusTemplate(template)
+    templates.set(template, out)
+  }
+  return out
+}
+
 /** Which route a request is for: the template, and whether it is a system endpoint (and the match itself). */
-export const routeOf = (method: string, path: string) => {
+export interface Route {
+  readonly match: RouteMatch | undefined
+  /** The route template in Prometheus style; `undefined` for unknown paths. */
+  readonly handler: string | undefined
+  /** `api_*` endpoint label: the template, a docs path, or `unmatched`. */
+  readonly endpoint: string
+  readonly system: boolean
+}
+
+export const routeOf = (method: string, path: string): Route => {
   const match = findRoute(method === "HEAD" ? "GET" : method, path)
-  const handler = match === undefined ? undefined : prometheusTemplate(match.route.template)
+  const handler = match === undefined ? undefined : templateOf(match.route.template)
   return {
     match,
     handler,
@@ -123,7 +143,7 @@ export interface AccessLog {
  */
 export const startAccessLog = (
   request: HttpServerRequest.HttpServerRequest,
-  route: ReturnType<typeof routeOf>,
+  route: Route,
   metrics: typeof Metrics.Service,
   span: Tracer.Span | undefined,
   clock: Clock.Clock,

@@ -16,14 +16,19 @@
  * The response headers (2, 4, 5, 7, 8) are set by one pre-response handler, which runs on the final response
  * (after the error mapping) just before it is written; the rate limit's handler, added inside the API,
  * runs after it.
+ *
+ * The request's fiber-local values (its notes for the access log, the `request_id` log annotation, the
+ * pre-response handler) are set once for the rest of the request's fiber, not set and restored around the
+ * app: the server runs each request in a fiber of its own that ends with it, and the restoring wrappers
+ * (`Effect.locally`, `Effect.annotateLogs`) cost about 75 µs of CPU per request (issue 18, bench/README.md).
  */
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Clock, Context, DefaultServices, Effect, FiberRef, Option } from "effect"
+import { Clock, Context, DefaultServices, Effect, FiberRef, HashMap, Option } from "effect"
 import { Lifecycle } from "../Lifecycle.js"
 import { Metrics } from "../Metrics.js"
-import { currentNotes, routeOf, startAccessLog } from "./AccessLog.js"
+import { currentNotes, type Route, routeOf, startAccessLog } from "./AccessLog.js"
 import { withBoundedBody } from "./BodyLimit.js"
 import { resolveClientAddress, trustedProxies } from "./ClientAddress.js"
 import { isCatalogueRoute, withValidators } from "./Etag.js"
@@ -38,62 +43,95 @@ const pathOf = (url: string) => {
   return q === -1 ? url : url.slice(0, q)
 }
 
-export const requestPipeline = (options: {
+/**
+ * The pipeline, built once with the services it uses (its type names them: the metrics and the lifecycle
+ * flag), as a middleware around the API.
+ */
+export const makeRequestPipeline = (options: {
   readonly trustedProxies: ReadonlyArray<string>
   /** `MAX_JSON_BODY_KB` */
   readonly maxJsonBodyKb: number
-}): (<E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>) => {
-  const trusted = trustedProxies(options.trustedProxies)
-  const boundedBody = withBoundedBody(options.maxJsonBodyKb)
-  return <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
-    Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>(
-      (fiber) => {
-        const context = fiber.currentContext
-        const received = Context.unsafeGet(context, HttpServerRequest.HttpServerRequest)
-        const peer = Option.getOrUndefined(received.remoteAddress)
-        const client = resolveClientAddress(peer, received.headers, trusted)
-        const request = client === undefined || client === peer ? received : received.modify({ remoteAddress: client })
+}): Effect.Effect<<E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>, never, Metrics | Lifecycle> =>
+  Effect.gen(function* () {
+    const metrics = yield* Metrics
+    const lifecycle = yield* Lifecycle
+    const trusted = trustedProxies(options.trustedProxies)
+    const boundedBody = withBoundedBody(options.maxJsonBodyKb)
 
-        const id = requestIdOf(request)
-        const current = fiber.currentSpan
-        const span = current?._tag === "Span" ? current : undefined
-        span?.attribute("http.request_id", id)
+    /** The response headers of steps 2, 4, 5, 7 and 8, on the final response. */
+    const responseHeaders = (
+      request: HttpServerRequest.HttpServerRequest,
+      route: Route,
+      id: string,
+      response: HttpServerResponse.HttpServerResponse
+    ) =>
+      Effect.map(lifecycle.isShuttingDown, (closing) => {
+        let out = HttpServerResponse.setHeader(response, "x-request-id", id)
+        if (closing) out = HttpServerResponse.setHeader(out, "connection", "close")
+        if (route.match === undefined) return out
+        const method = request.method
+        if (TOKEN_ROUTES.has(`${method} ${route.match.route.template}`))
+          out = HttpServerResponse.setHeader(out, "cache-control", "no-store")
+        const unknown = unknownQueryParams(route.match.route, request.url)
+        if (unknown.length > 0) out = HttpServerResponse.setHeader(out, "warning", unknownParamsWarning(unknown))
+        return method === "GET" && isCatalogueRoute(route.match) ? withValidators(request, out) : out
+      })
 
-        const route = routeOf(request.method, pathOf(request.url))
-        const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
-        const access = startAccessLog(
-          request,
-          route,
-          Context.unsafeGet(context, Metrics),
-          span,
-          clock,
-          fiber.getFiberRef(FiberRef.currentMinimumLogLevel)
+    return <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (received) =>
+        Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>(
+          (fiber) => {
+            const peer = Option.getOrUndefined(received.remoteAddress)
+            const client = resolveClientAddress(peer, received.headers, trusted)
+            const request =
+              client === undefined || client === peer ? received : received.modify({ remoteAddress: client })
+
+            const id = requestIdOf(request)
+            const current = fiber.currentSpan
+            const span = current?._tag === "Span" ? current : undefined
+            span?.attribute("http.request_id", id)
+
+            const route = routeOf(request.method, pathOf(request.url))
+            const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+            const access = startAccessLog(
+              request,
+              route,
+              metrics,
+              span,
+              clock,
+              fiber.getFiberRef(FiberRef.currentMinimumLogLevel)
+            )
+            const finish = (response: HttpServerResponse.HttpServerResponse) =>
+              responseHeaders(request, route, id, response)
+
+            // This runs in the request's own fiber (the server forks one per request), which ends with it: the
+            // fiber-local values are set for the rest of it rather than set and restored around the app.
+            const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
+            const previous = fiber.getFiberRef(HttpApp.currentPreResponseHandlers)
+            const setup = Effect.zipRight(
+              Effect.zipRight(
+                FiberRef.set(currentNotes, access.notes),
+                FiberRef.set(
+                  FiberRef.currentLogAnnotations,
+                  span === undefined
+                    ? HashMap.set(annotations, "request_id", id)
+                    : HashMap.set(HashMap.set(annotations, "request_id", id), "trace_id", span.traceId)
+                )
+              ),
+              FiberRef.set(
+                HttpApp.currentPreResponseHandlers,
+                Option.some(
+                  previous._tag === "None"
+                    ? (_request, response) => finish(response)
+                    : (request, response) => Effect.flatMap(previous.value(request, response), finish)
+                )
+              )
+            )
+            const handled = Effect.zipRight(setup, Effect.onExit(boundedBody(request, app, finish), access.record))
+            return request === received
+              ? handled
+              : Effect.provideService(handled, HttpServerRequest.HttpServerRequest, request)
+          }
         )
-
-        const lifecycle = Context.unsafeGet(context, Lifecycle)
-        const catalogueRead = request.method === "GET" && isCatalogueRoute(route.match)
-        const tokens = route.match !== undefined && TOKEN_ROUTES.has(`${request.method} ${route.match.route.template}`)
-        const finish = (response: HttpServerResponse.HttpServerResponse) =>
-          Effect.map(lifecycle.isShuttingDown, (closing) => {
-            let out = HttpServerResponse.setHeader(response, "x-request-id", id)
-            if (closing) out = HttpServerResponse.setHeader(out, "connection", "close")
-            if (tokens) out = HttpServerResponse.setHeader(out, "cache-control", "no-store")
-            const unknown = route.match === undefined ? [] : unknownQueryParams(route.match.route, request.url)
-            if (unknown.length > 0) out = HttpServerResponse.setHeader(out, "warning", unknownParamsWarning(unknown))
-            return catalogueRead ? withValidators(request, out) : out
-          })
-        const headers = HttpApp.appendPreResponseHandler((_request, response) => finish(response))
-
-        const handled = Effect.zipRight(
-          headers,
-          Effect.locally(boundedBody(request, app, finish), currentNotes, access.notes)
-        ).pipe(
-          Effect.onExit((exit) => access.record(exit)),
-          Effect.annotateLogs(span === undefined ? { request_id: id } : { request_id: id, trace_id: span.traceId })
-        )
-        return request === received
-          ? handled
-          : Effect.provideService(handled, HttpServerRequest.HttpServerRequest, request)
-      }
-    )
-}
+      )
+  })
