@@ -31,7 +31,7 @@ import { INVENTORY_CHECK_SQL } from "@shum/server/Bookings/InventoryCheck"
 import { SignJWT } from "jose"
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, freemem, loadavg, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -690,6 +690,8 @@ const main = async () => {
   } finally {
     await Promise.all([stop(service), stop(floor), stop(bare)])
     closeSync(serverLog)
+    // the generated requests (tokens, dates) are not kept: the repository's checks read every file on disk
+    rmSync(WORK, { recursive: true, force: true })
   }
 }
 
