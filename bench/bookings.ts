@@ -22,7 +22,7 @@ import { AppConfig } from "@shum/infra/Config"
 import * as Database from "@shum/infra/Database"
 import { freshDatabase } from "@shum/infra/Testing"
 import { Tokens } from "@shum/server/Auth/Tokens"
-import { Availability } from "@shum/server/Bookings/Availability"
+import { Availability, AvailabilityLive } from "@shum/server/Testing"
 import { inventoryProblems } from "@shum/server/Bookings/InventoryCheck"
 import { BookingsService } from "@shum/server/Bookings/BookingsService"
 import { HttpLive } from "@shum/server/HttpLive"
@@ -44,6 +44,7 @@ const Server = Layer.unwrapScoped(
   Effect.map(freshDatabase, (connection) =>
     HttpLive.pipe(
       Layer.provideMerge(ServicesLive),
+      Layer.provideMerge(AvailabilityLive),
       Layer.provide(InProcessServicesLive),
       Layer.provideMerge(Database.layer(connection, { poolSize: POOL })),
       Layer.provideMerge(NodeHttpServer.layerTest),

@@ -10,7 +10,7 @@ import { HotelWithRooms } from "@shum/domain/Hotels"
 import { AvailableRoom } from "@shum/domain/Rooms"
 import { randomName } from "@shum/infra/Testing"
 import { Effect, Schema } from "effect"
-import { Availability, AvailabilityFromBookings } from "../src/Bookings/Availability.js"
+import { Availability, AvailabilityFromBookings } from "../src/Testing.js"
 import { insertBooking, insertCity, insertFacility, insertHotel, insertRoom, raw } from "./CatalogueFixtures.js"
 import { TestServer } from "./support.js"
 

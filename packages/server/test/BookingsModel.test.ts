@@ -8,7 +8,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { assert, layer } from "@effect/vitest"
 import type { AuthenticatedUser } from "@shum/domain/Security"
 import { Effect, FastCheck as fc, Layer, Runtime } from "effect"
-import { Availability, AvailabilityFromBookings, AvailabilityLive } from "../src/Bookings/Availability.js"
+import { Availability, AvailabilityFromBookings, AvailabilityLive } from "../src/Testing.js"
 import { inventoryProblems } from "../src/Bookings/InventoryCheck.js"
 import { BookingsService } from "../src/Bookings/BookingsService.js"
 import { UsersRepo } from "../src/Users/UsersRepo.js"
@@ -71,7 +71,10 @@ const RANGES: ReadonlyArray<readonly [number, number]> = [
 const isInventoryCheck = (error: SqlError) =>
   (error.cause as { constraint?: string } | undefined)?.constraint === "room_nights_sold_check"
 
-layer(TestServer, { excludeTestServices: true, timeout: "300 seconds" })("bookings model (property)", (it) => {
+/** The test server, plus the inventory's free-unit count the model is compared with. */
+const ModelServer = Layer.provideMerge(AvailabilityLive, TestServer)
+
+layer(ModelServer, { excludeTestServices: true, timeout: "300 seconds" })("bookings model (property)", (it) => {
   it.effect("the service and the per-night model agree on every sequence of book, cancel and quantity", () =>
     Effect.gen(function* () {
       const users: Array<AuthenticatedUser> = []

@@ -1,19 +1,18 @@
 /**
  * Both availability searches (docs/api.md H2, R2; D2) as one statement each, whose single value is the response
- * body: PostgreSQL counts the free units from the inventory (`freeUnitsOfRoom`, as `Availability` does), keeps the room types with a unit free on every night, and writes the JSON itself — the same
- * fields in the same order as the `HotelWithRooms` / `AvailableRoom` / `Facility` models encode to,
+ * body: PostgreSQL counts the free units from the inventory (`freeUnitsOfRoom` below), keeps the room types
+ * with a unit free on every night, and writes the JSON itself — the same fields in the same order as the `HotelWithRooms` / `AvailableRoom` / `Facility` models encode to,
  * compact like `JSON.stringify`. The server passes the text through (`Http/PreEncoded.ts`).
  *
  * Why: a page of 10 hotels carries about 100 room types with their facilities (30 KB); built as rows,
  * objects and classes, then stringified, it took about 2 ms of the server's CPU per search, so 32
  * concurrent searches queued behind each other past the 100 ms p99 target (`npm run bench`, issue 10).
- * `test/AvailabilitySearch.test.ts` checks the text against the models and the per-night counts of
- * `Availability.freeUnits` (itself checked against the bookings table).
+ * `test/AvailabilitySearch.test.ts` checks the text against the models and against the free units counted
+ * from the bookings table itself (`AvailabilityFromBookings`, `Testing.ts`).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
 import { Effect, Option } from "effect"
-import { freeUnitsOfRoom } from "../Bookings/Availability.js"
 import { contains, where, type Page } from "./SqlFilters.js"
 
 export interface AvailableHotelsFilter extends Page {
@@ -22,6 +21,19 @@ export interface AvailableHotelsFilter extends Page {
   readonly city?: string | undefined
   readonly hotel_id?: number | undefined
 }
+
+/**
+ * Free units of a room type over a stay, counted per night (D2): a room type with `quantity` N has
+ * `N − (the most bookings in the house on any one night of [from, to))` units free, never below 0 (the
+ * original counted every overlapping booking once, so back-to-back stays blocked two units). For the
+ * room type `r` (a `rooms` row in scope of the fragment), from the inventory (`room_nights`, kept equal to
+ * the bookings by the database): one primary-key range scan; a night without a row has nothing sold.
+ */
+export const freeUnitsOfRoom = (sql: SqlClient.SqlClient, from: string, to: string): Statement.Fragment =>
+  sql`GREATEST(r.quantity - COALESCE((
+    SELECT max(n.sold) FROM room_nights n
+    WHERE n.room_id = r.id AND n.night >= ${from}::date AND n.night < ${to}::date
+  ), 0), 0)`
 
 /** Spans on the hot path: no call-site stack trace (an `Error` per call, whether traced or not). */
 const NO_STACK = { captureStackTrace: false } as const

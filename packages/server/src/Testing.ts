@@ -1,11 +1,14 @@
 /**
- * Free units of rooms over a stay, counted per night (D2): a room type with `quantity` N has
- * `N − (the most bookings in the house on any one night of [from, to))` units free, never below 0.
- * (The original counted every overlapping booking once, so back-to-back stays blocked two units.)
+ * What the tests and the bench check the server against; no Layer of the server uses this module
+ * (`@shum/infra/Testing` is the shared database and Redis support).
+ *
+ * - `Availability`: free units of rooms over a stay (D2), counted two ways — `AvailabilityLive` with the
+ *   searches' own fragment (`freeUnitsOfRoom`, `Catalogue/AvailabilitySearch.ts`) over the inventory, and
+ *   `AvailabilityFromBookings`, an independent oracle that counts from the `bookings` table itself.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type * as Statement from "@effect/sql/Statement"
 import { Effect, Layer } from "effect"
+import { freeUnitsOfRoom } from "./Catalogue/AvailabilitySearch.js"
 
 export class Availability extends Effect.Tag("server/Availability")<
   Availability,
@@ -22,19 +25,7 @@ export class Availability extends Effect.Tag("server/Availability")<
 const toMap = (rows: ReadonlyArray<{ readonly room_id: number; readonly free: number }>) =>
   new Map(rows.map((row) => [row.room_id, row.free]))
 
-/**
- * The free units of the room type `r` (a `rooms` row in scope of the fragment) over the nights
- * [from, to), from the inventory (`room_nights`, kept equal to the bookings by the database): one
- * primary-key range scan; a night without a row has nothing sold. Shared by `freeUnits` below and the
- * availability searches (`Catalogue/AvailabilitySearch.ts`), so both count alike.
- */
-export const freeUnitsOfRoom = (sql: SqlClient.SqlClient, from: string, to: string): Statement.Fragment =>
-  sql`GREATEST(r.quantity - COALESCE((
-    SELECT max(n.sold) FROM room_nights n
-    WHERE n.room_id = r.id AND n.night >= ${from}::date AND n.night < ${to}::date
-  ), 0), 0)`
-
-/** One statement for any number of rooms (`freeUnitsOfRoom` for each). */
+/** The inventory's count, as the availability searches make it: one statement for any number of rooms. */
 export const AvailabilityLive = Layer.effect(
   Availability,
   Effect.gen(function* () {
@@ -60,7 +51,7 @@ export const AvailabilityLive = Layer.effect(
 
 /**
  * The same numbers counted from the `bookings` table itself. Slower (it expands every overlapping stay
- * into nights); kept as an independent oracle for tests of the inventory.
+ * into nights); the independent oracle of the inventory.
  */
 export const AvailabilityFromBookings = Layer.effect(
   Availability,
