@@ -12,7 +12,6 @@ import { AuthService } from "./Auth/AuthService.js"
 import { Passwords } from "./Auth/Passwords.js"
 import { RefreshTokens } from "./Auth/RefreshTokens.js"
 import { Tokens } from "./Auth/Tokens.js"
-import { AvailabilityLive } from "./Bookings/Availability.js"
 import { BookingsServicesLive } from "./Bookings/BookingsService.js"
 import { StayLimits } from "./Bookings/StayLimits.js"
 import { CatalogueRepositoriesLive, CatalogueServicesLive } from "./Catalogue/CatalogueLayers.js"
@@ -55,32 +54,39 @@ export const RedisBackedLive = Layer.unwrapEffect(
   )
 )
 
-const RepositoriesLive = Layer.mergeAll(
-  UsersRepo.Default,
-  RefreshTokens.Default,
-  CatalogueRepositoriesLive,
-  ImagesRepo.Default
-)
-
-/** Everything the handlers need, given a `SqlClient`, `AppConfig` and the Redis-backed services. */
-export const ServicesLive = Layer.mergeAll(
+/**
+ * The rules of each slice. Every service brings its own repositories and helpers (`dependencies` of its
+ * `Effect.Service`), so it needs only what is shared by the whole process: `SqlClient`, `AppConfig`,
+ * `Metrics`, `Lifecycle` and the Redis-backed services.
+ */
+const SlicesLive = Layer.mergeAll(
   AuthService.Default,
   UsersService.Default,
   Health.Default,
   CatalogueServicesLive,
   BookingsServicesLive,
   ImagesService.Default
-).pipe(
-  Layer.provideMerge(
-    Layer.mergeAll(
-      Tokens.Default,
-      Passwords.Default,
-      MetricsLive,
-      Lifecycle.Default,
-      AvailabilityLive,
-      StayLimits.Default,
-      ImageProcessor.Default
-    )
-  ),
-  Layer.provideMerge(RepositoriesLive)
 )
+
+/**
+ * What is used outside the services too: by the security middleware (`Tokens`, `UsersRepo`, `RefreshTokens`),
+ * start-up seeding (`UsersRepo`, `Passwords`), the in-process image worker (`ImageProcessor`) and the
+ * tests (and `BookingsService`, which does not declare its dependencies yet). These are the same Layer
+ * values the services depend on, and a Layer is built once per process, so there is one of each.
+ */
+const SharedLive = Layer.mergeAll(
+  UsersRepo.Default,
+  RefreshTokens.Default,
+  Tokens.Default,
+  Passwords.Default,
+  StayLimits.Default,
+  CatalogueRepositoriesLive,
+  ImagesRepo.Default,
+  ImageProcessor.Default
+)
+
+/** One of each per process: the metrics registry and the shutdown state. */
+const ProcessLive = Layer.mergeAll(MetricsLive, Lifecycle.Default)
+
+/** Everything the handlers need, given a `SqlClient`, `AppConfig` and the Redis-backed services. */
+export const ServicesLive = SlicesLive.pipe(Layer.provideMerge(SharedLive), Layer.provideMerge(ProcessLive))

@@ -117,5 +117,6 @@ export class AuthService extends Effect.Service<AuthService>()("server/AuthServi
       accessTtlSeconds: tokens.accessTtlSeconds,
       cookieSecure: jwt.cookieSecure
     } as const
-  })
+  }),
+  dependencies: [UsersRepo.Default, Passwords.Default, Tokens.Default, RefreshTokens.Default]
 }) {}

@@ -77,5 +77,6 @@ export class CitiesService extends Effect.Service<CitiesService>()("server/Citie
       }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), Effect.withSpan("Cities.remove"))
 
     return { list, get, create, update, patch, remove } as const
-  })
+  }),
+  dependencies: [CitiesRepo.Default, CountriesRepo.Default]
 }) {}

@@ -65,5 +65,6 @@ export class CountriesService extends Effect.Service<CountriesService>()("server
       }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), Effect.withSpan("Countries.remove"))
 
     return { list, get, create, update, patch, remove } as const
-  })
+  }),
+  dependencies: [CountriesRepo.Default]
 }) {}

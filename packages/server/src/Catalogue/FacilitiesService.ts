@@ -27,5 +27,6 @@ export class FacilitiesService extends Effect.Service<FacilitiesService>()("serv
       Effect.flatMap(repo.remove(id), (removed) => (removed ? Effect.void : Effect.fail(notFound())))
 
     return { list, get, create, remove } as const
-  })
+  }),
+  dependencies: [FacilitiesRepo.Default]
 }) {}

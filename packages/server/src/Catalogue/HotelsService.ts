@@ -114,5 +114,6 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
       )
 
     return { list, available, get, create, update, patch, remove } as const
-  })
+  }),
+  dependencies: [HotelsRepo.Default, AvailabilitySearch.Default, StayLimits.Default]
 }) {}

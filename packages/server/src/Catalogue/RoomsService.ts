@@ -144,5 +144,6 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
     })
 
     return { list, available, get, create, update, patch, remove } as const
-  })
+  }),
+  dependencies: [RoomsRepo.Default, HotelsRepo.Default, AvailabilitySearch.Default, StayLimits.Default]
 }) {}

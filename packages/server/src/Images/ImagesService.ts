@@ -167,5 +167,6 @@ export class ImagesService extends Effect.Service<ImagesService>()("server/Image
     })
 
     return { upload, listByHotel, remove } as const
-  })
+  }),
+  dependencies: [ImagesRepo.Default, HotelsRepo.Default, ImageProcessor.Default]
 }) {}

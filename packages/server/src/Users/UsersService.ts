@@ -97,5 +97,6 @@ export class UsersService extends Effect.Service<UsersService>()("server/UsersSe
       })
 
     return { list, get, update, patch, remove } as const
-  })
+  }),
+  dependencies: [UsersRepo.Default, Passwords.Default]
 }) {}

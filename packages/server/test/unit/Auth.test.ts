@@ -17,7 +17,7 @@ import { caller, problem } from "./fakes/Callers.js"
 import { UNIT_SECRET, unitEnvironment } from "./fakes/Environment.js"
 import { IdentityMemory, IdentityTables } from "./fakes/UsersRepo.js"
 
-const TestLayer = AuthService.Default.pipe(
+const TestLayer = AuthService.DefaultWithoutDependencies.pipe(
   Layer.provideMerge(Layer.merge(IdentityMemory, Tokens.Default)),
   Layer.provideMerge(unitEnvironment({ JWT_ACCESS_TOKEN_EXPIRE_MINUTES: "15" }))
 )

@@ -41,7 +41,7 @@ const jpeg = (width: number, height: number) =>
     .toBuffer()
 
 const TestLayer = () =>
-  ImagesService.Default.pipe(
+  ImagesService.DefaultWithoutDependencies.pipe(
     Layer.provideMerge(ImagesMemory([HOTEL])),
     Layer.provide(ImageProcessor.layer({ maxInputPixels: 50_000_000 })),
     Layer.provideMerge(

@@ -14,7 +14,9 @@ import { caller, problem } from "./fakes/Callers.js"
 import { unitEnvironment } from "./fakes/Environment.js"
 import { IdentityMemory, IdentityTables } from "./fakes/UsersRepo.js"
 
-const TestLayer = UsersService.Default.pipe(Layer.provideMerge(Layer.merge(IdentityMemory, unitEnvironment())))
+const TestLayer = UsersService.DefaultWithoutDependencies.pipe(
+  Layer.provideMerge(Layer.merge(IdentityMemory, unitEnvironment()))
+)
 
 const run = <A, E>(effect: Effect.Effect<A, E, UsersService | UsersRepo | IdentityTables | Passwords>) =>
   Effect.provide(effect, TestLayer)
