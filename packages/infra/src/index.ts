@@ -1,7 +1,0 @@
-export * as Config from "./Config.js"
-export * as Database from "./Database.js"
-export * as EmbeddedPostgres from "./EmbeddedPostgres.js"
-export * as Logging from "./Logging.js"
-export * as Migrations from "./Migrations.js"
-export * as Redis from "./Redis.js"
-export * as Telemetry from "./Telemetry.js"
