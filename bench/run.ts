@@ -12,7 +12,7 @@
  *    pre-generated requests): a warm-up, then the measured run. Per scenario: requests/s, latency
  *    p50/p99/max, socket errors, responses by status, and the CPU used meanwhile by the server, by
  *    PostgreSQL and by the whole machine (from `/proc`), and the server's RSS afterwards.
- * 4. After the booking scenarios, counts overbookings two ways (must be 0): `InventoryCheck.ts`'s
+ * 4. After the booking scenarios, counts overbookings two ways (must be 0): `server/src/Testing.ts`'s
  *    invariants and a direct count of bookings per room and night against the quantity.
  * 5. Runs the service's scenarios a second time against the same process (pass 2) to see whether RSS
  *    keeps growing, then writes `bench/results/latest.md`, prints the table and issue 18's targets (ratios
@@ -27,7 +27,7 @@
  *   `node` options for the server, after those of `npm run start:prod`), BENCH_SKIP_BUILD=1,
  *   BENCH_OUTPUT (the report, bench/results/latest.md), BENCH_ADMIN_URL, BENCH_REDIS_URL.
  */
-import { INVENTORY_CHECK_SQL } from "@shum/server/Bookings/InventoryCheck"
+import { INVENTORY_CHECK_SQL } from "@shum/server/Testing"
 import { SignJWT } from "jose"
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
@@ -886,7 +886,7 @@ const renderReport = (input: ReportInput): string => {
     input.overbooked === undefined
       ? "No booking scenario ran."
       : `Overbooking after the booking runs: ${input.overbooked.nightsAboveQuantity} (room, night) pairs above the room's quantity ` +
-        `(direct count), ${input.overbooked.inventoryProblems} inventory invariants broken (\`InventoryCheck.ts\`), ` +
+        `(direct count), ${input.overbooked.inventoryProblems} inventory invariants broken (\`Testing.ts\`), ` +
         `${input.overbooked.bookings} bookings in all.`,
     "",
     "## Targets",

@@ -11,7 +11,7 @@ import type { Role } from "@shum/domain/Users"
 import { randomName } from "@shum/infra/Testing"
 import { DateTime, Effect } from "effect"
 import { Tokens } from "../src/Auth/Tokens.js"
-import { inventoryProblems } from "../src/Bookings/InventoryCheck.js"
+import { inventoryProblems } from "../src/Testing.js"
 import { UsersRepo } from "../src/Users/UsersRepo.js"
 import { clientWithToken, uniqueEmail } from "./support.js"
 

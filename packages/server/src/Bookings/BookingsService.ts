@@ -171,8 +171,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
 }) {}
 
 /**
- * The booking service with its repositories, given a `SqlClient`, `Metrics` and `StayLimits`
- * (`AvailabilityLive` is apart).
+ * The booking service with its repositories, given a `SqlClient`, `Metrics` and `StayLimits`.
  */
 export const BookingsServicesLive = Layer.merge(
   BookingsService.Default.pipe(Layer.provide(BookingsRepo.Default)),
