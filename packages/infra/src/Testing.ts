@@ -1,6 +1,7 @@
 /**
  * Test support shared by every package's tests: a database of its own per test file (created on the
- * machine's PostgreSQL, dropped when the scope closes) and the machine's Redis.
+ * machine's PostgreSQL, dropped when the scope closes) and the machine's Redis (an image job stream's keys
+ * removed after a test).
  * `TEST_DATABASE_ADMIN_URL` / `TEST_REDIS_URL` point elsewhere when needed.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -10,7 +11,9 @@ import { randomBytes } from "node:crypto"
 import pg from "pg"
 import type { DatabaseConnection, RedisConnection } from "./Config.js"
 import * as Database from "./Database.js"
+import { keys } from "./ImageJobs.js"
 import { migrations, MIGRATIONS_TABLE } from "./Migrations.js"
+import { Redis } from "./Redis.js"
 
 const ADMIN_URL = process.env["TEST_DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
 export const REDIS_URL = process.env["TEST_REDIS_URL"] ?? "redis://127.0.0.1:6379"
@@ -86,3 +89,10 @@ export const migrateOnly = (
     Effect.orDie,
     Effect.asVoid
   )
+
+/** Deletes a test's image job stream (`keys(prefix)`: the stream, its dead letters, its delayed retries) and `more` keys. */
+export const deleteImageStream = (prefix: string, ...more: ReadonlyArray<string>) =>
+  Effect.flatMap(Redis, (redis) => {
+    const k = keys(prefix)
+    return redis.use((c) => c.del(k.stream, k.dead, k.delayed, ...more))
+  })

@@ -14,7 +14,7 @@ import { join } from "node:path"
 import { afterAll } from "vitest"
 import { excessiveNestingAt } from "../src/Http/JsonBody.js"
 import { boundIssues } from "../src/Http/Validation.js"
-import { imageDirPath, removeDir } from "./ImagesSupport.js"
+import { imageDirPath, removeDir } from "../../worker/test/ImageFixtures.js"
 import { makeTestServer, signIn, uniqueEmail } from "./support.js"
 
 const dir = imageDirPath()

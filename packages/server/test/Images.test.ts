@@ -15,21 +15,14 @@ import { afterAll } from "vitest"
 import { EMBEDDED_WORKER_NAME, InProcessImageWorkerLive } from "../src/Images/InProcessImageWorker.js"
 import { insertHotel } from "./CatalogueFixtures.js"
 import {
-  deleteImage,
-  detailOf,
-  filesOf,
-  form,
   imageDirPath,
   jpeg,
-  listImages,
   pngBomb,
   removeDir,
-  send,
   sidewaysJpegWithGps,
-  sizeOf,
-  truncatedJpeg,
-  uploadAs
-} from "./ImagesSupport.js"
+  truncatedJpeg
+} from "../../worker/test/ImageFixtures.js"
+import { deleteImage, detailOf, filesOf, form, listImages, send, sizeOf, uploadAs } from "./ImagesSupport.js"
 import { configProvider, makeTestServer, signIn } from "./support.js"
 
 const dir = imageDirPath()

@@ -20,7 +20,8 @@ import { RETRY_AFTER_SECONDS } from "../src/Http/ErrorMapping.js"
 import { RateLimiterMemory } from "../src/RateLimit/RateLimiter.js"
 import { WorkerStatusNone } from "../src/System/WorkerStatus.js"
 import { insertHotel } from "./CatalogueFixtures.js"
-import { form, imageDirPath, jpeg, removeDir, send, uploadAs } from "./ImagesSupport.js"
+import { imageDirPath, jpeg, removeDir } from "../../worker/test/ImageFixtures.js"
+import { form, send, uploadAs } from "./ImagesSupport.js"
 import { makeTestServer, signIn, TestDatabaseName, withAdminClient } from "./support.js"
 
 const dir = imageDirPath()

@@ -8,25 +8,15 @@ import { SqlClient } from "@effect/sql"
 import { Messages } from "@shum/domain/Messages"
 import { keys } from "@shum/infra/ImageJobs"
 import { Redis } from "@shum/infra/Redis"
-import { databaseUrl, randomName, REDIS_URL, redisConnection } from "@shum/infra/Testing"
+import { databaseUrl, deleteImageStream, randomName, REDIS_URL, redisConnection } from "@shum/infra/Testing"
 import { Context, Effect, Layer, Schedule } from "effect"
 import { join } from "node:path"
 import { afterAll } from "vitest"
 import { RedisServicesLive } from "../src/Services.js"
 import { insertHotel } from "./CatalogueFixtures.js"
-import {
-  detailOf,
-  filesOf,
-  form,
-  imageDirPath,
-  jpeg,
-  removeDir,
-  send,
-  sizeOf,
-  spawnWorker,
-  truncatedJpeg,
-  uploadAs
-} from "./ImagesSupport.js"
+import { imageDirPath, jpeg, removeDir, truncatedJpeg } from "../../worker/test/ImageFixtures.js"
+import { spawnWorkerScoped } from "../../worker/test/WorkerProcess.js"
+import { detailOf, filesOf, form, send, sizeOf, uploadAs } from "./ImagesSupport.js"
 import { makeTestServer, signIn, TestDatabaseName } from "./support.js"
 
 const dir = imageDirPath()
@@ -34,10 +24,7 @@ const prefix = randomName("shum:test:images:")
 afterAll(async () => {
   await removeDir(dir)
   await Effect.runPromise(
-    Effect.flatMap(Redis, (redis) => {
-      const k = keys(prefix)
-      return redis.use((c) => c.del(k.stream, k.dead, k.delayed))
-    }).pipe(Effect.provide(Redis.layer(redisConnection)), Effect.scoped, Effect.ignore)
+    deleteImageStream(prefix).pipe(Effect.provide(Redis.layer(redisConnection)), Effect.scoped, Effect.ignore)
   )
 })
 
@@ -69,7 +56,7 @@ layer(makeTestServer(ENV, { services: RedisServicesLive(redisConnection) }), {
   it.scoped("upload → processed by the worker process; a poison image is dead-lettered; SIGTERM exits 0", () =>
     Effect.gen(function* () {
       const name = randomName("worker-test-")
-      const worker = yield* spawnWorker({
+      const worker = yield* spawnWorkerScoped({
         ...ENV,
         DATABASE_URL: databaseUrl(yield* TestDatabaseName),
         REDIS_URL,

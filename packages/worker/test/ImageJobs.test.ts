@@ -18,7 +18,7 @@ import * as ImageJobsMemory from "@shum/infra/ImageJobsMemory"
 import * as ImageJobsRedis from "@shum/infra/ImageJobsRedis"
 import { Redis } from "@shum/infra/Redis"
 import { currentTraceparent } from "@shum/infra/Traceparent"
-import { randomName, redisConnection } from "@shum/infra/Testing"
+import { deleteImageStream, randomName, redisConnection } from "@shum/infra/Testing"
 import { Duration, Effect, Fiber, Layer, Logger, LogLevel, Option, Ref, Schedule, type Scope } from "effect"
 
 const settingsFor = (prefix: string, overrides: Partial<ImageJobsSettings> = {}): ImageJobsSettings => ({
@@ -38,10 +38,7 @@ const RedisLive = Redis.layer(redisConnection)
 /** Removes the test's keys afterwards. */
 const cleanup = (prefix: string) =>
   Effect.addFinalizer(() =>
-    Effect.flatMap(Redis, (redis) => {
-      const k = keys(prefix)
-      return redis.use((c) => c.del(k.stream, k.dead, k.delayed, `${prefix}:heartbeats`))
-    }).pipe(Effect.provide(RedisLive), Effect.ignore)
+    deleteImageStream(prefix, `${prefix}:heartbeats`).pipe(Effect.provide(RedisLive), Effect.ignore)
   )
 
 const backends = [

@@ -11,7 +11,7 @@ import {
   sidewaysJpegWithGps,
   temporaryDir,
   truncatedJpeg
-} from "./Fixtures.js"
+} from "./ImageFixtures.js"
 
 const processor = make({ maxInputPixels: 50_000_000 })
 

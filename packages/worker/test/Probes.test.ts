@@ -8,8 +8,8 @@ import * as Database from "@shum/infra/Database"
 import { databaseUrl, freshDatabase, randomName, REDIS_URL } from "@shum/infra/Testing"
 import { Effect, Layer, Schedule } from "effect"
 import { createServer, type Server } from "node:net"
-import { temporaryDir } from "./Fixtures.js"
-import { killQuietly, spawnWorker } from "./WorkerProcess.js"
+import { temporaryDir } from "./ImageFixtures.js"
+import { spawnWorkerScoped } from "./WorkerProcess.js"
 
 /** A port held by another listener for the scope's life. */
 const takenPort = Effect.acquireRelease(
@@ -41,8 +41,7 @@ describe("the worker's probe server", () => {
         })
 
         const port = yield* freePort
-        const worker = spawnWorker(env(port))
-        yield* Effect.addFinalizer(() => Effect.sync(() => killQuietly(worker)))
+        const worker = yield* spawnWorkerScoped(env(port))
         const get = (path: string) =>
           Effect.tryPromise(() =>
             fetch(`http://127.0.0.1:${port}${path}`).then(async (r) => [r.status, await r.text()])
@@ -59,8 +58,7 @@ describe("the worker's probe server", () => {
         assert.strictEqual((yield* Effect.promise(() => worker.exited)).code, 0, worker.output())
 
         const taken = yield* takenPort
-        const blocked = spawnWorker({ ...env(taken), LOG_FORMAT_JSON: "true" })
-        yield* Effect.addFinalizer(() => Effect.sync(() => killQuietly(blocked)))
+        const blocked = yield* spawnWorkerScoped({ ...env(taken), LOG_FORMAT_JSON: "true" })
         const exit = yield* Effect.promise(() => blocked.exited)
         assert.strictEqual(exit.code, 1, blocked.output())
         const errors = blocked

@@ -11,13 +11,21 @@ import * as Database from "@shum/infra/Database"
 import { defaultSettings, HEARTBEATS_KEY, ImageJob, ImageJobs, keys } from "@shum/infra/ImageJobs"
 import * as ImageJobsRedis from "@shum/infra/ImageJobsRedis"
 import { Redis } from "@shum/infra/Redis"
-import { databaseUrl, freshDatabase, randomName, REDIS_URL, redisConnection, withClient } from "@shum/infra/Testing"
+import {
+  databaseUrl,
+  deleteImageStream,
+  freshDatabase,
+  randomName,
+  REDIS_URL,
+  redisConnection,
+  withClient
+} from "@shum/infra/Testing"
 import { Effect, Layer, Schedule } from "effect"
 import { execFileSync } from "node:child_process"
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { originalPath } from "../src/ImageFiles.js"
-import { jpeg, temporaryDir } from "./Fixtures.js"
+import { jpeg, temporaryDir } from "./ImageFixtures.js"
 import { killQuietly, spawnWorker, type WorkerProcess } from "./WorkerProcess.js"
 
 const eventually = <A, R>(
@@ -51,7 +59,7 @@ describe("worker processes (PostgreSQL, Redis)", () => {
         const prefix = randomName("shum:test:reclaim:")
         const k = keys(prefix)
         const redis = yield* Redis
-        yield* Effect.addFinalizer(() => redis.use((c) => c.del(k.stream, k.dead, k.delayed)).pipe(Effect.ignore))
+        yield* Effect.addFinalizer(() => deleteImageStream(prefix).pipe(Effect.ignore))
         const workers: Array<WorkerProcess> = []
         yield* Effect.addFinalizer(() => Effect.sync(() => workers.forEach(killQuietly)))
         const start = (name: string, env: Record<string, string> = {}) => {

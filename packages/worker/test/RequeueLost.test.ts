@@ -9,7 +9,7 @@ import * as Database from "@shum/infra/Database"
 import { defaultSettings, ImageJobJson, keys } from "@shum/infra/ImageJobs"
 import * as ImageJobsRedis from "@shum/infra/ImageJobsRedis"
 import { Redis } from "@shum/infra/Redis"
-import { freshDatabase, randomName, redisConnection } from "@shum/infra/Testing"
+import { deleteImageStream, freshDatabase, randomName, redisConnection } from "@shum/infra/Testing"
 import { Duration, Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { ImageRows } from "../src/ImageRows.js"
 import { requeueLost, requeuePending } from "../src/ImageWorker.js"
@@ -56,9 +56,7 @@ const queued = Effect.flatMap(Redis, (redis) =>
 layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("re-queueing lost image jobs", (it) => {
   it.scoped("old pending images are queued again once per period; recent, settled ones never", () =>
     Effect.gen(function* () {
-      yield* Effect.addFinalizer(() =>
-        Effect.flatMap(Redis, (redis) => redis.use((c) => c.del(keys(prefix).stream))).pipe(Effect.ignore)
-      )
+      yield* Effect.addFinalizer(() => deleteImageStream(prefix).pipe(Effect.ignore))
       const lostA = yield* insertImage("pending", 30)
       const lostB = yield* insertImage("pending", 20)
       yield* insertImage("pending", 1) // its job may well still be on its way
@@ -84,9 +82,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("re-queue
     "after a lost stream every pending image, however recent, is queued again at once but those queued or in hand",
     () =>
       Effect.gen(function* () {
-        yield* Effect.addFinalizer(() =>
-          Effect.flatMap(Redis, (redis) => redis.use((c) => c.del(keys(prefix).stream))).pipe(Effect.ignore)
-        )
+        yield* Effect.addFinalizer(() => deleteImageStream(prefix).pipe(Effect.ignore))
         yield* Effect.flatMap(Redis, (redis) => redis.use((c) => c.del(keys(prefix).stream))).pipe(Effect.orDie)
         const sql = yield* SqlClient.SqlClient
         yield* sql`UPDATE images SET status = 'done' WHERE status = 'pending'` // the other tests' rows

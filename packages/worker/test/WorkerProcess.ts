@@ -2,6 +2,7 @@
  * `packages/worker/src/main.ts` as a child process (what `npm run worker` starts), for the tests that
  * kill it: its output is kept for the failure message.
  */
+import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
@@ -42,3 +43,10 @@ export const spawnWorker = (env: Record<string, string>): WorkerProcess => {
 export const killQuietly = (worker: WorkerProcess) => {
   if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill("SIGKILL")
 }
+
+/** `spawnWorker` for the life of the scope: SIGKILLed when it closes, if still running. */
+export const spawnWorkerScoped = (env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => spawnWorker(env)),
+    (worker) => Effect.sync(() => killQuietly(worker))
+  )

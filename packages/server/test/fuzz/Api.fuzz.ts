@@ -40,7 +40,7 @@ import {
   type WholeBody,
   wholeBodies
 } from "./Hostile.js"
-import { jpeg } from "../ImagesSupport.js"
+import { jpeg } from "../../../worker/test/ImageFixtures.js"
 import { type Field, type Operation, operations } from "./Operations.js"
 import { isFailure, JWT_SECRET, type Outcome, type Request, ROOT, send, startTarget, type Target } from "./Target.js"
 
