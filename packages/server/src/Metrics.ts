@@ -30,13 +30,6 @@ const HTTP_HIGHR_BUCKETS = [
 
 /** What the access log knows about a finished request. */
 export interface RequestObservation {
-  readonly method: string
-  /** Route template in Prometheus style (`/hotels/{hotel_id}`); `undefined` for unknown paths. */
-  readonly handler: string | undefined
-  /** `api_*` endpoint label: the template, a docs path, or `unmatched`. */
-  readonly endpoint: string
-  /** System endpoints are left out of the `http_*` metrics (docs/api.md §12). */
-  readonly system: boolean
   readonly status: number
   readonly seconds: number
   readonly requestBytes: number | undefined
@@ -70,6 +63,284 @@ export const sqlOperation = (sql: unknown): string => {
   return word !== undefined && SQL_OPERATIONS.has(word) ? word : "other"
 }
 
+type Registers = Array<Registry>
+
+/** `app_info` and `app_uptime_seconds`. */
+const declareAppMetrics = (registers: Registers) => {
+  const appInfo = new Gauge({ name: "app_info", help: "Application information", labelNames: ["version"], registers })
+  appInfo.set({ version: "1.0.0" }, 1)
+  new Gauge({
+    name: "app_uptime_seconds",
+    help: "Seconds since the process started",
+    registers,
+    collect() {
+      this.set((Date.now() - startedAt) / 1000)
+    }
+  })
+}
+
+/** The domain's counters, incremented by the services (`metrics.counters.…`). */
+const declareDomainCounters = (registers: Registers) => ({
+  authRegistrations: new Counter({ name: "auth_registrations_total", help: "Successful registrations", registers }),
+  authLogins: new Counter({
+    name: "auth_logins_total",
+    help: "Login attempts that reached the handler",
+    labelNames: ["status"] as const,
+    registers
+  }),
+  authFailedAttempts: new Counter({
+    name: "auth_failed_attempts_total",
+    help: "Failed logins by reason",
+    labelNames: ["reason"] as const,
+    registers
+  }),
+  authRefreshTokens: new Counter({
+    name: "auth_refresh_tokens_total",
+    help: "Token refreshes",
+    labelNames: ["status"] as const,
+    registers
+  }),
+  bookingsCreated: new Counter({ name: "bookings_created_total", help: "Bookings created", registers }),
+  hotelsCreated: new Counter({ name: "hotels_created_total", help: "Hotels created", registers })
+})
+
+/** The rate limiter's counters (`RateLimit/Middleware.ts`). */
+const declareRateLimitMetrics = (registers: Registers, enabled: boolean) => {
+  const requests = new Counter({
+    name: "rate_limit_requests_total",
+    help: "Requests checked by the rate limiter",
+    labelNames: ["endpoint"] as const,
+    registers
+  })
+  const exceeded = new Counter({
+    name: "rate_limit_exceeded_total",
+    help: "Requests refused with 429 by the rate limiter",
+    labelNames: ["endpoint"] as const,
+    registers
+  })
+  const backendErrors = new Counter({
+    name: "rate_limit_backend_errors_total",
+    help: "Rate-limit checks let through because the limiter's store (Redis) did not answer",
+    registers
+  })
+  return {
+    checked: (endpoint: string) => enabled && requests.inc({ endpoint }),
+    exceeded: (endpoint: string) => enabled && exceeded.inc({ endpoint }),
+    backendError: () => enabled && backendErrors.inc()
+  }
+}
+
+/** Declared with their names, types and labels, never updated: no response cache (D7), pool counters not exposed. */
+const declareUnusedMetrics = (registers: Registers) => {
+  new Counter({
+    name: "cache_operations_total",
+    help: "Cache operations (no cache: never updated)",
+    labelNames: ["operation", "namespace"],
+    registers
+  })
+  new Counter({ name: "cache_hits_total", help: "Cache hits (no cache)", labelNames: ["namespace"], registers })
+  new Counter({ name: "cache_misses_total", help: "Cache misses (no cache)", labelNames: ["namespace"], registers })
+  new Histogram({
+    name: "cache_operation_duration_seconds",
+    help: "Cache operation duration (no cache)",
+    labelNames: ["operation", "namespace"],
+    buckets: CACHE_BUCKETS,
+    registers
+  })
+  new Gauge({ name: "db_connections_active", help: "Active database connections (not tracked)", registers })
+  new Gauge({ name: "db_connections_idle", help: "Idle database connections (not tracked)", registers })
+  new Gauge({ name: "users_active_total", help: "Active users (not tracked)", registers })
+}
+
+/** `db_queries_total` and `db_query_duration_seconds`: one statement run by the pool (`QueryObserver`). */
+const declareQueryMetrics = (registers: Registers) => {
+  const queries = new Counter({
+    name: "db_queries_total",
+    help: "SQL statements executed, by kind",
+    labelNames: ["operation"] as const,
+    registers
+  })
+  const duration = new Histogram({
+    name: "db_query_duration_seconds",
+    help: "SQL statement duration, by kind",
+    labelNames: ["operation"] as const,
+    buckets: API_BUCKETS,
+    registers
+  })
+  // one label object per operation, made once
+  const labels = new Map<string, { readonly operation: string }>()
+  return (text: string, seconds: number) => {
+    const operation = sqlOperation(text)
+    let operationLabels = labels.get(operation)
+    if (operationLabels === undefined) {
+      operationLabels = { operation }
+      labels.set(operation, operationLabels)
+    }
+    queries.inc(operationLabels)
+    duration.observe(operationLabels, seconds)
+  }
+}
+
+/** The `api_*` and `http_*` metrics of a request. */
+const declareRequestMetrics = (registers: Registers) => ({
+  apiRequests: new Counter({
+    name: "api_requests_total",
+    help: "HTTP requests by endpoint (route template), method and status",
+    labelNames: ["endpoint", "method", "status"] as const,
+    registers
+  }),
+  apiDuration: new Histogram({
+    name: "api_request_duration_seconds",
+    help: "HTTP request duration by endpoint (route template) and method",
+    labelNames: ["endpoint", "method"] as const,
+    buckets: API_BUCKETS,
+    registers
+  }),
+  apiErrors: new Counter({
+    name: "api_errors_total",
+    help: "Requests that ended in an unhandled exception",
+    labelNames: ["endpoint", "error_type"] as const,
+    registers
+  }),
+  httpRequests: new Counter({
+    name: "http_requests_total",
+    help: "Total number of requests by method, status and handler.",
+    labelNames: ["method", "status", "handler"] as const,
+    registers
+  }),
+  httpRequestSize: new Summary({
+    name: "http_request_size_bytes",
+    help: "Content length of incoming requests by handler.",
+    labelNames: ["handler"] as const,
+    percentiles: [],
+    registers
+  }),
+  httpResponseSize: new Summary({
+    name: "http_response_size_bytes",
+    help: "Content length of outgoing responses by handler.",
+    labelNames: ["handler"] as const,
+    percentiles: [],
+    registers
+  }),
+  httpDuration: new Histogram({
+    name: "http_request_duration_seconds",
+    help: "Latency with only few buckets by handler.",
+    labelNames: ["method", "handler"] as const,
+    buckets: HTTP_BUCKETS,
+    registers
+  }),
+  httpDurationHighr: new Histogram({
+    name: "http_request_duration_highr_seconds",
+    help: "Latency with many buckets but no API specific labels.",
+    buckets: HTTP_HIGHR_BUCKETS,
+    registers
+  }),
+  httpInProgress: new Gauge({
+    name: "http_requests_inprogress",
+    help: "Number of HTTP requests in progress.",
+    labelNames: ["method", "handler"] as const,
+    registers
+  })
+})
+
+/**
+ * The label objects of one route and method, made on its first request and reused by every later one (the
+ * label sets are bounded: route templates × the methods Node's parser accepts × statuses × error classes).
+ */
+interface RouteSeries {
+  /** `{endpoint, method}` */
+  readonly api: Readonly<Record<"endpoint" | "method", string>>
+  /** `{method, handler}` of a tracked route (matched, not a system endpoint), else `undefined` */
+  readonly http: Readonly<Record<"method" | "handler", string>> | undefined
+  /** `{handler}` of a tracked route */
+  readonly handler: Readonly<Record<"handler", string>> | undefined
+  readonly statuses: Map<
+    number,
+    {
+      readonly api: Readonly<Record<"endpoint" | "method" | "status", string>>
+      readonly http: Readonly<Record<"method" | "status" | "handler", string>> | undefined
+    }
+  >
+  readonly errors: Map<string, Readonly<Record<"endpoint" | "error_type", string>>>
+}
+
+/** Where a request went, as the access log knows it when the request starts. */
+export interface RequestRoute {
+  /** Route template in Prometheus style (`/hotels/{hotel_id}`); `undefined` for unknown paths. */
+  readonly handler: string | undefined
+  /** `api_*` endpoint label: the template, a docs path, or `unmatched`. */
+  readonly endpoint: string
+  /** System endpoints are left out of the `http_*` metrics (docs/api.md §12). */
+  readonly system: boolean
+}
+
+const makeRequestObserver = (metrics: ReturnType<typeof declareRequestMetrics>, enabled: boolean) => {
+  const series = new Map<string, Map<string, RouteSeries>>()
+  const seriesOf = (method: string, route: RequestRoute): RouteSeries => {
+    let byMethod = series.get(route.endpoint)
+    if (byMethod === undefined) {
+      byMethod = new Map()
+      series.set(route.endpoint, byMethod)
+    }
+    let found = byMethod.get(method)
+    if (found === undefined) {
+      const handler = route.handler
+      const tracked = handler !== undefined && !route.system
+      found = {
+        api: { endpoint: route.endpoint, method },
+        http: tracked ? { method, handler } : undefined,
+        handler: tracked ? { handler } : undefined,
+        statuses: new Map(),
+        errors: new Map()
+      }
+      byMethod.set(method, found)
+    }
+    return found
+  }
+  const statusOf = (s: RouteSeries, status: number) => {
+    let labels = s.statuses.get(status)
+    if (labels === undefined) {
+      const text = String(status)
+      labels = {
+        api: { ...s.api, status: text },
+        http: s.http === undefined ? undefined : { method: s.http.method, status: text, handler: s.http.handler }
+      }
+      s.statuses.set(status, labels)
+    }
+    return labels
+  }
+  const errorOf = (s: RouteSeries, errorType: string) => {
+    let labels = s.errors.get(errorType)
+    if (labels === undefined) {
+      labels = { endpoint: s.api.endpoint, error_type: errorType }
+      s.errors.set(errorType, labels)
+    }
+    return labels
+  }
+
+  /** Called when a request starts; the returned function records it when it ends. */
+  return (method: string, route: RequestRoute) => {
+    if (!enabled) return ignore
+    const s = seriesOf(method, route)
+    if (s.http !== undefined) metrics.httpInProgress.inc(s.http)
+    return (o: RequestObservation) => {
+      const status = statusOf(s, o.status)
+      metrics.apiRequests.inc(status.api)
+      metrics.apiDuration.observe(s.api, o.seconds)
+      if (o.errorType !== undefined) metrics.apiErrors.inc(errorOf(s, o.errorType))
+      if (s.http === undefined || status.http === undefined || s.handler === undefined) return
+      metrics.httpInProgress.dec(s.http)
+      metrics.httpRequests.inc(status.http)
+      metrics.httpDuration.observe(s.http, o.seconds)
+      metrics.httpDurationHighr.observe(o.seconds)
+      if (o.requestBytes !== undefined) metrics.httpRequestSize.observe(s.handler, o.requestBytes)
+      if (o.responseBytes !== undefined) metrics.httpResponseSize.observe(s.handler, o.responseBytes)
+    }
+  }
+}
+
+const ignore = (_: RequestObservation) => {}
+
 export class Metrics extends Effect.Service<Metrics>()("server/Metrics", {
   effect: Effect.gen(function* () {
     const config = yield* AppConfig
@@ -77,187 +348,12 @@ export class Metrics extends Effect.Service<Metrics>()("server/Metrics", {
     const registry = new Registry()
     collectDefaultMetrics({ register: registry })
     const registers = [registry]
-
-    const appInfo = new Gauge({ name: "app_info", help: "Application information", labelNames: ["version"], registers })
-    appInfo.set({ version: "1.0.0" }, 1)
-    new Gauge({
-      name: "app_uptime_seconds",
-      help: "Seconds since the process started",
-      registers,
-      collect() {
-        this.set((Date.now() - startedAt) / 1000)
-      }
-    })
-
-    const counters = {
-      authRegistrations: new Counter({ name: "auth_registrations_total", help: "Successful registrations", registers }),
-      authLogins: new Counter({
-        name: "auth_logins_total",
-        help: "Login attempts that reached the handler",
-        labelNames: ["status"] as const,
-        registers
-      }),
-      authFailedAttempts: new Counter({
-        name: "auth_failed_attempts_total",
-        help: "Failed logins by reason",
-        labelNames: ["reason"] as const,
-        registers
-      }),
-      authRefreshTokens: new Counter({
-        name: "auth_refresh_tokens_total",
-        help: "Token refreshes",
-        labelNames: ["status"] as const,
-        registers
-      }),
-      bookingsCreated: new Counter({ name: "bookings_created_total", help: "Bookings created", registers }),
-      hotelsCreated: new Counter({ name: "hotels_created_total", help: "Hotels created", registers })
-    }
-
-    const rateLimitRequests = new Counter({
-      name: "rate_limit_requests_total",
-      help: "Requests checked by the rate limiter",
-      labelNames: ["endpoint"] as const,
-      registers
-    })
-    const rateLimitExceeded = new Counter({
-      name: "rate_limit_exceeded_total",
-      help: "Requests refused with 429 by the rate limiter",
-      labelNames: ["endpoint"] as const,
-      registers
-    })
-    const rateLimitBackendErrors = new Counter({
-      name: "rate_limit_backend_errors_total",
-      help: "Rate-limit checks let through because the limiter's store (Redis) did not answer",
-      registers
-    })
-
-    const apiRequests = new Counter({
-      name: "api_requests_total",
-      help: "HTTP requests by endpoint (route template), method and status",
-      labelNames: ["endpoint", "method", "status"] as const,
-      registers
-    })
-    const apiDuration = new Histogram({
-      name: "api_request_duration_seconds",
-      help: "HTTP request duration by endpoint (route template) and method",
-      labelNames: ["endpoint", "method"] as const,
-      buckets: API_BUCKETS,
-      registers
-    })
-    const apiErrors = new Counter({
-      name: "api_errors_total",
-      help: "Requests that ended in an unhandled exception",
-      labelNames: ["endpoint", "error_type"] as const,
-      registers
-    })
-
-    // declared only: there is no response cache (D7)
-    new Counter({
-      name: "cache_operations_total",
-      help: "Cache operations (no cache: never updated)",
-      labelNames: ["operation", "namespace"],
-      registers
-    })
-    new Counter({ name: "cache_hits_total", help: "Cache hits (no cache)", labelNames: ["namespace"], registers })
-    new Counter({ name: "cache_misses_total", help: "Cache misses (no cache)", labelNames: ["namespace"], registers })
-    new Histogram({
-      name: "cache_operation_duration_seconds",
-      help: "Cache operation duration (no cache)",
-      labelNames: ["operation", "namespace"],
-      buckets: CACHE_BUCKETS,
-      registers
-    })
-
-    const dbQueries = new Counter({
-      name: "db_queries_total",
-      help: "SQL statements executed, by kind",
-      labelNames: ["operation"] as const,
-      registers
-    })
-    const dbDuration = new Histogram({
-      name: "db_query_duration_seconds",
-      help: "SQL statement duration, by kind",
-      labelNames: ["operation"] as const,
-      buckets: API_BUCKETS,
-      registers
-    })
-    new Gauge({ name: "db_connections_active", help: "Active database connections (not tracked)", registers })
-    new Gauge({ name: "db_connections_idle", help: "Idle database connections (not tracked)", registers })
-    new Gauge({ name: "users_active_total", help: "Active users (not tracked)", registers })
-
-    const httpRequests = new Counter({
-      name: "http_requests_total",
-      help: "Total number of requests by method, status and handler.",
-      labelNames: ["method", "status", "handler"] as const,
-      registers
-    })
-    const httpRequestSize = new Summary({
-      name: "http_request_size_bytes",
-      help: "Content length of incoming requests by handler.",
-      labelNames: ["handler"] as const,
-      percentiles: [],
-      registers
-    })
-    const httpResponseSize = new Summary({
-      name: "http_response_size_bytes",
-      help: "Content length of outgoing responses by handler.",
-      labelNames: ["handler"] as const,
-      percentiles: [],
-      registers
-    })
-    const httpDuration = new Histogram({
-      name: "http_request_duration_seconds",
-      help: "Latency with only few buckets by handler.",
-      labelNames: ["method", "handler"] as const,
-      buckets: HTTP_BUCKETS,
-      registers
-    })
-    const httpDurationHighr = new Histogram({
-      name: "http_request_duration_highr_seconds",
-      help: "Latency with many buckets but no API specific labels.",
-      buckets: HTTP_HIGHR_BUCKETS,
-      registers
-    })
-    const httpInProgress = new Gauge({
-      name: "http_requests_inprogress",
-      help: "Number of HTTP requests in progress.",
-      labelNames: ["method", "handler"] as const,
-      registers
-    })
-
-    /** Called when a request starts; the returned function records it when it ends. */
-    const observeRequest = (method: string, handler: string | undefined, system: boolean) => {
-      const tracked = enabled && handler !== undefined && !system
-      if (tracked) httpInProgress.inc({ method, handler })
-      return (o: RequestObservation) => {
-        if (!enabled) return
-        const status = String(o.status)
-        apiRequests.inc({ endpoint: o.endpoint, method: o.method, status })
-        apiDuration.observe({ endpoint: o.endpoint, method: o.method }, o.seconds)
-        if (o.errorType !== undefined) apiErrors.inc({ endpoint: o.endpoint, error_type: o.errorType })
-        if (!tracked) return
-        httpInProgress.dec({ method, handler })
-        httpRequests.inc({ method: o.method, status, handler })
-        httpDuration.observe({ method: o.method, handler }, o.seconds)
-        httpDurationHighr.observe(o.seconds)
-        if (o.requestBytes !== undefined) httpRequestSize.observe({ handler }, o.requestBytes)
-        if (o.responseBytes !== undefined) httpResponseSize.observe({ handler }, o.responseBytes)
-      }
-    }
-
-    const rateLimit = {
-      checked: (endpoint: string) => enabled && rateLimitRequests.inc({ endpoint }),
-      exceeded: (endpoint: string) => enabled && rateLimitExceeded.inc({ endpoint }),
-      backendError: () => enabled && rateLimitBackendErrors.inc()
-    }
-
-    /** One statement run by the pool (`QueryObserver`): `db_queries_total` and its duration. */
-    const observeQuery = (text: string, seconds: number) => {
-      const operation = sqlOperation(text)
-      dbQueries.inc({ operation })
-      dbDuration.observe({ operation }, seconds)
-    }
-
+    declareAppMetrics(registers)
+    const counters = declareDomainCounters(registers)
+    const rateLimit = declareRateLimitMetrics(registers, enabled)
+    declareUnusedMetrics(registers)
+    const observeQuery = declareQueryMetrics(registers)
+    const observeRequest = makeRequestObserver(declareRequestMetrics(registers), enabled)
     return {
       registry,
       enabled,

@@ -151,7 +151,7 @@ export const startAccessLog = (
 ): AccessLog => {
   const startedAt = clock.unsafeCurrentTimeNanos()
   const path = pathOf(request.url)
-  const finish = metrics.observeRequest(request.method, route.handler, route.system)
+  const finish = metrics.observeRequest(request.method, route)
   const notes: RequestNotes = { userId: undefined, errorType: undefined }
   const level = PROBES.has(path) ? LogLevel.Debug : LogLevel.Info
 
@@ -161,10 +161,6 @@ export const startAccessLog = (
       const response = Exit.isSuccess(exit) ? exit.value : HttpServerError.causeResponseStripped(exit.cause)[0]
       const seconds = Number(clock.unsafeCurrentTimeNanos() - startedAt) / 1e9
       finish({
-        method: request.method,
-        handler: route.handler,
-        endpoint: route.endpoint,
-        system: route.system,
         status: response.status,
         seconds,
         // a refused body (413) was never read: its claimed size would inflate the metric at will
