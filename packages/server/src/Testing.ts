@@ -12,6 +12,7 @@
  *   would refuse units that exist). `INVENTORY_CHECK_SQL` is usable by an operator as is.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer } from "effect"
 import { freeUnitsOfRoom } from "./Catalogue/AvailabilitySearch.js"
 
@@ -27,68 +28,66 @@ export class Availability extends Effect.Tag("server/Availability")<
   }
 >() {}
 
-const toMap = (rows: ReadonlyArray<{ readonly room_id: number; readonly free: number }>) =>
-  new Map(rows.map((row) => [row.room_id, row.free]))
+type FreeUnitsRow = { readonly room_id: number; readonly free: number }
+
+/** An `Availability` counting with `query` (given at least one room), as the span `name`. */
+const countedBy = (
+  name: string,
+  query: (
+    sql: SqlClient.SqlClient,
+    roomIds: ReadonlyArray<number>,
+    from: string,
+    to: string
+  ) => Effect.Effect<ReadonlyArray<FreeUnitsRow>, SqlError>
+) =>
+  Layer.effect(
+    Availability,
+    Effect.map(SqlClient.SqlClient, (sql) =>
+      Availability.of({
+        freeUnits: (roomIds, from, to) =>
+          roomIds.length === 0
+            ? Effect.succeed(new Map())
+            : query(sql, roomIds, from, to).pipe(
+                Effect.map((rows) => new Map(rows.map((row) => [row.room_id, row.free]))),
+                Effect.orDie,
+                Effect.withSpan(name, { attributes: { rooms: roomIds.length }, captureStackTrace: false })
+              )
+      })
+    )
+  )
 
 /** The inventory's count, as the availability searches make it: one statement for any number of rooms. */
-export const AvailabilityLive = Layer.effect(
-  Availability,
-  Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    return Availability.of({
-      freeUnits: (roomIds, from, to) =>
-        roomIds.length === 0
-          ? Effect.succeed(new Map())
-          : sql<{ room_id: number; free: number }>`
-              SELECT r.id AS room_id, ${freeUnitsOfRoom(sql, from, to)}::int AS free
-              FROM rooms r
-              WHERE r.id = ANY(${roomIds}::int[])`.pipe(
-              Effect.map(toMap),
-              Effect.orDie,
-              Effect.withSpan("Availability.freeUnits", {
-                attributes: { rooms: roomIds.length },
-                captureStackTrace: false
-              })
-            )
-    })
-  })
+export const AvailabilityLive = countedBy(
+  "Availability.freeUnits",
+  (sql, roomIds, from, to) => sql<FreeUnitsRow>`
+    SELECT r.id AS room_id, ${freeUnitsOfRoom(sql, from, to)}::int AS free
+    FROM rooms r
+    WHERE r.id = ANY(${roomIds}::int[])`
 )
 
 /**
  * The same numbers counted from the `bookings` table itself. Slower (it expands every overlapping stay
  * into nights); the independent oracle of the inventory.
  */
-export const AvailabilityFromBookings = Layer.effect(
-  Availability,
-  Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    return Availability.of({
-      freeUnits: (roomIds, from, to) =>
-        roomIds.length === 0
-          ? Effect.succeed(new Map())
-          : sql<{ room_id: number; free: number }>`
-              SELECT r.id AS room_id,
-                     GREATEST(r.quantity - COALESCE(busiest.taken, 0), 0)::int AS free
-              FROM rooms r
-              LEFT JOIN LATERAL (
-                SELECT max(per_night.taken) AS taken FROM (
-                  SELECT count(*) AS taken
-                  FROM bookings b
-                  CROSS JOIN LATERAL generate_series(
-                    GREATEST(b.date_from, ${from}::date) - b.date_from,
-                    LEAST(b.date_to, ${to}::date) - b.date_from - 1
-                  ) AS i
-                  WHERE b.room_id = r.id AND b.date_from < ${to}::date AND b.date_to > ${from}::date
-                  GROUP BY b.date_from + i
-                ) per_night
-              ) busiest ON true
-              WHERE r.id IN ${sql.in(roomIds)}`.pipe(
-              Effect.map(toMap),
-              Effect.orDie,
-              Effect.withSpan("Availability.freeUnitsFromBookings")
-            )
-    })
-  })
+export const AvailabilityFromBookings = countedBy(
+  "Availability.freeUnitsFromBookings",
+  (sql, roomIds, from, to) => sql<FreeUnitsRow>`
+    SELECT r.id AS room_id,
+           GREATEST(r.quantity - COALESCE(busiest.taken, 0), 0)::int AS free
+    FROM rooms r
+    LEFT JOIN LATERAL (
+      SELECT max(per_night.taken) AS taken FROM (
+        SELECT count(*) AS taken
+        FROM bookings b
+        CROSS JOIN LATERAL generate_series(
+          GREATEST(b.date_from, ${from}::date) - b.date_from,
+          LEAST(b.date_to, ${to}::date) - b.date_from - 1
+        ) AS i
+        WHERE b.room_id = r.id AND b.date_from < ${to}::date AND b.date_to > ${from}::date
+        GROUP BY b.date_from + i
+      ) per_night
+    ) busiest ON true
+    WHERE r.id IN ${sql.in(roomIds)}`
 )
 
 export interface InventoryProblem {
