@@ -8,10 +8,8 @@ import { chmod, mkdtemp, readFile, rm } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import pg from "pg"
-
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
+import { bareEnv, repoRoot } from "./FaultSupport.js"
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -42,17 +40,6 @@ const killGroup = (pid: number, signal: NodeJS.Signals) => {
   } catch {
     // already gone
   }
-}
-
-/** The environment of a fresh machine: none of the variables that would select a real database or Redis. */
-const bareEnv = () => {
-  const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || /^(DB_|DATABASE_URL|REDIS_|APP_ENV|JWT_|ADMIN_|ROOT_PATH|PORT$|HOST$)/.test(key))
-      continue
-    env[key] = value
-  }
-  return env
 }
 
 describe("npm start (embedded default)", () => {

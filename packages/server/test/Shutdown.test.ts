@@ -7,12 +7,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { databaseUrl, randomName } from "@shum/infra/Testing"
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
-import { fileURLToPath } from "node:url"
 import pg from "pg"
-import { refusesConnections } from "./FaultSupport.js"
+import { bareEnv, refusesConnections, repoRoot } from "./FaultSupport.js"
 import { TEST_SECRET } from "./support.js"
-
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -41,20 +38,6 @@ const admin = async <A>(f: (client: pg.Client) => Promise<A>) => {
   }
 }
 
-/** The environment without the variables that would select another database or Redis. */
-const baseEnv = () => {
-  const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(process.env)) {
-    if (
-      value === undefined ||
-      /^(DB_|DATABASE_URL|REDIS_|APP_ENV|JWT_|ADMIN_|ROOT_PATH|PORT$|HOST$|SHUTDOWN_)/.test(key)
-    )
-      continue
-    env[key] = value
-  }
-  return env
-}
-
 describe("graceful shutdown", () => {
   it(
     "SIGTERM: in-flight request completes 200, /ready 503, new connections refused, exit 0",
@@ -69,7 +52,7 @@ describe("graceful shutdown", () => {
         {
           cwd: repoRoot,
           env: {
-            ...baseEnv(),
+            ...bareEnv(),
             APP_ENV: "test",
             JWT_SECRET_KEY: TEST_SECRET,
             DATABASE_URL: databaseUrl(database),
