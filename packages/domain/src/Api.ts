@@ -16,6 +16,7 @@ import { finishDocument } from "./OpenApiDoc.js"
 import { RoomsApi } from "./RoomsApi.js"
 import { SystemApi } from "./SystemApi.js"
 import { UsersApi } from "./UsersApi.js"
+import { WebhooksApi } from "./WebhooksApi.js"
 
 export const API_TITLE = "Shum Booking API"
 export const API_VERSION = "1.0.3"
@@ -32,6 +33,7 @@ export class ShumApi extends HttpApi.make("shum")
   .add(ImagesApi)
   .add(CountriesApi)
   .add(CitiesApi)
+  .add(WebhooksApi)
   // Any endpoint may meet a database outage (503, E-91) or an unexpected failure (500, E-92/E-93).
   .addError(InternalError)
   .addError(ServiceUnavailable)

@@ -153,6 +153,14 @@ export const LaxNonNegativeInt32 = laxIntWithin(0, INT32.maximum, {
  */
 export const PathId = integerFromString(Int32, { format: "int32", description: "an integer id" })
 
+/** A `bigint` id in a path segment (webhook deliveries): 1 to 2^53 − 1. */
+export const PathBigId = integerFromString(Schema.Int.pipe(Schema.between(1, Number.MAX_SAFE_INTEGER)), {
+  format: "int64",
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: "an integer id"
+})
+
 /** An id filter in a query string (`city_id`, …): outside `integer`'s range it is a 422. */
 export const QueryId = integerFromString(Int32, { format: "int32" })
 

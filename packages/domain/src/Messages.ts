@@ -66,6 +66,10 @@ export const Messages = {
   /** E-65 (new): 503 of an upload whose job cannot be queued (Redis unreachable); worded as E-91. */
   imageJobsUnavailable: "Сервис обработки изображений временно недоступен. Попробуйте позже.",
   internalError: "Внутренняя ошибка сервера.", // E-93
+  /** E-27 (new, docs/decisions.md D16) */
+  webhookNotFound: "Вебхук не найден",
+  /** E-28 (new, docs/decisions.md D16) */
+  webhookDeliveryNotFound: "Доставка вебхука не найдена",
   notFoundRoute: "Not Found",
   methodNotAllowed: "Method Not Allowed",
   /** Starlette's answer to a `multipart/form-data` body it cannot parse (400). */

@@ -10,6 +10,7 @@ import {
   EXAMPLE_CHECK_OUT,
   INT32,
   PaginationParams,
+  PathBigId,
   PathId,
   QueryId,
   Text
@@ -25,6 +26,8 @@ export const FacilityIdPath = Schema.Struct({ facility_id: PathId })
 export const ImageIdPath = Schema.Struct({ image_id: PathId })
 export const CountryIdPath = Schema.Struct({ country_id: PathId })
 export const CityIdPath = Schema.Struct({ city_id: PathId })
+export const WebhookIdPath = Schema.Struct({ webhook_id: PathId })
+export const WebhookDeliveryPath = Schema.Struct({ webhook_id: PathId, delivery_id: PathBigId })
 
 // --- query -------------------------------------------------------------------------------------------
 

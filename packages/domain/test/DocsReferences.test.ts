@@ -282,7 +282,7 @@ describe("citations of docs/", () => {
       "docs/data.md BR-" + "4..BR-" + "13",
       "docs/api.md H" + "9",
       "docs/errors.md E-" + "55",
-      "see D" + "16",
+      "see D" + "98",
       "see §" + "3",
       `${old("API")} §3`,
       `../${SPEC}`
@@ -294,7 +294,7 @@ describe("citations of docs/", () => {
       "3: docs/data.md has no BR-13",
       "4: docs/api.md has no H9",
       "5: docs/errors.md has no E-55",
-      "6: D16: docs/decisions.md has no D16",
+      "6: D98: docs/decisions.md has no D98",
       "7: §3 without a document: cite it as docs/<document>.md §3",
       "8: §3 without a document: cite it as docs/<document>.md §3",
       `8: cites the original's ${old("API")}: cite docs/ instead (node scripts/docs-refs.mjs --fix)`,
@@ -371,6 +371,8 @@ describe("docs/errors.md", () => {
     "E-20": [Messages.imageNotFound],
     "E-21": [Messages.countryNotFoundFeminine],
     "E-22": [Messages.cityNotFound],
+    "E-27": [Messages.webhookNotFound],
+    "E-28": [Messages.webhookDeliveryNotFound],
     "E-30": [
       Messages.userEmailTaken("anna@example.com"),
       Messages.hotelTitleTaken("Гранд Отель Москва"),

@@ -60,7 +60,16 @@ const INVENTORY: ReadonlyArray<readonly [method: string, path: string, access: A
   ["post", "/cities", "admin"],
   ["put", "/cities/{city_id}", "admin"],
   ["patch", "/cities/{city_id}", "admin"],
-  ["delete", "/cities/{city_id}", "admin"]
+  ["delete", "/cities/{city_id}", "admin"],
+  ["post", "/webhooks", "admin"],
+  ["get", "/webhooks", "admin"],
+  ["get", "/webhooks/{webhook_id}", "admin"],
+  ["patch", "/webhooks/{webhook_id}", "admin"],
+  ["delete", "/webhooks/{webhook_id}", "admin"],
+  ["post", "/webhooks/{webhook_id}/rotate-secret", "admin"],
+  ["post", "/webhooks/{webhook_id}/ping", "admin"],
+  ["get", "/webhooks/{webhook_id}/deliveries", "admin"],
+  ["post", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "admin"]
 ]
 
 const TAGS = [
@@ -73,7 +82,8 @@ const TAGS = [
   "Удобства",
   "Изображения отелей",
   "Страны",
-  "Города"
+  "Города",
+  "Вебхуки"
 ]
 
 const spec = OpenApi.fromApi(ShumApi)
@@ -111,8 +121,8 @@ describe("OpenAPI document", () => {
     assert.strictEqual(API_VERSION, spec.info.version)
   })
 
-  it("has exactly the 53 operations of docs/api.md §13, system first, then in registration order", () => {
-    assert.strictEqual(INVENTORY.length, 53)
+  it("has exactly the 62 operations of docs/api.md §13, system first, then in registration order", () => {
+    assert.strictEqual(INVENTORY.length, 62)
     // The document groups operations by path (first appearance), each path's methods in registration order.
     const paths = [...new Set(INVENTORY.map(([, path]) => path))]
     const expected = paths.flatMap((path) =>
@@ -129,7 +139,7 @@ describe("OpenAPI document", () => {
     assert.deepStrictEqual(spec.servers, [{ url: "/", description: "This server" }])
   })
 
-  it("has the 10 tags of docs/api.md §6.6, in order, each with a description", () => {
+  it("has the 11 tags of docs/api.md §6.6, in order, each with a description", () => {
     assert.deepStrictEqual(
       spec.tags.map((tag) => tag.name),
       TAGS
@@ -147,7 +157,7 @@ describe("OpenAPI document", () => {
       ids.add(operation.operationId)
       assert.strictEqual(operation.tags.length, 1, key)
     }
-    assert.strictEqual(ids.size, 53)
+    assert.strictEqual(ids.size, 62)
   })
 
   it("asks for credentials on exactly the protected operations (D1)", () => {
@@ -307,7 +317,8 @@ describe("OpenAPI document", () => {
       "POST /bookings": "/bookings/1",
       "POST /facilities": "/facilities/1",
       "POST /countries": "/countries/1",
-      "POST /cities": "/cities/1"
+      "POST /cities": "/cities/1",
+      "POST /webhooks": "/webhooks/1"
     }
     for (const { key, operation } of operations) {
       const [status, ok] = Object.entries(operation.responses).find(([code]) => code.startsWith("2"))!
@@ -323,11 +334,15 @@ describe("OpenAPI document", () => {
       assert.match(`/apps/shum-booking${creates[key]!}`, pattern, key)
       assert.notMatch("/somewhere/else/1", pattern, key)
       const body = JSON.stringify(ok)
-      if (key !== "POST /auth/register") assert.strictEqual(status, "200", key) // the original's status
-      assert.include(
-        body,
-        key === "POST /bookings" ? "BookingCreated" : key === "POST /auth/register" ? "User" : "Created"
-      )
+      // the original's status; the new POST /webhooks answers 201 with the subscription and its secret
+      const fresh = key === "POST /auth/register" || key === "POST /webhooks"
+      if (!fresh) assert.strictEqual(status, "200", key)
+      const model: Record<string, string> = {
+        "POST /bookings": "BookingCreated",
+        "POST /auth/register": "User",
+        "POST /webhooks": "WebhookCreated"
+      }
+      assert.include(body, model[key] ?? "Created")
     }
   })
 

@@ -340,6 +340,51 @@ export const imageJobs = Config.all({
   )
 )
 
+/** A host name as `WEBHOOK_ALLOWED_HOSTS` lists it: a DNS name or an IP address, compared in lower case. */
+const hostName: Parse<string> = (raw) => {
+  const host = raw.toLowerCase().replace(/^\[(.*)\]$/, "$1")
+  return isIP(host) !== 0 || /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/.test(host)
+    ? Either.right(host)
+    : Either.left(`expected host names or IP addresses, got "${raw}"`)
+}
+
+/**
+ * Webhooks (docs/decisions.md D16). `WEBHOOK_ALLOWED_HOSTS`: hosts a subscription may reach over plain
+ * `http` and whose addresses may be loopback or private (development, tests); every other URL must be
+ * `https` to a public address. `WEBHOOK_SECRET_KEY` encrypts the subscriptions' signing secrets at rest;
+ * unset, a key derived from `JWT_SECRET_KEY` is used (and a random per-process one when neither is set, local
+ * only). Delivery: `WEBHOOK_TIMEOUT_SECONDS` per request, `WEBHOOK_MAX_ATTEMPTS` attempts `WEBHOOK_RETRY_BASE_SECONDS`
+ * × 2ⁿ apart (with jitter; the defaults span about 24 h), a claim of `WEBHOOK_LEASE_SECONDS` on a delivery
+ * in hand, the outbox read every `WEBHOOK_POLL_MS`, at most `WEBHOOK_CONCURRENCY` requests at once.
+ */
+export const webhooks = Config.all({
+  allowedHosts: withDefault(variable("WEBHOOK_ALLOWED_HOSTS", list(hostName)), []),
+  secretKey: redacted("WEBHOOK_SECRET_KEY"),
+  jwtSecret: redacted("JWT_SECRET_KEY"),
+  timeout: Config.map(withDefault(variable("WEBHOOK_TIMEOUT_SECONDS", int(1, 60)), 5), Duration.seconds),
+  maxAttempts: withDefault(variable("WEBHOOK_MAX_ATTEMPTS", int(1, 100)), 15),
+  retryBase: Config.map(withDefault(variable("WEBHOOK_RETRY_BASE_SECONDS", int(0, 86_400)), 5), Duration.seconds),
+  lease: Config.map(withDefault(variable("WEBHOOK_LEASE_SECONDS", int(2, 3600)), 30), Duration.seconds),
+  pollInterval: Config.map(withDefault(variable("WEBHOOK_POLL_MS", int(10, 60_000)), 250), Duration.millis),
+  concurrency: withDefault(variable("WEBHOOK_CONCURRENCY", int(1, 256)), 16)
+}).pipe(
+  Config.mapOrFail(({ jwtSecret, secretKey, ...rest }) =>
+    Duration.lessThan(rest.timeout, rest.lease)
+      ? Either.right({
+          ...rest,
+          /** Where the encryption key comes from: `WEBHOOK_SECRET_KEY`, else `JWT_SECRET_KEY`, else none. */
+          keyMaterial: Option.orElse(secretKey, () => jwtSecret)
+        })
+      : Either.left(
+          ConfigError.InvalidData(
+            ["WEBHOOK_LEASE_SECONDS"],
+            "must be longer than WEBHOOK_TIMEOUT_SECONDS, or a delivery in hand would be sent twice"
+          )
+        )
+  )
+)
+export type WebhookSettings = Config.Config.Success<typeof webhooks>
+
 /** The job stream's settings (`ImageJobs.ts`): `imageJobs`, `IMAGE_JOB_MAX_ATTEMPTS` and the shutdown grace. */
 export const imageJobSettings: Config.Config<ImageJobsSettings> = Config.all({ jobs: imageJobs, images, http }).pipe(
   Config.map(({ http, images, jobs }): ImageJobsSettings => ({
@@ -369,9 +414,20 @@ export const workerProcess = Config.all({
   redis,
   images,
   jobs: imageJobSettings,
-  processor: imageProcessor
+  processor: imageProcessor,
+  webhooks,
+  env: appEnv
 }).pipe(
   Config.mapOrFail(({ database, redis, ...rest }) => {
+    // it signs webhooks with the secrets the server encrypted (docs/decisions.md D16)
+    if (Option.isNone(rest.webhooks.keyMaterial) && rest.env === "production") {
+      return Either.left(
+        ConfigError.MissingData(
+          ["WEBHOOK_SECRET_KEY"],
+          "the worker signs webhooks with secrets the server encrypted: set WEBHOOK_SECRET_KEY or JWT_SECRET_KEY as the server has them"
+        )
+      )
+    }
     if (Option.isNone(redis)) {
       return Either.left(
         ConfigError.MissingData(["REDIS_HOST"], "the image worker needs Redis: set REDIS_HOST or REDIS_URL")
@@ -447,7 +503,8 @@ export const settings = Effect.flatMap(appEnv, (env) =>
     worker,
     stays,
     admin,
-    telemetry
+    telemetry,
+    webhooks
   })
 )
 

@@ -9,6 +9,7 @@ import { freshDatabase, withClient } from "./utils.js"
 const migrate = (connection: Effect.Effect.Success<typeof freshDatabase>) =>
   runMigrations.pipe(Effect.provide(Database.client(connection, { poolSize: 2 })))
 
+const bigserial = (table: string) => `id bigint not null default nextval('${table}_id_seq'::regclass)`
 const serial = (table: string) => `id integer not null default nextval('${table}_id_seq'::regclass)`
 const varchar = (name: string, n: number, notNull = true) =>
   `${name} character varying(${n})${notNull ? " not null" : ""}`
@@ -98,6 +99,68 @@ const NEW_COLUMNS: Record<string, ReadonlyArray<string>> = {
     "night date not null",
     "capacity integer not null",
     "sold integer not null default 0"
+  ],
+  // docs/decisions.md D16: the outbox, webhook subscriptions and deliveries, and the audit log (0009)
+  outbox_events: [
+    bigserial("outbox_events"),
+    "event_id uuid not null",
+    "type text not null",
+    "entity text not null",
+    "hotel_id integer",
+    "subscription_id integer",
+    "data jsonb not null",
+    "created_at timestamp with time zone not null default now()",
+    "fanned_out_at timestamp with time zone"
+  ],
+  webhook_subscriptions: [
+    serial("webhook_subscriptions"),
+    "url text not null",
+    "description text",
+    "events text[] not null",
+    "hotel_ids integer[]",
+    "secret text not null",
+    "previous_secret text",
+    "previous_secret_expires_at timestamp with time zone",
+    "enabled boolean not null default true",
+    "disabled_reason text",
+    "last_success_at timestamp with time zone",
+    "created_at timestamp with time zone not null default now()",
+    "updated_at timestamp with time zone not null default now()"
+  ],
+  webhook_deliveries: [
+    bigserial("webhook_deliveries"),
+    "subscription_id integer not null",
+    "event_id bigint not null",
+    "entity text not null",
+    "status text not null default 'pending'::text",
+    "attempts integer not null default 0",
+    "next_attempt_at timestamp with time zone not null default now()",
+    "leased_until timestamp with time zone",
+    "lease_token uuid",
+    "last_response_code integer",
+    "last_duration_ms integer",
+    "last_error text",
+    "created_at timestamp with time zone not null default now()",
+    "finished_at timestamp with time zone"
+  ],
+  webhook_attempts: [
+    bigserial("webhook_attempts"),
+    "delivery_id bigint not null",
+    "attempted_at timestamp with time zone not null default now()",
+    "response_code integer",
+    "duration_ms integer not null",
+    "error text"
+  ],
+  audit_log: [
+    bigserial("audit_log"),
+    "at timestamp with time zone not null default now()",
+    "actor_id integer",
+    "actor_email text",
+    "action text not null",
+    "entity text not null",
+    "entity_id text",
+    "changes jsonb not null default '{}'::jsonb",
+    "request_id text"
   ]
 }
 
@@ -141,7 +204,17 @@ const CONSTRAINTS: Record<string, string> = {
   room_nights_sold_check: "CHECK (((sold >= 0) AND (sold <= capacity)))",
   idempotency_keys_pkey: "PRIMARY KEY (user_id, key)",
   revoked_access_tokens_pkey: "PRIMARY KEY (jti)",
-  idempotency_keys_user_id_fkey: cascade("user_id", "users")
+  idempotency_keys_user_id_fkey: cascade("user_id", "users"),
+  outbox_events_pkey: "PRIMARY KEY (id)",
+  outbox_events_event_id_key: "UNIQUE (event_id)",
+  webhook_subscriptions_pkey: "PRIMARY KEY (id)",
+  webhook_deliveries_pkey: "PRIMARY KEY (id)",
+  webhook_deliveries_status_check: "CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'dead'::text])))",
+  webhook_deliveries_subscription_id_fkey: cascade("subscription_id", "webhook_subscriptions"),
+  webhook_deliveries_event_id_fkey: "FOREIGN KEY (event_id) REFERENCES outbox_events(id)",
+  webhook_attempts_pkey: "PRIMARY KEY (id)",
+  webhook_attempts_delivery_id_fkey: cascade("delivery_id", "webhook_deliveries"),
+  audit_log_pkey: "PRIMARY KEY (id)"
 }
 
 /** Indexes other than those backing the constraints above: "[UNIQUE ]table (key)". */
@@ -163,7 +236,16 @@ const INDEXES: Record<string, string> = {
   ix_idempotency_keys_created_at: "idempotency_keys (created_at)",
   ix_images_pending_created_at: "images (created_at) WHERE ((status)::text = 'pending'::text)",
   ux_users_lower_email: "UNIQUE users (lower((email)::text)) WHERE (NOT email_case_twin)",
-  ix_revoked_access_tokens_expires_at: "revoked_access_tokens (expires_at)"
+  ix_revoked_access_tokens_expires_at: "revoked_access_tokens (expires_at)",
+  ix_outbox_events_not_fanned_out: "outbox_events (id) WHERE (fanned_out_at IS NULL)",
+  ix_webhook_deliveries_pending: "webhook_deliveries (next_attempt_at) WHERE (status = 'pending'::text)",
+  ix_webhook_deliveries_order:
+    "webhook_deliveries (subscription_id, entity, event_id) WHERE (status = 'pending'::text)",
+  ix_webhook_deliveries_subscription: "webhook_deliveries (subscription_id, id)",
+  ix_webhook_attempts_delivery: "webhook_attempts (delivery_id, id)",
+  ix_audit_log_entity: "audit_log (entity, entity_id, id)",
+  ix_audit_log_actor: "audit_log (actor_id, id)",
+  ix_audit_log_at: "audit_log (at)"
 }
 
 interface Schema {
@@ -324,7 +406,8 @@ describe("Migrations", () => {
         [4, "bookings_row_trigger"],
         [5, "images_requeue"],
         [6, "identity"],
-        [7, "booking_path"]
+        [7, "booking_path"],
+        [9, "outbox_webhooks_audit"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

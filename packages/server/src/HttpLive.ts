@@ -24,6 +24,7 @@ import { ImagesHttpLive, ImagesLive } from "./Images/ImagesHttp.js"
 import { RateLimitLive } from "./RateLimit/RateLimitMiddleware.js"
 import { SystemLive } from "./System/SystemHttp.js"
 import { UsersLive } from "./Users/UsersHttp.js"
+import { WebhooksLive } from "./Webhooks/WebhooksHttp.js"
 
 const GroupsLive = Layer.mergeAll(
   SystemLive,
@@ -35,7 +36,8 @@ const GroupsLive = Layer.mergeAll(
   FacilitiesLive,
   ImagesLive,
   CountriesLive,
-  CitiesLive
+  CitiesLive,
+  WebhooksLive
 )
 
 /**

@@ -5,6 +5,7 @@
 import { AppConfig, type RedisConnection } from "@shum/infra/Config"
 import { ImageJobsMemoryLive } from "@shum/infra/ImageJobsMemory"
 import { ImageJobsRedisLive } from "@shum/infra/ImageJobsRedis"
+import { Outbox } from "@shum/infra/Outbox"
 import { Redis } from "@shum/infra/Redis"
 import { ImageProcessor } from "@shum/worker/ImageProcessor"
 import { Effect, Layer, Option } from "effect"
@@ -25,6 +26,7 @@ import { Health, RedisProbe } from "./System/Health.js"
 import { WorkerStatusRedis } from "./System/WorkerStatus.js"
 import { UsersRepo } from "./Users/UsersRepo.js"
 import { UsersService } from "./Users/UsersService.js"
+import { WebhooksService } from "./Webhooks/WebhooksService.js"
 
 /**
  * Rate limiter, image job stream, worker heartbeats and health probe on one Redis. (Revoked tokens live in
@@ -65,7 +67,8 @@ const SlicesLive = Layer.mergeAll(
   Health.Default,
   CatalogueServicesLive,
   BookingsServicesLive,
-  ImagesService.Default
+  ImagesService.Default,
+  WebhooksService.Default
 )
 
 /**
@@ -82,7 +85,9 @@ const SharedLive = Layer.mergeAll(
   StayLimits.Default,
   CatalogueRepositoriesLive,
   ImagesRepo.Default,
-  ImageProcessor.Default
+  ImageProcessor.Default,
+  // the transactional outbox (docs/decisions.md D16): written by the slices' repositories and the tests
+  Outbox.Default
 )
 
 /** One of each per process: the metrics registry and the shutdown state. */

@@ -19,6 +19,7 @@ import { QueryMetricsLive } from "./Metrics.js"
 import { GracefulShutdownLive, NodeServerLive } from "./NodeServer.js"
 import { SeedLive } from "./Seed.js"
 import { RedisBackedLive, ServicesLive } from "./Services.js"
+import { EmbeddedWebhookDispatcherLive } from "./Webhooks/WebhooksWorker.js"
 
 const SeedFromConfig = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
@@ -36,6 +37,7 @@ export const ServerLive = GracefulShutdownLive.pipe(
   Layer.provide(SeedFromConfig),
   Layer.provideMerge(ServicesLive),
   Layer.provide(EmbeddedImageWorkerLive), // no Redis: the image worker runs in this process
+  Layer.provide(EmbeddedWebhookDispatcherLive), // and so does webhook delivery
   Layer.provide(RedisBackedLive),
   Layer.provideMerge(DatabaseLive.pipe(Layer.provide(QueryMetricsLive))),
   Layer.provide(AppConfig.Default),

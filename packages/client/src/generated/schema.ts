@@ -801,6 +801,140 @@ export interface paths {
     patch: operations["patchCity"]
     trace?: never
   }
+  "/webhooks": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * List subscriptions
+     * @description Admin only. Every subscription, by id; secrets are never shown again.
+     */
+    get: operations["listWebhooks"]
+    put?: never
+    /**
+     * Subscribe to events
+     * @description Admin only. Answers 201 with the subscription and its signing `secret`, shown this once, and `Location`.
+     *
+     *     `events` takes event types (`booking.created`), families (`booking.*`) or `*`; `hotel_ids` limits the subscription to events of those hotels. The URL must be `https`, or `http` to a host listed in `WEBHOOK_ALLOWED_HOSTS`; an IP address that is loopback, private, link-local or a cloud metadata address is refused (422 at `url`) unless listed there. Names are resolved at each delivery and the address connected to is checked the same way.
+     */
+    post: operations["createWebhook"]
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  "/webhooks/{webhook_id}": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Get a subscription
+     * @description Admin only. Unknown id → 404 `Вебхук не найден`.
+     */
+    get: operations["getWebhook"]
+    put?: never
+    post?: never
+    /**
+     * Delete a subscription
+     * @description Admin only. Its pending deliveries and their history go with it.
+     */
+    delete: operations["deleteWebhook"]
+    options?: never
+    head?: never
+    /**
+     * Change a subscription
+     * @description Admin only. Writes the fields present (`null` clears `hotel_ids` or `description`). `enabled: true` turns a disabled subscription on again; deliveries still pending resume. The URL must be `https`, or `http` to a host listed in `WEBHOOK_ALLOWED_HOSTS`; an IP address that is loopback, private, link-local or a cloud metadata address is refused (422 at `url`) unless listed there. Names are resolved at each delivery and the address connected to is checked the same way.
+     */
+    patch: operations["patchWebhook"]
+    trace?: never
+  }
+  "/webhooks/{webhook_id}/rotate-secret": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Rotate the signing secret
+     * @description Admin only. A new secret, shown this once. For `grace_period_seconds` (default one day) every message carries two signatures in `webhook-signature`, one per secret, so receivers can switch over.
+     */
+    post: operations["rotateWebhookSecret"]
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  "/webhooks/{webhook_id}/ping": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Send a test event
+     * @description Admin only. Queues a `webhook.ping` event for this subscription only (also when it is disabled) and answers 202 with its delivery; follow it in the deliveries list.
+     */
+    post: operations["pingWebhook"]
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  "/webhooks/{webhook_id}/deliveries": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * List deliveries
+     * @description Admin only. The subscription's deliveries, newest first, each with its attempts (status code, duration, error); `status` filters, `cursor` pages.
+     */
+    get: operations["listWebhookDeliveries"]
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Send an event again
+     * @description Admin only. Queues the delivery's event again for this subscription, as a new delivery (202); the same `webhook-id`, so an idempotent receiver processes it once. Unknown delivery → 404 `Доставка вебхука не найдена`.
+     */
+    post: operations["redeliverWebhook"]
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
 }
 export type webhooks = Record<string, never>
 export interface components {
@@ -1850,6 +1984,187 @@ export interface components {
     CityPatch: {
       name?: string | null
       country_id?: number | null
+    }
+    /**
+     * @example {
+     *       "url": "https://hooks.example.com/shum",
+     *       "events": [
+     *         "booking.*"
+     *       ],
+     *       "hotel_ids": [
+     *         1
+     *       ]
+     *     }
+     */
+    WebhookCreate: {
+      /**
+       * maxLength(2048)
+       * @description Where events are POSTed: `https`, or `http` to a host in `WEBHOOK_ALLOWED_HOSTS`; never a loopback, private, link-local or metadata address unless its host is listed there
+       * @example https://hooks.example.com/shum
+       */
+      url: string
+      /**
+       * maxItems(32)
+       * @description an array of at most 32 item(s)
+       */
+      events: string[]
+      hotel_ids?: components["schemas"]["Int"][] | null
+      description?: string | null
+    }
+    /**
+     * @description The new subscription and its signing secret — shown this once; keep it (rotate-secret makes a new one).
+     * @example {
+     *       "id": 1,
+     *       "url": "https://hooks.example.com/shum",
+     *       "description": null,
+     *       "events": [
+     *         "booking.*"
+     *       ],
+     *       "hotel_ids": [
+     *         1
+     *       ],
+     *       "enabled": true,
+     *       "disabled_reason": null,
+     *       "previous_secret_expires_at": null,
+     *       "created_at": "2026-11-20T10:15:30.123Z",
+     *       "updated_at": "2026-11-20T10:15:30.123Z",
+     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+     *     }
+     */
+    WebhookCreated: {
+      id: components["schemas"]["Int"]
+      url: string
+      description: string | null
+      events: string[]
+      hotel_ids: components["schemas"]["Int"][] | null
+      enabled: boolean
+      disabled_reason: string | null
+      previous_secret_expires_at: components["schemas"]["Timestamp"] | null
+      created_at: components["schemas"]["Timestamp"]
+      updated_at: components["schemas"]["Timestamp"]
+      secret: string
+    }
+    /**
+     * @description A webhook subscription. `enabled` turns false when its deliveries failed for a whole retry schedule (`disabled_reason` says so); PATCH `enabled: true` turns it on again.
+     * @example {
+     *       "id": 1,
+     *       "url": "https://hooks.example.com/shum",
+     *       "description": null,
+     *       "events": [
+     *         "booking.*"
+     *       ],
+     *       "hotel_ids": [
+     *         1
+     *       ],
+     *       "enabled": true,
+     *       "disabled_reason": null,
+     *       "previous_secret_expires_at": null,
+     *       "created_at": "2026-11-20T10:15:30.123Z",
+     *       "updated_at": "2026-11-20T10:15:30.123Z"
+     *     }
+     */
+    Webhook: {
+      id: components["schemas"]["Int"]
+      url: string
+      description: string | null
+      events: string[]
+      hotel_ids: components["schemas"]["Int"][] | null
+      enabled: boolean
+      disabled_reason: string | null
+      previous_secret_expires_at: components["schemas"]["Timestamp"] | null
+      created_at: components["schemas"]["Timestamp"]
+      updated_at: components["schemas"]["Timestamp"]
+    }
+    /**
+     * @example {
+     *       "enabled": true
+     *     }
+     */
+    WebhookPatch: {
+      /**
+       * maxLength(2048)
+       * @description Where events are POSTed: `https`, or `http` to a host in `WEBHOOK_ALLOWED_HOSTS`; never a loopback, private, link-local or metadata address unless its host is listed there
+       * @example https://hooks.example.com/shum
+       */
+      url?: string
+      /**
+       * maxItems(32)
+       * @description an array of at most 32 item(s)
+       */
+      events?: string[]
+      hotel_ids?: components["schemas"]["Int"][] | null
+      description?: string | null
+      enabled?: boolean
+    }
+    /**
+     * @description The new signing secret, shown this once. Until `previous_secret_expires_at` messages carry a signature by each secret, so a receiver holding either accepts them.
+     * @example {
+     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+     *       "previous_secret_expires_at": "2026-11-21T10:15:30.123Z"
+     *     }
+     */
+    WebhookSecret: {
+      secret: string
+      previous_secret_expires_at: components["schemas"]["Timestamp"] | null
+    }
+    /**
+     * @description One event for one subscription: `pending` until the receiver answers 2xx (`delivered`) or the retries run out (`dead`). `attempts_log` holds the last 20 tries, newest first.
+     * @example {
+     *       "id": 7,
+     *       "event_id": "0b6f5cf6-7f0e-4a8e-9d7a-3c1f3f1f2a10",
+     *       "event_type": "booking.created",
+     *       "status": "delivered",
+     *       "attempts": 2,
+     *       "next_attempt_at": null,
+     *       "created_at": "2026-11-20T10:15:30.200Z",
+     *       "finished_at": "2026-11-20T10:15:36.050Z",
+     *       "last_response_code": 200,
+     *       "last_duration_ms": 38,
+     *       "last_error": null,
+     *       "attempts_log": []
+     *     }
+     */
+    WebhookDelivery: {
+      id: components["schemas"]["Int"]
+      event_id: string
+      event_type: string
+      status: components["schemas"]["WebhookDeliveryStatus"]
+      attempts: components["schemas"]["Int"]
+      next_attempt_at: components["schemas"]["Timestamp"] | null
+      created_at: components["schemas"]["Timestamp"]
+      finished_at: components["schemas"]["Timestamp"] | null
+      last_response_code: components["schemas"]["Int"] | null
+      last_duration_ms: components["schemas"]["Int"] | null
+      last_error: string | null
+      attempts_log: components["schemas"]["WebhookAttempt"][]
+    }
+    /** @enum {string} */
+    WebhookDeliveryStatus: "pending" | "delivered" | "dead"
+    /**
+     * @description One try: the receiver's status code (none when it was not reached) and the error.
+     * @example {
+     *       "attempted_at": "2026-11-20T10:15:31.004Z",
+     *       "response_code": 503,
+     *       "duration_ms": 41,
+     *       "error": "status 503"
+     *     }
+     */
+    WebhookAttempt: {
+      attempted_at: components["schemas"]["Timestamp"]
+      response_code: components["schemas"]["Int"] | null
+      duration_ms: components["schemas"]["Int"]
+      error: string | null
+    }
+    /**
+     * @description Newest first; pass `next_cursor` as `cursor` for the next page (`null`: no more).
+     * @example {
+     *       "items": [],
+     *       "next_cursor": null
+     *     }
+     */
+    WebhookDeliveryPage: {
+      items: components["schemas"]["WebhookDelivery"][]
+      next_cursor: string | null
     }
   }
   responses: never
@@ -7759,6 +8074,1036 @@ export interface operations {
         }
         content: {
           "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  listWebhooks: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description A list of `Webhook` */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["Webhook"][]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  createWebhook: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["WebhookCreate"]
+      }
+    }
+    responses: {
+      /** @description The new subscription and its signing secret — shown this once; keep it (rotate-secret makes a new one). */
+      201: {
+        headers: {
+          /** @description The new resource's path, `/webhooks/{webhook_id}`, after `ROOT_PATH` when the service has one (e.g. `/apps/shum-booking/webhooks/1`): `GET` it to read what was created. */
+          Location: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["WebhookCreated"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
+        }
+      }
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  getWebhook: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description an integer id */
+        webhook_id: number
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description A webhook subscription. `enabled` turns false when its deliveries failed for a whole retry schedule (`disabled_reason` says so); PATCH `enabled: true` turns it on again. */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["Webhook"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  deleteWebhook: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description an integer id */
+        webhook_id: number
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Operation succeeded. */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["Message"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  patchWebhook: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description an integer id */
+        webhook_id: number
+      }
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["WebhookPatch"]
+      }
+    }
+    responses: {
+      /** @description A webhook subscription. `enabled` turns false when its deliveries failed for a whole retry schedule (`disabled_reason` says so); PATCH `enabled: true` turns it on again. */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["Webhook"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  rotateWebhookSecret: {
+    parameters: {
+      query?: {
+        /** @description How long the previous secret keeps signing too, 0..604800 seconds (default 86400) */
+        grace_period_seconds?: number
+      }
+      header?: never
+      path: {
+        /** @description an integer id */
+        webhook_id: number
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description The new signing secret, shown this once. Until `previous_secret_expires_at` messages carry a signature by each secret, so a receiver holding either accepts them. */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["WebhookSecret"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  pingWebhook: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description an integer id */
+        webhook_id: number
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description One event for one subscription: `pending` until the receiver answers 2xx (`delivered`) or the retries run out (`dead`). `attempts_log` holds the last 20 tries, newest first. */
+      202: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["WebhookDelivery"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  listWebhookDeliveries: {
+    parameters: {
+      query?: {
+        status?: components["schemas"]["WebhookDeliveryStatus"]
+        /** @description `next_cursor` of the previous page */
+        cursor?: string
+        /** @description Deliveries per page, 1..100 (default 20) */
+        limit?: number
+      }
+      header?: never
+      path: {
+        /** @description an integer id */
+        webhook_id: number
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Newest first; pass `next_cursor` as `cursor` for the next page (`null`: no more). */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["WebhookDeliveryPage"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  redeliverWebhook: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description an integer id */
+        webhook_id: number
+        /** @description an integer id */
+        delivery_id: number
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description One event for one subscription: `pending` until the receiver answers 2xx (`delivered`) or the retries run out (`dead`). `attempts_log` holds the last 20 tries, newest first. */
+      202: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["WebhookDelivery"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
         }
       }
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
