@@ -20,7 +20,7 @@ import { WebhooksApi } from "./WebhooksApi.js"
 
 export const API_TITLE = "Shum Booking API"
 export const API_VERSION = "1.0.3"
-export const DEFAULT_SERVER = { url: "/", description: "This server" } as const
+const DEFAULT_SERVER = { url: "/", description: "This server" } as const
 
 export class ShumApi extends HttpApi.make("shum")
   .add(SystemApi)

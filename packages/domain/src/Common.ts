@@ -51,10 +51,10 @@ export const minChars =
 const FORBIDDEN_CHAR = /[\u0000\uD800-\uDFFF]/u // eslint-disable-line no-control-regex
 
 /** Whether PostgreSQL can store this text: no NUL, no lone surrogate (see `Text`). */
-export const isStorableText = (s: string): boolean => !FORBIDDEN_CHAR.test(s)
+const isStorableText = (s: string): boolean => !FORBIDDEN_CHAR.test(s)
 
 /** Why `isStorableText` refused `s`, as a 422 `msg`. */
-export const unstorableTextMessage = (s: unknown): string =>
+const unstorableTextMessage = (s: unknown): string =>
   typeof s === "string" && s.includes("\u0000")
     ? "Value error, the text contains a NUL character (U+0000), which is not accepted"
     : "Value error, the text contains an unpaired surrogate (not a Unicode character), which is not accepted"
@@ -115,7 +115,7 @@ const laxIntWithin = (minimum: number, maximum: number, jsonSchema: Record<strin
  * A 64-bit-ish integer id for external systems (Telegram, Pachca): lax, and within JS's safe range (the
  * column is a `bigint`, which holds more, but a number beyond ±2^53 cannot be read exactly).
  */
-export const SAFE_INTEGER = { minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER } as const
+const SAFE_INTEGER = { minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER } as const
 export const ExternalId = laxIntWithin(SAFE_INTEGER.minimum, SAFE_INTEGER.maximum, { format: "int64" })
 
 /**
@@ -131,7 +131,7 @@ const integerFromString = <R>(integer: Schema.Schema<number, number, R>, jsonSch
  * parameter outright (it was a 500). The bounds read as Pydantic's `ge`/`le` in a 422 (`Http/Validation.ts`).
  */
 export const INT32 = { minimum: -2_147_483_648, maximum: 2_147_483_647 } as const
-export const Int32 = Schema.Int.pipe(
+const Int32 = Schema.Int.pipe(
   Schema.filter((n) => n >= INT32.minimum && n <= INT32.maximum, { jsonSchema: { ...INT32 } })
 )
 

@@ -19,7 +19,7 @@ const DOMAIN_CHAR = /[\p{L}\p{M}\p{N}.-]/u
 const LABEL = /^[\p{L}\p{M}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?$/u
 
 /** RFC 6761 and friends: names that can never receive mail (email-validator's list). */
-export const SPECIAL_USE_DOMAINS = ["arpa", "invalid", "local", "localhost", "onion", "test"] as const
+const SPECIAL_USE_DOMAINS = ["arpa", "invalid", "local", "localhost", "onion", "test"] as const
 
 const describeChars = (chars: Iterable<string>): string =>
   [...new Set(chars)].map((c) => (c === " " ? "SPACE" : /\s/u.test(c) ? JSON.stringify(c) : `'${c}'`)).join(", ")
@@ -80,7 +80,7 @@ const checkDomain = (domain: string): string | undefined => {
 }
 
 /** The normalised address, or the reason it is not one. */
-export const parseEmail = (input: string): Either.Either<string, string> => {
+const parseEmail = (input: string): Either.Either<string, string> => {
   const address = (DISPLAY_FORM.exec(input)?.[1] ?? input).trim()
   const at = address.lastIndexOf("@")
   if (at < 0) return Either.left("An email address must have an @-sign.")

@@ -17,7 +17,7 @@ import { AdminAuthentication } from "./Security.js"
  * One part named `file`. The size limit (`MAX_IMAGE_FILE_SIZE_MB`) is configuration, so the server applies
  * it while the body streams in; it is deliberately not fixed here.
  */
-export const ImageUploadForm = HttpApiSchema.Multipart(
+const ImageUploadForm = HttpApiSchema.Multipart(
   Schema.Struct({
     file: Multipart.SingleFileSchema.annotations({
       jsonSchema: { type: "string", format: "binary", description: "The image file" }

@@ -84,7 +84,7 @@ const rewriteErrorResponse = (response: Json, schemas: Json): boolean => {
   return true
 }
 
-export const stripDecodeErrors = (spec: Json): Json => {
+const stripDecodeErrors = (spec: Json): Json => {
   const components = (spec["components"] ?? {}) as Json
   const schemas = (components["schemas"] ?? {}) as Json
   const paths = (spec["paths"] ?? {}) as Record<string, Record<string, Json>>
@@ -105,7 +105,7 @@ export const stripDecodeErrors = (spec: Json): Json => {
 }
 
 /** Request-body schemas allow extra members: the server ignores them rather than refusing the body. */
-export const allowExtraBodyFields = (spec: Json): Json => {
+const allowExtraBodyFields = (spec: Json): Json => {
   const schemas = (((spec["components"] ?? {}) as Json)["schemas"] ?? {}) as Json
   const paths = (spec["paths"] ?? {}) as Record<string, Record<string, Json>>
   for (const operations of Object.values(paths)) {
@@ -133,7 +133,7 @@ const walk = (node: unknown, visit: (object: Json) => void): void => {
 }
 
 /** Step 4: effect's keyword schemas (`{"$id": "/schemas/unknown", "title": "unknown"}`) become plain schemas. */
-export const dropKeywordIds = (spec: Json): Json => {
+const dropKeywordIds = (spec: Json): Json => {
   walk(spec, (node) => {
     const id = node["$id"]
     if (typeof id !== "string" || !id.startsWith("/schemas/")) return
@@ -186,7 +186,7 @@ const mediaExamples = (schema: Json, schemas: Json): Json | undefined => {
 }
 
 /** Step 5: media-type `examples` on every body whose schema has examples (all but the image upload's file). */
-export const addMediaExamples = (spec: Json): Json => {
+const addMediaExamples = (spec: Json): Json => {
   const schemas = (((spec["components"] ?? {}) as Json)["schemas"] ?? {}) as Json
   const bodies = operationsOf(spec).flatMap((operation) => [
     (operation["requestBody"] ?? {}) as Json,
@@ -205,7 +205,7 @@ export const addMediaExamples = (spec: Json): Json => {
 }
 
 /** Step 5b: `HttpApi` describes a list answer as "Success"; name what is listed. */
-export const describeLists = (spec: Json): Json => {
+const describeLists = (spec: Json): Json => {
   for (const operation of operationsOf(spec)) {
     for (const [, response] of responsesOf(operation)) {
       if (response["description"] !== "Success" || !isObject(response["content"])) continue
@@ -240,7 +240,7 @@ const BODY_TOO_LARGE: Json = {
 }
 
 /** Step 7: a 413 on every operation with a (non-multipart) request body. */
-export const documentBodyLimit = (spec: Json): Json => {
+const documentBodyLimit = (spec: Json): Json => {
   for (const operation of operationsOf(spec)) {
     const content = ((operation["requestBody"] ?? {}) as Json)["content"]
     if (!isObject(content) || Object.keys(content).every((type) => type.startsWith("multipart/"))) continue

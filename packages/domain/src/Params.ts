@@ -73,7 +73,7 @@ export const UsersQuery = Schema.Struct({
  * which reads as a search that silently found everything. They are refused (422 at the parameter) with a
  * message naming the search that does take them (docs/api.md §8.5).
  */
-export const HOTELS_NOT_BY_DATE =
+const HOTELS_NOT_BY_DATE =
   "GET /hotels does not filter by dates: hotels with rooms free for a stay are listed by " +
   "GET /hotels/rooms/available?date_from=…&date_to=… (one hotel's rooms: GET /hotels/{hotel_id}/rooms/available)"
 

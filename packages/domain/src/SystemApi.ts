@@ -62,7 +62,7 @@ export const CeleryStatus = Schema.Union(
   Schema.Struct({ status: Schema.Literal("error"), error: Schema.String })
 ).annotations({ identifier: "WorkerStatus", description: "The image workers (kept under `celery` for compatibility)." })
 
-export const DiskStatus = Schema.Union(
+const DiskStatus = Schema.Union(
   Schema.Struct({
     status: Schema.Literal("ok", "warning"),
     total_gb: Schema.Number,
@@ -105,7 +105,7 @@ export class HealthDetailed extends Schema.Class<HealthDetailed>("HealthDetailed
   })
 ) {}
 
-export const MetricsText = HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }).annotations({
+const MetricsText = HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }).annotations({
   description: "Prometheus text exposition format 0.0.4.",
   examples: [
     '# HELP app_info Application information\n# TYPE app_info gauge\napp_info{version="1.0.0"} 1\n' +

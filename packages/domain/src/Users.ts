@@ -10,10 +10,10 @@ export const Role = Schema.Literal("user", "admin").annotations({ identifier: "R
 export type Role = typeof Role.Type
 
 /** bcrypt reads no further than this many bytes: a longer password would be silently shortened. */
-export const PASSWORD_MAX_BYTES = 72
+const PASSWORD_MAX_BYTES = 72
 
 /** The length of a string in UTF-8 bytes (what bcrypt reads). */
-export const utf8Length = (s: string): number => new TextEncoder().encode(s).length
+const utf8Length = (s: string): number => new TextEncoder().encode(s).length
 
 /**
  * 8..72 characters (docs/api.md §4.2) and at most 72 bytes in UTF-8 (docs/decisions.md D12), on register, login

@@ -30,7 +30,7 @@ const textArray = defaultParser(OID.textArray, "text") as (value: string) => Arr
  * `date` stays the plain `YYYY-MM-DD` string (pg would make a local-midnight Date), and `int8` (ids,
  * `count(*)`) becomes a number when it fits exactly, else stays a string. Everything else is pg's default.
  */
-export const pgTypes: pg.CustomTypesConfig = {
+const pgTypes: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: "text" | "binary") => {
     if (format === "binary") return defaultParser(oid, format)
     switch (oid) {

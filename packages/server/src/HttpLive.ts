@@ -47,7 +47,7 @@ const GroupsLive = Layer.mergeAll(
 export const documentedApi = (rootPath: string) =>
   rootPath === "" ? ShumApi : ShumApi.annotate(OpenApi.Servers, [{ url: rootPath, description: "Production server" }])
 
-export const ApiLive = Layer.unwrapEffect(
+const ApiLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => HttpApiBuilder.api(documentedApi(config.http.rootPath)))
 ).pipe(Layer.provide(GroupsLive), Layer.provide(SecurityLive))
 

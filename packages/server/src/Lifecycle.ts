@@ -3,7 +3,7 @@
  * the first of them (`GracefulShutdownLive` in `NodeServer.ts`) marks the process as shutting down, so
  * `/ready` answers 503 (D6) while in-flight requests finish.
  */
-import { Effect, Layer, Ref } from "effect"
+import { Effect, Ref } from "effect"
 
 export class Lifecycle extends Effect.Service<Lifecycle>()("server/Lifecycle", {
   scoped: Effect.gen(function* () {
@@ -15,10 +15,3 @@ export class Lifecycle extends Effect.Service<Lifecycle>()("server/Lifecycle", {
     } as const
   })
 }) {}
-
-export const LifecycleTest = Layer.effect(
-  Lifecycle,
-  Effect.map(Ref.make(false), (flag) =>
-    Lifecycle.make({ isShuttingDown: Ref.get(flag), beginShutdown: Ref.set(flag, true) })
-  )
-)

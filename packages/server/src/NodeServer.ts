@@ -22,7 +22,7 @@ import { Server as NetServer } from "node:net"
 import { Lifecycle } from "./Lifecycle.js"
 
 /** Closes the listening socket and waits for open connections, bounded by `SHUTDOWN_TIMEOUT_SECONDS`. */
-export class HttpListener extends Context.Tag("server/HttpListener")<
+class HttpListener extends Context.Tag("server/HttpListener")<
   HttpListener,
   { readonly close: Effect.Effect<void> }
 >() {}

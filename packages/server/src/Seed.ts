@@ -92,11 +92,11 @@ const insertDemoData = (sql: SqlClient.SqlClient) =>
   })
 
 /** Inserts the demo catalogue into an empty database, in one transaction; `false` when there was data. */
-export const seedDemoData = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+const seedDemoData = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   insertDemoData(sql).pipe(sql.withTransaction, Effect.orDie, Effect.withSpan("Seed.demoData"))
 )
 
-export const DEMO_ADMIN_EMAIL = "admin@example.com"
+const DEMO_ADMIN_EMAIL = "admin@example.com"
 
 /** The demo admin's password: generated once, kept beside the embedded database so it survives restarts. */
 const demoAdminPassword = (file: string) =>

@@ -17,7 +17,7 @@ import { Tokens } from "./Tokens.js"
 const BEARER = "Bearer "
 
 /** docs/api.md §4.1: the cookie if non-empty, else the text after the first `Bearer ` up to any second one. */
-export const presentedToken = (request: HttpServerRequest.HttpServerRequest): Option.Option<string> => {
+const presentedToken = (request: HttpServerRequest.HttpServerRequest): Option.Option<string> => {
   const cookie = request.cookies["access_token"]
   if (cookie !== undefined && cookie !== "") return Option.some(cookie)
   const header = request.headers["authorization"] ?? ""
@@ -55,14 +55,14 @@ const makeAuthenticate = Effect.gen(function* () {
   }).pipe(Effect.withSpan("Auth.authenticate"))
 })
 
-export const AuthenticationLive = Layer.effect(
+const AuthenticationLive = Layer.effect(
   Authentication,
   Effect.map(makeAuthenticate, (authenticate) =>
     Authentication.of({ cookie: () => authenticate, bearer: () => authenticate })
   )
 )
 
-export const AdminAuthenticationLive = Layer.effect(
+const AdminAuthenticationLive = Layer.effect(
   AdminAuthentication,
   Effect.map(makeAuthenticate, (authenticate) => {
     const admin = Effect.flatMap(authenticate, (user) =>

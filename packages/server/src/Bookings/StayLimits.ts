@@ -17,7 +17,7 @@ import { DateTime, Effect } from "effect"
 const DAY_MS = 86_400_000
 
 /** Whole days from `from` to `to`, both `YYYY-MM-DD`. */
-export const daysBetween = (from: string, to: string): number =>
+const daysBetween = (from: string, to: string): number =>
   Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS)
 
 export interface Stay {
@@ -34,7 +34,7 @@ export interface StayLimitsSettings {
 }
 
 /** The problems of a stay under these limits, as of `today` (UTC, `YYYY-MM-DD`); empty when it is within them. */
-export const stayLimitIssues = (
+const stayLimitIssues = (
   limits: StayLimitsSettings,
   today: DateTime.Utc,
   stay: Stay,

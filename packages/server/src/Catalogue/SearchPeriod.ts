@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import type { StayLimits } from "../Bookings/StayLimits.js"
 
 /** E-40: `date_from` must be before `date_to` (`YYYY-MM-DD` compares as text). */
-export const ensurePeriod = (from: string, to: string) =>
+const ensurePeriod = (from: string, to: string) =>
   from < to ? Effect.void : Effect.fail(new InvalidDateRange({ detail: Messages.periodInvalid }))
 
 /**

@@ -28,11 +28,11 @@ import { problemResponse } from "./ErrorMapping.js"
 import { parseJson } from "./JsonBody.js"
 
 /** As `HttpApiBuilder` decides it: these bodies are parsed as multipart (and limited as uploads). */
-export const isMultipart = (request: HttpServerRequest.HttpServerRequest) =>
+const isMultipart = (request: HttpServerRequest.HttpServerRequest) =>
   (request.headers["content-type"] ?? "").toLowerCase().includes("multipart/form-data")
 
 /** A request whose body was read already: every way of reading it answers from the same bytes. */
-export class BufferedRequest extends Inspectable.Class implements HttpServerRequest.HttpServerRequest {
+class BufferedRequest extends Inspectable.Class implements HttpServerRequest.HttpServerRequest {
   readonly [HttpServerRequest.TypeId]: HttpServerRequest.TypeId = HttpServerRequest.TypeId
   readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
   private decoded: string | undefined

@@ -281,7 +281,7 @@ export const jsonTooDeep = (error: JsonTooDeep): Issue =>
 // --- what a 422 may echo (docs/decisions.md D11) ---------------------------------------------------------
 
 /** The most characters of a client's input a 422 repeats; longer inputs are cut and end with `…`. */
-export const MAX_ECHO = 200
+const MAX_ECHO = 200
 /** A `msg` longer than this (a schema's own wording may quote the value) is cut too. */
 const MAX_MESSAGE = 500
 /** Fields whose value is a secret: their `input` is never echoed, nor their value anywhere in the answer. */

@@ -60,7 +60,7 @@ const PARAMETER = new RegExp(
   "uy"
 )
 
-export const multipartBoundary = (header: string): string | undefined => {
+const multipartBoundary = (header: string): string | undefined => {
   const semicolon = header.indexOf(";")
   if (semicolon === -1 || !MEDIA_TYPE.test(header.slice(0, semicolon).trim())) return undefined
   let boundary: string | undefined
@@ -81,7 +81,7 @@ export const multipartBoundary = (header: string): string | undefined => {
  * for that failure yet, and the request would wait for ever: once the whole body has arrived, parsing it
  * has `PARSE_GRACE` to finish, else the body is answered as unreadable.
  */
-export class UploadParsed extends Context.Tag("server/UploadParsed")<UploadParsed, Deferred.Deferred<void>>() {}
+class UploadParsed extends Context.Tag("server/UploadParsed")<UploadParsed, Deferred.Deferred<void>>() {}
 
 const PARSE_GRACE = Duration.seconds(10)
 
@@ -98,7 +98,7 @@ const bodyReceived = (request: HttpServerRequest.HttpServerRequest) =>
 /** As a missing body is answered (`Http/ErrorMapping.ts`): nothing of it can be read. */
 const unparsableForm = validationResponse([{ type: "missing", loc: ["body"], msg: "Field required", input: null }])
 
-export const UploadLimitsLive = HttpApiBuilder.middleware(
+const UploadLimitsLive = HttpApiBuilder.middleware(
   Effect.map(
     AppConfig,
     ({ images }) =>
@@ -131,7 +131,7 @@ const CACHE_HEADERS = { "cache-control": "public, max-age=2592000, immutable" }
 
 const notFound = problemResponse(new Errors.NotFound({ detail: Messages.notFoundRoute }))
 
-export const StaticImagesLive = HttpApiBuilder.Router.use((router) =>
+const StaticImagesLive = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function* () {
     const { images } = yield* AppConfig
     yield* router.get(

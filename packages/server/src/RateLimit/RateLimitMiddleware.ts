@@ -33,7 +33,7 @@ const AUTH_ROUTES: ReadonlySet<string> = new Set(["/auth/register", "/auth/login
 const WARNING_INTERVAL_MS = 30_000
 
 /** D4: never limited. */
-export const isSystemPath = (path: string) =>
+const isSystemPath = (path: string) =>
   path === "/health" ||
   path.startsWith("/health/") ||
   path === "/live" ||
@@ -74,7 +74,7 @@ const passesValidation = (request: HttpServerRequest.HttpServerRequest, match: R
     )
   })
 
-export const makeRateLimit = Effect.gen(function* () {
+const makeRateLimit = Effect.gen(function* () {
   const { rateLimit } = yield* AppConfig
   const limiter = yield* RateLimiter
   const metrics = yield* Metrics

@@ -3,7 +3,7 @@ import { Clock, Effect } from "effect"
 const pad = (n: number, width = 2) => String(n).padStart(width, "0")
 
 /** Server-local naive ISO-8601 with microseconds, as the original's `datetime.now().isoformat()`. */
-export const naiveTimestamp = (millis: number): string => {
+const naiveTimestamp = (millis: number): string => {
   const d = new Date(millis)
   const date = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`
   const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
