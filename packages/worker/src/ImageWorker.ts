@@ -84,29 +84,31 @@ export const requeuePending = (except: ReadonlySet<number>) =>
     return claimed.length
   })
 
-export const runImageWorker = (options: ImageWorkerOptions) =>
+type RecordOutcome = (outcome: JobOutcome, since?: number) => Effect.Effect<void>
+
+/** Counts an outcome (and its duration since `since`) when the process has metrics. */
+const recorder =
+  (metrics: Option.Option<WorkerMetrics["Type"]>): RecordOutcome =>
+  (outcome, since) =>
+    Option.match(metrics, {
+      onNone: () => Effect.void,
+      onSome: (m) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          m.record(outcome, since === undefined ? undefined : (now - since) / 1000)
+        )
+    })
+
+/**
+ * One attempt at one image: write the variants, mark the image done, remove its original, tell the waiting
+ * upload. An image deleted or settled meanwhile is tidied up, not processed. A database failure runs it
+ * again (`retryDatabase`); `inHand` holds the image while it runs.
+ */
+const processJob = (options: ImageWorkerOptions, inHand: Set<number>, record: RecordOutcome) =>
   Effect.gen(function* () {
     const jobs = yield* ImageJobs
     const rows = yield* ImageRows
     const processor = yield* ImageProcessor
-    const metrics = yield* Effect.serviceOption(WorkerMetrics)
-    const state = yield* Option.match(yield* Effect.serviceOption(ConsumerState), {
-      onNone: () => makeConsumerState,
-      onSome: Effect.succeed
-    })
-    /** The images whose jobs this process has in hand. */
-    const inHand = new Set<number>()
-    const record = (outcome: JobOutcome, since?: number) =>
-      Option.match(metrics, {
-        onNone: () => Effect.void,
-        onSome: (m) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            m.record(outcome, since === undefined ? undefined : (now - since) / 1000)
-          )
-      })
-    yield* Effect.promise(() => mkdir(join(options.dir, ORIGINALS_DIR), { recursive: true }))
-
-    const process = (job: ImageJob, attempt: number) =>
+    return (job: ImageJob, attempt: number) =>
       Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
         const id = job.image_id
@@ -142,9 +144,14 @@ export const runImageWorker = (options: ImageWorkerOptions) =>
         Effect.annotateLogs({ image_id: job.image_id, job_attempt: attempt }),
         Effect.withSpan("ImageWorker.process", { attributes: { "image.id": job.image_id, "job.attempt": attempt } })
       )
+  })
 
-    // failed is final: the original (with its metadata) is not kept either
-    const deadLetter = (job: ImageJob, reason: string) =>
+/** After the last attempt: the image is marked failed — final: its original (with its metadata) is not kept. */
+const deadLetterJob = (options: ImageWorkerOptions, record: RecordOutcome) =>
+  Effect.gen(function* () {
+    const jobs = yield* ImageJobs
+    const rows = yield* ImageRows
+    return (job: ImageJob, reason: string) =>
       rows
         .markFailed(job.image_id, Messages.processingFailed(reason))
         .pipe(
@@ -153,16 +160,23 @@ export const runImageWorker = (options: ImageWorkerOptions) =>
           Effect.zipRight(record("dead_lettered")),
           Effect.withSpan("ImageWorker.deadLetter", { attributes: { "image.id": job.image_id } })
         )
+  })
 
-    yield* Effect.addFinalizer(() => jobs.retire(options.name))
-    // A worker that cannot consume does not claim to be alive: it beats every HEARTBEAT_INTERVAL while it
-    // reads its stream and its database answers (else it could not process what it reads), at once when it
-    // can again, and retires its heartbeat as soon as it cannot.
+/**
+ * A worker that cannot consume does not claim to be alive: it beats every HEARTBEAT_INTERVAL while it reads
+ * its stream and its database answers (else it could not process what it reads), at once when it can again,
+ * and retires its heartbeat as soon as it cannot (and when the scope closes). `beatAgain` makes the next
+ * check beat at once.
+ */
+const heartbeats = (name: string, state: ConsumerState["Type"]) =>
+  Effect.gen(function* () {
+    const jobs = yield* ImageJobs
+    yield* Effect.addFinalizer(() => jobs.retire(name))
     let lastBeat: number | undefined
     const retire = Effect.suspend(() => {
       if (lastBeat === undefined) return Effect.void
       lastBeat = undefined
-      return jobs.retire(options.name)
+      return jobs.retire(name)
     })
     const beat = Effect.gen(function* () {
       if (Option.isSome(yield* state.problem)) return yield* retire
@@ -174,35 +188,56 @@ export const runImageWorker = (options: ImageWorkerOptions) =>
       )
       if (!database) return yield* retire
       lastBeat = now // a failed beat too: tried again after the interval, not every second
-      yield* jobs.heartbeat(options.name)
+      yield* jobs.heartbeat(name)
     })
     yield* beat.pipe(
       Effect.catchAll((error) => Effect.logWarning(`worker heartbeat failed: ${error.message}`)),
       Effect.repeat(Schedule.spaced("1 second")),
       Effect.forkScoped
     )
+    return { beatAgain: () => void (lastBeat = undefined) }
+  })
 
-    const onGroupCreated = ({ atStart, queued }: GroupCreated) =>
-      Effect.gen(function* () {
-        if (!atStart) yield* Option.match(metrics, { onNone: () => Effect.void, onSome: (m) => m.groupRecreated })
-        yield* requeuePending(new Set([...queued, ...inHand]))
-        // the heartbeats went with the rest of Redis's data: beat again at once
-        lastBeat = undefined
-      }).pipe(
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.interrupt
-            : Effect.logWarning("queueing the pending images again failed (the periodic re-queue will)", cause)
-        )
+/** The stream lost its jobs (its group was created again): queue the pending images again, beat again. */
+const groupCreatedHandler =
+  (metrics: Option.Option<WorkerMetrics["Type"]>, inHand: ReadonlySet<number>, beatAgain: () => void) =>
+  ({ atStart, queued }: GroupCreated) =>
+    Effect.gen(function* () {
+      if (!atStart) yield* Option.match(metrics, { onNone: () => Effect.void, onSome: (m) => m.groupRecreated })
+      yield* requeuePending(new Set([...queued, ...inHand]))
+      // the heartbeats went with the rest of Redis's data: beat again at once
+      beatAgain()
+    }).pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.interrupt
+          : Effect.logWarning("queueing the pending images again failed (the periodic re-queue will)", cause)
       )
+    )
+
+export const runImageWorker = (options: ImageWorkerOptions) =>
+  Effect.gen(function* () {
+    const jobs = yield* ImageJobs
+    const metrics = yield* Effect.serviceOption(WorkerMetrics)
+    const state = yield* Option.match(yield* Effect.serviceOption(ConsumerState), {
+      onNone: () => makeConsumerState,
+      onSome: Effect.succeed
+    })
+    /** The images whose jobs this process has in hand. */
+    const inHand = new Set<number>()
+    const record = recorder(metrics)
+    yield* Effect.promise(() => mkdir(join(options.dir, ORIGINALS_DIR), { recursive: true }))
+    const handle = yield* processJob(options, inHand, record)
+    const onDeadLetter = yield* deadLetterJob(options, record)
+    const { beatAgain } = yield* heartbeats(options.name, state)
     yield* Effect.logInfo(`image worker ${options.name} started (concurrency ${options.concurrency})`)
     return yield* jobs.consume({
       consumer: options.name,
       concurrency: options.concurrency,
-      handle: process,
-      onDeadLetter: deadLetter,
+      handle,
+      onDeadLetter,
       onRead: state.report,
-      onGroupCreated
+      onGroupCreated: groupCreatedHandler(metrics, inHand, beatAgain)
     })
   }).pipe(Effect.scoped, Effect.annotateLogs({ worker: options.name }))
 
