@@ -131,7 +131,7 @@ const integerFromString = <R>(integer: Schema.Schema<number, number, R>, jsonSch
  * parameter outright (it was a 500). The bounds read as Pydantic's `ge`/`le` in a 422 (`Http/Validation.ts`).
  */
 export const INT32 = { minimum: -2_147_483_648, maximum: 2_147_483_647 } as const
-const Int32 = Schema.Int.pipe(
+export const Int32 = Schema.Int.pipe(
   Schema.filter((n) => n >= INT32.minimum && n <= INT32.maximum, { jsonSchema: { ...INT32 } })
 )
 
