@@ -49,104 +49,120 @@ interface Claimed {
 export const retryDelaySeconds = (base: Duration.Duration, attempts: number, random: number = Math.random()) =>
   Duration.toSeconds(base) * 2 ** Math.max(0, attempts - 1) * (0.8 + 0.4 * random)
 
+type Sql = SqlClient.SqlClient
+
+interface Outcome {
+  readonly ok: boolean
+  readonly status: number | null
+  readonly durationMs: number
+  readonly error: string | null
+}
+
+/** Fan-out: returns how many events were fanned out (0: none waiting, or another worker is at it). */
+const fanOutEvents = (sql: Sql) =>
+  sql<{ n: number }>`
+    WITH locked AS (SELECT pg_try_advisory_xact_lock(${Number(FAN_OUT_LOCK)}) AS ok),
+    batch AS (
+      SELECT e.id, e.type, e.entity, e.hotel_id, e.subscription_id FROM outbox_events e, locked
+      WHERE locked.ok AND e.fanned_out_at IS NULL ORDER BY e.id LIMIT ${FAN_OUT_BATCH}
+      FOR UPDATE OF e SKIP LOCKED
+    ),
+    inserted AS (
+      INSERT INTO webhook_deliveries (subscription_id, event_id, entity)
+      SELECT s.id, b.id, b.entity FROM batch b JOIN webhook_subscriptions s
+        ON s.enabled
+        AND (b.subscription_id IS NULL OR b.subscription_id = s.id)
+        AND (s.hotel_ids IS NULL OR b.hotel_id = ANY (s.hotel_ids))
+        AND EXISTS (SELECT 1 FROM unnest(s.events) p
+                    WHERE p = '*' OR p = b.type OR (p LIKE '%.*' AND b.type LIKE left(p, -1) || '%'))
+      ORDER BY b.id, s.id
+    ),
+    marked AS (UPDATE outbox_events SET fanned_out_at = now() WHERE id IN (SELECT id FROM batch))
+    SELECT count(*)::int AS n FROM batch`.pipe(
+    sql.withTransaction,
+    Effect.map((rows) => rows[0]?.n ?? 0)
+  )
+
+/** Claim: up to `limit` due deliveries, first of their subscription and entity, leased for `leaseSeconds`. */
+const claimDeliveries = (sql: Sql, leaseSeconds: number) => (limit: number) =>
+  sql<Claimed>`
+    WITH due AS (
+      SELECT d.id FROM webhook_deliveries d
+      JOIN webhook_subscriptions s ON s.id = d.subscription_id
+      JOIN outbox_events e ON e.id = d.event_id
+      WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+        AND (d.leased_until IS NULL OR d.leased_until < now())
+        AND (s.enabled OR e.subscription_id = s.id)
+        AND NOT EXISTS (
+          SELECT 1 FROM webhook_deliveries o
+          WHERE o.subscription_id = d.subscription_id AND o.entity = d.entity AND o.status = 'pending'
+            AND (o.event_id < d.event_id OR (o.event_id = d.event_id AND o.id < d.id)))
+      ORDER BY d.next_attempt_at, d.id LIMIT ${limit}
+      FOR UPDATE OF d SKIP LOCKED
+    ),
+    leased AS (
+      UPDATE webhook_deliveries d SET attempts = d.attempts + 1, lease_token = ${randomUUID()}::uuid,
+        leased_until = now() + make_interval(secs => ${leaseSeconds})
+      FROM due WHERE d.id = due.id
+      RETURNING d.id, d.lease_token, d.attempts, d.created_at, d.subscription_id, d.event_id
+    )
+    SELECT l.id::text AS id, l.lease_token::text AS lease_token, l.attempts, l.created_at, l.subscription_id,
+      s.url, s.secret, CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,
+      e.event_id::text AS event_id, e.type, e.data,
+      to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS event_created_at
+    FROM leased l JOIN webhook_subscriptions s ON s.id = l.subscription_id
+    JOIN outbox_events e ON e.id = l.event_id`
+
+/**
+ * Records an attempt while the lease is still ours: delivered, dead after the last attempt, or pending again
+ * after the backoff delay; a dead delivery with no success since it was made disables its subscription.
+ */
+const recordAttempt = (sql: Sql, settings: DispatcherSettings) => (claimed: Claimed, outcome: Outcome) => {
+  const dead = !outcome.ok && claimed.attempts >= settings.maxAttempts
+  const status = outcome.ok ? "delivered" : dead ? "dead" : "pending"
+  const delay = retryDelaySeconds(settings.retryBase, claimed.attempts)
+  return sql`
+    WITH updated AS (
+      UPDATE webhook_deliveries SET status = ${status}, leased_until = NULL, lease_token = NULL,
+        last_response_code = ${outcome.status}, last_duration_ms = ${outcome.durationMs},
+        last_error = ${outcome.error},
+        next_attempt_at = CASE WHEN ${status} = 'pending' THEN now() + make_interval(secs => ${delay})
+                          ELSE next_attempt_at END,
+        finished_at = CASE WHEN ${status} = 'pending' THEN NULL ELSE now() END
+      WHERE id = ${claimed.id}::bigint AND lease_token = ${claimed.lease_token}::uuid
+      RETURNING id, subscription_id, created_at
+    ),
+    attempt AS (
+      INSERT INTO webhook_attempts (delivery_id, response_code, duration_ms, error)
+      SELECT id, ${outcome.status}, ${outcome.durationMs}, ${outcome.error} FROM updated
+    ),
+    succeeded AS (
+      UPDATE webhook_subscriptions s SET last_success_at = now() FROM updated u
+      WHERE ${outcome.ok} AND s.id = u.subscription_id
+    )
+    UPDATE webhook_subscriptions s SET enabled = false, updated_at = now(),
+      disabled_reason = 'deliveries failed for a whole retry schedule (' || ${settings.maxAttempts} || ' attempts)'
+    FROM updated u
+    WHERE ${dead} AND s.id = u.subscription_id AND s.enabled
+      AND (s.last_success_at IS NULL OR s.last_success_at < u.created_at)`
+}
+
+/** A delivery interrupted before its answer (shutdown): given back at once, its attempt not counted. */
+const releaseDelivery = (sql: Sql) => (claimed: Claimed) =>
+  sql`UPDATE webhook_deliveries SET leased_until = NULL, lease_token = NULL, attempts = attempts - 1
+      WHERE id = ${claimed.id}::bigint AND lease_token = ${claimed.lease_token}::uuid`.pipe(Effect.ignore)
+
 export const makeDispatcher = (settings: DispatcherSettings) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const sender = yield* WebhookSender
     const cipher = makeCipher(settings.keyMaterial)
-    const leaseSeconds = Duration.toSeconds(settings.lease)
+    const fanOut = fanOutEvents(sql)
+    const claim = claimDeliveries(sql, Duration.toSeconds(settings.lease))
+    const record = recordAttempt(sql, settings)
+    const release = releaseDelivery(sql)
 
-    /** Returns how many events were fanned out (0: none waiting, or another worker is at it). */
-    const fanOut = sql<{ n: number }>`
-      WITH locked AS (SELECT pg_try_advisory_xact_lock(${Number(FAN_OUT_LOCK)}) AS ok),
-      batch AS (
-        SELECT e.id, e.type, e.entity, e.hotel_id, e.subscription_id FROM outbox_events e, locked
-        WHERE locked.ok AND e.fanned_out_at IS NULL ORDER BY e.id LIMIT ${FAN_OUT_BATCH}
-        FOR UPDATE OF e SKIP LOCKED
-      ),
-      inserted AS (
-        INSERT INTO webhook_deliveries (subscription_id, event_id, entity)
-        SELECT s.id, b.id, b.entity FROM batch b JOIN webhook_subscriptions s
-          ON s.enabled
-          AND (b.subscription_id IS NULL OR b.subscription_id = s.id)
-          AND (s.hotel_ids IS NULL OR b.hotel_id = ANY (s.hotel_ids))
-          AND EXISTS (SELECT 1 FROM unnest(s.events) p
-                      WHERE p = '*' OR p = b.type OR (p LIKE '%.*' AND b.type LIKE left(p, -1) || '%'))
-        ORDER BY b.id, s.id
-      ),
-      marked AS (UPDATE outbox_events SET fanned_out_at = now() WHERE id IN (SELECT id FROM batch))
-      SELECT count(*)::int AS n FROM batch`.pipe(
-      sql.withTransaction,
-      Effect.map((rows) => rows[0]?.n ?? 0)
-    )
-
-    const claim = (limit: number) =>
-      sql<Claimed>`
-        WITH due AS (
-          SELECT d.id FROM webhook_deliveries d
-          JOIN webhook_subscriptions s ON s.id = d.subscription_id
-          JOIN outbox_events e ON e.id = d.event_id
-          WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-            AND (d.leased_until IS NULL OR d.leased_until < now())
-            AND (s.enabled OR e.subscription_id = s.id)
-            AND NOT EXISTS (
-              SELECT 1 FROM webhook_deliveries o
-              WHERE o.subscription_id = d.subscription_id AND o.entity = d.entity AND o.status = 'pending'
-                AND (o.event_id < d.event_id OR (o.event_id = d.event_id AND o.id < d.id)))
-          ORDER BY d.next_attempt_at, d.id LIMIT ${limit}
-          FOR UPDATE OF d SKIP LOCKED
-        ),
-        leased AS (
-          UPDATE webhook_deliveries d SET attempts = d.attempts + 1, lease_token = ${randomUUID()}::uuid,
-            leased_until = now() + make_interval(secs => ${leaseSeconds})
-          FROM due WHERE d.id = due.id
-          RETURNING d.id, d.lease_token, d.attempts, d.created_at, d.subscription_id, d.event_id
-        )
-        SELECT l.id::text AS id, l.lease_token::text AS lease_token, l.attempts, l.created_at, l.subscription_id,
-          s.url, s.secret, CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,
-          e.event_id::text AS event_id, e.type, e.data,
-          to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS event_created_at
-        FROM leased l JOIN webhook_subscriptions s ON s.id = l.subscription_id
-        JOIN outbox_events e ON e.id = l.event_id`
-
-    const record = (
-      claimed: Claimed,
-      outcome: { ok: boolean; status: number | null; durationMs: number; error: string | null }
-    ) => {
-      const dead = !outcome.ok && claimed.attempts >= settings.maxAttempts
-      const status = outcome.ok ? "delivered" : dead ? "dead" : "pending"
-      const delay = retryDelaySeconds(settings.retryBase, claimed.attempts)
-      return sql`
-        WITH updated AS (
-          UPDATE webhook_deliveries SET status = ${status}, leased_until = NULL, lease_token = NULL,
-            last_response_code = ${outcome.status}, last_duration_ms = ${outcome.durationMs},
-            last_error = ${outcome.error},
-            next_attempt_at = CASE WHEN ${status} = 'pending' THEN now() + make_interval(secs => ${delay})
-                              ELSE next_attempt_at END,
-            finished_at = CASE WHEN ${status} = 'pending' THEN NULL ELSE now() END
-          WHERE id = ${claimed.id}::bigint AND lease_token = ${claimed.lease_token}::uuid
-          RETURNING id, subscription_id, created_at
-        ),
-        attempt AS (
-          INSERT INTO webhook_attempts (delivery_id, response_code, duration_ms, error)
-          SELECT id, ${outcome.status}, ${outcome.durationMs}, ${outcome.error} FROM updated
-        ),
-        succeeded AS (
-          UPDATE webhook_subscriptions s SET last_success_at = now() FROM updated u
-          WHERE ${outcome.ok} AND s.id = u.subscription_id
-        )
-        UPDATE webhook_subscriptions s SET enabled = false, updated_at = now(),
-          disabled_reason = 'deliveries failed for a whole retry schedule (' || ${settings.maxAttempts} || ' attempts)'
-        FROM updated u
-        WHERE ${dead} AND s.id = u.subscription_id AND s.enabled
-          AND (s.last_success_at IS NULL OR s.last_success_at < u.created_at)`
-    }
-
-    /** A delivery interrupted before its answer (shutdown): given back at once, its attempt not counted. */
-    const release = (claimed: Claimed) =>
-      sql`UPDATE webhook_deliveries SET leased_until = NULL, lease_token = NULL, attempts = attempts - 1
-          WHERE id = ${claimed.id}::bigint AND lease_token = ${claimed.lease_token}::uuid`.pipe(Effect.ignore)
-
+    /** Send: signed with the current secret (and the previous one during a rotation's grace), then recorded. */
     const deliver = (claimed: Claimed) =>
       Effect.gen(function* () {
         const secrets = [claimed.secret, claimed.previous_secret].flatMap((stored) =>
