@@ -10,6 +10,7 @@ import { CitiesApi } from "./CitiesApi.js"
 import { CountriesApi } from "./CountriesApi.js"
 import { InternalError, ServiceUnavailable } from "./Errors.js"
 import { FacilitiesApi } from "./FacilitiesApi.js"
+import { HoldsApi } from "./HoldsApi.js"
 import { HotelsApi } from "./HotelsApi.js"
 import { ImagesApi } from "./ImagesApi.js"
 import { finishDocument } from "./OpenApiDoc.js"
@@ -34,6 +35,7 @@ export class ShumApi extends HttpApi.make("shum")
   .add(CountriesApi)
   .add(CitiesApi)
   .add(WebhooksApi)
+  .add(HoldsApi)
   // Any endpoint may meet a database outage (503, E-91) or an unexpected failure (500, E-92/E-93).
   .addError(InternalError)
   .addError(ServiceUnavailable)

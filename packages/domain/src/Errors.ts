@@ -206,6 +206,36 @@ export class RoomUnavailable extends ProblemError<RoomUnavailable>()("RoomUnavai
   example: Messages.roomSoldOut
 }) {}
 
+/** Too many active holds of one user (docs/api.md §8.9, `MAX_ACTIVE_HOLDS_PER_USER`). */
+export class TooManyHolds extends ProblemError<TooManyHolds>()("TooManyHolds", Schema.String, {
+  status: 409,
+  type: "/problems/too-many-holds",
+  title: "Too many holds",
+  description:
+    "The caller already has `MAX_ACTIVE_HOLDS_PER_USER` active holds: confirm or release one, or let it expire.",
+  example: Messages.tooManyHolds(5)
+}) {}
+
+/** A hold that is no longer active: confirmed (and is released), or released (and is confirmed). */
+export class HoldNotActive extends ProblemError<HoldNotActive>()("HoldNotActive", Schema.String, {
+  status: 409,
+  type: "/problems/hold-not-active",
+  title: "Hold not active",
+  description: "The hold was released (it cannot be confirmed) or confirmed (it cannot be released).",
+  example: Messages.holdNotActive
+}) {}
+
+// --- 410 -------------------------------------------------------------------------------------------
+
+/** A hold confirmed after its `expires_at`: its units went back to the inventory. */
+export class HoldExpired extends ProblemError<HoldExpired>()("HoldExpired", Schema.String, {
+  status: 410,
+  type: "/problems/hold-expired",
+  title: "Hold expired",
+  description: "The hold's `expires_at` passed before the confirm; its units are free again. Place a new hold.",
+  example: Messages.holdExpired
+}) {}
+
 // --- 413 / 422 / 429 -------------------------------------------------------------------------------
 
 export class PayloadTooLarge extends ProblemError<PayloadTooLarge>()("PayloadTooLarge", Schema.String, {
@@ -271,6 +301,9 @@ export const Problems = {
   Conflict,
   IntegrityViolation,
   RoomUnavailable,
+  TooManyHolds,
+  HoldNotActive,
+  HoldExpired,
   PayloadTooLarge,
   ValidationError,
   RateLimited,

@@ -47,6 +47,14 @@ export const Messages = {
   stayInPast: "Дата заезда не может быть в прошлом",
   /** E-45 (new, D2): a room's `quantity` lowered below the units already sold on some night from today on. */
   roomQuantityBelowSold: "Нельзя уменьшить количество номеров: на некоторые даты уже забронировано больше",
+  /** E-23 (new): an unknown hold, or another user's for a non-admin. */
+  holdNotFound: "Удержание не найдено",
+  /** E-47 (new): confirming a hold whose `expires_at` has passed (410). */
+  holdExpired: "Срок удержания истёк, номер освобождён",
+  /** E-48 (new): a new hold while the caller already has `MAX_ACTIVE_HOLDS_PER_USER` active ones. */
+  tooManyHolds: (max: number): string => `Слишком много активных удержаний: не более ${max} одновременно`,
+  /** E-49 (new): confirming a released hold, or releasing a confirmed one. */
+  holdNotActive: "Удержание уже подтверждено или отменено",
   /** E-09 (new, D1) */
   forbidden: "Недостаточно прав",
   notAnImage: "Файл должен быть изображением", // E-60

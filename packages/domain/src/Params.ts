@@ -22,6 +22,7 @@ export const UserIdPath = Schema.Struct({ user_id: PathId })
 export const HotelIdPath = Schema.Struct({ hotel_id: PathId })
 export const HotelRoomPath = Schema.Struct({ hotel_id: PathId, room_id: PathId })
 export const BookingIdPath = Schema.Struct({ booking_id: PathId })
+export const HoldIdPath = Schema.Struct({ hold_id: PathId })
 export const FacilityIdPath = Schema.Struct({ facility_id: PathId })
 export const ImageIdPath = Schema.Struct({ image_id: PathId })
 export const CountryIdPath = Schema.Struct({ country_id: PathId })
@@ -137,6 +138,17 @@ export const IdempotencyHeaders = Schema.Struct({
       description:
         "Optional. A retry with the same key by the same user returns the first result and books nothing new " +
         "(keys are kept at least 24 h)."
+    })
+  )
+})
+
+/** `Idempotency-Key` of `POST /holds`: a retry answers the first hold and holds nothing new. */
+export const HoldIdempotencyHeaders = Schema.Struct({
+  "idempotency-key": Schema.optional(
+    Text.pipe(Schema.minLength(1), Schema.maxLength(255)).annotations({
+      description:
+        "Optional. A retry with the same key by the same user returns the first hold and holds nothing new " +
+        "(keys are kept at least 24 h, and shared with `POST /bookings`: a key is for one request)."
     })
   )
 })

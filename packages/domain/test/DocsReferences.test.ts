@@ -279,7 +279,7 @@ describe("citations of docs/", () => {
     const bad = [
       "docs/decisions.md D" + "99",
       "docs/api.md §" + "14.2",
-      "docs/data.md BR-" + "4..BR-" + "13",
+      "docs/data.md BR-" + "4..BR-" + "14",
       "docs/api.md H" + "9",
       "docs/errors.md E-" + "55",
       "see D" + "98",
@@ -291,7 +291,7 @@ describe("citations of docs/", () => {
     const expected = [
       "1: docs/decisions.md has no D99",
       "2: docs/api.md has no §14.2",
-      "3: docs/data.md has no BR-13",
+      "3: docs/data.md has no BR-14",
       "4: docs/api.md has no H9",
       "5: docs/errors.md has no E-55",
       "6: D98: docs/decisions.md has no D98",
@@ -371,6 +371,7 @@ describe("docs/errors.md", () => {
     "E-20": [Messages.imageNotFound],
     "E-21": [Messages.countryNotFoundFeminine],
     "E-22": [Messages.cityNotFound],
+    "E-23": [Messages.holdNotFound],
     "E-27": [Messages.webhookNotFound],
     "E-28": [Messages.webhookDeliveryNotFound],
     "E-30": [
@@ -386,6 +387,9 @@ describe("docs/errors.md", () => {
     "E-43": [Messages.bookingNotYours],
     "E-44": [Messages.stayInPast],
     "E-45": [Messages.roomQuantityBelowSold],
+    "E-47": [Messages.holdExpired],
+    "E-48": [Messages.tooManyHolds(5)],
+    "E-49": [Messages.holdNotActive],
     "E-50": [Messages.bodyTooLarge(1024)],
     "E-60": [Messages.notAnImage],
     "E-61": [Messages.fileTooLarge(10)],

@@ -69,7 +69,11 @@ const INVENTORY: ReadonlyArray<readonly [method: string, path: string, access: A
   ["post", "/webhooks/{webhook_id}/rotate-secret", "admin"],
   ["post", "/webhooks/{webhook_id}/ping", "admin"],
   ["get", "/webhooks/{webhook_id}/deliveries", "admin"],
-  ["post", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "admin"]
+  ["post", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "admin"],
+  ["post", "/holds", "user"],
+  ["get", "/holds/{hold_id}", "user"],
+  ["post", "/holds/{hold_id}/confirm", "user"],
+  ["delete", "/holds/{hold_id}", "user"]
 ]
 
 const TAGS = [
@@ -83,7 +87,8 @@ const TAGS = [
   "Изображения отелей",
   "Страны",
   "Города",
-  "Вебхуки"
+  "Вебхуки",
+  "Удержания"
 ]
 
 const spec = OpenApi.fromApi(ShumApi)
@@ -121,8 +126,8 @@ describe("OpenAPI document", () => {
     assert.strictEqual(API_VERSION, spec.info.version)
   })
 
-  it("has exactly the 62 operations of docs/api.md §13, system first, then in registration order", () => {
-    assert.strictEqual(INVENTORY.length, 62)
+  it("has exactly the 66 operations of docs/api.md §13, system first, then in registration order", () => {
+    assert.strictEqual(INVENTORY.length, 66)
     // The document groups operations by path (first appearance), each path's methods in registration order.
     const paths = [...new Set(INVENTORY.map(([, path]) => path))]
     const expected = paths.flatMap((path) =>
@@ -157,7 +162,7 @@ describe("OpenAPI document", () => {
       ids.add(operation.operationId)
       assert.strictEqual(operation.tags.length, 1, key)
     }
-    assert.strictEqual(ids.size, 62)
+    assert.strictEqual(ids.size, 66)
   })
 
   it("asks for credentials on exactly the protected operations (D1)", () => {
@@ -318,7 +323,10 @@ describe("OpenAPI document", () => {
       "POST /facilities": "/facilities/1",
       "POST /countries": "/countries/1",
       "POST /cities": "/cities/1",
-      "POST /webhooks": "/webhooks/1"
+      "POST /webhooks": "/webhooks/1",
+      "POST /holds": "/holds/1",
+      // a confirm makes a booking
+      "POST /holds/{hold_id}/confirm": "/bookings/1"
     }
     for (const { key, operation } of operations) {
       const [status, ok] = Object.entries(operation.responses).find(([code]) => code.startsWith("2"))!
@@ -334,13 +342,15 @@ describe("OpenAPI document", () => {
       assert.match(`/apps/shum-booking${creates[key]!}`, pattern, key)
       assert.notMatch("/somewhere/else/1", pattern, key)
       const body = JSON.stringify(ok)
-      // the original's status; the new POST /webhooks answers 201 with the subscription and its secret
-      const fresh = key === "POST /auth/register" || key === "POST /webhooks"
+      // the original's status; the new POST /webhooks and POST /holds answer 201 (the subscription, the hold)
+      const fresh = key === "POST /auth/register" || key === "POST /webhooks" || key === "POST /holds"
       if (!fresh) assert.strictEqual(status, "200", key)
       const model: Record<string, string> = {
         "POST /bookings": "BookingCreated",
         "POST /auth/register": "User",
-        "POST /webhooks": "WebhookCreated"
+        "POST /webhooks": "WebhookCreated",
+        "POST /holds": "Hold",
+        "POST /holds/{hold_id}/confirm": "Booking"
       }
       assert.include(body, model[key] ?? "Created")
     }

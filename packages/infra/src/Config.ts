@@ -314,6 +314,15 @@ export const stays = Config.all({
 })
 
 /**
+ * Holds (docs/api.md §8.9): how long a hold keeps its units (`HOLD_TTL_SECONDS`, at most an hour) and how
+ * many active holds one user may have at once (`MAX_ACTIVE_HOLDS_PER_USER`).
+ */
+export const holds = Config.all({
+  ttlSeconds: withDefault(variable("HOLD_TTL_SECONDS", int(1, 3600)), 600),
+  maxActivePerUser: withDefault(variable("MAX_ACTIVE_HOLDS_PER_USER", int(1, 1000)), 5)
+})
+
+/**
  * The image job stream (`ImageJobs.ts`): `IMAGE_STREAM` (key prefix), how long a delivered job may stay
  * unacknowledged before another worker takes it over, how long one job may run, the first retry's delay;
  * and sharp's `IMAGE_MAX_INPUT_PIXELS` (the decompression-bomb guard of the upload and the worker).
@@ -502,6 +511,7 @@ export const settings = Effect.flatMap(appEnv, (env) =>
     imageJobs,
     worker,
     stays,
+    holds,
     admin,
     telemetry,
     webhooks

@@ -8,6 +8,7 @@ import bookingsRowTrigger from "./migrations/0004_bookings_row_trigger.js"
 import imagesRequeue from "./migrations/0005_images_requeue.js"
 import identity from "./migrations/0006_identity.js"
 import bookingPath from "./migrations/0007_booking_path.js"
+import holds from "./migrations/0008_holds.js"
 import outboxWebhooksAudit from "./migrations/0009_outbox_webhooks_audit.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
@@ -19,6 +20,7 @@ export const migrations = {
   "0005_images_requeue": imagesRequeue,
   "0006_identity": identity,
   "0007_booking_path": bookingPath,
+  "0008_holds": holds,
   "0009_outbox_webhooks_audit": outboxWebhooksAudit
 }
 

@@ -170,7 +170,8 @@ describe("Migration 0003: the bookings inventory (D2)", () => {
         [4, "bookings_row_trigger"],
         [5, "images_requeue"],
         [6, "identity"],
-        [7, "booking_path"]
+        [7, "booking_path"],
+        [8, "holds"]
       ])
       yield* withClient(db.name, async (c) => {
         assert.deepStrictEqual(await nights(c, 1), [

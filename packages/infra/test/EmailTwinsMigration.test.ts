@@ -45,7 +45,8 @@ describe("Migration 0006: e-mails unique without regard to case, over legacy cas
       yield* withClient(db.name, (c) => c.query(TWINS))
       assert.deepStrictEqual(yield* migrate(db), [
         [6, "identity"],
-        [7, "booking_path"]
+        [7, "booking_path"],
+        [8, "holds"]
       ])
       yield* withClient(db.name, async (c) => {
         assert.deepStrictEqual(await users(c), [

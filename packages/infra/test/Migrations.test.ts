@@ -98,7 +98,20 @@ const NEW_COLUMNS: Record<string, ReadonlyArray<string>> = {
     "room_id integer not null",
     "night date not null",
     "capacity integer not null",
-    "sold integer not null default 0"
+    "sold integer not null default 0",
+    "held integer not null default 0"
+  ],
+  holds: [
+    serial("holds"),
+    "user_id integer not null",
+    "room_id integer not null",
+    "date_from date not null",
+    "date_to date not null",
+    "price integer not null",
+    "status character varying(16) not null default 'active'::character varying",
+    "expires_at timestamp with time zone not null",
+    "created_at timestamp with time zone not null default now()",
+    "booking_id integer"
   ],
   // docs/decisions.md D16: the outbox, webhook subscriptions and deliveries, and the audit log (0009)
   outbox_events: [
@@ -201,7 +214,13 @@ const CONSTRAINTS: Record<string, string> = {
   refresh_tokens_user_id_fkey: cascade("user_id", "users"),
   room_nights_pkey: "PRIMARY KEY (room_id, night)",
   room_nights_room_id_fkey: cascade("room_id", "rooms"),
-  room_nights_sold_check: "CHECK (((sold >= 0) AND (sold <= capacity)))",
+  room_nights_sold_check: "CHECK (((sold >= 0) AND (held >= 0) AND ((sold + held) <= capacity)))",
+  holds_pkey: "PRIMARY KEY (id)",
+  holds_user_id_fkey: cascade("user_id", "users"),
+  holds_room_id_fkey: cascade("room_id", "rooms"),
+  holds_status_check:
+    "CHECK (((status)::text = ANY ((ARRAY['active'::character varying, 'confirmed'::character varying, 'released'::character varying, 'expired'::character varying])::text[])))",
+  holds_dates_check: "CHECK ((date_from < date_to))",
   idempotency_keys_pkey: "PRIMARY KEY (user_id, key)",
   revoked_access_tokens_pkey: "PRIMARY KEY (jti)",
   idempotency_keys_user_id_fkey: cascade("user_id", "users"),
@@ -237,6 +256,10 @@ const INDEXES: Record<string, string> = {
   ix_images_pending_created_at: "images (created_at) WHERE ((status)::text = 'pending'::text)",
   ux_users_lower_email: "UNIQUE users (lower((email)::text)) WHERE (NOT email_case_twin)",
   ix_revoked_access_tokens_expires_at: "revoked_access_tokens (expires_at)",
+  ix_holds_active_room: "holds (room_id, date_from) WHERE ((status)::text = 'active'::text)",
+  ix_holds_active_expires_at: "holds (expires_at) WHERE ((status)::text = 'active'::text)",
+  ix_holds_active_user: "holds (user_id) WHERE ((status)::text = 'active'::text)",
+  ix_holds_user_id: "holds (user_id)",
   ix_outbox_events_not_fanned_out: "outbox_events (id) WHERE (fanned_out_at IS NULL)",
   ix_webhook_deliveries_pending: "webhook_deliveries (next_attempt_at) WHERE (status = 'pending'::text)",
   ix_webhook_deliveries_order:
@@ -407,6 +430,7 @@ describe("Migrations", () => {
         [5, "images_requeue"],
         [6, "identity"],
         [7, "booking_path"],
+        [8, "holds"],
         [9, "outbox_webhooks_audit"]
       ])
       const schema = yield* withClient(db.name, snapshot)

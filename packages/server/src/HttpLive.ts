@@ -12,6 +12,7 @@ import { Effect, Layer } from "effect"
 import { AuthLive } from "./Auth/AuthHttp.js"
 import { SecurityLive } from "./Auth/AuthMiddleware.js"
 import { BookingsLive } from "./Bookings/BookingsHttp.js"
+import { HoldsLive } from "./Holds/HoldsHttp.js"
 import { CitiesLive, CountriesLive, FacilitiesLive, HotelsLive, RoomsLive } from "./Catalogue/CatalogueLayers.js"
 import { DocsLive } from "./Http/Docs.js"
 import { cors } from "./Http/Cors.js"
@@ -33,6 +34,7 @@ const GroupsLive = Layer.mergeAll(
   HotelsLive,
   RoomsLive,
   BookingsLive,
+  HoldsLive,
   FacilitiesLive,
   ImagesLive,
   CountriesLive,

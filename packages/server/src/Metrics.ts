@@ -101,6 +101,18 @@ const declareDomainCounters = (registers: Registers) => ({
     registers
   }),
   bookingsCreated: new Counter({ name: "bookings_created_total", help: "Bookings created", registers }),
+  holdsCreated: new Counter({ name: "holds_created_total", help: "Holds placed (docs/api.md §8.9)", registers }),
+  holdsConfirmed: new Counter({ name: "holds_confirmed_total", help: "Holds confirmed into bookings", registers }),
+  holdsReleased: new Counter({
+    name: "holds_released_total",
+    help: "Holds released by their owner or an admin",
+    registers
+  }),
+  holdsExpired: new Counter({
+    name: "holds_expired_total",
+    help: "Holds this process found past expires_at (a confirm, a release, the sweep)",
+    registers
+  }),
   hotelsCreated: new Counter({ name: "hotels_created_total", help: "Hotels created", registers })
 })
 

@@ -15,6 +15,7 @@ import { RefreshTokens } from "./Auth/RefreshTokens.js"
 import { Tokens } from "./Auth/Tokens.js"
 import { BookingsServicesLive } from "./Bookings/BookingsService.js"
 import { StayLimits } from "./Bookings/StayLimits.js"
+import { HoldsService } from "./Holds/HoldsService.js"
 import { CatalogueRepositoriesLive, CatalogueServicesLive } from "./Catalogue/CatalogueLayers.js"
 import { ImagesRepo } from "./Images/ImagesRepo.js"
 import { ImagesService } from "./Images/ImagesService.js"
@@ -67,6 +68,7 @@ const SlicesLive = Layer.mergeAll(
   Health.Default,
   CatalogueServicesLive,
   BookingsServicesLive,
+  HoldsService.Default,
   ImagesService.Default,
   WebhooksService.Default
 )

@@ -4,12 +4,13 @@
  *
  * - `Availability`: free units of rooms over a stay (D2), counted two ways — `AvailabilityLive` with the
  *   searches' own fragment (`freeUnitsOfRoom`, `Catalogue/AvailabilitySearch.ts`) over the inventory, and
- *   `AvailabilityFromBookings`, an independent oracle that counts from the `bookings` table itself.
+ *   `AvailabilityFromBookings`, an independent oracle that counts from the `bookings` and `holds` tables
+ *   themselves (active holds not past `expires_at`, docs/data.md BR-13).
  * - `inventoryProblems`: the inventory's invariants checked against the bookings themselves (D2), run by the
  *   tests after every concurrency scenario and by the bench after its booking runs. An empty answer means:
- *   every (room, night) has `sold` equal to the number of bookings in the house that night; no night has
- *   sold more than its capacity; no night from today (UTC) on has a capacity below the room's quantity (it
- *   would refuse units that exist). `INVENTORY_CHECK_SQL` is usable by an operator as is.
+ *   every (room, night) has `sold` equal to the number of bookings in the house that night and `held` equal
+ *   to its active holds; no night has sold and held more than its capacity; no night from today (UTC) on
+ *   has a capacity below the room's quantity (it would refuse units that exist). `INVENTORY_CHECK_SQL` is usable by an operator as is.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -78,7 +79,11 @@ export const AvailabilityFromBookings = countedBy(
     LEFT JOIN LATERAL (
       SELECT max(per_night.taken) AS taken FROM (
         SELECT count(*) AS taken
-        FROM bookings b
+        FROM (
+          SELECT room_id, date_from, date_to FROM bookings
+          UNION ALL
+          SELECT room_id, date_from, date_to FROM holds WHERE status = 'active' AND expires_at > now()
+        ) b
         CROSS JOIN LATERAL generate_series(
           GREATEST(b.date_from, ${from}::date) - b.date_from,
           LEAST(b.date_to, ${to}::date) - b.date_from - 1
@@ -95,9 +100,15 @@ export interface InventoryProblem {
   readonly night: string
   readonly sold: number
   readonly booked: number
+  readonly held: number
+  readonly holds: number
   readonly capacity: number | null
   readonly quantity: number | null
-  readonly problem: "sold_differs_from_bookings" | "sold_above_capacity" | "capacity_below_quantity"
+  readonly problem:
+    | "sold_differs_from_bookings"
+    | "held_differs_from_holds"
+    | "sold_above_capacity"
+    | "capacity_below_quantity"
 }
 
 export const INVENTORY_CHECK_SQL = `
@@ -105,18 +116,30 @@ WITH booked AS (
   SELECT b.room_id, b.date_from + i AS night, count(*)::int AS booked
   FROM bookings b CROSS JOIN LATERAL generate_series(0, b.date_to - b.date_from - 1) AS i
   GROUP BY 1, 2
+), holding AS (
+  SELECT h.room_id, h.date_from + i AS night, count(*)::int AS holds
+  FROM holds h CROSS JOIN LATERAL generate_series(0, h.date_to - h.date_from - 1) AS i
+  WHERE h.status = 'active'
+  GROUP BY 1, 2
+), counted AS (
+  SELECT COALESCE(b.room_id, h.room_id) AS room_id, COALESCE(b.night, h.night) AS night,
+         COALESCE(b.booked, 0) AS booked, COALESCE(h.holds, 0) AS holds
+  FROM booked b FULL JOIN holding h ON h.room_id = b.room_id AND h.night = b.night
 ), nights AS (
-  SELECT COALESCE(n.room_id, b.room_id) AS room_id, COALESCE(n.night, b.night) AS night,
-         COALESCE(n.sold, 0) AS sold, COALESCE(b.booked, 0) AS booked, n.capacity
-  FROM room_nights n FULL JOIN booked b ON b.room_id = n.room_id AND b.night = n.night
+  SELECT COALESCE(n.room_id, c.room_id) AS room_id, COALESCE(n.night, c.night) AS night,
+         COALESCE(n.sold, 0) AS sold, COALESCE(c.booked, 0) AS booked,
+         COALESCE(n.held, 0) AS held, COALESCE(c.holds, 0) AS holds, n.capacity
+  FROM room_nights n FULL JOIN counted c ON c.room_id = n.room_id AND c.night = n.night
 )
-SELECT x.room_id, x.night, x.sold, x.booked, x.capacity, r.quantity,
+SELECT x.room_id, x.night, x.sold, x.booked, x.held, x.holds, x.capacity, r.quantity,
        CASE WHEN x.sold <> x.booked THEN 'sold_differs_from_bookings'
-            WHEN x.sold > x.capacity THEN 'sold_above_capacity'
+            WHEN x.held <> x.holds THEN 'held_differs_from_holds'
+            WHEN x.sold + x.held > x.capacity THEN 'sold_above_capacity'
             ELSE 'capacity_below_quantity' END AS problem
 FROM nights x LEFT JOIN rooms r ON r.id = x.room_id
 WHERE x.sold <> x.booked
-   OR x.sold > x.capacity
+   OR x.held <> x.holds
+   OR x.sold + x.held > x.capacity
    OR (x.night >= (now() AT TIME ZONE 'UTC')::date AND x.capacity < r.quantity)
 ORDER BY x.room_id, x.night`
 

@@ -935,6 +935,78 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  "/holds": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Hold a room
+     * @description Takes one unit of a room type out of the inventory for the caller until `expires_at` (now + `HOLD_TTL_SECONDS`, default 600 s), while the guest checks out; answers 201 with the hold (`status: "active"`, `price` = nightly price × nights) and `Location: /holds/{id}`. Confirm it (`POST /holds/{id}/confirm`) to book, release it (`DELETE /holds/{id}`), or let it expire: its units then count as free at once, in bookings and searches alike, even before the sweep records it.
+     *
+     *     Order: 401 → 422 (also a stay beyond the limits below) → `Idempotency-Key` seen before for this user: same body → the first hold again, nothing new held; another body → 422 → unknown room → 404 `Номер с ID {id} не найден` → `date_from` not before `date_to` → 400 `Дата заезда должна быть раньше даты выезда` → `date_from` before today (UTC) → 400 `Дата заезда не может быть в прошлом` → the caller has `MAX_ACTIVE_HOLDS_PER_USER` (default 5) active holds → 409 `/problems/too-many-holds` → no free unit on some night (bookings and active holds both take units) → 409 `/problems/room-unavailable`.
+     *
+     *     Limits (D11), as for a booking: A stay is at most `MAX_STAY_NIGHTS` nights (default 90) and begins at most `BOOKING_HORIZON_DAYS` days after today, UTC (default 730); beyond either → 422 at the date (`date_to` for the length, `date_from` for the start) whose `msg` names the limit.
+     */
+    post: operations["createHold"]
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  "/holds/{hold_id}": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Get a hold
+     * @description The hold and where it stands; an active hold past `expires_at` reads `expired`. For the hold's owner or an admin; anyone else gets the 404 of a missing hold (nobody learns which ids exist). Order: 401 → 422 → 404 `Удержание не найдено`.
+     */
+    get: operations["getHold"]
+    put?: never
+    post?: never
+    /**
+     * Release a hold
+     * @description Gives the hold's units back at once and answers the hold (`released`; `expired` if `expires_at` had passed). Releasing a released or expired hold again changes nothing and answers it. For the hold's owner or an admin; anyone else gets the 404 of a missing hold (nobody learns which ids exist).
+     *
+     *     Order: 401 → 422 → 404 `Удержание не найдено` → confirmed → 409 `/problems/hold-not-active`.
+     */
+    delete: operations["releaseHold"]
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  "/holds/{hold_id}/confirm": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Confirm a hold
+     * @description Turns the active hold into a booking of its owner, at the hold's `price`, without a new capacity check: the held units become sold ones in one transaction. Answers the booking; confirming a confirmed hold again answers the same booking (a retry is safe). A confirm racing the expiry has exactly one outcome: booked, or 410. For the hold's owner or an admin; anyone else gets the 404 of a missing hold (nobody learns which ids exist).
+     *
+     *     Order: 401 → 422 → 404 `Удержание не найдено` → released → 409 `/problems/hold-not-active` → past `expires_at` → 410 `/problems/hold-expired` (`Срок удержания истёк, номер освобождён`) → its booking was cancelled since → 404 `Бронирование не найдено`.
+     */
+    post: operations["confirmHold"]
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
 }
 export type webhooks = Record<string, never>
 export interface components {
@@ -2165,6 +2237,106 @@ export interface components {
     WebhookDeliveryPage: {
       items: components["schemas"]["WebhookDelivery"][]
       next_cursor: string | null
+    }
+    /**
+     * @description A stay to hold for the caller, under a booking's rules: at least one night, not starting in the past (UTC); at most `MAX_STAY_NIGHTS` nights (default 90), starting at most `BOOKING_HORIZON_DAYS` days after today (default 730).
+     * @example {
+     *       "room_id": 1,
+     *       "date_from": "2026-12-01",
+     *       "date_to": "2026-12-04"
+     *     }
+     */
+    HoldIn: {
+      /** Format: int32 */
+      room_id: number
+      date_from: components["schemas"]["Date"]
+      date_to: components["schemas"]["Date"]
+    }
+    /**
+     * @description A room type's unit held for the stay `date_from` … `date_to` until `expires_at` (UTC); `price` is the total the booking will carry (nightly price × nights, fixed when the hold was placed); `booking_id` is the booking a confirm made (null before).
+     * @example {
+     *       "id": 1,
+     *       "room_id": 1,
+     *       "user_id": 1,
+     *       "date_from": "2026-12-01",
+     *       "date_to": "2026-12-04",
+     *       "price": 9000,
+     *       "status": "active",
+     *       "expires_at": "2026-11-01T10:25:30.123456Z",
+     *       "created_at": "2026-11-01T10:15:30.123456Z",
+     *       "booking_id": null
+     *     }
+     */
+    Hold: {
+      id: components["schemas"]["Int"]
+      room_id: components["schemas"]["Int"]
+      user_id: components["schemas"]["Int"]
+      date_from: components["schemas"]["Date"]
+      date_to: components["schemas"]["Date"]
+      price: components["schemas"]["Int"]
+      status: components["schemas"]["HoldStatus"]
+      expires_at: components["schemas"]["Timestamp"]
+      created_at: components["schemas"]["Timestamp"]
+      booking_id: components["schemas"]["Int"] | null
+    }
+    /**
+     * @description `active`: its units are taken until `expires_at`; `confirmed`: turned into the booking `booking_id`; `released`: given back by its owner; `expired`: `expires_at` passed before a confirm (its units are free).
+     * @enum {string}
+     */
+    HoldStatus: "active" | "confirmed" | "released" | "expired"
+    /**
+     * Too many holds
+     * @description The caller already has `MAX_ACTIVE_HOLDS_PER_USER` active holds: confirm or release one, or let it expire.
+     * @example {
+     *       "type": "/problems/too-many-holds",
+     *       "title": "Too many holds",
+     *       "status": 409,
+     *       "detail": "Слишком много активных удержаний: не более 5 одновременно"
+     *     }
+     */
+    TooManyHolds: {
+      /** @enum {string} */
+      type: "/problems/too-many-holds"
+      title: string
+      /** @enum {number} */
+      status: 409
+      detail: string
+    }
+    /**
+     * Hold not active
+     * @description The hold was released (it cannot be confirmed) or confirmed (it cannot be released).
+     * @example {
+     *       "type": "/problems/hold-not-active",
+     *       "title": "Hold not active",
+     *       "status": 409,
+     *       "detail": "Удержание уже подтверждено или отменено"
+     *     }
+     */
+    HoldNotActive: {
+      /** @enum {string} */
+      type: "/problems/hold-not-active"
+      title: string
+      /** @enum {number} */
+      status: 409
+      detail: string
+    }
+    /**
+     * Hold expired
+     * @description The hold's `expires_at` passed before the confirm; its units are free again. Place a new hold.
+     * @example {
+     *       "type": "/problems/hold-expired",
+     *       "title": "Hold expired",
+     *       "status": 410,
+     *       "detail": "Срок удержания истёк, номер освобождён"
+     *     }
+     */
+    HoldExpired: {
+      /** @enum {string} */
+      type: "/problems/hold-expired"
+      title: string
+      /** @enum {number} */
+      status: 410
+      detail: string
     }
   }
   responses: never
@@ -9104,6 +9276,496 @@ export interface operations {
         }
         content: {
           "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  createHold: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description Optional. A retry with the same key by the same user returns the first hold and holds nothing new (keys are kept at least 24 h, and shared with `POST /bookings`: a key is for one request). */
+        "idempotency-key"?: string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["HoldIn"]
+      }
+    }
+    responses: {
+      /** @description A room type's unit held for the stay `date_from` … `date_to` until `expires_at` (UTC); `price` is the total the booking will carry (nightly price × nights, fixed when the hold was placed); `booking_id` is the booking a confirm made (null before). */
+      201: {
+        headers: {
+          /** @description The new resource's path, `/holds/{hold_id}`, after `ROOT_PATH` when the service has one (e.g. `/apps/shum-booking/holds/1`): `GET` it to read what was created. */
+          Location: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["Hold"]
+        }
+      }
+      /** @description `date_from` must be before `date_to` (and, for a booking, not in the past). */
+      400: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InvalidDateRange"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description Too many holds; Room unavailable; Conflict; Integrity violation */
+      409: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json":
+            | components["schemas"]["TooManyHolds"]
+            | components["schemas"]["RoomUnavailable"]
+            | components["schemas"]["Conflict"]
+            | components["schemas"]["IntegrityViolation"]
+        }
+      }
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  getHold: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description an integer id */
+        hold_id: number
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description A room type's unit held for the stay `date_from` … `date_to` until `expires_at` (UTC); `price` is the total the booking will carry (nightly price × nights, fixed when the hold was placed); `booking_id` is the booking a confirm made (null before). */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["Hold"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  releaseHold: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description an integer id */
+        hold_id: number
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description A room type's unit held for the stay `date_from` … `date_to` until `expires_at` (UTC); `price` is the total the booking will carry (nightly price × nights, fixed when the hold was placed); `booking_id` is the booking a confirm made (null before). */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["Hold"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description The hold was released (it cannot be confirmed) or confirmed (it cannot be released). */
+      409: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["HoldNotActive"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  confirmHold: {
+    parameters: {
+      query?: never
+      header?: never
+      path: {
+        /** @description an integer id */
+        hold_id: number
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed at booking time (nightly price × nights). */
+      200: {
+        headers: {
+          /** @description The new resource's path, `/bookings/{booking_id}`, after `ROOT_PATH` when the service has one (e.g. `/apps/shum-booking/bookings/1`): `GET` it to read what was created. */
+          Location: string
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["Booking"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description The hold was released (it cannot be confirmed) or confirmed (it cannot be released). */
+      409: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["HoldNotActive"]
+        }
+      }
+      /** @description The hold's `expires_at` passed before the confirm; its units are free again. Place a new hold. */
+      410: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["HoldExpired"]
         }
       }
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */

@@ -24,14 +24,21 @@ export interface AvailableHotelsFilter extends Page {
 
 /**
  * Free units of a room type over a stay, counted per night (D2): a room type with `quantity` N has
- * `N − (the most bookings in the house on any one night of [from, to))` units free, never below 0 (the
- * original counted every overlapping booking once, so back-to-back stays blocked two units). For the
- * room type `r` (a `rooms` row in scope of the fragment), from the inventory (`room_nights`, kept equal to
- * the bookings by the database): one primary-key range scan; a night without a row has nothing sold.
+ * `N − (the most units taken on any one night of [from, to))` units free, never below 0 (the original
+ * counted every overlapping booking once, so back-to-back stays blocked two units). Taken = sold (bookings)
+ * + held (active holds), but a hold past `expires_at` takes nothing even before the sweep records it
+ * (docs/data.md BR-13): on a night with units held, the expired holds still counted there are subtracted (a
+ * probe of the few active holds). For the room type `r` (a `rooms` row in scope of the fragment), from the
+ * inventory (`room_nights`, kept equal to the bookings and holds by the database): one primary-key range
+ * scan; a night without a row has nothing taken.
  */
 export const freeUnitsOfRoom = (sql: SqlClient.SqlClient, from: string, to: string): Statement.Fragment =>
   sql`GREATEST(r.quantity - COALESCE((
-    SELECT max(n.sold) FROM room_nights n
+    SELECT max(n.sold + CASE WHEN n.held = 0 THEN 0 ELSE n.held - (
+      SELECT count(*) FROM holds h
+      WHERE h.room_id = n.room_id AND h.status = 'active' AND h.expires_at <= now()
+        AND h.date_from <= n.night AND h.date_to > n.night
+    ) END) FROM room_nights n
     WHERE n.room_id = r.id AND n.night >= ${from}::date AND n.night < ${to}::date
   ), 0), 0)`
 

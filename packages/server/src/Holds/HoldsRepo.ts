@@ -1,0 +1,176 @@
+/**
+ * The `holds` table (docs/data.md §1.13b, BR-13). Placing and confirming a hold are one statement each, the
+ * database functions of migration `0008` (`hold_place`, judged as `book_stay` judges a booking, and
+ * `hold_confirm`), so the locks are held only while PostgreSQL runs them. This repository is where their
+ * refusals become typed answers: the outcomes the functions name, the inventory's CHECK (a night filled
+ * concurrently: sold out) and an aborted write (`HoldWriteAborted`, which may simply be run again); any other
+ * database failure is a defect. Reads turn every failure into a defect.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Booking } from "@shum/domain/Bookings"
+import { INT32 } from "@shum/domain/Common"
+import { Hold } from "@shum/domain/Holds"
+import { classifySqlError } from "@shum/infra/SqlFailures"
+import { Data, Effect, Option, Schema } from "effect"
+import { IDEMPOTENCY_TTL } from "../Bookings/IdempotencyKeys.js"
+
+/** Ids are `integer` columns: a larger number names nothing. */
+const isId = (n: number) => Number.isInteger(n) && n >= INT32.minimum && n <= INT32.maximum
+
+export interface PlaceRequest {
+  readonly userId: number
+  readonly roomId: number
+  readonly from: string
+  readonly to: string
+  /** Today (UTC): a stay may not start before it. */
+  readonly today: string
+  readonly ttlSeconds: number
+  readonly maxActive: number
+  /** The caller's `Idempotency-Key` and the hash of the request it stands for. */
+  readonly idempotency?: { readonly key: string; readonly hash: string } | undefined
+}
+
+/** What `place` did, in the order `hold_place` judges. */
+export type PlaceOutcome =
+  | { readonly _tag: "Held"; readonly hold: Hold }
+  /** The key's request was carried out before: its stored answer. */
+  | { readonly _tag: "Replayed"; readonly stored: unknown }
+  | { readonly _tag: "KeyReused" }
+  | { readonly _tag: "RoomNotFound" }
+  | { readonly _tag: "StayInvalid" }
+  | { readonly _tag: "StayInPast" }
+  | { readonly _tag: "TooMany" }
+  /** `nights`: the nights without a unit free (empty when the inventory's CHECK refused a night filled meanwhile). */
+  | { readonly _tag: "SoldOut"; readonly nights: ReadonlyArray<string> }
+  | { readonly _tag: "TotalTooLarge" }
+
+export type ConfirmOutcome =
+  | { readonly _tag: "NotFound" }
+  | { readonly _tag: "Released" }
+  /** `now`: this confirm found it past `expires_at` and recorded the expiry. */
+  | { readonly _tag: "Expired"; readonly now: boolean }
+  /** `now`: this confirm made the booking; otherwise an earlier one did (`booking` none: deleted since). */
+  | { readonly _tag: "Confirmed"; readonly booking: Option.Option<Booking>; readonly now: boolean }
+
+/** The database aborted the write (a deadlock, a serialization failure): nothing happened; it may be run again. */
+export class HoldWriteAborted extends Data.TaggedError("HoldWriteAborted")<{ readonly cause: SqlError }> {}
+
+const decodeHold = Schema.decodeUnknown(Hold)
+const decodeBooking = Schema.decodeUnknown(Booking)
+
+/** A write's SQL failure: aborted → `HoldWriteAborted`, anything else a defect (the inventory's CHECK is read first). */
+const aborted = (error: SqlError) =>
+  classifySqlError(error) === "Aborted" ? Effect.fail(new HoldWriteAborted({ cause: error })) : Effect.die(error)
+
+export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+
+    const outcomeOf = (
+      row:
+        | { readonly outcome: string; readonly answer: unknown; readonly full_nights: ReadonlyArray<string> | null }
+        | undefined
+    ): Effect.Effect<PlaceOutcome> => {
+      switch (row?.outcome) {
+        case "held":
+          return Effect.map(Effect.orDie(decodeHold(row.answer)), (hold) => ({ _tag: "Held", hold }) as const)
+        case "replay":
+          return Effect.succeed({ _tag: "Replayed", stored: row.answer })
+        case "key_reused":
+          return Effect.succeed({ _tag: "KeyReused" })
+        case "no_room":
+          return Effect.succeed({ _tag: "RoomNotFound" })
+        case "stay_invalid":
+          return Effect.succeed({ _tag: "StayInvalid" })
+        case "stay_in_past":
+          return Effect.succeed({ _tag: "StayInPast" })
+        case "too_many":
+          return Effect.succeed({ _tag: "TooMany" })
+        case "sold_out":
+          return Effect.succeed({ _tag: "SoldOut", nights: row.full_nights ?? [] })
+        case "total_too_large":
+          return Effect.succeed({ _tag: "TotalTooLarge" })
+        default:
+          return Effect.dieMessage(`hold_place answered an unknown outcome: ${String(row?.outcome)}`)
+      }
+    }
+
+    /** `POST /holds`, one round trip (`hold_place`). */
+    const place = (request: PlaceRequest): Effect.Effect<PlaceOutcome, HoldWriteAborted> =>
+      sql<{ outcome: string; answer: unknown; full_nights: ReadonlyArray<string> | null }>`
+        SELECT outcome, answer, full_nights::text[] AS full_nights
+        FROM hold_place(${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
+                        ${request.from}::date, ${request.to}::date, ${request.today}::date,
+                        ${request.ttlSeconds}::integer, ${request.maxActive}::integer,
+                        ${request.idempotency?.key ?? null}::varchar, ${request.idempotency?.hash ?? null}::text,
+                        ${IDEMPOTENCY_TTL}::interval)`.pipe(
+        Effect.flatMap((rows) => outcomeOf(rows[0])),
+        Effect.catchTag("SqlError", (error): Effect.Effect<PlaceOutcome, HoldWriteAborted> =>
+          // a night created by a concurrent writer after `take_nights` looked, and now full
+          classifySqlError(error) === "InventoryExceeded"
+            ? Effect.succeed({ _tag: "SoldOut", nights: [] })
+            : aborted(error)
+        )
+      )
+
+    /** `POST /holds/{id}/confirm`, one round trip (`hold_confirm`). */
+    const confirm = (
+      holdId: number,
+      userId: number,
+      admin: boolean
+    ): Effect.Effect<ConfirmOutcome, HoldWriteAborted> =>
+      isId(holdId)
+        ? sql<{ outcome: string; answer: unknown }>`
+            SELECT outcome, answer FROM hold_confirm(${holdId}::integer, ${userId}::integer, ${admin}::boolean)`.pipe(
+            Effect.catchTag("SqlError", aborted),
+            Effect.flatMap(([row]): Effect.Effect<ConfirmOutcome> => {
+              const booking = () =>
+                row?.answer === null || row?.answer === undefined
+                  ? Effect.succeed(Option.none<Booking>())
+                  : Effect.map(Effect.orDie(decodeBooking(row.answer)), Option.some)
+              switch (row?.outcome) {
+                case "confirmed_now":
+                  return Effect.map(booking(), (found) => ({ _tag: "Confirmed", booking: found, now: true }) as const)
+                case "confirmed":
+                  return Effect.map(booking(), (found) => ({ _tag: "Confirmed", booking: found, now: false }) as const)
+                case "expired_now":
+                  return Effect.succeed({ _tag: "Expired", now: true })
+                case "expired":
+                  return Effect.succeed({ _tag: "Expired", now: false })
+                case "released":
+                  return Effect.succeed({ _tag: "Released" })
+                case "not_found":
+                  return Effect.succeed({ _tag: "NotFound" })
+                default:
+                  return Effect.dieMessage(`hold_confirm answered an unknown outcome: ${String(row?.outcome)}`)
+              }
+            })
+          )
+        : Effect.succeed({ _tag: "NotFound" })
+
+    const asHold = (rows: ReadonlyArray<{ readonly hold: unknown }>) =>
+      rows[0] === undefined ? Effect.succeed(Option.none<Hold>()) : Effect.map(decodeHold(rows[0].hold), Option.some)
+
+    /** The hold as the API shows it (`hold_json`: an active one past `expires_at` reads `expired`). */
+    const findById = (holdId: number) =>
+      isId(holdId)
+        ? sql<{ hold: unknown }>`SELECT hold_json(h) AS hold FROM holds h WHERE h.id = ${holdId}`.pipe(
+            Effect.flatMap(asHold),
+            Effect.orDie
+          )
+        : Effect.succeed(Option.none<Hold>())
+
+    /**
+     * Releases the hold if it is still active (`expired` if its time had passed): its trigger gives the nights
+     * back, locked in night order. `None`: it was not active (the caller reads it again).
+     */
+    const release = (holdId: number) =>
+      sql<{ hold: unknown }>`
+        UPDATE holds h SET status = CASE WHEN h.expires_at <= now() THEN 'expired' ELSE 'released' END
+        WHERE h.id = ${holdId} AND h.status = 'active'
+        RETURNING hold_json(h) AS hold`.pipe(Effect.flatMap(asHold), Effect.orDie)
+
+    return { place, confirm, findById, release } as const
+  })
+}) {}

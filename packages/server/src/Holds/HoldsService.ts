@@ -1,0 +1,190 @@
+/**
+ * Holds (docs/api.md §8.9, docs/data.md BR-13): place, read, confirm, release.
+ *
+ * Placing a hold is one statement (`HoldsRepo.place`, the database function `hold_place`), judged in the order
+ * of a booking: the `Idempotency-Key` claimed (a replay answers the first hold), the room share-locked (404),
+ * the dates (400), the caller's active holds counted under a per-user lock (409 too-many-holds), the capacity
+ * check bookings use (`take_nights`: expired holds on the stay's nights released first, the nights locked in
+ * night order, 409 when one is full), the hold inserted — its trigger adds it to `room_nights.held`, whose
+ * CHECK (`sold + held <= capacity`) is the database's own refusal to overbook. Confirming is one statement too
+ * (`HoldsRepo.confirm`); the hold's row lock decides a confirm racing the sweep.
+ */
+import type { Booking } from "@shum/domain/Bookings"
+import { INT32 } from "@shum/domain/Common"
+import {
+  HoldExpired,
+  HoldNotActive,
+  InvalidDateRange,
+  NotFound,
+  RoomUnavailable,
+  TooManyHolds,
+  ValidationError
+} from "@shum/domain/Errors"
+import { Hold, type HoldIn } from "@shum/domain/Holds"
+import { Messages } from "@shum/domain/Messages"
+import { isAdmin, type AuthenticatedUser } from "@shum/domain/Security"
+import { AppConfig } from "@shum/infra/Config"
+import { DateTime, Effect, Option, Schema } from "effect"
+import { requestHash } from "../Bookings/IdempotencyKeys.js"
+import { StayLimits } from "../Bookings/StayLimits.js"
+import { Metrics } from "../Metrics.js"
+import { HoldsRepo, type PlaceOutcome } from "./HoldsRepo.js"
+
+const totalTooLarge = (body: HoldIn) =>
+  new ValidationError({
+    detail: [
+      {
+        type: "value_error",
+        loc: ["body", "date_to"],
+        msg: `Value error, the stay's total price (the room's price × nights) is above ${INT32.maximum}, the most a booking can hold`,
+        input: body.date_to
+      }
+    ]
+  })
+
+const keyReused = (key: string) =>
+  new ValidationError({
+    detail: [
+      {
+        type: "idempotency_key_reused",
+        loc: ["header", "idempotency-key"],
+        msg: "This Idempotency-Key was already used for a different request",
+        input: key
+      }
+    ]
+  })
+
+const holdNotFound = () => new NotFound({ detail: Messages.holdNotFound })
+
+type PlaceError = NotFound | InvalidDateRange | TooManyHolds | RoomUnavailable | ValidationError
+
+export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsService", {
+  effect: Effect.gen(function* () {
+    const repo = yield* HoldsRepo
+    const limits = yield* StayLimits
+    const { holds: settings } = yield* AppConfig
+    const { counters } = yield* Metrics
+
+    const todayUtc = Effect.map(DateTime.now, DateTime.formatIsoDateUtc)
+
+    const answer = (
+      body: HoldIn,
+      key: string | undefined,
+      outcome: PlaceOutcome
+    ): Effect.Effect<{ readonly hold: Hold; readonly created: boolean }, PlaceError> => {
+      switch (outcome._tag) {
+        case "Held":
+          return Effect.succeed({ hold: outcome.hold, created: true })
+        case "Replayed":
+          return Effect.map(Effect.orDie(Schema.decodeUnknown(Hold)(outcome.stored)), (hold) => ({
+            hold,
+            created: false
+          }))
+        case "KeyReused":
+          return Effect.fail(keyReused(key ?? ""))
+        case "RoomNotFound":
+          return Effect.fail(new NotFound({ detail: Messages.entityNotFound("Номер", body.room_id) }))
+        case "StayInvalid":
+          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInvalid }))
+        case "StayInPast":
+          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInPast }))
+        case "TooMany":
+          return Effect.fail(new TooManyHolds({ detail: Messages.tooManyHolds(settings.maxActivePerUser) }))
+        case "SoldOut":
+          return Effect.fail(new RoomUnavailable({ detail: Messages.roomSoldOut }))
+        case "TotalTooLarge":
+          return Effect.fail(totalTooLarge(body))
+      }
+    }
+
+    const create = (caller: AuthenticatedUser, body: HoldIn, idempotencyKey: string | undefined) =>
+      // D11: the limits of a booking, a 422 before anything is read or written
+      Effect.zipRight(
+        limits.check(body, "body"),
+        Effect.flatMap(todayUtc, (today) =>
+          repo.place({
+            userId: caller.id,
+            roomId: body.room_id,
+            from: body.date_from,
+            to: body.date_to,
+            today,
+            ttlSeconds: settings.ttlSeconds,
+            maxActive: settings.maxActivePerUser,
+            idempotency:
+              idempotencyKey === undefined
+                ? undefined
+                : // "hold" first: the same key and body sent to POST /bookings is another request
+                  { key: idempotencyKey, hash: requestHash(["hold", body.room_id, body.date_from, body.date_to]) }
+          })
+        )
+      ).pipe(
+        Effect.retry({ times: 3, while: (error) => error._tag === "HoldWriteAborted" }),
+        Effect.catchTag("HoldWriteAborted", (error) => Effect.die(error.cause)),
+        Effect.flatMap((outcome) => answer(body, idempotencyKey, outcome)),
+        Effect.tap(({ created }) => (created ? Effect.sync(() => counters.holdsCreated.inc()) : Effect.void)),
+        Effect.map(({ hold }) => hold),
+        Effect.withSpan("Holds.create", { attributes: { roomId: body.room_id }, captureStackTrace: false })
+      )
+
+    /** The hold for its owner or an admin; anyone else gets the 404 of a missing one. */
+    const visible = (caller: AuthenticatedUser, holdId: number) =>
+      Effect.flatMap(repo.findById(holdId), (found) =>
+        Option.isSome(found) && (found.value.user_id === caller.id || isAdmin(caller))
+          ? Effect.succeed(found.value)
+          : Effect.fail(holdNotFound())
+      )
+
+    const get = (caller: AuthenticatedUser, holdId: number) =>
+      visible(caller, holdId).pipe(Effect.withSpan("Holds.get"))
+
+    const confirm = (
+      caller: AuthenticatedUser,
+      holdId: number
+    ): Effect.Effect<Booking, NotFound | HoldNotActive | HoldExpired> =>
+      repo.confirm(holdId, caller.id, isAdmin(caller)).pipe(
+        Effect.retry({ times: 3, while: (error) => error._tag === "HoldWriteAborted" }),
+        Effect.catchTag("HoldWriteAborted", (error) => Effect.die(error.cause)),
+        Effect.flatMap((outcome): Effect.Effect<Booking, NotFound | HoldNotActive | HoldExpired> => {
+          switch (outcome._tag) {
+            case "NotFound":
+              return Effect.fail(holdNotFound())
+            case "Released":
+              return Effect.fail(new HoldNotActive({ detail: Messages.holdNotActive }))
+            case "Expired":
+              return Effect.zipRight(
+                outcome.now ? Effect.sync(() => counters.holdsExpired.inc()) : Effect.void,
+                Effect.fail(new HoldExpired({ detail: Messages.holdExpired }))
+              )
+            case "Confirmed":
+              return Effect.zipRight(
+                outcome.now ? Effect.sync(() => counters.holdsConfirmed.inc()) : Effect.void,
+                Option.match(outcome.booking, {
+                  onNone: () => Effect.fail(new NotFound({ detail: Messages.bookingNotFound })),
+                  onSome: Effect.succeed
+                })
+              )
+          }
+        }),
+        Effect.withSpan("Holds.confirm", { attributes: { holdId }, captureStackTrace: false })
+      )
+
+    /** Owner or admin; an active hold is released (or expired, past its time), any other answered as it is. */
+    const release = (caller: AuthenticatedUser, holdId: number) =>
+      Effect.gen(function* () {
+        yield* visible(caller, holdId)
+        const released = yield* repo.release(holdId)
+        if (Option.isSome(released)) {
+          yield* Effect.sync(() =>
+            released.value.status === "expired" ? counters.holdsExpired.inc() : counters.holdsReleased.inc()
+          )
+          return released.value
+        }
+        const now = yield* visible(caller, holdId)
+        if (now.status === "confirmed") return yield* new HoldNotActive({ detail: Messages.holdNotActive })
+        return now
+      }).pipe(Effect.withSpan("Holds.release", { attributes: { holdId }, captureStackTrace: false }))
+
+    return { create, get, confirm, release } as const
+  }),
+  dependencies: [HoldsRepo.Default]
+}) {}
