@@ -105,10 +105,7 @@ export interface InventoryProblem {
   readonly capacity: number | null
   readonly quantity: number | null
   readonly problem:
-    | "sold_differs_from_bookings"
-    | "held_differs_from_holds"
-    | "sold_above_capacity"
-    | "capacity_below_quantity"
+    "sold_differs_from_bookings" | "held_differs_from_holds" | "sold_above_capacity" | "capacity_below_quantity"
 }
 
 export const INVENTORY_CHECK_SQL = `

@@ -186,5 +186,5 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
 
     return { create, get, confirm, release } as const
   }),
-  dependencies: [HoldsRepo.Default]
+  dependencies: [HoldsRepo.Default, StayLimits.Default]
 }) {}
