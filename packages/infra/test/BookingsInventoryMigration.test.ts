@@ -171,7 +171,8 @@ describe("Migration 0003: the bookings inventory (D2)", () => {
         [5, "images_requeue"],
         [6, "identity"],
         [7, "booking_path"],
-        [8, "holds"]
+        [8, "holds"],
+        [9, "outbox_webhooks_audit"]
       ])
       yield* withClient(db.name, async (c) => {
         assert.deepStrictEqual(await nights(c, 1), [

@@ -46,7 +46,8 @@ describe("Migration 0006: e-mails unique without regard to case, over legacy cas
       assert.deepStrictEqual(yield* migrate(db), [
         [6, "identity"],
         [7, "booking_path"],
-        [8, "holds"]
+        [8, "holds"],
+        [9, "outbox_webhooks_audit"]
       ])
       yield* withClient(db.name, async (c) => {
         assert.deepStrictEqual(await users(c), [
