@@ -74,85 +74,89 @@ const isInventoryCheck = (error: SqlError) =>
 const ModelServer = Layer.provideMerge(AvailabilityLive, TestServer)
 
 layer(ModelServer, { excludeTestServices: true, timeout: "300 seconds" })("bookings model (property)", (it) => {
-  it.effect("the service and the per-night model agree on every sequence of book, cancel and quantity", () =>
-    Effect.gen(function* () {
-      const users: Array<AuthenticatedUser> = []
-      for (let i = 0; i < 3; i++) {
-        const row = yield* (yield* UsersRepo).insert({ email: uniqueEmail("model") })
-        users.push({ id: row.id, email: row.email, role: "user", jti: "", expiresAt: 0 })
-      }
-      const oracle = yield* Layer.build(AvailabilityFromBookings)
-      const runtime = yield* Effect.runtime<BookingsService | Availability | SqlClient.SqlClient | UsersRepo>()
+  it.effect(
+    "the service and the per-night model agree on every sequence of book, cancel and quantity",
+    () =>
+      Effect.gen(function* () {
+        const users: Array<AuthenticatedUser> = []
+        for (let i = 0; i < 3; i++) {
+          const row = yield* (yield* UsersRepo).insert({ email: uniqueEmail("model") })
+          users.push({ id: row.id, email: row.email, role: "user", jti: "", expiresAt: 0 })
+        }
+        const oracle = yield* Layer.build(AvailabilityFromBookings)
+        const runtime = yield* Effect.runtime<BookingsService | Availability | SqlClient.SqlClient | UsersRepo>()
 
-      const freeBoth = (roomId: number, from: number, to: number) =>
-        Effect.gen(function* () {
-          const live = yield* Availability.freeUnits([roomId], day(1 + from), day(1 + to))
-          const counted = yield* Availability.freeUnits([roomId], day(1 + from), day(1 + to)).pipe(
-            Effect.provide(oracle)
-          )
-          return [live.get(roomId), counted.get(roomId)] as const
-        })
+        const freeBoth = (roomId: number, from: number, to: number) =>
+          Effect.gen(function* () {
+            const live = yield* Availability.freeUnits([roomId], day(1 + from), day(1 + to))
+            const counted = yield* Availability.freeUnits([roomId], day(1 + from), day(1 + to)).pipe(
+              Effect.provide(oracle)
+            )
+            return [live.get(roomId), counted.get(roomId)] as const
+          })
 
-      const run = (initial: number, commands: ReadonlyArray<Command>) =>
-        Effect.gen(function* () {
-          const bookings = yield* BookingsService
-          const sql = yield* SqlClient.SqlClient
-          const room = yield* insertRoom({ quantity: initial, price: 7 })
-          const model = new Model(initial)
-          for (const [step, cmd] of commands.entries()) {
-            const where = `step ${step} ${JSON.stringify(cmd)}`
-            if (cmd.op === "book") {
-              const from = cmd.from
-              const to = from + cmd.nights
-              const expected = model.canBook(from, to)
-              const outcome = yield* Effect.either(
-                bookings.create(
-                  users[cmd.user]!,
-                  { room_id: room.id, date_from: day(1 + from), date_to: day(1 + to) },
-                  undefined
+        const run = (initial: number, commands: ReadonlyArray<Command>) =>
+          Effect.gen(function* () {
+            const bookings = yield* BookingsService
+            const sql = yield* SqlClient.SqlClient
+            const room = yield* insertRoom({ quantity: initial, price: 7 })
+            const model = new Model(initial)
+            for (const [step, cmd] of commands.entries()) {
+              const where = `step ${step} ${JSON.stringify(cmd)}`
+              if (cmd.op === "book") {
+                const from = cmd.from
+                const to = from + cmd.nights
+                const expected = model.canBook(from, to)
+                const outcome = yield* Effect.either(
+                  bookings.create(
+                    users[cmd.user]!,
+                    { room_id: room.id, date_from: day(1 + from), date_to: day(1 + to) },
+                    undefined
+                  )
                 )
-              )
-              assert.strictEqual(outcome._tag === "Right", expected, where)
-              if (outcome._tag === "Left") assert.strictEqual(outcome.left._tag, "RoomUnavailable", where)
-              if (expected) {
-                const [row] = yield* sql<{ id: number; price: number }>`
+                assert.strictEqual(outcome._tag === "Right", expected, where)
+                if (outcome._tag === "Left") assert.strictEqual(outcome.left._tag, "RoomUnavailable", where)
+                if (expected) {
+                  const [row] = yield* sql<{ id: number; price: number }>`
                   SELECT id, price FROM bookings WHERE room_id = ${room.id} ORDER BY id DESC LIMIT 1`
-                assert.strictEqual(row!.price, 7 * cmd.nights, where)
-                model.stays.push({ id: row!.id, from, to })
+                  assert.strictEqual(row!.price, 7 * cmd.nights, where)
+                  model.stays.push({ id: row!.id, from, to })
+                }
+              } else if (cmd.op === "cancel") {
+                if (model.stays.length === 0) continue
+                const [stay] = model.stays.splice(cmd.pick % model.stays.length, 1)
+                const owner = yield* sql<{ user_id: number }>`SELECT user_id FROM bookings WHERE id = ${stay!.id}`
+                const caller = users.find((u) => u.id === owner[0]!.user_id)!
+                yield* bookings.cancel(caller, stay!.id)
+              } else {
+                const expected = model.canSetQuantity(cmd.quantity)
+                const outcome = yield* Effect.either(
+                  sql`UPDATE rooms SET quantity = ${cmd.quantity} WHERE id = ${room.id}`
+                )
+                assert.strictEqual(outcome._tag === "Right", expected, where)
+                if (outcome._tag === "Left") assert.isTrue(isInventoryCheck(outcome.left), where)
+                if (expected) model.quantity = cmd.quantity
               }
-            } else if (cmd.op === "cancel") {
-              if (model.stays.length === 0) continue
-              const [stay] = model.stays.splice(cmd.pick % model.stays.length, 1)
-              const owner = yield* sql<{ user_id: number }>`SELECT user_id FROM bookings WHERE id = ${stay!.id}`
-              const caller = users.find((u) => u.id === owner[0]!.user_id)!
-              yield* bookings.cancel(caller, stay!.id)
-            } else {
-              const expected = model.canSetQuantity(cmd.quantity)
-              const outcome = yield* Effect.either(
-                sql`UPDATE rooms SET quantity = ${cmd.quantity} WHERE id = ${room.id}`
-              )
-              assert.strictEqual(outcome._tag === "Right", expected, where)
-              if (outcome._tag === "Left") assert.isTrue(isInventoryCheck(outcome.left), where)
-              if (expected) model.quantity = cmd.quantity
+              for (const [from, to] of RANGES) {
+                const [live, counted] = yield* freeBoth(room.id, from, to)
+                assert.strictEqual(live, model.free(from, to), `${where}: free [${from}, ${to})`)
+                assert.strictEqual(counted, live, `${where}: oracle [${from}, ${to})`)
+              }
             }
-            for (const [from, to] of RANGES) {
-              const [live, counted] = yield* freeBoth(room.id, from, to)
-              assert.strictEqual(live, model.free(from, to), `${where}: free [${from}, ${to})`)
-              assert.strictEqual(counted, live, `${where}: oracle [${from}, ${to})`)
-            }
-          }
-          assert.deepStrictEqual(yield* Effect.orDie(inventoryProblems), [])
-        })
+            assert.deepStrictEqual(yield* Effect.orDie(inventoryProblems), [])
+          })
 
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(fc.nat(3), fc.array(command, { minLength: 1, maxLength: 30 }), (initial, commands) =>
-            Runtime.runPromise(runtime)(run(initial, commands).pipe(Effect.orDie))
-          ),
-          { numRuns: 40 }
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(fc.nat(3), fc.array(command, { minLength: 1, maxLength: 30 }), (initial, commands) =>
+              Runtime.runPromise(runtime)(run(initial, commands).pipe(Effect.orDie))
+            ),
+            { numRuns: 40 }
+          )
         )
-      )
-    }).pipe(Effect.scoped)
+      }).pipe(Effect.scoped),
+    // 40 sequences of up to 30 commands against the real database: seconds alone, far more on a loaded machine
+    120_000
   )
 
   it.effect("AvailabilityLive and the count from the bookings agree on many rooms in one statement", () =>
