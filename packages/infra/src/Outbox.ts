@@ -23,6 +23,25 @@ export interface EventData {
 /** `booking.created` → `booking:12`: the unit deliveries are ordered by. */
 export const entityOf = (type: string, data: EventData): string => `${type.split(".")[0] ?? type}:${data.id}`
 
+/**
+ * The same event written by a statement that makes the change itself (a data-modifying `WITH` part of it),
+ * for the writes that are one statement: the event is then part of that statement, and of its transaction,
+ * with no extra round trip. Each argument is SQL text over `from` (trusted, never user input): `type` a
+ * literal, `id` and `hotelId` expressions, `data` a `jsonb` expression; the row is written when `where` holds.
+ */
+export const outboxInsertSql = (part: {
+  readonly type: string
+  readonly id: string
+  readonly hotelId: string
+  readonly data: string
+  readonly from: string
+  readonly where: string
+}): string => `
+  INSERT INTO outbox_events (event_id, type, entity, hotel_id, data)
+  SELECT gen_random_uuid(), '${part.type}', '${part.type.split(".")[0]}:' || (${part.id}), ${part.hotelId}, ${part.data}
+  FROM ${part.from}
+  WHERE ${part.where}`
+
 export class Outbox extends Effect.Service<Outbox>()("infra/Outbox", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient

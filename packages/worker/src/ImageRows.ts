@@ -5,6 +5,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { ImageStatus } from "@shum/domain/Images"
+import { outboxInsertSql } from "@shum/infra/Outbox"
 import { Effect, Option, Schema } from "effect"
 
 const Started = Schema.Struct({ width: Schema.Int, height: Schema.Int })
@@ -48,6 +49,19 @@ const claimPending = (sql: SqlClient.SqlClient, except: ReadonlyArray<number>) =
     )
     RETURNING id, stored_filename`
 
+const imageEvent = (type: string) =>
+  outboxInsertSql({
+    type,
+    id: "s.id",
+    hotelId: "hi.hotel_id",
+    data: "jsonb_build_object('id', s.id, 'hotel_id', hi.hotel_id, 'status', s.status, 'error', s.error)",
+    from: `settled s LEFT JOIN LATERAL (SELECT hotel_id FROM hotels_images WHERE image_id = s.id
+             ORDER BY hotel_id LIMIT 1) hi ON true`,
+    where: "true"
+  })
+const PROCESSED = imageEvent("image.processed")
+const FAILED = imageEvent("image.failed")
+
 export class ImageRows extends Effect.Service<ImageRows>()("worker/ImageRows", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
@@ -62,10 +76,14 @@ export class ImageRows extends Effect.Service<ImageRows>()("worker/ImageRows", {
       Result: Schema.Struct({ status: ImageStatus }),
       execute: (id) => sql`SELECT status FROM images WHERE id = ${id}`
     })
+    // the image's outbox event (docs/decisions.md D16) is written by the same statement
     const settle = (id: number, to: "done" | "failed", error: string | null) =>
-      sql`UPDATE images SET status = ${to}, error = ${error} WHERE id = ${id} AND status = 'pending' RETURNING id`.pipe(
-        Effect.map((rows) => rows.length > 0)
-      )
+      sql`
+        WITH settled AS (
+          UPDATE images SET status = ${to}, error = ${error} WHERE id = ${id} AND status = 'pending'
+          RETURNING id, status, error
+        ), event AS (${sql.unsafe(to === "done" ? PROCESSED : FAILED)})
+        SELECT id FROM settled`.pipe(Effect.map((rows) => rows.length > 0))
     const pending = SqlSchema.findAll({
       Request: Schema.Void,
       Result: Pending,

@@ -1,7 +1,7 @@
 /**
  * The `bookings` table and the per-night inventory (`room_nights`) a booking takes.
  * A booking is written in one place, the database function `book_stay` (migration 0007): one statement with or
- * without an `Idempotency-Key`. This repository is where its refusals become typed answers: the outcomes the
+ * without an `Idempotency-Key` (its outbox event written by the same statement, D16). This repository is where its refusals become typed answers: the outcomes the
  * function names, the inventory's CHECK (a night filled concurrently: sold out) and an aborted write
  * (`BookingWriteAborted`, which may simply be run again); any other database failure is a defect. Reads turn
  * every failure into a defect.
@@ -11,12 +11,28 @@ import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Booking, BookingCreated } from "@shum/domain/Bookings"
 import { INT32 } from "@shum/domain/Common"
 import type { SqlError } from "@effect/sql/SqlError"
+import { outboxInsertSql } from "@shum/infra/Outbox"
 import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Data, Effect, Option, Schema } from "effect"
 import { IDEMPOTENCY_TTL } from "./IdempotencyKeys.js"
 
 /** `created_at` as docs/api.md §1.2 renders it (`api_timestamp`, migration 0007): UTC with `Z`, microseconds only when non-zero. */
 const COLUMNS = `id, room_id, user_id, date_from, date_to, price, api_timestamp(created_at) AS created_at`
+
+/**
+ * The booking's outbox event (docs/decisions.md D16), written by the same statement as the booking's insert
+ * or delete — so in its transaction, with no extra round trip: `data` is the booking as stored
+ * (`booking_json`) plus its hotel. `booking` is the JSON expression over `source`, written when `when` holds.
+ */
+const bookingEvent = (type: string, booking: string, when: string, source: string) =>
+  outboxInsertSql({
+    type,
+    id: `${booking}->>'id'`,
+    hotelId: "rm.hotel_id",
+    data: `${booking} || jsonb_build_object('hotel_id', rm.hotel_id)`,
+    from: `${source} JOIN rooms rm ON rm.id = (${booking}->>'room_id')::integer`,
+    where: when
+  })
 
 /** Ids are `integer` columns: a larger number names nothing (and must not reach SQL, which would refuse it). */
 const isId = (n: number) => Number.isInteger(n) && n >= INT32.minimum && n <= INT32.maximum
@@ -104,11 +120,14 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
      */
     const book = (request: BookRequest): Effect.Effect<BookOutcome, BookingWriteAborted> =>
       sql<BookRow>`
-        SELECT outcome, answer, kept_booking_id, full_nights::text[] AS full_nights
-        FROM book_stay(${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
-                       ${request.from}::date, ${request.to}::date, ${request.today}::date,
-                       ${request.idempotency?.key ?? null}::varchar, ${request.idempotency?.hash ?? null}::text,
-                       ${IDEMPOTENCY_TTL}::interval)`.pipe(
+        WITH r AS MATERIALIZED (
+          SELECT outcome, answer, kept_booking_id, full_nights
+          FROM book_stay(${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
+                         ${request.from}::date, ${request.to}::date, ${request.today}::date,
+                         ${request.idempotency?.key ?? null}::varchar, ${request.idempotency?.hash ?? null}::text,
+                         ${IDEMPOTENCY_TTL}::interval)
+        ), event AS (${sql.unsafe(bookingEvent("booking.created", "r.answer->'booking'", "r.outcome = 'booked'", "r"))})
+        SELECT outcome, answer, kept_booking_id, full_nights::text[] AS full_nights FROM r`.pipe(
         Effect.flatMap((rows) => outcomeOf(rows[0])),
         Effect.catchTag("SqlError", (error): Effect.Effect<BookOutcome, BookingWriteAborted> => {
           switch (classifySqlError(error)) {
@@ -138,7 +157,10 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
 
     /** Whether the booking was still there. The inventory's triggers free its nights in the same statement. */
     const remove = (bookingId: number) =>
-      sql`DELETE FROM bookings WHERE id = ${bookingId} RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
+      sql`
+        WITH d AS (DELETE FROM bookings b WHERE b.id = ${bookingId} RETURNING booking_json(b) AS booking),
+        event AS (${sql.unsafe(bookingEvent("booking.cancelled", "d.booking", "true", "d"))})
+        SELECT 1 FROM d`.pipe(Effect.map((rows) => rows.length > 0))
 
     return {
       list: (page: typeof Page.Type) => list(page).pipe(Effect.orDie),

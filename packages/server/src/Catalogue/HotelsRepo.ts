@@ -5,6 +5,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Hotel } from "@shum/domain/Hotels"
+import { Outbox } from "@shum/infra/Outbox"
 import { Effect, Schema } from "effect"
 import { contains, where, type Page } from "./SqlFilters.js"
 
@@ -47,6 +48,7 @@ const definedOnly = (fields: HotelFields) =>
 export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    const outbox = yield* Outbox
     // Times as text (`HH:MM:SS[.f]`), which `Hotel` normalises (docs/api.md §1.2). Inner joins: the foreign
     // keys are NOT NULL, and a join (not the original's cross join) never duplicates a hotel.
     const select = sql`SELECT h.id, h.title, h.address, h.postal_code,
@@ -96,19 +98,30 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
       sql`SELECT 1 FROM hotels WHERE title = ${title} ${exceptId === undefined ? sql`` : sql`AND id <> ${exceptId}`}`.pipe(
         Effect.map((rows) => rows.length > 0)
       )
+    // each write records its outbox event in its transaction (docs/decisions.md D16): the fields written
     const insert = (fields: HotelFields) =>
-      sql<{ id: number }>`INSERT INTO hotels ${sql.insert(definedOnly(fields))} RETURNING id`.pipe(
-        Effect.map((rows) => rows[0]!.id)
-      )
+      Effect.gen(function* () {
+        const set = definedOnly(fields)
+        const [row] = yield* sql<{ id: number }>`INSERT INTO hotels ${sql.insert(set)} RETURNING id`
+        yield* outbox.record("hotel.created", { ...set, id: row!.id, hotel_id: row!.id })
+        return row!.id
+      }).pipe(sql.withTransaction)
     const update = (id: number, fields: HotelFields) => {
       const set = definedOnly(fields)
       return Object.keys(set).length === 0
         ? Effect.void
-        : Effect.asVoid(sql`UPDATE hotels SET ${sql.update(set)} WHERE id = ${id}`)
+        : Effect.gen(function* () {
+            const rows = yield* sql`UPDATE hotels SET ${sql.update(set)} WHERE id = ${id} RETURNING id`
+            if (rows.length > 0) yield* outbox.record("hotel.updated", { ...set, id, hotel_id: id })
+          }).pipe(sql.withTransaction)
     }
     /** Rooms, their bookings and facility links, and image links go with it (`ON DELETE CASCADE`). */
     const remove = (id: number) =>
-      sql`DELETE FROM hotels WHERE id = ${id} RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
+      Effect.gen(function* () {
+        const rows = yield* sql`DELETE FROM hotels WHERE id = ${id} RETURNING id`
+        if (rows.length > 0) yield* outbox.record("hotel.deleted", { id, hotel_id: id })
+        return rows.length > 0
+      }).pipe(sql.withTransaction)
 
     return {
       list: (filter: HotelsFilter) => list(filter).pipe(Effect.orDie),
@@ -121,5 +134,6 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
       update: (id: number, fields: HotelFields) => update(id, fields).pipe(Effect.asVoid, Effect.orDie),
       remove: (id: number) => remove(id).pipe(Effect.orDie)
     } as const
-  })
+  }),
+  dependencies: [Outbox.Default]
 }) {}

@@ -5,6 +5,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Facility, Room } from "@shum/domain/Rooms"
+import { Outbox } from "@shum/infra/Outbox"
 import { Effect, Option, Schema } from "effect"
 import { contains, where, type Page } from "./SqlFilters.js"
 
@@ -43,6 +44,7 @@ const toRooms = (rows: ReadonlyArray<RoomRow>): Array<Room> =>
 export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    const outbox = yield* Outbox
     const select = sql`SELECT r.id, r.hotel_id, r.title, r.description, r.price, r.quantity,
         COALESCE((
           SELECT json_agg(json_build_object('id', f.id, 'title', f.title) ORDER BY f.id)
@@ -91,15 +93,23 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
               return ids.filter((id) => !found.has(id))
             })
           )
+    // each write records its outbox event in its transaction (docs/decisions.md D16): the fields written
     const insert = (hotelId: number, fields: Required<RoomFields>) =>
-      sql<{ id: number }>`INSERT INTO rooms ${sql.insert({ hotel_id: hotelId, ...fields })} RETURNING id`.pipe(
-        Effect.map((rows) => rows[0]!.id)
-      )
+      Effect.gen(function* () {
+        const [row] = yield* sql<{ id: number }>`
+          INSERT INTO rooms ${sql.insert({ hotel_id: hotelId, ...fields })} RETURNING id`
+        yield* outbox.record("room.created", { ...fields, id: row!.id, hotel_id: hotelId })
+        return row!.id
+      }).pipe(sql.withTransaction)
     const update = (id: number, fields: RoomFields) => {
       const set = definedOnly(fields)
       return Object.keys(set).length === 0
         ? Effect.void
-        : Effect.asVoid(sql`UPDATE rooms SET ${sql.update(set)} WHERE id = ${id}`)
+        : Effect.gen(function* () {
+            const [row] = yield* sql<{ hotel_id: number }>`
+              UPDATE rooms SET ${sql.update(set)} WHERE id = ${id} RETURNING hotel_id`
+            if (row !== undefined) yield* outbox.record("room.updated", { ...set, id, hotel_id: row.hotel_id })
+          }).pipe(sql.withTransaction)
     }
     /** BR-3: the link set becomes exactly `facilityIds` (distinct ids that exist). */
     const setFacilities = (roomId: number, facilityIds: ReadonlyArray<number>) =>
@@ -113,7 +123,11 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
         }
       })
     /** Its bookings and facility links go with it (`ON DELETE CASCADE`). */
-    const remove = (id: number) => sql`DELETE FROM rooms WHERE id = ${id}`
+    const remove = (id: number) =>
+      Effect.gen(function* () {
+        const [row] = yield* sql<{ hotel_id: number }>`DELETE FROM rooms WHERE id = ${id} RETURNING hotel_id`
+        if (row !== undefined) yield* outbox.record("room.deleted", { id, hotel_id: row.hotel_id })
+      }).pipe(sql.withTransaction)
 
     return {
       listByHotel: (hotelId: number, query: Page & { readonly title?: string | undefined }) =>
@@ -127,5 +141,6 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
         setFacilities(roomId, facilityIds).pipe(Effect.orDie),
       remove: (id: number) => remove(id).pipe(Effect.asVoid, Effect.orDie)
     } as const
-  })
+  }),
+  dependencies: [Outbox.Default]
 }) {}

@@ -8,6 +8,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Role, User } from "@shum/domain/Users"
+import { outboxInsertSql } from "@shum/infra/Outbox"
 import { Effect, Option, Schema } from "effect"
 
 export const UserRow = Schema.Struct({
@@ -51,6 +52,16 @@ export interface UserFields {
 
 const definedOnly = (fields: UserFields): Record<string, unknown> =>
   Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined))
+
+/** `user.role_changed` (docs/decisions.md D16), over the `updated` part of `update` (new row, previous role). */
+const ROLE_CHANGED = outboxInsertSql({
+  type: "user.role_changed",
+  id: "u.id",
+  hotelId: "NULL::integer",
+  data: "jsonb_build_object('id', u.id, 'role', u.role, 'previous_role', u.previous_role)",
+  from: "updated u",
+  where: "u.role <> u.previous_role"
+})
 
 const COLUMNS = "id, email, hashed_password, first_name, last_name, telegram_id, pachca_id, role, token_version"
 
@@ -103,17 +114,20 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("server/UsersRepo", {
       if (Object.keys(set).length === 0) return findById(id)
       const passwordChanged = fields.hashed_password !== undefined
       const role = fields.role ?? null
+      // a role that differs from the stored one also writes `user.role_changed` to the outbox, in this same
+      // statement (docs/decisions.md D16); `before` is the stored row, locked before the update reads it
       return sql`
         WITH updated AS (
           UPDATE users SET ${sql.update(set)},
             -- role here is the stored value, read under the row lock the update takes
             token_version = token_version + CASE
               WHEN ${passwordChanged} OR (${role}::text IS NOT NULL AND role <> ${role}::text) THEN 1 ELSE 0 END
-          WHERE id = ${id} RETURNING ${columns}
+          FROM (SELECT id AS before_id, role AS previous_role FROM users WHERE id = ${id} FOR UPDATE) before
+          WHERE users.id = before.before_id RETURNING ${columns}, before.previous_role
         ), revoked AS (
           UPDATE refresh_tokens t SET is_revoked = true FROM updated u
           WHERE t.user_id = u.id AND t.token_version <> u.token_version AND NOT t.is_revoked
-        )
+        ), event AS (${sql.unsafe(ROLE_CHANGED)})
         SELECT * FROM updated`.pipe(
         Effect.flatMap((rows) => Schema.decodeUnknown(Schema.Array(UserRow))(rows)),
         Effect.map((rows) => Option.fromNullable(rows[0]))
