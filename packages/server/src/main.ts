@@ -14,6 +14,7 @@ import { BufferedStdoutLive, LoggingLive } from "@shum/infra/Logging"
 import { TelemetryLive } from "@shum/infra/Telemetry"
 import { Context, Effect, Layer, Option } from "effect"
 import { HttpLive } from "./HttpLive.js"
+import { EmbeddedHoldSweepLive } from "./Holds/HoldSweepInProcess.js"
 import { EmbeddedImageWorkerLive } from "./Images/InProcessImageWorker.js"
 import { QueryMetricsLive } from "./Metrics.js"
 import { GracefulShutdownLive, NodeServerLive } from "./NodeServer.js"
@@ -35,6 +36,7 @@ const SeedFromConfig = Layer.unwrapEffect(
 export const ServerLive = GracefulShutdownLive.pipe(
   Layer.provide(HttpLive.pipe(Layer.provideMerge(NodeServerLive))),
   Layer.provide(SeedFromConfig),
+  Layer.provide(EmbeddedHoldSweepLive), // no Redis: expired holds are swept in this process (it counts them)
   Layer.provideMerge(ServicesLive),
   Layer.provide(EmbeddedImageWorkerLive), // no Redis: the image worker runs in this process
   Layer.provide(EmbeddedWebhookDispatcherLive), // and so does webhook delivery

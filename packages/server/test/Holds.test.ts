@@ -6,7 +6,8 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import { InProcessHoldSweepLive } from "../src/Holds/HoldSweepInProcess.js"
 import { Metrics } from "../src/Metrics.js"
 import { assertInventoryClean, countBookings, day, insertRoom, newUser, raw } from "./BookingsFixtures.js"
 import { TestServer } from "./support.js"
@@ -449,6 +450,31 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("holds (
         n: number
       }>`SELECT count(*)::int AS n FROM holds WHERE room_id = ${room.id}`
       assert.strictEqual(n, 0)
+      yield* assertInventoryClean
+    })
+  )
+
+  it.scoped("the server's in-process sweep (no worker) expires a hold past its time and counts it", () =>
+    Effect.gen(function* () {
+      const room = yield* insertRoom({ quantity: 1 })
+      const user = yield* newUser()
+      const hold = yield* send("POST", "/holds", user.token, stay(room.id, 6, 8))
+      yield* expire(hold.body["id"])
+      const before = yield* counter("holdsExpired")
+      // its first sweep runs at once
+      yield* Layer.build(InProcessHoldSweepLive)
+      for (let i = 0; i < 50 && (yield* taken(room.id)).some(([, , held]) => held !== 0); i++) {
+        yield* Effect.sleep("100 millis")
+      }
+      assert.deepStrictEqual(
+        yield* taken(room.id),
+        [6, 7].map((d) => [day(d), 0, 0])
+      )
+      const [{ status } = { status: "" }] = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql<{ status: string }>`SELECT status FROM holds WHERE id = ${Number(hold.body["id"])}`.pipe(Effect.orDie)
+      )
+      assert.strictEqual(status, "expired")
+      assert.isAtLeast(yield* counter("holdsExpired"), before + 1)
       yield* assertInventoryClean
     })
   )

@@ -2,8 +2,8 @@
  * The worker's Prometheus metrics, in a registry of its own, served at `/metrics` by `Probes.ts`:
  * `image_jobs_total{outcome}` (`done`; `failed`: an attempt failed; `dead_lettered`), `image_job_duration_seconds` (handled
  * jobs, whatever the outcome), `image_jobs_group_recreated_total` (the stream had lost its consumer group —
- * Redis restarted empty, a failover, the stream deleted — and this worker created it again) and Node's
- * default process collectors.
+ * Redis restarted empty, a failover, the stream deleted — and this worker created it again),
+ * `holds_expired_total` (holds this worker's sweep expired, `HoldSweep.ts`) and Node's default process collectors.
  */
 import { Context, Effect, Layer } from "effect"
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client"
@@ -16,6 +16,7 @@ export class WorkerMetrics extends Context.Tag("worker/WorkerMetrics")<
     readonly registry: Registry
     readonly record: (outcome: JobOutcome, seconds?: number) => Effect.Effect<void>
     readonly groupRecreated: Effect.Effect<void>
+    readonly holdsExpired: (count: number) => Effect.Effect<void>
   }
 >() {}
 
@@ -39,8 +40,14 @@ export const WorkerMetricsLive = Layer.sync(WorkerMetrics, () => {
     help: "Times the image job stream had lost its consumer group (Redis lost its data) and this worker created it again",
     registers: [registry]
   })
+  const expired = new Counter({
+    name: "holds_expired_total",
+    help: "Holds this process found past expires_at (the worker: its sweep)",
+    registers: [registry]
+  })
   return WorkerMetrics.of({
     registry,
+    holdsExpired: (count) => Effect.sync(() => expired.inc(count)),
     groupRecreated: Effect.sync(() => recreated.inc()),
     record: (outcome, seconds) =>
       Effect.sync(() => {

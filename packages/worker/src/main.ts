@@ -21,10 +21,11 @@ import { ConsumerStateLive } from "./ConsumerState.js"
 import { ImageProcessor } from "./ImageProcessor.js"
 import { ImageRows } from "./ImageRows.js"
 import { ImageWorkerLive } from "./ImageWorker.js"
+import { HOLD_SWEEP_DEFAULTS, HoldSweepLive } from "./HoldSweep.js"
 import { ProbesLive } from "./Probes.js"
 import { WebhookDispatcherLive } from "./WebhookDispatcher.js"
 import { WebhookSenderLive } from "./WebhookSender.js"
-import { WorkerMetricsLive } from "./WorkerMetrics.js"
+import { WorkerMetrics, WorkerMetricsLive } from "./WorkerMetrics.js"
 
 // the settings are read and checked in Config.ts (`workerProcess`: PostgreSQL and Redis are required)
 const WorkerLive = Layer.unwrapEffect(
@@ -46,6 +47,14 @@ const WorkerLive = Layer.unwrapEffect(
           dir: config.images.dir,
           requeue: { after, every: Duration.min(Duration.seconds(60), Duration.times(after, 0.1)) }
         })
+      ),
+      // holds past expires_at expired (docs/data.md BR-13), beside the images
+      Layer.provideMerge(
+        Layer.unwrapEffect(
+          Effect.map(WorkerMetrics, (metrics) =>
+            HoldSweepLive({ ...HOLD_SWEEP_DEFAULTS, onExpired: metrics.holdsExpired })
+          )
+        )
       ),
       // webhooks from the outbox (D16), beside the images
       Layer.provideMerge(
