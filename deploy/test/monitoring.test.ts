@@ -371,6 +371,23 @@ describe("what the monitoring queries, the app exports", () => {
       expect(fromServer(name), name).toBe(true)
     }
     for (const name of NODE_RUNTIME) expect(fromWorker(name), `worker: ${name}`).toBe(true)
+    // the holds panel (docs/api.md §8.9): the server counts all four, the worker what its sweep expired
+    const holdsPanel = dashboard().panels.find((p) => p.title === "Holds per minute")
+    expect(holdsPanel?.targets.flatMap((t) => metricNames(t.expr)).sort()).toEqual([
+      "holds_confirmed_total",
+      "holds_created_total",
+      "holds_expired_total",
+      "holds_released_total"
+    ])
+    for (const name of [
+      "holds_created_total",
+      "holds_confirmed_total",
+      "holds_released_total",
+      "holds_expired_total"
+    ]) {
+      expect(fromServer(name), name).toBe(true)
+    }
+    expect(fromWorker("holds_expired_total")).toBe(true)
   })
 
   it("the ServiceMonitor scrapes the `http` port of the server and worker Services at /metrics", () => {
