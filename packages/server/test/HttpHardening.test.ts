@@ -15,6 +15,7 @@ import { afterAll } from "vitest"
 import { excessiveNestingAt } from "../src/Http/JsonBody.js"
 import { boundIssues } from "../src/Http/Validation.js"
 import { imageDirPath, removeDir } from "../../worker/test/ImageFixtures.js"
+import { streamBody } from "./StreamedBody.js"
 import { makeTestServer, signIn, uniqueEmail } from "./support.js"
 
 const dir = imageDirPath()
@@ -56,43 +57,21 @@ const jsonHeaders = { "content-type": "application/json" }
  * Streams `total` bytes of a JSON-looking body (chunked, or with `contentLength` declared) and stops as soon
  * as an answer arrives: how much was sent by then tells whether the server read it all.
  */
-const streamBody = (port: number, path: string, total: number, contentLength?: number) =>
-  Effect.promise(
-    () =>
-      new Promise<{ status: number; headers: Answer["headers"]; body: string; sent: number }>((resolve, reject) => {
-        const headers: Record<string, string> = { "content-type": "application/json" }
-        if (contentLength !== undefined) headers["content-length"] = String(contentLength)
-        const request = httpRequest({ host: "127.0.0.1", port, method: "POST", path, headers })
-        let sent = 0
-        let answered = false
-        request.on("response", (response) => {
-          answered = true
-          let body = ""
-          response.setEncoding("utf8")
-          response.on("data", (chunk: string) => (body += chunk))
-          response.on("end", () => {
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, body, sent })
-            request.destroy()
-          })
-        })
-        request.on("error", (error) => {
-          if (!answered) reject(error)
-        })
-        request.flushHeaders()
-        if (contentLength !== undefined && total === 0) return
-        request.write('{"email": "a@example.com", "password": "')
-        // past 4 MiB, at most 64 KiB per 2 ms: a loaded machine still has seconds to answer before the end
-        const chunk = Buffer.alloc(64 * 1024, 0x61)
-        const pump = (): void => {
-          if (answered) return
-          if (sent >= total) return void request.end('"}')
-          sent += chunk.length
-          const next = () => (sent > 4 * 1024 * 1024 ? setTimeout(pump, 2) : setImmediate(pump))
-          if (request.write(chunk)) next()
-          else request.once("drain", next)
-        }
-        pump()
-      })
+const streamJsonBody = (port: number, path: string, total: number, contentLength?: number) =>
+  Effect.promise(() =>
+    streamBody({
+      port,
+      path,
+      headers: {
+        "content-type": "application/json",
+        ...(contentLength === undefined ? {} : { "content-length": String(contentLength) })
+      },
+      head: '{"email": "a@example.com", "password": "',
+      fill: 0x61,
+      tail: '"}',
+      total,
+      headersOnly: contentLength !== undefined && total === 0
+    })
   )
 
 const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`
@@ -224,7 +203,7 @@ layer(makeTestServer(), { excludeTestServices: true, timeout: "120 seconds" })(
         const total = 100 * 1024 * 1024
         const heapBefore = process.memoryUsage().heapUsed
         const started = Date.now()
-        const answer = yield* streamBody(port, "/auth/login", total)
+        const answer = yield* streamJsonBody(port, "/auth/login", total)
         assert.strictEqual(answer.status, 413, answer.body)
         assert.deepStrictEqual(JSON.parse(answer.body), {
           type: "/problems/payload-too-large",
@@ -245,7 +224,7 @@ layer(makeTestServer(), { excludeTestServices: true, timeout: "120 seconds" })(
     it.effect("a Content-Length above the limit is a 413 before any byte of the body is read", () =>
       Effect.gen(function* () {
         const port = yield* portOf
-        const answer = yield* streamBody(port, "/auth/register", 0, 100 * 1024 * 1024)
+        const answer = yield* streamJsonBody(port, "/auth/register", 0, 100 * 1024 * 1024)
         assert.strictEqual(answer.status, 413)
         assert.strictEqual((JSON.parse(answer.body) as { detail: string }).detail, Messages.bodyTooLarge(1024))
         assert.strictEqual(answer.sent, 0)

@@ -8,7 +8,6 @@ import { SqlClient } from "@effect/sql"
 import { Messages } from "@shum/domain/Messages"
 import { ImageJobsMemoryLive } from "@shum/infra/ImageJobsMemory"
 import { Effect, Layer } from "effect"
-import { request as httpRequest } from "node:http"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll } from "vitest"
@@ -23,6 +22,7 @@ import {
   truncatedJpeg
 } from "../../worker/test/ImageFixtures.js"
 import { deleteImage, detailOf, filesOf, form, listImages, send, sizeOf, uploadAs } from "./ImagesSupport.js"
+import { streamBody } from "./StreamedBody.js"
 import { configProvider, makeTestServer, signIn } from "./support.js"
 
 const dir = imageDirPath()
@@ -435,43 +435,15 @@ layer(makeTestServer(NoWait), { excludeTestServices: true, timeout: "60 seconds"
 )
 
 /** A multipart upload streamed chunk by chunk until the server answers (or `total` bytes are sent). */
-const streamUpload = (port: number, token: string, hotelId: number, total: number) =>
-  new Promise<{ status: number; body: string; sent: number }>((resolve, reject) => {
-    const boundary = "shum-boundary-0123456789"
-    const request = httpRequest({
-      host: "127.0.0.1",
-      port,
-      method: "POST",
-      path: `/images/upload/${hotelId}`,
-      headers: { authorization: `Bearer ${token}`, "content-type": `multipart/form-data; boundary=${boundary}` }
-    })
-    let sent = 0
-    let answered = false
-    request.on("response", (response) => {
-      answered = true
-      let body = ""
-      response.setEncoding("utf8")
-      response.on("data", (chunk: string) => (body += chunk))
-      response.on("end", () => {
-        resolve({ status: response.statusCode ?? 0, body, sent })
-        request.destroy()
-      })
-    })
-    request.on("error", (error) => {
-      if (!answered) reject(error)
-    })
-    request.write(
-      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`
-    )
-    // past 4 MiB, at most 64 KiB per 2 ms: a loaded machine still has seconds to answer before the end
-    const chunk = Buffer.alloc(64 * 1024, 0xab)
-    const pump = (): void => {
-      if (answered) return
-      if (sent >= total) return void request.end(`\r\n--${boundary}--\r\n`)
-      sent += chunk.length
-      const next = () => (sent > 4 * 1024 * 1024 ? setTimeout(pump, 2) : setImmediate(pump))
-      if (request.write(chunk)) next()
-      else request.once("drain", next)
-    }
-    pump()
+const streamUpload = (port: number, token: string, hotelId: number, total: number) => {
+  const boundary = "shum-boundary-0123456789"
+  return streamBody({
+    port,
+    path: `/images/upload/${hotelId}`,
+    headers: { authorization: `Bearer ${token}`, "content-type": `multipart/form-data; boundary=${boundary}` },
+    head: `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+    fill: 0xab,
+    tail: `\r\n--${boundary}--\r\n`,
+    total
   })
+}
