@@ -26,66 +26,91 @@ interface Entry {
   deliveries: number
 }
 
+/** The queue of entries, its delayed offers (retries, redeliveries) and the dead-letter list. */
+interface Store {
+  readonly settings: ImageJobsSettings
+  readonly queue: Queue.Queue<Entry>
+  readonly dead: Array<DeadLetter>
+  readonly entry: (job: ImageJob) => Entry
+  /** Offers `next` again after `delay`. */
+  readonly later: (delay: Duration.Duration, next: Entry) => Effect.Effect<void>
+}
+
+/**
+ * One delivery of an entry, settled by `ImageJobDelivery.settle`; an entry left unsettled is what Redis
+ * leaves unacknowledged: delivered again after the visibility timeout.
+ */
+const deliver = <R>(store: Store, options: ConsumeOptions<R>, current: Entry) =>
+  Effect.gen(function* () {
+    const { dead, entry, later, settings } = store
+    current.deliveries += 1
+    const delivery: Delivery = {
+      id: current.id,
+      payload: Schema.encodeSync(ImageJobJson)(current.job),
+      job: Option.some(current.job),
+      attempt: current.job.attempt + current.deliveries - 1
+    }
+    let settled = false
+    const ops: DeliveryOps = {
+      ack: () => Effect.sync(() => (settled = true)),
+      retry: (_, job, delay) =>
+        Effect.zipRight(
+          Effect.sync(() => (settled = true)),
+          later(delay, entry(job))
+        ),
+      deadLetter: (d, reason) =>
+        Effect.sync(() => {
+          settled = true
+          dead.push({ payload: d.payload, reason, attempts: d.attempt })
+        })
+    }
+    yield* settle(settings, options, ops, delivery)
+    if (!settled) yield* later(settings.visibilityTimeout, current)
+  })
+
+const consume =
+  (store: Store) =>
+  <R>(options: ConsumeOptions<R>): Effect.Effect<never, never, R> => {
+    // reading process memory never fails: each reader says so once, when it starts
+    const reader = (index: number) =>
+      Effect.zipRight(
+        options.onRead ? options.onRead(index, Option.none()) : Effect.void,
+        Effect.forever(
+          Effect.flatMap(Queue.take(store.queue), (e) =>
+            finishWithin(store.settings.shutdownGrace)(deliver(store, options, e))
+          )
+        )
+      )
+    return Effect.forEach(
+      Array.from({ length: Math.max(1, options.concurrency) }, (_, i) => i),
+      reader,
+      { concurrency: "unbounded", discard: true }
+    ).pipe(Effect.zipRight(Effect.never))
+  }
+
 export const make = (settings: ImageJobsSettings) =>
   Effect.gen(function* () {
     const queue = yield* Effect.acquireRelease(Queue.unbounded<Entry>(), Queue.shutdown)
     const timers = yield* FiberSet.make()
     const settledHub = yield* Effect.acquireRelease(PubSub.unbounded<number>(), PubSub.shutdown)
-    const dead: Array<DeadLetter> = []
     const beats = new Map<string, number>()
     let sequence = 0
-    const entry = (job: ImageJob): Entry => ({ id: `${Date.now()}-${sequence++}`, job, deliveries: 0 })
-    const later = (delay: Duration.Duration, next: Entry) =>
-      FiberSet.run(timers, Effect.zipRight(Effect.sleep(delay), Queue.offer(queue, next))).pipe(Effect.asVoid)
-
-    const consume = <R>(options: ConsumeOptions<R>): Effect.Effect<never, never, R> => {
-      const deliver = (current: Entry) =>
-        Effect.gen(function* () {
-          current.deliveries += 1
-          const delivery: Delivery = {
-            id: current.id,
-            payload: Schema.encodeSync(ImageJobJson)(current.job),
-            job: Option.some(current.job),
-            attempt: current.job.attempt + current.deliveries - 1
-          }
-          let settled = false
-          const ops: DeliveryOps = {
-            ack: () => Effect.sync(() => (settled = true)),
-            retry: (_, job, delay) =>
-              Effect.zipRight(
-                Effect.sync(() => (settled = true)),
-                later(delay, entry(job))
-              ),
-            deadLetter: (d, reason) =>
-              Effect.sync(() => {
-                settled = true
-                dead.push({ payload: d.payload, reason, attempts: d.attempt })
-              })
-          }
-          yield* settle(settings, options, ops, delivery)
-          // what Redis does with an entry left unacknowledged: deliver it again after the visibility timeout
-          if (!settled) yield* later(settings.visibilityTimeout, current)
-        })
-      // reading process memory never fails: each reader says so once, when it starts
-      const reader = (index: number) =>
-        Effect.zipRight(
-          options.onRead ? options.onRead(index, Option.none()) : Effect.void,
-          Effect.forever(Effect.flatMap(Queue.take(queue), (e) => finishWithin(settings.shutdownGrace)(deliver(e))))
-        )
-      return Effect.forEach(
-        Array.from({ length: Math.max(1, options.concurrency) }, (_, i) => i),
-        reader,
-        { concurrency: "unbounded", discard: true }
-      ).pipe(Effect.zipRight(Effect.never))
+    const store: Store = {
+      settings,
+      queue,
+      dead: [],
+      entry: (job) => ({ id: `${Date.now()}-${sequence++}`, job, deliveries: 0 }),
+      later: (delay, next) =>
+        FiberSet.run(timers, Effect.zipRight(Effect.sleep(delay), Queue.offer(queue, next))).pipe(Effect.asVoid)
     }
 
     return ImageJobs.of({
       settings,
       enqueue: (job) => {
-        const next = entry(job)
+        const next = store.entry(job)
         return Effect.as(Queue.offer(queue, next), next.id)
       },
-      consume,
+      consume: consume(store),
       publishSettled: (imageId) => PubSub.publish(settledHub, imageId).pipe(Effect.asVoid),
       subscribeSettled: PubSub.subscribe(settledHub),
       heartbeat: (worker) => Effect.map(Clock.currentTimeMillis, (now) => void beats.set(worker, now)),
@@ -96,7 +121,7 @@ export const make = (settings: ImageJobsSettings) =>
           .map(([name]) => name)
           .sort()
       ),
-      deadLetters: Effect.sync(() => [...dead])
+      deadLetters: Effect.sync(() => [...store.dead])
     })
   })
 
