@@ -145,6 +145,59 @@ describe("alert rules", () => {
         alert_rule_test: [{ eval_time: "20m", alertname: "ShumBookingHighLatencyP99", exp_alerts: [] }]
       },
       {
+        name: "webhook events waiting 10 minutes, then 20",
+        interval: "1m",
+        input_series: [{ series: 'webhook_outbox_lag_seconds{job="worker"}', values: "600+60x30" }],
+        alert_rule_test: [
+          { eval_time: "5m", alertname: "ShumBookingWebhookOutboxLag", exp_alerts: [] }, // pending ("for: 10m")
+          {
+            eval_time: "10m",
+            alertname: "ShumBookingWebhookOutboxLag",
+            exp_alerts: [
+              {
+                exp_labels: { severity: "warning" },
+                exp_annotations: {
+                  summary: "Webhook events wait more than 5 minutes for delivery",
+                  description:
+                    "The oldest undelivered webhook event is 1200 s old: a receiver keeps failing or the delivery is behind."
+                }
+              }
+            ]
+          }
+        ]
+      },
+      {
+        name: "a webhook outbox that keeps up is no alert",
+        interval: "1m",
+        input_series: [{ series: 'webhook_outbox_lag_seconds{job="worker"}', values: "0.4+0x30" }],
+        alert_rule_test: [{ eval_time: "25m", alertname: "ShumBookingWebhookOutboxLag", exp_alerts: [] }]
+      },
+      {
+        name: "a webhook delivery dead",
+        interval: "1m",
+        input_series: [
+          { series: 'webhook_deliveries_total{job="worker",outcome="dead"}', values: "0 0 0 1 1 1 1 1 1 1 1" },
+          { series: 'webhook_deliveries_total{job="worker",outcome="delivered"}', values: "0+20x10" }
+        ],
+        alert_rule_test: [
+          { eval_time: "2m", alertname: "ShumBookingWebhookDeliveriesDead", exp_alerts: [] },
+          {
+            eval_time: "10m",
+            alertname: "ShumBookingWebhookDeliveriesDead",
+            exp_alerts: [
+              {
+                exp_labels: { severity: "warning" },
+                exp_annotations: {
+                  summary: "Webhook deliveries ran out of retries; their subscriptions may be disabled",
+                  description:
+                    "1 webhook deliveries went dead in the last hour; GET /webhooks shows the disabled subscriptions."
+                }
+              }
+            ]
+          }
+        ]
+      },
+      {
         name: "the image job stream lost and its consumer group recreated",
         interval: "1m",
         input_series: [{ series: 'image_jobs_group_recreated_total{job="worker"}', values: "0 0 0 0 0 1 1 1 1 1 1" }],

@@ -37,9 +37,9 @@ export const ServerLive = GracefulShutdownLive.pipe(
   Layer.provide(HttpLive.pipe(Layer.provideMerge(NodeServerLive))),
   Layer.provide(SeedFromConfig),
   Layer.provide(EmbeddedHoldSweepLive), // no Redis: expired holds are swept in this process (it counts them)
+  Layer.provide(EmbeddedWebhookDispatcherLive), // no Redis: webhook delivery too (its metrics in the server's)
   Layer.provideMerge(ServicesLive),
   Layer.provide(EmbeddedImageWorkerLive), // no Redis: the image worker runs in this process
-  Layer.provide(EmbeddedWebhookDispatcherLive), // and so does webhook delivery
   Layer.provide(RedisBackedLive),
   Layer.provideMerge(DatabaseLive.pipe(Layer.provide(QueryMetricsLive))),
   Layer.provide(AppConfig.Default),

@@ -10,6 +10,7 @@ import { assert, layer } from "@effect/vitest"
 import { Outbox } from "@shum/infra/Outbox"
 import { verify } from "@shum/infra/WebhookSigning"
 import { Effect, Layer } from "effect"
+import { Metrics } from "../src/Metrics.js"
 import { InProcessWebhookDispatcherLive } from "../src/Webhooks/WebhooksWorker.js"
 import { clientWithToken, makeTestServer, signIn } from "./support.js"
 import { startReceiver, type Received, type Receiver } from "./WebhookReceiver.js"
@@ -250,5 +251,36 @@ layer(TestServer, { excludeTestServices: true, timeout: "90 seconds" })("webhook
         const sql = yield* SqlClient.SqlClient
         yield* sql`UPDATE webhook_subscriptions SET enabled = false WHERE id IN (${local.id}, ${moved.created.id}, ${silent.created.id})`
       })
+  )
+
+  it.scoped("the dispatcher's metrics: events fanned out, attempts by outcome, their duration, the outbox lag", () =>
+    Effect.gen(function* () {
+      const receiver = yield* startReceiver
+      let calls = 0
+      receiver.respond = () => (calls++ === 0 ? 500 : 200)
+      const { at } = yield* subscribe(receiver, "/metered", ["hotel.created"])
+      const metrics = yield* Metrics
+      const value = (text: string, series: string) =>
+        Number(
+          text
+            .split("\n")
+            .find((line) => line.startsWith(`${series} `))
+            ?.split(" ")[1] ?? Number.NaN
+        )
+      const before = yield* metrics.exposition
+      yield* record("hotel.created", { id: 77, hotel_id: 77 })
+      yield* waitUntil(
+        "the event delivered",
+        Effect.sync(() => (at().length === 2 ? true : undefined))
+      )
+      yield* Effect.sleep("200 millis")
+      const after = yield* metrics.exposition
+      const delta = (series: string) => value(after, series) - value(before, series)
+      assert.isAtLeast(delta("webhook_events_total"), 1)
+      assert.isAtLeast(delta('webhook_deliveries_total{outcome="delivered"}'), 1)
+      assert.isAtLeast(delta('webhook_deliveries_total{outcome="failed"}'), 1)
+      assert.isAtLeast(delta("webhook_delivery_duration_seconds_count"), 2)
+      assert.match(after, /^webhook_outbox_lag_seconds \d/m)
+    })
   )
 })

@@ -19,6 +19,7 @@ import type { WebhookSettings } from "@shum/infra/Config"
 import { makeCipher } from "@shum/infra/WebhookSigning"
 import { Duration, Effect, Layer, Option } from "effect"
 import { randomUUID } from "node:crypto"
+import { WebhookMetrics } from "./WebhookMetrics.js"
 import { WebhookSender } from "./WebhookSender.js"
 
 /** Key of the transaction-scoped advisory lock that serialises fan-out ("whfanout"). */
@@ -152,10 +153,25 @@ const releaseDelivery = (sql: Sql) => (claimed: Claimed) =>
   sql`UPDATE webhook_deliveries SET leased_until = NULL, lease_token = NULL, attempts = attempts - 1
       WHERE id = ${claimed.id}::bigint AND lease_token = ${claimed.lease_token}::uuid`.pipe(Effect.ignore)
 
+/** Seconds since the oldest event still waiting: not fanned out, or pending for an enabled subscription. */
+const outboxLag = (sql: Sql) =>
+  sql<{ lag: number }>`
+    SELECT COALESCE(EXTRACT(EPOCH FROM now() - LEAST(
+      (SELECT min(created_at) FROM outbox_events WHERE fanned_out_at IS NULL),
+      (SELECT min(e.created_at) FROM webhook_deliveries d
+         JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.enabled
+         JOIN outbox_events e ON e.id = d.event_id
+       WHERE d.status = 'pending'))), 0)::float8 AS lag`.pipe(Effect.map((rows) => rows[0]?.lag ?? 0))
+
+/** How often the lag is measured (a gauge; the alert looks at minutes). */
+const LAG_EVERY_MS = 2_000
+
 export const makeDispatcher = (settings: DispatcherSettings) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const sender = yield* WebhookSender
+    const metrics = yield* WebhookMetrics
+    let lagMeasuredAt = 0
     const cipher = makeCipher(settings.keyMaterial)
     const fanOut = fanOutEvents(sql)
     const claim = claimDeliveries(sql, Duration.toSeconds(settings.lease))
@@ -184,12 +200,21 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
               }
             : yield* sender.send({ url: claimed.url, id: claimed.event_id, body, secrets })
         yield* record(claimed, outcome).pipe(Effect.uninterruptible)
+        yield* metrics.attempt(
+          outcome.ok ? "delivered" : claimed.attempts >= settings.maxAttempts ? "dead" : "failed",
+          outcome.durationMs / 1000
+        )
         return outcome
       }).pipe(Effect.onInterrupt(() => release(claimed)))
 
     /** One round: fan out, claim, send. True when there was anything to do. */
     const round = Effect.gen(function* () {
       const fanned = yield* fanOut
+      if (fanned > 0) yield* metrics.eventsFannedOut(fanned)
+      if (Date.now() - lagMeasuredAt >= LAG_EVERY_MS) {
+        lagMeasuredAt = Date.now()
+        yield* Effect.flatMap(outboxLag(sql), metrics.lag)
+      }
       const claimed = yield* claim(settings.concurrency)
       yield* Effect.forEach(claimed, deliver, { concurrency: "unbounded", discard: true })
       return fanned > 0 || claimed.length > 0

@@ -3,10 +3,12 @@
  * `image_jobs_total{outcome}` (`done`; `failed`: an attempt failed; `dead_lettered`), `image_job_duration_seconds` (handled
  * jobs, whatever the outcome), `image_jobs_group_recreated_total` (the stream had lost its consumer group —
  * Redis restarted empty, a failover, the stream deleted — and this worker created it again),
- * `holds_expired_total` (holds this worker's sweep expired, `HoldSweep.ts`) and Node's default process collectors.
+ * `holds_expired_total` (holds this worker's sweep expired, `HoldSweep.ts`), the webhook dispatcher's
+ * `webhook_*` (`WebhookMetrics.ts`) and Node's default process collectors.
  */
 import { Context, Effect, Layer } from "effect"
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client"
+import { type WebhookMetrics, webhookMetricsIn } from "./WebhookMetrics.js"
 
 export type JobOutcome = "done" | "failed" | "dead_lettered"
 
@@ -17,6 +19,8 @@ export class WorkerMetrics extends Context.Tag("worker/WorkerMetrics")<
     readonly record: (outcome: JobOutcome, seconds?: number) => Effect.Effect<void>
     readonly groupRecreated: Effect.Effect<void>
     readonly holdsExpired: (count: number) => Effect.Effect<void>
+    /** The webhook dispatcher's metrics (`WebhookMetrics.ts`), in this registry. */
+    readonly webhooks: typeof WebhookMetrics.Service
   }
 >() {}
 
@@ -47,6 +51,7 @@ export const WorkerMetricsLive = Layer.sync(WorkerMetrics, () => {
   })
   return WorkerMetrics.of({
     registry,
+    webhooks: webhookMetricsIn(registry),
     holdsExpired: (count) => Effect.sync(() => expired.inc(count)),
     groupRecreated: Effect.sync(() => recreated.inc()),
     record: (outcome, seconds) =>

@@ -25,6 +25,7 @@ import { HOLD_SWEEP_DEFAULTS, HoldSweepLive } from "./HoldSweep.js"
 import { ProbesLive } from "./Probes.js"
 import { WebhookDispatcherLive } from "./WebhookDispatcher.js"
 import { WebhookSenderLive } from "./WebhookSender.js"
+import { WebhookMetrics } from "./WebhookMetrics.js"
 import { WorkerMetrics, WorkerMetricsLive } from "./WorkerMetrics.js"
 
 // the settings are read and checked in Config.ts (`workerProcess`: PostgreSQL and Redis are required)
@@ -58,7 +59,15 @@ const WorkerLive = Layer.unwrapEffect(
       ),
       // webhooks from the outbox (D16), beside the images
       Layer.provideMerge(
-        WebhookDispatcherLive(config.webhooks).pipe(Layer.provide(WebhookSenderLive(config.webhooks)))
+        WebhookDispatcherLive(config.webhooks).pipe(
+          Layer.provide(WebhookSenderLive(config.webhooks)),
+          Layer.provide(
+            Layer.effect(
+              WebhookMetrics,
+              Effect.map(WorkerMetrics, (metrics) => metrics.webhooks)
+            )
+          )
+        )
       ),
       Layer.provide(ImageJobsRedis.layer(config.jobs)),
       Layer.provide(

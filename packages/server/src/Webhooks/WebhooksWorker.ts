@@ -5,12 +5,23 @@
  */
 import { AppConfig } from "@shum/infra/Config"
 import { WebhookDispatcherLive } from "@shum/worker/WebhookDispatcher"
+import { WebhookMetrics, webhookMetricsIn } from "@shum/worker/WebhookMetrics"
 import { WebhookSenderLive } from "@shum/worker/WebhookSender"
+import { Metrics } from "../Metrics.js"
 import { Effect, Layer, Option } from "effect"
 
 export const InProcessWebhookDispatcherLive = Layer.unwrapEffect(
   Effect.map(AppConfig, ({ webhooks }) =>
-    WebhookDispatcherLive(webhooks).pipe(Layer.provide(WebhookSenderLive(webhooks)))
+    WebhookDispatcherLive(webhooks).pipe(
+      Layer.provide(WebhookSenderLive(webhooks)),
+      // its metrics in the server's registry, at the server's /metrics
+      Layer.provide(
+        Layer.effect(
+          WebhookMetrics,
+          Effect.map(Metrics, (metrics) => webhookMetricsIn(metrics.registry))
+        )
+      )
+    )
   )
 )
 
