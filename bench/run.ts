@@ -464,7 +464,7 @@ interface Measured {
 }
 
 /** Server (or floor) CPU time per request: comparable across runs even when the machine is contended. */
-const cpuPerRequest = (m: Measured) => ((m.cpu.server / 100 / m.rps) * 1e6).toFixed(0)
+const cpuPerRequest = (m: Measured) => (m.rps > 0 ? ((m.cpu.server / 100 / m.rps) * 1e6).toFixed(0) : "–")
 const ms = (us: number) => (us / 1000 < 10 ? (us / 1000).toFixed(2) : (us / 1000).toFixed(1))
 const socketErrors = (r: WrkResult) => r.errors.connect + r.errors.read + r.errors.write + r.errors.timeout
 const statusText = (r: WrkResult, countStatus: boolean) => {
