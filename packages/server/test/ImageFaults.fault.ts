@@ -125,12 +125,15 @@ const upload = async (name: string) => {
   return { status: response.status, retryAfter: response.headers.get("retry-after"), id: body.image_id }
 }
 
-/** Uploads that must be accepted (202: the server does not wait for the worker here). */
+/**
+ * Uploads that must be accepted: 202 (the server does not wait for the worker here), or 200 when a worker
+ * was quick enough to finish the image before the server's one look at its row.
+ */
 const uploadAll = async (prefix: string, n: number) => {
   const ids: Array<number> = []
   for (let i = 0; i < n; i++) {
     const answer = await upload(`${prefix}-${i}.jpg`)
-    expect(answer.status, JSON.stringify(answers.at(-1))).toBe(202)
+    expect([200, 202], JSON.stringify(answers.at(-1))).toContain(answer.status)
     ids.push(answer.id!)
   }
   return ids
