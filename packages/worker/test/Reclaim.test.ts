@@ -143,7 +143,7 @@ describe("worker processes (PostgreSQL, Redis)", () => {
           Effect.map(
             redis.use((c) => c.zrange(HEARTBEATS_KEY, 0, -1)),
             (beats) => (beats.includes(rescuer) ? true : undefined)
-          )
+          ).pipe(Effect.orDie)
         )
 
         second.child.kill("SIGTERM")
