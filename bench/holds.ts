@@ -1,0 +1,278 @@
+/**
+ * Holds benchmark (issue 19; docs/api.md §8.9, docs/data.md BR-13): the checkout flow on one hot room type —
+ * each client places a hold (`POST /holds`) and confirms it (`POST /holds/{id}/confirm`) — over the real
+ * server and PostgreSQL, in process like `bench/bookings.ts`; then the same flow straight at the holds service
+ * (the database path alone, no HTTP). Target: at least 400 confirmed stays/s, zero overbooking (no night with
+ * more sold + held units than the room's quantity, the inventory equal to the bookings and active holds, and
+ * exactly `quantity` stays confirmed when the demand exceeds it).
+ *
+ *   npx tsx --conditions=@shum/source bench/holds.ts            (prints the figures)
+ *   BENCH_WRITE=1 npx tsx --conditions=@shum/source bench/holds.ts   (also writes its section of results/latest.md)
+ *
+ * Needs the PostgreSQL of the tests (TEST_DATABASE_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres);
+ * it creates a database of its own and drops it. Knobs: BENCH_POOL (connections, 20), BENCH_CONCURRENCY (64),
+ * BENCH_HOLD_FLOWS (2000 hold-then-confirm flows), BENCH_HOLD_QUANTITY (1000 units of the hot room type).
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { DateString } from "@shum/domain/Common"
+import { AppConfig } from "@shum/infra/Config"
+import * as Database from "@shum/infra/Database"
+import { freshDatabase } from "@shum/infra/Testing"
+import { Tokens } from "@shum/server/Auth/Tokens"
+import { HoldsService } from "@shum/server/Holds/HoldsService"
+import { HttpLive } from "@shum/server/HttpLive"
+import { InProcessServicesLive, ServicesLive } from "@shum/server/Services"
+import { inventoryProblems } from "@shum/server/Testing"
+import { Array, ConfigProvider, DateTime, Effect, Layer, Logger, LogLevel } from "effect"
+import { readFileSync, writeFileSync } from "node:fs"
+import { cpus, loadavg } from "node:os"
+import { join } from "node:path"
+
+const knob = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
+const POOL = knob("BENCH_POOL", 20)
+const CONCURRENCY = knob("BENCH_CONCURRENCY", 64)
+const FLOWS = knob("BENCH_HOLD_FLOWS", 2000)
+const QUANTITY = knob("BENCH_HOLD_QUANTITY", 1000)
+/** Each user has at most MAX_ACTIVE_HOLDS_PER_USER (5) holds at once: enough users that none waits on it. */
+const USERS = Math.max(200, CONCURRENCY)
+const TARGET = 400
+
+const day = (n: number) => DateTime.formatIsoDateUtc(DateTime.add(DateTime.unsafeNow(), { days: n }))
+
+const Server = Layer.unwrapScoped(
+  Effect.map(freshDatabase, (connection) =>
+    HttpLive.pipe(
+      Layer.provideMerge(ServicesLive),
+      Layer.provide(InProcessServicesLive),
+      Layer.provideMerge(Database.layer(connection, { poolSize: POOL })),
+      Layer.provideMerge(NodeHttpServer.layerTest),
+      Layer.provideMerge(AppConfig.Default),
+      Layer.provide(Logger.minimumLogLevel(LogLevel.Error)),
+      Layer.provide(
+        Layer.setConfigProvider(
+          ConfigProvider.fromMap(
+            new Map([
+              ["APP_ENV", "test"],
+              ["JWT_SECRET_KEY", "bench-secret-key-bench-secret-key-bench"],
+              ["DATABASE_URL", "postgres://unused"]
+            ])
+          )
+        )
+      )
+    )
+  )
+)
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+
+const seed = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const tokens = yield* Tokens
+  yield* sql`INSERT INTO countries (name, iso_code) VALUES ('Россия', 'RU')`
+  yield* sql`INSERT INTO cities (name, country_id) VALUES ('Москва', 1)`
+  yield* sql`INSERT INTO hotels (title, city_id, address) VALUES ('Отель', 1, 'ул. Тестовая, 1')`
+  const users = yield* sql<{ id: number; email: string }>`
+    INSERT INTO users (email) SELECT 'bench' || i || '@example.com' FROM generate_series(1, ${USERS}) AS i
+    RETURNING id, email`
+  const userTokens = yield* Effect.forEach(users, (user) => Effect.map(tokens.issueAccess(user), (t) => t.token))
+  return { users, tokens: userTokens }
+})
+
+const hotRoom = (title: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ id: number }>`
+      INSERT INTO rooms (hotel_id, title, price, quantity) VALUES (1, ${title}, 3000, ${QUANTITY}) RETURNING id`.pipe(
+      Effect.map((rows) => rows[0]!.id)
+    )
+  )
+
+/** One flow's outcome: `confirmed`, or where it stopped (the hold refused, the confirm refused). */
+interface Flow {
+  readonly outcome: "confirmed" | "hold_409" | "confirm_failed" | "other"
+  readonly ms: number
+}
+
+interface Run {
+  readonly flows: ReadonlyArray<Flow>
+  readonly seconds: number
+}
+
+const runFlows = <R>(flow: (i: number) => Effect.Effect<Flow["outcome"], never, R>) =>
+  Effect.gen(function* () {
+    const started = performance.now()
+    const flows = yield* Effect.forEach(
+      Array.range(1, FLOWS),
+      (i) =>
+        Effect.gen(function* () {
+          const t0 = performance.now()
+          const outcome = yield* flow(i)
+          return { outcome, ms: performance.now() - t0 } satisfies Flow
+        }),
+      { concurrency: CONCURRENCY }
+    )
+    return { flows, seconds: (performance.now() - started) / 1000 } satisfies Run
+  })
+
+/** Over HTTP: POST /holds, then POST /holds/{id}/confirm with the same token. */
+const httpFlow = (roomId: number, tokens: ReadonlyArray<string>) => (i: number) =>
+  Effect.gen(function* () {
+    const http = yield* HttpClient.HttpClient
+    const token = tokens[i % tokens.length]!
+    const held = yield* http.execute(
+      HttpClientRequest.post("/holds").pipe(
+        HttpClientRequest.bearerToken(token),
+        HttpClientRequest.bodyUnsafeJson({ room_id: roomId, date_from: day(30), date_to: day(33) })
+      )
+    )
+    const hold = (yield* held.json) as { id?: number }
+    if (held.status === 409) return "hold_409" as const
+    if (held.status !== 201 || hold.id === undefined) return "other" as const
+    const confirmed = yield* http.execute(
+      HttpClientRequest.post(`/holds/${hold.id}/confirm`).pipe(HttpClientRequest.bearerToken(token))
+    )
+    yield* confirmed.text
+    return confirmed.status === 200 ? ("confirmed" as const) : ("confirm_failed" as const)
+  }).pipe(Effect.scoped, Effect.orDie)
+
+/** The holds service alone: place, then confirm, as the handlers call them. */
+const serviceFlow = (roomId: number, users: ReadonlyArray<{ id: number; email: string }>) => (i: number) =>
+  Effect.gen(function* () {
+    const holds = yield* HoldsService
+    const user = users[i % users.length]!
+    const caller = { id: user.id, email: user.email, role: "user" as const, jti: "", expiresAt: 0 }
+    const body = { room_id: roomId, date_from: DateString.make(day(40)), date_to: DateString.make(day(43)) }
+    const placed = yield* Effect.either(holds.create(caller, body, undefined))
+    if (placed._tag === "Left")
+      return placed.left._tag === "RoomUnavailable" ? ("hold_409" as const) : ("other" as const)
+    const confirmed = yield* Effect.either(holds.confirm(caller, placed.right.id))
+    return confirmed._tag === "Right" ? ("confirmed" as const) : ("confirm_failed" as const)
+  })
+
+/** Nights whose sold + held exceed the room's quantity, inventory rows off, and the room's stays and holds. */
+const overbooking = (roomId: number) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const [above] = yield* sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM room_nights n JOIN rooms r ON r.id = n.room_id
+      WHERE n.sold + n.held > r.quantity`
+    const [stays] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM bookings WHERE room_id = ${roomId}`
+    const [active] = yield* sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM holds WHERE room_id = ${roomId} AND status = 'active'`
+    const problems = yield* inventoryProblems
+    return { nightsAbove: above!.n, inventoryProblems: problems.length, stays: stays!.n, activeHolds: active!.n }
+  })
+
+interface Row {
+  readonly name: string
+  readonly flows: number
+  readonly seconds: number
+  readonly confirmed: number
+  readonly refused: number
+  readonly failed: number
+  readonly perSecond: number
+  readonly p50: number
+  readonly p99: number
+  readonly nightsAbove: number
+  readonly inventoryProblems: number
+  readonly stays: number
+}
+
+const summarise = (name: string, roomId: number, run: Run) =>
+  Effect.gen(function* () {
+    const latencies = run.flows.map((f) => f.ms).sort((a, b) => a - b)
+    const count = (outcome: Flow["outcome"]) => run.flows.filter((f) => f.outcome === outcome).length
+    const over = yield* overbooking(roomId)
+    const row: Row = {
+      name,
+      flows: run.flows.length,
+      seconds: run.seconds,
+      confirmed: count("confirmed"),
+      refused: count("hold_409"),
+      failed: count("confirm_failed") + count("other"),
+      perSecond: count("confirmed") / run.seconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      nightsAbove: over.nightsAbove,
+      inventoryProblems: over.inventoryProblems,
+      stays: over.stays
+    }
+    console.log(
+      [
+        `${name}: ${row.flows} flows in ${row.seconds.toFixed(2)} s`,
+        `  confirmed ${row.confirmed}, hold refused (409) ${row.refused}, failed ${row.failed}`,
+        `  confirmed stays/s ${row.perSecond.toFixed(1)} (target ${TARGET}), flow p50 ${row.p50.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms`,
+        `  overbooking: ${row.nightsAbove} night(s) above quantity, ${row.inventoryProblems} inventory row(s) off; ` +
+          `${row.stays} stays booked, ${over.activeHolds} holds left active`
+      ].join("\n")
+    )
+    const expected = Math.min(QUANTITY, FLOWS)
+    const wrong = row.nightsAbove + row.inventoryProblems + row.failed + (row.confirmed === expected ? 0 : 1)
+    if (row.confirmed !== expected) console.log(`  UNEXPECTED: ${row.confirmed} confirmed, expected ${expected}`)
+    return { row, wrong }
+  })
+
+const SECTION_START = "<!-- bench/holds.ts: start -->"
+const SECTION_END = "<!-- bench/holds.ts: end -->"
+
+/** Its own section of results/latest.md, replaced in place (the rest of the file is `npm run bench`'s). */
+const writeSection = (rows: ReadonlyArray<Row>, load: { before: Array<number>; after: Array<number> }) => {
+  const file = join(import.meta.dirname, "results", "latest.md")
+  const fmt = (n: number) => n.toFixed(1)
+  const section = [
+    SECTION_START,
+    "## Holds: hold-then-confirm on one hot room type (`bench/holds.ts`)",
+    "",
+    `Run on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus().length} cores; ${FLOWS} flows ` +
+      `(\`POST /holds\` then \`POST /holds/{id}/confirm\`) for ${QUANTITY} units of one room type, the same 3 ` +
+      `nights, ${CONCURRENCY} at once, pool ${POOL}; client and server in one process (as \`bench/bookings.ts\`). ` +
+      `Load average (1, 5, 15 min) before: ${load.before.map((n) => n.toFixed(2)).join(", ")}; after: ` +
+      `${load.after.map((n) => n.toFixed(2)).join(", ")}. Target: ≥ ${TARGET} confirmed stays/s, zero overbooking.`,
+    "",
+    "| Path | flows | s | confirmed | hold 409 | failed | confirmed stays/s | flow p50 ms | flow p99 ms | nights above quantity | inventory rows off |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.flows} | ${r.seconds.toFixed(2)} | ${r.confirmed} | ${r.refused} | ${r.failed} | ` +
+        `${fmt(r.perSecond)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.nightsAbove} | ${r.inventoryProblems} |`
+    ),
+    SECTION_END
+  ].join("\n")
+  let text = readFileSync(file, "utf8")
+  const start = text.indexOf(SECTION_START)
+  const end = text.indexOf(SECTION_END)
+  text =
+    start >= 0 && end > start
+      ? text.slice(0, start) + section + text.slice(end + SECTION_END.length)
+      : `${text.trimEnd()}\n\n${section}\n`
+  writeFileSync(file, text)
+  console.log(`wrote its section of ${file}`)
+}
+
+const program = Effect.gen(function* () {
+  const before = loadavg()
+  const { tokens, users } = yield* seed
+  console.log(`pool ${POOL}, client concurrency ${CONCURRENCY}, ${FLOWS} flows for ${QUANTITY} units`)
+  const httpRoom = yield* hotRoom("Горячий (HTTP)")
+  const overHttp = yield* summarise("HTTP", httpRoom, yield* runFlows(httpFlow(httpRoom, tokens)))
+  const serviceRoom = yield* hotRoom("Горячий (сервис)")
+  const direct = yield* summarise(
+    "holds service, no HTTP",
+    serviceRoom,
+    yield* runFlows(serviceFlow(serviceRoom, users))
+  )
+  if (process.env["BENCH_WRITE"] === "1") writeSection([overHttp.row, direct.row], { before, after: loadavg() })
+  const wrong = overHttp.wrong + direct.wrong
+  if (wrong > 0) {
+    console.log(`FAILED: ${wrong} overbooking/unexpected outcome(s)`)
+    process.exitCode = 1
+  }
+})
+
+Effect.runPromise(program.pipe(Effect.provide(Server), Effect.scoped)).catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})
