@@ -152,6 +152,22 @@ const serviceFlow = (roomId: number, users: ReadonlyArray<{ id: number; email: s
     return confirmed._tag === "Right" ? ("confirmed" as const) : ("confirm_failed" as const)
   })
 
+/** The floor of the database path: the two statements alone (`hold_place`, `hold_confirm`), no service around them. */
+const sqlFlow = (roomId: number, users: ReadonlyArray<{ id: number; email: string }>) => (i: number) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const user = users[i % users.length]!
+    const [placed] = yield* sql<{ outcome: string; id: number | null }>`
+      SELECT outcome, (answer->>'id')::int AS id
+      FROM hold_place(${roomId}::integer, ${user.id}::integer, ${day(50)}::date, ${day(53)}::date,
+                      ${day(0)}::date, 600, 5)`
+    if (placed?.outcome === "sold_out") return "hold_409" as const
+    if (placed?.outcome !== "held" || placed.id === null) return "other" as const
+    const [confirmed] = yield* sql<{ outcome: string }>`
+      SELECT outcome FROM hold_confirm(${placed.id}::integer, ${user.id}::integer, false)`
+    return confirmed?.outcome === "confirmed_now" ? ("confirmed" as const) : ("confirm_failed" as const)
+  }).pipe(Effect.orDie)
+
 /** Nights whose sold + held exceed the room's quantity, inventory rows off, and the room's stays and holds. */
 const overbooking = (roomId: number) =>
   Effect.gen(function* () {
@@ -264,8 +280,16 @@ const program = Effect.gen(function* () {
     serviceRoom,
     yield* runFlows(serviceFlow(serviceRoom, users))
   )
-  if (process.env["BENCH_WRITE"] === "1") writeSection([overHttp.row, direct.row], { before, after: loadavg() })
-  const wrong = overHttp.wrong + direct.wrong
+  const floorRoom = yield* hotRoom("Горячий (SQL)")
+  const floor = yield* summarise(
+    "SQL floor: hold_place + hold_confirm",
+    floorRoom,
+    yield* runFlows(sqlFlow(floorRoom, users))
+  )
+  if (process.env["BENCH_WRITE"] === "1") {
+    writeSection([overHttp.row, direct.row, floor.row], { before, after: loadavg() })
+  }
+  const wrong = overHttp.wrong + direct.wrong + floor.wrong
   if (wrong > 0) {
     console.log(`FAILED: ${wrong} overbooking/unexpected outcome(s)`)
     process.exitCode = 1
