@@ -119,6 +119,7 @@ const overbooking = Effect.gen(function* () {
     SELECT count(*)::int AS n FROM (
       SELECT b.room_id, b.date_from + i AS night, count(*) AS taken
       FROM bookings b CROSS JOIN LATERAL generate_series(0, b.date_to - b.date_from - 1) AS i
+      WHERE b.status = 'confirmed'
       GROUP BY 1, 2
     ) t JOIN rooms r ON r.id = t.room_id
     WHERE t.taken > r.quantity`

@@ -4,6 +4,16 @@
 import { Schema } from "effect"
 import { DateString, EXAMPLE_CHECK_IN, EXAMPLE_CHECK_OUT, LaxInt32, modelDoc, Timestamp } from "./Common.js"
 
+/**
+ * A booking's state (docs/data.md BR-14): `confirmed` holds its nights; `cancelled` is kept for its history and
+ * holds none.
+ */
+export const BookingStatus = Schema.Literal("confirmed", "cancelled").annotations({
+  identifier: "BookingStatus",
+  description: "`confirmed` holds its nights; `cancelled` is kept for its history and holds none."
+})
+export type BookingStatus = typeof BookingStatus.Type
+
 const bookingFields = {
   id: Schema.Int,
   room_id: Schema.Int,
@@ -11,14 +21,15 @@ const bookingFields = {
   date_from: DateString,
   date_to: DateString,
   price: Schema.Int,
-  created_at: Timestamp
+  created_at: Timestamp,
+  status: BookingStatus
 }
 export class Booking extends Schema.Class<Booking>("Booking")(
   bookingFields,
   modelDoc(
     bookingFields,
     "A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed " +
-      "at booking time (nightly price × nights).",
+      "at booking time (nightly price × nights; a change of dates prices the new stay); `status` its state.",
     {
       id: 1,
       room_id: 1,
@@ -26,7 +37,8 @@ export class Booking extends Schema.Class<Booking>("Booking")(
       date_from: DateString.make(EXAMPLE_CHECK_IN),
       date_to: DateString.make(EXAMPLE_CHECK_OUT),
       price: 9000,
-      created_at: "2026-02-12T10:15:30.123456Z"
+      created_at: "2026-02-12T10:15:30.123456Z",
+      status: "confirmed"
     }
   )
 ) {}
@@ -67,8 +79,21 @@ export class BookingCreated extends Schema.Class<BookingCreated>("BookingCreated
         date_from: DateString.make(EXAMPLE_CHECK_IN),
         date_to: DateString.make(EXAMPLE_CHECK_OUT),
         price: 9000,
-        created_at: "2026-02-12T10:15:30.123456Z"
+        created_at: "2026-02-12T10:15:30.123456Z",
+        status: "confirmed"
       })
     }
+  )
+) {}
+
+const bookingDatesFields = { date_from: DateString, date_to: DateString }
+/** The body of `POST /bookings/{id}/change-dates` (docs/data.md BR-14). */
+export class BookingDates extends Schema.Class<BookingDates>("BookingDates")(
+  bookingDatesFields,
+  modelDoc(
+    bookingDatesFields,
+    "The stay's new dates: the same rules as a booking's (at least one night, not starting in the past, UTC; " +
+      "at most `MAX_STAY_NIGHTS` nights, starting at most `BOOKING_HORIZON_DAYS` days after today).",
+    { date_from: DateString.make(EXAMPLE_CHECK_IN), date_to: DateString.make(EXAMPLE_CHECK_OUT) }
   )
 ) {}

@@ -5,7 +5,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
-import { Booking, BookingCreated, BookingIn } from "./Bookings.js"
+import { Booking, BookingCreated, BookingDates, BookingIn } from "./Bookings.js"
 import { Message } from "./Common.js"
 import {
   Conflict,
@@ -17,14 +17,20 @@ import {
   RoomUnavailable,
   ValidationError
 } from "./Errors.js"
-import { BookingIdPath, IdempotencyHeaders, PageQuery, STAY_LIMITS_TEXT } from "./Params.js"
+import {
+  BookingIdPath,
+  BookingsQuery,
+  CommandIdempotencyHeaders,
+  IdempotencyHeaders,
+  STAY_LIMITS_TEXT
+} from "./Params.js"
 import { locatesCreated } from "./OpenApiHeaders.js"
 import { AdminAuthentication, Authentication } from "./Security.js"
 
 export class BookingsApi extends HttpApiGroup.make("bookings")
   .add(
     HttpApiEndpoint.get("list", "/bookings")
-      .setUrlParams(PageQuery)
+      .setUrlParams(BookingsQuery)
       .addSuccess(Schema.Array(Booking))
       .addError(ValidationError)
       .middleware(AdminAuthentication)
@@ -32,20 +38,25 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .annotate(OpenApi.Summary, "List all bookings")
       .annotate(
         OpenApi.Description,
-        "Every user's bookings, paginated, latest `date_from` first (then by id).\n\n" +
+        "Every user's bookings, paginated, latest `date_from` first (then by id); confirmed ones unless " +
+          "`status` asks for the cancelled (docs/data.md BR-14).\n\n" +
           "Admin only (D1; the original was anonymous)."
       )
   )
   // Declared before `/bookings/:booking_id`: the literal path wins (docs/api.md §13).
   .add(
     HttpApiEndpoint.get("mine", "/bookings/me")
-      .setUrlParams(PageQuery)
+      .setUrlParams(BookingsQuery)
       .addSuccess(Schema.Array(Booking))
       .addError(ValidationError)
       .middleware(Authentication)
       .annotate(OpenApi.Identifier, "listMyBookings")
       .annotate(OpenApi.Summary, "My bookings")
-      .annotate(OpenApi.Description, "The caller's bookings, paginated, latest `date_from` first (then by id).")
+      .annotate(
+        OpenApi.Description,
+        "The caller's bookings, paginated, latest `date_from` first (then by id); confirmed ones unless `status` " +
+          "asks for the cancelled."
+      )
   )
   .add(
     HttpApiEndpoint.post("create", "/bookings")
@@ -94,7 +105,8 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .annotate(OpenApi.Summary, "Get a booking")
       .annotate(
         OpenApi.Description,
-        "One booking, for its owner or an admin (D15; the original had no such read). Order: 401 → 422 → " +
+        "One booking, for its owner or an admin (D15; the original had no such read), cancelled ones too " +
+          "(`status`). Order: 401 → 422 → " +
           "unknown id, or another user's booking and the caller is not an admin → 404 `Бронирование не найдено` " +
           "(the same answer: nobody learns which ids exist)."
       )
@@ -111,9 +123,64 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       .annotate(OpenApi.Summary, "Cancel a booking")
       .annotate(
         OpenApi.Description,
-        "Deletes the booking and frees its nights. Order: 401 → 422 → unknown id → 404 `Бронирование не " +
-          "найдено` → another user's booking and the caller is not an admin → 403 `Недостаточно прав для " +
-          "удаления этого бронирования`.\n\nNew (D1): an admin may cancel anyone's booking."
+        'Cancels the booking and frees its nights; answers the original\'s `{"status": "OK"}`. Order: 401 → ' +
+          "422 → unknown id, or a booking already cancelled → 404 `Бронирование не найдено` → another user's " +
+          "booking and the caller is not an admin → 403 `Недостаточно прав для удаления этого бронирования`.\n\n" +
+          "New (D1): an admin may cancel anyone's booking. New (docs/data.md BR-14): the booking is kept as " +
+          "`cancelled` (its owner and admins still read it), as `POST /bookings/{booking_id}/cancel` does; it " +
+          "leaves the lists, which show confirmed bookings by default."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("cancel", "/bookings/:booking_id/cancel")
+      .setPath(BookingIdPath)
+      .setHeaders(CommandIdempotencyHeaders)
+      .addSuccess(Booking)
+      .addError(NotFound)
+      .addError(Forbidden)
+      .addError(Conflict)
+      .addError(ValidationError)
+      .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "cancelBookingCommand")
+      .annotate(OpenApi.Summary, "Cancel a booking (command)")
+      .annotate(
+        OpenApi.Description,
+        "Cancels the booking: it is kept with `status: cancelled` and its nights are free again, in one " +
+          "statement; answers the booking. The rights are `DELETE /bookings/{booking_id}`'s. Order: 401 → 422 → " +
+          "`Idempotency-Key` seen before for this user: same request → the first answer, nothing more changes; " +
+          "another request → 422 → unknown id → 404 `Бронирование не найдено` → another user's booking and the " +
+          "caller is not an admin → 403 `Недостаточно прав для удаления этого бронирования` → already cancelled " +
+          "→ 409 `Бронирование уже отменено`."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("changeDates", "/bookings/:booking_id/change-dates")
+      .setPath(BookingIdPath)
+      .setHeaders(CommandIdempotencyHeaders)
+      .setPayload(BookingDates)
+      .addSuccess(Booking)
+      .addError(NotFound)
+      .addError(Forbidden)
+      .addError(InvalidDateRange)
+      .addError(RoomUnavailable)
+      .addError(Conflict)
+      .addError(ValidationError)
+      .middleware(Authentication)
+      .annotate(OpenApi.Identifier, "changeBookingDates")
+      .annotate(OpenApi.Summary, "Change a booking's dates")
+      .annotate(
+        OpenApi.Description,
+        "Moves the stay to `date_from` … `date_to` atomically: the new nights are taken and the old ones " +
+          "released in one statement, or nothing changes. The price becomes the room's current nightly price × " +
+          "the new nights (the same dates again change nothing). Answers the booking. Owner or admin.\n\n" +
+          "Order: 401 → 422 (also a stay beyond the limits below) → `Idempotency-Key` seen before for this " +
+          "user: same request → the first answer; another request → 422 → unknown id → 404 `Бронирование не " +
+          "найдено` → another user's booking and the caller is not an admin → 403 `Недостаточно прав` → " +
+          "cancelled → 409 `Бронирование уже отменено` → `date_from` not before `date_to` → 400 `Дата заезда " +
+          "должна быть раньше даты выезда` → `date_from` before today (UTC) → 400 `Дата заезда не может быть в " +
+          "прошлом` → a new night without a free unit (the booking's own nights count as its own) → 409 " +
+          "`Все номера данного типа уже забронированы на ночи: YYYY-MM-DD, …` naming them.\n\n" +
+          `Limits (D11): ${STAY_LIMITS_TEXT} A total above 2147483647 is a 422 on \`date_to\`.`
       )
   )
   .addError(RateLimited)

@@ -55,6 +55,11 @@ export const Messages = {
   tooManyHolds: (max: number): string => `Слишком много активных удержаний: не более ${max} одновременно`,
   /** E-49 (new): confirming a released hold, or releasing a confirmed one. */
   holdNotActive: "Удержание уже подтверждено или отменено",
+  /** E-46 (new, docs/data.md BR-14): cancelling or moving a booking that is already cancelled. */
+  bookingCancelled: "Бронирование уже отменено",
+  /** E-39 (new, docs/data.md BR-14): a change of dates refused, naming the nights without a free unit. */
+  nightsSoldOut: (nights: ReadonlyArray<string>): string =>
+    `Все номера данного типа уже забронированы на ночи: ${nights.join(", ")}`,
   /** E-09 (new, D1) */
   forbidden: "Недостаточно прав",
   notAnImage: "Файл должен быть изображением", // E-60

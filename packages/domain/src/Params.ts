@@ -62,6 +62,16 @@ const CHECK_OUT = "Check-out day, after `date_from` and at most `MAX_STAY_NIGHTS
 
 export const PageQuery = Schema.Struct(PaginationParams)
 
+/** The booking lists (docs/data.md BR-14): confirmed bookings unless `status` says otherwise. */
+export const BookingsQuery = Schema.Struct({
+  ...PaginationParams,
+  status: Schema.optional(
+    Schema.Literal("confirmed", "cancelled").annotations({
+      description: "Only bookings in this state (default `confirmed`)"
+    })
+  )
+})
+
 export const UsersQuery = Schema.Struct({
   ...PaginationParams,
   email: Schema.optional(
@@ -149,6 +159,18 @@ export const HoldIdempotencyHeaders = Schema.Struct({
       description:
         "Optional. A retry with the same key by the same user returns the first hold and holds nothing new " +
         "(keys are kept at least 24 h, and shared with `POST /bookings`: a key is for one request)."
+    })
+  )
+})
+
+/** `Idempotency-Key` of the booking commands (cancel, change-dates; docs/data.md BR-14). */
+export const CommandIdempotencyHeaders = Schema.Struct({
+  "idempotency-key": Schema.optional(
+    Text.pipe(Schema.minLength(1), Schema.maxLength(255)).annotations({
+      description:
+        "Optional. A retry with the same key by the same user answers the first result and changes nothing " +
+        "more; the same key with another request is a 422 (keys are kept at least 24 h, one set per user " +
+        "shared with `POST /bookings`)."
     })
   )
 })

@@ -279,7 +279,7 @@ describe("citations of docs/", () => {
     const bad = [
       "docs/decisions.md D" + "99",
       "docs/api.md §" + "14.2",
-      "docs/data.md BR-" + "4..BR-" + "14",
+      "docs/data.md BR-" + "98..BR-" + "99",
       "docs/api.md H" + "9",
       "docs/errors.md E-" + "55",
       "see D" + "98",
@@ -291,7 +291,8 @@ describe("citations of docs/", () => {
     const expected = [
       "1: docs/decisions.md has no D99",
       "2: docs/api.md has no §14.2",
-      "3: docs/data.md has no BR-14",
+      "3: docs/data.md has no BR-98",
+      "3: docs/data.md has no BR-99",
       "4: docs/api.md has no H9",
       "5: docs/errors.md has no E-55",
       "6: D98: docs/decisions.md has no D98",
@@ -390,6 +391,8 @@ describe("docs/errors.md", () => {
     "E-47": [Messages.holdExpired],
     "E-48": [Messages.tooManyHolds(5)],
     "E-49": [Messages.holdNotActive],
+    "E-46": [Messages.bookingCancelled],
+    "E-39": [Messages.nightsSoldOut(["2026-12-02", "2026-12-03"])],
     "E-50": [Messages.bodyTooLarge(1024)],
     "E-60": [Messages.notAnImage],
     "E-61": [Messages.fileTooLarge(10)],

@@ -42,6 +42,8 @@ const INVENTORY: ReadonlyArray<readonly [method: string, path: string, access: A
   ["post", "/bookings", "user"],
   ["get", "/bookings/{booking_id}", "user"],
   ["delete", "/bookings/{booking_id}", "user"],
+  ["post", "/bookings/{booking_id}/cancel", "user"],
+  ["post", "/bookings/{booking_id}/change-dates", "user"],
   ["get", "/facilities", "anonymous"],
   ["get", "/facilities/{facility_id}", "anonymous"],
   ["post", "/facilities", "admin"],
@@ -126,8 +128,8 @@ describe("OpenAPI document", () => {
     assert.strictEqual(API_VERSION, spec.info.version)
   })
 
-  it("has exactly the 66 operations of docs/api.md §13, system first, then in registration order", () => {
-    assert.strictEqual(INVENTORY.length, 66)
+  it("has exactly the 68 operations of docs/api.md §13, system first, then in registration order", () => {
+    assert.strictEqual(INVENTORY.length, 68)
     // The document groups operations by path (first appearance), each path's methods in registration order.
     const paths = [...new Set(INVENTORY.map(([, path]) => path))]
     const expected = paths.flatMap((path) =>
@@ -162,7 +164,7 @@ describe("OpenAPI document", () => {
       ids.add(operation.operationId)
       assert.strictEqual(operation.tags.length, 1, key)
     }
-    assert.strictEqual(ids.size, 66)
+    assert.strictEqual(ids.size, 68)
   })
 
   it("asks for credentials on exactly the protected operations (D1)", () => {

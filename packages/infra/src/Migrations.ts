@@ -10,6 +10,7 @@ import identity from "./migrations/0006_identity.js"
 import bookingPath from "./migrations/0007_booking_path.js"
 import holds from "./migrations/0008_holds.js"
 import outboxWebhooksAudit from "./migrations/0009_outbox_webhooks_audit.js"
+import bookingCommands from "./migrations/0010_booking_commands.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -21,7 +22,8 @@ export const migrations = {
   "0006_identity": identity,
   "0007_booking_path": bookingPath,
   "0008_holds": holds,
-  "0009_outbox_webhooks_audit": outboxWebhooksAudit
+  "0009_outbox_webhooks_audit": outboxWebhooksAudit,
+  "0010_booking_commands": bookingCommands
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

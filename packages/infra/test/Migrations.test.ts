@@ -23,7 +23,8 @@ const COLUMNS: Record<string, ReadonlyArray<string>> = {
     "date_from date not null",
     "date_to date not null",
     "price integer not null",
-    "created_at timestamp with time zone not null default CURRENT_TIMESTAMP"
+    "created_at timestamp with time zone not null default CURRENT_TIMESTAMP",
+    "status character varying(16) not null default 'confirmed'::character varying"
   ],
   cities: [serial("cities"), varchar("name", 100), "country_id integer not null"],
   countries: [serial("countries"), varchar("name", 100), varchar("iso_code", 2)],
@@ -204,6 +205,8 @@ const CONSTRAINTS: Record<string, string> = {
   bookings_room_id_fkey: cascade("room_id", "rooms"),
   bookings_user_id_fkey: cascade("user_id", "users"),
   bookings_dates_check: "CHECK ((date_from < date_to))",
+  bookings_status_check:
+    "CHECK (((status)::text = ANY ((ARRAY['confirmed'::character varying, 'cancelled'::character varying])::text[])))",
   images_pkey: "PRIMARY KEY (id)",
   images_status_check:
     "CHECK (((status)::text = ANY ((ARRAY['pending'::character varying, 'done'::character varying, 'failed'::character varying])::text[])))",
@@ -431,7 +434,8 @@ describe("Migrations", () => {
         [6, "identity"],
         [7, "booking_path"],
         [8, "holds"],
-        [9, "outbox_webhooks_audit"]
+        [9, "outbox_webhooks_audit"],
+        [10, "booking_commands"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

@@ -8,7 +8,8 @@
  *   themselves (active holds not past `expires_at`, docs/data.md BR-13).
  * - `inventoryProblems`: the inventory's invariants checked against the bookings themselves (D2), run by the
  *   tests after every concurrency scenario and by the bench after its booking runs. An empty answer means:
- *   every (room, night) has `sold` equal to the number of bookings in the house that night and `held` equal
+ *   every (room, night) has `sold` equal to the number of confirmed bookings in the house that night (a cancelled one
+ *   holds none, docs/data.md BR-14) and `held` equal
  *   to its active holds; no night has sold and held more than its capacity; no night from today (UTC) on
  *   has a capacity below the room's quantity (it would refuse units that exist). `INVENTORY_CHECK_SQL` is usable by an operator as is.
  */
@@ -88,7 +89,7 @@ export const AvailabilityFromBookings = countedBy(
           GREATEST(b.date_from, ${from}::date) - b.date_from,
           LEAST(b.date_to, ${to}::date) - b.date_from - 1
         ) AS i
-        WHERE b.room_id = r.id AND b.date_from < ${to}::date AND b.date_to > ${from}::date
+        WHERE b.room_id = r.id AND b.status = 'confirmed' AND b.date_from < ${to}::date AND b.date_to > ${from}::date
         GROUP BY b.date_from + i
       ) per_night
     ) busiest ON true
@@ -112,6 +113,7 @@ export const INVENTORY_CHECK_SQL = `
 WITH booked AS (
   SELECT b.room_id, b.date_from + i AS night, count(*)::int AS booked
   FROM bookings b CROSS JOIN LATERAL generate_series(0, b.date_to - b.date_from - 1) AS i
+  WHERE b.status = 'confirmed'
   GROUP BY 1, 2
 ), holding AS (
   SELECT h.room_id, h.date_from + i AS night, count(*)::int AS holds

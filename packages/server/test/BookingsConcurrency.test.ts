@@ -10,13 +10,15 @@ import { TestServer } from "./support.js"
 
 const SOLD_OUT = "Все номера данного типа уже забронированы на указанные даты"
 
-/** Bookings in the house per night offset, from the bookings table. */
+/** Bookings in the house per night offset, from the bookings table (the confirmed ones, docs/data.md BR-14). */
 const occupancy = (roomId: number) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql<{ night: string; taken: number }>`
       SELECT b.date_from + i AS night, count(*)::int AS taken
       FROM bookings b CROSS JOIN LATERAL generate_series(0, b.date_to - b.date_from - 1) AS i
-      WHERE b.room_id = ${roomId} GROUP BY 1`.pipe(Effect.map((rows) => new Map(rows.map((r) => [r.night, r.taken]))))
+      WHERE b.room_id = ${roomId} AND b.status = 'confirmed' GROUP BY 1`.pipe(
+      Effect.map((rows) => new Map(rows.map((r) => [r.night, r.taken])))
+    )
   ).pipe(Effect.orDie)
 
 const nightsOf = (from: number, to: number) => Array.range(from, to - 1).map(day)

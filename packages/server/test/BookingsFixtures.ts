@@ -66,9 +66,10 @@ export const raw = (
     return { status: response.status, body: text === "" ? undefined : (JSON.parse(text) as unknown) }
   }).pipe(Effect.scoped, Effect.orDie)
 
+/** The confirmed bookings of a room (a cancelled one is kept, docs/data.md BR-14). */
 export const countBookings = (roomId: number) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ n: number }>`SELECT count(*)::int AS n FROM bookings WHERE room_id = ${roomId}`.pipe(
+    sql<{ n: number }>`SELECT count(*)::int AS n FROM bookings WHERE room_id = ${roomId} AND status = 'confirmed'`.pipe(
       Effect.map((rows) => rows[0]!.n)
     )
   ).pipe(Effect.orDie)

@@ -92,7 +92,7 @@ layer(Server, { excludeTestServices: true, timeout: "120 seconds" })("README tou
       assert.deepStrictEqual(cancelled, { status: "OK" })
       const name = yield* TestDatabaseName
       const left = yield* withClient(name, (client) =>
-        client.query("SELECT count(*)::int AS n FROM bookings WHERE id = $1", [booking.id])
+        client.query("SELECT count(*)::int AS n FROM bookings WHERE id = $1 AND status = 'confirmed'", [booking.id])
       )
       assert.strictEqual(left.rows[0].n, 0, "the booking is cancelled")
     }).pipe(Effect.scoped)

@@ -490,7 +490,7 @@ export interface paths {
     }
     /**
      * List all bookings
-     * @description Every user's bookings, paginated, latest `date_from` first (then by id).
+     * @description Every user's bookings, paginated, latest `date_from` first (then by id); confirmed ones unless `status` asks for the cancelled (docs/data.md BR-14).
      *
      *     Admin only (D1; the original was anonymous).
      */
@@ -522,7 +522,7 @@ export interface paths {
     }
     /**
      * My bookings
-     * @description The caller's bookings, paginated, latest `date_from` first (then by id).
+     * @description The caller's bookings, paginated, latest `date_from` first (then by id); confirmed ones unless `status` asks for the cancelled.
      */
     get: operations["listMyBookings"]
     put?: never
@@ -542,18 +542,62 @@ export interface paths {
     }
     /**
      * Get a booking
-     * @description One booking, for its owner or an admin (D15; the original had no such read). Order: 401 → 422 → unknown id, or another user's booking and the caller is not an admin → 404 `Бронирование не найдено` (the same answer: nobody learns which ids exist).
+     * @description One booking, for its owner or an admin (D15; the original had no such read), cancelled ones too (`status`). Order: 401 → 422 → unknown id, or another user's booking and the caller is not an admin → 404 `Бронирование не найдено` (the same answer: nobody learns which ids exist).
      */
     get: operations["getBooking"]
     put?: never
     post?: never
     /**
      * Cancel a booking
-     * @description Deletes the booking and frees its nights. Order: 401 → 422 → unknown id → 404 `Бронирование не найдено` → another user's booking and the caller is not an admin → 403 `Недостаточно прав для удаления этого бронирования`.
+     * @description Cancels the booking and frees its nights; answers the original's `{"status": "OK"}`. Order: 401 → 422 → unknown id, or a booking already cancelled → 404 `Бронирование не найдено` → another user's booking and the caller is not an admin → 403 `Недостаточно прав для удаления этого бронирования`.
      *
-     *     New (D1): an admin may cancel anyone's booking.
+     *     New (D1): an admin may cancel anyone's booking. New (docs/data.md BR-14): the booking is kept as `cancelled` (its owner and admins still read it), as `POST /bookings/{booking_id}/cancel` does; it leaves the lists, which show confirmed bookings by default.
      */
     delete: operations["cancelBooking"]
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  "/bookings/{booking_id}/cancel": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Cancel a booking (command)
+     * @description Cancels the booking: it is kept with `status: cancelled` and its nights are free again, in one statement; answers the booking. The rights are `DELETE /bookings/{booking_id}`'s. Order: 401 → 422 → `Idempotency-Key` seen before for this user: same request → the first answer, nothing more changes; another request → 422 → unknown id → 404 `Бронирование не найдено` → another user's booking and the caller is not an admin → 403 `Недостаточно прав для удаления этого бронирования` → already cancelled → 409 `Бронирование уже отменено`.
+     */
+    post: operations["cancelBookingCommand"]
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  "/bookings/{booking_id}/change-dates": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Change a booking's dates
+     * @description Moves the stay to `date_from` … `date_to` atomically: the new nights are taken and the old ones released in one statement, or nothing changes. The price becomes the room's current nightly price × the new nights (the same dates again change nothing). Answers the booking. Owner or admin.
+     *
+     *     Order: 401 → 422 (also a stay beyond the limits below) → `Idempotency-Key` seen before for this user: same request → the first answer; another request → 422 → unknown id → 404 `Бронирование не найдено` → another user's booking and the caller is not an admin → 403 `Недостаточно прав` → cancelled → 409 `Бронирование уже отменено` → `date_from` not before `date_to` → 400 `Дата заезда должна быть раньше даты выезда` → `date_from` before today (UTC) → 400 `Дата заезда не может быть в прошлом` → a new night without a free unit (the booking's own nights count as its own) → 409 `Все номера данного типа уже забронированы на ночи: YYYY-MM-DD, …` naming them.
+     *
+     *     Limits (D11): A stay is at most `MAX_STAY_NIGHTS` nights (default 90) and begins at most `BOOKING_HORIZON_DAYS` days after today, UTC (default 730); beyond either → 422 at the date (`date_to` for the length, `date_from` for the start) whose `msg` names the limit. A total above 2147483647 is a 422 on `date_to`.
+     */
+    post: operations["changeBookingDates"]
+    delete?: never
     options?: never
     head?: never
     patch?: never
@@ -1777,7 +1821,7 @@ export interface components {
       facility_ids?: number[] | null
     }
     /**
-     * @description A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed at booking time (nightly price × nights).
+     * @description A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed at booking time (nightly price × nights; a change of dates prices the new stay); `status` its state.
      * @example {
      *       "id": 1,
      *       "room_id": 1,
@@ -1785,7 +1829,8 @@ export interface components {
      *       "date_from": "2026-12-01",
      *       "date_to": "2026-12-04",
      *       "price": 9000,
-     *       "created_at": "2026-02-12T10:15:30.123456Z"
+     *       "created_at": "2026-02-12T10:15:30.123456Z",
+     *       "status": "confirmed"
      *     }
      */
     Booking: {
@@ -1796,6 +1841,7 @@ export interface components {
       date_to: components["schemas"]["Date"]
       price: components["schemas"]["Int"]
       created_at: components["schemas"]["Timestamp"]
+      status: components["schemas"]["BookingStatus"]
     }
     /**
      * Format: date
@@ -1808,6 +1854,11 @@ export interface components {
      * @example 2026-02-12T10:15:30.123456Z
      */
     Timestamp: string
+    /**
+     * @description `confirmed` holds its nights; `cancelled` is kept for its history and holds none.
+     * @enum {string}
+     */
+    BookingStatus: "confirmed" | "cancelled"
     /**
      * @description A stay to book for the caller: at least one night, not starting in the past (UTC); at most `MAX_STAY_NIGHTS` nights (default 90), starting at most `BOOKING_HORIZON_DAYS` days after today (default 730).
      * @example {
@@ -1834,7 +1885,8 @@ export interface components {
      *         "date_from": "2026-12-01",
      *         "date_to": "2026-12-04",
      *         "price": 9000,
-     *         "created_at": "2026-02-12T10:15:30.123456Z"
+     *         "created_at": "2026-02-12T10:15:30.123456Z",
+     *         "status": "confirmed"
      *       }
      *     }
      */
@@ -1861,6 +1913,17 @@ export interface components {
       /** @enum {number} */
       status: 409
       detail: string
+    }
+    /**
+     * @description The stay's new dates: the same rules as a booking's (at least one night, not starting in the past, UTC; at most `MAX_STAY_NIGHTS` nights, starting at most `BOOKING_HORIZON_DAYS` days after today).
+     * @example {
+     *       "date_from": "2026-12-01",
+     *       "date_to": "2026-12-04"
+     *     }
+     */
+    BookingDates: {
+      date_from: components["schemas"]["Date"]
+      date_to: components["schemas"]["Date"]
     }
     /**
      * @description A facility to create (titles need not be unique).
@@ -5440,6 +5503,8 @@ export interface operations {
         page?: number
         /** @description Items per page, 1..20 (default 10) */
         per_page?: number
+        /** @description Only bookings in this state (default `confirmed`) */
+        status?: "confirmed" | "cancelled"
       }
       header?: never
       path?: never
@@ -5690,6 +5755,8 @@ export interface operations {
         page?: number
         /** @description Items per page, 1..20 (default 10) */
         per_page?: number
+        /** @description Only bookings in this state (default `confirmed`) */
+        status?: "confirmed" | "cancelled"
       }
       header?: never
       path?: never
@@ -5789,7 +5856,7 @@ export interface operations {
     }
     requestBody?: never
     responses: {
-      /** @description A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed at booking time (nightly price × nights). */
+      /** @description A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed at booking time (nightly price × nights; a change of dates prices the new stay); `status` its state. */
       200: {
         headers: {
           /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
@@ -5936,6 +6003,288 @@ export interface operations {
         }
         content: {
           "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  cancelBookingCommand: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description Optional. A retry with the same key by the same user answers the first result and changes nothing more; the same key with another request is a 422 (keys are kept at least 24 h, one set per user shared with `POST /bookings`). */
+        "idempotency-key"?: string
+      }
+      path: {
+        /** @description an integer id */
+        booking_id: number
+      }
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed at booking time (nightly price × nights; a change of dates prices the new stay); `status` its state. */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["Booking"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description The request conflicts with existing data (for example a name that is already used). */
+      409: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Conflict"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  changeBookingDates: {
+    parameters: {
+      query?: never
+      header?: {
+        /** @description Optional. A retry with the same key by the same user answers the first result and changes nothing more; the same key with another request is a 422 (keys are kept at least 24 h, one set per user shared with `POST /bookings`). */
+        "idempotency-key"?: string
+      }
+      path: {
+        /** @description an integer id */
+        booking_id: number
+      }
+      cookie?: never
+    }
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["BookingDates"]
+      }
+    }
+    responses: {
+      /** @description A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed at booking time (nightly price × nights; a change of dates prices the new stay); `status` its state. */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["Booking"]
+        }
+      }
+      /** @description `date_from` must be before `date_to` (and, for a booking, not in the past). */
+      400: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InvalidDateRange"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
+        }
+      }
+      /** @description The resource (or the path) does not exist. */
+      404: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["NotFound"]
+        }
+      }
+      /** @description Room unavailable; Conflict */
+      409: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RoomUnavailable"] | components["schemas"]["Conflict"]
+        }
+      }
+      /** @description The request body exceeds `MAX_JSON_BODY_KB` (default 1024 KiB); the server reads no further. */
+      413: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["PayloadTooLarge"]
         }
       }
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
@@ -9709,7 +10058,7 @@ export interface operations {
     }
     requestBody?: never
     responses: {
-      /** @description A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed at booking time (nightly price × nights). */
+      /** @description A stay from `date_from` (check-in) to `date_to` (check-out, not a night); `price` is the total, fixed at booking time (nightly price × nights; a change of dates prices the new stay); `status` its state. */
       200: {
         headers: {
           /** @description The new resource's path, `/bookings/{booking_id}`, after `ROOT_PATH` when the service has one (e.g. `/apps/shum-booking/bookings/1`): `GET` it to read what was created. */

@@ -21,5 +21,15 @@ export const BookingsLive = HttpApiBuilder.group(ShumApi, "bookings", (handlers)
       .handle("delete", ({ path }) =>
         Effect.flatMap(CurrentUser, (caller) => bookings.cancel(caller, path.booking_id)).pipe(Effect.as(Message.ok))
       )
+      .handle("cancel", ({ headers, path }) =>
+        Effect.flatMap(CurrentUser, (caller) =>
+          bookings.cancelCommand(caller, path.booking_id, headers["idempotency-key"])
+        )
+      )
+      .handle("changeDates", ({ headers, path, payload }) =>
+        Effect.flatMap(CurrentUser, (caller) =>
+          bookings.changeDates(caller, path.booking_id, payload, headers["idempotency-key"])
+        )
+      )
   })
 )

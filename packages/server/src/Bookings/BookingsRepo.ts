@@ -8,7 +8,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
-import { Booking, BookingCreated } from "@shum/domain/Bookings"
+import { Booking, BookingCreated, BookingStatus } from "@shum/domain/Bookings"
 import { INT32 } from "@shum/domain/Common"
 import type { SqlError } from "@effect/sql/SqlError"
 import { outboxInsertSql } from "@shum/infra/Outbox"
@@ -17,7 +17,7 @@ import { Data, Effect, Option, Schema } from "effect"
 import { IDEMPOTENCY_TTL } from "./IdempotencyKeys.js"
 
 /** `created_at` as docs/api.md §1.2 renders it (`api_timestamp`, migration 0007): UTC with `Z`, microseconds only when non-zero. */
-const COLUMNS = `id, room_id, user_id, date_from, date_to, price, api_timestamp(created_at) AS created_at`
+const COLUMNS = `id, room_id, user_id, date_from, date_to, price, api_timestamp(created_at) AS created_at, status`
 
 /**
  * The booking's outbox event (docs/decisions.md D16), written by the same statement as the booking's insert
@@ -37,7 +37,12 @@ const bookingEvent = (type: string, booking: string, when: string, source: strin
 /** Ids are `integer` columns: a larger number names nothing (and must not reach SQL, which would refuse it). */
 const isId = (n: number) => Number.isInteger(n) && n >= INT32.minimum && n <= INT32.maximum
 
-const Page = Schema.Struct({ limit: Schema.Int, offset: Schema.Int, userId: Schema.optional(Schema.Int) })
+const Page = Schema.Struct({
+  limit: Schema.Int,
+  offset: Schema.Int,
+  userId: Schema.optional(Schema.Int),
+  status: BookingStatus
+})
 
 export interface BookRequest {
   readonly roomId: number
@@ -65,6 +70,28 @@ export type BookOutcome =
   /** The room's price × nights is above what `bookings.price` holds. */
   | { readonly _tag: "TotalTooLarge" }
 
+/** Who asks for a command on a booking (docs/decisions.md D1: the owner, or an admin). */
+export interface CommandCaller {
+  readonly bookingId: number
+  readonly userId: number
+  readonly admin: boolean
+  readonly idempotency?: { readonly key: string; readonly hash: string } | undefined
+}
+
+/** What a command on a booking did (`cancel_booking`, `change_booking_dates`, migration 0010), in their order. */
+export type CommandOutcome =
+  | { readonly _tag: "Done"; readonly booking: Booking }
+  /** The key's request was carried out before: its stored answer (a booking). */
+  | { readonly _tag: "Replayed"; readonly booking: Booking }
+  | { readonly _tag: "KeyReused" }
+  | { readonly _tag: "BookingNotFound" }
+  | { readonly _tag: "NotYours" }
+  | { readonly _tag: "AlreadyCancelled" }
+  | { readonly _tag: "StayInvalid" }
+  | { readonly _tag: "StayInPast" }
+  | { readonly _tag: "SoldOut"; readonly nights: ReadonlyArray<string> }
+  | { readonly _tag: "TotalTooLarge" }
+
 /** The database aborted the write (a deadlock, a serialization failure): nothing happened; it may be run again. */
 export class BookingWriteAborted extends Data.TaggedError("BookingWriteAborted")<{ readonly cause: SqlError }> {}
 
@@ -83,8 +110,9 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
     const list = SqlSchema.findAll({
       Request: Page,
       Result: Booking,
-      execute: ({ limit, offset, userId }) =>
-        sql`SELECT ${columns} FROM bookings ${userId === undefined ? sql`` : sql`WHERE user_id = ${userId}`}
+      execute: ({ limit, offset, status, userId }) =>
+        sql`SELECT ${columns} FROM bookings
+            WHERE status = ${status} ${userId === undefined ? sql`` : sql`AND user_id = ${userId}`}
             ORDER BY date_from DESC, id DESC LIMIT ${limit} OFFSET ${offset}`
     })
 
@@ -142,34 +170,112 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
         })
       )
 
+    const decodeBooking = Schema.decodeUnknown(Booking)
+
+    const commandOutcomeOf = (
+      row:
+        | { readonly outcome: string; readonly answer: unknown; readonly full_nights?: ReadonlyArray<string> | null }
+        | undefined
+    ): Effect.Effect<CommandOutcome> => {
+      switch (row?.outcome) {
+        case "cancelled":
+        case "changed":
+        case "unchanged":
+          return Effect.map(Effect.orDie(decodeBooking(row.answer)), (booking) => ({ _tag: "Done", booking }) as const)
+        case "replay":
+          return Effect.map(
+            Effect.orDie(decodeBooking(row.answer)),
+            (booking) => ({ _tag: "Replayed", booking }) as const
+          )
+        case "key_reused":
+          return Effect.succeed({ _tag: "KeyReused" })
+        case "not_found":
+          return Effect.succeed({ _tag: "BookingNotFound" })
+        case "forbidden":
+          return Effect.succeed({ _tag: "NotYours" })
+        case "already_cancelled":
+          return Effect.succeed({ _tag: "AlreadyCancelled" })
+        case "stay_invalid":
+          return Effect.succeed({ _tag: "StayInvalid" })
+        case "stay_in_past":
+          return Effect.succeed({ _tag: "StayInPast" })
+        case "sold_out":
+          return Effect.succeed({ _tag: "SoldOut", nights: row.full_nights ?? [] })
+        case "total_too_large":
+          return Effect.succeed({ _tag: "TotalTooLarge" })
+        default:
+          return Effect.dieMessage(`a booking command answered an unknown outcome: ${String(row?.outcome)}`)
+      }
+    }
+
+    /** A command's refusals by the database: aborted (may be run again), a night filled meanwhile, or a defect. */
+    const commandFailure = (error: SqlError): Effect.Effect<CommandOutcome, BookingWriteAborted> => {
+      switch (classifySqlError(error)) {
+        case "Aborted":
+          return Effect.fail(new BookingWriteAborted({ cause: error }))
+        case "InventoryExceeded":
+          return Effect.succeed({ _tag: "SoldOut", nights: [] })
+        default:
+          return Effect.die(error)
+      }
+    }
+
+    /**
+     * Cancels a booking in one statement (`cancel_booking`): the key, the booking locked, the rights, its state;
+     * it is kept as `cancelled` and the triggers release its nights. `cancelledIsMissing`: a cancelled booking
+     * is `BookingNotFound` (as `DELETE` answers, the original having deleted it).
+     */
+    const cancel = (
+      request: CommandCaller & { readonly cancelledIsMissing: boolean }
+    ): Effect.Effect<CommandOutcome, BookingWriteAborted> =>
+      sql<{ outcome: string; answer: unknown }>`
+        WITH r AS MATERIALIZED (
+          SELECT outcome, answer
+          FROM cancel_booking(${isId(request.bookingId) ? request.bookingId : null}::integer, ${request.userId}::integer,
+                              ${request.admin}::boolean, ${request.cancelledIsMissing}::boolean,
+                              ${request.idempotency?.key ?? null}::varchar, ${request.idempotency?.hash ?? null}::text,
+                              ${IDEMPOTENCY_TTL}::interval)
+        ), event AS (${sql.unsafe(bookingEvent("booking.cancelled", "r.answer", "r.outcome = 'cancelled'", "r"))})
+        SELECT outcome, answer FROM r`.pipe(
+        Effect.flatMap((rows) => commandOutcomeOf(rows[0])),
+        Effect.catchTag("SqlError", commandFailure)
+      )
+
+    /**
+     * Moves a booking's stay in one statement (`change_booking_dates`): the key, the booking locked, the rights,
+     * its state, the dates, the new nights checked by `take_nights` (its own nights kept out, all locked in one
+     * night order), the price, then the update whose triggers release the old nights and take the new.
+     */
+    const changeDates = (
+      request: CommandCaller & { readonly from: string; readonly to: string; readonly today: string }
+    ): Effect.Effect<CommandOutcome, BookingWriteAborted> =>
+      sql<{ outcome: string; answer: unknown; full_nights: ReadonlyArray<string> | null }>`
+        WITH r AS MATERIALIZED (
+          SELECT outcome, answer, full_nights
+          FROM change_booking_dates(${isId(request.bookingId) ? request.bookingId : null}::integer,
+                                  ${request.userId}::integer, ${request.admin}::boolean, ${request.from}::date,
+                                  ${request.to}::date, ${request.today}::date, ${request.idempotency?.key ?? null}::varchar,
+                                  ${request.idempotency?.hash ?? null}::text, ${IDEMPOTENCY_TTL}::interval)
+        ), event AS (${sql.unsafe(bookingEvent("booking.dates_changed", "r.answer", "r.outcome = 'changed'", "r"))})
+        SELECT outcome, answer, full_nights::text[] AS full_nights FROM r`.pipe(
+        Effect.flatMap((rows) => commandOutcomeOf(rows[0])),
+        Effect.catchTag("SqlError", commandFailure)
+      )
+
     const findById = SqlSchema.findOne({
       Request: Schema.Int,
       Result: Booking,
       execute: (bookingId) => sql`SELECT ${columns} FROM bookings WHERE id = ${bookingId}`
     })
 
-    const findOwner = (bookingId: number) =>
-      isId(bookingId)
-        ? sql<{ user_id: number }>`SELECT user_id FROM bookings WHERE id = ${bookingId}`.pipe(
-            Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (row) => row.user_id))
-          )
-        : Effect.succeed(Option.none<number>())
-
-    /** Whether the booking was still there. The inventory's triggers free its nights in the same statement. */
-    const remove = (bookingId: number) =>
-      sql`
-        WITH d AS (DELETE FROM bookings b WHERE b.id = ${bookingId} RETURNING booking_json(b) AS booking),
-        event AS (${sql.unsafe(bookingEvent("booking.cancelled", "d.booking", "true", "d"))})
-        SELECT 1 FROM d`.pipe(Effect.map((rows) => rows.length > 0))
-
     return {
       list: (page: typeof Page.Type) => list(page).pipe(Effect.orDie),
       book,
-      findOwner: (bookingId: number) => findOwner(bookingId).pipe(Effect.orDie),
+      cancel,
+      changeDates,
       /** The booking, if there is one with this id (an id outside `integer`'s range names none). */
       findById: (bookingId: number) =>
-        isId(bookingId) ? findById(bookingId).pipe(Effect.orDie) : Effect.succeed(Option.none<Booking>()),
-      remove: (bookingId: number) => remove(bookingId).pipe(Effect.orDie)
+        isId(bookingId) ? findById(bookingId).pipe(Effect.orDie) : Effect.succeed(Option.none<Booking>())
     } as const
   })
 }) {}

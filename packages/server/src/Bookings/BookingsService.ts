@@ -10,21 +10,27 @@
  * fixed lock order rules out, would still be retried). This service turns the repository's outcomes into the
  * contract's answers; it reads no database error.
  */
-import { type Booking, BookingCreated, type BookingIn } from "@shum/domain/Bookings"
+import {
+  type Booking,
+  BookingCreated,
+  type BookingDates,
+  type BookingIn,
+  type BookingStatus
+} from "@shum/domain/Bookings"
 import { INT32, pageOf } from "@shum/domain/Common"
-import { Forbidden, InvalidDateRange, NotFound, RoomUnavailable, ValidationError } from "@shum/domain/Errors"
+import { Conflict, Forbidden, InvalidDateRange, NotFound, RoomUnavailable, ValidationError } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { isAdmin, type AuthenticatedUser } from "@shum/domain/Security"
-import { DateTime, Effect, Layer, Option, Schema } from "effect"
+import { DateTime, Effect, Layer, Option, Predicate, Schema } from "effect"
 import { Metrics } from "../Metrics.js"
 import { IdempotencyKeys, requestHash } from "./IdempotencyKeys.js"
-import { type BookOutcome, BookingsRepo } from "./BookingsRepo.js"
+import { type BookOutcome, BookingsRepo, BookingWriteAborted, type CommandOutcome } from "./BookingsRepo.js"
 import { StayLimits } from "./StayLimits.js"
 
 /** The largest total a booking holds (`bookings.price` is an `integer`). */
 const MAX_TOTAL = INT32.maximum
 
-const totalTooLarge = (body: BookingIn) =>
+const totalTooLarge = (body: { readonly date_to: string }) =>
   new ValidationError({
     detail: [
       {
@@ -69,7 +75,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
       Schema.decodeUnknown(BookingCreated)(stored).pipe(
         Effect.catchAll(() =>
           Effect.flatMap(repo.findById(bookingId ?? 0), (found) =>
-            Option.isSome(found)
+            Option.isSome(found) && found.value.status === "confirmed"
               ? Effect.succeed(answerOf(found.value))
               : Effect.fail(new NotFound({ detail: Messages.bookingNotFound }))
           )
@@ -148,25 +154,165 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
           : Effect.fail(new NotFound({ detail: Messages.bookingNotFound }))
       ).pipe(Effect.withSpan("Bookings.get"))
 
-    /** Owner or admin (D1); 404 before 403. The inventory's triggers free the nights with the delete. */
+    /** The key of a command's request, and the hash of what it asks (the command's name included). */
+    const keyed = (idempotencyKey: string | undefined, request: ReadonlyArray<string | number>) =>
+      idempotencyKey === undefined ? undefined : { key: idempotencyKey, hash: requestHash(request) }
+
+    /** A command run once more when the database aborted it (a deadlock), as a booking is; then a defect. */
+    const retried = <A, E, R>(effect: Effect.Effect<A, E | BookingWriteAborted, R>) =>
+      effect.pipe(
+        Effect.tapError((error) =>
+          Predicate.isTagged(error, "BookingWriteAborted")
+            ? Effect.logWarning(
+                "booking command aborted by the database, retrying",
+                (error as BookingWriteAborted).cause
+              )
+            : Effect.void
+        ),
+        Effect.retry({ times: 3, while: (error) => Predicate.isTagged(error, "BookingWriteAborted") }),
+        Effect.catchIf(
+          (error): error is BookingWriteAborted => Predicate.isTagged(error, "BookingWriteAborted"),
+          (error) => Effect.die(error.cause)
+        )
+      )
+
+    /** What any command on a booking may answer: the booking (done now, or replayed), or a refusal of the request. */
+    const commandCommon = (
+      outcome: CommandOutcome,
+      idempotencyKey: string | undefined,
+      forbidden: string
+    ): Effect.Effect<Booking, NotFound | Forbidden | Conflict | ValidationError> | undefined => {
+      switch (outcome._tag) {
+        case "Done":
+        case "Replayed":
+          return Effect.succeed(outcome.booking)
+        case "KeyReused":
+          return Effect.fail(keyReused(idempotencyKey ?? ""))
+        case "BookingNotFound":
+          return Effect.fail(new NotFound({ detail: Messages.bookingNotFound }))
+        case "NotYours":
+          return Effect.fail(new Forbidden({ detail: forbidden }))
+        case "AlreadyCancelled":
+          return Effect.fail(new Conflict({ detail: Messages.bookingCancelled }))
+        default:
+          return undefined
+      }
+    }
+
+    /** What only a change of dates may answer besides: its dates, its nights, its price. */
+    const changeAnswer = (
+      outcome: CommandOutcome,
+      idempotencyKey: string | undefined,
+      dates: BookingDates
+    ): Effect.Effect<
+      Booking,
+      NotFound | Forbidden | Conflict | InvalidDateRange | RoomUnavailable | ValidationError
+    > => {
+      switch (outcome._tag) {
+        case "StayInvalid":
+          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInvalid }))
+        case "StayInPast":
+          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInPast }))
+        case "SoldOut":
+          return Effect.fail(
+            new RoomUnavailable({
+              detail: outcome.nights.length > 0 ? Messages.nightsSoldOut(outcome.nights) : Messages.roomSoldOut
+            })
+          )
+        case "TotalTooLarge":
+          return Effect.fail(totalTooLarge(dates))
+        default:
+          return commandCommon(outcome, idempotencyKey, Messages.forbidden) ?? Effect.dieMessage(outcome._tag)
+      }
+    }
+
+    /**
+     * `POST /bookings/{id}/cancel` (docs/data.md BR-14): owner or admin (D1), 404 before 403; the booking is kept
+     * as `cancelled` and its nights are released, in one statement; an already cancelled one is a 409.
+     */
+    const cancelCommand = (caller: AuthenticatedUser, bookingId: number, idempotencyKey: string | undefined) =>
+      retried(
+        repo.cancel({
+          bookingId,
+          userId: caller.id,
+          admin: isAdmin(caller),
+          cancelledIsMissing: false,
+          idempotency: keyed(idempotencyKey, ["cancel", bookingId])
+        })
+      ).pipe(
+        Effect.flatMap(
+          (outcome) =>
+            commandCommon(outcome, idempotencyKey, Messages.bookingNotYours) ??
+            Effect.dieMessage(`cancel_booking answered ${outcome._tag}`)
+        ),
+        Effect.withSpan("Bookings.cancelCommand", { captureStackTrace: false })
+      )
+
+    /**
+     * `DELETE /bookings/{id}` (docs/data.md BR-8): the same cancellation, answered as the original did — and a
+     * booking already cancelled is the 404 of a deleted one.
+     */
     const cancel = (caller: AuthenticatedUser, bookingId: number) =>
-      Effect.gen(function* () {
-        const owner = yield* repo.findOwner(bookingId)
-        const notFound = new NotFound({ detail: Messages.bookingNotFound })
-        if (Option.isNone(owner)) return yield* notFound
-        if (owner.value !== caller.id && !isAdmin(caller)) {
-          return yield* new Forbidden({ detail: Messages.bookingNotYours })
-        }
-        if (!(yield* repo.remove(bookingId))) return yield* notFound
-      }).pipe(Effect.withSpan("Bookings.cancel"))
+      retried(repo.cancel({ bookingId, userId: caller.id, admin: isAdmin(caller), cancelledIsMissing: true })).pipe(
+        Effect.flatMap((outcome): Effect.Effect<void, NotFound | Forbidden> => {
+          switch (outcome._tag) {
+            case "Done":
+              return Effect.void
+            case "BookingNotFound":
+              return Effect.fail(new NotFound({ detail: Messages.bookingNotFound }))
+            case "NotYours":
+              return Effect.fail(new Forbidden({ detail: Messages.bookingNotYours }))
+            default:
+              return Effect.dieMessage(`cancel_booking answered ${outcome._tag} to a DELETE`)
+          }
+        }),
+        Effect.withSpan("Bookings.cancel", { captureStackTrace: false })
+      )
 
-    type PageParams = { readonly page?: number | undefined; readonly per_page?: number | undefined }
+    /**
+     * `POST /bookings/{id}/change-dates` (docs/data.md BR-14): the stay limits first (D11, 422), then one
+     * statement: owner or admin, not cancelled, the dates (400), the new nights taken and the old released
+     * together or a 409 naming the full nights, the new price.
+     */
+    const changeDates = (
+      caller: AuthenticatedUser,
+      bookingId: number,
+      dates: BookingDates,
+      idempotencyKey: string | undefined
+    ) =>
+      Effect.zipRight(
+        limits.check(dates, "body"),
+        Effect.flatMap(todayUtc, (today) =>
+          retried(
+            repo.changeDates({
+              bookingId,
+              userId: caller.id,
+              admin: isAdmin(caller),
+              from: dates.date_from,
+              to: dates.date_to,
+              today,
+              idempotency: keyed(idempotencyKey, ["change-dates", bookingId, dates.date_from, dates.date_to])
+            })
+          )
+        )
+      ).pipe(
+        Effect.flatMap((outcome) => changeAnswer(outcome, idempotencyKey, dates)),
+        Effect.withSpan("Bookings.changeDates", { captureStackTrace: false })
+      )
 
-    const list = (params: PageParams) => repo.list(pageOf(params))
+    type ListParams = {
+      readonly page?: number | undefined
+      readonly per_page?: number | undefined
+      readonly status?: BookingStatus | undefined
+    }
 
-    const mine = (caller: AuthenticatedUser, params: PageParams) => repo.list({ ...pageOf(params), userId: caller.id })
+    /** Confirmed bookings unless `status` says otherwise (docs/data.md BR-14). */
+    const list = (params: ListParams) => repo.list({ ...pageOf(params), status: params.status ?? "confirmed" })
 
-    return { create, get, cancel, list, mine } as const
+    const mine = (caller: AuthenticatedUser, params: ListParams) =>
+      repo.list({ ...pageOf(params), status: params.status ?? "confirmed", userId: caller.id })
+
+    return { create, get, cancel, cancelCommand, changeDates, list, mine } as const
   })
 }) {}
 

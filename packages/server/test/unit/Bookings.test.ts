@@ -8,7 +8,7 @@
  */
 import "./fakes/NoNetwork.js"
 import { assert, describe, it } from "@effect/vitest"
-import { BookingCreated, BookingIn } from "@shum/domain/Bookings"
+import { Booking, BookingCreated, BookingDates, BookingIn } from "@shum/domain/Bookings"
 import { DateString } from "@shum/domain/Common"
 import type { ValidationIssue } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
@@ -51,7 +51,10 @@ const paths = [
   ["with a key", () => `key-${Math.random()}`]
 ] as const
 
-const bookings = Effect.map(BookingsTables, (state) => state.bookings)
+/** The confirmed bookings: a cancelled one is kept, but holds nothing (docs/data.md BR-14). */
+const bookings = Effect.map(BookingsTables, (state) => state.bookings.filter((b) => b.status === "confirmed"))
+
+const all = Effect.map(BookingsTables, (state) => state.bookings)
 
 const created = Effect.flatMap(Metrics, ({ counters }) =>
   Effect.promise(() => counters.bookingsCreated.get()).pipe(Effect.map((metric) => metric.values[0]?.value ?? 0))
@@ -323,6 +326,118 @@ describe("BookingsService (in-memory repositories)", () => {
           const gone = yield* Effect.flip(service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "legacy"))
           assert.deepStrictEqual(problem(gone), { _tag: "NotFound", detail: Messages.bookingNotFound })
           assert.lengthOf(yield* bookings, 0)
+        })
+      )
+  )
+  it.effect(
+    "DELETE keeps the booking as cancelled (BR-14): the owner and admins still read it; lists leave it out",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const service = yield* BookingsService
+          const { booking } = yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+          yield* service.cancel(alice, booking.id)
+          const kept = yield* service.get(alice, booking.id)
+          assert.deepStrictEqual(kept, new Booking({ ...booking, status: "cancelled" }))
+          assert.deepStrictEqual(yield* service.get(admin, booking.id), kept)
+          assert.lengthOf(yield* service.mine(alice, {}), 0)
+          assert.deepStrictEqual(yield* service.mine(alice, { status: "cancelled" }), [kept])
+          assert.deepStrictEqual(yield* service.list({ status: "cancelled" }), [kept])
+          assert.lengthOf(yield* all, 1)
+          // its nights are free again
+          yield* service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+        })
+      )
+  )
+
+  it.effect("cancel command: the booking cancelled; DELETE's rights; a second time 409; a key replays it", () =>
+    run(
+      Effect.gen(function* () {
+        const service = yield* BookingsService
+        const { booking } = yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), undefined)
+        const denied = yield* Effect.flip(service.cancelCommand(bob, booking.id, undefined))
+        assert.deepStrictEqual(problem(denied), { _tag: "Forbidden", detail: Messages.bookingNotYours })
+        const missing = yield* Effect.flip(service.cancelCommand(bob, booking.id + 100, undefined))
+        assert.deepStrictEqual(problem(missing), { _tag: "NotFound", detail: Messages.bookingNotFound })
+        const cancelled = yield* service.cancelCommand(alice, booking.id, "c1")
+        assert.strictEqual(cancelled.status, "cancelled")
+        assert.deepStrictEqual(yield* service.cancelCommand(alice, booking.id, "c1"), cancelled)
+        const twice = yield* Effect.flip(service.cancelCommand(alice, booking.id, undefined))
+        assert.deepStrictEqual(problem(twice), { _tag: "Conflict", detail: Messages.bookingCancelled })
+        // DELETE of a cancelled booking is the 404 of a deleted one, as before
+        assert.strictEqual((yield* Effect.flip(service.cancel(alice, booking.id)))._tag, "NotFound")
+        // the key is the caller's for this request only
+        const reused = yield* Effect.flip(service.cancelCommand(alice, booking.id + 1, "c1"))
+        assert.strictEqual(reused._tag, "ValidationError")
+        // an admin cancels anyone's
+        const other = yield* service.create(bob, stay(TWIN, "2026-03-12", "2026-03-14"), undefined)
+        assert.strictEqual((yield* service.cancelCommand(admin, other.id, undefined)).status, "cancelled")
+      })
+    )
+  )
+
+  it.effect(
+    "change-dates: moves the stay and reprices it; its own nights count as its own; 409 names full nights",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const service = yield* BookingsService
+          const dates = (from: string, to: string) =>
+            new BookingDates({ date_from: DateString.make(from), date_to: DateString.make(to) })
+          const { booking } = yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+          // overlapping its own nights: fine on a room of one unit
+          const moved = yield* service.changeDates(alice, booking.id, dates("2026-03-13", "2026-03-16"), undefined)
+          assert.deepStrictEqual(
+            [moved.date_from, moved.date_to, moved.price, moved.status],
+            ["2026-03-13", "2026-03-16", 3000, "confirmed"]
+          )
+          // the night it left is free; the nights it took are not
+          yield* service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-13"), undefined)
+          yield* service.create(bob, stay(SINGLE, "2026-03-17", "2026-03-19"), undefined)
+          const full = yield* Effect.flip(
+            service.changeDates(alice, booking.id, dates("2026-03-15", "2026-03-19"), "m1")
+          )
+          assert.deepStrictEqual(problem(full), {
+            _tag: "RoomUnavailable",
+            detail: Messages.nightsSoldOut(["2026-03-17", "2026-03-18"])
+          })
+          assert.strictEqual((yield* BookingsTables).keys.size, 0)
+          assert.deepStrictEqual(yield* service.get(alice, booking.id), moved)
+          // the rules of a booking's dates, and its rights
+          const reversed = yield* Effect.flip(
+            service.changeDates(alice, booking.id, dates("2026-03-16", "2026-03-15"), undefined)
+          )
+          assert.deepStrictEqual(problem(reversed), { _tag: "InvalidDateRange", detail: Messages.stayInvalid })
+          const past = yield* Effect.flip(
+            service.changeDates(alice, booking.id, dates("2026-03-09", "2026-03-11"), undefined)
+          )
+          assert.deepStrictEqual(problem(past), { _tag: "InvalidDateRange", detail: Messages.stayInPast })
+          const long = yield* Effect.flip(
+            service.changeDates(alice, booking.id, dates("2026-03-12", "2026-03-23"), undefined)
+          )
+          assert.strictEqual(long._tag, "ValidationError")
+          const stranger = yield* Effect.flip(
+            service.changeDates(bob, booking.id, dates("2026-03-20", "2026-03-21"), undefined)
+          )
+          assert.deepStrictEqual(problem(stranger), { _tag: "Forbidden", detail: Messages.forbidden })
+          // a key replays the first answer, even once the stay moved on
+          const once = yield* service.changeDates(alice, booking.id, dates("2026-03-20", "2026-03-21"), "m2")
+          yield* service.changeDates(admin, booking.id, dates("2026-03-22", "2026-03-23"), undefined)
+          assert.deepStrictEqual(
+            yield* service.changeDates(alice, booking.id, dates("2026-03-20", "2026-03-21"), "m2"),
+            once
+          )
+          // an aborted write is run again
+          const { failNext } = yield* BookingsTables
+          failNext.push(deadlock(), deadlock())
+          const again = yield* service.changeDates(alice, booking.id, dates("2026-03-24", "2026-03-25"), undefined)
+          assert.strictEqual(again.date_from, "2026-03-24")
+          // a cancelled booking does not move
+          yield* service.cancel(alice, booking.id)
+          const cancelled = yield* Effect.flip(
+            service.changeDates(alice, booking.id, dates("2026-03-26", "2026-03-27"), undefined)
+          )
+          assert.deepStrictEqual(problem(cancelled), { _tag: "Conflict", detail: Messages.bookingCancelled })
         })
       )
   )

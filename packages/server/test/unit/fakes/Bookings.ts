@@ -10,8 +10,14 @@
 import { SqlError } from "@effect/sql/SqlError"
 import { Booking, BookingCreated } from "@shum/domain/Bookings"
 import { DateString, INT32 } from "@shum/domain/Common"
-import { Context, Effect, Layer, Option } from "effect"
-import { BookingsRepo, BookingWriteAborted, type BookOutcome } from "../../../src/Bookings/BookingsRepo.js"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import {
+  BookingsRepo,
+  BookingWriteAborted,
+  type BookOutcome,
+  type CommandCaller,
+  type CommandOutcome
+} from "../../../src/Bookings/BookingsRepo.js"
 import { partial } from "./Partial.js"
 
 interface KeyRow {
@@ -55,11 +61,18 @@ const nights = (from: string, to: string) => {
 const BookingsRepoMemory = Layer.effect(
   BookingsRepo,
   Effect.map(BookingsTables, (state) => {
-    const fullNights = (roomId: number, from: string, to: string, quantity: number) =>
+    /** The nights without a unit free; `except`: a booking whose own units do not count (a stay being moved). */
+    const fullNights = (roomId: number, from: string, to: string, quantity: number, except?: number) =>
       nights(from, to).filter(
         (night) =>
-          state.bookings.filter((b) => b.room_id === roomId && b.date_from <= night && night < b.date_to).length >=
-          quantity
+          state.bookings.filter(
+            (b) =>
+              b.id !== except &&
+              b.status === "confirmed" &&
+              b.room_id === roomId &&
+              b.date_from <= night &&
+              night < b.date_to
+          ).length >= quantity
       )
     const add = (roomId: number, userId: number, from: string, to: string, price: number) => {
       const row = new Booking({
@@ -69,7 +82,8 @@ const BookingsRepoMemory = Layer.effect(
         date_from: DateString.make(from),
         date_to: DateString.make(to),
         price,
-        created_at: "2026-03-10T12:00:00Z"
+        created_at: "2026-03-10T12:00:00Z",
+        status: "confirmed"
       })
       state.bookings = [...state.bookings, row]
       return row
@@ -117,21 +131,87 @@ const BookingsRepoMemory = Layer.effect(
           })
         )
       })
+    /** Claims the key around a command, as `claim_idempotency_key` does: only a done command is remembered. */
+    const withKey = (
+      userId: number,
+      idempotency: { readonly key: string; readonly hash: string } | undefined,
+      run: () => CommandOutcome
+    ): Effect.Effect<CommandOutcome> =>
+      Effect.sync(() => {
+        const id = idempotency === undefined ? undefined : `${userId}:${idempotency.key}`
+        const seen = id === undefined ? undefined : state.keys.get(id)
+        if (seen !== undefined) {
+          return seen.hash === idempotency!.hash
+            ? { _tag: "Replayed", booking: Schema.decodeUnknownSync(Booking)(seen.response) }
+            : { _tag: "KeyReused" }
+        }
+        const outcome = run()
+        if (outcome._tag === "Done" && id !== undefined) {
+          state.keys.set(id, {
+            hash: idempotency!.hash,
+            response: Schema.encodeSync(Booking)(outcome.booking),
+            bookingId: outcome.booking.id
+          })
+        }
+        return outcome
+      })
+    const replace = (booking: Booking, changes: Partial<Booking>) => {
+      const changed = new Booking({ ...booking, ...changes })
+      state.bookings = state.bookings.map((b) => (b.id === booking.id ? changed : b))
+      return changed
+    }
+    /** The booking the caller may command, or why not. */
+    const commanded = (request: CommandCaller): Booking | CommandOutcome => {
+      const booking = state.bookings.find((b) => b.id === request.bookingId)
+      if (booking === undefined) return { _tag: "BookingNotFound" }
+      if (booking.user_id !== request.userId && !request.admin) return { _tag: "NotYours" }
+      return booking
+    }
+    const cancel: BookingsRepo["cancel"] = (request) =>
+      withKey(request.userId, request.idempotency, () => {
+        const booking = commanded(request)
+        if (!(booking instanceof Booking)) return booking
+        if (booking.status === "cancelled") {
+          return request.cancelledIsMissing ? { _tag: "BookingNotFound" } : { _tag: "AlreadyCancelled" }
+        }
+        return { _tag: "Done", booking: replace(booking, { status: "cancelled" }) }
+      })
+    const changeDates: BookingsRepo["changeDates"] = (request) =>
+      Effect.suspend(() => {
+        const injected = state.failNext.shift()
+        if (injected !== undefined)
+          return injected instanceof BookingWriteAborted ? Effect.fail(injected) : Effect.die(injected)
+        return withKey(request.userId, request.idempotency, (): CommandOutcome => {
+          const booking = commanded(request)
+          if (!(booking instanceof Booking)) return booking
+          if (booking.status === "cancelled") return { _tag: "AlreadyCancelled" }
+          if (request.from >= request.to) return { _tag: "StayInvalid" }
+          if (request.from < request.today) return { _tag: "StayInPast" }
+          if (request.from === booking.date_from && request.to === booking.date_to) return { _tag: "Done", booking }
+          const room = state.rooms.get(booking.room_id)!
+          const full = fullNights(booking.room_id, request.from, request.to, room.quantity, booking.id)
+          if (full.length > 0) return { _tag: "SoldOut", nights: full }
+          const total = room.price * nights(request.from, request.to).length
+          if (total > INT32.maximum) return { _tag: "TotalTooLarge" }
+          return {
+            _tag: "Done",
+            booking: replace(booking, {
+              date_from: DateString.make(request.from),
+              date_to: DateString.make(request.to),
+              price: total
+            })
+          }
+        })
+      })
     return partial<BookingsRepo>("BookingsRepo", {
       book,
+      cancel,
+      changeDates,
       findById: (id) => Effect.sync(() => Option.fromNullable(state.bookings.find((b) => b.id === id))),
-      findOwner: (id) =>
-        Effect.sync(() => Option.map(Option.fromNullable(state.bookings.find((b) => b.id === id)), (b) => b.user_id)),
-      remove: (id) =>
-        Effect.sync(() => {
-          const before = state.bookings.length
-          state.bookings = state.bookings.filter((b) => b.id !== id)
-          return state.bookings.length < before
-        }),
-      list: ({ limit, offset, userId }) =>
+      list: ({ limit, offset, status, userId }) =>
         Effect.sync(() =>
           state.bookings
-            .filter((b) => userId === undefined || b.user_id === userId)
+            .filter((b) => b.status === status && (userId === undefined || b.user_id === userId))
             .sort((a, b) => (a.date_from === b.date_from ? b.id - a.id : a.date_from < b.date_from ? 1 : -1))
             .slice(offset, offset + limit)
         )
