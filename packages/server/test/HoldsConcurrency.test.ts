@@ -113,7 +113,8 @@ layer(TestServer, { excludeTestServices: true, timeout: "180 seconds" })("holds 
         const [row] = yield* sql<{ status: string; booking_id: number | null }>`
           SELECT status, booking_id FROM holds WHERE id = ${id}`
         const [{ bookings } = { bookings: -1 }] = yield* sql<{ bookings: number }>`
-          SELECT count(*)::int AS bookings FROM bookings WHERE room_id = ${room.id} AND date_from = ${day(from)}`
+          SELECT count(*)::int AS bookings FROM bookings
+          WHERE room_id = ${room.id} AND date_from = ${day(from)} AND status = 'confirmed'`
         if (answer.status === 200) {
           outcomes.confirmed++
           assert.strictEqual(row!.status, "confirmed")

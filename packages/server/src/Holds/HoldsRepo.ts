@@ -132,8 +132,17 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
               switch (row?.outcome) {
                 case "confirmed_now":
                   return Effect.map(booking(), (found) => ({ _tag: "Confirmed", booking: found, now: true }) as const)
+                // answered again: its booking, unless cancelled since (docs/data.md BR-14), as a booking's replay
                 case "confirmed":
-                  return Effect.map(booking(), (found) => ({ _tag: "Confirmed", booking: found, now: false }) as const)
+                  return Effect.map(
+                    booking(),
+                    (found) =>
+                      ({
+                        _tag: "Confirmed",
+                        booking: Option.filter(found, (b) => b.status === "confirmed"),
+                        now: false
+                      }) as const
+                  )
                 case "expired_now":
                   return Effect.succeed({ _tag: "Expired", now: true })
                 case "expired":
