@@ -81,7 +81,7 @@ export const AvailabilityFromBookings = countedBy(
       SELECT max(per_night.taken) AS taken FROM (
         SELECT count(*) AS taken
         FROM (
-          SELECT room_id, date_from, date_to FROM bookings
+          SELECT room_id, date_from, date_to FROM bookings WHERE status = 'confirmed'
           UNION ALL
           SELECT room_id, date_from, date_to FROM holds WHERE status = 'active' AND expires_at > now()
         ) b
@@ -89,7 +89,7 @@ export const AvailabilityFromBookings = countedBy(
           GREATEST(b.date_from, ${from}::date) - b.date_from,
           LEAST(b.date_to, ${to}::date) - b.date_from - 1
         ) AS i
-        WHERE b.room_id = r.id AND b.status = 'confirmed' AND b.date_from < ${to}::date AND b.date_to > ${from}::date
+        WHERE b.room_id = r.id AND b.date_from < ${to}::date AND b.date_to > ${from}::date
         GROUP BY b.date_from + i
       ) per_night
     ) busiest ON true

@@ -242,12 +242,17 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("created
       const outOfRange = yield* send("GET", "/bookings/2147483648", { token: admin.token })
       assert.strictEqual(outOfRange.status, 404)
 
-      // cancelled: gone for everyone
+      // cancelled: kept for its history (docs/data.md BR-14), read by the owner and an admin as cancelled
       const http = yield* HttpClient.HttpClient
       yield* http
         .execute(HttpClientRequest.del(`/bookings/${id}`).pipe(HttpClientRequest.bearerToken(owner.token)))
         .pipe(Effect.scoped, Effect.orDie)
-      assert.strictEqual((yield* send("GET", `/bookings/${id}`, { token: admin.token })).status, 404)
+      const cancelled = yield* send("GET", `/bookings/${id}`, { token: admin.token })
+      assert.deepStrictEqual(
+        [cancelled.status, cancelled.json],
+        [200, { ...(booking as Record<string, unknown>), status: "cancelled" }]
+      )
+      assert.strictEqual((yield* send("GET", `/bookings/${id}`, { token: other.token })).status, 404)
     })
   )
 })
