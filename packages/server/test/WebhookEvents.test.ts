@@ -77,6 +77,53 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("outbox 
     })
   )
 
+  it.effect("booking commands: dates changed, cancelled; refused, replayed or unchanged, none (BR-14)", () =>
+    Effect.gen(function* () {
+      const room = yield* insertRoom({ quantity: 1, price: 1000 })
+      const user = yield* newUser()
+      const created = yield* raw("POST", "/bookings", {
+        token: user.token,
+        body: { room_id: room.id, date_from: day(20), date_to: day(22) }
+      })
+      const id = (created.body as { id: number }).id
+      const blocker = yield* raw("POST", "/bookings", {
+        token: user.token,
+        body: { room_id: room.id, date_from: day(30), date_to: day(31) }
+      })
+      assert.strictEqual(blocker.status, 200)
+      const mark = yield* lastEvent
+      const change = (from: number, to: number, key: string) =>
+        raw("POST", `/bookings/${id}/change-dates`, {
+          token: user.token,
+          body: { date_from: day(from), date_to: day(to) },
+          headers: { "idempotency-key": key }
+        })
+      const key = randomName("move")
+      assert.strictEqual((yield* change(23, 25, key)).status, 200)
+      assert.strictEqual((yield* change(23, 25, key)).status, 200) // replayed
+      assert.strictEqual((yield* change(23, 25, randomName("same"))).status, 200) // already there
+      assert.strictEqual((yield* change(29, 31, randomName("full"))).status, 409)
+      assert.strictEqual((yield* raw("POST", `/bookings/${id}/cancel`, { token: user.token })).status, 200)
+      assert.strictEqual((yield* raw("POST", `/bookings/${id}/cancel`, { token: user.token })).status, 409)
+      const events = yield* eventsAfter(mark)
+      assert.deepStrictEqual(
+        events.map((e) => [e.type, e.entity, e.hotel_id]),
+        [
+          ["booking.dates_changed", `booking:${id}`, room.hotelId],
+          ["booking.cancelled", `booking:${id}`, room.hotelId]
+        ]
+      )
+      assert.deepInclude(events[0]!.data, {
+        id,
+        date_from: day(23),
+        date_to: day(25),
+        price: 2000,
+        status: "confirmed"
+      })
+      assert.deepInclude(events[1]!.data, { id, status: "cancelled" })
+    })
+  )
+
   it.effect("hotels and rooms: created, updated (the fields written), deleted; a refused write, none", () =>
     Effect.gen(function* () {
       const admin = yield* newUser("admin")
