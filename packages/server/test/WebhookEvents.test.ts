@@ -6,6 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { randomName } from "@shum/infra/Testing"
+import { sweepExpiredHolds } from "@shum/worker/HoldSweep"
 import { ImageRows } from "@shum/worker/ImageRows"
 import { Effect, Layer } from "effect"
 import { day, insertRoom, newUser, raw } from "./BookingsFixtures.js"
@@ -244,6 +245,67 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("outbox 
           ]
         ]
       )
+    })
+  )
+
+  it.effect("holds: created, confirmed (with its booking.created), released, expired at confirm and by the sweep", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const room = yield* insertRoom({ quantity: 5, price: 1000 })
+      const user = yield* newUser()
+      const hold = (days: number) =>
+        Effect.map(
+          raw("POST", "/holds", {
+            token: user.token,
+            body: { room_id: room.id, date_from: day(days), date_to: day(days + 1) }
+          }),
+          (answer) => {
+            assert.strictEqual(answer.status, 201, JSON.stringify(answer.body))
+            return (answer.body as { id: number }).id
+          }
+        )
+      const mark = yield* lastEvent
+      const confirmed = yield* hold(20)
+      const booked = yield* raw("POST", `/holds/${confirmed}/confirm`, { token: user.token })
+      assert.strictEqual(booked.status, 200, JSON.stringify(booked.body))
+      const released = yield* hold(22)
+      assert.strictEqual((yield* raw("DELETE", `/holds/${released}`, { token: user.token })).status, 200)
+      const late = yield* hold(24)
+      const swept = yield* hold(26)
+      yield* sql`UPDATE holds SET expires_at = now() - interval '1 second' WHERE id IN (${late}, ${swept})`.pipe(
+        Effect.orDie
+      )
+      assert.strictEqual((yield* raw("POST", `/holds/${late}/confirm`, { token: user.token })).status, 410)
+      yield* sweepExpiredHolds(100).pipe(Effect.orDie)
+      const events = yield* eventsAfter(mark)
+      const bookingId = (booked.body as { id: number }).id
+      // the hold's events in order; the confirm's booking.created is written by the same statement
+      const holds = events.filter((e) => e.type.startsWith("hold."))
+      assert.deepStrictEqual(
+        holds.map((e) => [e.type, e.entity, e.hotel_id]),
+        [
+          ["hold.created", `hold:${confirmed}`, room.hotelId],
+          ["hold.confirmed", `hold:${confirmed}`, room.hotelId],
+          ["hold.created", `hold:${released}`, room.hotelId],
+          ["hold.released", `hold:${released}`, room.hotelId],
+          ["hold.created", `hold:${late}`, room.hotelId],
+          ["hold.created", `hold:${swept}`, room.hotelId],
+          ["hold.expired", `hold:${late}`, room.hotelId],
+          ["hold.expired", `hold:${swept}`, room.hotelId]
+        ]
+      )
+      const bookings = events.filter((e) => e.type.startsWith("booking."))
+      assert.deepStrictEqual(
+        bookings.map((e) => [e.type, e.entity, e.hotel_id]),
+        [["booking.created", `booking:${bookingId}`, room.hotelId]]
+      )
+      assert.deepInclude(holds[1]!.data, {
+        id: confirmed,
+        status: "confirmed",
+        booking_id: bookingId,
+        room_id: room.id
+      })
+      assert.deepInclude(bookings[0]!.data, { id: bookingId, hold_id: confirmed, room_id: room.id })
     })
   )
 })

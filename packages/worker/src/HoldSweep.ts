@@ -12,6 +12,7 @@
  * the server (`server/src/Holds/HoldSweepInProcess.ts`).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import { outboxInsertSql } from "@shum/infra/Outbox"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect, Layer, Schedule } from "effect"
 
@@ -24,6 +25,18 @@ export interface HoldSweepOptions {
   readonly onExpired: (count: number) => Effect.Effect<void>
 }
 
+/** `hold.expired` of each hold the sweep expired, written by the sweep's statement (docs/decisions.md D16). */
+const SWEPT = outboxInsertSql({
+  type: "hold.expired",
+  id: "h.id",
+  hotelId: "rm.hotel_id",
+  data:
+    "jsonb_build_object('id', h.id, 'hotel_id', rm.hotel_id, 'room_id', h.room_id, 'user_id', h.user_id, " +
+    "'date_from', h.date_from, 'date_to', h.date_to, 'price', h.price, 'status', 'expired')",
+  from: "s JOIN holds h ON h.id = s.id JOIN rooms rm ON rm.id = h.room_id",
+  where: "true"
+})
+
 export const HOLD_SWEEP_DEFAULTS = { every: Duration.seconds(5), batch: 500 } as const
 
 /** One sweep: statements of `batch` until one expires fewer; the number of holds expired in all. */
@@ -33,7 +46,10 @@ export const sweepExpiredHolds = (
 ): Effect.Effect<number, SqlError, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => {
     const round = (total: number): Effect.Effect<number, SqlError> =>
-      sql<{ id: number }>`SELECT id FROM holds_sweep(${batch}::integer) AS id`.pipe(
+      sql<{ id: number }>`
+        WITH s AS MATERIALIZED (SELECT id FROM holds_sweep(${batch}::integer) AS id),
+        event AS (${sql.unsafe(SWEPT)})
+        SELECT id FROM s`.pipe(
         Effect.tap((rows) => (rows.length > 0 ? onExpired(rows.length) : Effect.void)),
         Effect.flatMap((rows) =>
           rows.length < batch ? Effect.succeed(total + rows.length) : round(total + rows.length)

@@ -11,6 +11,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Booking } from "@shum/domain/Bookings"
 import { INT32 } from "@shum/domain/Common"
 import { Hold } from "@shum/domain/Holds"
+import { outboxInsertSql } from "@shum/infra/Outbox"
 import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Data, Effect, Option, Schema } from "effect"
 import { IDEMPOTENCY_TTL } from "../Bookings/IdempotencyKeys.js"
@@ -63,6 +64,66 @@ const decodeBooking = Schema.decodeUnknown(Booking)
 const aborted = (error: SqlError) =>
   classifySqlError(error) === "Aborted" ? Effect.fail(new HoldWriteAborted({ cause: error })) : Effect.die(error)
 
+/**
+ * A hold's outbox event (docs/decisions.md D16), written by the statement that changes the hold — so in its
+ * transaction — over `from`, which joins `h` (the hold's row as the statement began: id, room and dates do not change)
+ * and `rm` (its room, for the hotel); written when `where` holds. `extra` adds fields to `data`.
+ */
+const holdEvent = (type: string, from: string, where: string, extra = "'{}'::jsonb") =>
+  outboxInsertSql({
+    type,
+    id: "h.id",
+    hotelId: "rm.hotel_id",
+    data:
+      "jsonb_build_object('id', h.id, 'hotel_id', rm.hotel_id, 'room_id', h.room_id, 'user_id', h.user_id, " +
+      `'date_from', h.date_from, 'date_to', h.date_to, 'price', h.price) || ${extra}`,
+    from: `${from} JOIN rooms rm ON rm.id = h.room_id`,
+    where
+  })
+
+// the new hold is not visible to the statement's other parts: its event is made of `hold_place`'s answer
+const PLACED = outboxInsertSql({
+  type: "hold.created",
+  id: "r.answer->>'id'",
+  hotelId: "rm.hotel_id",
+  data: "r.answer || jsonb_build_object('hotel_id', rm.hotel_id)",
+  from: "r JOIN rooms rm ON rm.id = (r.answer->>'room_id')::integer",
+  where: "r.outcome = 'held'"
+})
+const CONFIRM_FROM = "r, p JOIN holds h ON h.id = p.hold_id"
+const CONFIRMED = holdEvent(
+  "hold.confirmed",
+  CONFIRM_FROM,
+  "r.outcome = 'confirmed_now'",
+  "jsonb_build_object('status', 'confirmed', 'booking_id', (r.answer->>'id')::integer)"
+)
+const CONFIRMED_BOOKING = outboxInsertSql({
+  type: "booking.created",
+  id: "r.answer->>'id'",
+  hotelId: "rm.hotel_id",
+  data: "r.answer || jsonb_build_object('hotel_id', rm.hotel_id, 'hold_id', p.hold_id)",
+  from: `${CONFIRM_FROM} JOIN rooms rm ON rm.id = h.room_id`,
+  where: "r.outcome = 'confirmed_now'"
+})
+const EXPIRED_AT_CONFIRM = holdEvent(
+  "hold.expired",
+  CONFIRM_FROM,
+  "r.outcome = 'expired_now'",
+  "jsonb_build_object('status', 'expired')"
+)
+const RELEASED = holdEvent(
+  "hold.released",
+  "u JOIN holds h ON h.id = u.id",
+  "u.status = 'released'",
+  "jsonb_build_object('status', 'released')"
+)
+const EXPIRED_AT_RELEASE = holdEvent(
+  "hold.expired",
+  "u JOIN holds h ON h.id = u.id",
+  "u.status = 'expired'",
+  "jsonb_build_object('status', 'expired')"
+)
+
 export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
@@ -99,12 +160,15 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
     /** `POST /holds`, one round trip (`hold_place`). */
     const place = (request: PlaceRequest): Effect.Effect<PlaceOutcome, HoldWriteAborted> =>
       sql<{ outcome: string; answer: unknown; full_nights: ReadonlyArray<string> | null }>`
-        SELECT outcome, answer, full_nights::text[] AS full_nights
-        FROM hold_place(${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
-                        ${request.from}::date, ${request.to}::date, ${request.today}::date,
-                        ${request.ttlSeconds}::integer, ${request.maxActive}::integer,
-                        ${request.idempotency?.key ?? null}::varchar, ${request.idempotency?.hash ?? null}::text,
-                        ${IDEMPOTENCY_TTL}::interval)`.pipe(
+        WITH r AS MATERIALIZED (
+          SELECT outcome, answer, full_nights
+          FROM hold_place(${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
+                          ${request.from}::date, ${request.to}::date, ${request.today}::date,
+                          ${request.ttlSeconds}::integer, ${request.maxActive}::integer,
+                          ${request.idempotency?.key ?? null}::varchar, ${request.idempotency?.hash ?? null}::text,
+                          ${IDEMPOTENCY_TTL}::interval)
+        ), event AS (${sql.unsafe(PLACED)})
+        SELECT outcome, answer, full_nights::text[] AS full_nights FROM r`.pipe(
         Effect.flatMap((rows) => outcomeOf(rows[0])),
         Effect.catchTag("SqlError", (error): Effect.Effect<PlaceOutcome, HoldWriteAborted> =>
           // a night created by a concurrent writer after `take_nights` looked, and now full
@@ -122,7 +186,14 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
     ): Effect.Effect<ConfirmOutcome, HoldWriteAborted> =>
       isId(holdId)
         ? sql<{ outcome: string; answer: unknown }>`
-            SELECT outcome, answer FROM hold_confirm(${holdId}::integer, ${userId}::integer, ${admin}::boolean)`.pipe(
+            WITH p AS (SELECT ${holdId}::integer AS hold_id),
+            r AS MATERIALIZED (
+              SELECT outcome, answer FROM hold_confirm(${holdId}::integer, ${userId}::integer, ${admin}::boolean)
+            ),
+            confirmed AS (${sql.unsafe(CONFIRMED)}),
+            booked AS (${sql.unsafe(CONFIRMED_BOOKING)}),
+            expired AS (${sql.unsafe(EXPIRED_AT_CONFIRM)})
+            SELECT outcome, answer FROM r`.pipe(
             Effect.catchTag("SqlError", aborted),
             Effect.flatMap(([row]): Effect.Effect<ConfirmOutcome> => {
               const booking = () =>
@@ -176,9 +247,14 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
      */
     const release = (holdId: number) =>
       sql<{ hold: unknown }>`
-        UPDATE holds h SET status = CASE WHEN h.expires_at <= now() THEN 'expired' ELSE 'released' END
-        WHERE h.id = ${holdId} AND h.status = 'active'
-        RETURNING hold_json(h) AS hold`.pipe(Effect.flatMap(asHold), Effect.orDie)
+        WITH u AS (
+          UPDATE holds h SET status = CASE WHEN h.expires_at <= now() THEN 'expired' ELSE 'released' END
+          WHERE h.id = ${holdId} AND h.status = 'active'
+          RETURNING h.id, h.status, hold_json(h) AS hold
+        ),
+        released AS (${sql.unsafe(RELEASED)}),
+        expired AS (${sql.unsafe(EXPIRED_AT_RELEASE)})
+        SELECT hold FROM u`.pipe(Effect.flatMap(asHold), Effect.orDie)
 
     return { place, confirm, findById, release } as const
   })
