@@ -32,7 +32,16 @@ const ranges: ReadonlyArray<readonly [Kind, "ipv4" | "ipv6", string, number]> = 
   ["reserved", "ipv6", "::", 128],
   ["reserved", "ipv6", "ff00::", 8],
   ["reserved", "ipv6", "2001:db8::", 32],
-  ["reserved", "ipv6", "64:ff9b::", 96]
+  ["reserved", "ipv6", "64:ff9b::", 96],
+  // IPv6 spellings that carry an IPv4 address (which may be a private one): IPv4-compatible (`::127.0.0.1`),
+  // mapped forms `unmapped` does not read, SIIT (`::ffff:0:a.b.c.d`), local NAT64, 6to4 and Teredo
+  ["reserved", "ipv6", "::", 96],
+  ["reserved", "ipv6", "::ffff:0:0", 96],
+  ["reserved", "ipv6", "::ffff:0:0:0", 96],
+  ["reserved", "ipv6", "64:ff9b:1::", 48],
+  ["reserved", "ipv6", "2002::", 16],
+  ["reserved", "ipv6", "2001::", 32],
+  ["reserved", "ipv6", "100::", 64]
 ]
 
 const lists = ranges.map(([kind, type, network, prefix]) => {

@@ -89,6 +89,11 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("webhook
           ["https://10.1.2.3/x", "the address 10.1.2.3 is private"],
           ["https://[::1]/x", "the address ::1 is loopback"],
           ["https://[::ffff:192.168.0.1]/x", "is private"],
+          // IPv6 spellings carrying an IPv4 address: IPv4-compatible, SIIT, 6to4, Teredo
+          ["https://[::127.0.0.1]/x", "is reserved"],
+          ["https://[::ffff:0:7f00:1]/x", "is reserved"],
+          ["https://[2002:7f00:1::]/x", "is reserved"],
+          ["https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x", "is reserved"],
           ["https://user:pw@hooks.example.com/x", "credentials in the URL are not accepted"],
           ["not a url", "not an absolute URL"]
         ] as const
@@ -101,7 +106,8 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("webhook
         for (const url of [
           "http://receiver.test:8080/hook",
           "http://127.0.0.1:9/hook",
-          "https://hooks.example.com/x"
+          "https://hooks.example.com/x",
+          "https://[2606:4700:4700::1111]/x"
         ]) {
           const answer = yield* post(who.token, "/webhooks", { url, events: ["*"] })
           assert.strictEqual(answer.status, 201, `${url}: ${JSON.stringify(answer.json)}`)
