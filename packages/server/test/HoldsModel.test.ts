@@ -1,5 +1,6 @@
 /**
- * Property (fast-check): random sequences of hold / confirm / release / expire / sweep / book / cancel run
+ * Property (fast-check): random sequences of hold / confirm / release / expire / sweep / book / cancel /
+ * change-dates run
  * against the services on the real database and against a plain in-memory model of holds and bookings
  * (docs/data.md BR-13). After every step the inventory (`room_nights`: `sold` and `held` per night) equals the
  * model's, the searches' free units equal the model's, and the inventory's invariants hold.
@@ -30,6 +31,7 @@ type Command =
   | { readonly op: "hold" | "book"; readonly user: number; readonly from: number; readonly nights: number }
   | { readonly op: "confirm" | "release" | "expire"; readonly pick: number; readonly user: number }
   | { readonly op: "cancel"; readonly pick: number }
+  | { readonly op: "move"; readonly pick: number; readonly from: number; readonly nights: number }
   | { readonly op: "sweep" }
 
 const stay = (op: "hold" | "book") =>
@@ -49,6 +51,15 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: picked("release") },
   { weight: 2, arbitrary: picked("expire") },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("cancel" as const), pick: fc.nat() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("move" as const),
+      pick: fc.nat(),
+      from: fc.nat(NIGHTS - 1),
+      nights: fc.integer({ min: 1, max: 3 })
+    })
+  },
   { weight: 1, arbitrary: fc.constant({ op: "sweep" as const }) }
 )
 
@@ -66,7 +77,7 @@ interface ModelHold {
 }
 
 class Model {
-  stays: Array<{ readonly id: number; readonly from: number; readonly to: number }> = []
+  stays: Array<{ readonly id: number; from: number; to: number }> = []
   holds: Array<ModelHold> = []
   constructor(readonly quantity: number) {}
   private covers = (s: { from: number; to: number }, night: number) => s.from <= night && night < s.to
@@ -84,8 +95,11 @@ class Model {
   live(h: ModelHold) {
     return h.stored === "active" && !h.timeUp
   }
-  canTake(from: number, to: number) {
-    for (let n = from; n < to; n++) if (this.taken(n) >= this.quantity) return false
+  /** Every night of [from, to) outside [keepFrom, keepTo) (a stay being moved) has a unit free. */
+  canTake(from: number, to: number, keepFrom = 0, keepTo = 0) {
+    for (let n = from; n < to; n++) {
+      if ((n < keepFrom || n >= keepTo) && this.taken(n) >= this.quantity) return false
+    }
     return true
   }
   free(from: number, to: number) {
@@ -232,6 +246,30 @@ layer(ModelServer, { excludeTestServices: true, timeout: "300 seconds" })("holds
                   for (const h of due) h.stored = "expired"
                   break
                 }
+                case "move": {
+                  if (model.stays.length === 0) continue
+                  const moved = model.stays[cmd.pick % model.stays.length]!
+                  const to = cmd.from + cmd.nights
+                  const [owner] = yield* sql<{ user_id: number }>`SELECT user_id FROM bookings WHERE id = ${moved.id}`
+                  const same = moved.from === cmd.from && moved.to === to
+                  const fits = same || model.canTake(cmd.from, to, moved.from, moved.to)
+                  if (!same) model.capacityCheck(cmd.from, to)
+                  const outcome = yield* Effect.either(
+                    bookings.changeDates(
+                      users.find((u) => u.id === owner!.user_id)!,
+                      moved.id,
+                      { date_from: day(1 + cmd.from), date_to: day(1 + to) },
+                      undefined
+                    )
+                  )
+                  assert.strictEqual(outcome._tag === "Right", fits, where)
+                  if (outcome._tag === "Left") assert.strictEqual(outcome.left._tag, "RoomUnavailable", where)
+                  else {
+                    moved.from = cmd.from
+                    moved.to = to
+                  }
+                  break
+                }
                 case "cancel": {
                   if (model.stays.length === 0) continue
                   const [gone] = model.stays.splice(cmd.pick % model.stays.length, 1)
@@ -273,14 +311,14 @@ layer(ModelServer, { excludeTestServices: true, timeout: "300 seconds" })("holds
           fc.assert(
             fc.asyncProperty(
               fc.integer({ min: 1, max: 3 }),
-              fc.array(command, { minLength: 1, maxLength: 25 }),
+              fc.array(command, { minLength: 5, maxLength: 30, size: "max" }),
               (quantity, commands) => Runtime.runPromise(runtime)(run(quantity, commands).pipe(Effect.orDie))
             ),
-            { numRuns: 50 }
+            { numRuns: 60 }
           )
         )
       }).pipe(Effect.scoped),
-    // 50 sequences of up to 25 commands against the real database: seconds alone, far more on a loaded machine
+    // 60 sequences of 5 to 30 commands against the real database: seconds alone, far more on a loaded machine
     180_000
   )
 })
