@@ -9,11 +9,18 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { WebhookSettings } from "@shum/infra/Config"
 import { hostOf, isAllowedHost, refusedKind, urlProblem } from "@shum/infra/WebhookAddress"
 import { signatureHeader } from "@shum/infra/WebhookSigning"
-import { Cause, Context, Duration, Effect, Layer, Option } from "effect"
+import { Cause, Context, Duration, Effect, Layer, Option, Stream } from "effect"
 import { lookup as dnsLookup, type LookupAddress } from "node:dns"
 import { isIP, type LookupFunction } from "node:net"
 
 export const USER_AGENT = "Shum-Booking-Webhooks/1.0.3"
+
+/**
+ * How much of a receiver's answer is read (and thrown away; its status is what counts). A receiver that
+ * answers with an endless or huge body costs this much memory and no more: the rest is never read, and the
+ * connection is closed with the request's scope.
+ */
+export const MAX_RESPONSE_BYTES = 64 * 1024
 
 export interface Message {
   readonly url: string
@@ -112,7 +119,16 @@ export const WebhookSenderLive = (settings: Pick<WebhookSettings, "allowedHosts"
             HttpClientRequest.bodyText(message.body, "application/json")
           )
           return yield* client.execute(request).pipe(
-            Effect.tap((response) => response.text.pipe(Effect.ignore)),
+            Effect.tap((response) =>
+              response.stream.pipe(
+                Stream.runFoldWhile(
+                  0,
+                  (read) => read < MAX_RESPONSE_BYTES,
+                  (read, chunk) => read + chunk.length
+                ),
+                Effect.ignore
+              )
+            ),
             Effect.scoped,
             Effect.timeoutFail({
               duration: settings.timeout,

@@ -1,0 +1,62 @@
+/**
+ * The webhook request itself (docs/decisions.md D16) against a real HTTP receiver: a receiver that answers
+ * with an endless body costs the sender a bounded read, not memory without end.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { MAX_RESPONSE_BYTES, WebhookSender, WebhookSenderLive } from "../src/WebhookSender.js"
+
+/** A receiver answering 200 with a body that never ends; counts what it managed to write. */
+const endlessReceiver = Effect.acquireRelease(
+  Effect.async<{ readonly url: string; readonly written: () => number }>((resume) => {
+    let written = 0
+    const chunk = Buffer.alloc(64 * 1024, 120)
+    const server = createServer((request, response) => {
+      request.resume()
+      response.writeHead(200, { "content-type": "text/plain" })
+      const pump = () => {
+        while (!response.destroyed && response.write(chunk)) written += chunk.length
+        if (!response.destroyed) response.once("drain", pump)
+      }
+      pump()
+    })
+    server.listen(0, "127.0.0.1", () =>
+      resume(
+        Effect.succeed(
+          Object.assign(server, {
+            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+            written: () => written
+          })
+        )
+      )
+    )
+  }),
+  (server) =>
+    Effect.async<void>((resume) => {
+      ;(server as unknown as ReturnType<typeof createServer>).closeAllConnections()
+      ;(server as unknown as ReturnType<typeof createServer>).close(() => resume(Effect.void))
+    })
+)
+
+describe("WebhookSender", () => {
+  it.scopedLive("an endless answer: delivered on its status, the body read only up to the bound", () =>
+    Effect.gen(function* () {
+      const receiver = yield* endlessReceiver
+      const sender = yield* Effect.provide(
+        WebhookSender,
+        WebhookSenderLive({ allowedHosts: ["127.0.0.1"], timeout: Duration.seconds(5) })
+      )
+      const before = process.memoryUsage().rss
+      const outcome = yield* sender.send({ url: receiver.url, id: "msg_endless", body: "{}", secrets: ["c2VjcmV0"] })
+      assert.isTrue(outcome.ok, JSON.stringify(outcome))
+      assert.strictEqual(outcome.status, 200)
+      assert.isBelow(outcome.durationMs, 4_000, "not held until the timeout")
+      // what the receiver wrote before the connection closed: the bound plus socket buffers, never hundreds of MB
+      yield* Effect.sleep("200 millis")
+      assert.isBelow(receiver.written(), 16 * 1024 * 1024 + MAX_RESPONSE_BYTES, "the connection was closed")
+      assert.isBelow(process.memoryUsage().rss - before, 64 * 1024 * 1024)
+    })
+  )
+})
