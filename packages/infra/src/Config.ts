@@ -361,8 +361,8 @@ const hostName: Parse<string> = (raw) => {
  * Webhooks (docs/decisions.md D16). `WEBHOOK_ALLOWED_HOSTS`: hosts a subscription may reach over plain
  * `http` and whose addresses may be loopback or private (development, tests); every other URL must be
  * `https` to a public address. `WEBHOOK_SECRET_KEY` encrypts the subscriptions' signing secrets at rest;
- * unset, a key derived from `JWT_SECRET_KEY` is used (and a random per-process one when neither is set, local
- * only). Delivery: `WEBHOOK_TIMEOUT_SECONDS` per request, `WEBHOOK_MAX_ATTEMPTS` attempts `WEBHOOK_RETRY_BASE_SECONDS`
+ * unset, a key derived from `JWT_SECRET_KEY` is used (and, when neither is set, local only, a random key kept
+ * in `.data/webhook-secret.key`, so the embedded default's subscriptions survive a restart). Delivery: `WEBHOOK_TIMEOUT_SECONDS` per request, `WEBHOOK_MAX_ATTEMPTS` attempts `WEBHOOK_RETRY_BASE_SECONDS`
  * × 2ⁿ apart (with jitter; the defaults span about 24 h), a claim of `WEBHOOK_LEASE_SECONDS` on a delivery
  * in hand, the outbox read every `WEBHOOK_POLL_MS`, at most `WEBHOOK_CONCURRENCY` requests at once.
  */

@@ -9,12 +9,36 @@
  */
 import { Option, Redacted } from "effect"
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname } from "node:path"
+import { fileURLToPath } from "node:url"
 
 const SECRET_PREFIX = "whsec_"
 const CIPHER_PREFIX = "v1:"
 
-/** The key of a process given no key material (local only): one per process, so its server and worker agree. */
-const processKeyMaterial = randomBytes(32)
+/**
+ * Where the key of a checkout given no key material (local only) is kept: next to the embedded default's
+ * database (`.data/`, git-ignored), so the subscriptions it encrypted still decrypt after a restart.
+ */
+export const LOCAL_KEY_FILE = fileURLToPath(new URL("../../../.data/webhook-secret.key", import.meta.url))
+
+/**
+ * The local key: read from `file`, or made (32 random bytes, mode 0600) when there is none. `wx` makes a
+ * server and a worker starting together agree: the second finds the first's file.
+ */
+export const localKeyMaterial = (file: string = LOCAL_KEY_FILE): Buffer => {
+  try {
+    return readFileSync(file)
+  } catch {
+    mkdirSync(dirname(file), { recursive: true })
+    try {
+      writeFileSync(file, randomBytes(32), { mode: 0o600, flag: "wx" })
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+    }
+    return readFileSync(file)
+  }
+}
 
 export const generateSecret = (): string => SECRET_PREFIX + randomBytes(24).toString("base64")
 
@@ -55,10 +79,13 @@ export interface SecretCipher {
   readonly decrypt: (stored: string) => Option.Option<string>
 }
 
-/** The cipher of `keyMaterial`; without any, a random key for this process only (local use, see Config.ts). */
-export const makeCipher = (keyMaterial: Option.Option<Redacted.Redacted>): SecretCipher => {
+/** The cipher of `keyMaterial`; without any, the checkout's local key (`localKeyMaterial`; local use, see Config.ts). */
+export const makeCipher = (
+  keyMaterial: Option.Option<Redacted.Redacted>,
+  localKeyFile: string = LOCAL_KEY_FILE
+): SecretCipher => {
   const material = Option.match(keyMaterial, {
-    onNone: () => processKeyMaterial,
+    onNone: () => localKeyMaterial(localKeyFile),
     onSome: (value) => Buffer.from(Redacted.value(value), "utf8")
   })
   const key = Buffer.from(hkdfSync("sha256", material, "shum-booking", "webhook-secrets", 32))
