@@ -1,4 +1,6 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import { MigrationError } from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { PgMigrator } from "@effect/sql-pg"
 import { Effect, Layer, Schedule } from "effect"
 import baseline from "./migrations/0001_baseline.js"
@@ -29,8 +31,35 @@ export const migrations = {
 export const MIGRATIONS_TABLE = "shum_migrations"
 
 /**
+ * The migrator applies only the migrations numbered above the latest one applied. One that is known but
+ * missing below an applied one (it was added after a later one had already run on this database) would
+ * never run, and the service would run on a schema without it: start-up fails instead, naming it
+ * (docs/data.md §5).
+ */
+const ensureNoSkipped = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ migration_id: number }>`SELECT migration_id FROM ${sql(MIGRATIONS_TABLE)}`
+  const applied = new Set(rows.map((row) => Number(row.migration_id)))
+  const latest = Math.max(0, ...applied)
+  const skipped = Object.keys(migrations).filter((key) => {
+    const id = Number(key.slice(0, 4))
+    return id < latest && !applied.has(id)
+  })
+  if (skipped.length === 0) return
+  return yield* new MigrationError({
+    reason: "bad-state",
+    message:
+      `migration ${skipped.join(", ")} was never applied to this database, which is already at ` +
+      `${String(latest).padStart(4, "0")}; migrations only run in order, so it never will be. A development ` +
+      `database: delete it (the embedded default's .data/postgres) and start again; otherwise apply it by hand ` +
+      `and record it in ${MIGRATIONS_TABLE} (docs/data.md §5)`
+  })
+})
+
+/**
  * Applies pending migrations in one transaction under a table lock, so server and worker may both
- * migrate at boot. Returns the applied `[id, name]` pairs. A failing migration is a defect.
+ * migrate at boot. Returns the applied `[id, name]` pairs. A failing migration is a defect; a migration
+ * skipped by an earlier run fails the start (`ensureNoSkipped`).
  */
 export const runMigrations = PgMigrator.run({
   loader: PgMigrator.fromRecord(migrations),
@@ -38,6 +67,7 @@ export const runMigrations = PgMigrator.run({
 }).pipe(
   // two processes racing to create the bookkeeping table on an empty database: the loser retries
   Effect.retry({ times: 2, schedule: Schedule.spaced("200 millis"), while: (e) => e._tag === "SqlError" }),
+  Effect.zipLeft(ensureNoSkipped),
   Effect.tap((applied) =>
     applied.length === 0
       ? Effect.logDebug("database schema is up to date")

@@ -4,7 +4,7 @@ import { Effect, Exit } from "effect"
 import type pg from "pg"
 import * as Database from "../src/Database.js"
 import { migrations, runMigrations } from "../src/Migrations.js"
-import { freshDatabase, withClient } from "./utils.js"
+import { freshDatabase, migrateOnly, withClient } from "./utils.js"
 
 const migrate = (connection: Effect.Effect.Success<typeof freshDatabase>) =>
   runMigrations.pipe(Effect.provide(Database.client(connection, { poolSize: 2 })))
@@ -421,6 +421,24 @@ const createOriginal = (name: string) =>
 const sha256 = (token: string) => createHash("sha256").update(token, "utf8").digest("hex")
 
 describe("Migrations", () => {
+  it.scopedLive("a migration skipped by an earlier run (added below one already applied) fails the start, named", () =>
+    Effect.gen(function* () {
+      const db = yield* freshDatabase
+      const all = Object.keys(migrations) as Array<keyof typeof migrations>
+      const skipped = all.at(-2)!
+      // the database of a build that had the last migration but not the one before it
+      yield* migrateOnly(
+        db,
+        all.filter((id) => id !== skipped)
+      )
+      const exit = yield* Effect.exit(migrate(db))
+      assert.isTrue(Exit.isFailure(exit))
+      const message = String(Exit.isFailure(exit) ? exit.cause : "")
+      assert.include(message, `migration ${skipped} was never applied to this database`)
+      assert.include(message, "delete it (the embedded default's .data/postgres)")
+    })
+  )
+
   it.scopedLive("an empty database migrates to the docs/data.md schema with the DECISIONS changes", () =>
     Effect.gen(function* () {
       const db = yield* freshDatabase
