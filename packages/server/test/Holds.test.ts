@@ -420,6 +420,18 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("holds (
       assert.strictEqual((yield* send("POST", "/holds", user.token, stay(full.id, 1, 2), retryKey)).status, 409)
       yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DELETE FROM bookings WHERE room_id = ${full.id}`)
       assert.strictEqual((yield* send("POST", "/holds", user.token, stay(full.id, 1, 2), retryKey)).status, 201)
+      // a retry after the hold expired answers it as it is now: expired, not active
+      const lapseRoom = yield* insertRoom({ quantity: 1 })
+      const lapsing = yield* send("POST", "/holds", user.token, stay(lapseRoom.id, 5, 6), {
+        "idempotency-key": `lapse-${lapseRoom.id}`
+      })
+      yield* expire(lapsing.body["id"])
+      const late = yield* send("POST", "/holds", user.token, stay(lapseRoom.id, 5, 6), {
+        "idempotency-key": `lapse-${lapseRoom.id}`
+      })
+      assert.strictEqual(late.status, 201)
+      assert.strictEqual(late.body["id"], lapsing.body["id"])
+      assert.strictEqual(late.body["status"], "expired")
       yield* assertInventoryClean
     })
   )

@@ -76,10 +76,17 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
         case "Held":
           return Effect.succeed({ hold: outcome.hold, created: true })
         case "Replayed":
-          return Effect.map(Effect.orDie(Schema.decodeUnknown(Hold)(outcome.stored)), (hold) => ({
-            hold,
-            created: false
-          }))
+          // the hold as it is now (expired, released, confirmed since?), not as it was first answered: a
+          // retrying client must not believe it still holds a room it lost
+          return Effect.orDie(Schema.decodeUnknown(Hold)(outcome.stored)).pipe(
+            Effect.flatMap((first) =>
+              Effect.map(
+                repo.findById(first.id),
+                Option.getOrElse(() => first)
+              )
+            ),
+            Effect.map((hold) => ({ hold, created: false }))
+          )
         case "KeyReused":
           return Effect.fail(keyReused(key ?? ""))
         case "RoomNotFound":
