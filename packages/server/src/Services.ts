@@ -76,7 +76,7 @@ const SlicesLive = Layer.mergeAll(
 /**
  * What is used outside the services too: by the security middleware (`Tokens`, `UsersRepo`, `RefreshTokens`),
  * start-up seeding (`UsersRepo`, `Passwords`), the in-process image worker (`ImageProcessor`) and the
- * tests (and `BookingsService`, which does not declare its dependencies yet). These are the same Layer
+ * tests. These are the same Layer
  * values the services depend on, and a Layer is built once per process, so there is one of each.
  */
 const SharedLive = Layer.mergeAll(

@@ -313,13 +313,12 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
       repo.list({ ...pageOf(params), status: params.status ?? "confirmed", userId: caller.id })
 
     return { create, get, cancel, cancelCommand, changeDates, list, mine } as const
-  })
+  }),
+  dependencies: [BookingsRepo.Default, StayLimits.Default]
 }) {}
 
 /**
- * The booking service with its repositories, given a `SqlClient`, `Metrics` and `StayLimits`.
+ * The booking service (with its repository and stay limits) and the idempotency keys' purge, given a
+ * `SqlClient`, `AppConfig` and `Metrics`.
  */
-export const BookingsServicesLive = Layer.merge(
-  BookingsService.Default.pipe(Layer.provide(BookingsRepo.Default)),
-  Layer.discard(IdempotencyKeys.Default)
-)
+export const BookingsServicesLive = Layer.merge(BookingsService.Default, Layer.discard(IdempotencyKeys.Default))

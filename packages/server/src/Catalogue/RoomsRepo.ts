@@ -6,8 +6,15 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Facility, Room } from "@shum/domain/Rooms"
 import { Outbox } from "@shum/infra/Outbox"
-import { Effect, Option, Schema } from "effect"
+import { classifySqlError } from "@shum/infra/SqlFailures"
+import { Data, Effect, Option, Schema } from "effect"
 import { contains, where, type Page } from "./SqlFilters.js"
+
+/**
+ * The inventory's CHECK refused a quantity change: some night already has more units sold or held than the
+ * new quantity (docs/decisions.md D2).
+ */
+export class QuantityBelowTaken extends Data.TaggedError("QuantityBelowTaken")<{}> {}
 
 /** Columns a write may set; `undefined` = leave as is, `null` = store null (description only). */
 export interface RoomFields {
@@ -136,7 +143,13 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
       findHotelId: (id: number) => findHotelId(id).pipe(Effect.orDie),
       missingFacilities: (ids: ReadonlyArray<number>) => missingFacilities(ids).pipe(Effect.orDie),
       insert: (hotelId: number, fields: Required<RoomFields>) => insert(hotelId, fields).pipe(Effect.orDie),
-      update: (id: number, fields: RoomFields) => update(id, fields).pipe(Effect.asVoid, Effect.orDie),
+      update: (id: number, fields: RoomFields) =>
+        update(id, fields).pipe(
+          Effect.asVoid,
+          Effect.catchTag("SqlError", (error) =>
+            classifySqlError(error) === "InventoryExceeded" ? new QuantityBelowTaken() : Effect.die(error)
+          )
+        ),
       setFacilities: (roomId: number, facilityIds: ReadonlyArray<number>) =>
         setFacilities(roomId, facilityIds).pipe(Effect.orDie),
       remove: (id: number) => remove(id).pipe(Effect.asVoid, Effect.orDie)

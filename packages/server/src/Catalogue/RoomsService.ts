@@ -4,7 +4,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { pageOf } from "@shum/domain/Common"
-import { BadRequest, NotFound } from "@shum/domain/Errors"
+import { BadRequest, Conflict, NotFound } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import type { RoomsQuery, StayQuery } from "@shum/domain/Params"
 import type { RoomIn, RoomPatch } from "@shum/domain/Rooms"
@@ -13,7 +13,7 @@ import { AvailabilitySearch } from "./AvailabilitySearch.js"
 import { StayLimits } from "../Bookings/StayLimits.js"
 import { ensureSearchPeriod } from "./SearchPeriod.js"
 import { HotelsRepo } from "./HotelsRepo.js"
-import { RoomsRepo } from "./RoomsRepo.js"
+import { type RoomFields, RoomsRepo } from "./RoomsRepo.js"
 
 export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsService", {
   effect: Effect.gen(function* () {
@@ -25,6 +25,12 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
 
     const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       effect.pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+
+    /** A room's columns written; a quantity below what some night has taken → 409 (docs/decisions.md D2). */
+    const write = (roomId: number, fields: RoomFields) =>
+      repo
+        .update(roomId, fields)
+        .pipe(Effect.catchTag("QuantityBelowTaken", () => new Conflict({ detail: Messages.roomQuantityBelowSold })))
 
     /** Reads: E-12. */
     const ensureHotelForRead = (hotelId: number) =>
@@ -116,7 +122,7 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
             body.facility_ids === undefined || body.facility_ids === null
               ? undefined
               : yield* checkedFacilities(body.facility_ids)
-          yield* repo.update(roomId, {
+          yield* write(roomId, {
             title: body.title,
             description: body.description ?? undefined,
             price: body.price,
@@ -129,7 +135,7 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
     /** R6: writes what is sent (a `null` description clears it); `facility_ids` is ignored, as in the original. */
     const patch = Effect.fn("Rooms.patch")(function* (hotelId: number, roomId: number, body: RoomPatch) {
       yield* ensureOwnedRoom(hotelId, roomId, Messages.entityNotFound("Номер", roomId))
-      yield* repo.update(roomId, {
+      yield* write(roomId, {
         title: body.title,
         description: body.description,
         price: body.price,

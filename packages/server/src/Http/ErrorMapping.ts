@@ -6,8 +6,8 @@
  * - unknown path → 404 `Not Found`, known path with another method → 405 + `Allow`,
  *   a trailing slash on a known path → 307 to the path without it;
  * - database failures (defects carrying a `SqlError`, classified by `@shum/infra/SqlFailures`, the one reader
- *   of SQLSTATEs) → 409 E-90 / 503 E-91 / 500 E-92; the bookings inventory's CHECK (a room's quantity lowered
- *   below what is sold, D2) → 409 with its own message;
+ *   of SQLSTATEs) that no repository turned into a typed error → 409 E-90 / 503 E-91 / 500 E-92 (a room's
+ *   quantity lowered below what is sold is `RoomsRepo`'s `QuantityBelowTaken`, answered by `RoomsService`);
  * - anything else unexpected → 500 E-93, logged with its cause;
  * - `Unauthorized` gets `WWW-Authenticate: Bearer`; every 503 (`ServiceUnavailable`, a database outage,
  *   `/ready`'s `NotReady`) gets `Retry-After` (docs/operations.md).
@@ -167,9 +167,9 @@ const onRouteNotFound = (request: HttpServerRequest.HttpServerRequest) => {
 /** A database failure no repository expected, as `@shum/infra/SqlFailures` classifies it. */
 const sqlErrorResponse = (error: SqlError): HttpServerResponse.HttpServerResponse => {
   switch (classifySqlError(error)) {
-    // D2: outside a booking (which answers 409 E-42 itself) it is a room's quantity lowered below what is sold
+    // the inventory's CHECK where no repository expected it (bookings, holds and rooms turn it into their
+    // own typed errors): a constraint like any other
     case "InventoryExceeded":
-      return problemResponse(new Errors.Conflict({ detail: Messages.roomQuantityBelowSold }))
     case "IntegrityViolation":
       return problemResponse(new Errors.IntegrityViolation({ detail: Messages.integrityViolation }))
     case "Unavailable":

@@ -24,7 +24,7 @@ const SINGLE = 1 // one unit, 1000 a night
 const TWIN = 2 // two units, 500 a night
 
 const TestLayer = () =>
-  BookingsService.Default.pipe(
+  BookingsService.DefaultWithoutDependencies.pipe(
     Layer.provideMerge(
       Layer.mergeAll(
         BookingsMemory({ [SINGLE]: { price: 1000, quantity: 1 }, [TWIN]: { price: 500, quantity: 2 } }),
