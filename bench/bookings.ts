@@ -15,20 +15,13 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { DateString } from "@shum/domain/Common"
-import { AppConfig } from "@shum/infra/Config"
-import * as Database from "@shum/infra/Database"
-import { freshDatabase } from "@shum/infra/Testing"
-import { Tokens } from "@shum/server/Auth/Tokens"
 import { Availability, AvailabilityLive, inventoryProblems } from "@shum/server/Testing"
 import { BookingsService } from "@shum/server/Bookings/BookingsService"
-import { HttpLive } from "@shum/server/HttpLive"
-import { InProcessServicesLive, ServicesLive } from "@shum/server/Services"
-import { Array, ConfigProvider, DateTime, Effect, Layer, Logger, LogLevel, Random } from "effect"
+import { Array, Effect, Random } from "effect"
+import { day, inProcessServer, knob, percentile, seedCity, seedUsers } from "./inProcessServer.js"
 
-const knob = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 const POOL = knob("BENCH_POOL", 20)
 const CONCURRENCY = knob("BENCH_CONCURRENCY", 64)
 const HOT_REQUESTS = knob("BENCH_HOT_REQUESTS", 2000)
@@ -37,41 +30,11 @@ const ROOMS = knob("BENCH_ROOMS", 200)
 const MANY_REQUESTS = knob("BENCH_MANY_REQUESTS", 4000)
 const USERS = 200
 
-const day = (n: number) => DateTime.formatIsoDateUtc(DateTime.add(DateTime.unsafeNow(), { days: n }))
-
-const Server = Layer.unwrapScoped(
-  Effect.map(freshDatabase, (connection) =>
-    HttpLive.pipe(
-      Layer.provideMerge(ServicesLive),
-      Layer.provideMerge(AvailabilityLive),
-      Layer.provide(InProcessServicesLive),
-      Layer.provideMerge(Database.layer(connection, { poolSize: POOL })),
-      Layer.provideMerge(NodeHttpServer.layerTest),
-      Layer.provideMerge(AppConfig.Default),
-      Layer.provide(Logger.minimumLogLevel(LogLevel.Error)),
-      Layer.provide(
-        Layer.setConfigProvider(
-          ConfigProvider.fromMap(
-            new Map([
-              ["APP_ENV", "test"],
-              ["JWT_SECRET_KEY", "bench-secret-key-bench-secret-key-bench"],
-              ["DATABASE_URL", "postgres://unused"]
-            ])
-          )
-        )
-      )
-    )
-  )
-)
-
-const percentile = (sorted: ReadonlyArray<number>, p: number) =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+const Server = inProcessServer(POOL, AvailabilityLive)
 
 const seed = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const tokens = yield* Tokens
-  yield* sql`INSERT INTO countries (name, iso_code) VALUES ('Россия', 'RU')`
-  yield* sql`INSERT INTO cities (name, country_id) VALUES ('Москва', 1)`
+  yield* seedCity
   yield* sql`
     INSERT INTO hotels (title, city_id, address)
     SELECT 'Отель ' || i, 1, 'ул. Тестовая, ' || i FROM generate_series(1, ${ROOMS + 1}) AS i`
@@ -80,11 +43,8 @@ const seed = Effect.gen(function* () {
   const many = yield* sql<{ id: number }>`
     INSERT INTO rooms (hotel_id, title, price, quantity)
     SELECT i + 1, 'Номер ' || i, 1000, 5 FROM generate_series(1, ${ROOMS}) AS i RETURNING id`
-  const users = yield* sql<{ id: number; email: string }>`
-    INSERT INTO users (email) SELECT 'bench' || i || '@example.com' FROM generate_series(1, ${USERS}) AS i
-    RETURNING id, email`
-  const userTokens = yield* Effect.forEach(users, (user) => Effect.map(tokens.issueAccess(user), (t) => t.token))
-  return { hot: hot[0]!.id, many: many.map((r) => r.id), tokens: userTokens }
+  const { tokens } = yield* seedUsers(USERS)
+  return { hot: hot[0]!.id, many: many.map((r) => r.id), tokens }
 })
 
 interface Outcome {

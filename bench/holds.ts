@@ -15,23 +15,16 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { DateString } from "@shum/domain/Common"
-import { AppConfig } from "@shum/infra/Config"
-import * as Database from "@shum/infra/Database"
-import { freshDatabase } from "@shum/infra/Testing"
-import { Tokens } from "@shum/server/Auth/Tokens"
 import { HoldsService } from "@shum/server/Holds/HoldsService"
-import { HttpLive } from "@shum/server/HttpLive"
-import { InProcessServicesLive, ServicesLive } from "@shum/server/Services"
 import { inventoryProblems } from "@shum/server/Testing"
-import { Array, ConfigProvider, DateTime, Effect, Layer, Logger, LogLevel } from "effect"
+import { Array, Effect } from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { join } from "node:path"
+import { day, inProcessServer, knob, percentile, seedCity, seedUsers } from "./inProcessServer.js"
 
-const knob = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 const POOL = knob("BENCH_POOL", 20)
 const CONCURRENCY = knob("BENCH_CONCURRENCY", 64)
 const FLOWS = knob("BENCH_HOLD_FLOWS", 2000)
@@ -40,46 +33,13 @@ const QUANTITY = knob("BENCH_HOLD_QUANTITY", 1000)
 const USERS = Math.max(200, CONCURRENCY)
 const TARGET = 400
 
-const day = (n: number) => DateTime.formatIsoDateUtc(DateTime.add(DateTime.unsafeNow(), { days: n }))
-
-const Server = Layer.unwrapScoped(
-  Effect.map(freshDatabase, (connection) =>
-    HttpLive.pipe(
-      Layer.provideMerge(ServicesLive),
-      Layer.provide(InProcessServicesLive),
-      Layer.provideMerge(Database.layer(connection, { poolSize: POOL })),
-      Layer.provideMerge(NodeHttpServer.layerTest),
-      Layer.provideMerge(AppConfig.Default),
-      Layer.provide(Logger.minimumLogLevel(LogLevel.Error)),
-      Layer.provide(
-        Layer.setConfigProvider(
-          ConfigProvider.fromMap(
-            new Map([
-              ["APP_ENV", "test"],
-              ["JWT_SECRET_KEY", "bench-secret-key-bench-secret-key-bench"],
-              ["DATABASE_URL", "postgres://unused"]
-            ])
-          )
-        )
-      )
-    )
-  )
-)
-
-const percentile = (sorted: ReadonlyArray<number>, p: number) =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+const Server = inProcessServer(POOL)
 
 const seed = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const tokens = yield* Tokens
-  yield* sql`INSERT INTO countries (name, iso_code) VALUES ('Россия', 'RU')`
-  yield* sql`INSERT INTO cities (name, country_id) VALUES ('Москва', 1)`
+  yield* seedCity
   yield* sql`INSERT INTO hotels (title, city_id, address) VALUES ('Отель', 1, 'ул. Тестовая, 1')`
-  const users = yield* sql<{ id: number; email: string }>`
-    INSERT INTO users (email) SELECT 'bench' || i || '@example.com' FROM generate_series(1, ${USERS}) AS i
-    RETURNING id, email`
-  const userTokens = yield* Effect.forEach(users, (user) => Effect.map(tokens.issueAccess(user), (t) => t.token))
-  return { users, tokens: userTokens }
+  return yield* seedUsers(USERS)
 })
 
 const hotRoom = (title: string) =>

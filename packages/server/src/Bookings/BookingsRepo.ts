@@ -15,6 +15,7 @@ import { outboxInsertSql } from "@shum/infra/Outbox"
 import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Data, Effect, Option, Schema } from "effect"
 import { IDEMPOTENCY_TTL } from "./IdempotencyKeys.js"
+import { type KeyedRequest, type StayRefusal, stayRefusalOrDie, type StayRequest } from "./StayWrites.js"
 
 /** `created_at` as docs/api.md §1.2 renders it (`api_timestamp`, migration 0007): UTC with `Z`, microseconds only when non-zero. */
 const COLUMNS = `id, room_id, user_id, date_from, date_to, price, api_timestamp(created_at) AS created_at, status`
@@ -44,38 +45,21 @@ const Page = Schema.Struct({
   status: BookingStatus
 })
 
-export interface BookRequest {
-  readonly roomId: number
-  readonly userId: number
-  readonly from: string
-  readonly to: string
-  /** Today (UTC): a stay may not start before it. */
-  readonly today: string
-  /** The caller's `Idempotency-Key` and the hash of the request it stands for. */
-  readonly idempotency?: { readonly key: string; readonly hash: string } | undefined
-}
+export type BookRequest = StayRequest
 
 /** What `book` did, in the order `book_stay` judges. */
 export type BookOutcome =
   | { readonly _tag: "Booked"; readonly answer: BookingCreated }
   /** The key's request was carried out before: its stored answer, and the booking's id kept with it. */
   | { readonly _tag: "Replayed"; readonly stored: unknown; readonly bookingId: number | null }
-  | { readonly _tag: "KeyReused" }
-  | { readonly _tag: "RoomNotFound" }
-  /** Empty or reversed. */
-  | { readonly _tag: "StayInvalid" }
-  | { readonly _tag: "StayInPast" }
-  /** `nights`: the nights without a unit free (empty when the inventory's CHECK refused a night filled meanwhile). */
-  | { readonly _tag: "SoldOut"; readonly nights: ReadonlyArray<string> }
-  /** The room's price × nights is above what `bookings.price` holds. */
-  | { readonly _tag: "TotalTooLarge" }
+  | StayRefusal
 
 /** Who asks for a command on a booking (docs/decisions.md D1: the owner, or an admin). */
 export interface CommandCaller {
   readonly bookingId: number
   readonly userId: number
   readonly admin: boolean
-  readonly idempotency?: { readonly key: string; readonly hash: string } | undefined
+  readonly idempotency?: KeyedRequest | undefined
 }
 
 /** What a command on a booking did (`cancel_booking`, `change_booking_dates`, migration 0010), in their order. */
@@ -83,14 +67,10 @@ export type CommandOutcome =
   | { readonly _tag: "Done"; readonly booking: Booking }
   /** The key's request was carried out before: its stored answer (a booking). */
   | { readonly _tag: "Replayed"; readonly booking: Booking }
-  | { readonly _tag: "KeyReused" }
   | { readonly _tag: "BookingNotFound" }
   | { readonly _tag: "NotYours" }
   | { readonly _tag: "AlreadyCancelled" }
-  | { readonly _tag: "StayInvalid" }
-  | { readonly _tag: "StayInPast" }
-  | { readonly _tag: "SoldOut"; readonly nights: ReadonlyArray<string> }
-  | { readonly _tag: "TotalTooLarge" }
+  | Exclude<StayRefusal, { readonly _tag: "RoomNotFound" }>
 
 /** The database aborted the write (a deadlock, a serialization failure): nothing happened; it may be run again. */
 export class BookingWriteAborted extends Data.TaggedError("BookingWriteAborted")<{ readonly cause: SqlError }> {}
@@ -124,20 +104,8 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
           return Effect.map(Effect.orDie(decodeAnswer(row.answer)), (answer) => ({ _tag: "Booked", answer }) as const)
         case "replay":
           return Effect.succeed({ _tag: "Replayed", stored: row.answer, bookingId: row.kept_booking_id })
-        case "key_reused":
-          return Effect.succeed({ _tag: "KeyReused" })
-        case "no_room":
-          return Effect.succeed({ _tag: "RoomNotFound" })
-        case "stay_invalid":
-          return Effect.succeed({ _tag: "StayInvalid" })
-        case "stay_in_past":
-          return Effect.succeed({ _tag: "StayInPast" })
-        case "sold_out":
-          return Effect.succeed({ _tag: "SoldOut", nights: row.full_nights ?? [] })
-        case "total_too_large":
-          return Effect.succeed({ _tag: "TotalTooLarge" })
         default:
-          return Effect.dieMessage(`book_stay answered an unknown outcome: ${String(row?.outcome)}`)
+          return stayRefusalOrDie(row, "book_stay")
       }
     }
 
@@ -187,24 +155,19 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
             Effect.orDie(decodeBooking(row.answer)),
             (booking) => ({ _tag: "Replayed", booking }) as const
           )
-        case "key_reused":
-          return Effect.succeed({ _tag: "KeyReused" })
         case "not_found":
           return Effect.succeed({ _tag: "BookingNotFound" })
         case "forbidden":
           return Effect.succeed({ _tag: "NotYours" })
         case "already_cancelled":
           return Effect.succeed({ _tag: "AlreadyCancelled" })
-        case "stay_invalid":
-          return Effect.succeed({ _tag: "StayInvalid" })
-        case "stay_in_past":
-          return Effect.succeed({ _tag: "StayInPast" })
-        case "sold_out":
-          return Effect.succeed({ _tag: "SoldOut", nights: row.full_nights ?? [] })
-        case "total_too_large":
-          return Effect.succeed({ _tag: "TotalTooLarge" })
         default:
-          return Effect.dieMessage(`a booking command answered an unknown outcome: ${String(row?.outcome)}`)
+          return Effect.flatMap(stayRefusalOrDie(row, "a booking command"), (refusal) =>
+            // `no_room` is not a command's answer
+            refusal._tag === "RoomNotFound"
+              ? Effect.dieMessage(`a booking command answered an unknown outcome: ${row?.outcome}`)
+              : Effect.succeed(refusal)
+          )
       }
     }
 

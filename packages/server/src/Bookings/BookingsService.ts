@@ -17,44 +17,16 @@ import {
   type BookingIn,
   type BookingStatus
 } from "@shum/domain/Bookings"
-import { INT32, pageOf } from "@shum/domain/Common"
+import { pageOf } from "@shum/domain/Common"
 import { Conflict, Forbidden, InvalidDateRange, NotFound, RoomUnavailable, ValidationError } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { isAdmin, type AuthenticatedUser } from "@shum/domain/Security"
-import { DateTime, Effect, Layer, Option, Predicate, Schema } from "effect"
+import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { Metrics } from "../Metrics.js"
 import { IdempotencyKeys, requestHash } from "./IdempotencyKeys.js"
-import { type BookOutcome, BookingsRepo, BookingWriteAborted, type CommandOutcome } from "./BookingsRepo.js"
+import { type BookOutcome, BookingsRepo, type CommandOutcome } from "./BookingsRepo.js"
 import { StayLimits } from "./StayLimits.js"
-
-/** The largest total a booking holds (`bookings.price` is an `integer`). */
-const MAX_TOTAL = INT32.maximum
-
-const totalTooLarge = (body: { readonly date_to: string }) =>
-  new ValidationError({
-    detail: [
-      {
-        type: "value_error",
-        loc: ["body", "date_to"],
-        msg: `Value error, the stay's total price (the room's price × nights) is above ${MAX_TOTAL}, the most a booking can hold`,
-        input: body.date_to
-      }
-    ]
-  })
-
-const soldOut = () => new RoomUnavailable({ detail: Messages.roomSoldOut })
-
-const keyReused = (key: string) =>
-  new ValidationError({
-    detail: [
-      {
-        type: "idempotency_key_reused",
-        loc: ["header", "idempotency-key"],
-        msg: "This Idempotency-Key was already used for a different request",
-        input: key
-      }
-    ]
-  })
+import { keyReused, retryAborted, type StayError, stayRefused, totalTooLarge } from "./StayWrites.js"
 
 export class BookingsService extends Effect.Service<BookingsService>()("server/BookingsService", {
   effect: Effect.gen(function* () {
@@ -87,27 +59,14 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
       outcome: BookOutcome,
       body: BookingIn,
       idempotencyKey: string | undefined
-    ): Effect.Effect<
-      { readonly response: BookingCreated; readonly created: boolean },
-      NotFound | InvalidDateRange | RoomUnavailable | ValidationError
-    > => {
+    ): Effect.Effect<{ readonly response: BookingCreated; readonly created: boolean }, StayError> => {
       switch (outcome._tag) {
         case "Booked":
           return Effect.succeed({ response: outcome.answer, created: true })
         case "Replayed":
           return Effect.map(replay(outcome.stored, outcome.bookingId), (response) => ({ response, created: false }))
-        case "KeyReused":
-          return Effect.fail(keyReused(idempotencyKey ?? ""))
-        case "RoomNotFound":
-          return Effect.fail(new NotFound({ detail: Messages.entityNotFound("Номер", body.room_id) }))
-        case "StayInvalid":
-          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInvalid }))
-        case "StayInPast":
-          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInPast }))
-        case "SoldOut":
-          return Effect.fail(soldOut())
-        case "TotalTooLarge":
-          return Effect.fail(totalTooLarge(body))
+        default:
+          return stayRefused(outcome, body, idempotencyKey)
       }
     }
 
@@ -129,14 +88,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
           })
         )
       ).pipe(
-        Effect.tapError((error) =>
-          error._tag === "BookingWriteAborted"
-            ? Effect.logWarning("booking aborted by the database, retrying", error.cause)
-            : Effect.void
-        ),
-        Effect.retry({ times: 3, while: (error) => error._tag === "BookingWriteAborted" }),
-        // the retries are spent: a defect (500), never a false answer
-        Effect.catchTag("BookingWriteAborted", (error) => Effect.die(error.cause)),
+        retryAborted("BookingWriteAborted", "booking"),
         Effect.flatMap((outcome) => answer(outcome, body, idempotencyKey)),
         Effect.tap(({ created }) => (created ? Effect.sync(() => counters.bookingsCreated.inc()) : Effect.void)),
         Effect.map(({ response }) => response),
@@ -159,22 +111,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
       idempotencyKey === undefined ? undefined : { key: idempotencyKey, hash: requestHash(request) }
 
     /** A command run once more when the database aborted it (a deadlock), as a booking is; then a defect. */
-    const retried = <A, E, R>(effect: Effect.Effect<A, E | BookingWriteAborted, R>) =>
-      effect.pipe(
-        Effect.tapError((error) =>
-          Predicate.isTagged(error, "BookingWriteAborted")
-            ? Effect.logWarning(
-                "booking command aborted by the database, retrying",
-                (error as BookingWriteAborted).cause
-              )
-            : Effect.void
-        ),
-        Effect.retry({ times: 3, while: (error) => Predicate.isTagged(error, "BookingWriteAborted") }),
-        Effect.catchIf(
-          (error): error is BookingWriteAborted => Predicate.isTagged(error, "BookingWriteAborted"),
-          (error) => Effect.die(error.cause)
-        )
-      )
+    const retried = retryAborted("BookingWriteAborted", "booking command")
 
     /** What any command on a booking may answer: the booking (done now, or replayed), or a refusal of the request. */
     const commandCommon = (

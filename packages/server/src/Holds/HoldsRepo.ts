@@ -15,21 +15,14 @@ import { outboxInsertSql } from "@shum/infra/Outbox"
 import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Data, Effect, Option, Schema } from "effect"
 import { IDEMPOTENCY_TTL } from "../Bookings/IdempotencyKeys.js"
+import { type StayRefusal, stayRefusalOrDie, type StayRequest } from "../Bookings/StayWrites.js"
 
 /** Ids are `integer` columns: a larger number names nothing. */
 const isId = (n: number) => Number.isInteger(n) && n >= INT32.minimum && n <= INT32.maximum
 
-export interface PlaceRequest {
-  readonly userId: number
-  readonly roomId: number
-  readonly from: string
-  readonly to: string
-  /** Today (UTC): a stay may not start before it. */
-  readonly today: string
+export interface PlaceRequest extends StayRequest {
   readonly ttlSeconds: number
   readonly maxActive: number
-  /** The caller's `Idempotency-Key` and the hash of the request it stands for. */
-  readonly idempotency?: { readonly key: string; readonly hash: string } | undefined
 }
 
 /** What `place` did, in the order `hold_place` judges. */
@@ -37,14 +30,8 @@ export type PlaceOutcome =
   | { readonly _tag: "Held"; readonly hold: Hold }
   /** The key's request was carried out before: its stored answer. */
   | { readonly _tag: "Replayed"; readonly stored: unknown }
-  | { readonly _tag: "KeyReused" }
-  | { readonly _tag: "RoomNotFound" }
-  | { readonly _tag: "StayInvalid" }
-  | { readonly _tag: "StayInPast" }
   | { readonly _tag: "TooMany" }
-  /** `nights`: the nights without a unit free (empty when the inventory's CHECK refused a night filled meanwhile). */
-  | { readonly _tag: "SoldOut"; readonly nights: ReadonlyArray<string> }
-  | { readonly _tag: "TotalTooLarge" }
+  | StayRefusal
 
 export type ConfirmOutcome =
   | { readonly _tag: "NotFound" }
@@ -138,22 +125,10 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
           return Effect.map(Effect.orDie(decodeHold(row.answer)), (hold) => ({ _tag: "Held", hold }) as const)
         case "replay":
           return Effect.succeed({ _tag: "Replayed", stored: row.answer })
-        case "key_reused":
-          return Effect.succeed({ _tag: "KeyReused" })
-        case "no_room":
-          return Effect.succeed({ _tag: "RoomNotFound" })
-        case "stay_invalid":
-          return Effect.succeed({ _tag: "StayInvalid" })
-        case "stay_in_past":
-          return Effect.succeed({ _tag: "StayInPast" })
         case "too_many":
           return Effect.succeed({ _tag: "TooMany" })
-        case "sold_out":
-          return Effect.succeed({ _tag: "SoldOut", nights: row.full_nights ?? [] })
-        case "total_too_large":
-          return Effect.succeed({ _tag: "TotalTooLarge" })
         default:
-          return Effect.dieMessage(`hold_place answered an unknown outcome: ${String(row?.outcome)}`)
+          return stayRefusalOrDie(row, "hold_place")
       }
     }
 

@@ -10,16 +10,7 @@
  * (`HoldsRepo.confirm`); the hold's row lock decides a confirm racing the sweep.
  */
 import type { Booking } from "@shum/domain/Bookings"
-import { INT32 } from "@shum/domain/Common"
-import {
-  HoldExpired,
-  HoldNotActive,
-  InvalidDateRange,
-  NotFound,
-  RoomUnavailable,
-  TooManyHolds,
-  ValidationError
-} from "@shum/domain/Errors"
+import { HoldExpired, HoldNotActive, NotFound, TooManyHolds } from "@shum/domain/Errors"
 import { Hold, type HoldIn } from "@shum/domain/Holds"
 import { Messages } from "@shum/domain/Messages"
 import { isAdmin, type AuthenticatedUser } from "@shum/domain/Security"
@@ -27,36 +18,13 @@ import { AppConfig } from "@shum/infra/Config"
 import { DateTime, Effect, Option, Schema } from "effect"
 import { requestHash } from "../Bookings/IdempotencyKeys.js"
 import { StayLimits } from "../Bookings/StayLimits.js"
+import { retryAborted, type StayError, stayRefused } from "../Bookings/StayWrites.js"
 import { Metrics } from "../Metrics.js"
 import { HoldsRepo, type PlaceOutcome } from "./HoldsRepo.js"
 
-const totalTooLarge = (body: HoldIn) =>
-  new ValidationError({
-    detail: [
-      {
-        type: "value_error",
-        loc: ["body", "date_to"],
-        msg: `Value error, the stay's total price (the room's price × nights) is above ${INT32.maximum}, the most a booking can hold`,
-        input: body.date_to
-      }
-    ]
-  })
-
-const keyReused = (key: string) =>
-  new ValidationError({
-    detail: [
-      {
-        type: "idempotency_key_reused",
-        loc: ["header", "idempotency-key"],
-        msg: "This Idempotency-Key was already used for a different request",
-        input: key
-      }
-    ]
-  })
-
 const holdNotFound = () => new NotFound({ detail: Messages.holdNotFound })
 
-type PlaceError = NotFound | InvalidDateRange | TooManyHolds | RoomUnavailable | ValidationError
+type PlaceError = StayError | TooManyHolds
 
 export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsService", {
   effect: Effect.gen(function* () {
@@ -87,20 +55,10 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
             ),
             Effect.map((hold) => ({ hold, created: false }))
           )
-        case "KeyReused":
-          return Effect.fail(keyReused(key ?? ""))
-        case "RoomNotFound":
-          return Effect.fail(new NotFound({ detail: Messages.entityNotFound("Номер", body.room_id) }))
-        case "StayInvalid":
-          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInvalid }))
-        case "StayInPast":
-          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInPast }))
         case "TooMany":
           return Effect.fail(new TooManyHolds({ detail: Messages.tooManyHolds(settings.maxActivePerUser) }))
-        case "SoldOut":
-          return Effect.fail(new RoomUnavailable({ detail: Messages.roomSoldOut }))
-        case "TotalTooLarge":
-          return Effect.fail(totalTooLarge(body))
+        default:
+          return stayRefused(outcome, body, key)
       }
     }
 
@@ -125,8 +83,7 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
           })
         )
       ).pipe(
-        Effect.retry({ times: 3, while: (error) => error._tag === "HoldWriteAborted" }),
-        Effect.catchTag("HoldWriteAborted", (error) => Effect.die(error.cause)),
+        retryAborted("HoldWriteAborted", "hold"),
         Effect.flatMap((outcome) => answer(body, idempotencyKey, outcome)),
         Effect.tap(({ created }) => (created ? Effect.sync(() => counters.holdsCreated.inc()) : Effect.void)),
         Effect.map(({ hold }) => hold),
@@ -149,8 +106,7 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
       holdId: number
     ): Effect.Effect<Booking, NotFound | HoldNotActive | HoldExpired> =>
       repo.confirm(holdId, caller.id, isAdmin(caller)).pipe(
-        Effect.retry({ times: 3, while: (error) => error._tag === "HoldWriteAborted" }),
-        Effect.catchTag("HoldWriteAborted", (error) => Effect.die(error.cause)),
+        retryAborted("HoldWriteAborted", "hold confirm"),
         Effect.flatMap((outcome): Effect.Effect<Booking, NotFound | HoldNotActive | HoldExpired> => {
           switch (outcome._tag) {
             case "NotFound":
