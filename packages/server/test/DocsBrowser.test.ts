@@ -41,7 +41,9 @@ const TAGS = [
   "Удобства",
   "Изображения отелей",
   "Страны",
-  "Города"
+  "Города",
+  "Вебхуки",
+  "Удержания"
 ]
 
 /** A fresh browser profile per run, removed afterwards; requests off `origin` are aborted and recorded. */
