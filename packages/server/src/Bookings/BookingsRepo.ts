@@ -12,10 +12,16 @@ import { Booking, BookingCreated, BookingStatus } from "@shum/domain/Bookings"
 import { INT32 } from "@shum/domain/Common"
 import type { SqlError } from "@effect/sql/SqlError"
 import { outboxInsertSql } from "@shum/infra/Outbox"
-import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Data, Effect, Option, Schema } from "effect"
 import { IDEMPOTENCY_TTL } from "./IdempotencyKeys.js"
-import { type KeyedRequest, type StayRefusal, stayRefusalOrDie, type StayRequest } from "./StayWrites.js"
+import {
+  type DatesRefusal,
+  type KeyedRequest,
+  type StayRefusal,
+  stayRefusalOrDie,
+  type StayRequest,
+  stayWriteFailed
+} from "./StayWrites.js"
 
 /** `created_at` as docs/api.md §1.2 renders it (`api_timestamp`, migration 0007): UTC with `Z`, microseconds only when non-zero. */
 const COLUMNS = `id, room_id, user_id, date_from, date_to, price, api_timestamp(created_at) AS created_at, status`
@@ -70,7 +76,7 @@ export type CommandOutcome =
   | { readonly _tag: "BookingNotFound" }
   | { readonly _tag: "NotYours" }
   | { readonly _tag: "AlreadyCancelled" }
-  | Exclude<StayRefusal, { readonly _tag: "RoomNotFound" }>
+  | DatesRefusal
 
 /** The database aborted the write (a deadlock, a serialization failure): nothing happened; it may be run again. */
 export class BookingWriteAborted extends Data.TaggedError("BookingWriteAborted")<{ readonly cause: SqlError }> {}
@@ -97,6 +103,9 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
     })
 
     const decodeAnswer = Schema.decodeUnknown(BookingCreated)
+
+    /** The database's refusal of a write: aborted (may be run again), a night filled meanwhile, or a defect. */
+    const failed = stayWriteFailed((cause) => new BookingWriteAborted({ cause }))
 
     const outcomeOf = (row: BookRow | undefined): Effect.Effect<BookOutcome> => {
       switch (row?.outcome) {
@@ -125,17 +134,7 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
         ), event AS (${sql.unsafe(bookingEvent("booking.created", "r.answer->'booking'", "r.outcome = 'booked'", "r"))})
         SELECT outcome, answer, kept_booking_id, full_nights::text[] AS full_nights FROM r`.pipe(
         Effect.flatMap((rows) => outcomeOf(rows[0])),
-        Effect.catchTag("SqlError", (error): Effect.Effect<BookOutcome, BookingWriteAborted> => {
-          switch (classifySqlError(error)) {
-            case "Aborted":
-              return Effect.fail(new BookingWriteAborted({ cause: error }))
-            // a night created by a concurrent booking after `take_nights` looked, and now full
-            case "InventoryExceeded":
-              return Effect.succeed({ _tag: "SoldOut", nights: [] })
-            default:
-              return Effect.die(error)
-          }
-        })
+        Effect.catchTag("SqlError", failed)
       )
 
     const decodeBooking = Schema.decodeUnknown(Booking)
@@ -171,18 +170,6 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
       }
     }
 
-    /** A command's refusals by the database: aborted (may be run again), a night filled meanwhile, or a defect. */
-    const commandFailure = (error: SqlError): Effect.Effect<CommandOutcome, BookingWriteAborted> => {
-      switch (classifySqlError(error)) {
-        case "Aborted":
-          return Effect.fail(new BookingWriteAborted({ cause: error }))
-        case "InventoryExceeded":
-          return Effect.succeed({ _tag: "SoldOut", nights: [] })
-        default:
-          return Effect.die(error)
-      }
-    }
-
     /**
      * Cancels a booking in one statement (`cancel_booking`): the key, the booking locked, the rights, its state;
      * it is kept as `cancelled` and the triggers release its nights. `cancelledIsMissing`: a cancelled booking
@@ -201,7 +188,7 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
         ), event AS (${sql.unsafe(bookingEvent("booking.cancelled", "r.answer", "r.outcome = 'cancelled'", "r"))})
         SELECT outcome, answer FROM r`.pipe(
         Effect.flatMap((rows) => commandOutcomeOf(rows[0])),
-        Effect.catchTag("SqlError", commandFailure)
+        Effect.catchTag("SqlError", failed)
       )
 
     /**
@@ -222,7 +209,7 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
         ), event AS (${sql.unsafe(bookingEvent("booking.dates_changed", "r.answer", "r.outcome = 'changed'", "r"))})
         SELECT outcome, answer, full_nights::text[] AS full_nights FROM r`.pipe(
         Effect.flatMap((rows) => commandOutcomeOf(rows[0])),
-        Effect.catchTag("SqlError", commandFailure)
+        Effect.catchTag("SqlError", failed)
       )
 
     const findById = SqlSchema.findOne({

@@ -26,7 +26,7 @@ import { Metrics } from "../Metrics.js"
 import { IdempotencyKeys, requestHash } from "./IdempotencyKeys.js"
 import { type BookOutcome, BookingsRepo, type CommandOutcome } from "./BookingsRepo.js"
 import { StayLimits } from "./StayLimits.js"
-import { keyReused, retryAborted, type StayError, stayRefused, totalTooLarge } from "./StayWrites.js"
+import { datesRefused, keyReused, retryAborted, type StayError, stayRefused } from "./StayWrites.js"
 
 export class BookingsService extends Effect.Service<BookingsService>()("server/BookingsService", {
   effect: Effect.gen(function* () {
@@ -146,18 +146,17 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
       NotFound | Forbidden | Conflict | InvalidDateRange | RoomUnavailable | ValidationError
     > => {
       switch (outcome._tag) {
-        case "StayInvalid":
-          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInvalid }))
-        case "StayInPast":
-          return Effect.fail(new InvalidDateRange({ detail: Messages.stayInPast }))
+        // a change names the full nights
         case "SoldOut":
           return Effect.fail(
             new RoomUnavailable({
               detail: outcome.nights.length > 0 ? Messages.nightsSoldOut(outcome.nights) : Messages.roomSoldOut
             })
           )
+        case "StayInvalid":
+        case "StayInPast":
         case "TotalTooLarge":
-          return Effect.fail(totalTooLarge(dates))
+          return datesRefused(outcome, dates, idempotencyKey)
         default:
           return commandCommon(outcome, idempotencyKey, Messages.forbidden) ?? Effect.dieMessage(outcome._tag)
       }

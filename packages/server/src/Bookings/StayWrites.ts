@@ -1,13 +1,16 @@
 /**
  * What writing a stay shares, whether it is a booking (`book_stay`, migration 0007; the booking commands,
  * migration 0010) or a hold (`hold_place`, migration 0008): these functions judge a stay in the same order and
- * name its refusals alike. Here those refusals are decoded once for the repositories (`stayRefusalOrDie`) and
- * answered once for the services (`stayRefused`: docs/errors.md), and a write the database aborted is run
- * again the same way (`retryAborted`). Each slice keeps its own outcomes (booked, held, too many holds …).
+ * name its refusals alike. Here those refusals are decoded once for the repositories (`stayRefusalOrDie`, `stayWriteFailed`)
+ * and answered once for the services (`stayRefused`, `datesRefused`: docs/errors.md), and a write the
+ * database aborted is run again the same way (`retryAborted`). Each slice keeps its own outcomes (booked,
+ * held, too many holds …).
  */
+import type { SqlError } from "@effect/sql/SqlError"
 import { INT32 } from "@shum/domain/Common"
 import { InvalidDateRange, NotFound, RoomUnavailable, ValidationError } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
+import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Effect, Predicate } from "effect"
 
 /** The caller's `Idempotency-Key` and the hash of the request it stands for (docs/decisions.md D15). */
@@ -73,8 +76,26 @@ export const stayRefusalOrDie = (row: StayRow | undefined, writer: string): Effe
     : Effect.succeed(refusal)
 }
 
+/**
+ * A stay's write refused by the database: the inventory's CHECK (a night filled by a concurrent write after
+ * `take_nights` looked) is sold out; an aborted write (a deadlock, a serialization failure) is `aborted`'s
+ * error, which may be run again; any other failure a defect.
+ */
+export const stayWriteFailed =
+  <E>(aborted: (cause: SqlError) => E) =>
+  (error: SqlError): Effect.Effect<{ readonly _tag: "SoldOut"; readonly nights: ReadonlyArray<string> }, E> => {
+    switch (classifySqlError(error)) {
+      case "Aborted":
+        return Effect.fail(aborted(error))
+      case "InventoryExceeded":
+        return Effect.succeed({ _tag: "SoldOut", nights: [] })
+      default:
+        return Effect.die(error)
+    }
+  }
+
 /** A 422: the stay's total is above what a booking holds (`bookings.price` is an `integer`). */
-export const totalTooLarge = (body: { readonly date_to: string }) =>
+const totalTooLarge = (body: { readonly date_to: string }) =>
   new ValidationError({
     detail: [
       {
@@ -101,17 +122,21 @@ export const keyReused = (key: string) =>
 
 export type StayError = NotFound | InvalidDateRange | RoomUnavailable | ValidationError
 
-/** The contract's answer to a refusal of a new stay (a booking, a hold) for `body`, sent with `key`. */
-export const stayRefused = (
-  refusal: StayRefusal,
-  body: { readonly room_id: number; readonly date_to: string },
+/** A refusal that names no room: what new dates for a booking may be refused too. */
+export type DatesRefusal = Exclude<StayRefusal, { readonly _tag: "RoomNotFound" }>
+
+/**
+ * The contract's answer to a refusal of the stay's dates (`body`), sent with `key`; sold out is the room's
+ * message, as a new stay is answered.
+ */
+export const datesRefused = (
+  refusal: DatesRefusal,
+  body: { readonly date_to: string },
   key: string | undefined
-): Effect.Effect<never, StayError> => {
+): Effect.Effect<never, InvalidDateRange | RoomUnavailable | ValidationError> => {
   switch (refusal._tag) {
     case "KeyReused":
       return Effect.fail(keyReused(key ?? ""))
-    case "RoomNotFound":
-      return Effect.fail(new NotFound({ detail: Messages.entityNotFound("Номер", body.room_id) }))
     case "StayInvalid":
       return Effect.fail(new InvalidDateRange({ detail: Messages.stayInvalid }))
     case "StayInPast":
@@ -122,6 +147,16 @@ export const stayRefused = (
       return Effect.fail(totalTooLarge(body))
   }
 }
+
+/** The contract's answer to a refusal of a new stay (a booking, a hold) for `body`, sent with `key`. */
+export const stayRefused = (
+  refusal: StayRefusal,
+  body: { readonly room_id: number; readonly date_to: string },
+  key: string | undefined
+): Effect.Effect<never, StayError> =>
+  refusal._tag === "RoomNotFound"
+    ? Effect.fail(new NotFound({ detail: Messages.entityNotFound("Номер", body.room_id) }))
+    : datesRefused(refusal, body, key)
 
 /**
  * A write the database aborted (`tag`: a deadlock, a serialization failure; nothing happened) run again, up to

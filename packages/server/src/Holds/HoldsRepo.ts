@@ -15,7 +15,7 @@ import { outboxInsertSql } from "@shum/infra/Outbox"
 import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Data, Effect, Option, Schema } from "effect"
 import { IDEMPOTENCY_TTL } from "../Bookings/IdempotencyKeys.js"
-import { type StayRefusal, stayRefusalOrDie, type StayRequest } from "../Bookings/StayWrites.js"
+import { type StayRefusal, stayRefusalOrDie, type StayRequest, stayWriteFailed } from "../Bookings/StayWrites.js"
 
 /** Ids are `integer` columns: a larger number names nothing. */
 const isId = (n: number) => Number.isInteger(n) && n >= INT32.minimum && n <= INT32.maximum
@@ -47,7 +47,7 @@ export class HoldWriteAborted extends Data.TaggedError("HoldWriteAborted")<{ rea
 const decodeHold = Schema.decodeUnknown(Hold)
 const decodeBooking = Schema.decodeUnknown(Booking)
 
-/** A write's SQL failure: aborted → `HoldWriteAborted`, anything else a defect (the inventory's CHECK is read first). */
+/** A confirm's SQL failure: aborted → `HoldWriteAborted`, anything else a defect. */
 const aborted = (error: SqlError) =>
   classifySqlError(error) === "Aborted" ? Effect.fail(new HoldWriteAborted({ cause: error })) : Effect.die(error)
 
@@ -145,11 +145,9 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
         ), event AS (${sql.unsafe(PLACED)})
         SELECT outcome, answer, full_nights::text[] AS full_nights FROM r`.pipe(
         Effect.flatMap((rows) => outcomeOf(rows[0])),
-        Effect.catchTag("SqlError", (error): Effect.Effect<PlaceOutcome, HoldWriteAborted> =>
-          // a night created by a concurrent writer after `take_nights` looked, and now full
-          classifySqlError(error) === "InventoryExceeded"
-            ? Effect.succeed({ _tag: "SoldOut", nights: [] })
-            : aborted(error)
+        Effect.catchTag(
+          "SqlError",
+          stayWriteFailed((cause) => new HoldWriteAborted({ cause }))
         )
       )
 
