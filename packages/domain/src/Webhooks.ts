@@ -1,5 +1,5 @@
 /**
- * Webhook subscriptions, deliveries and events (docs/api.md §13; docs/decisions.md D16).
+ * Webhook subscriptions, deliveries and events (docs/api.md §14; docs/decisions.md D16).
  */
 import { Schema } from "effect"
 import { Int32, maxChars, minChars, modelDoc, Text, Timestamp } from "./Common.js"

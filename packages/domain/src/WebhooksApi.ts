@@ -1,5 +1,5 @@
 /**
- * Webhook subscriptions (docs/api.md §13; docs/decisions.md D16): admin only. Events come from the
+ * Webhook subscriptions (docs/api.md §14; docs/decisions.md D16): admin only. Events come from the
  * transactional outbox and are delivered by the worker, signed per the Standard Webhooks specification.
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"

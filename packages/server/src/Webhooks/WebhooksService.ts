@@ -1,5 +1,5 @@
 /**
- * Webhook subscriptions (docs/api.md §13; docs/decisions.md D16): URLs checked against the SSRF rules,
+ * Webhook subscriptions (docs/api.md §14; docs/decisions.md D16): URLs checked against the SSRF rules,
  * secrets made here, shown once and stored encrypted; deliveries listed and queued again.
  */
 import { NotFound, ValidationError } from "@shum/domain/Errors"
