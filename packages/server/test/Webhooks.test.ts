@@ -1,5 +1,5 @@
 /**
- * Webhook subscriptions (docs/api.md §13, docs/decisions.md D16) on the real server and PostgreSQL: admin only,
+ * Webhook subscriptions (docs/api.md §14, docs/decisions.md D16) on the real server and PostgreSQL: admin only,
  * the secret shown once and stored encrypted, the SSRF rules on the URL, rotation, ping and redeliver queueing
  * deliveries; and the outbox's one promise — an event commits with its change or not at all.
  */
