@@ -226,6 +226,16 @@ const postgresUser = attempt("cannot find the postgres user", async () => {
 
 const READY = "database system is ready to accept connections"
 
+/**
+ * Whether PostgreSQL's stderr has said it is ready, given the end of what came before (`tail`) and a new
+ * `chunk`; and the end to keep for the next chunk. The line may fall across two chunks, or be followed by more
+ * lines in its own chunk (as after a crash recovery): it is searched in both together, only the end is kept.
+ */
+export const readiness = (tail: string, chunk: string): { readonly ready: boolean; readonly tail: string } => {
+  const seen = tail + chunk
+  return { ready: seen.includes(READY), tail: seen.slice(-200) }
+}
+
 const signalName = (n: number) => Object.entries(constants.signals).find(([, number]) => number === n)?.[0] ?? String(n)
 
 /** Starts PostgreSQL under its guardian; succeeds once it accepts connections, fails if it exits first. */
@@ -280,8 +290,9 @@ const launch = (
     child.stderr?.setEncoding("utf8")
     child.stderr?.on("data", (chunk: string) => {
       for (const line of chunk.split("\n")) if (line.trim() !== "") log(line)
-      tail = (tail + chunk).slice(-200)
-      if (!settled && tail.includes(READY)) {
+      const said = readiness(tail, chunk)
+      tail = said.tail
+      if (!settled && said.ready) {
         settled = true
         resume(Effect.succeed(postmaster))
       }

@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Logger, Option, Schedule } from "effect"
 import * as Database from "../src/Database.js"
-import { EmbeddedPostgres } from "../src/EmbeddedPostgres.js"
+import { EmbeddedPostgres, readiness } from "../src/EmbeddedPostgres.js"
 
 const freePort = Effect.promise(
   () =>
@@ -83,6 +83,21 @@ const serverInChild = (dataDir: string, port: number) =>
 const isRoot = process.getuid?.() === 0
 
 describe("EmbeddedPostgres", () => {
+  it("sees the readiness line wherever it falls: across two chunks, or followed by more lines in its chunk", () => {
+    const ready = "LOG:  database system is ready to accept connections\n"
+    // after a crash recovery the line may come with more output after it (here, more than the kept end)
+    const recovered = `LOG:  redo done at 0/1A2B3C4\n${ready}${"LOG:  autovacuum launcher started\n".repeat(8)}`
+    assert.isTrue(readiness("", recovered).ready)
+    // split across two chunks
+    const cut = ready.indexOf("ready")
+    const first = readiness("LOG:  starting PostgreSQL\n", ready.slice(0, cut))
+    assert.isFalse(first.ready)
+    assert.isTrue(readiness(first.tail, ready.slice(cut)).ready)
+    // only the end is kept
+    assert.isAtMost(readiness("", "x".repeat(10_000)).tail.length, 200)
+    assert.isFalse(readiness("", "LOG:  database system was interrupted\n").ready)
+  })
+
   it.live(
     "starts, serves, stops, and keeps its data for the next start (also after a killed run)",
     () =>
