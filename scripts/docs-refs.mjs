@@ -30,7 +30,8 @@ const SKIP_PREFIXES = ["static/"]
 /** Its controls hold the old citations on purpose. */
 const SKIP_PATHS = new Set(["packages/domain/test/DocsReferences.test.ts"])
 const SKIP_FILES = new Set(["package-lock.json", ".env", ".local.env", ".test.env", ".prod.env"])
-const BINARY = /\.(png|jpe?g|gif|webp|avif|tiff?|ico|bmp|woff2?|ttf|gz|zip|tsbuildinfo)$/i
+/** Binaries, and the logs and profiles a bench run leaves (a 150 MB server.log made the scan hang). */
+const BINARY = /\.(png|jpe?g|gif|webp|avif|tiff?|ico|bmp|woff2?|ttf|gz|zip|tsbuildinfo|log|cpuprofile|heapprofile)$/i
 
 /** Every text file of the repository, as paths relative to the root with `/` separators. */
 export const repositoryFiles = (root = ROOT) => {

@@ -29,7 +29,8 @@ const SPEC = ["shared", "spec"].join("/")
 const SKIP_DIRS = new Set([".git", "node_modules", "dist", ".tsbuild", ".data", "coverage", "test-results", "logs"])
 const SKIP_PREFIXES = ["static/", "packages/client/src/generated/"]
 const SKIP_FILES = new Set(["package-lock.json", ".env", ".local.env", ".test.env", ".prod.env"])
-const BINARY = /\.(png|jpe?g|gif|webp|avif|tiff?|ico|bmp|woff2?|ttf|gz|zip|tsbuildinfo)$/i
+/** Binaries, and the logs and profiles a bench run leaves (a 150 MB server.log made the scan hang). */
+const BINARY = /\.(png|jpe?g|gif|webp|avif|tiff?|ico|bmp|woff2?|ttf|gz|zip|tsbuildinfo|log|cpuprofile|heapprofile)$/i
 
 const repositoryFiles = (): ReadonlyArray<string> => {
   const out: Array<string> = []
