@@ -13,6 +13,7 @@ import bookingPath from "./migrations/0007_booking_path.js"
 import holds from "./migrations/0008_holds.js"
 import outboxWebhooksAudit from "./migrations/0009_outbox_webhooks_audit.js"
 import bookingCommands from "./migrations/0010_booking_commands.js"
+import webhookLeases from "./migrations/0011_webhook_leases.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -25,7 +26,8 @@ export const migrations = {
   "0007_booking_path": bookingPath,
   "0008_holds": holds,
   "0009_outbox_webhooks_audit": outboxWebhooksAudit,
-  "0010_booking_commands": bookingCommands
+  "0010_booking_commands": bookingCommands,
+  "0011_webhook_leases": webhookLeases
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

@@ -268,6 +268,7 @@ const INDEXES: Record<string, string> = {
   ix_webhook_deliveries_order:
     "webhook_deliveries (subscription_id, entity, event_id) WHERE (status = 'pending'::text)",
   ix_webhook_deliveries_subscription: "webhook_deliveries (subscription_id, id)",
+  ix_webhook_deliveries_leased: "webhook_deliveries (subscription_id) WHERE (leased_until IS NOT NULL)",
   ix_webhook_attempts_delivery: "webhook_attempts (delivery_id, id)",
   ix_audit_log_entity: "audit_log (entity, entity_id, id)",
   ix_audit_log_actor: "audit_log (actor_id, id)",

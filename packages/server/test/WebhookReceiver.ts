@@ -20,6 +20,8 @@ export interface Receiver {
   readonly received: Array<Received>
   /** Decides the answer to each request (default 200). */
   respond: (request: Received, index: number) => Reply
+  /** Answers every request left hanging so far with `status`; how many it answered. */
+  readonly release: (status?: number) => number
 }
 
 export const startReceiver = Effect.acquireRelease(
@@ -29,7 +31,13 @@ export const startReceiver = Effect.acquireRelease(
       url: () => "",
       port: 0,
       received: [],
-      respond: () => 200
+      respond: () => 200,
+      release: (status = 200) => {
+        const answered = hanging.size
+        for (const response of hanging) if (!response.destroyed) response.writeHead(status).end("ok")
+        hanging.clear()
+        return answered
+      }
     }
     const server = createServer((request, response) => {
       const chunks: Array<Buffer> = []

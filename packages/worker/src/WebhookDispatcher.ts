@@ -9,7 +9,8 @@
  *    that have no earlier pending delivery of the same subscription and entity, are leased for
  *    `WEBHOOK_LEASE_SECONDS` (`SKIP LOCKED`: workers share the work). The attempt is counted at the claim,
  *    so a worker killed mid-request has spent it, and its lease lapses: the delivery is sent again.
- * 3. Send each (`WebhookSender`), then record the attempt — only while the lease is still ours: 2xx →
+ * 3. Send each (`WebhookSender`) on its own fiber, up to `WEBHOOK_CONCURRENCY` at once, a freed slot
+ *    filled by the next claim at once (a slow receiver never holds up the others), then record the attempt — only while the lease is still ours: 2xx →
  *    `delivered`; otherwise retried after `WEBHOOK_RETRY_BASE_SECONDS` × 2^(n−1), ±20 % jitter, until
  *    `WEBHOOK_MAX_ATTEMPTS` (the defaults span about 23 h) → `dead`; a subscription whose delivery dies with
  *    no success since that delivery was made (it failed for a whole schedule) is disabled.
@@ -17,7 +18,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { WebhookSettings } from "@shum/infra/Config"
 import { makeCipher } from "@shum/infra/WebhookSigning"
-import { Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, FiberSet, Layer, Option, Queue } from "effect"
 import { randomUUID } from "node:crypto"
 import { WebhookMetrics } from "./WebhookMetrics.js"
 import { WebhookSender } from "./WebhookSender.js"
@@ -52,6 +53,9 @@ export const retryDelaySeconds = (base: Duration.Duration, attempts: number, ran
 
 type Sql = SqlClient.SqlClient
 
+/** Leases one subscription may hold at once: half of `WEBHOOK_CONCURRENCY`, at least one. */
+export const perSubscriptionLimit = (concurrency: number) => Math.max(1, Math.ceil(concurrency / 2))
+
 interface Outcome {
   readonly ok: boolean
   readonly status: number | null
@@ -84,21 +88,43 @@ const fanOutEvents = (sql: Sql) =>
     Effect.map((rows) => rows[0]?.n ?? 0)
   )
 
-/** Claim: up to `limit` due deliveries, first of their subscription and entity, leased for `leaseSeconds`. */
-const claimDeliveries = (sql: Sql, leaseSeconds: number) => (limit: number) =>
+/**
+ * Claim: up to `limit` due deliveries, first of their subscription and entity, leased for `leaseSeconds` —
+ * fairly: no subscription holds more than `perSubscription` leases at once (counted over every worker), and
+ * the slots are dealt round-robin over the subscriptions with due deliveries (each one's first, then each
+ * one's second, …), so a slow receiver cannot take every slot from the prompt ones. The candidates are read
+ * from a bounded window (`limit` × 8, subscriptions at their cap left out) so a backlog costs no more.
+ */
+const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription: number) => (limit: number) =>
   sql<Claimed>`
-    WITH due AS (
-      SELECT d.id FROM webhook_deliveries d
+    WITH busy AS (
+      SELECT subscription_id, count(*)::int AS n FROM webhook_deliveries
+      WHERE leased_until IS NOT NULL AND leased_until >= now() AND status = 'pending' GROUP BY subscription_id
+    ),
+    candidates AS (
+      SELECT d.id, d.subscription_id, d.next_attempt_at FROM webhook_deliveries d
       JOIN webhook_subscriptions s ON s.id = d.subscription_id
       JOIN outbox_events e ON e.id = d.event_id
+      LEFT JOIN busy b ON b.subscription_id = d.subscription_id
       WHERE d.status = 'pending' AND d.next_attempt_at <= now()
         AND (d.leased_until IS NULL OR d.leased_until < now())
         AND (s.enabled OR e.subscription_id = s.id)
+        AND COALESCE(b.n, 0) < ${perSubscription}
         AND NOT EXISTS (
           SELECT 1 FROM webhook_deliveries o
           WHERE o.subscription_id = d.subscription_id AND o.entity = d.entity AND o.status = 'pending'
             AND (o.event_id < d.event_id OR (o.event_id = d.event_id AND o.id < d.id)))
-      ORDER BY d.next_attempt_at, d.id LIMIT ${limit}
+      ORDER BY d.next_attempt_at, d.id LIMIT ${limit * 8}
+    ),
+    ranked AS (
+      SELECT c.id, c.next_attempt_at, COALESCE(b.n, 0) AS busy,
+        row_number() OVER (PARTITION BY c.subscription_id ORDER BY c.next_attempt_at, c.id) AS turn
+      FROM candidates c LEFT JOIN busy b ON b.subscription_id = c.subscription_id
+    ),
+    due AS (
+      SELECT d.id FROM webhook_deliveries d JOIN ranked r ON r.id = d.id
+      WHERE r.busy + r.turn <= ${perSubscription}
+      ORDER BY r.busy + r.turn, r.next_attempt_at, r.id LIMIT ${limit}
       FOR UPDATE OF d SKIP LOCKED
     ),
     leased AS (
@@ -174,7 +200,7 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
     let lagMeasuredAt = 0
     const cipher = makeCipher(settings.keyMaterial)
     const fanOut = fanOutEvents(sql)
-    const claim = claimDeliveries(sql, Duration.toSeconds(settings.lease))
+    const claim = claimDeliveries(sql, Duration.toSeconds(settings.lease), perSubscriptionLimit(settings.concurrency))
     const record = recordAttempt(sql, settings)
     const release = releaseDelivery(sql)
 
@@ -207,29 +233,61 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
         return outcome
       }).pipe(Effect.onInterrupt(() => release(claimed)))
 
-    /** One round: fan out, claim, send. True when there was anything to do. */
-    const round = Effect.gen(function* () {
+    /** Fan-out, and the lag gauge every `LAG_EVERY_MS`: how many events were fanned out. */
+    const fanOutAndMeasure = Effect.gen(function* () {
       const fanned = yield* fanOut
       if (fanned > 0) yield* metrics.eventsFannedOut(fanned)
       if (Date.now() - lagMeasuredAt >= LAG_EVERY_MS) {
         lagMeasuredAt = Date.now()
         yield* Effect.flatMap(outboxLag(sql), metrics.lag)
       }
-      const claimed = yield* claim(settings.concurrency)
-      yield* Effect.forEach(claimed, deliver, { concurrency: "unbounded", discard: true })
-      return fanned > 0 || claimed.length > 0
+      return fanned
     })
 
-    const run = round.pipe(
-      Effect.flatMap((busy) => (busy ? Effect.void : Effect.sleep(settings.pollInterval))),
-      Effect.catchAllCause((cause) =>
-        Effect.zipRight(Effect.logWarning("webhook dispatch round failed", cause), Effect.sleep(Duration.seconds(1)))
-      ),
-      Effect.forever,
-      Effect.annotateLogs("component", "webhooks")
-    )
+    /**
+     * The loop: deliveries in flight at once up to `WEBHOOK_CONCURRENCY`, each on its own fiber, and a slot
+     * that frees is filled at once — a slow receiver holds its own slot, never the others' (no batch waits
+     * for its slowest). Order per subscription and entity needs no bookkeeping here: a delivery in flight is
+     * still `pending`, so the claim takes no later delivery of its subscription and entity until it is
+     * recorded. Each step fans out, claims as many as there are free slots, and starts them; then it waits
+     * for a free slot when all are taken, for a delivery to finish or the poll interval when the outbox had
+     * nothing more, or goes on at once.
+     */
+    const run = Effect.gen(function* () {
+      const inFlight = yield* FiberSet.make<unknown, never>()
+      const finished = yield* Queue.sliding<void>(1)
+      let busy = 0
+      const start = (claimed: Claimed) => {
+        busy++
+        return FiberSet.run(
+          inFlight,
+          deliver(claimed).pipe(
+            Effect.ensuring(
+              Effect.suspend(() => {
+                busy--
+                return finished.offer(undefined)
+              })
+            )
+          )
+        )
+      }
+      const step = Effect.gen(function* () {
+        const fanned = yield* fanOutAndMeasure
+        const free = settings.concurrency - busy
+        const claimed = free > 0 ? yield* claim(free) : []
+        for (const delivery of claimed) yield* start(delivery)
+        if (claimed.length >= free) yield* finished.take
+        else if (fanned === 0) yield* Effect.raceFirst(finished.take, Effect.sleep(settings.pollInterval))
+      })
+      return yield* step.pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.zipRight(Effect.logWarning("webhook dispatch round failed", cause), Effect.sleep(Duration.seconds(1)))
+        ),
+        Effect.forever
+      )
+    }).pipe(Effect.scoped, Effect.annotateLogs("component", "webhooks"))
 
-    return { fanOut, claim, deliver, round, run } as const
+    return { fanOut, claim, deliver, run } as const
   })
 
 /** The dispatcher as a fiber of the layer's scope (the worker process, or the server in-process). */
