@@ -454,7 +454,8 @@ describe("Migrations", () => {
         [7, "booking_path"],
         [8, "holds"],
         [9, "outbox_webhooks_audit"],
-        [10, "booking_commands"]
+        [10, "booking_commands"],
+        [11, "webhook_leases"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

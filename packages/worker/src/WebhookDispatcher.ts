@@ -262,6 +262,8 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
         return FiberSet.run(
           inFlight,
           deliver(claimed).pipe(
+            // the attempt not recorded (PostgreSQL gone): its lease lapses and the delivery is sent again
+            Effect.catchAllCause((cause) => Effect.logWarning("webhook delivery not recorded", cause)),
             Effect.ensuring(
               Effect.suspend(() => {
                 busy--
