@@ -89,7 +89,7 @@ export class HoldsApi extends HttpApiGroup.make("holds")
       .annotate(
         OpenApi.Description,
         "Turns the active hold into a booking of its owner, at the hold's `price`, without a new capacity check: " +
-          "the held units become sold ones in one transaction. Answers the booking; confirming a confirmed hold " +
+          "the held units become the booking's in one statement. Answers the booking; confirming a confirmed hold " +
           "again answers the same booking (a retry is safe). A confirm racing the expiry has exactly one " +
           `outcome: booked, or 410. ${OWNER_ONLY}\n\n` +
           "Order: 401 → 422 → 404 `Удержание не найдено` → released → 409 `/problems/hold-not-active` → past " +

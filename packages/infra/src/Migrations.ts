@@ -14,6 +14,7 @@ import holds from "./migrations/0008_holds.js"
 import outboxWebhooksAudit from "./migrations/0009_outbox_webhooks_audit.js"
 import bookingCommands from "./migrations/0010_booking_commands.js"
 import webhookLeases from "./migrations/0011_webhook_leases.js"
+import holdConfirmInPlace from "./migrations/0012_hold_confirm_in_place.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -27,7 +28,8 @@ export const migrations = {
   "0008_holds": holds,
   "0009_outbox_webhooks_audit": outboxWebhooksAudit,
   "0010_booking_commands": bookingCommands,
-  "0011_webhook_leases": webhookLeases
+  "0011_webhook_leases": webhookLeases,
+  "0012_hold_confirm_in_place": holdConfirmInPlace
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

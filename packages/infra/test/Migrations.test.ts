@@ -24,7 +24,8 @@ const COLUMNS: Record<string, ReadonlyArray<string>> = {
     "date_to date not null",
     "price integer not null",
     "created_at timestamp with time zone not null default CURRENT_TIMESTAMP",
-    "status character varying(16) not null default 'confirmed'::character varying"
+    "status character varying(16) not null default 'confirmed'::character varying",
+    "hold_id integer"
   ],
   cities: [serial("cities"), varchar("name", 100), "country_id integer not null"],
   countries: [serial("countries"), varchar("name", 100), varchar("iso_code", 2)],
@@ -263,6 +264,7 @@ const INDEXES: Record<string, string> = {
   ix_holds_active_expires_at: "holds (expires_at) WHERE ((status)::text = 'active'::text)",
   ix_holds_active_user: "holds (user_id) WHERE ((status)::text = 'active'::text)",
   ix_holds_user_id: "holds (user_id)",
+  ux_bookings_hold_id: "UNIQUE bookings (hold_id) WHERE (hold_id IS NOT NULL)",
   ix_outbox_events_not_fanned_out: "outbox_events (id) WHERE (fanned_out_at IS NULL)",
   ix_webhook_deliveries_pending: "webhook_deliveries (next_attempt_at) WHERE (status = 'pending'::text)",
   ix_webhook_deliveries_order:
@@ -455,7 +457,8 @@ describe("Migrations", () => {
         [8, "holds"],
         [9, "outbox_webhooks_audit"],
         [10, "booking_commands"],
-        [11, "webhook_leases"]
+        [11, "webhook_leases"],
+        [12, "hold_confirm_in_place"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

@@ -8,10 +8,11 @@
  *   themselves (active holds not past `expires_at`, docs/data.md BR-13).
  * - `inventoryProblems`: the inventory's invariants checked against the bookings themselves (D2), run by the
  *   tests after every concurrency scenario and by the bench after its booking runs. An empty answer means:
- *   every (room, night) has `sold` equal to the number of confirmed bookings in the house that night (a cancelled one
- *   holds none, docs/data.md BR-14) and `held` equal
- *   to its active holds; no night has sold and held more than its capacity; no night from today (UTC) on
- *   has a capacity below the room's quantity (it would refuse units that exist). `INVENTORY_CHECK_SQL` is usable by an operator as is.
+ *   every (room, night) has `sold` equal to the number of confirmed bookings made directly in the house that
+ *   night (a cancelled one holds none, docs/data.md BR-14) and `held` equal to its units taken through a hold:
+ *   the active holds and the confirmed bookings made from a hold (`bookings.hold_id`, docs/data.md BR-13); no
+ *   night has sold and held more than its capacity; no night from today (UTC) on has a capacity below the
+ *   room's quantity (it would refuse units that exist). `INVENTORY_CHECK_SQL` is usable by an operator as is.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -100,8 +101,10 @@ export interface InventoryProblem {
   readonly room_id: number
   readonly night: string
   readonly sold: number
+  /** Confirmed bookings made directly (`hold_id` NULL): what `sold` must be. */
   readonly booked: number
   readonly held: number
+  /** Active holds and confirmed bookings made from a hold: what `held` must be (docs/data.md BR-13). */
   readonly holds: number
   readonly capacity: number | null
   readonly quantity: number | null
@@ -113,12 +116,15 @@ export const INVENTORY_CHECK_SQL = `
 WITH booked AS (
   SELECT b.room_id, b.date_from + i AS night, count(*)::int AS booked
   FROM bookings b CROSS JOIN LATERAL generate_series(0, b.date_to - b.date_from - 1) AS i
-  WHERE b.status = 'confirmed'
+  WHERE b.status = 'confirmed' AND b.hold_id IS NULL
   GROUP BY 1, 2
 ), holding AS (
-  SELECT h.room_id, h.date_from + i AS night, count(*)::int AS holds
-  FROM holds h CROSS JOIN LATERAL generate_series(0, h.date_to - h.date_from - 1) AS i
-  WHERE h.status = 'active'
+  SELECT s.room_id, s.date_from + i AS night, count(*)::int AS holds
+  FROM (
+    SELECT h.room_id, h.date_from, h.date_to FROM holds h WHERE h.status = 'active'
+    UNION ALL
+    SELECT b.room_id, b.date_from, b.date_to FROM bookings b WHERE b.status = 'confirmed' AND b.hold_id IS NOT NULL
+  ) s CROSS JOIN LATERAL generate_series(0, s.date_to - s.date_from - 1) AS i
   GROUP BY 1, 2
 ), counted AS (
   SELECT COALESCE(b.room_id, h.room_id) AS room_id, COALESCE(b.night, h.night) AS night,

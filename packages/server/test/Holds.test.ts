@@ -125,48 +125,127 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("holds (
     })
   )
 
-  it.effect("confirm: the hold becomes a booking at its price, held units become sold; a retry answers it again", () =>
-    Effect.gen(function* () {
-      const room = yield* insertRoom({ quantity: 1, price: 700 })
-      const user = yield* newUser()
-      const confirmed = yield* counter("holdsConfirmed")
-      const hold = yield* send("POST", "/holds", user.token, stay(room.id, 3, 5))
-      // the price is the hold's, whatever the room costs by the confirm
-      yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE rooms SET price = 999 WHERE id = ${room.id}`)
-      const booking = yield* send("POST", `/holds/${hold.body["id"]}/confirm`, user.token)
-      assert.strictEqual(booking.status, 200, JSON.stringify(booking.body))
-      assert.strictEqual(booking.headers["location"], `/bookings/${booking.body["id"]}`)
-      assert.deepInclude(booking.body, {
-        room_id: room.id,
-        user_id: user.id,
-        date_from: day(3),
-        date_to: day(5),
-        price: 1400
+  it.effect(
+    "confirm: the hold becomes a booking at its price, its units stay held (BR-13); a retry answers it again",
+    () =>
+      Effect.gen(function* () {
+        const room = yield* insertRoom({ quantity: 1, price: 700 })
+        const user = yield* newUser()
+        const confirmed = yield* counter("holdsConfirmed")
+        const hold = yield* send("POST", "/holds", user.token, stay(room.id, 3, 5))
+        // the price is the hold's, whatever the room costs by the confirm
+        yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE rooms SET price = 999 WHERE id = ${room.id}`)
+        const booking = yield* send("POST", `/holds/${hold.body["id"]}/confirm`, user.token)
+        assert.strictEqual(booking.status, 200, JSON.stringify(booking.body))
+        assert.strictEqual(booking.headers["location"], `/bookings/${booking.body["id"]}`)
+        assert.deepInclude(booking.body, {
+          room_id: room.id,
+          user_id: user.id,
+          date_from: day(3),
+          date_to: day(5),
+          price: 1400
+        })
+        // the booking carries the hold's units: still counted in held, no night written by the confirm
+        assert.deepStrictEqual(
+          yield* taken(room.id),
+          [3, 4].map((d) => [day(d), 0, 1])
+        )
+        yield* assertInventoryClean
+        assert.strictEqual(yield* counter("holdsConfirmed"), confirmed + 1)
+        const read = yield* send("GET", `/holds/${hold.body["id"]}`, user.token)
+        assert.deepInclude(read.body, { status: "confirmed", booking_id: booking.body["id"] })
+        // a retry: the same booking, nothing new
+        const again = yield* send("POST", `/holds/${hold.body["id"]}/confirm`, user.token)
+        assert.strictEqual(again.status, 200)
+        assert.deepStrictEqual(again.body, booking.body)
+        assert.strictEqual(yield* countBookings(room.id), 1)
+        assert.strictEqual(yield* counter("holdsConfirmed"), confirmed + 1)
+        // a confirmed hold cannot be released
+        const release = yield* send("DELETE", `/holds/${hold.body["id"]}`, user.token)
+        assert.strictEqual(release.status, 409)
+        assert.strictEqual(release.body["type"], "/problems/hold-not-active")
+        // its booking cancelled: the hold's confirm no longer has a booking to answer
+        yield* raw("DELETE", `/bookings/${booking.body["id"]}`, { token: user.token })
+        const gone = yield* send("POST", `/holds/${hold.body["id"]}/confirm`, user.token)
+        assert.strictEqual(gone.status, 404)
+        assert.strictEqual(gone.body["detail"], "Бронирование не найдено")
+        assert.deepStrictEqual(
+          yield* taken(room.id),
+          [3, 4].map((d) => [day(d), 0, 0])
+        )
+        yield* assertInventoryClean
       })
-      assert.deepStrictEqual(
-        yield* taken(room.id),
-        [3, 4].map((d) => [day(d), 1, 0])
-      )
-      assert.strictEqual(yield* counter("holdsConfirmed"), confirmed + 1)
-      const read = yield* send("GET", `/holds/${hold.body["id"]}`, user.token)
-      assert.deepInclude(read.body, { status: "confirmed", booking_id: booking.body["id"] })
-      // a retry: the same booking, nothing new
-      const again = yield* send("POST", `/holds/${hold.body["id"]}/confirm`, user.token)
-      assert.strictEqual(again.status, 200)
-      assert.deepStrictEqual(again.body, booking.body)
-      assert.strictEqual(yield* countBookings(room.id), 1)
-      assert.strictEqual(yield* counter("holdsConfirmed"), confirmed + 1)
-      // a confirmed hold cannot be released
-      const release = yield* send("DELETE", `/holds/${hold.body["id"]}`, user.token)
-      assert.strictEqual(release.status, 409)
-      assert.strictEqual(release.body["type"], "/problems/hold-not-active")
-      // its booking cancelled: the hold's confirm no longer has a booking to answer
-      yield* raw("DELETE", `/bookings/${booking.body["id"]}`, { token: user.token })
-      const gone = yield* send("POST", `/holds/${hold.body["id"]}/confirm`, user.token)
-      assert.strictEqual(gone.status, 404)
-      assert.strictEqual(gone.body["detail"], "Бронирование не найдено")
-      yield* assertInventoryClean
-    })
+  )
+
+  it.effect(
+    "a booking made from a hold: change-dates moves its units, a full night refuses it, cancel frees them",
+    () =>
+      Effect.gen(function* () {
+        const room = yield* insertRoom({ quantity: 2, price: 100 })
+        const user = yield* newUser()
+        const other = yield* newUser()
+        const hold = yield* send("POST", "/holds", user.token, stay(room.id, 3, 5))
+        const booking = yield* send("POST", `/holds/${hold.body["id"]}/confirm`, user.token)
+        assert.strictEqual(booking.status, 200)
+        const id = booking.body["id"]
+        assert.strictEqual(
+          (yield* raw("POST", "/bookings", { token: other.token, body: stay(room.id, 4, 6) })).status,
+          200
+        )
+        assert.deepStrictEqual(yield* taken(room.id), [
+          [day(3), 0, 1],
+          [day(4), 1, 1],
+          [day(5), 1, 0]
+        ])
+        const moved = yield* send("POST", `/bookings/${id}/change-dates`, user.token, {
+          date_from: day(5),
+          date_to: day(7)
+        })
+        assert.strictEqual(moved.status, 200, JSON.stringify(moved.body))
+        assert.deepInclude(moved.body, { id, date_from: day(5), date_to: day(7), price: 200 })
+        assert.deepStrictEqual(yield* taken(room.id), [
+          [day(3), 0, 0],
+          [day(4), 1, 0],
+          [day(5), 1, 1],
+          [day(6), 0, 1]
+        ])
+        yield* assertInventoryClean
+        // night 8 full (a direct booking and a hold): the move is refused and nothing changes
+        assert.strictEqual(
+          (yield* raw("POST", "/bookings", { token: other.token, body: stay(room.id, 8, 9) })).status,
+          200
+        )
+        assert.strictEqual((yield* send("POST", "/holds", other.token, stay(room.id, 8, 9))).status, 201)
+        const refused = yield* send("POST", `/bookings/${id}/change-dates`, user.token, {
+          date_from: day(7),
+          date_to: day(9)
+        })
+        assert.strictEqual(refused.status, 409)
+        // (the refused move left an empty row for night 7, as any change of dates creates its new nights' rows)
+        assert.deepStrictEqual(yield* taken(room.id), [
+          [day(3), 0, 0],
+          [day(4), 1, 0],
+          [day(5), 1, 1],
+          [day(6), 0, 1],
+          [day(7), 0, 0],
+          [day(8), 1, 1]
+        ])
+        const cancelled = yield* send("POST", `/bookings/${id}/cancel`, user.token)
+        assert.strictEqual(cancelled.status, 200)
+        assert.deepStrictEqual(yield* taken(room.id), [
+          [day(3), 0, 0],
+          [day(4), 1, 0],
+          [day(5), 1, 0],
+          [day(6), 0, 0],
+          [day(7), 0, 0],
+          [day(8), 1, 1]
+        ])
+        // its units are free again: two more stays fit where it was
+        for (const token of [user.token, other.token]) {
+          assert.strictEqual((yield* raw("POST", "/bookings", { token, body: stay(room.id, 6, 7) })).status, 200)
+        }
+        yield* assertInventoryClean
+      })
   )
 
   it.effect("an admin confirms anyone's hold: the booking is the hold's owner's", () =>

@@ -3,7 +3,9 @@
  * change-dates run
  * against the services on the real database and against a plain in-memory model of holds and bookings
  * (docs/data.md BR-13). After every step the inventory (`room_nights`: `sold` and `held` per night) equals the
- * model's, the searches' free units equal the model's, and the inventory's invariants hold.
+ * model's, the searches' free units equal the model's, and the inventory's invariants hold. `sold` counts the
+ * bookings made directly, `held` the active holds and the bookings made from a hold (a confirm writes no night;
+ * a cancel or a change of dates of such a booking gives back or moves units in `held`).
  *
  * The model keeps, per hold, the status the database stores and whether its time has passed: a hold past
  * `expires_at` takes nothing at once (the searches, every capacity check), while its stored status — and so
@@ -77,20 +79,31 @@ interface ModelHold {
 }
 
 class Model {
-  stays: Array<{ readonly id: number; from: number; to: number }> = []
+  /** Confirmed bookings; `fromHold`: made by a hold's confirm (`bookings.hold_id`). */
+  stays: Array<{ readonly id: number; from: number; to: number; readonly fromHold: boolean }> = []
   holds: Array<ModelHold> = []
   constructor(readonly quantity: number) {}
   private covers = (s: { from: number; to: number }, night: number) => s.from <= night && night < s.to
+  /** What `room_nights.sold` counts: the bookings made directly. */
   sold(night: number) {
-    return this.stays.filter((s) => this.covers(s, night)).length
+    return this.stays.filter((s) => !s.fromHold && this.covers(s, night)).length
   }
-  /** What `room_nights.held` counts: holds stored active, whether or not their time is up. */
+  /**
+   * What `room_nights.held` counts (docs/data.md BR-13): holds stored active, whether or not their time is up,
+   * and the bookings made from a hold, on the nights they have now.
+   */
   held(night: number) {
-    return this.holds.filter((h) => h.stored === "active" && this.covers(h, night)).length
+    return (
+      this.holds.filter((h) => h.stored === "active" && this.covers(h, night)).length +
+      this.stays.filter((s) => s.fromHold && this.covers(s, night)).length
+    )
   }
   /** What takes a unit in effect: bookings and the active holds whose time is not up. */
   taken(night: number) {
-    return this.sold(night) + this.holds.filter((h) => this.live(h) && this.covers(h, night)).length
+    return (
+      this.stays.filter((s) => this.covers(s, night)).length +
+      this.holds.filter((h) => this.live(h) && this.covers(h, night)).length
+    )
   }
   live(h: ModelHold) {
     return h.stored === "active" && !h.timeUp
@@ -194,7 +207,7 @@ layer(ModelServer, { excludeTestServices: true, timeout: "300 seconds" })("holds
                   const outcome = yield* Effect.either(bookings.create(users[cmd.user]!, body(cmd.from, to), undefined))
                   assert.strictEqual(outcome._tag === "Right", fits, where)
                   if (outcome._tag === "Left") assert.strictEqual(outcome.left._tag, "RoomUnavailable", where)
-                  else model.stays.push({ id: outcome.right.id, from: cmd.from, to })
+                  else model.stays.push({ id: outcome.right.id, from: cmd.from, to, fromHold: false })
                   break
                 }
                 case "confirm": {
@@ -207,7 +220,7 @@ layer(ModelServer, { excludeTestServices: true, timeout: "300 seconds" })("holds
                       assert.deepInclude(outcome.right, { room_id: room.id, user_id: users[h.user]!.id }, where)
                       h.stored = "confirmed"
                       h.bookingId = outcome.right.id
-                      model.stays.push({ id: outcome.right.id, from: h.from, to: h.to })
+                      model.stays.push({ id: outcome.right.id, from: h.from, to: h.to, fromHold: true })
                     }
                   } else if (h.stored === "active" || h.stored === "expired") {
                     assert.strictEqual(outcome._tag === "Left" && outcome.left._tag, "HoldExpired", where)

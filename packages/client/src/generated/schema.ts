@@ -1040,7 +1040,7 @@ export interface paths {
     put?: never
     /**
      * Confirm a hold
-     * @description Turns the active hold into a booking of its owner, at the hold's `price`, without a new capacity check: the held units become sold ones in one transaction. Answers the booking; confirming a confirmed hold again answers the same booking (a retry is safe). A confirm racing the expiry has exactly one outcome: booked, or 410. For the hold's owner or an admin; anyone else gets the 404 of a missing hold (nobody learns which ids exist).
+     * @description Turns the active hold into a booking of its owner, at the hold's `price`, without a new capacity check: the held units become the booking's in one statement. Answers the booking; confirming a confirmed hold again answers the same booking (a retry is safe). A confirm racing the expiry has exactly one outcome: booked, or 410. For the hold's owner or an admin; anyone else gets the 404 of a missing hold (nobody learns which ids exist).
      *
      *     Order: 401 → 422 → 404 `Удержание не найдено` → released → 409 `/problems/hold-not-active` → past `expires_at` → 410 `/problems/hold-expired` (`Срок удержания истёк, номер освобождён`) → its booking was cancelled since → 404 `Бронирование не найдено`.
      */

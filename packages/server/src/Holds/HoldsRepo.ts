@@ -1,7 +1,7 @@
 /**
  * The `holds` table (docs/data.md §1.13b, BR-13). Placing and confirming a hold are one statement each, the
  * database functions of migration `0008` (`hold_place`, judged as `book_stay` judges a booking, and
- * `hold_confirm`), so the locks are held only while PostgreSQL runs them. This repository is where their
+ * `hold_confirm`, which since `0012` writes no night: docs/data.md BR-13), so the locks are held only while PostgreSQL runs them. This repository is where their
  * refusals become typed answers: the outcomes the functions name, the inventory's CHECK (a night filled
  * concurrently: sold out) and an aborted write (`HoldWriteAborted`, which may simply be run again); any other
  * database failure is a defect. Reads turn every failure into a defect.

@@ -7,7 +7,8 @@
  * check bookings use (`take_nights`: expired holds on the stay's nights released first, the nights locked in
  * night order, 409 when one is full), the hold inserted — its trigger adds it to `room_nights.held`, whose
  * CHECK (`sold + held <= capacity`) is the database's own refusal to overbook. Confirming is one statement too
- * (`HoldsRepo.confirm`); the hold's row lock decides a confirm racing the sweep.
+ * (`HoldsRepo.confirm`) that writes no night: the booking takes the hold's units over where they are counted,
+ * in `held` (docs/data.md BR-13); the hold's row lock decides a confirm racing the sweep.
  */
 import type { Booking } from "@shum/domain/Bookings"
 import { HoldExpired, HoldNotActive, NotFound, TooManyHolds } from "@shum/domain/Errors"
