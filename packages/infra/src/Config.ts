@@ -364,7 +364,8 @@ const hostName: Parse<string> = (raw) => {
  * unset, a key derived from `JWT_SECRET_KEY` is used (and, when neither is set, local only, a random key kept
  * in `.data/webhook-secret.key`, so the embedded default's subscriptions survive a restart). Delivery: `WEBHOOK_TIMEOUT_SECONDS` per request, `WEBHOOK_MAX_ATTEMPTS` attempts `WEBHOOK_RETRY_BASE_SECONDS`
  * × 2ⁿ apart (with jitter; the defaults span about 24 h), a claim of `WEBHOOK_LEASE_SECONDS` on a delivery
- * in hand, the outbox read every `WEBHOOK_POLL_MS`, at most `WEBHOOK_CONCURRENCY` requests at once.
+ * in hand, the outbox read every `WEBHOOK_POLL_MS`, at most `WEBHOOK_CONCURRENCY` requests at once. Ended
+ * deliveries and delivered events are deleted after `WEBHOOK_RETENTION_DAYS` (docs/operations.md §14).
  */
 export const webhooks = Config.all({
   allowedHosts: withDefault(variable("WEBHOOK_ALLOWED_HOSTS", list(hostName)), []),
@@ -375,7 +376,8 @@ export const webhooks = Config.all({
   retryBase: Config.map(withDefault(variable("WEBHOOK_RETRY_BASE_SECONDS", int(0, 86_400)), 5), Duration.seconds),
   lease: Config.map(withDefault(variable("WEBHOOK_LEASE_SECONDS", int(2, 3600)), 30), Duration.seconds),
   pollInterval: Config.map(withDefault(variable("WEBHOOK_POLL_MS", int(10, 60_000)), 250), Duration.millis),
-  concurrency: withDefault(variable("WEBHOOK_CONCURRENCY", int(1, 256)), 16)
+  concurrency: withDefault(variable("WEBHOOK_CONCURRENCY", int(1, 256)), 16),
+  retention: Config.map(withDefault(variable("WEBHOOK_RETENTION_DAYS", int(1, 3650)), 30), Duration.days)
 }).pipe(
   Config.mapOrFail(({ jwtSecret, secretKey, ...rest }) =>
     Duration.lessThan(rest.timeout, rest.lease)

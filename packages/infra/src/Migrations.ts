@@ -15,6 +15,7 @@ import outboxWebhooksAudit from "./migrations/0009_outbox_webhooks_audit.js"
 import bookingCommands from "./migrations/0010_booking_commands.js"
 import webhookLeases from "./migrations/0011_webhook_leases.js"
 import holdConfirmInPlace from "./migrations/0012_hold_confirm_in_place.js"
+import webhookRetention from "./migrations/0013_webhook_retention.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -29,7 +30,8 @@ export const migrations = {
   "0009_outbox_webhooks_audit": outboxWebhooksAudit,
   "0010_booking_commands": bookingCommands,
   "0011_webhook_leases": webhookLeases,
-  "0012_hold_confirm_in_place": holdConfirmInPlace
+  "0012_hold_confirm_in_place": holdConfirmInPlace,
+  "0013_webhook_retention": webhookRetention
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

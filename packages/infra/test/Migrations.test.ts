@@ -271,6 +271,9 @@ const INDEXES: Record<string, string> = {
     "webhook_deliveries (subscription_id, entity, event_id) WHERE (status = 'pending'::text)",
   ix_webhook_deliveries_subscription: "webhook_deliveries (subscription_id, id)",
   ix_webhook_deliveries_leased: "webhook_deliveries (subscription_id) WHERE (leased_until IS NOT NULL)",
+  ix_webhook_deliveries_ended: "webhook_deliveries (finished_at) WHERE (status <> 'pending'::text)",
+  ix_webhook_deliveries_event: "webhook_deliveries (event_id)",
+  ix_outbox_events_created_at: "outbox_events (created_at)",
   ix_webhook_attempts_delivery: "webhook_attempts (delivery_id, id)",
   ix_audit_log_entity: "audit_log (entity, entity_id, id)",
   ix_audit_log_actor: "audit_log (actor_id, id)",
@@ -458,7 +461,8 @@ describe("Migrations", () => {
         [9, "outbox_webhooks_audit"],
         [10, "booking_commands"],
         [11, "webhook_leases"],
-        [12, "hold_confirm_in_place"]
+        [12, "hold_confirm_in_place"],
+        [13, "webhook_retention"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

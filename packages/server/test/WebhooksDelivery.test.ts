@@ -281,6 +281,8 @@ layer(TestServer, { excludeTestServices: true, timeout: "90 seconds" })("webhook
       assert.isAtLeast(delta('webhook_deliveries_total{outcome="failed"}'), 1)
       assert.isAtLeast(delta("webhook_delivery_duration_seconds_count"), 2)
       assert.match(after, /^webhook_outbox_lag_seconds \d/m)
+      // the retention runs beside the in-process dispatcher too (docs/operations.md §14)
+      assert.match(after, /^webhook_retention_deleted_total\{kind="events"\} \d/m)
     })
   )
 })

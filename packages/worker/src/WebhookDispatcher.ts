@@ -21,6 +21,7 @@ import { makeCipher } from "@shum/infra/WebhookSigning"
 import { Duration, Effect, FiberSet, Layer, Option, Queue } from "effect"
 import { randomUUID } from "node:crypto"
 import { WebhookMetrics } from "./WebhookMetrics.js"
+import { RETENTION_DEFAULTS, WebhookRetentionLive } from "./WebhookRetention.js"
 import { WebhookSender } from "./WebhookSender.js"
 
 /** Key of the transaction-scoped advisory lock that serialises fan-out ("whfanout"). */
@@ -29,7 +30,7 @@ const FAN_OUT_BATCH = 500
 
 export type DispatcherSettings = Pick<
   WebhookSettings,
-  "keyMaterial" | "maxAttempts" | "retryBase" | "lease" | "pollInterval" | "concurrency"
+  "keyMaterial" | "maxAttempts" | "retryBase" | "lease" | "pollInterval" | "concurrency" | "retention"
 >
 
 interface Claimed {
@@ -292,6 +293,12 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
     return { fanOut, claim, deliver, run } as const
   })
 
-/** The dispatcher as a fiber of the layer's scope (the worker process, or the server in-process). */
+/**
+ * The dispatcher as a fiber of the layer's scope (the worker process, or the server in-process), with the
+ * retention of the history it leaves (`WebhookRetention.ts`).
+ */
 export const WebhookDispatcherLive = (settings: DispatcherSettings) =>
-  Layer.scopedDiscard(Effect.flatMap(makeDispatcher(settings), (dispatcher) => Effect.forkScoped(dispatcher.run)))
+  Layer.merge(
+    Layer.scopedDiscard(Effect.flatMap(makeDispatcher(settings), (dispatcher) => Effect.forkScoped(dispatcher.run))),
+    WebhookRetentionLive({ ...RETENTION_DEFAULTS, retention: settings.retention })
+  )

@@ -4,7 +4,8 @@
  * `webhook_events_total` (outbox events fanned out to subscriptions), `webhook_deliveries_total{outcome}`
  * (each attempt: `delivered`, `failed` — to be retried — or `dead`), `webhook_delivery_duration_seconds`
  * (each attempt's request) and `webhook_outbox_lag_seconds` (the age of the oldest event not yet fanned out or
- * still pending for an enabled subscription; 0 when none).
+ * still pending for an enabled subscription; 0 when none), and `webhook_retention_deleted_total{kind}` (ended
+ * deliveries and events deleted by the retention, `WebhookRetention.ts`).
  */
 import { Context, Effect } from "effect"
 import { Counter, Gauge, Histogram, type Registry } from "prom-client"
@@ -17,6 +18,7 @@ export class WebhookMetrics extends Context.Tag("worker/WebhookMetrics")<
     readonly eventsFannedOut: (count: number) => Effect.Effect<void>
     readonly attempt: (outcome: DeliveryOutcome, seconds: number) => Effect.Effect<void>
     readonly lag: (seconds: number) => Effect.Effect<void>
+    readonly pruned: (deleted: { readonly deliveries: number; readonly events: number }) => Effect.Effect<void>
   }
 >() {}
 
@@ -44,7 +46,14 @@ export const webhookMetricsIn = (registry: Registry): typeof WebhookMetrics.Serv
     help: "Age of the oldest outbox event not yet delivered to an enabled subscription (0: none waiting)",
     registers
   })
+  const retained = new Counter({
+    name: "webhook_retention_deleted_total",
+    help: "Webhook history deleted past WEBHOOK_RETENTION_DAYS, by kind (deliveries with their attempts, events)",
+    labelNames: ["kind"] as const,
+    registers
+  })
   for (const outcome of ["delivered", "failed", "dead"] as const) deliveries.inc({ outcome }, 0)
+  for (const kind of ["deliveries", "events"] as const) retained.inc({ kind }, 0)
   return WebhookMetrics.of({
     eventsFannedOut: (count) => Effect.sync(() => events.inc(count)),
     attempt: (outcome, seconds) =>
@@ -52,6 +61,11 @@ export const webhookMetricsIn = (registry: Registry): typeof WebhookMetrics.Serv
         deliveries.inc({ outcome })
         duration.observe(seconds)
       }),
-    lag: (seconds) => Effect.sync(() => lag.set(seconds))
+    lag: (seconds) => Effect.sync(() => lag.set(seconds)),
+    pruned: ({ deliveries, events }) =>
+      Effect.sync(() => {
+        retained.inc({ kind: "deliveries" }, deliveries)
+        retained.inc({ kind: "events" }, events)
+      })
   })
 }
