@@ -1,34 +1,39 @@
 /**
  * Holds benchmark (issue 19; docs/api.md §8.9, docs/data.md BR-13): the checkout flow on one hot room type —
  * each client places a hold (`POST /holds`) and confirms it (`POST /holds/{id}/confirm`) — over the real
- * server and PostgreSQL, in process like `bench/bookings.ts`; then the same flow straight at the holds service
- * (the database path alone, no HTTP). Target: at least 400 confirmed stays/s, zero overbooking (no night with
- * more sold + held units than the room's quantity, the inventory equal to the bookings and active holds, and
- * exactly `quantity` stays confirmed when the demand exceeds it).
+ * server and PostgreSQL: the server runs in this process, the load comes from a child process
+ * (`bench/holdsClient.ts`, plain `node:http` over keep-alive connections), so the figure is the server's and not
+ * shared with a client on its event loop; then the same flow straight at the holds service (no HTTP), and the two
+ * database statements alone (the SQL floor). Target: at least 400 confirmed stays/s, zero overbooking (no night
+ * with more sold + held units than the room's quantity, the inventory equal to the bookings and holds by
+ * docs/data.md BR-13's rule, and exactly `quantity` stays confirmed when the demand exceeds it).
  *
  *   npx tsx --conditions=@shum/source bench/holds.ts            (prints the figures)
  *   BENCH_WRITE=1 npx tsx --conditions=@shum/source bench/holds.ts   (also writes its section of results/latest.md)
  *
  * Needs the PostgreSQL of the tests (TEST_DATABASE_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres);
  * it creates a database of its own and drops it. Knobs: BENCH_POOL (connections, 20), BENCH_CONCURRENCY (64),
- * BENCH_HOLD_FLOWS (2000 hold-then-confirm flows), BENCH_HOLD_QUANTITY (1000 units of the hot room type).
+ * BENCH_HOLD_FLOWS (2000 hold-then-confirm flows), BENCH_HOLD_QUANTITY (1000 units of the hot room type),
+ * BENCH_HOLD_WARMUP (flows over HTTP on another room before the measured ones, 300).
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpServer from "@effect/platform/HttpServer"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { DateString } from "@shum/domain/Common"
 import { HoldsService } from "@shum/server/Holds/HoldsService"
 import { inventoryProblems } from "@shum/server/Testing"
 import { Array, Effect } from "effect"
+import { spawn } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { join } from "node:path"
+import type { ClientInput, ClientOutput } from "./holdsClient.js"
 import { day, inProcessServer, knob, percentile, seedCity, seedUsers } from "./inProcessServer.js"
 
 const POOL = knob("BENCH_POOL", 20)
 const CONCURRENCY = knob("BENCH_CONCURRENCY", 64)
 const FLOWS = knob("BENCH_HOLD_FLOWS", 2000)
 const QUANTITY = knob("BENCH_HOLD_QUANTITY", 1000)
+const WARMUP = knob("BENCH_HOLD_WARMUP", 300)
 /** Each user has at most MAX_ACTIVE_HOLDS_PER_USER (5) holds at once: enough users that none waits on it. */
 const USERS = Math.max(200, CONCURRENCY)
 const TARGET = 400
@@ -77,26 +82,51 @@ const runFlows = <R>(flow: (i: number) => Effect.Effect<Flow["outcome"], never, 
     return { flows, seconds: (performance.now() - started) / 1000 } satisfies Run
   })
 
-/** Over HTTP: POST /holds, then POST /holds/{id}/confirm with the same token. */
-const httpFlow = (roomId: number, tokens: ReadonlyArray<string>) => (i: number) =>
+/** CPU seconds (user + system) used by this process — the server's, during the HTTP row — while `effect` runs. */
+const withCpu = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
-    const http = yield* HttpClient.HttpClient
-    const token = tokens[i % tokens.length]!
-    const held = yield* http.execute(
-      HttpClientRequest.post("/holds").pipe(
-        HttpClientRequest.bearerToken(token),
-        HttpClientRequest.bodyUnsafeJson({ room_id: roomId, date_from: day(30), date_to: day(33) })
+    const before = process.cpuUsage()
+    const result = yield* effect
+    const used = process.cpuUsage(before)
+    return { result, cpuSeconds: (used.user + used.system) / 1e6 }
+  })
+
+/**
+ * Over HTTP, the load from a child process (`holdsClient.ts`): `flows` flows on `roomId` for the nights
+ * `from` … `to − 1` (POST /holds, then POST /holds/{id}/confirm with the same token), `CONCURRENCY` at once.
+ */
+const httpRun = (roomId: number, from: string, to: string, flows: number, tokens: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const address = (yield* HttpServer.HttpServer).address
+    if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("the server listens on no TCP port")
+    const host = address.hostname === "::" || address.hostname === "0.0.0.0" ? "127.0.0.1" : address.hostname
+    const input: ClientInput = {
+      base: `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`,
+      tokens,
+      concurrency: CONCURRENCY,
+      stay: { roomId, from, to },
+      flows
+    }
+    const output = yield* Effect.async<ClientOutput, Error>((resume) => {
+      const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "holdsClient.ts")], {
+        cwd: join(import.meta.dirname, ".."),
+        stdio: ["pipe", "pipe", "inherit"]
+      })
+      let out = ""
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
+      child.on("error", (error) => resume(Effect.fail(error)))
+      child.on("exit", (code) =>
+        resume(
+          code === 0
+            ? Effect.try({ try: () => JSON.parse(out) as ClientOutput, catch: (e) => new Error(String(e)) })
+            : Effect.fail(new Error(`the client exited with ${code}`))
+        )
       )
-    )
-    const hold = (yield* held.json) as { id?: number }
-    if (held.status === 409) return "hold_409" as const
-    if (held.status !== 201 || hold.id === undefined) return "other" as const
-    const confirmed = yield* http.execute(
-      HttpClientRequest.post(`/holds/${hold.id}/confirm`).pipe(HttpClientRequest.bearerToken(token))
-    )
-    yield* confirmed.text
-    return confirmed.status === 200 ? ("confirmed" as const) : ("confirm_failed" as const)
-  }).pipe(Effect.scoped, Effect.orDie)
+      child.stdin.end(JSON.stringify(input))
+      return Effect.sync(() => child.kill())
+    })
+    return output
+  }).pipe(Effect.orDie)
 
 /** The holds service alone: place, then confirm, as the handlers call them. */
 const serviceFlow = (roomId: number, users: ReadonlyArray<{ id: number; email: string }>) => (i: number) =>
@@ -155,9 +185,16 @@ interface Row {
   readonly nightsAbove: number
   readonly inventoryProblems: number
   readonly stays: number
+  readonly cpu: Cpu
 }
 
-const summarise = (name: string, roomId: number, run: Run) =>
+/** CPU seconds of this process over the row (the server's, for HTTP) and of the HTTP client's process. */
+interface Cpu {
+  readonly server: number
+  readonly client?: number
+}
+
+const summarise = (name: string, roomId: number, run: Run, cpu: Cpu) =>
   Effect.gen(function* () {
     const latencies = run.flows.map((f) => f.ms).sort((a, b) => a - b)
     const count = (outcome: Flow["outcome"]) => run.flows.filter((f) => f.outcome === outcome).length
@@ -174,7 +211,8 @@ const summarise = (name: string, roomId: number, run: Run) =>
       p99: percentile(latencies, 99),
       nightsAbove: over.nightsAbove,
       inventoryProblems: over.inventoryProblems,
-      stays: over.stays
+      stays: over.stays,
+      cpu
     }
     console.log(
       [
@@ -182,7 +220,9 @@ const summarise = (name: string, roomId: number, run: Run) =>
         `  confirmed ${row.confirmed}, hold refused (409) ${row.refused}, failed ${row.failed}`,
         `  confirmed stays/s ${row.perSecond.toFixed(1)} (target ${TARGET}), flow p50 ${row.p50.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms`,
         `  overbooking: ${row.nightsAbove} night(s) above quantity, ${row.inventoryProblems} inventory row(s) off; ` +
-          `${row.stays} stays booked, ${over.activeHolds} holds left active`
+          `${row.stays} stays booked, ${over.activeHolds} holds left active`,
+        `  CPU s: this process ${cpu.server.toFixed(1)}` +
+          (cpu.client === undefined ? "" : `, the client's ${cpu.client.toFixed(1)}`)
       ].join("\n")
     )
     const expected = Math.min(QUANTITY, FLOWS)
@@ -204,17 +244,22 @@ const writeSection = (rows: ReadonlyArray<Row>, load: { before: Array<number>; a
     "",
     `Run on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpus().length} cores; ${FLOWS} flows ` +
       `(\`POST /holds\` then \`POST /holds/{id}/confirm\`) for ${QUANTITY} units of one room type, the same 3 ` +
-      `nights, ${CONCURRENCY} at once, pool ${POOL}; client and server in one process (as \`bench/bookings.ts\`). ` +
+      `nights, ${CONCURRENCY} at once, pool ${POOL}; over HTTP the server runs in the bench's process and the load ` +
+      `comes from a child process (\`bench/holdsClient.ts\`, after ${WARMUP} warm-up flows on another room). ` +
       `Load average (1, 5, 15 min) before: ${load.before.map((n) => n.toFixed(2)).join(", ")}; after: ` +
       `${load.after.map((n) => n.toFixed(2)).join(", ")}. Target: ≥ ${TARGET} confirmed stays/s, zero overbooking.`,
     "",
-    "| Path | flows | s | confirmed | hold 409 | failed | confirmed stays/s | flow p50 ms | flow p99 ms | nights above quantity | inventory rows off |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| Path | flows | s | confirmed | hold 409 | failed | confirmed stays/s | flow p50 ms | flow p99 ms | nights above quantity | inventory rows off | CPU s: server process (client) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map(
       (r) =>
         `| ${r.name} | ${r.flows} | ${r.seconds.toFixed(2)} | ${r.confirmed} | ${r.refused} | ${r.failed} | ` +
-        `${fmt(r.perSecond)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.nightsAbove} | ${r.inventoryProblems} |`
+        `${fmt(r.perSecond)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.nightsAbove} | ${r.inventoryProblems} | ` +
+        `${fmt(r.cpu.server)}${r.cpu.client === undefined ? "" : ` (${fmt(r.cpu.client)})`} |`
     ),
+    "",
+    "CPU over HTTP: the server's process from the client's start to its end, the client's over its flows. " +
+      "PostgreSQL's CPU is not counted here (`npm run bench` does, for its scenarios).",
     SECTION_END
   ].join("\n")
   let text = readFileSync(file, "utf8")
@@ -232,20 +277,30 @@ const program = Effect.gen(function* () {
   const before = loadavg()
   const { tokens, users } = yield* seed
   console.log(`pool ${POOL}, client concurrency ${CONCURRENCY}, ${FLOWS} flows for ${QUANTITY} units`)
+  const warmRoom = yield* hotRoom("Разогрев (HTTP)")
   const httpRoom = yield* hotRoom("Горячий (HTTP)")
-  const overHttp = yield* summarise("HTTP", httpRoom, yield* runFlows(httpFlow(httpRoom, tokens)))
+  // the server warmed up first (its code compiled by the JIT, its pool's connections open), as `npm run bench` does
+  yield* httpRun(warmRoom, day(20), day(23), WARMUP, tokens)
+  const http = yield* withCpu(httpRun(httpRoom, day(30), day(33), FLOWS, tokens))
+  const overHttp = yield* summarise(
+    "HTTP, load from a child process",
+    httpRoom,
+    {
+      flows: http.result.flows.map(([outcome, ms]) => ({ outcome, ms })),
+      seconds: http.result.seconds
+    },
+    { server: http.cpuSeconds, client: http.result.cpuSeconds }
+  )
   const serviceRoom = yield* hotRoom("Горячий (сервис)")
-  const direct = yield* summarise(
-    "holds service, no HTTP",
-    serviceRoom,
-    yield* runFlows(serviceFlow(serviceRoom, users))
-  )
+  const service = yield* withCpu(runFlows(serviceFlow(serviceRoom, users)))
+  const direct = yield* summarise("holds service, no HTTP", serviceRoom, service.result, {
+    server: service.cpuSeconds
+  })
   const floorRoom = yield* hotRoom("Горячий (SQL)")
-  const floor = yield* summarise(
-    "SQL floor: hold_place + hold_confirm",
-    floorRoom,
-    yield* runFlows(sqlFlow(floorRoom, users))
-  )
+  const sqlOnly = yield* withCpu(runFlows(sqlFlow(floorRoom, users)))
+  const floor = yield* summarise("SQL floor: hold_place + hold_confirm", floorRoom, sqlOnly.result, {
+    server: sqlOnly.cpuSeconds
+  })
   if (process.env["BENCH_WRITE"] === "1") {
     writeSection([overHttp.row, direct.row, floor.row], { before, after: loadavg() })
   }
