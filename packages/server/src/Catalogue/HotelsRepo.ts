@@ -7,6 +7,7 @@ import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Hotel } from "@shum/domain/Hotels"
 import { Outbox } from "@shum/infra/Outbox"
 import { Effect, Schema } from "effect"
+import { cascadeEventParts } from "./CascadeEvents.js"
 import { contains, where, type Page } from "./SqlFilters.js"
 
 export const DEFAULT_CHECK_IN = "14:00:00"
@@ -115,10 +116,21 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
             if (rows.length > 0) yield* outbox.record("hotel.updated", { ...set, id, hotel_id: id })
           }).pipe(sql.withTransaction)
     }
-    /** Rooms, their bookings and facility links, and image links go with it (`ON DELETE CASCADE`). */
+    /**
+     * Rooms, their bookings, holds and facility links, and image links go with it (`ON DELETE CASCADE`); the
+     * rooms', bookings' and holds' events are written by the delete's statement (`CascadeEvents.ts`) after
+     * the hotel (no room added meanwhile) and its rooms (no booking or hold) are locked: three round trips
+     * however many rooms.
+     */
     const remove = (id: number) =>
       Effect.gen(function* () {
-        const rows = yield* sql`DELETE FROM hotels WHERE id = ${id} RETURNING id`
+        yield* sql`SELECT id FROM hotels WHERE id = ${id} FOR UPDATE`
+        yield* sql`SELECT id FROM rooms WHERE hotel_id = ${id} ORDER BY id FOR UPDATE`
+        const rows = yield* sql`
+          WITH r AS MATERIALIZED (SELECT id, hotel_id FROM rooms WHERE hotel_id = ${id}),
+          ${sql.unsafe(cascadeEventParts("r", "hotel_deleted", true))},
+          deleted AS (DELETE FROM hotels WHERE id = ${id} RETURNING id)
+          SELECT id FROM deleted`
         if (rows.length > 0) yield* outbox.record("hotel.deleted", { id, hotel_id: id })
         return rows.length > 0
       }).pipe(sql.withTransaction)

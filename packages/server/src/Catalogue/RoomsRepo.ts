@@ -8,6 +8,7 @@ import { Facility, Room } from "@shum/domain/Rooms"
 import { Outbox } from "@shum/infra/Outbox"
 import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Data, Effect, Option, Schema } from "effect"
+import { cascadeEventParts } from "./CascadeEvents.js"
 import { contains, where, type Page } from "./SqlFilters.js"
 
 /**
@@ -129,10 +130,19 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
           yield* sql`INSERT INTO rooms_facilities ${sql.insert(links)} ON CONFLICT DO NOTHING`
         }
       })
-    /** Its bookings and facility links go with it (`ON DELETE CASCADE`). */
+    /**
+     * Its bookings, holds and facility links go with it (`ON DELETE CASCADE`); the bookings' and holds'
+     * events are written by the delete's statement (`CascadeEvents.ts`) once the room is locked (no booking
+     * or hold made in it meanwhile).
+     */
     const remove = (id: number) =>
       Effect.gen(function* () {
-        const [row] = yield* sql<{ hotel_id: number }>`DELETE FROM rooms WHERE id = ${id} RETURNING hotel_id`
+        yield* sql`SELECT id FROM rooms WHERE id = ${id} FOR UPDATE`
+        const [row] = yield* sql<{ hotel_id: number }>`
+          WITH r AS MATERIALIZED (SELECT id, hotel_id FROM rooms WHERE id = ${id}),
+          ${sql.unsafe(cascadeEventParts("r", "room_deleted", false))},
+          deleted AS (DELETE FROM rooms WHERE id = ${id} RETURNING hotel_id)
+          SELECT hotel_id FROM deleted`
         if (row !== undefined) yield* outbox.record("room.deleted", { id, hotel_id: row.hotel_id })
       }).pipe(sql.withTransaction)
 
