@@ -53,15 +53,22 @@ export interface UserFields {
 const definedOnly = (fields: UserFields): Record<string, unknown> =>
   Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined))
 
-/** `user.role_changed` (docs/decisions.md D16), over the `updated` part of `update` (new row, previous role). */
-const ROLE_CHANGED = outboxInsertSql({
-  type: "user.role_changed",
-  id: "u.id",
-  hotelId: "NULL::integer",
-  data: "jsonb_build_object('id', u.id, 'role', u.role, 'previous_role', u.previous_role)",
-  from: "updated u",
-  where: "u.role <> u.previous_role"
-})
+/**
+ * `user.role_changed` (docs/decisions.md D16) over a part of the statement (`id`, the new `role` and the
+ * `previous_role`): `update`'s `updated`, and the start-up promotion of `ADMIN_EMAIL` (`ensureAdmin`'s
+ * `promoted`).
+ */
+const roleChanged = (part: "updated" | "promoted") =>
+  outboxInsertSql({
+    type: "user.role_changed",
+    id: "u.id",
+    hotelId: "NULL::integer",
+    data: "jsonb_build_object('id', u.id, 'role', u.role, 'previous_role', u.previous_role)",
+    from: `${part} u`,
+    where: "u.role <> u.previous_role"
+  })
+const ROLE_CHANGED = roleChanged("updated")
+const PROMOTED = roleChanged("promoted")
 
 const COLUMNS = "id, email, hashed_password, first_name, last_name, telegram_id, pachca_id, role, token_version"
 
@@ -147,9 +154,14 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("server/UsersRepo", {
           SELECT id FROM users WHERE email = ${email} OR (lower(email) = lower(${email}) AND NOT email_case_twin)
           ORDER BY email = ${email} DESC LIMIT 1
         ), promoted AS (
+          -- the previous role read under the row lock, as update does: of two servers starting at once, the
+          -- second finds the role already admin and neither promotes nor writes an event
           UPDATE users SET role = 'admin', token_version = token_version + 1
-          WHERE id = (SELECT id FROM found) AND role <> 'admin' RETURNING id, token_version
-        ), revoked AS (
+          FROM (SELECT id AS before_id, role AS previous_role FROM users WHERE id = (SELECT id FROM found)
+                FOR UPDATE) before
+          WHERE users.id = before.before_id AND users.role <> 'admin'
+          RETURNING users.id, users.role, users.token_version, before.previous_role
+        ), event AS (${sql.unsafe(PROMOTED)}), revoked AS (
           UPDATE refresh_tokens t SET is_revoked = true FROM promoted p
           WHERE t.user_id = p.id AND t.token_version <> p.token_version AND NOT t.is_revoked
         ), inserted AS (
