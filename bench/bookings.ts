@@ -18,6 +18,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { DateString } from "@shum/domain/Common"
 import { Availability, AvailabilityLive, inventoryProblems } from "@shum/server/Testing"
+import { newSession } from "@shum/server/Auth/DeferredSession"
 import { BookingsService } from "@shum/server/Bookings/BookingsService"
 import { Array, Effect, Random } from "effect"
 import { day, inProcessServer, knob, percentile, seedCity, seedUsers } from "./inProcessServer.js"
@@ -134,12 +135,13 @@ const program = Effect.gen(function* () {
   )
   failures += yield* report(`many rooms (${ROOMS} types of 5 units, random stays)`, yield* fire(manyRequests))
 
-  // the same flash sale without HTTP (no JSON, no JWT, no user lookup): what the database path costs alone
+  // the same flash sale without HTTP (no JSON, no JWT; the session checked in the booking's statement): what the database path costs alone
   const sql = yield* SqlClient.SqlClient
   const [direct] = yield* sql<{ id: number }>`
     INSERT INTO rooms (hotel_id, title, price, quantity) VALUES (1, 'Напрямую', 3000, ${HOT_QUANTITY}) RETURNING id`
   const bookings = yield* BookingsService
-  const caller = { id: 1, email: "bench1@example.com", role: "user" as const, jti: "", expiresAt: 0 }
+  // the session `DeferredAuthentication` would hand the service; the booking's statement checks it (D13)
+  const caller = newSession({ userId: 1, jti: "", expiresAt: 0, version: 0 }, Effect.void)
   const body = { room_id: direct!.id, date_from: DateString.make(day(40)), date_to: DateString.make(day(43)) }
   const directStarted = performance.now()
   const directOutcomes = yield* Effect.forEach(

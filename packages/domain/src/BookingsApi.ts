@@ -25,7 +25,7 @@ import {
   STAY_LIMITS_TEXT
 } from "./Params.js"
 import { locatesCreated } from "./OpenApiHeaders.js"
-import { AdminAuthentication, Authentication } from "./Security.js"
+import { AdminAuthentication, Authentication, DeferredAuthentication } from "./Security.js"
 
 export class BookingsApi extends HttpApiGroup.make("bookings")
   .add(
@@ -70,7 +70,8 @@ export class BookingsApi extends HttpApiGroup.make("bookings")
       // the caller's account deleted while the booking is written (foreign key): 409 E-90
       .addError(IntegrityViolation)
       .addError(ValidationError)
-      .middleware(Authentication)
+      // signed in; the session (user, logout, token version) checked by the booking's own statement (D13)
+      .middleware(DeferredAuthentication)
       .annotate(OpenApi.Identifier, "createBooking")
       .annotate(OpenApi.Transform, locatesCreated("/bookings/{booking_id}"))
       .annotate(OpenApi.Summary, "Book a room")

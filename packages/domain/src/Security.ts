@@ -5,6 +5,10 @@
  * - `Authentication`: any signed-in user (401 without valid credentials);
  * - `AdminAuthentication`: an admin (401 without valid credentials, 403 `Недостаточно прав` otherwise).
  * Endpoints that allow "yourself or an admin" use `Authentication` and check the rest in the handler.
+ * - `DeferredAuthentication`: any signed-in user too, for the writes that check the session in their own
+ *   statement (docs/decisions.md D13): the token is verified here, and the rest of the check — the user
+ *   exists, the token was not logged out, its version is current — is the write's first step. It provides
+ *   an `UncheckedSession`, opaque, instead of `CurrentUser`; the same 401s, the same OpenAPI document.
  *
  * The access token travels in the `access_token` cookie or as `Authorization: Bearer <jwt>`. HttpApi tries
  * the schemes in the order declared here and keeps the first success; docs/api.md §4.1 wants a non-empty cookie
@@ -29,6 +33,21 @@ export interface AuthenticatedUser {
   /** The token's `exp`, epoch seconds. */
   readonly expiresAt: number
 }
+
+/** Brands `UncheckedSession`. */
+export const UncheckedSessionId: unique symbol = Symbol.for("@shum/domain/UncheckedSession")
+
+/**
+ * The caller of a `DeferredAuthentication` endpoint: a verified token whose session is not checked yet.
+ * Opaque on purpose — nothing in it can be read but by the server's repository call that checks the session
+ * in its own statement (`packages/server/src/Auth/DeferredSession.ts`; docs/decisions.md D13), so a handler
+ * cannot act on the user without that check.
+ */
+export interface UncheckedSession {
+  readonly [UncheckedSessionId]: typeof UncheckedSessionId
+}
+
+export class CurrentSession extends Context.Tag("@shum/domain/CurrentSession")<CurrentSession, UncheckedSession>() {}
 
 export class CurrentUser extends Context.Tag("@shum/domain/CurrentUser")<CurrentUser, AuthenticatedUser>() {}
 
@@ -64,6 +83,16 @@ export class AdminAuthentication extends HttpApiMiddleware.Tag<AdminAuthenticati
   {
     failure: Schema.Union(Unauthorized, Forbidden),
     provides: CurrentUser,
+    security: { bearer, cookie }
+  }
+) {}
+
+/** A signed-in user, the session checked by the endpoint's write itself (D13); answers as `Authentication` does. */
+export class DeferredAuthentication extends HttpApiMiddleware.Tag<DeferredAuthentication>()(
+  "@shum/domain/DeferredAuthentication",
+  {
+    failure: Unauthorized,
+    provides: CurrentSession,
     security: { bearer, cookie }
   }
 ) {}

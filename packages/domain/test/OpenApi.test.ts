@@ -2,11 +2,14 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Option } from "effect"
 import { API_TITLE, API_VERSION, ShumApi } from "../src/Api.js"
-import { AdminAuthentication, Authentication } from "../src/Security.js"
+import { AdminAuthentication, Authentication, DeferredAuthentication } from "../src/Security.js"
 
 type Access = "anonymous" | "user" | "admin"
 
 /** docs/api.md §13, in order, with who may call it (docs/decisions.md D1; `GET /bookings/{id}`: D15). */
+/** The endpoints whose write checks the caller's session itself (docs/decisions.md D13). */
+const SESSION_IN_WRITE = new Set(["POST /bookings"])
+
 const INVENTORY: ReadonlyArray<readonly [method: string, path: string, access: Access]> = [
   ["get", "/health", "anonymous"],
   ["get", "/health/detailed", "anonymous"],
@@ -179,7 +182,13 @@ describe("OpenAPI document", () => {
         assert.notInclude(JSON.stringify(op.responses["401"] ?? {}), "schemas/Unauthorized", key(method, path))
       } else {
         assert.deepStrictEqual(op.security, [{ bearer: [] }, { cookie: [] }], key(method, path))
-        const expected = access === "admin" ? AdminAuthentication : Authentication
+        // a signed-in user either way; the writes that check the session in their own statement say so (D13)
+        const expected =
+          access === "admin"
+            ? AdminAuthentication
+            : SESSION_IN_WRITE.has(key(method, path))
+              ? DeferredAuthentication
+              : Authentication
         assert.deepStrictEqual([...middlewares], [expected], key(method, path))
         assert.include(JSON.stringify(op.responses["401"] ?? {}), "schemas/Unauthorized", key(method, path))
       }

@@ -16,6 +16,7 @@ import bookingCommands from "./migrations/0010_booking_commands.js"
 import webhookLeases from "./migrations/0011_webhook_leases.js"
 import holdConfirmInPlace from "./migrations/0012_hold_confirm_in_place.js"
 import webhookRetention from "./migrations/0013_webhook_retention.js"
+import sessionInWrite from "./migrations/0014_session_in_write.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -31,7 +32,8 @@ export const migrations = {
   "0010_booking_commands": bookingCommands,
   "0011_webhook_leases": webhookLeases,
   "0012_hold_confirm_in_place": holdConfirmInPlace,
-  "0013_webhook_retention": webhookRetention
+  "0013_webhook_retention": webhookRetention,
+  "0014_session_in_write": sessionInWrite
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

@@ -462,7 +462,8 @@ describe("Migrations", () => {
         [10, "booking_commands"],
         [11, "webhook_leases"],
         [12, "hold_confirm_in_place"],
-        [13, "webhook_retention"]
+        [13, "webhook_retention"],
+        [14, "session_in_write"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

@@ -12,6 +12,7 @@ import { Availability, AvailabilityFromBookings, AvailabilityLive, inventoryProb
 import { BookingsService } from "../src/Bookings/BookingsService.js"
 import { UsersRepo } from "../src/Users/UsersRepo.js"
 import { day, insertRoom } from "./BookingsFixtures.js"
+import { sessionOf } from "./unit/fakes/Callers.js"
 import { TestServer, uniqueEmail } from "./support.js"
 
 const NIGHTS = 12
@@ -109,7 +110,7 @@ layer(ModelServer, { excludeTestServices: true, timeout: "300 seconds" })("booki
                 const expected = model.canBook(from, to)
                 const outcome = yield* Effect.either(
                   bookings.create(
-                    users[cmd.user]!,
+                    sessionOf(users[cmd.user]!),
                     { room_id: room.id, date_from: day(1 + from), date_to: day(1 + to) },
                     undefined
                   )

@@ -22,6 +22,7 @@ import { HoldsService } from "../src/Holds/HoldsService.js"
 import { Availability, AvailabilityLive, inventoryProblems } from "../src/Testing.js"
 import { UsersRepo } from "../src/Users/UsersRepo.js"
 import { day, insertRoom } from "./BookingsFixtures.js"
+import { sessionOf } from "./unit/fakes/Callers.js"
 import { TestServer, uniqueEmail } from "./support.js"
 
 const NIGHTS = 8
@@ -204,7 +205,9 @@ layer(ModelServer, { excludeTestServices: true, timeout: "300 seconds" })("holds
                   const to = cmd.from + cmd.nights
                   const fits = model.canTake(cmd.from, to)
                   model.capacityCheck(cmd.from, to)
-                  const outcome = yield* Effect.either(bookings.create(users[cmd.user]!, body(cmd.from, to), undefined))
+                  const outcome = yield* Effect.either(
+                    bookings.create(sessionOf(users[cmd.user]!), body(cmd.from, to), undefined)
+                  )
                   assert.strictEqual(outcome._tag === "Right", fits, where)
                   if (outcome._tag === "Left") assert.strictEqual(outcome.left._tag, "RoomUnavailable", where)
                   else model.stays.push({ id: outcome.right.id, from: cmd.from, to, fromHold: false })

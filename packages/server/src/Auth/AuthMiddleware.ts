@@ -1,5 +1,7 @@
 /**
- * The security middlewares of the domain (`Authentication`, `AdminAuthentication`), docs/api.md §4.1 and D1/D3.
+ * The security middlewares of the domain (`Authentication`, `AdminAuthentication`, `DeferredAuthentication`),
+ * docs/api.md §4.1 and D1/D3/D13. The last verifies the token only: the session is checked by the endpoint's
+ * write statement (`DeferredSession.ts`).
  *
  * Credentials are resolved from the request itself, not from the scheme HttpApi decoded, because the
  * contract is stricter than "first scheme that succeeds": a non-empty `access_token` cookie is used even
@@ -8,11 +10,17 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Forbidden, Unauthorized } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
-import { AdminAuthentication, Authentication, type AuthenticatedUser } from "@shum/domain/Security"
+import {
+  AdminAuthentication,
+  Authentication,
+  type AuthenticatedUser,
+  DeferredAuthentication
+} from "@shum/domain/Security"
 import { Effect, Layer, Option } from "effect"
 import { noteUser } from "../Http/AccessLog.js"
 import { UsersRepo } from "../Users/UsersRepo.js"
-import { Tokens } from "./Tokens.js"
+import { deferSession } from "./DeferredSession.js"
+import { type AccessClaims, Tokens } from "./Tokens.js"
 
 const BEARER = "Bearer "
 
@@ -29,42 +37,56 @@ const presentedToken = (request: HttpServerRequest.HttpServerRequest): Option.Op
 const makeAuthenticate = Effect.gen(function* () {
   const tokens = yield* Tokens
   const users = yield* UsersRepo
-  return Effect.gen(function* () {
+  /** The presented token, verified (signature, expiry, subject): its claims. */
+  const verify = Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const token = presentedToken(request)
     if (Option.isNone(token)) return yield* new Unauthorized({ detail: Messages.tokenMissing })
-    const claims = yield* tokens
+    return yield* tokens
       .verifyAccess(token.value)
       .pipe(Effect.mapError((rejected) => new Unauthorized({ detail: rejected.detail })))
-    // one round trip: the user, and whether the token was logged out (D13, in PostgreSQL, not Redis)
-    const session = yield* users.findSession(claims.userId, claims.jti)
-    if (Option.isNone(session)) return yield* new Unauthorized({ detail: Messages.userNotFound })
-    const { revoked, user } = session.value
-    // logged out, or issued before a password or role change (D13)
-    if (revoked || claims.version !== user.token_version) {
-      return yield* new Unauthorized({ detail: Messages.tokenInvalid })
-    }
-    yield* noteUser(user.id)
-    return {
-      id: user.id,
-      email: user.email,
-      role: user.role,
-      jti: claims.jti,
-      expiresAt: claims.expiresAt
-    } satisfies AuthenticatedUser
-  }).pipe(Effect.withSpan("Auth.authenticate"))
+  })
+  /**
+   * The session of verified claims: the user exists, the token was not logged out, its version is current.
+   * `session_refusal` (migration 0014) answers the same in a write's own statement (DeferredSession.ts).
+   */
+  const checkSession = (claims: AccessClaims) =>
+    Effect.gen(function* () {
+      // one round trip: the user, and whether the token was logged out (D13, in PostgreSQL, not Redis)
+      const session = yield* users.findSession(claims.userId, claims.jti)
+      if (Option.isNone(session)) return yield* new Unauthorized({ detail: Messages.userNotFound })
+      const { revoked, user } = session.value
+      // logged out, or issued before a password or role change (D13)
+      if (revoked || claims.version !== user.token_version) {
+        return yield* new Unauthorized({ detail: Messages.tokenInvalid })
+      }
+      yield* noteUser(user.id)
+      return {
+        id: user.id,
+        email: user.email,
+        role: user.role,
+        jti: claims.jti,
+        expiresAt: claims.expiresAt
+      } satisfies AuthenticatedUser
+    })
+  const authenticate = Effect.flatMap(verify, checkSession).pipe(Effect.withSpan("Auth.authenticate"))
+  /** The token verified now, the session checked by the endpoint's write (D13; DeferredSession.ts). */
+  const deferred = Effect.flatMap(verify, (claims) => deferSession(claims, Effect.asVoid(checkSession(claims)))).pipe(
+    Effect.withSpan("Auth.authenticate")
+  )
+  return { authenticate, deferred } as const
 })
 
 const AuthenticationLive = Layer.effect(
   Authentication,
-  Effect.map(makeAuthenticate, (authenticate) =>
+  Effect.map(makeAuthenticate, ({ authenticate }) =>
     Authentication.of({ cookie: () => authenticate, bearer: () => authenticate })
   )
 )
 
 const AdminAuthenticationLive = Layer.effect(
   AdminAuthentication,
-  Effect.map(makeAuthenticate, (authenticate) => {
+  Effect.map(makeAuthenticate, ({ authenticate }) => {
     const admin = Effect.flatMap(authenticate, (user) =>
       user.role === "admin" ? Effect.succeed(user) : Effect.fail(new Forbidden({ detail: Messages.forbidden }))
     )
@@ -72,4 +94,11 @@ const AdminAuthenticationLive = Layer.effect(
   })
 )
 
-export const SecurityLive = Layer.mergeAll(AuthenticationLive, AdminAuthenticationLive)
+const DeferredAuthenticationLive = Layer.effect(
+  DeferredAuthentication,
+  Effect.map(makeAuthenticate, ({ deferred }) =>
+    DeferredAuthentication.of({ cookie: () => deferred, bearer: () => deferred })
+  )
+)
+
+export const SecurityLive = Layer.mergeAll(AuthenticationLive, AdminAuthenticationLive, DeferredAuthenticationLive)

@@ -1,7 +1,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
-import { CurrentUser } from "@shum/domain/Security"
+import { CurrentSession, CurrentUser } from "@shum/domain/Security"
 import { Effect } from "effect"
 import { locateCreated } from "../Http/Location.js"
 import { BookingsService } from "./BookingsService.js"
@@ -13,7 +13,8 @@ export const BookingsLive = HttpApiBuilder.group(ShumApi, "bookings", (handlers)
       .handle("list", ({ urlParams }) => bookings.list(urlParams))
       .handle("mine", ({ urlParams }) => Effect.flatMap(CurrentUser, (caller) => bookings.mine(caller, urlParams)))
       .handle("create", ({ headers, payload }) =>
-        Effect.flatMap(CurrentUser, (caller) => bookings.create(caller, payload, headers["idempotency-key"])).pipe(
+        // the session is checked by the booking's own statement (DeferredAuthentication, docs/decisions.md D13)
+        Effect.flatMap(CurrentSession, (session) => bookings.create(session, payload, headers["idempotency-key"])).pipe(
           Effect.tap((answer) => Effect.flatMap(locateCreated, (locate) => locate(`/bookings/${answer.id}`)))
         )
       )

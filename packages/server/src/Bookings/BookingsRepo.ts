@@ -13,6 +13,9 @@ import { INT32 } from "@shum/domain/Common"
 import type { SqlError } from "@effect/sql/SqlError"
 import { outboxInsertSql } from "@shum/infra/Outbox"
 import { Data, Effect, Option, Schema } from "effect"
+import type { Unauthorized } from "@shum/domain/Errors"
+import type { UncheckedSession } from "@shum/domain/Security"
+import { inStatement, type SessionArguments } from "../Auth/DeferredSession.js"
 import { IDEMPOTENCY_TTL } from "./IdempotencyKeys.js"
 import {
   type DatesRefusal,
@@ -121,18 +124,38 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
     /**
      * `POST /bookings`, one round trip (`book_stay`, migration 0007): claim the key, share-lock the room, judge
      * the dates, lock the nights in night order and check them (`take_nights`), insert the booking (its trigger
-     * takes the nights; `room_nights_sold_check` refuses an overbooking), record the key's answer.
+     * takes the nights; `room_nights_sold_check` refuses an overbooking), record the key's answer. With a
+     * session, `book_stay_in_session` (migration 0014) checks it first, in the same statement (D13).
      */
-    const book = (request: BookRequest): Effect.Effect<BookOutcome, BookingWriteAborted> =>
+    const bookStatement = (request: BookRequest, session?: SessionArguments) =>
       sql<BookRow>`
         WITH r AS MATERIALIZED (
           SELECT outcome, answer, kept_booking_id, full_nights
-          FROM book_stay(${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
+          FROM ${session === undefined ? sql`book_stay(` : sql`book_stay_in_session(${session.jti}::text, ${session.version}::bigint,`}
+                         ${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
                          ${request.from}::date, ${request.to}::date, ${request.today}::date,
                          ${request.idempotency?.key ?? null}::varchar, ${request.idempotency?.hash ?? null}::text,
                          ${IDEMPOTENCY_TTL}::interval)
         ), event AS (${sql.unsafe(bookingEvent("booking.created", "r.answer->'booking'", "r.outcome = 'booked'", "r"))})
-        SELECT outcome, answer, kept_booking_id, full_nights::text[] AS full_nights FROM r`.pipe(
+        SELECT outcome, answer, kept_booking_id, full_nights::text[] AS full_nights FROM r`
+
+    /** A booking for a user already authenticated (tests, tools): `book_stay` alone. */
+    const book = (request: BookRequest): Effect.Effect<BookOutcome, BookingWriteAborted> =>
+      bookStatement(request).pipe(
+        Effect.flatMap((rows) => outcomeOf(rows[0])),
+        Effect.catchTag("SqlError", failed)
+      )
+
+    /**
+     * `POST /bookings` for a session no lookup checked yet (`DeferredAuthentication`, docs/decisions.md D13): the
+     * user, the token's revocation and its version are checked by the booking's own statement, first; refused,
+     * the middleware's 401 and nothing written.
+     */
+    const bookInSession = (
+      session: UncheckedSession,
+      request: Omit<BookRequest, "userId">
+    ): Effect.Effect<BookOutcome, BookingWriteAborted | Unauthorized> =>
+      inStatement(session, (caller) => bookStatement({ ...request, userId: caller.userId }, caller)).pipe(
         Effect.flatMap((rows) => outcomeOf(rows[0])),
         Effect.catchTag("SqlError", failed)
       )
@@ -221,6 +244,7 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
     return {
       list: (page: typeof Page.Type) => list(page).pipe(Effect.orDie),
       book,
+      bookInSession,
       cancel,
       changeDates,
       /** The booking, if there is one with this id (an id outside `integer`'s range names none). */

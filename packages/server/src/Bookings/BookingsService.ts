@@ -20,7 +20,7 @@ import {
 import { pageOf } from "@shum/domain/Common"
 import { Conflict, Forbidden, InvalidDateRange, NotFound, RoomUnavailable, ValidationError } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
-import { isAdmin, type AuthenticatedUser } from "@shum/domain/Security"
+import { isAdmin, type AuthenticatedUser, type UncheckedSession } from "@shum/domain/Security"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { Metrics } from "../Metrics.js"
 import { IdempotencyKeys, requestHash } from "./IdempotencyKeys.js"
@@ -70,14 +70,17 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
       }
     }
 
-    const create = (caller: AuthenticatedUser, body: BookingIn, idempotencyKey: string | undefined) =>
+    /**
+     * `POST /bookings` for a session its statement checks (docs/decisions.md D13): a refused session is the
+     * 401 of the middleware, before the key, the room or anything else is looked at.
+     */
+    const create = (session: UncheckedSession, body: BookingIn, idempotencyKey: string | undefined) =>
       // D11: a stay beyond MAX_STAY_NIGHTS or BOOKING_HORIZON_DAYS is a 422 before anything is read or written
       Effect.zipRight(
         limits.check(body, "body"),
         Effect.flatMap(todayUtc, (today) =>
-          repo.book({
+          repo.bookInSession(session, {
             roomId: body.room_id,
-            userId: caller.id,
             from: body.date_from,
             to: body.date_to,
             today,

@@ -9,6 +9,8 @@
  *   of SQLSTATEs) that no repository turned into a typed error → 409 E-90 / 503 E-91 / 500 E-92 (a room's
  *   quantity lowered below what is sold is `RoomsRepo`'s `QuantityBelowTaken`, answered by `RoomsService`);
  * - anything else unexpected → 500 E-93, logged with its cause;
+ * - a session that `DeferredAuthentication` left to the endpoint's write and no write checked is checked before
+ *   anything is answered, its refusal the answer (`Auth/DeferredSession.ts`, docs/decisions.md D13);
  * - `Unauthorized` gets `WWW-Authenticate: Bearer`; every 503 (`ServiceUnavailable`, a database outage,
  *   `/ready`'s `NotReady`) gets `Retry-After` (docs/operations.md).
  * Everything it answers is an `application/problem+json` document built from the domain's schemas.
@@ -25,6 +27,7 @@ import { NotReady, NotReadyResponse } from "@shum/domain/SystemApi"
 import { AppConfig } from "@shum/infra/Config"
 import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Cause, Effect, Layer, Option, Predicate, Schema } from "effect"
+import { checkedBeforeAnswer } from "../Auth/DeferredSession.js"
 import { noteUnhandledError } from "./AccessLog.js"
 import { allowedMethods, endsEarlyForTheRouter, findRoute, type RouteMatch } from "./RouteTable.js"
 import { JsonTooDeep, parseJson } from "./JsonBody.js"
@@ -273,7 +276,9 @@ export const mapErrors =
           if (Option.isSome(failure)) return validationResponse([unparsable(failure.value.error, text)])
         }
       }
-      return yield* app.pipe(
+      // a session left to the endpoint's write (D13) and not checked by it is checked before any answer
+      // (its `Unauthorized` is answered below, as the middleware's is: the type only widens for the mapping)
+      return yield* (checkedBeforeAnswer(app) as typeof app).pipe(
         Effect.catchAllCause((cause) => {
           if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
           const failure = Cause.failureOption(cause)

@@ -16,7 +16,7 @@ import { Effect, Layer, TestClock } from "effect"
 import { BookingsService } from "../../src/Bookings/BookingsService.js"
 import { StayLimits } from "../../src/Bookings/StayLimits.js"
 import { Metrics } from "../../src/Metrics.js"
-import { caller, problem } from "./fakes/Callers.js"
+import { caller, problem, sessionOf } from "./fakes/Callers.js"
 import { BookingsMemory, BookingsTables, deadlock, inventoryRefusal, numericOverflow } from "./fakes/Bookings.js"
 import { unitEnvironment } from "./fakes/Environment.js"
 
@@ -66,7 +66,8 @@ describe("BookingsService (in-memory repositories)", () => {
       run(
         Effect.gen(function* () {
           const service = yield* BookingsService
-          const refused = (from: string, to: string) => Effect.flip(service.create(alice, stay(TWIN, from, to), key()))
+          const refused = (from: string, to: string) =>
+            Effect.flip(service.create(sessionOf(alice), stay(TWIN, from, to), key()))
           assert.deepStrictEqual(problem(yield* refused("2026-03-12", "2026-03-12")), {
             _tag: "InvalidDateRange",
             detail: Messages.stayInvalid
@@ -77,7 +78,7 @@ describe("BookingsService (in-memory repositories)", () => {
             detail: Messages.stayInPast
           })
           assert.lengthOf(yield* bookings, 0)
-          const answer = yield* service.create(alice, stay(TWIN, "2026-03-10", "2026-03-11"), key())
+          const answer = yield* service.create(sessionOf(alice), stay(TWIN, "2026-03-10", "2026-03-11"), key())
           // D15: the original's body, the id and the booking itself
           assert.deepStrictEqual(
             answer,
@@ -96,7 +97,7 @@ describe("BookingsService (in-memory repositories)", () => {
             ["2026-03-12", "2026-03-14"],
             ["2026-03-01", "2026-03-02"]
           ] as const) {
-            const missing = yield* Effect.flip(service.create(alice, stay(404, from, to), key()))
+            const missing = yield* Effect.flip(service.create(sessionOf(alice), stay(404, from, to), key()))
             assert.deepStrictEqual(problem(missing), {
               _tag: "NotFound",
               detail: Messages.entityNotFound("Номер", 404)
@@ -114,7 +115,7 @@ describe("BookingsService (in-memory repositories)", () => {
             const service = yield* BookingsService
             const issues = (room: number, from: string, to: string) =>
               Effect.map(
-                Effect.flip(service.create(alice, stay(room, from, to), key())),
+                Effect.flip(service.create(sessionOf(alice), stay(room, from, to), key())),
                 (error) => (error as unknown as { detail: ReadonlyArray<ValidationIssue> }).detail
               )
             // 11 nights: too long (even for a room that does not exist: nothing is read first)
@@ -133,7 +134,7 @@ describe("BookingsService (in-memory repositories)", () => {
             )
             assert.lengthOf(yield* bookings, 0)
             // exactly at both limits: booked
-            yield* service.create(alice, stay(TWIN, "2026-04-09", "2026-04-19"), key())
+            yield* service.create(sessionOf(alice), stay(TWIN, "2026-04-09", "2026-04-19"), key())
             assert.lengthOf(yield* bookings, 1)
           })
         )
@@ -143,14 +144,18 @@ describe("BookingsService (in-memory repositories)", () => {
       run(
         Effect.gen(function* () {
           const service = yield* BookingsService
-          yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-15"), key())
-          const overlap = yield* Effect.flip(service.create(bob, stay(SINGLE, "2026-03-14", "2026-03-16"), key()))
+          yield* service.create(sessionOf(alice), stay(SINGLE, "2026-03-12", "2026-03-15"), key())
+          const overlap = yield* Effect.flip(
+            service.create(sessionOf(bob), stay(SINGLE, "2026-03-14", "2026-03-16"), key())
+          )
           assert.deepStrictEqual(problem(overlap), { _tag: "RoomUnavailable", detail: Messages.roomSoldOut })
-          yield* service.create(bob, stay(SINGLE, "2026-03-15", "2026-03-16"), key())
+          yield* service.create(sessionOf(bob), stay(SINGLE, "2026-03-15", "2026-03-16"), key())
           // two units: two guests on the same nights, not three
-          yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-13"), key())
-          yield* service.create(bob, stay(TWIN, "2026-03-12", "2026-03-13"), key())
-          const third = yield* Effect.flip(service.create(admin, stay(TWIN, "2026-03-12", "2026-03-13"), key()))
+          yield* service.create(sessionOf(alice), stay(TWIN, "2026-03-12", "2026-03-13"), key())
+          yield* service.create(sessionOf(bob), stay(TWIN, "2026-03-12", "2026-03-13"), key())
+          const third = yield* Effect.flip(
+            service.create(sessionOf(admin), stay(TWIN, "2026-03-12", "2026-03-13"), key())
+          )
           assert.strictEqual(third._tag, "RoomUnavailable")
           assert.deepStrictEqual(
             (yield* bookings).map((b) => [b.room_id, b.user_id, b.price]),
@@ -171,7 +176,7 @@ describe("BookingsService (in-memory repositories)", () => {
     run(
       Effect.gen(function* () {
         const service = yield* BookingsService
-        const { booking } = yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+        const { booking } = yield* service.create(sessionOf(alice), stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
         assert.deepStrictEqual(yield* service.get(alice, booking.id), booking)
         assert.deepStrictEqual(yield* service.get(admin, booking.id), booking)
         const stranger = yield* Effect.flip(service.get(bob, booking.id))
@@ -186,7 +191,7 @@ describe("BookingsService (in-memory repositories)", () => {
     run(
       Effect.gen(function* () {
         const service = yield* BookingsService
-        yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+        yield* service.create(sessionOf(alice), stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
         const [booking] = yield* bookings
         const denied = yield* Effect.flip(service.cancel(bob, booking!.id))
         assert.deepStrictEqual(problem(denied), { _tag: "Forbidden", detail: Messages.bookingNotYours })
@@ -196,7 +201,7 @@ describe("BookingsService (in-memory repositories)", () => {
         assert.deepStrictEqual(problem(gone), { _tag: "NotFound", detail: Messages.bookingNotFound })
         // 404 before 403: a stranger learns nothing about a missing booking
         assert.strictEqual((yield* Effect.flip(service.cancel(bob, 12345)))._tag, "NotFound")
-        yield* service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+        yield* service.create(sessionOf(bob), stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
         yield* service.cancel(admin, (yield* bookings)[0]!.id)
         assert.lengthOf(yield* bookings, 0)
       })
@@ -207,9 +212,9 @@ describe("BookingsService (in-memory repositories)", () => {
     run(
       Effect.gen(function* () {
         const service = yield* BookingsService
-        yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-13"), undefined)
-        yield* service.create(bob, stay(TWIN, "2026-03-20", "2026-03-21"), undefined)
-        yield* service.create(alice, stay(TWIN, "2026-03-15", "2026-03-16"), undefined)
+        yield* service.create(sessionOf(alice), stay(TWIN, "2026-03-12", "2026-03-13"), undefined)
+        yield* service.create(sessionOf(bob), stay(TWIN, "2026-03-20", "2026-03-21"), undefined)
+        yield* service.create(sessionOf(alice), stay(TWIN, "2026-03-15", "2026-03-16"), undefined)
         const mine = yield* service.mine(alice, {})
         assert.deepStrictEqual(
           mine.map((b) => [b.user_id, b.date_from]),
@@ -231,15 +236,15 @@ describe("BookingsService (in-memory repositories)", () => {
     run(
       Effect.gen(function* () {
         const service = yield* BookingsService
-        const first = yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "k1")
-        const again = yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "k1")
+        const first = yield* service.create(sessionOf(alice), stay(TWIN, "2026-03-12", "2026-03-14"), "k1")
+        const again = yield* service.create(sessionOf(alice), stay(TWIN, "2026-03-12", "2026-03-14"), "k1")
         assert.deepStrictEqual(again, first)
         assert.lengthOf(yield* bookings, 1)
         assert.strictEqual(yield* created, 1)
         // the price of the key path is the room's price × nights, as the statement's
         assert.strictEqual((yield* bookings)[0]!.price, 1000)
         // keys are per user: Bob's "k1" is his own
-        yield* service.create(bob, stay(TWIN, "2026-03-12", "2026-03-14"), "k1")
+        yield* service.create(sessionOf(bob), stay(TWIN, "2026-03-12", "2026-03-14"), "k1")
         assert.lengthOf(yield* bookings, 2)
       })
     )
@@ -249,8 +254,10 @@ describe("BookingsService (in-memory repositories)", () => {
     run(
       Effect.gen(function* () {
         const service = yield* BookingsService
-        yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "k2")
-        const reused = yield* Effect.flip(service.create(alice, stay(TWIN, "2026-03-12", "2026-03-15"), "k2"))
+        yield* service.create(sessionOf(alice), stay(TWIN, "2026-03-12", "2026-03-14"), "k2")
+        const reused = yield* Effect.flip(
+          service.create(sessionOf(alice), stay(TWIN, "2026-03-12", "2026-03-15"), "k2")
+        )
         const [issue] = (reused as unknown as { detail: ReadonlyArray<ValidationIssue> }).detail
         assert.deepStrictEqual(
           [reused._tag, issue!.type, issue!.loc, issue!.input],
@@ -265,12 +272,14 @@ describe("BookingsService (in-memory repositories)", () => {
     run(
       Effect.gen(function* () {
         const service = yield* BookingsService
-        yield* service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
-        const full = yield* Effect.flip(service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), "k3"))
+        yield* service.create(sessionOf(bob), stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+        const full = yield* Effect.flip(
+          service.create(sessionOf(alice), stay(SINGLE, "2026-03-12", "2026-03-14"), "k3")
+        )
         assert.strictEqual(full._tag, "RoomUnavailable")
         assert.strictEqual((yield* BookingsTables).keys.size, 0)
         yield* service.cancel(bob, (yield* bookings)[0]!.id)
-        yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), "k3")
+        yield* service.create(sessionOf(alice), stay(SINGLE, "2026-03-12", "2026-03-14"), "k3")
         assert.deepStrictEqual(
           (yield* bookings).map((b) => b.user_id),
           [alice.id]
@@ -288,23 +297,29 @@ describe("BookingsService (in-memory repositories)", () => {
           const { failNext } = yield* BookingsTables
           for (const key of [undefined, "k4"]) {
             failNext.push(deadlock(), deadlock())
-            yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-13"), key)
+            yield* service.create(sessionOf(alice), stay(TWIN, "2026-03-12", "2026-03-13"), key)
           }
           assert.lengthOf(yield* bookings, 2)
 
           failNext.push(inventoryRefusal())
-          const refused = yield* Effect.flip(service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-13"), undefined))
+          const refused = yield* Effect.flip(
+            service.create(sessionOf(bob), stay(SINGLE, "2026-03-12", "2026-03-13"), undefined)
+          )
           assert.deepStrictEqual(problem(refused), { _tag: "RoomUnavailable", detail: Messages.roomSoldOut })
 
           failNext.push(numericOverflow())
-          const overflow = yield* Effect.flip(service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-13"), "k5"))
+          const overflow = yield* Effect.flip(
+            service.create(sessionOf(bob), stay(SINGLE, "2026-03-12", "2026-03-13"), "k5")
+          )
           const [issue] = (overflow as unknown as { detail: ReadonlyArray<ValidationIssue> }).detail
           assert.deepStrictEqual([overflow._tag, issue!.loc], ["ValidationError", ["body", "date_to"]])
           assert.include(issue!.msg, "2147483647")
 
           // four deadlocks in a row: the retries (3) are spent, and it is a defect (500), never a false answer
           failNext.push(deadlock(), deadlock(), deadlock(), deadlock())
-          const exit = yield* Effect.exit(service.create(bob, stay(SINGLE, "2026-03-20", "2026-03-21"), undefined))
+          const exit = yield* Effect.exit(
+            service.create(sessionOf(bob), stay(SINGLE, "2026-03-20", "2026-03-21"), undefined)
+          )
           assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Die")
           assert.lengthOf(yield* bookings, 2)
         })
@@ -317,13 +332,15 @@ describe("BookingsService (in-memory repositories)", () => {
       run(
         Effect.gen(function* () {
           const service = yield* BookingsService
-          const first = yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "legacy")
+          const first = yield* service.create(sessionOf(alice), stay(TWIN, "2026-03-12", "2026-03-14"), "legacy")
           const { keys } = yield* BookingsTables
           keys.get(`${alice.id}:legacy`)!.response = { status: "OK" }
-          const again = yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "legacy")
+          const again = yield* service.create(sessionOf(alice), stay(TWIN, "2026-03-12", "2026-03-14"), "legacy")
           assert.deepStrictEqual(again, first)
           yield* service.cancel(alice, first.id)
-          const gone = yield* Effect.flip(service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), "legacy"))
+          const gone = yield* Effect.flip(
+            service.create(sessionOf(alice), stay(TWIN, "2026-03-12", "2026-03-14"), "legacy")
+          )
           assert.deepStrictEqual(problem(gone), { _tag: "NotFound", detail: Messages.bookingNotFound })
           assert.lengthOf(yield* bookings, 0)
         })
@@ -335,7 +352,11 @@ describe("BookingsService (in-memory repositories)", () => {
       run(
         Effect.gen(function* () {
           const service = yield* BookingsService
-          const { booking } = yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+          const { booking } = yield* service.create(
+            sessionOf(alice),
+            stay(SINGLE, "2026-03-12", "2026-03-14"),
+            undefined
+          )
           yield* service.cancel(alice, booking.id)
           const kept = yield* service.get(alice, booking.id)
           assert.deepStrictEqual(kept, new Booking({ ...booking, status: "cancelled" }))
@@ -345,7 +366,7 @@ describe("BookingsService (in-memory repositories)", () => {
           assert.deepStrictEqual(yield* service.list({ status: "cancelled" }), [kept])
           assert.lengthOf(yield* all, 1)
           // its nights are free again
-          yield* service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+          yield* service.create(sessionOf(bob), stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
         })
       )
   )
@@ -354,7 +375,7 @@ describe("BookingsService (in-memory repositories)", () => {
     run(
       Effect.gen(function* () {
         const service = yield* BookingsService
-        const { booking } = yield* service.create(alice, stay(TWIN, "2026-03-12", "2026-03-14"), undefined)
+        const { booking } = yield* service.create(sessionOf(alice), stay(TWIN, "2026-03-12", "2026-03-14"), undefined)
         const denied = yield* Effect.flip(service.cancelCommand(bob, booking.id, undefined))
         assert.deepStrictEqual(problem(denied), { _tag: "Forbidden", detail: Messages.bookingNotYours })
         const missing = yield* Effect.flip(service.cancelCommand(bob, booking.id + 100, undefined))
@@ -370,7 +391,7 @@ describe("BookingsService (in-memory repositories)", () => {
         const reused = yield* Effect.flip(service.cancelCommand(alice, booking.id + 1, "c1"))
         assert.strictEqual(reused._tag, "ValidationError")
         // an admin cancels anyone's
-        const other = yield* service.create(bob, stay(TWIN, "2026-03-12", "2026-03-14"), undefined)
+        const other = yield* service.create(sessionOf(bob), stay(TWIN, "2026-03-12", "2026-03-14"), undefined)
         assert.strictEqual((yield* service.cancelCommand(admin, other.id, undefined)).status, "cancelled")
       })
     )
@@ -384,7 +405,11 @@ describe("BookingsService (in-memory repositories)", () => {
           const service = yield* BookingsService
           const dates = (from: string, to: string) =>
             new BookingDates({ date_from: DateString.make(from), date_to: DateString.make(to) })
-          const { booking } = yield* service.create(alice, stay(SINGLE, "2026-03-12", "2026-03-14"), undefined)
+          const { booking } = yield* service.create(
+            sessionOf(alice),
+            stay(SINGLE, "2026-03-12", "2026-03-14"),
+            undefined
+          )
           // overlapping its own nights: fine on a room of one unit
           const moved = yield* service.changeDates(alice, booking.id, dates("2026-03-13", "2026-03-16"), undefined)
           assert.deepStrictEqual(
@@ -392,8 +417,8 @@ describe("BookingsService (in-memory repositories)", () => {
             ["2026-03-13", "2026-03-16", 3000, "confirmed"]
           )
           // the night it left is free; the nights it took are not
-          yield* service.create(bob, stay(SINGLE, "2026-03-12", "2026-03-13"), undefined)
-          yield* service.create(bob, stay(SINGLE, "2026-03-17", "2026-03-19"), undefined)
+          yield* service.create(sessionOf(bob), stay(SINGLE, "2026-03-12", "2026-03-13"), undefined)
+          yield* service.create(sessionOf(bob), stay(SINGLE, "2026-03-17", "2026-03-19"), undefined)
           const full = yield* Effect.flip(
             service.changeDates(alice, booking.id, dates("2026-03-15", "2026-03-19"), "m1")
           )

@@ -18,6 +18,7 @@ import {
   type CommandCaller,
   type CommandOutcome
 } from "../../../src/Bookings/BookingsRepo.js"
+import { inStatement } from "../../../src/Auth/DeferredSession.js"
 import { partial } from "./Partial.js"
 
 interface KeyRow {
@@ -203,8 +204,16 @@ const BookingsRepoMemory = Layer.effect(
           }
         })
       })
+    // as `book_stay_in_session`: the session checked first (a fake session always stands), then `book`
+    const bookInSession: BookingsRepo["bookInSession"] = (session, request) =>
+      inStatement(session, (caller) =>
+        Effect.map(book({ ...request, userId: caller.userId }), (outcome) => [
+          { outcome: outcome._tag, outcome_: outcome }
+        ])
+      ).pipe(Effect.map((rows) => rows[0]!.outcome_))
     return partial<BookingsRepo>("BookingsRepo", {
       book,
+      bookInSession,
       cancel,
       changeDates,
       findById: (id) => Effect.sync(() => Option.fromNullable(state.bookings.find((b) => b.id === id))),
