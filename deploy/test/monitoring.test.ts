@@ -441,6 +441,15 @@ describe("what the monitoring queries, the app exports", () => {
       expect(fromServer(name), name).toBe(true)
     }
     expect(fromWorker("holds_expired_total")).toBe(true)
+    // the booking commands panel (docs/data.md BR-14): cancels and changes of dates by outcome, from the server
+    const commandsPanel = dashboard().panels.find((p) => p.title === "Booking commands per minute")
+    expect(commandsPanel?.targets.flatMap((t) => metricNames(t.expr)).sort()).toEqual([
+      "booking_cancels_total",
+      "booking_date_changes_total"
+    ])
+    for (const name of ["booking_cancels_total", "booking_date_changes_total"]) {
+      expect(fromServer(name), name).toBe(true)
+    }
   })
 
   it("the ServiceMonitor scrapes the `http` port of the server and worker Services at /metrics", () => {

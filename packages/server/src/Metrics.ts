@@ -101,6 +101,18 @@ const declareDomainCounters = (registers: Registers) => ({
     registers
   }),
   bookingsCreated: new Counter({ name: "bookings_created_total", help: "Bookings created", registers }),
+  bookingCancels: new Counter({
+    name: "booking_cancels_total",
+    help: "Cancellations asked of a booking (POST /bookings/{id}/cancel, DELETE /bookings/{id}) by outcome",
+    labelNames: ["outcome"] as const,
+    registers
+  }),
+  bookingDateChanges: new Counter({
+    name: "booking_date_changes_total",
+    help: "Changes of a booking's dates asked (POST /bookings/{id}/change-dates) by outcome",
+    labelNames: ["outcome"] as const,
+    registers
+  }),
   holdsCreated: new Counter({ name: "holds_created_total", help: "Holds placed (docs/api.md §8.9)", registers }),
   holdsConfirmed: new Counter({ name: "holds_confirmed_total", help: "Holds confirmed into bookings", registers }),
   holdsReleased: new Counter({

@@ -7,6 +7,7 @@ import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { Messages } from "@shum/domain/Messages"
 import { Array, Effect, Random } from "effect"
+import { Metrics } from "../src/Metrics.js"
 import { assertInventoryClean, countBookings, day, insertRoom, newUser, raw, soldByNight } from "./BookingsFixtures.js"
 import { TestServer } from "./support.js"
 
@@ -38,7 +39,68 @@ const takenPerNight = (roomId: number, from: number, to: number) =>
     )
   ).pipe(Effect.orDie)
 
+/** `booking_cancels_total` / `booking_date_changes_total` per `outcome` label, as this server counted them. */
+const counted = (name: "bookingCancels" | "bookingDateChanges") =>
+  Effect.flatMap(Metrics, ({ counters }) =>
+    Effect.promise(async () =>
+      Object.fromEntries((await counters[name].get()).values.map((v) => [String(v.labels["outcome"]), v.value]))
+    )
+  )
+
+/** What each outcome gained between `before` and `after` (outcomes that did not move left out). */
+const gained = (before: Record<string, number>, after: Record<string, number>) =>
+  Object.fromEntries(
+    Object.entries(after)
+      .map(([outcome, n]) => [outcome, n - (before[outcome] ?? 0)] as const)
+      .filter(([, n]) => n !== 0)
+  )
+
 layer(TestServer, { excludeTestServices: true, timeout: "120 seconds" })("booking commands (BR-14)", (it) => {
+  it.effect("metrics: booking_cancels_total and booking_date_changes_total count each command by outcome", () =>
+    Effect.gen(function* () {
+      const room = yield* insertRoom({ quantity: 1, price: 100 })
+      const [owner, other] = [yield* newUser(), yield* newUser()]
+      const cancels = yield* counted("bookingCancels")
+      const changes = yield* counted("bookingDateChanges")
+      const id = yield* book(owner.token, room.id, 3, 5)
+      const change = (body: unknown, bookingId: number = id, headers: Record<string, string> = {}) =>
+        raw("POST", `/bookings/${bookingId}/change-dates`, { token: owner.token, body, headers })
+      assert.strictEqual((yield* change(dates(3, 5))).status, 200)
+      assert.strictEqual((yield* change(dates(4, 6))).status, 200)
+      yield* book(other.token, room.id, 8, 9)
+      assert.strictEqual((yield* change(dates(7, 9))).status, 409)
+      assert.strictEqual((yield* change(dates(-2, 1))).status, 400)
+      assert.strictEqual((yield* change(dates(1, 200))).status, 422)
+      assert.strictEqual((yield* change(dates(5, 7), 999_999)).status, 404)
+      const keyed = { "idempotency-key": `move-${id}` }
+      assert.strictEqual((yield* change(dates(5, 7), id, keyed)).status, 200)
+      assert.strictEqual((yield* change(dates(5, 7), id, keyed)).status, 200)
+      assert.deepStrictEqual(gained(changes, yield* counted("bookingDateChanges")), {
+        unchanged: 1,
+        changed: 2,
+        sold_out: 1,
+        dates_refused: 2,
+        not_found: 1,
+        replayed: 1
+      })
+
+      const cancel = (token: string, bookingId: number = id) => raw("POST", `/bookings/${bookingId}/cancel`, { token })
+      assert.strictEqual((yield* cancel(other.token)).status, 403)
+      assert.strictEqual((yield* cancel(owner.token)).status, 200)
+      assert.strictEqual((yield* cancel(owner.token)).status, 409)
+      assert.strictEqual((yield* raw("DELETE", `/bookings/${id}`, { token: owner.token })).status, 404)
+      const beforeLast = yield* counted("bookingDateChanges")
+      assert.strictEqual((yield* change(dates(5, 7))).status, 409)
+      assert.deepStrictEqual(gained(cancels, yield* counted("bookingCancels")), {
+        forbidden: 1,
+        cancelled: 1,
+        already_cancelled: 1,
+        not_found: 1
+      })
+      assert.deepStrictEqual(gained(beforeLast, yield* counted("bookingDateChanges")), { already_cancelled: 1 })
+    })
+  )
+
   it.effect("cancel: 401, 422, 404, 403, then the booking kept as cancelled, its nights free; again 409", () =>
     Effect.gen(function* () {
       const room = yield* insertRoom({ quantity: 1, price: 1000 })

@@ -18,6 +18,8 @@ const CONTRACT: Record<string, readonly [string, ReadonlyArray<string>]> = {
   auth_refresh_tokens_total: ["counter", ["status"]],
   auth_failed_attempts_total: ["counter", ["reason"]],
   bookings_created_total: ["counter", []],
+  booking_cancels_total: ["counter", ["outcome"]],
+  booking_date_changes_total: ["counter", ["outcome"]],
   hotels_created_total: ["counter", []],
   rate_limit_requests_total: ["counter", ["endpoint"]],
   rate_limit_exceeded_total: ["counter", ["endpoint"]],

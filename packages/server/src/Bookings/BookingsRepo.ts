@@ -73,7 +73,8 @@ export interface CommandCaller {
 
 /** What a command on a booking did (`cancel_booking`, `change_booking_dates`, migration 0010), in their order. */
 export type CommandOutcome =
-  | { readonly _tag: "Done"; readonly booking: Booking }
+  /** `unchanged`: a change of dates to the dates it had (nothing moved). */
+  | { readonly _tag: "Done"; readonly booking: Booking; readonly unchanged?: boolean }
   /** The key's request was carried out before: its stored answer (a booking). */
   | { readonly _tag: "Replayed"; readonly booking: Booking }
   | { readonly _tag: "BookingNotFound" }
@@ -171,7 +172,10 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
         case "cancelled":
         case "changed":
         case "unchanged":
-          return Effect.map(Effect.orDie(decodeBooking(row.answer)), (booking) => ({ _tag: "Done", booking }) as const)
+          return Effect.map(
+            Effect.orDie(decodeBooking(row.answer)),
+            (booking) => ({ _tag: "Done", booking, unchanged: row.outcome === "unchanged" }) as const
+          )
         case "replay":
           return Effect.map(
             Effect.orDie(decodeBooking(row.answer)),

@@ -116,6 +116,34 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
     /** A command run once more when the database aborted it (a deadlock), as a booking is; then a defect. */
     const retried = retryAborted("BookingWriteAborted", "booking command")
 
+    /**
+     * The `outcome` label of `booking_cancels_total` and `booking_date_changes_total` (docs/operations.md §11):
+     * what the command's statement answered; `done` names the command's own success.
+     */
+    const outcomeLabel = (outcome: CommandOutcome, done: string) => {
+      switch (outcome._tag) {
+        case "Done":
+          return outcome.unchanged === true ? "unchanged" : done
+        case "Replayed":
+          return "replayed"
+        case "KeyReused":
+          return "key_reused"
+        case "BookingNotFound":
+          return "not_found"
+        case "NotYours":
+          return "forbidden"
+        case "AlreadyCancelled":
+          return "already_cancelled"
+        case "SoldOut":
+          return "sold_out"
+        default:
+          return "dates_refused"
+      }
+    }
+    const countCancel = (outcome: CommandOutcome) =>
+      Effect.sync(() => counters.bookingCancels.inc({ outcome: outcomeLabel(outcome, "cancelled") }))
+    const countDateChange = (label: string) => Effect.sync(() => counters.bookingDateChanges.inc({ outcome: label }))
+
     /** What any command on a booking may answer: the booking (done now, or replayed), or a refusal of the request. */
     const commandCommon = (
       outcome: CommandOutcome,
@@ -179,6 +207,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
           idempotency: keyed(idempotencyKey, ["cancel", bookingId])
         })
       ).pipe(
+        Effect.tap(countCancel),
         Effect.flatMap(
           (outcome) =>
             commandCommon(outcome, idempotencyKey, Messages.bookingNotYours) ??
@@ -193,6 +222,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
      */
     const cancel = (caller: AuthenticatedUser, bookingId: number) =>
       retried(repo.cancel({ bookingId, userId: caller.id, admin: isAdmin(caller), cancelledIsMissing: true })).pipe(
+        Effect.tap(countCancel),
         Effect.flatMap((outcome): Effect.Effect<void, NotFound | Forbidden> => {
           switch (outcome._tag) {
             case "Done":
@@ -220,7 +250,8 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
       idempotencyKey: string | undefined
     ) =>
       Effect.zipRight(
-        limits.check(dates, "body"),
+        // the stay limits' 422 is a refusal of the dates too, before anything is asked of the database
+        Effect.tapError(limits.check(dates, "body"), () => countDateChange("dates_refused")),
         Effect.flatMap(todayUtc, (today) =>
           retried(
             repo.changeDates({
@@ -235,6 +266,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
           )
         )
       ).pipe(
+        Effect.tap((outcome) => countDateChange(outcomeLabel(outcome, "changed"))),
         Effect.flatMap((outcome) => changeAnswer(outcome, idempotencyKey, dates)),
         Effect.withSpan("Bookings.changeDates", { captureStackTrace: false })
       )

@@ -188,7 +188,8 @@ const BookingsRepoMemory = Layer.effect(
           if (booking.status === "cancelled") return { _tag: "AlreadyCancelled" }
           if (request.from >= request.to) return { _tag: "StayInvalid" }
           if (request.from < request.today) return { _tag: "StayInPast" }
-          if (request.from === booking.date_from && request.to === booking.date_to) return { _tag: "Done", booking }
+          if (request.from === booking.date_from && request.to === booking.date_to)
+            return { _tag: "Done", booking, unchanged: true }
           const room = state.rooms.get(booking.room_id)!
           const full = fullNights(booking.room_id, request.from, request.to, room.quantity, booking.id)
           if (full.length > 0) return { _tag: "SoldOut", nights: full }
