@@ -17,6 +17,7 @@ import webhookLeases from "./migrations/0011_webhook_leases.js"
 import holdConfirmInPlace from "./migrations/0012_hold_confirm_in_place.js"
 import webhookRetention from "./migrations/0013_webhook_retention.js"
 import sessionInWrite from "./migrations/0014_session_in_write.js"
+import catalogueVersion from "./migrations/0015_catalogue_version.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -33,7 +34,8 @@ export const migrations = {
   "0011_webhook_leases": webhookLeases,
   "0012_hold_confirm_in_place": holdConfirmInPlace,
   "0013_webhook_retention": webhookRetention,
-  "0014_session_in_write": sessionInWrite
+  "0014_session_in_write": sessionInWrite,
+  "0015_catalogue_version": catalogueVersion
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

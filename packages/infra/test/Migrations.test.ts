@@ -166,6 +166,8 @@ const NEW_COLUMNS: Record<string, ReadonlyArray<string>> = {
     "duration_ms integer not null",
     "error text"
   ],
+  // docs/decisions.md D7: the catalogue's version, bumped by every catalogue write (0015)
+  catalogue_version: ["id boolean not null default true", "version bigint not null"],
   audit_log: [
     bigserial("audit_log"),
     "at timestamp with time zone not null default now()",
@@ -237,7 +239,16 @@ const CONSTRAINTS: Record<string, string> = {
   webhook_deliveries_event_id_fkey: "FOREIGN KEY (event_id) REFERENCES outbox_events(id)",
   webhook_attempts_pkey: "PRIMARY KEY (id)",
   webhook_attempts_delivery_id_fkey: cascade("delivery_id", "webhook_deliveries"),
-  audit_log_pkey: "PRIMARY KEY (id)"
+  audit_log_pkey: "PRIMARY KEY (id)",
+  catalogue_version_pkey: "PRIMARY KEY (id)",
+  catalogue_version_id_check: "CHECK (id)",
+  // 0015's deferred bump of the catalogue's version: a constraint trigger is a constraint too
+  ...Object.fromEntries(
+    ["countries", "cities", "hotels", "rooms", "facilities", "rooms_facilities"].map((table) => [
+      `${table}_catalogue_version`,
+      "TRIGGER DEFERRABLE INITIALLY DEFERRED"
+    ])
+  )
 }
 
 /** Indexes other than those backing the constraints above: "[UNIQUE ]table (key)". */
@@ -463,7 +474,8 @@ describe("Migrations", () => {
         [11, "webhook_leases"],
         [12, "hold_confirm_in_place"],
         [13, "webhook_retention"],
-        [14, "session_in_write"]
+        [14, "session_in_write"],
+        [15, "catalogue_version"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)
