@@ -274,6 +274,17 @@ export const rateLimit = (env: AppEnv) =>
     }))
   )
 
+/**
+ * The catalogue read cache (docs/decisions.md D7, `server/Catalogue/CatalogueCache.ts`): on unless
+ * `CATALOGUE_CACHE_ENABLED=false`; at most `CATALOGUE_CACHE_MAX_ENTRIES` answers and `CATALOGUE_CACHE_MAX_MB`
+ * MiB of them (bodies and keys), the least recently used going first.
+ */
+export const catalogueCache = Config.all({
+  enabled: withDefault(variable("CATALOGUE_CACHE_ENABLED", bool), true),
+  maxEntries: withDefault(variable("CATALOGUE_CACHE_MAX_ENTRIES", int(1, 10_000_000)), 10_000),
+  maxMb: withDefault(variable("CATALOGUE_CACHE_MAX_MB", int(1, 4096)), 16)
+}).pipe(Config.map((cache) => ({ ...cache, maxBytes: cache.maxMb * 1024 * 1024 })))
+
 /** Metrics are collected except under APP_ENV=test, unless ENABLE_METRICS_IN_TESTS. */
 export const metrics = (env: AppEnv) =>
   Config.map(withDefault(variable("ENABLE_METRICS_IN_TESTS", bool), false), (enabledInTests) => ({
@@ -509,6 +520,7 @@ export const settings = Effect.flatMap(appEnv, (env) =>
     logging: logging(env),
     rateLimit: rateLimit(env),
     metrics: metrics(env),
+    catalogueCache,
     images,
     imageJobs,
     worker,

@@ -7,7 +7,10 @@
  *   path, so cardinality stays bounded; unknown paths are `api_*` endpoint `unmatched`.
  * - `db_queries_total` / `db_query_duration_seconds` are really updated, timed by the database pool itself
  *   (`QueryMetricsLive`, the pool's `QueryObserver`), labelled by statement kind (`select`, `insert`, …).
- * - The `cache_*` metrics stay declared only: there is no response cache (D7).
+ * - `cache_hits_total{namespace="catalogue"}` and `cache_misses_total{namespace="catalogue"}` count the
+ *   catalogue read cache's answers (`Catalogue/CatalogueCache.ts`, D7), and `catalogue_cache_version_reads_total`
+ *   (ours) its reads of the catalogue's version, each shared by the requests waiting for it;
+ *   `cache_operations_total` and `cache_operation_duration_seconds` stay declared only.
  *   `db_connections_active/idle` and `users_active_total` stay 0 as in the original: `@effect/sql-pg`
  *   does not expose its pool's counters.
  * - `app_uptime_seconds` is current at every scrape rather than frozen at start-up.
@@ -154,19 +157,36 @@ const declareRateLimitMetrics = (registers: Registers, enabled: boolean) => {
   }
 }
 
-/** Declared with their names, types and labels, never updated: no response cache (D7), pool counters not exposed. */
+/** The catalogue read cache's counters (`Catalogue/CatalogueCache.ts`, docs/decisions.md D7). */
+const declareCacheMetrics = (registers: Registers, enabled: boolean) => {
+  const hits = new Counter({ name: "cache_hits_total", help: "Cache hits", labelNames: ["namespace"], registers })
+  const misses = new Counter({ name: "cache_misses_total", help: "Cache misses", labelNames: ["namespace"], registers })
+  const versionReads = new Counter({
+    name: "catalogue_cache_version_reads_total",
+    help: "Reads of the catalogue's version by the catalogue cache, each shared by the requests waiting for it",
+    registers
+  })
+  // the series made once: no label object per request
+  const catalogueHits = hits.labels({ namespace: "catalogue" })
+  const catalogueMisses = misses.labels({ namespace: "catalogue" })
+  return {
+    hit: () => enabled && catalogueHits.inc(),
+    miss: () => enabled && catalogueMisses.inc(),
+    versionRead: () => enabled && versionReads.inc()
+  }
+}
+
+/** Declared with their names, types and labels, never updated: pool counters not exposed. */
 const declareUnusedMetrics = (registers: Registers) => {
   new Counter({
     name: "cache_operations_total",
-    help: "Cache operations (no cache: never updated)",
+    help: "Cache operations (never updated)",
     labelNames: ["operation", "namespace"],
     registers
   })
-  new Counter({ name: "cache_hits_total", help: "Cache hits (no cache)", labelNames: ["namespace"], registers })
-  new Counter({ name: "cache_misses_total", help: "Cache misses (no cache)", labelNames: ["namespace"], registers })
   new Histogram({
     name: "cache_operation_duration_seconds",
-    help: "Cache operation duration (no cache)",
+    help: "Cache operation duration (never updated)",
     labelNames: ["operation", "namespace"],
     buckets: CACHE_BUCKETS,
     registers
@@ -375,6 +395,7 @@ export class Metrics extends Effect.Service<Metrics>()("server/Metrics", {
     declareAppMetrics(registers)
     const counters = declareDomainCounters(registers)
     const rateLimit = declareRateLimitMetrics(registers, enabled)
+    const cache = declareCacheMetrics(registers, enabled)
     declareUnusedMetrics(registers)
     const observeQuery = declareQueryMetrics(registers)
     const observeRequest = makeRequestObserver(declareRequestMetrics(registers), enabled)
@@ -384,6 +405,7 @@ export class Metrics extends Effect.Service<Metrics>()("server/Metrics", {
       counters,
       observeRequest,
       rateLimit,
+      cache,
       observeQuery,
       exposition: Effect.promise(() => registry.metrics())
     } as const

@@ -31,6 +31,7 @@ const CONTRACT: Record<string, readonly [string, ReadonlyArray<string>]> = {
   app_info: ["gauge", ["version"]],
   cache_hits_total: ["counter", ["namespace"]],
   cache_misses_total: ["counter", ["namespace"]],
+  catalogue_cache_version_reads_total: ["counter", []],
   cache_operation_duration_seconds: ["histogram", ["operation", "namespace"]],
   db_queries_total: ["counter", ["operation"]],
   db_query_duration_seconds: ["histogram", ["operation"]],
@@ -79,6 +80,9 @@ layer(makeTestServer(ENV), { excludeTestServices: true, timeout: "60 seconds" })
       assert.strictEqual((yield* requestFrom(refresher, refresh)).status, 401)
       assert.strictEqual((yield* requestFrom(refresher, refresh)).status, 429)
       yield* get("/hotels/123")
+      // the catalogue read cache (D7): a miss, then a hit
+      yield* get("/hotels?per_page=3")
+      yield* get("/hotels?per_page=3")
 
       const metrics = yield* scrape
       for (const [name, [type, labels]] of Object.entries(CONTRACT)) {
@@ -113,8 +117,17 @@ layer(makeTestServer(ENV), { excludeTestServices: true, timeout: "60 seconds" })
       assert.strictEqual(metrics.find("app_info")[0]?.labels["version"], "1.0.0")
       assert.isAbove(metrics.find("process_resident_memory_bytes")[0]?.value ?? 0, 0)
       assert.isAbove(metrics.find("app_uptime_seconds")[0]?.value ?? 0, 0)
-      // the cache is declared only (no cache, D7)
-      assert.lengthOf(metrics.find("cache_hits_total"), 0)
+      // the catalogue read cache (D7) counts its answers under namespace="catalogue"
+      for (const name of ["cache_hits_total", "cache_misses_total"]) {
+        const samples = metrics.find(name)
+        assert.deepStrictEqual(
+          samples.map((sample) => sample.labels),
+          [{ namespace: "catalogue" }],
+          name
+        )
+        assert.isAtLeast(samples[0]!.value, 1, name)
+      }
+      assert.isAtLeast(metrics.find("catalogue_cache_version_reads_total")[0]?.value ?? 0, 1)
       const apiBuckets = metrics
         .find("api_request_duration_seconds_bucket")
         .filter((s) => s.labels["endpoint"] === "/hotels/{hotel_id}")

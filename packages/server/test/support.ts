@@ -47,6 +47,11 @@ export interface TestServerOptions {
   readonly bcryptCost?: number
   /** Runs on the fresh, empty database before the server migrates it (e.g. legacy rows of an older schema). */
   readonly prepareDatabase?: (connection: DatabaseConnection & { readonly name: string }) => Effect.Effect<void>
+  /**
+   * A database another test server uses too (replicas on one database), instead of a fresh one of its own;
+   * its owner drops it.
+   */
+  readonly database?: DatabaseConnection & { readonly name: string }
 }
 
 export const TEST_BCRYPT_COST = 4
@@ -54,7 +59,9 @@ export const TEST_BCRYPT_COST = 4
 export const makeTestServer = (env: Record<string, string> = {}, options: TestServerOptions = {}) =>
   Layer.unwrapScoped(
     Effect.map(
-      Effect.tap(freshDatabase, (connection) => options.prepareDatabase?.(connection) ?? Effect.void),
+      options.database !== undefined
+        ? Effect.succeed(options.database)
+        : Effect.tap(freshDatabase, (connection) => options.prepareDatabase?.(connection) ?? Effect.void),
       (connection) =>
         HttpLive.pipe(
           Layer.provideMerge(ServicesLive),

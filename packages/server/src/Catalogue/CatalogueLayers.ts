@@ -1,9 +1,10 @@
 /**
  * The catalogue (docs/api.md §8.2–8.6) assembled: its repositories, its services (which need the repositories,
- * `Availability` and `Metrics`), and its HTTP groups.
+ * `Availability` and `Metrics`), its read cache, and its HTTP groups.
  */
 import { Layer } from "effect"
 import { AvailabilitySearch } from "./AvailabilitySearch.js"
+import { CatalogueCache } from "./CatalogueCache.js"
 import { CitiesRepo } from "./CitiesRepo.js"
 import { CitiesService } from "./CitiesService.js"
 import { CitiesLive } from "./CitiesHttp.js"
@@ -34,7 +35,9 @@ export const CatalogueServicesLive = Layer.mergeAll(
   CitiesService.Default,
   FacilitiesService.Default,
   HotelsService.Default,
-  RoomsService.Default
+  RoomsService.Default,
+  // the catalogue read cache (docs/decisions.md D7), used by the hotels' and rooms' handlers
+  CatalogueCache.Default
 )
 
 export { CitiesLive, CountriesLive, FacilitiesLive, HotelsLive, RoomsLive }

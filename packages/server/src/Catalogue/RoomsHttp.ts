@@ -3,16 +3,23 @@ import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { created } from "../Http/Location.js"
 import { Effect } from "effect"
-import { jsonText, preEncoded } from "../Http/PreEncoded.js"
+import { jsonText, preEncoded, preEncodedOne } from "../Http/PreEncoded.js"
+import { CatalogueCache } from "./CatalogueCache.js"
 import { RoomsService } from "./RoomsService.js"
 
 export const RoomsLive = HttpApiBuilder.group(ShumApi, "rooms", (handlers) =>
   Effect.gen(function* () {
     const rooms = yield* RoomsService
+    // the catalogue read cache (docs/decisions.md D7); availability is never cached
+    const cache = yield* CatalogueCache
     return handlers
-      .handle("list", ({ path, urlParams }) => preEncoded(rooms.list(path.hotel_id, urlParams)))
+      .handle("list", ({ path, urlParams }) =>
+        cache.serve("rooms.list", { ...path, ...urlParams }, preEncoded(rooms.list(path.hotel_id, urlParams)))
+      )
       .handle("available", ({ path, urlParams }) => jsonText(rooms.available(path.hotel_id, urlParams)))
-      .handle("get", ({ path }) => rooms.get(path.hotel_id, path.room_id))
+      .handle("get", ({ path }) =>
+        cache.serve("rooms.get", path, preEncodedOne(rooms.get(path.hotel_id, path.room_id)))
+      )
       .handle("create", ({ path, payload }) =>
         rooms.create(path.hotel_id, payload).pipe(created((id) => `/hotels/${path.hotel_id}/rooms/${id}`))
       )

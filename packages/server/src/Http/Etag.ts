@@ -1,6 +1,8 @@
 /**
- * D7: the catalogue is never cached server-side, so reads are always fresh; instead its `GET`s carry a
- * strong `ETag` computed from the body and answer `304` (empty body) to a matching `If-None-Match`.
+ * D7: the catalogue's `GET`s carry a strong `ETag` computed from the body and answer `304` (empty body) to a
+ * matching `If-None-Match`. Reads are always fresh: the server's catalogue cache (`Catalogue/CatalogueCache.ts`)
+ * serves only answers of the catalogue's current version, and computes each kept body's tag once
+ * (`rememberEtag`).
  * `Cache-Control: no-cache` lets clients and proxies keep a copy but revalidate it on every use.
  *
  * One generic step (`RequestPipeline.ts`) rather than per-handler code: it looks only at the final response,
@@ -47,6 +49,14 @@ export const isCatalogueRoute = (match: RouteMatch | undefined): boolean =>
 export const strongEtag = (body: Uint8Array): string =>
   `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`
 
+/** The tags of bodies the catalogue cache keeps (the same `Uint8Array` is answered on every hit). */
+const knownEtags = new WeakMap<Uint8Array, string>()
+
+/** Computes the body's tag once, for every response that answers with this very `Uint8Array`. */
+export const rememberEtag = (body: Uint8Array): void => {
+  if (!knownEtags.has(body)) knownEtags.set(body, strongEtag(body))
+}
+
 /**
  * RFC 9110 §13.1.2: `If-None-Match` is `*` or a list of entity tags, compared weakly (a `W/` prefix
  * is ignored).
@@ -67,7 +77,7 @@ export const withValidators = (
   response: HttpServerResponse.HttpServerResponse
 ): HttpServerResponse.HttpServerResponse => {
   if (response.status !== 200 || response.body._tag !== "Uint8Array") return response
-  const tag = strongEtag(response.body.body)
+  const tag = knownEtags.get(response.body.body) ?? strongEtag(response.body.body)
   const validators = { etag: tag, "cache-control": "no-cache" }
   return ifNoneMatchHits(request.headers["if-none-match"], tag)
     ? HttpServerResponse.empty({

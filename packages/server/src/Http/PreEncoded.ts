@@ -6,6 +6,8 @@
  * what the encoding would, field for field and in the same order, without validating every field of every
  * row again — for a page of hotels with all their rooms that validation was most of the request's CPU
  * (`npm run bench`). `test/PreEncoded.test.ts` checks that each of these models still encodes to itself.
+ * A single `Hotel` or `Room` is answered the same way (`preEncodedOne`) so that the catalogue cache
+ * (`Catalogue/CatalogueCache.ts`) keeps the body the client receives.
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { Hotel, HotelWithRooms } from "@shum/domain/Hotels"
@@ -19,6 +21,12 @@ export const preEncoded = <E, R>(
   effect: Effect.Effect<ReadonlyArray<SelfEncoding>, E, R>
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
   Effect.map(effect, (values) => HttpServerResponse.unsafeJson(values))
+
+/** `200` with one value as JSON: a single hotel or room, answered so the catalogue cache can keep its body. */
+export const preEncodedOne = <E, R>(
+  effect: Effect.Effect<Hotel | Room, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
+  Effect.map(effect, (value) => HttpServerResponse.unsafeJson(value))
 
 /** `200` with a JSON text built elsewhere (by PostgreSQL: `Catalogue/AvailabilitySearch.ts`), as it is. */
 export const jsonText = <E, R>(

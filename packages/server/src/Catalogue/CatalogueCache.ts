@@ -1,0 +1,215 @@
+/**
+ * The catalogue read cache (docs/decisions.md D7): the encoded bodies of the catalogue's `GET`s kept in
+ * process memory, each stamped with the catalogue's version it was read under, and served only while
+ * PostgreSQL still holds that version — so a hit is byte for byte what the database would answer.
+ *
+ * - The version (`catalogue_version`, migration 0015, docs/data.md §1.13c) is raised in the same transaction
+ *   as every write to a table these answers read, whichever replica, tool or script wrote it. Every request
+ *   reads it (`SELECT version FROM catalogue_version`), and a cached answer is used only when stamped with
+ *   exactly the version read; otherwise the endpoint runs as always and its answer is kept, stamped with
+ *   that version, which was read before the answer's own statement started (a write committed in between
+ *   leaves the answer newer than its stamp: it can only miss later, never be stale).
+ * - Reads of the version are shared: a request waits for the next read that starts after it arrived, and one
+ *   read serves every request that arrived before it started. Any write committed before a request arrived is
+ *   committed before that read starts, so the request sees it. At most one read runs at a time; under load
+ *   one statement serves many requests, and a lone request costs one short statement instead of its query.
+ * - A new version empties the cache (every kept answer is from an older one); otherwise the least recently
+ *   used answers go first beyond `CATALOGUE_CACHE_MAX_ENTRIES` or `CATALOGUE_CACHE_MAX_MB`.
+ * - Only `200` answers are kept; errors (404, 422) run as before. The key is the endpoint and its decoded
+ *   parameters (path and query), so spellings of one request share an answer and nothing else — the
+ *   answers depend on nothing but those and the database (no caller, no clock).
+ * - The kept answer's strong `ETag` is computed once (`Http/Etag.ts`), so a hit, `304` or not, hashes nothing.
+ * - `CATALOGUE_CACHE_ENABLED=false` runs every read as if there were no cache (no version read either).
+ * - `cache_hits_total{namespace="catalogue"}`, `cache_misses_total{namespace="catalogue"}` and
+ *   `catalogue_cache_version_reads_total` (`Metrics.ts`).
+ */
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { AppConfig } from "@shum/infra/Config"
+import { Deferred, Effect, FiberId, Runtime } from "effect"
+import { rememberEtag } from "../Http/Etag.js"
+import { Metrics } from "../Metrics.js"
+
+/** The endpoints whose answers are kept (`group.endpoint`, as `Http/RouteTable.ts` names them). */
+export type CachedEndpoint = "hotels.list" | "hotels.get" | "rooms.list" | "rooms.get"
+
+interface Entry {
+  readonly version: number
+  readonly body: Uint8Array
+  readonly contentType: string
+  readonly bytes: number
+}
+
+/** Rough per-entry overhead (the Map's slot, the entry object), added to the body and the key. */
+const ENTRY_OVERHEAD = 96
+
+/** `{ b: 1, a: "x", c: undefined }` → `&a="x"&b=1`: one key however the parameters were spelled or ordered. */
+export const keyOf = (endpoint: CachedEndpoint, params: Readonly<Record<string, unknown>>): string => {
+  let key: string = endpoint
+  for (const name of Object.keys(params).sort()) {
+    const value = params[name]
+    if (value !== undefined) key += `&${name}=${JSON.stringify(value)}`
+  }
+  return key
+}
+
+/**
+ * The kept answers of one version, least recently used first (a `Map` keeps insertion order; a hit moves its
+ * entry to the end), bounded by entries and by bytes (body, key and `ENTRY_OVERHEAD`).
+ */
+export class AnswerStore {
+  private readonly entries = new Map<string, Entry>()
+  private total = 0
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBytes: number
+  ) {}
+
+  get size() {
+    return { entries: this.entries.size, bytes: this.total }
+  }
+
+  /** The entry of `key` if it was kept under `version`, now the most recently used. */
+  get(key: string, version: number): Entry | undefined {
+    const entry = this.entries.get(key)
+    if (entry === undefined || entry.version !== version) return undefined
+    this.entries.delete(key)
+    this.entries.set(key, entry)
+    return entry
+  }
+
+  set(key: string, version: number, body: Uint8Array, contentType: string): void {
+    const bytes = body.byteLength + key.length * 2 + ENTRY_OVERHEAD
+    this.delete(key)
+    if (bytes > this.maxBytes) return
+    this.entries.set(key, { version, body, contentType, bytes })
+    this.total += bytes
+    for (const [oldest, entry] of this.entries) {
+      if (this.entries.size <= this.maxEntries && this.total <= this.maxBytes) break
+      this.entries.delete(oldest)
+      this.total -= entry.bytes
+    }
+  }
+
+  delete(key: string): void {
+    const entry = this.entries.get(key)
+    if (entry === undefined) return
+    this.entries.delete(key)
+    this.total -= entry.bytes
+  }
+
+  clear(): void {
+    this.entries.clear()
+    this.total = 0
+  }
+}
+
+/**
+ * `read`, shared: each call waits for a run of `read` that starts after the call, and one run answers every
+ * call made before it started. At most one runs at a time: calls made while one runs wait for the next, which
+ * starts when it ends. (Joining the running one would be wrong: it may have read before a write the caller
+ * saw committed.)
+ */
+export const sharedReads = <A, E>(read: Effect.Effect<A, E>): Effect.Effect<Effect.Effect<A, E>> =>
+  Effect.map(Effect.runtime<never>(), (runtime) => {
+    const runFork = Runtime.runFork(runtime)
+    let running = false
+    let next: Deferred.Deferred<A, E> | undefined
+
+    const start = (done: Deferred.Deferred<A, E>) => {
+      running = true
+      runFork(
+        Effect.flatMap(Effect.exit(read), (exit) => {
+          running = false
+          const waiting = next
+          next = undefined
+          if (waiting !== undefined) start(waiting)
+          return Deferred.done(done, exit)
+        })
+      )
+    }
+
+    return Effect.suspend(() => {
+      if (!running) {
+        const done = Deferred.unsafeMake<A, E>(FiberId.none)
+        start(done)
+        return Deferred.await(done)
+      }
+      next ??= Deferred.unsafeMake<A, E>(FiberId.none)
+      return Deferred.await(next)
+    })
+  })
+
+export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/CatalogueCache", {
+  effect: Effect.gen(function* () {
+    const { catalogueCache: settings } = yield* AppConfig
+    const sql = yield* SqlClient.SqlClient
+    const metrics = yield* Metrics
+
+    const store = new AnswerStore(settings.maxEntries, settings.maxBytes)
+    /** The version the last read returned; entries of any other are dead. */
+    let latest: number | undefined
+    const counts = { hits: 0, misses: 0, versionReads: 0 }
+
+    const readVersion = Effect.suspend(() => {
+      counts.versionReads++
+      metrics.cache.versionRead()
+      return sql<{ version: number | string }>`SELECT version FROM catalogue_version`
+    }).pipe(
+      Effect.map((rows) => Number(rows[0]!.version)),
+      Effect.tap((version) =>
+        Effect.sync(() => {
+          if (version !== latest) {
+            store.clear()
+            latest = version
+          }
+        })
+      ),
+      Effect.orDie
+    )
+
+    const currentVersion = yield* sharedReads(readVersion)
+
+    const keep = (key: string, version: number, response: HttpServerResponse.HttpServerResponse) => {
+      // a newer version was read meanwhile: this answer can never be served
+      if (version !== latest || response.status !== 200 || response.body._tag !== "Uint8Array") return
+      rememberEtag(response.body.body)
+      store.set(key, version, response.body.body, response.body.contentType)
+    }
+
+    /**
+     * The endpoint's answer: the kept one when it was read under the current version, else `answer`, run and
+     * kept. `answer` must be the endpoint's whole success response (a JSON body, `Http/PreEncoded.ts`).
+     */
+    const serve = <E, R>(
+      endpoint: CachedEndpoint,
+      params: Readonly<Record<string, unknown>>,
+      answer: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+    ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
+      Effect.flatMap(currentVersion, (version) => {
+        const key = keyOf(endpoint, params)
+        const entry = store.get(key, version)
+        if (entry !== undefined) {
+          counts.hits++
+          metrics.cache.hit()
+          return Effect.succeed(HttpServerResponse.uint8Array(entry.body, { contentType: entry.contentType }))
+        }
+        counts.misses++
+        metrics.cache.miss()
+        return Effect.tap(answer, (response) => Effect.sync(() => keep(key, version, response)))
+      })
+
+    const uncached = <E, R>(
+      _endpoint: CachedEndpoint,
+      _params: Readonly<Record<string, unknown>>,
+      answer: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+    ) => answer
+
+    return {
+      serve: settings.enabled ? serve : uncached,
+      /** What is kept now and what happened so far (tests). */
+      stats: () => ({ ...store.size, ...counts })
+    } as const
+  })
+}) {}
