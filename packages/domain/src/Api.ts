@@ -4,6 +4,7 @@
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
+import { AuditApi } from "./AuditApi.js"
 import { AuthApi } from "./AuthApi.js"
 import { BookingsApi } from "./BookingsApi.js"
 import { CitiesApi } from "./CitiesApi.js"
@@ -36,6 +37,7 @@ export class ShumApi extends HttpApi.make("shum")
   .add(CitiesApi)
   .add(WebhooksApi)
   .add(HoldsApi)
+  .add(AuditApi)
   // Any endpoint may meet a database outage (503, E-91) or an unexpected failure (500, E-92/E-93).
   .addError(InternalError)
   .addError(ServiceUnavailable)

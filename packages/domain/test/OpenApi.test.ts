@@ -78,7 +78,8 @@ const INVENTORY: ReadonlyArray<readonly [method: string, path: string, access: A
   ["post", "/holds", "user"],
   ["get", "/holds/{hold_id}", "user"],
   ["post", "/holds/{hold_id}/confirm", "user"],
-  ["delete", "/holds/{hold_id}", "user"]
+  ["delete", "/holds/{hold_id}", "user"],
+  ["get", "/audit", "admin"]
 ]
 
 const TAGS = [
@@ -93,7 +94,8 @@ const TAGS = [
   "Страны",
   "Города",
   "Вебхуки",
-  "Удержания"
+  "Удержания",
+  "Аудит"
 ]
 
 const spec = OpenApi.fromApi(ShumApi)
@@ -131,8 +133,8 @@ describe("OpenAPI document", () => {
     assert.strictEqual(API_VERSION, spec.info.version)
   })
 
-  it("has exactly the 68 operations of docs/api.md §13, system first, then in registration order", () => {
-    assert.strictEqual(INVENTORY.length, 68)
+  it("has exactly the 69 operations of docs/api.md §13, system first, then in registration order", () => {
+    assert.strictEqual(INVENTORY.length, 69)
     // The document groups operations by path (first appearance), each path's methods in registration order.
     const paths = [...new Set(INVENTORY.map(([, path]) => path))]
     const expected = paths.flatMap((path) =>
@@ -167,7 +169,7 @@ describe("OpenAPI document", () => {
       ids.add(operation.operationId)
       assert.strictEqual(operation.tags.length, 1, key)
     }
-    assert.strictEqual(ids.size, 68)
+    assert.strictEqual(ids.size, 69)
   })
 
   it("asks for credentials on exactly the protected operations (D1)", () => {

@@ -334,6 +334,16 @@ export const holds = Config.all({
 })
 
 /**
+ * The audit log's sign-in failure bursts (docs/decisions.md D17): `AUDIT_SIGN_IN_BURST_THRESHOLD` failed
+ * sign-ins for one e-mail or from one client address within `AUDIT_SIGN_IN_BURST_WINDOW_SECONDS` make one
+ * `auth.sign_in_failed_burst` row per window, never one per failure.
+ */
+export const audit = Config.all({
+  signInBurstThreshold: withDefault(variable("AUDIT_SIGN_IN_BURST_THRESHOLD", int(2, 1_000_000)), 10),
+  signInBurstWindowSeconds: withDefault(variable("AUDIT_SIGN_IN_BURST_WINDOW_SECONDS", int(1, 86_400)), 300)
+})
+
+/**
  * The image job stream (`ImageJobs.ts`): `IMAGE_STREAM` (key prefix), how long a delivered job may stay
  * unacknowledged before another worker takes it over, how long one job may run, the first retry's delay;
  * and sharp's `IMAGE_MAX_INPUT_PIXELS` (the decompression-bomb guard of the upload and the worker).
@@ -526,6 +536,7 @@ export const settings = Effect.flatMap(appEnv, (env) =>
     worker,
     stays,
     holds,
+    audit,
     admin,
     telemetry,
     webhooks

@@ -18,6 +18,7 @@ import holdConfirmInPlace from "./migrations/0012_hold_confirm_in_place.js"
 import webhookRetention from "./migrations/0013_webhook_retention.js"
 import sessionInWrite from "./migrations/0014_session_in_write.js"
 import catalogueVersion from "./migrations/0015_catalogue_version.js"
+import auditLogIndexes from "./migrations/0016_audit_log_indexes.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -35,7 +36,8 @@ export const migrations = {
   "0012_hold_confirm_in_place": holdConfirmInPlace,
   "0013_webhook_retention": webhookRetention,
   "0014_session_in_write": sessionInWrite,
-  "0015_catalogue_version": catalogueVersion
+  "0015_catalogue_version": catalogueVersion,
+  "0016_audit_log_indexes": auditLogIndexes
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

@@ -288,7 +288,11 @@ const INDEXES: Record<string, string> = {
   ix_webhook_attempts_delivery: "webhook_attempts (delivery_id, id)",
   ix_audit_log_entity: "audit_log (entity, entity_id, id)",
   ix_audit_log_actor: "audit_log (actor_id, id)",
-  ix_audit_log_at: "audit_log (at)"
+  ix_audit_log_at: "audit_log (at)",
+  // docs/decisions.md D17: GET /audit's filters, each in id order (0016)
+  ix_audit_log_action: "audit_log (action, id)",
+  ix_audit_log_entity_only: "audit_log (entity, id)",
+  ix_audit_log_at_id: "audit_log (at, id)"
 }
 
 interface Schema {
@@ -475,7 +479,8 @@ describe("Migrations", () => {
         [12, "hold_confirm_in_place"],
         [13, "webhook_retention"],
         [14, "session_in_write"],
-        [15, "catalogue_version"]
+        [15, "catalogue_version"],
+        [16, "audit_log_indexes"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

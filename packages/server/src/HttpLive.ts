@@ -9,6 +9,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import { ShumApi } from "@shum/domain/Api"
 import { AppConfig } from "@shum/infra/Config"
 import { Effect, Layer } from "effect"
+import { AuditLive } from "./Audit/AuditHttp.js"
 import { AuthLive } from "./Auth/AuthHttp.js"
 import { SecurityLive } from "./Auth/AuthMiddleware.js"
 import { BookingsLive } from "./Bookings/BookingsHttp.js"
@@ -39,7 +40,8 @@ const GroupsLive = Layer.mergeAll(
   ImagesLive,
   CountriesLive,
   CitiesLive,
-  WebhooksLive
+  WebhooksLive,
+  AuditLive
 )
 
 /**

@@ -128,7 +128,13 @@ const declareDomainCounters = (registers: Registers) => ({
     help: "Holds this process found past expires_at (a confirm, a release, the sweep)",
     registers
   }),
-  hotelsCreated: new Counter({ name: "hotels_created_total", help: "Hotels created", registers })
+  hotelsCreated: new Counter({ name: "hotels_created_total", help: "Hotels created", registers }),
+  auditRows: new Counter({
+    name: "audit_rows_total",
+    help: "Audit log rows written by action (docs/decisions.md D17; a write rolled back after it still counts)",
+    labelNames: ["action"] as const,
+    registers
+  })
 })
 
 /** The rate limiter's counters (`RateLimit/Middleware.ts`). */

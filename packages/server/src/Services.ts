@@ -9,6 +9,9 @@ import { Outbox } from "@shum/infra/Outbox"
 import { Redis } from "@shum/infra/Redis"
 import { ImageProcessor } from "@shum/worker/ImageProcessor"
 import { Effect, Layer, Option } from "effect"
+import { AuditService } from "./Audit/AuditService.js"
+import { AuditTrail } from "./Audit/AuditTrail.js"
+import { FailureCountsMemory, FailureCountsRedis, SignInBursts } from "./Audit/SignInBursts.js"
 import { AuthService } from "./Auth/AuthService.js"
 import { Passwords } from "./Auth/Passwords.js"
 import { RefreshTokens } from "./Auth/RefreshTokens.js"
@@ -30,12 +33,14 @@ import { UsersService } from "./Users/UsersService.js"
 import { WebhooksService } from "./Webhooks/WebhooksService.js"
 
 /**
- * Rate limiter, image job stream, worker heartbeats and health probe on one Redis. (Revoked tokens live in
+ * Rate limiter, sign-in failure counts (docs/decisions.md D17), image job stream, worker heartbeats and health
+ * probe on one Redis. (Revoked tokens live in
  * PostgreSQL, in both modes: docs/decisions.md D13.)
  */
 export const RedisServicesLive = (connection: RedisConnection) =>
   Layer.mergeAll(
     RateLimiterRedis(),
+    FailureCountsRedis(),
     ImageJobsRedisLive,
     WorkerStatusRedis,
     Layer.effect(
@@ -47,6 +52,7 @@ export const RedisServicesLive = (connection: RedisConnection) =>
 /** The same services in process memory (the embedded default, tests); workers = the in-process one, if running. */
 export const InProcessServicesLive = Layer.mergeAll(
   RateLimiterMemory,
+  FailureCountsMemory,
   WorkerStatusFromJobs.pipe(Layer.provideMerge(ImageJobsMemoryLive))
 )
 
@@ -70,7 +76,9 @@ const SlicesLive = Layer.mergeAll(
   BookingsServicesLive,
   HoldsService.Default,
   ImagesService.Default,
-  WebhooksService.Default
+  WebhooksService.Default,
+  AuditService.Default,
+  SignInBursts.Default
 )
 
 /**
@@ -89,7 +97,9 @@ const SharedLive = Layer.mergeAll(
   ImagesRepo.Default,
   ImageProcessor.Default,
   // the transactional outbox (docs/decisions.md D16): written by the slices' repositories and the tests
-  Outbox.Default
+  Outbox.Default,
+  // the audit trail (docs/decisions.md D17): written by the slices' services in their transactions
+  AuditTrail.Default
 )
 
 /** One of each per process: the metrics registry and the shutdown state. */

@@ -43,7 +43,8 @@ const TAGS = [
   "Страны",
   "Города",
   "Вебхуки",
-  "Удержания"
+  "Удержания",
+  "Аудит"
 ]
 
 /** A fresh browser profile per run, removed afterwards; requests off `origin` are aborted and recorded. */

@@ -177,9 +177,18 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("outbox 
         ]
       )
       assert.deepInclude(events[0]!.data, { id: hotelId, title, address: "ул. Новая, 2" })
-      assert.deepStrictEqual(events[1]!.data, { id: hotelId, hotel_id: hotelId, address: "ул. Другая, 3" })
+      // an update carries the before/after of the changed fields (docs/decisions.md D16, D17)
+      assert.deepStrictEqual(events[1]!.data, {
+        id: hotelId,
+        hotel_id: hotelId,
+        changes: { address: { before: "ул. Новая, 2", after: "ул. Другая, 3" } }
+      })
       assert.deepInclude(events[2]!.data, { id: roomId, title: "Люкс", price: 9000, quantity: 3 })
-      assert.deepStrictEqual(events[3]!.data, { id: roomId, hotel_id: hotelId, price: 9500 })
+      assert.deepStrictEqual(events[3]!.data, {
+        id: roomId,
+        hotel_id: hotelId,
+        changes: { price: { before: 9000, after: 9500 } }
+      })
     })
   )
 

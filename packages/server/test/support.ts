@@ -13,6 +13,7 @@ import { databaseUrl, freshDatabase, randomName } from "@shum/infra/Testing"
 import { ConfigProvider, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import pg from "pg"
 import { BcryptCost, Passwords } from "../src/Auth/Passwords.js"
+import { FailureCountsMemory } from "../src/Audit/SignInBursts.js"
 import { HttpLive } from "../src/HttpLive.js"
 import { QueryMetricsLive } from "../src/Metrics.js"
 import type { RateLimiter } from "../src/RateLimit/RateLimiter.js"
@@ -66,8 +67,10 @@ export const makeTestServer = (env: Record<string, string> = {}, options: TestSe
         HttpLive.pipe(
           Layer.provideMerge(ServicesLive),
           Layer.provide(options.services ?? InProcessServicesLive),
-          // the image job stream in memory, unless `services` brings its own (`RedisServicesLive` does)
+          // the image job stream and the sign-in failure counts in memory, unless `services` brings its own
+          // (`RedisServicesLive` does)
           Layer.provide(ImageJobsMemoryLive),
+          Layer.provide(FailureCountsMemory),
           Layer.provideMerge(Database.layer(connection, { poolSize: 5 }).pipe(Layer.provide(QueryMetricsLive))),
           Layer.provideMerge(layerTestChecked(env["ROOT_PATH"] ?? "")),
           Layer.provideMerge(AppConfig.Default),

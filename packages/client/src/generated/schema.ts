@@ -1051,6 +1051,26 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  "/audit": {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Read the audit log
+     * @description Admin only. Every write by an admin (catalogue, images, users, webhooks) and every burst of failed sign-ins, newest first: `entity`, `entity_id`, `actor_id`, `action` and the time range `from` (inclusive) to `to` (exclusive) filter; `limit` (1..100, default 20) rows per page, `next_cursor` pages on.
+     */
+    get: operations["listAudit"]
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
 }
 export type webhooks = Record<string, never>
 export interface components {
@@ -2400,6 +2420,72 @@ export interface components {
       /** @enum {number} */
       status: 410
       detail: string
+    }
+    /**
+     * @description The kind of entity a row is about (`sign_in`: a sign-in failure burst, its id the e-mail)
+     * @enum {string}
+     */
+    AuditEntity: "country" | "city" | "facility" | "hotel" | "room" | "image" | "user" | "webhook" | "sign_in"
+    /**
+     * @description Newest first; pass `next_cursor` as `cursor` for the next page (`null`: no more).
+     * @example {
+     *       "items": [
+     *         {
+     *           "id": 42,
+     *           "at": "2026-11-20T10:15:30.123Z",
+     *           "actor_id": 1,
+     *           "actor_email": "admin@example.com",
+     *           "action": "room.updated",
+     *           "entity": "room",
+     *           "entity_id": "12",
+     *           "changes": {
+     *             "price": {
+     *               "before": 3000,
+     *               "after": 3500
+     *             }
+     *           },
+     *           "request_id": "5f0c6d0e-8a3b-4c1e-9f55-2f4de2c1a9b7"
+     *         }
+     *       ],
+     *       "next_cursor": "YXVkaXQ6NDI"
+     *     }
+     */
+    AuditPage: {
+      items: components["schemas"]["AuditEntry"][]
+      next_cursor: string | null
+    }
+    /**
+     * @description One audited write: who (`actor_id`, `actor_email`; none for a sign-in burst), what (`action`, `entity`, `entity_id`), the before/after of the fields it changed, the request's `X-Request-Id` and when.
+     * @example {
+     *       "id": 42,
+     *       "at": "2026-11-20T10:15:30.123Z",
+     *       "actor_id": 1,
+     *       "actor_email": "admin@example.com",
+     *       "action": "room.updated",
+     *       "entity": "room",
+     *       "entity_id": "12",
+     *       "changes": {
+     *         "price": {
+     *           "before": 3000,
+     *           "after": 3500
+     *         }
+     *       },
+     *       "request_id": "5f0c6d0e-8a3b-4c1e-9f55-2f4de2c1a9b7"
+     *     }
+     */
+    AuditEntry: {
+      id: components["schemas"]["Int"]
+      at: components["schemas"]["Timestamp"]
+      actor_id: components["schemas"]["Int"] | null
+      actor_email: string | null
+      action: string
+      entity: string
+      entity_id: string | null
+      /** @description The changed fields, each `{before, after}` (a create: `after` only; a delete: `before` only); a password or secret is `[redacted]`. A sign-in burst: `count`, `email`, `client_address`, `window_seconds`. */
+      changes: {
+        [key: string]: unknown
+      }
+      request_id: string | null
     }
   }
   responses: never
@@ -10115,6 +10201,122 @@ export interface operations {
         }
         content: {
           "application/problem+json": components["schemas"]["HoldExpired"]
+        }
+      }
+      /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */
+      422: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ValidationError"]
+        }
+      }
+      /** @description Rate limit exceeded; see `Retry-After` and the `RateLimit-*` headers. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying. */
+          "Retry-After"?: number
+          /** @description Requests allowed in the window (the tighter of the general and auth limits). */
+          "RateLimit-Limit"?: number
+          /** @description Requests left in the current window. */
+          "RateLimit-Remaining"?: number
+          /** @description Seconds until the window frees a request. */
+          "RateLimit-Reset"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["RateLimited"]
+        }
+      }
+      /** @description An unexpected error; the server logged it with the request id. */
+      500: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["InternalError"]
+        }
+      }
+      /** @description A dependency is unavailable (the database; for an upload, the image job queue): nothing was stored. Retry after `Retry-After` seconds. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying: the dependency is expected back soon. */
+          "Retry-After"?: number
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["ServiceUnavailable"]
+        }
+      }
+    }
+  }
+  listAudit: {
+    parameters: {
+      query?: {
+        entity?: components["schemas"]["AuditEntity"]
+        /** @description Rows about this entity's id (with `entity`; a sign-in burst's is the e-mail or address) */
+        entity_id?: string
+        /** @description Rows of this actor (a user's id) */
+        actor_id?: number
+        /** @description Rows of this action (`hotel.updated`) */
+        action?: string
+        /** @description An RFC 3339 time with its offset (`Z` or `±HH:MM`), years 0001 to 9999 */
+        from?: string
+        /** @description An RFC 3339 time with its offset (`Z` or `±HH:MM`), years 0001 to 9999 */
+        to?: string
+        /** @description `next_cursor` of the previous page, as it is (opaque) */
+        cursor?: string
+        /** @description Rows per page, 1..100 (default 20) */
+        limit?: number
+      }
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Newest first; pass `next_cursor` as `cursor` for the next page (`null`: no more). */
+      200: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/json": components["schemas"]["AuditPage"]
+        }
+      }
+      /** @description No valid access token (cookie `access_token` or `Authorization: Bearer`). */
+      401: {
+        headers: {
+          /** @description `Bearer`: when the access token was missing or not valid. */
+          "WWW-Authenticate"?: "Bearer"
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Unauthorized"]
+        }
+      }
+      /** @description Signed in, but without the right for this operation (docs/decisions.md D1). */
+      403: {
+        headers: {
+          /** @description Present when the request had query parameters this operation does not declare: they were ignored (as the original service ignored them) and are named here, percent-encoded, e.g. `299 - "unknown query parameter ignored: colour"`. Clients may ignore it; it is meant for the developer who sent them. */
+          Warning?: string
+          [name: string]: unknown
+        }
+        content: {
+          "application/problem+json": components["schemas"]["Forbidden"]
         }
       }
       /** @description Request validation failed; `detail` lists every problem (FastAPI format: `type`, `loc`, `msg`, `input`). `input` repeats at most 200 characters of the value (cut with `…`) and is left out for password fields; JSON nested deeper than 64 levels is a `json_too_deep` problem. */

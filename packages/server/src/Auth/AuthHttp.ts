@@ -5,6 +5,8 @@ import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { CurrentUser } from "@shum/domain/Security"
 import { Clock, Duration, Effect } from "effect"
+import { SignInBursts } from "../Audit/SignInBursts.js"
+import { clientAddressOf } from "../Http/ClientAddress.js"
 import { locateCreated } from "../Http/Location.js"
 import { AuthService } from "./AuthService.js"
 
@@ -28,6 +30,7 @@ const withCookie = (value: string, maxAgeSeconds: number, secure: boolean) =>
 export const AuthLive = HttpApiBuilder.group(ShumApi, "auth", (handlers) =>
   Effect.gen(function* () {
     const auth = yield* AuthService
+    const bursts = yield* SignInBursts
     const setAccessCookie = (token: string) => withCookie(token, auth.accessTtlSeconds, auth.cookieSecure)
     return handlers
       .handle("register", ({ payload }) =>
@@ -35,8 +38,12 @@ export const AuthLive = HttpApiBuilder.group(ShumApi, "auth", (handlers) =>
           .register(payload)
           .pipe(Effect.tap((user) => Effect.flatMap(locateCreated, (locate) => locate(`/users/${user.id}`))))
       )
-      .handle("login", ({ payload }) =>
-        auth.login(payload).pipe(Effect.tap((token) => setAccessCookie(token.access_token)))
+      .handle("login", ({ payload, request }) =>
+        auth.login(payload).pipe(
+          Effect.tap((token) => setAccessCookie(token.access_token)),
+          // a burst of failures makes one audit row (docs/decisions.md D17)
+          Effect.tapErrorTag("InvalidCredentials", () => bursts.failed(payload.email, clientAddressOf(request)))
+        )
       )
       .handle("refresh", ({ payload }) =>
         auth.refresh(payload.refresh_token).pipe(Effect.tap((token) => setAccessCookie(token.access_token)))

@@ -8,6 +8,7 @@ import { type CityIn, type CityPatch } from "@shum/domain/Geo"
 import { Messages } from "@shum/domain/Messages"
 import type { CitiesQuery } from "@shum/domain/Params"
 import { Effect, Option } from "effect"
+import { AuditTrail } from "../Audit/AuditTrail.js"
 import { CitiesRepo } from "./CitiesRepo.js"
 import { CountriesRepo } from "./CountriesRepo.js"
 
@@ -16,6 +17,8 @@ export class CitiesService extends Effect.Service<CitiesService>()("server/Citie
     const sql = yield* SqlClient.SqlClient
     const repo = yield* CitiesRepo
     const countries = yield* CountriesRepo
+    // every admin write leaves its audit row, in its transaction (docs/decisions.md D17)
+    const audit = yield* AuditTrail
 
     const countryNotFound = (id: number) => new NotFound({ detail: Messages.entityNotFound("Страна", id) })
     const cityNotFound = (id: number) => new NotFound({ detail: Messages.entityNotFound("Город", id) })
@@ -39,7 +42,10 @@ export class CitiesService extends Effect.Service<CitiesService>()("server/Citie
     const create = Effect.fn("Cities.create")(function* (body: CityIn) {
       if (!(yield* countries.exists(body.country_id))) return yield* countryNotFound(body.country_id)
       yield* ensureNameFree(body.name, body.country_id)
-      return yield* repo.insert({ name: body.name, country_id: body.country_id })
+      return yield* audit.write(
+        { action: "city.created", entity: "city", idOf: (id) => id },
+        repo.insert({ name: body.name, country_id: body.country_id })
+      )
     })
 
     /**
@@ -59,7 +65,10 @@ export class CitiesService extends Effect.Service<CitiesService>()("server/Citie
         return yield* countryNotFound(countryId)
       if (name !== current.value.name || countryId !== current.value.country_id)
         yield* ensureNameFree(name, countryId, id)
-      yield* repo.update(id, { name, country_id: countryId })
+      yield* audit.write(
+        { action: "city.updated", entity: "city", id },
+        repo.update(id, { name, country_id: countryId })
+      )
     })
 
     const update = (id: number, body: CityIn) => write(id, { name: body.name, country_id: body.country_id })
@@ -73,10 +82,10 @@ export class CitiesService extends Effect.Service<CitiesService>()("server/Citie
       Effect.gen(function* () {
         if (!(yield* repo.lock(id))) return yield* new NotFound({ detail: Messages.cityNotFound })
         if (yield* repo.hasHotels(id)) return yield* new IntegrityViolation({ detail: Messages.integrityViolation })
-        yield* repo.remove(id)
+        yield* audit.write({ action: "city.deleted", entity: "city", id }, repo.remove(id))
       }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), Effect.withSpan("Cities.remove"))
 
     return { list, get, create, update, patch, remove } as const
   }),
-  dependencies: [CitiesRepo.Default, CountriesRepo.Default]
+  dependencies: [CitiesRepo.Default, CountriesRepo.Default, AuditTrail.Default]
 }) {}

@@ -8,12 +8,15 @@ import { type CountryIn, type CountryPatch } from "@shum/domain/Geo"
 import { Messages } from "@shum/domain/Messages"
 import type { CountriesQuery } from "@shum/domain/Params"
 import { Effect, Option } from "effect"
+import { AuditTrail } from "../Audit/AuditTrail.js"
 import { CountriesRepo, type CountryFields } from "./CountriesRepo.js"
 
 export class CountriesService extends Effect.Service<CountriesService>()("server/CountriesService", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const repo = yield* CountriesRepo
+    // every admin write leaves its audit row, in its transaction (docs/decisions.md D17)
+    const audit = yield* AuditTrail
 
     const nameConflict = (name: string) => new Conflict({ detail: Messages.countryNameTaken(name) })
     const isoConflict = (iso: string) => new Conflict({ detail: Messages.countryIsoTaken(iso) })
@@ -31,7 +34,10 @@ export class CountriesService extends Effect.Service<CountriesService>()("server
       const iso = body.iso_code.toUpperCase()
       if (yield* repo.nameTaken(body.name)) return yield* nameConflict(body.name)
       if (yield* repo.isoTaken(iso)) return yield* isoConflict(iso)
-      return yield* repo.insert({ name: body.name, iso_code: iso })
+      return yield* audit.write(
+        { action: "country.created", entity: "country", idOf: (id) => id },
+        repo.insert({ name: body.name, iso_code: iso })
+      )
     })
 
     /**
@@ -47,7 +53,7 @@ export class CountriesService extends Effect.Service<CountriesService>()("server
         return yield* nameConflict(name)
       if (iso !== undefined && iso !== current.value.iso_code && (yield* repo.isoTaken(iso, id)))
         return yield* isoConflict(iso)
-      yield* repo.update(id, { name, iso_code: iso })
+      yield* audit.write({ action: "country.updated", entity: "country", id }, repo.update(id, { name, iso_code: iso }))
     })
 
     const update = (id: number, body: CountryIn) => write(id, { name: body.name, iso_code: body.iso_code })
@@ -61,10 +67,10 @@ export class CountriesService extends Effect.Service<CountriesService>()("server
       Effect.gen(function* () {
         if (!(yield* repo.lock(id))) return yield* new NotFound({ detail: Messages.countryNotFoundFeminine })
         if (yield* repo.hasCities(id)) return yield* new IntegrityViolation({ detail: Messages.integrityViolation })
-        yield* repo.remove(id)
+        yield* audit.write({ action: "country.deleted", entity: "country", id }, repo.remove(id))
       }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), Effect.withSpan("Countries.remove"))
 
     return { list, get, create, update, patch, remove } as const
   }),
-  dependencies: [CountriesRepo.Default]
+  dependencies: [CountriesRepo.Default, AuditTrail.Default]
 }) {}

@@ -7,11 +7,14 @@ import { Messages } from "@shum/domain/Messages"
 import type { FacilitiesQuery } from "@shum/domain/Params"
 import { type FacilityIn } from "@shum/domain/Rooms"
 import { Effect, Option } from "effect"
+import { AuditTrail } from "../Audit/AuditTrail.js"
 import { FacilitiesRepo } from "./FacilitiesRepo.js"
 
 export class FacilitiesService extends Effect.Service<FacilitiesService>()("server/FacilitiesService", {
   effect: Effect.gen(function* () {
     const repo = yield* FacilitiesRepo
+    // every admin write leaves its audit row, in its transaction (docs/decisions.md D17)
+    const audit = yield* AuditTrail
     const notFound = () => new NotFound({ detail: Messages.facilityNotFound })
 
     const list = (query: typeof FacilitiesQuery.Type) => repo.list({ ...pageOf(query), title: query.title })
@@ -21,12 +24,16 @@ export class FacilitiesService extends Effect.Service<FacilitiesService>()("serv
         Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(notFound())
       )
 
-    const create = (body: FacilityIn) => repo.insert(body.title)
+    const create = (body: FacilityIn) =>
+      audit.write({ action: "facility.created", entity: "facility", idOf: (id) => id }, repo.insert(body.title))
 
     const remove = (id: number) =>
-      Effect.flatMap(repo.remove(id), (removed) => (removed ? Effect.void : Effect.fail(notFound())))
+      audit.write(
+        { action: "facility.deleted", entity: "facility", id },
+        Effect.flatMap(repo.remove(id), (removed) => (removed ? Effect.void : Effect.fail(notFound())))
+      )
 
     return { list, get, create, remove } as const
   }),
-  dependencies: [FacilitiesRepo.Default]
+  dependencies: [FacilitiesRepo.Default, AuditTrail.Default]
 }) {}

@@ -3,6 +3,7 @@
  * country, in one statement whatever the page size.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Hotel } from "@shum/domain/Hotels"
 import { Outbox } from "@shum/infra/Outbox"
@@ -99,7 +100,8 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
       sql`SELECT 1 FROM hotels WHERE title = ${title} ${exceptId === undefined ? sql`` : sql`AND id <> ${exceptId}`}`.pipe(
         Effect.map((rows) => rows.length > 0)
       )
-    // each write records its outbox event in its transaction (docs/decisions.md D16): the fields written
+    // a create and a delete record their outbox events in their transaction (docs/decisions.md D16); an
+    // update's `hotel.updated`, with the before/after of what changed, is recorded by `HotelsService`
     const insert = (fields: HotelFields) =>
       Effect.gen(function* () {
         const set = definedOnly(fields)
@@ -107,14 +109,11 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
         yield* outbox.record("hotel.created", { ...set, id: row!.id, hotel_id: row!.id })
         return row!.id
       }).pipe(sql.withTransaction)
-    const update = (id: number, fields: HotelFields) => {
+    const update = (id: number, fields: HotelFields): Effect.Effect<void, SqlError> => {
       const set = definedOnly(fields)
       return Object.keys(set).length === 0
         ? Effect.void
-        : Effect.gen(function* () {
-            const rows = yield* sql`UPDATE hotels SET ${sql.update(set)} WHERE id = ${id} RETURNING id`
-            if (rows.length > 0) yield* outbox.record("hotel.updated", { ...set, id, hotel_id: id })
-          }).pipe(sql.withTransaction)
+        : Effect.asVoid(sql`UPDATE hotels SET ${sql.update(set)} WHERE id = ${id}`)
     }
     /**
      * Rooms, their bookings, holds and facility links, and image links go with it (`ON DELETE CASCADE`); the

@@ -6,7 +6,9 @@ import { Conflict, NotFound } from "@shum/domain/Errors"
 import type { HotelIn, HotelPatch } from "@shum/domain/Hotels"
 import { Messages } from "@shum/domain/Messages"
 import type { AvailableHotelsQuery, HotelsQuery } from "@shum/domain/Params"
+import { Outbox } from "@shum/infra/Outbox"
 import { Effect, Option } from "effect"
+import { type AuditedWrite, AuditTrail, type Changes } from "../Audit/AuditTrail.js"
 import { Metrics } from "../Metrics.js"
 import { AvailabilitySearch } from "./AvailabilitySearch.js"
 import { StayLimits } from "../Bookings/StayLimits.js"
@@ -19,6 +21,20 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
     const search = yield* AvailabilitySearch
     const metrics = yield* Metrics
     const limits = yield* StayLimits
+    // every admin write leaves its audit row, in its transaction (docs/decisions.md D17)
+    const audit = yield* AuditTrail
+    const outbox = yield* Outbox
+
+    /**
+     * A change of the hotel's row: audited, and `hotel.updated` carries the same before/after of the changed
+     * fields (docs/decisions.md D16); a write that changes nothing records neither.
+     */
+    const updated = (id: number): AuditedWrite<void> => ({
+      action: "hotel.updated",
+      entity: "hotel",
+      id,
+      onChanges: (changes: Changes) => outbox.record("hotel.updated", { id, hotel_id: id, changes })
+    })
 
     const hotelNotFound = (id: number) => new NotFound({ detail: Messages.entityNotFound("Отель", id) })
 
@@ -62,14 +78,17 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
     const create = Effect.fn("Hotels.create")(function* (body: HotelIn) {
       const city_id = yield* cityId(body.city)
       yield* ensureTitleFree(body.title)
-      const id = yield* repo.insert({
-        title: body.title,
-        city_id,
-        address: body.address,
-        postal_code: body.postal_code ?? null,
-        check_in_time: body.check_in_time ?? DEFAULT_CHECK_IN,
-        check_out_time: body.check_out_time ?? DEFAULT_CHECK_OUT
-      })
+      const id = yield* audit.write(
+        { action: "hotel.created", entity: "hotel", idOf: (id) => id },
+        repo.insert({
+          title: body.title,
+          city_id,
+          address: body.address,
+          postal_code: body.postal_code ?? null,
+          check_in_time: body.check_in_time ?? DEFAULT_CHECK_IN,
+          check_out_time: body.check_out_time ?? DEFAULT_CHECK_OUT
+        })
+      )
       yield* Effect.sync(() => metrics.counters.hotelsCreated.inc())
       return id
     })
@@ -80,14 +99,17 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
       if (Option.isNone(current)) return yield* hotelNotFound(id)
       const city_id = yield* cityId(body.city)
       if (body.title !== current.value.title) yield* ensureTitleFree(body.title, id)
-      yield* repo.update(id, {
-        title: body.title,
-        city_id,
-        address: body.address,
-        postal_code: body.postal_code ?? null,
-        check_in_time: body.check_in_time === undefined ? DEFAULT_CHECK_IN : body.check_in_time,
-        check_out_time: body.check_out_time === undefined ? DEFAULT_CHECK_OUT : body.check_out_time
-      })
+      yield* audit.write(
+        updated(id),
+        repo.update(id, {
+          title: body.title,
+          city_id,
+          address: body.address,
+          postal_code: body.postal_code ?? null,
+          check_in_time: body.check_in_time === undefined ? DEFAULT_CHECK_IN : body.check_in_time,
+          check_out_time: body.check_out_time === undefined ? DEFAULT_CHECK_OUT : body.check_out_time
+        })
+      )
     })
 
     /** H6: hotel → title → city; only non-null fields are written (nothing can be cleared). */
@@ -97,23 +119,29 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
       const title = body.title ?? undefined
       if (title !== undefined && title !== current.value.title) yield* ensureTitleFree(title, id)
       const city_id = body.city === undefined || body.city === null ? undefined : yield* cityId(body.city)
-      yield* repo.update(id, {
-        title,
-        city_id,
-        address: body.address ?? undefined,
-        postal_code: body.postal_code ?? undefined,
-        check_in_time: body.check_in_time ?? undefined,
-        check_out_time: body.check_out_time ?? undefined
-      })
+      yield* audit.write(
+        updated(id),
+        repo.update(id, {
+          title,
+          city_id,
+          address: body.address ?? undefined,
+          postal_code: body.postal_code ?? undefined,
+          check_in_time: body.check_in_time ?? undefined,
+          check_out_time: body.check_out_time ?? undefined
+        })
+      )
     })
 
     /** H7: rooms, their bookings and links, and image links go by cascade. */
     const remove = (id: number) =>
-      Effect.flatMap(repo.remove(id), (removed) =>
-        removed ? Effect.void : Effect.fail(new NotFound({ detail: Messages.hotelNotFound }))
+      audit.write(
+        { action: "hotel.deleted", entity: "hotel", id },
+        Effect.flatMap(repo.remove(id), (removed) =>
+          removed ? Effect.void : Effect.fail(new NotFound({ detail: Messages.hotelNotFound }))
+        )
       )
 
     return { list, available, get, create, update, patch, remove } as const
   }),
-  dependencies: [HotelsRepo.Default, AvailabilitySearch.Default, StayLimits.Default]
+  dependencies: [HotelsRepo.Default, AvailabilitySearch.Default, StayLimits.Default, AuditTrail.Default, Outbox.Default]
 }) {}

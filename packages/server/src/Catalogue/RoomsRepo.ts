@@ -3,6 +3,7 @@
  * ordered by facility id, in the same statement: any page of rooms costs one query.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Facility, Room } from "@shum/domain/Rooms"
 import { Outbox } from "@shum/infra/Outbox"
@@ -101,7 +102,8 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
               return ids.filter((id) => !found.has(id))
             })
           )
-    // each write records its outbox event in its transaction (docs/decisions.md D16): the fields written
+    // a create and a delete record their outbox events in their transaction (docs/decisions.md D16); an
+    // update's `room.updated`, with the before/after of what changed, is recorded by `RoomsService`
     const insert = (hotelId: number, fields: Required<RoomFields>) =>
       Effect.gen(function* () {
         const [row] = yield* sql<{ id: number }>`
@@ -109,15 +111,11 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
         yield* outbox.record("room.created", { ...fields, id: row!.id, hotel_id: hotelId })
         return row!.id
       }).pipe(sql.withTransaction)
-    const update = (id: number, fields: RoomFields) => {
+    const update = (id: number, fields: RoomFields): Effect.Effect<void, SqlError> => {
       const set = definedOnly(fields)
       return Object.keys(set).length === 0
         ? Effect.void
-        : Effect.gen(function* () {
-            const [row] = yield* sql<{ hotel_id: number }>`
-              UPDATE rooms SET ${sql.update(set)} WHERE id = ${id} RETURNING hotel_id`
-            if (row !== undefined) yield* outbox.record("room.updated", { ...set, id, hotel_id: row.hotel_id })
-          }).pipe(sql.withTransaction)
+        : Effect.asVoid(sql`UPDATE rooms SET ${sql.update(set)} WHERE id = ${id}`)
     }
     /** BR-3: the link set becomes exactly `facilityIds` (distinct ids that exist). */
     const setFacilities = (roomId: number, facilityIds: ReadonlyArray<number>) =>

@@ -8,7 +8,9 @@ import { BadRequest, Conflict, NotFound } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import type { RoomsQuery, StayQuery } from "@shum/domain/Params"
 import type { RoomIn, RoomPatch } from "@shum/domain/Rooms"
+import { Outbox } from "@shum/infra/Outbox"
 import { Array, Effect, Option } from "effect"
+import { type AuditedWrite, AuditTrail, type Changes } from "../Audit/AuditTrail.js"
 import { AvailabilitySearch } from "./AvailabilitySearch.js"
 import { StayLimits } from "../Bookings/StayLimits.js"
 import { ensureSearchPeriod } from "./SearchPeriod.js"
@@ -22,6 +24,20 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
     const hotels = yield* HotelsRepo
     const search = yield* AvailabilitySearch
     const limits = yield* StayLimits
+    // every admin write leaves its audit row, in its transaction (docs/decisions.md D17)
+    const audit = yield* AuditTrail
+    const outbox = yield* Outbox
+
+    /**
+     * A change of the room (its columns or its facilities): audited, and `room.updated` carries the same
+     * before/after of the changed fields (docs/decisions.md D16); a write that changes nothing records neither.
+     */
+    const updated = (hotelId: number, roomId: number): AuditedWrite<void> => ({
+      action: "room.updated",
+      entity: "room",
+      id: roomId,
+      onChanges: (changes: Changes) => outbox.record("room.updated", { id: roomId, hotel_id: hotelId, changes })
+    })
 
     const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       effect.pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
@@ -96,18 +112,21 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
     /** R4: hotel → facilities → insert room and links, atomically. */
     const create = (hotelId: number, body: RoomIn) =>
       transaction(
-        Effect.gen(function* () {
-          yield* ensureHotelForWrite(hotelId)
-          const facilityIds = yield* checkedFacilities(body.facility_ids ?? [])
-          const roomId = yield* repo.insert(hotelId, {
-            title: body.title,
-            description: body.description ?? null,
-            price: body.price,
-            quantity: body.quantity
+        audit.write(
+          { action: "room.created", entity: "room", idOf: (id) => id },
+          Effect.gen(function* () {
+            yield* ensureHotelForWrite(hotelId)
+            const facilityIds = yield* checkedFacilities(body.facility_ids ?? [])
+            const roomId = yield* repo.insert(hotelId, {
+              title: body.title,
+              description: body.description ?? null,
+              price: body.price,
+              quantity: body.quantity
+            })
+            if (facilityIds.length > 0) yield* repo.setFacilities(roomId, facilityIds)
+            return roomId
           })
-          if (facilityIds.length > 0) yield* repo.setFacilities(roomId, facilityIds)
-          return roomId
-        })
+        )
       ).pipe(Effect.withSpan("Rooms.create"))
 
     /**
@@ -118,38 +137,53 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
       transaction(
         Effect.gen(function* () {
           yield* ensureOwnedRoom(hotelId, roomId, Messages.entityNotFound("Номер", roomId))
-          const facilityIds =
-            body.facility_ids === undefined || body.facility_ids === null
-              ? undefined
-              : yield* checkedFacilities(body.facility_ids)
-          yield* write(roomId, {
-            title: body.title,
-            description: body.description ?? undefined,
-            price: body.price,
-            quantity: body.quantity
-          })
-          if (facilityIds !== undefined) yield* repo.setFacilities(roomId, facilityIds)
+          yield* audit.write(
+            updated(hotelId, roomId),
+            Effect.gen(function* () {
+              const facilityIds =
+                body.facility_ids === undefined || body.facility_ids === null
+                  ? undefined
+                  : yield* checkedFacilities(body.facility_ids)
+              yield* write(roomId, {
+                title: body.title,
+                description: body.description ?? undefined,
+                price: body.price,
+                quantity: body.quantity
+              })
+              if (facilityIds !== undefined) yield* repo.setFacilities(roomId, facilityIds)
+            })
+          )
         })
       ).pipe(Effect.withSpan("Rooms.update"))
 
     /** R6: writes what is sent (a `null` description clears it); `facility_ids` is ignored, as in the original. */
     const patch = Effect.fn("Rooms.patch")(function* (hotelId: number, roomId: number, body: RoomPatch) {
       yield* ensureOwnedRoom(hotelId, roomId, Messages.entityNotFound("Номер", roomId))
-      yield* write(roomId, {
-        title: body.title,
-        description: body.description,
-        price: body.price,
-        quantity: body.quantity
-      })
+      yield* audit.write(
+        updated(hotelId, roomId),
+        write(roomId, {
+          title: body.title,
+          description: body.description,
+          price: body.price,
+          quantity: body.quantity
+        })
+      )
     })
 
     /** R7: hotel E-10 → room E-17 → another hotel's room 400 E-18; bookings and links go by cascade. */
     const remove = Effect.fn("Rooms.remove")(function* (hotelId: number, roomId: number) {
       yield* ensureOwnedRoom(hotelId, roomId, Messages.roomNotFound)
-      yield* repo.remove(roomId)
+      yield* audit.write({ action: "room.deleted", entity: "room", id: roomId }, repo.remove(roomId))
     })
 
     return { list, available, get, create, update, patch, remove } as const
   }),
-  dependencies: [RoomsRepo.Default, HotelsRepo.Default, AvailabilitySearch.Default, StayLimits.Default]
+  dependencies: [
+    RoomsRepo.Default,
+    HotelsRepo.Default,
+    AvailabilitySearch.Default,
+    StayLimits.Default,
+    AuditTrail.Default,
+    Outbox.Default
+  ]
 }) {}

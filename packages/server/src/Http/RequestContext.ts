@@ -3,7 +3,7 @@
  */
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { Effect } from "effect"
+import { Effect, FiberRef } from "effect"
 import { randomUUID } from "node:crypto"
 
 /**
@@ -30,3 +30,11 @@ export const requestIdOf = (request: HttpServerRequest.HttpServerRequest): strin
   const incoming = request.headers["x-request-id"]
   return incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }
+
+/**
+ * The request's id for what the request writes (the audit log's `request_id`, docs/decisions.md D17): set by
+ * `RequestPipeline.ts` for the rest of the request's fiber; `undefined` outside a request.
+ */
+export const currentRequestId: FiberRef.FiberRef<string | undefined> = FiberRef.unsafeMake<string | undefined>(
+  undefined
+)

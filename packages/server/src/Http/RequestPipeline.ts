@@ -3,8 +3,8 @@
  * cost about 200 µs of CPU per request — each wraps the request's effect again and updates fiber-local
  * state — the service's own `/health` twice over; `npm run bench`):
  * 1. the client address (`ClientAddress.ts`, trusted proxies) replaces the peer for everything downstream;
- * 2. `X-Request-Id` (D8, the client's when sane, else a new UUID): on the response, the trace span and
- *    every log line of the request;
+ * 2. `X-Request-Id` (D8, the client's when sane, else a new UUID): on the response, the trace span,
+ *    every log line of the request and the audit rows it writes (`currentRequestId`, docs/decisions.md D17);
  * 3. the access-log line and the HTTP metrics (`AccessLog.ts`), when the request ends however it ends;
  * 4. while shutting down, `Connection: close` (`Lifecycle.ts`), so kept-alive connections end;
  * 5. the catalogue's strong `ETag` and `304` (D7, `Etag.ts`), for its `GET`s only;
@@ -32,7 +32,7 @@ import { currentNotes, type Route, routeOf, startAccessLog } from "./AccessLog.j
 import { withBoundedBody } from "./BodyLimit.js"
 import { resolveClientAddress, trustedProxies } from "./ClientAddress.js"
 import { isCatalogueRoute, withValidators } from "./Etag.js"
-import { requestIdOf } from "./RequestContext.js"
+import { currentRequestId, requestIdOf } from "./RequestContext.js"
 import { unknownParamsWarning, unknownQueryParams } from "./UnknownParams.js"
 
 /** D14: the routes whose answers hold tokens, never to be stored by a cache. */
@@ -110,7 +110,7 @@ export const makeRequestPipeline = (options: {
             const previous = fiber.getFiberRef(HttpApp.currentPreResponseHandlers)
             const setup = Effect.zipRight(
               Effect.zipRight(
-                FiberRef.set(currentNotes, access.notes),
+                Effect.zipRight(FiberRef.set(currentNotes, access.notes), FiberRef.set(currentRequestId, id)),
                 FiberRef.set(
                   FiberRef.currentLogAnnotations,
                   span === undefined

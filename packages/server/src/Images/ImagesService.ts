@@ -27,6 +27,7 @@ import { removeFiles } from "@shum/worker/ImageWorker"
 import { Clock, Duration, Effect, Option, Queue } from "effect"
 import { copyFile, mkdir, stat } from "node:fs/promises"
 import { dirname, join } from "node:path"
+import { AuditTrail } from "../Audit/AuditTrail.js"
 import { HotelsRepo } from "../Catalogue/HotelsRepo.js"
 import { type ImageRow, ImagesRepo } from "./ImagesRepo.js"
 
@@ -41,6 +42,8 @@ export class ImagesService extends Effect.Service<ImagesService>()("server/Image
     const hotels = yield* HotelsRepo
     const jobs = yield* ImageJobs
     const processor = yield* ImageProcessor
+    // an admin's upload and delete leave their audit rows, in their transactions (docs/decisions.md D17)
+    const audit = yield* AuditTrail
     const { dir, maxFileSizeBytes, maxFileSizeMb, uploadWait } = config.images
 
     const hotelNotFound = (id: number) => new NotFound({ detail: Messages.entityNotFound("Отель", id) })
@@ -114,21 +117,24 @@ export class ImagesService extends Effect.Service<ImagesService>()("server/Image
 
       const clientName = (file.name === "" ? DEFAULT_NAME : file.name).slice(0, MAX_NAME)
       const name = storedName(clientName, probe.format)
-      const id = yield* repo.create(
-        hotelId,
-        {
-          filename: clientName,
-          original_filename: clientName,
-          width: probe.width,
-          height: probe.height,
-          stored_filename: name
-        },
-        (id) =>
-          Effect.promise(async () => {
-            const target = originalPath(dir, id, name)
-            await mkdir(dirname(target), { recursive: true })
-            await copyFile(file.path, target)
-          })
+      const id = yield* audit.write(
+        { action: "image.uploaded", entity: "image", idOf: (id) => id },
+        repo.create(
+          hotelId,
+          {
+            filename: clientName,
+            original_filename: clientName,
+            width: probe.width,
+            height: probe.height,
+            stored_filename: name
+          },
+          (id) =>
+            Effect.promise(async () => {
+              const target = originalPath(dir, id, name)
+              await mkdir(dirname(target), { recursive: true })
+              await copyFile(file.path, target)
+            })
+        )
       )
       yield* Effect.annotateCurrentSpan({ "image.id": id })
       const traceparent = yield* currentTraceparent
@@ -141,7 +147,7 @@ export class ImagesService extends Effect.Service<ImagesService>()("server/Image
         .pipe(
           Effect.catchAll((error) =>
             Effect.logWarning(`image upload refused, its job cannot be queued: ${error.message}`, error.cause).pipe(
-              Effect.zipRight(repo.remove(id)),
+              Effect.zipRight(audit.write({ action: "image.deleted", entity: "image", id }, repo.remove(id))),
               Effect.zipRight(removeFiles([originalPath(dir, id, name)])),
               Effect.zipRight(new ServiceUnavailable({ detail: Messages.imageJobsUnavailable }))
             )
@@ -158,7 +164,7 @@ export class ImagesService extends Effect.Service<ImagesService>()("server/Image
 
     /** The row, its hotel links and every file of it: the variants and a remaining original. */
     const remove = Effect.fn("Images.delete")(function* (id: number) {
-      const row = yield* repo.remove(id)
+      const row = yield* audit.write({ action: "image.deleted", entity: "image", id }, repo.remove(id))
       if (Option.isNone(row)) return yield* new NotFound({ detail: Messages.imageNotFound })
       const name = fileName(row.value)
       // an image of the original may have kept an unsafe client name: never reach outside the store
@@ -168,5 +174,5 @@ export class ImagesService extends Effect.Service<ImagesService>()("server/Image
 
     return { upload, listByHotel, remove } as const
   }),
-  dependencies: [ImagesRepo.Default, HotelsRepo.Default, ImageProcessor.Default]
+  dependencies: [ImagesRepo.Default, HotelsRepo.Default, ImageProcessor.Default, AuditTrail.Default]
 }) {}

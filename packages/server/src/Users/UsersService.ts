@@ -8,6 +8,7 @@ import { Messages } from "@shum/domain/Messages"
 import { canActOnUser, isAdmin, type AuthenticatedUser } from "@shum/domain/Security"
 import type { UserPatch, UserUpdate } from "@shum/domain/Users"
 import { Effect, Option } from "effect"
+import { AuditTrail } from "../Audit/AuditTrail.js"
 import { Passwords } from "../Auth/Passwords.js"
 import { toUser, UsersRepo, type UserFields } from "./UsersRepo.js"
 
@@ -17,6 +18,8 @@ export class UsersService extends Effect.Service<UsersService>()("server/UsersSe
   effect: Effect.gen(function* () {
     const repo = yield* UsersRepo
     const passwords = yield* Passwords
+    // an admin's write on a user leaves its audit row, in its transaction (docs/decisions.md D17)
+    const audit = yield* AuditTrail
 
     const authorize = (caller: AuthenticatedUser, userId: number, role: unknown) =>
       !canActOnUser(caller, userId) || (role !== undefined && role !== null && !isAdmin(caller))
@@ -35,12 +38,20 @@ export class UsersService extends Effect.Service<UsersService>()("server/UsersSe
     const hashIfGiven = (password: string | null | undefined) =>
       password === undefined || password === null ? Effect.succeed(undefined) : passwords.hash(password)
 
-    const write = Effect.fn("Users.write")(function* (userId: number, fields: UserFields) {
+    const write = Effect.fn("Users.write")(function* (caller: AuthenticatedUser, userId: number, fields: UserFields) {
       const current = yield* repo.findById(userId)
       if (Option.isNone(current))
         return yield* new NotFound({ detail: Messages.entityNotFound("Пользователь", userId) })
       yield* ensureEmailFree(userId, current.value.email, fields.email)
-      yield* repo.update(userId, fields)
+      yield* audit.write(
+        {
+          action: (changes) => ("role" in changes ? "user.role_changed" : "user.updated"),
+          entity: "user",
+          id: userId,
+          actor: caller
+        },
+        repo.update(userId, fields)
+      )
     })
 
     const list = (query: { page?: number | undefined; per_page?: number | undefined; email?: string | undefined }) =>
@@ -62,7 +73,7 @@ export class UsersService extends Effect.Service<UsersService>()("server/UsersSe
       Effect.gen(function* () {
         yield* authorize(caller, userId, body.role)
         const keep = <A>(value: A | null | undefined): A | undefined => (value === null ? undefined : value)
-        yield* write(userId, {
+        yield* write(caller, userId, {
           email: body.email,
           hashed_password: yield* hashIfGiven(body.password),
           first_name: keep(body.first_name),
@@ -87,16 +98,20 @@ export class UsersService extends Effect.Service<UsersService>()("server/UsersSe
           role: body.role
         }
         if (Object.values(fields).every((value) => value === undefined)) return
-        yield* write(userId, fields)
+        yield* write(caller, userId, fields)
       })
 
     const remove = (caller: AuthenticatedUser, userId: number) =>
       Effect.gen(function* () {
         yield* authorize(caller, userId, undefined)
-        if (!(yield* repo.remove(userId))) return yield* new NotFound({ detail: Messages.userNotFound })
+        const removed = yield* audit.write(
+          { action: "user.deleted", entity: "user", id: userId, actor: caller },
+          repo.remove(userId)
+        )
+        if (!removed) return yield* new NotFound({ detail: Messages.userNotFound })
       })
 
     return { list, get, update, patch, remove } as const
   }),
-  dependencies: [UsersRepo.Default, Passwords.Default]
+  dependencies: [UsersRepo.Default, Passwords.Default, AuditTrail.Default]
 }) {}

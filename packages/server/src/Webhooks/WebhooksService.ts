@@ -2,6 +2,7 @@
  * Webhook subscriptions (docs/api.md §14; docs/decisions.md D16): URLs checked against the SSRF rules,
  * secrets made here, shown once and stored encrypted; deliveries listed and queued again.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
 import { NotFound, ValidationError } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import {
@@ -20,6 +21,7 @@ import { urlProblem } from "@shum/infra/WebhookAddress"
 import { generateSecret, makeCipher } from "@shum/infra/WebhookSigning"
 import { Effect, Option } from "effect"
 import { randomUUID } from "node:crypto"
+import { AuditTrail } from "../Audit/AuditTrail.js"
 import { WebhooksRepo, type DeliveryRow } from "./WebhooksRepo.js"
 
 const DEFAULT_GRACE_SECONDS = 86_400
@@ -33,7 +35,24 @@ const toDelivery = (row: DeliveryRow) =>
 
 export class WebhooksService extends Effect.Service<WebhooksService>()("server/WebhooksService", {
   effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
     const repo = yield* WebhooksRepo
+    // every write leaves its audit row, in its transaction (docs/decisions.md D17); secrets are redacted
+    const audit = yield* AuditTrail
+    /** A delivery queued by the admin (ping, redeliver): the row and its audit row commit together. */
+    const queued = (id: number, action: string, queue: Effect.Effect<DeliveryRow>, from?: number) =>
+      Effect.tap(queue, (delivery) =>
+        audit.recordAdmin({
+          action,
+          entity: "webhook",
+          entityId: id,
+          changes: {
+            delivery_id: { after: delivery.id },
+            event_id: { after: delivery.event_id },
+            ...(from === undefined ? {} : { redelivery_of: { after: from } })
+          }
+        })
+      ).pipe(sql.withTransaction, Effect.orDie)
     const { webhooks: settings } = yield* AppConfig
     const cipher = makeCipher(settings.keyMaterial)
 
@@ -55,7 +74,10 @@ export class WebhooksService extends Effect.Service<WebhooksService>()("server/W
     const create = Effect.fn("Webhooks.create")(function* (body: WebhookCreate) {
       yield* checkUrl(body.url)
       const secret = generateSecret()
-      const row = yield* repo.create(body, cipher.encrypt(secret))
+      const row = yield* audit.write(
+        { action: "webhook.created", entity: "webhook", idOf: (row) => row.id },
+        repo.create(body, cipher.encrypt(secret))
+      )
       return new WebhookCreated({ ...row, secret })
     })
 
@@ -65,22 +87,28 @@ export class WebhooksService extends Effect.Service<WebhooksService>()("server/W
 
     const patch = Effect.fn("Webhooks.patch")(function* (id: number, body: WebhookPatch) {
       yield* checkUrl(body.url)
-      const row = yield* repo.update(id, body)
+      const row = yield* audit.write({ action: "webhook.updated", entity: "webhook", id }, repo.update(id, body))
       if (Option.isNone(row)) return yield* notFound()
       return new Webhook(row.value)
     })
 
     const remove = (id: number) =>
-      Effect.flatMap(repo.remove(id), (gone) => (gone ? Effect.void : Effect.fail(notFound())))
+      Effect.flatMap(audit.write({ action: "webhook.deleted", entity: "webhook", id }, repo.remove(id)), (gone) =>
+        gone ? Effect.void : Effect.fail(notFound())
+      )
 
     const rotateSecret = Effect.fn("Webhooks.rotateSecret")(function* (id: number, graceSeconds: number | undefined) {
       const secret = generateSecret()
-      const rotated = yield* repo.rotate(id, cipher.encrypt(secret), graceSeconds ?? DEFAULT_GRACE_SECONDS)
+      const rotated = yield* audit.write(
+        { action: "webhook.secret_rotated", entity: "webhook", id },
+        repo.rotate(id, cipher.encrypt(secret), graceSeconds ?? DEFAULT_GRACE_SECONDS)
+      )
       if (Option.isNone(rotated)) return yield* notFound()
       return new WebhookSecret({ secret, ...rotated.value })
     })
 
-    const ping = (id: number) => Effect.zipRight(existing(id), Effect.map(repo.ping(id, randomUUID()), toDelivery))
+    const ping = (id: number) =>
+      Effect.zipRight(existing(id), Effect.map(queued(id, "webhook.pinged", repo.ping(id, randomUUID())), toDelivery))
 
     const deliveries = (
       id: number,
@@ -109,12 +137,20 @@ export class WebhooksService extends Effect.Service<WebhooksService>()("server/W
     const redeliver = (id: number, deliveryId: number) =>
       Effect.gen(function* () {
         yield* existing(id)
-        const row = yield* repo.redeliver(id, deliveryId)
+        const row = yield* repo.redeliver(id, deliveryId).pipe(
+          Effect.flatMap((row) =>
+            Option.isNone(row)
+              ? Effect.succeed(row)
+              : Effect.asSome(queued(id, "webhook.redelivered", Effect.succeed(row.value), deliveryId))
+          ),
+          sql.withTransaction,
+          Effect.orDie
+        )
         if (Option.isNone(row)) return yield* deliveryNotFound()
         return toDelivery(row.value)
       })
 
     return { create, list, get, patch, remove, rotateSecret, ping, deliveries, redeliver } as const
   }),
-  dependencies: [WebhooksRepo.Default]
+  dependencies: [WebhooksRepo.Default, AuditTrail.Default]
 }) {}

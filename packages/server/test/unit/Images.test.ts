@@ -18,6 +18,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import sharp from "sharp"
 import { ImagesService } from "../../src/Images/ImagesService.js"
+import { AuditTrailMemory } from "./fakes/AuditTrail.js"
 import { problem } from "./fakes/Callers.js"
 import { unitConfig } from "./fakes/Environment.js"
 import { ImagesMemory, ImagesTables, type WorkerBehaviour } from "./fakes/Images.js"
@@ -43,6 +44,7 @@ const jpeg = (width: number, height: number) =>
 const TestLayer = () =>
   ImagesService.DefaultWithoutDependencies.pipe(
     Layer.provideMerge(ImagesMemory([HOTEL])),
+    Layer.provide(AuditTrailMemory),
     Layer.provide(ImageProcessor.layer({ maxInputPixels: 50_000_000 })),
     Layer.provideMerge(
       unitConfig({
