@@ -160,6 +160,29 @@ layer(TestServer, { excludeTestServices: true, timeout: "90 seconds" })("webhook
     })
   )
 
+  it.scoped("a delivery that dies while others of its subscription are delivered leaves the subscription on", () =>
+    Effect.gen(function* () {
+      const receiver = yield* startReceiver
+      // the receiver refuses room 1's events only: room 2's, made after, are delivered meanwhile
+      receiver.respond = (request) => (request.path === "/partial" && payload(request).data["id"] === 1 ? 500 : 200)
+      const { api, at, created } = yield* subscribe(receiver, "/partial", ["room.updated"])
+      yield* record("room.updated", { id: 1, hotel_id: 1 })
+      yield* record("room.updated", { id: 2, hotel_id: 1 })
+      const dead = yield* waitUntil(
+        "room 1's delivery dead",
+        Effect.map(
+          api.webhooks.deliveries({ path: { webhook_id: created.id }, urlParams: { status: "dead" } }),
+          (page) => page.items[0]
+        ).pipe(Effect.orDie)
+      )
+      assert.strictEqual(dead.attempts, 4)
+      assert.isTrue(at().some((r) => payload(r).data["id"] === 2))
+      const read = yield* api.webhooks.get({ path: { webhook_id: created.id } })
+      assert.isTrue(read.enabled)
+      assert.isNull(read.disabled_reason)
+    })
+  )
+
   it.scoped("after rotate-secret, a receiver holding either secret accepts the messages of the grace period", () =>
     Effect.gen(function* () {
       const receiver = yield* startReceiver

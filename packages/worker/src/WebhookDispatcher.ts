@@ -10,15 +10,17 @@
  *    `WEBHOOK_LEASE_SECONDS` (`SKIP LOCKED`: workers share the work). The attempt is counted at the claim,
  *    so a worker killed mid-request has spent it, and its lease lapses: the delivery is sent again.
  * 3. Send each (`WebhookSender`) on its own fiber, up to `WEBHOOK_CONCURRENCY` at once, a freed slot
- *    filled by the next claim at once (a slow receiver never holds up the others), then record the attempt — only while the lease is still ours: 2xx →
+ *    filled by the next claim at once (a slow receiver never holds up the others), then record the attempt
+ *    (those that finish together, in one statement) — only while the lease is still ours: 2xx →
  *    `delivered`; otherwise retried after `WEBHOOK_RETRY_BASE_SECONDS` × 2^(n−1), ±20 % jitter, until
  *    `WEBHOOK_MAX_ATTEMPTS` (the defaults span about 23 h) → `dead`; a subscription whose delivery dies with
- *    no success since that delivery was made (it failed for a whole schedule) is disabled.
+ *    none of its deliveries delivered since that one was made (it failed for a whole schedule) is disabled.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { WebhookSettings } from "@shum/infra/Config"
 import { makeCipher } from "@shum/infra/WebhookSigning"
-import { Duration, Effect, FiberSet, Layer, Option, Queue } from "effect"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Chunk, Deferred, Duration, Effect, Exit, FiberSet, Layer, Option, Queue } from "effect"
 import { randomUUID } from "node:crypto"
 import { WebhookMetrics } from "./WebhookMetrics.js"
 import { RETENTION_DEFAULTS, WebhookRetentionLive } from "./WebhookRetention.js"
@@ -141,38 +143,66 @@ const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription: number
     FROM leased l JOIN webhook_subscriptions s ON s.id = l.subscription_id
     JOIN outbox_events e ON e.id = l.event_id`
 
+/** Attempts recorded per statement, at most. */
+const RECORD_BATCH = 64
+
+/** An attempt to record: the delivery in hand and its outcome. */
+interface Attempt {
+  readonly claimed: Claimed
+  readonly outcome: Outcome
+}
+
 /**
- * Records an attempt while the lease is still ours: delivered, dead after the last attempt, or pending again
- * after the backoff delay; a dead delivery with no success since it was made disables its subscription.
+ * Records attempts — those that finished while the previous statement ran, up to `RECORD_BATCH`, in one
+ * statement — each only while its lease is still ours: delivered, dead after the last attempt, or pending
+ * again after the backoff delay. A dead delivery disables its subscription when no delivery of it has been
+ * delivered since the dead one was made (it failed for a whole schedule). `last_success_at` is written at
+ * most once a second per subscription: every success writing it would queue the subscription's deliveries on
+ * its row lock (one commit at a time); the disabling rule reads the deliveries themselves, not it.
  */
-const recordAttempt = (sql: Sql, settings: DispatcherSettings) => (claimed: Claimed, outcome: Outcome) => {
-  const dead = !outcome.ok && claimed.attempts >= settings.maxAttempts
-  const status = outcome.ok ? "delivered" : dead ? "dead" : "pending"
-  const delay = retryDelaySeconds(settings.retryBase, claimed.attempts)
+const recordAttempts = (sql: Sql, settings: DispatcherSettings) => (attempts: ReadonlyArray<Attempt>) => {
+  const rows = attempts.map(({ claimed, outcome }) => {
+    const dead = !outcome.ok && claimed.attempts >= settings.maxAttempts
+    return {
+      id: claimed.id,
+      token: claimed.lease_token,
+      status: outcome.ok ? "delivered" : dead ? "dead" : "pending",
+      code: outcome.status,
+      duration_ms: Math.round(outcome.durationMs),
+      error: outcome.error,
+      delay: retryDelaySeconds(settings.retryBase, claimed.attempts)
+    }
+  })
   return sql`
-    WITH updated AS (
-      UPDATE webhook_deliveries SET status = ${status}, leased_until = NULL, lease_token = NULL,
-        last_response_code = ${outcome.status}, last_duration_ms = ${outcome.durationMs},
-        last_error = ${outcome.error},
-        next_attempt_at = CASE WHEN ${status} = 'pending' THEN now() + make_interval(secs => ${delay})
-                          ELSE next_attempt_at END,
-        finished_at = CASE WHEN ${status} = 'pending' THEN NULL ELSE now() END
-      WHERE id = ${claimed.id}::bigint AND lease_token = ${claimed.lease_token}::uuid
-      RETURNING id, subscription_id, created_at
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        AS t(id bigint, token uuid, status text, code integer, duration_ms integer, error text, delay float8)
+    ),
+    updated AS (
+      UPDATE webhook_deliveries d SET status = i.status, leased_until = NULL, lease_token = NULL,
+        last_response_code = i.code, last_duration_ms = i.duration_ms, last_error = i.error,
+        next_attempt_at = CASE WHEN i.status = 'pending' THEN now() + make_interval(secs => i.delay)
+                          ELSE d.next_attempt_at END,
+        finished_at = CASE WHEN i.status = 'pending' THEN NULL ELSE now() END
+      FROM input i WHERE d.id = i.id AND d.lease_token = i.token
+      RETURNING d.id, d.subscription_id, d.created_at, i.status, i.code, i.duration_ms, i.error
     ),
     attempt AS (
       INSERT INTO webhook_attempts (delivery_id, response_code, duration_ms, error)
-      SELECT id, ${outcome.status}, ${outcome.durationMs}, ${outcome.error} FROM updated
+      SELECT id, code, duration_ms, error FROM updated ORDER BY id
     ),
     succeeded AS (
-      UPDATE webhook_subscriptions s SET last_success_at = now() FROM updated u
-      WHERE ${outcome.ok} AND s.id = u.subscription_id
+      UPDATE webhook_subscriptions s SET last_success_at = now()
+      WHERE s.id = ANY (ARRAY(SELECT DISTINCT subscription_id FROM updated WHERE status = 'delivered'))
+        AND (s.last_success_at IS NULL OR s.last_success_at < now() - interval '1 second')
     )
     UPDATE webhook_subscriptions s SET enabled = false, updated_at = now(),
       disabled_reason = 'deliveries failed for a whole retry schedule (' || ${settings.maxAttempts} || ' attempts)'
-    FROM updated u
-    WHERE ${dead} AND s.id = u.subscription_id AND s.enabled
-      AND (s.last_success_at IS NULL OR s.last_success_at < u.created_at)`
+    FROM (SELECT subscription_id, min(created_at) AS created_at FROM updated WHERE status = 'dead' GROUP BY 1) u
+    WHERE s.id = u.subscription_id AND s.enabled
+      AND NOT EXISTS (SELECT 1 FROM updated x WHERE x.subscription_id = s.id AND x.status = 'delivered')
+      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o
+                      WHERE o.subscription_id = s.id AND o.status = 'delivered' AND o.finished_at >= u.created_at)`
 }
 
 /** A delivery interrupted before its answer (shutdown): given back at once, its attempt not counted. */
@@ -202,7 +232,19 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
     const cipher = makeCipher(settings.keyMaterial)
     const fanOut = fanOutEvents(sql)
     const claim = claimDeliveries(sql, Duration.toSeconds(settings.lease), perSubscriptionLimit(settings.concurrency))
-    const record = recordAttempt(sql, settings)
+    const recordBatch = recordAttempts(sql, settings)
+    /** Attempts waiting to be recorded, each with the deferred its delivery awaits. */
+    const toRecord = yield* Queue.unbounded<Attempt & { readonly recorded: Deferred.Deferred<void, SqlError> }>()
+    const record = (claimed: Claimed, outcome: Outcome) =>
+      Effect.flatMap(Deferred.make<void, SqlError>(), (recorded) =>
+        Effect.zipRight(toRecord.offer({ claimed, outcome, recorded }), Deferred.await(recorded))
+      )
+    /** The recorder: what is waiting, one statement at a time; each delivery told how its record went. */
+    const recorder = Effect.gen(function* () {
+      const batch = yield* Queue.takeBetween(toRecord, 1, RECORD_BATCH)
+      const exit = yield* Effect.exit(recordBatch(Chunk.toReadonlyArray(batch)))
+      for (const attempt of batch) yield* Deferred.done(attempt.recorded, Exit.asVoid(exit))
+    }).pipe(Effect.forever)
     const release = releaseDelivery(sql)
 
     /** Send: signed with the current secret (and the previous one during a rotation's grace), then recorded. */
@@ -255,6 +297,9 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
      * nothing more, or goes on at once.
      */
     const run = Effect.gen(function* () {
+      // forked before the deliveries' set, so it outlives them when the scope closes: an attempt sent during
+      // the shutdown is still recorded
+      yield* Effect.forkScoped(recorder)
       const inFlight = yield* FiberSet.make<unknown, never>()
       const finished = yield* Queue.sliding<void>(1)
       let busy = 0
