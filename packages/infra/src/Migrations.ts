@@ -19,6 +19,7 @@ import webhookRetention from "./migrations/0013_webhook_retention.js"
 import sessionInWrite from "./migrations/0014_session_in_write.js"
 import catalogueVersion from "./migrations/0015_catalogue_version.js"
 import auditLogIndexes from "./migrations/0016_audit_log_indexes.js"
+import soldOutWithoutLocks from "./migrations/0017_sold_out_without_locks.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -37,7 +38,8 @@ export const migrations = {
   "0013_webhook_retention": webhookRetention,
   "0014_session_in_write": sessionInWrite,
   "0015_catalogue_version": catalogueVersion,
-  "0016_audit_log_indexes": auditLogIndexes
+  "0016_audit_log_indexes": auditLogIndexes,
+  "0017_sold_out_without_locks": soldOutWithoutLocks
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

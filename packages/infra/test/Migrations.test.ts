@@ -480,7 +480,8 @@ describe("Migrations", () => {
         [13, "webhook_retention"],
         [14, "session_in_write"],
         [15, "catalogue_version"],
-        [16, "audit_log_indexes"]
+        [16, "audit_log_indexes"],
+        [17, "sold_out_without_locks"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)
