@@ -5,6 +5,7 @@
  * enters a row; `hotel.updated` / `room.updated` events carry the same diff; `GET /audit` filters, pages
  * newest first and walks every row exactly once while rows are being written; the table stays append-only.
  */
+import { HttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { CurrentUser } from "@shum/domain/Security"
@@ -13,7 +14,7 @@ import { Effect, Fiber } from "effect"
 import { afterAll } from "vitest"
 import { imageDirPath, jpeg, removeDir } from "../../worker/test/ImageFixtures.js"
 import { AuditTrail } from "../src/Audit/AuditTrail.js"
-import { insertRoom, newUser, raw } from "./BookingsFixtures.js"
+import { day, insertRoom, newUser, raw } from "./BookingsFixtures.js"
 import { form, uploadAs } from "./ImagesSupport.js"
 import { makeTestServer } from "./support.js"
 
@@ -260,6 +261,42 @@ layer(TestServer, { excludeTestServices: true, timeout: "90 seconds" })("the aud
     })
   )
 
+  it.effect("a room's admin writes while it is being booked: no deadlock, no 500, one row per change", () =>
+    Effect.gen(function* () {
+      const admin = yield* newUser("admin")
+      const room = yield* insertRoom({ quantity: 50, price: 1000 })
+      const guests = yield* Effect.all(Array.from({ length: 12 }, () => newUser()))
+      const mark = yield* lastAudit
+      const bookings = Effect.forEach(
+        guests,
+        (guest, i) =>
+          raw("POST", "/bookings", {
+            token: guest.token,
+            body: { room_id: room.id, date_from: day(5 + (i % 3)), date_to: day(8 + (i % 3)) }
+          }),
+        { concurrency: "unbounded" }
+      )
+      const writes = Effect.forEach(
+        [1100, 1200, 1300, 1400, 1500, 1600],
+        (price, i) =>
+          raw("PATCH", `/hotels/${room.hotelId}/rooms/${room.id}`, {
+            token: admin.token,
+            body: { price, quantity: 50 + i }
+          }),
+        { concurrency: 2 }
+      )
+      const [booked, written] = yield* Effect.all([bookings, writes], { concurrency: "unbounded" })
+      for (const response of booked) assert.strictEqual(response.status, 200, JSON.stringify(response.body))
+      for (const response of written) assert.strictEqual(response.status, 200, JSON.stringify(response.body))
+      const rows = yield* auditAfter(mark)
+      assert.strictEqual(rows.length, 6)
+      assert.deepStrictEqual(
+        rows.map((row) => row.changes["price"]!.after).sort(),
+        [1100, 1200, 1300, 1400, 1500, 1600]
+      )
+    })
+  )
+
   it.effect("users, webhooks and images: one row each; no password, hash or secret in any row", () =>
     Effect.gen(function* () {
       const admin = yield* newUser("admin")
@@ -462,10 +499,17 @@ layer(TestServer, { excludeTestServices: true, timeout: "90 seconds" })("the aud
   )
 })
 
-layer(makeTestServer({ AUDIT_SIGN_IN_BURST_THRESHOLD: "3", AUDIT_SIGN_IN_BURST_WINDOW_SECONDS: "600" }), {
-  excludeTestServices: true,
-  timeout: "60 seconds"
-})("sign-in failure bursts", (it) => {
+layer(
+  makeTestServer({
+    AUDIT_SIGN_IN_BURST_THRESHOLD: "3",
+    AUDIT_SIGN_IN_BURST_WINDOW_SECONDS: "600",
+    ENABLE_METRICS_IN_TESTS: "true"
+  }),
+  {
+    excludeTestServices: true,
+    timeout: "60 seconds"
+  }
+)("sign-in failure bursts", (it) => {
   it.effect("one row per burst and window, for an e-mail and for a client address; none per failure", () =>
     Effect.gen(function* () {
       const email = `${randomName("victim")}@example.com`
@@ -514,6 +558,10 @@ layer(makeTestServer({ AUDIT_SIGN_IN_BURST_THRESHOLD: "3", AUDIT_SIGN_IN_BURST_W
           [sprayed, ["email"]]
         ]
       )
+      // the rows written, by action (docs/decisions.md D17)
+      const http = yield* HttpClient.HttpClient
+      const metrics = yield* Effect.flatMap(http.get("/metrics"), (response) => response.text).pipe(Effect.scoped)
+      assert.include(metrics, 'audit_rows_total{action="auth.sign_in_failed_burst"} 2')
     })
   )
 })

@@ -4,7 +4,7 @@
  * id, the time — in the transaction of the write itself, so a write rolled back leaves no row.
  *
  * `write(spec, effect)` runs the write in a transaction between two snapshots of the entity's row (the
- * first `FOR UPDATE`, so nothing else changes it in between): their difference is the row's `changes`, and
+ * first `FOR NO KEY UPDATE`, so nothing else changes it in between): their difference is the row's `changes`, and
  * what `onChanges` receives (the outbox events `hotel.updated` / `room.updated` carry the same diff, D16).
  * Only a caller who is an admin is recorded (`CurrentUser`, or the `actor` given); other writes run as they
  * are. A write that changes nothing records nothing. Passwords, hashes and secrets never enter a row: their
@@ -111,9 +111,11 @@ export class AuditTrail extends Effect.Service<AuditTrail>()("server/AuditTrail"
     const sql = yield* SqlClient.SqlClient
     const { counters } = yield* Metrics
 
+    // The lock an UPDATE takes anyway, taken first: not `FOR UPDATE`, which would also block the key-share
+    // locks of foreign keys (a booking inserted for the room) and could deadlock with them.
     const snapshot = (entity: SnapshotEntity, id: number, lock: boolean) =>
       sql
-        .unsafe<{ row: Row }>(lock ? `${SNAPSHOTS[entity]} FOR UPDATE OF t` : SNAPSHOTS[entity], [id])
+        .unsafe<{ row: Row }>(lock ? `${SNAPSHOTS[entity]} FOR NO KEY UPDATE OF t` : SNAPSHOTS[entity], [id])
         .pipe(Effect.map((rows) => rows[0]?.row))
 
     const insert = (entry: AuditEntry, actor: { readonly id: number; readonly email: string } | undefined) =>
