@@ -179,13 +179,14 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
     }
 
     /**
-     * The endpoint's answer: the kept one when it was read under the current version, else `answer`, run and
-     * kept. `answer` must be the endpoint's whole success response (a JSON body, `Http/PreEncoded.ts`).
+     * The endpoint's answer: the kept one when it was read under the current version, else `answer()`, run and
+     * kept. `answer` makes the endpoint's whole success response (a JSON body, `Http/PreEncoded.ts`); it is not
+     * even built on a hit (building a statement costs).
      */
     const serve = <E, R>(
       endpoint: CachedEndpoint,
       params: Readonly<Record<string, unknown>>,
-      answer: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+      answer: () => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
     ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
       Effect.flatMap(currentVersion, (version) => {
         const key = keyOf(endpoint, params)
@@ -197,14 +198,14 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
         }
         counts.misses++
         metrics.cache.miss()
-        return Effect.tap(answer, (response) => Effect.sync(() => keep(key, version, response)))
+        return Effect.tap(answer(), (response) => Effect.sync(() => keep(key, version, response)))
       })
 
     const uncached = <E, R>(
       _endpoint: CachedEndpoint,
       _params: Readonly<Record<string, unknown>>,
-      answer: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
-    ) => answer
+      answer: () => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+    ) => answer()
 
     return {
       serve: settings.enabled ? serve : uncached,

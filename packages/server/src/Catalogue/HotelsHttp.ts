@@ -13,9 +13,11 @@ export const HotelsLive = HttpApiBuilder.group(ShumApi, "hotels", (handlers) =>
     // the catalogue read cache (docs/decisions.md D7); availability is never cached
     const cache = yield* CatalogueCache
     return handlers
-      .handle("list", ({ urlParams }) => cache.serve("hotels.list", urlParams, preEncoded(hotels.list(urlParams))))
+      .handle("list", ({ urlParams }) =>
+        cache.serve("hotels.list", urlParams, () => preEncoded(hotels.list(urlParams)))
+      )
       .handle("available", ({ urlParams }) => jsonText(hotels.available(urlParams)))
-      .handle("get", ({ path }) => cache.serve("hotels.get", path, preEncodedOne(hotels.get(path.hotel_id))))
+      .handle("get", ({ path }) => cache.serve("hotels.get", path, () => preEncodedOne(hotels.get(path.hotel_id))))
       .handle("create", ({ payload }) => hotels.create(payload).pipe(created((id) => `/hotels/${id}`)))
       .handle("update", ({ path, payload }) => hotels.update(path.hotel_id, payload).pipe(Effect.as(Message.ok)))
       .handle("patch", ({ path, payload }) => hotels.patch(path.hotel_id, payload).pipe(Effect.as(Message.ok)))

@@ -14,11 +14,11 @@ export const RoomsLive = HttpApiBuilder.group(ShumApi, "rooms", (handlers) =>
     const cache = yield* CatalogueCache
     return handlers
       .handle("list", ({ path, urlParams }) =>
-        cache.serve("rooms.list", { ...path, ...urlParams }, preEncoded(rooms.list(path.hotel_id, urlParams)))
+        cache.serve("rooms.list", { ...path, ...urlParams }, () => preEncoded(rooms.list(path.hotel_id, urlParams)))
       )
       .handle("available", ({ path, urlParams }) => jsonText(rooms.available(path.hotel_id, urlParams)))
       .handle("get", ({ path }) =>
-        cache.serve("rooms.get", path, preEncodedOne(rooms.get(path.hotel_id, path.room_id)))
+        cache.serve("rooms.get", path, () => preEncodedOne(rooms.get(path.hotel_id, path.room_id)))
       )
       .handle("create", ({ path, payload }) =>
         rooms.create(path.hotel_id, payload).pipe(created((id) => `/hotels/${path.hotel_id}/rooms/${id}`))
