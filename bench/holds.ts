@@ -19,6 +19,7 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { DateString } from "@shum/domain/Common"
+import { newSession } from "@shum/server/Auth/DeferredSession"
 import { HoldsService } from "@shum/server/Holds/HoldsService"
 import { inventoryProblems } from "@shum/server/Testing"
 import { Array, Effect } from "effect"
@@ -133,7 +134,8 @@ const serviceFlow = (roomId: number, users: ReadonlyArray<{ id: number; email: s
   Effect.gen(function* () {
     const holds = yield* HoldsService
     const user = users[i % users.length]!
-    const caller = { id: user.id, email: user.email, role: "user" as const, jti: "", expiresAt: 0 }
+    // the session `DeferredAuthentication` would hand the service; the hold's statements check it (D13)
+    const caller = newSession({ userId: user.id, jti: "", expiresAt: 0, version: 0 }, Effect.void)
     const body = { room_id: roomId, date_from: DateString.make(day(40)), date_to: DateString.make(day(43)) }
     const placed = yield* Effect.either(holds.create(caller, body, undefined))
     if (placed._tag === "Left")

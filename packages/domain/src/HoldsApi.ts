@@ -20,7 +20,7 @@ import {
 import { Hold, HoldIn } from "./Holds.js"
 import { locatesCreated } from "./OpenApiHeaders.js"
 import { HoldIdempotencyHeaders, HoldIdPath, STAY_LIMITS_TEXT } from "./Params.js"
-import { Authentication } from "./Security.js"
+import { Authentication, DeferredAuthentication } from "./Security.js"
 
 const OWNER_ONLY =
   "For the hold's owner or an admin; anyone else gets the 404 of a missing hold (nobody learns which ids exist)."
@@ -38,7 +38,8 @@ export class HoldsApi extends HttpApiGroup.make("holds")
       .addError(Conflict)
       .addError(IntegrityViolation)
       .addError(ValidationError)
-      .middleware(Authentication)
+      // signed in; the session checked by the hold's own statement (D13)
+      .middleware(DeferredAuthentication)
       .annotate(OpenApi.Identifier, "createHold")
       .annotate(OpenApi.Transform, locatesCreated("/holds/{hold_id}"))
       .annotate(OpenApi.Summary, "Hold a room")
@@ -82,7 +83,8 @@ export class HoldsApi extends HttpApiGroup.make("holds")
       .addError(HoldNotActive)
       .addError(HoldExpired)
       .addError(ValidationError)
-      .middleware(Authentication)
+      // signed in; the session and the role checked by the confirm's own statement (D13)
+      .middleware(DeferredAuthentication)
       .annotate(OpenApi.Identifier, "confirmHold")
       .annotate(OpenApi.Transform, locatesCreated("/bookings/{booking_id}"))
       .annotate(OpenApi.Summary, "Confirm a hold")

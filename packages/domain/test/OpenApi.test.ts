@@ -8,7 +8,7 @@ type Access = "anonymous" | "user" | "admin"
 
 /** docs/api.md §13, in order, with who may call it (docs/decisions.md D1; `GET /bookings/{id}`: D15). */
 /** The endpoints whose write checks the caller's session itself (docs/decisions.md D13). */
-const SESSION_IN_WRITE = new Set(["POST /bookings"])
+const SESSION_IN_WRITE = new Set(["POST /bookings", "POST /holds", "POST /holds/{hold_id}/confirm"])
 
 const INVENTORY: ReadonlyArray<readonly [method: string, path: string, access: Access]> = [
   ["get", "/health", "anonymous"],

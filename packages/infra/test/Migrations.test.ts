@@ -481,7 +481,8 @@ describe("Migrations", () => {
         [14, "session_in_write"],
         [15, "catalogue_version"],
         [16, "audit_log_indexes"],
-        [17, "sold_out_without_locks"]
+        [17, "sold_out_without_locks"],
+        [18, "holds_session_in_write"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

@@ -151,7 +151,15 @@ layer(ModelServer, { excludeTestServices: true, timeout: "300 seconds" })("holds
           const row = yield* (yield* UsersRepo).insert({ email: uniqueEmail("holds-model") })
           users.push({ id: row.id, email: row.email, role: "user", jti: "", expiresAt: 0 })
         }
-        const admin: AuthenticatedUser = { ...users[0]!, role: "admin" }
+        // an admin of the database: a confirm's statement reads the caller's role itself (docs/decisions.md D13)
+        const adminRow = yield* (yield* UsersRepo).insert({ email: uniqueEmail("holds-model-admin"), role: "admin" })
+        const admin: AuthenticatedUser = {
+          id: adminRow.id,
+          email: adminRow.email,
+          role: "admin",
+          jti: "",
+          expiresAt: 0
+        }
         const runtime = yield* Effect.runtime<
           BookingsService | HoldsService | Availability | SqlClient.SqlClient | UsersRepo
         >()
@@ -182,7 +190,9 @@ layer(ModelServer, { excludeTestServices: true, timeout: "300 seconds" })("holds
                   const fits = !tooMany && model.canTake(cmd.from, to)
                   // refused as sold out, it locks and records nothing (migration 0017)
                   if (fits) model.capacityCheck(cmd.from, to)
-                  const outcome = yield* Effect.either(holds.create(users[cmd.user]!, body(cmd.from, to), undefined))
+                  const outcome = yield* Effect.either(
+                    holds.create(sessionOf(users[cmd.user]!), body(cmd.from, to), undefined)
+                  )
                   if (tooMany) assert.strictEqual(outcome._tag === "Left" && outcome.left._tag, "TooManyHolds", where)
                   else if (!fits)
                     assert.strictEqual(outcome._tag === "Left" && outcome.left._tag, "RoomUnavailable", where)
@@ -218,7 +228,7 @@ layer(ModelServer, { excludeTestServices: true, timeout: "300 seconds" })("holds
                 case "confirm": {
                   if (model.holds.length === 0) continue
                   const h = model.holds[cmd.pick % model.holds.length]!
-                  const outcome = yield* Effect.either(holds.confirm(callerFor(h, cmd.user), h.id))
+                  const outcome = yield* Effect.either(holds.confirm(sessionOf(callerFor(h, cmd.user)), h.id))
                   if (h.stored === "active" && !h.timeUp) {
                     assert.strictEqual(outcome._tag, "Right", where)
                     if (outcome._tag === "Right") {

@@ -1,7 +1,8 @@
 /**
- * The session checked in the write (docs/decisions.md D13): `POST /bookings` verifies the token in the
- * middleware and checks the session — the user exists, the token was not logged out, its version is current —
- * in the booking's own statement (`book_stay_in_session`, migration 0014). Each refusal must be exactly the
+ * The session checked in the write (docs/decisions.md D13): `POST /bookings` (and `POST /holds`, its confirm)
+ * verifies the token in the middleware and checks the session — the user exists, the token was not logged
+ * out, its version is current — in the write's own statement (`book_stay_in_session`, migration 0014;
+ * `hold_place_in_session`, `hold_confirm_in_session`, 0018). Each refusal must be exactly the
  * middleware's (status, body, headers, access log), at once, with nothing written; and where no statement
  * checks the session (a 422 before the write), it is checked before the answer, so 401 still comes first.
  */
@@ -207,6 +208,62 @@ layer(makeTestServer({}, { around: logs.layer }), { excludeTestServices: true, t
         )
         assert.strictEqual(yield* countBookings(room.id), 1)
       })
+    )
+
+    it.effect(
+      "holds: a logged-out token is refused at POST /holds and at its confirm, as the middleware refuses it",
+      () =>
+        Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          const user = yield* signIn()
+          const room = yield* insertRoom({ quantity: 1 })
+          const held = yield* send("POST", "/holds", user.token, { body: stay(room.id, 30, 32) })
+          assert.strictEqual(held.status, 201, JSON.stringify(held.body))
+          const holdId = held.body?.["id"] as number
+          yield* send("POST", "/auth/logout", user.token)
+          const place = yield* send("POST", "/holds", user.token, { body: stay(room.id, 40, 41) })
+          const confirm = yield* send("POST", `/holds/${holdId}/confirm`, user.token)
+          const eager = yield* send("GET", `/holds/${holdId}`, user.token)
+          for (const answer of [place, confirm]) {
+            assert.strictEqual(answer.status, 401)
+            assert.deepStrictEqual(answer.body, eager.body)
+            assert.strictEqual(answer.authenticate, "Bearer")
+            assert.notProperty(yield* accessLine(logs.entries, answer.requestId), "user_id")
+          }
+          const holds = yield* sql<{ status: string }>`SELECT status FROM holds WHERE user_id = ${user.id}`
+          assert.deepStrictEqual(holds, [{ status: "active" }])
+          assert.strictEqual(yield* countBookings(room.id), 0)
+        })
+    )
+
+    it.effect(
+      "holds: a confirm reads the caller's role in its statement — an admin confirms anyone's, a demoted one is refused",
+      () =>
+        Effect.gen(function* () {
+          const users = yield* UsersRepo
+          const owner = yield* signIn()
+          const admin = yield* signIn("admin")
+          const demoted = yield* signIn("admin")
+          const room = yield* insertRoom({ quantity: 3 })
+          const hold = (from: number) =>
+            Effect.map(send("POST", "/holds", owner.token, { body: stay(room.id, from, from + 1) }), (r) => {
+              assert.strictEqual(r.status, 201, JSON.stringify(r.body))
+              return r.body?.["id"] as number
+            })
+          const [first, second] = [yield* hold(50), yield* hold(51)]
+          const confirmed = yield* send("POST", `/holds/${first}/confirm`, admin.token)
+          assert.strictEqual(confirmed.status, 200, JSON.stringify(confirmed.body))
+          assert.strictEqual((confirmed.body as { user_id: number }).user_id, owner.id)
+          yield* users.update(demoted.id, { role: "user" })
+          const refused = yield* send("POST", `/holds/${second}/confirm`, demoted.token)
+          assert.strictEqual(refused.status, 401)
+          assert.strictEqual(refused.body?.["detail"], Messages.tokenInvalid)
+          // another user (not an admin) is told the hold does not exist, as before
+          const stranger = yield* signIn()
+          const hidden = yield* send("POST", `/holds/${second}/confirm`, stranger.token)
+          assert.strictEqual(hidden.status, 404)
+          assert.strictEqual(yield* countBookings(room.id), 1)
+        })
     )
 
     it.effect("a refused session's statement writes nothing: no key, no booking, no outbox event", () =>

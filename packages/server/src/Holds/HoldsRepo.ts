@@ -14,6 +14,10 @@ import { Hold } from "@shum/domain/Holds"
 import { outboxInsertSql } from "@shum/infra/Outbox"
 import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Data, Effect, Option, Schema } from "effect"
+import type { Unauthorized } from "@shum/domain/Errors"
+import type { UncheckedSession } from "@shum/domain/Security"
+import type * as Statement from "@effect/sql/Statement"
+import { inStatement, type SessionArguments } from "../Auth/DeferredSession.js"
 import { IDEMPOTENCY_TTL } from "../Bookings/IdempotencyKeys.js"
 import { type StayRefusal, stayRefusalOrDie, type StayRequest, stayWriteFailed } from "../Bookings/StayWrites.js"
 
@@ -133,72 +137,122 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
     }
 
     /** `POST /holds`, one round trip (`hold_place`). */
-    const place = (request: PlaceRequest): Effect.Effect<PlaceOutcome, HoldWriteAborted> =>
+    /** With a session, `hold_place_in_session` (migration 0018) checks it first, in the same statement (D13). */
+    const placeStatement = (request: PlaceRequest, session?: SessionArguments) =>
       sql<{ outcome: string; answer: unknown; full_nights: ReadonlyArray<string> | null }>`
         WITH r AS MATERIALIZED (
           SELECT outcome, answer, full_nights
-          FROM hold_place(${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
+          FROM ${session === undefined ? sql`hold_place(` : sql`hold_place_in_session(${session.jti}::text, ${session.version}::bigint,`}
+                          ${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
                           ${request.from}::date, ${request.to}::date, ${request.today}::date,
                           ${request.ttlSeconds}::integer, ${request.maxActive}::integer,
                           ${request.idempotency?.key ?? null}::varchar, ${request.idempotency?.hash ?? null}::text,
                           ${IDEMPOTENCY_TTL}::interval)
         ), event AS (${sql.unsafe(PLACED)})
-        SELECT outcome, answer, full_nights::text[] AS full_nights FROM r`.pipe(
+        SELECT outcome, answer, full_nights::text[] AS full_nights FROM r`
+
+    const placeFailed = stayWriteFailed((cause) => new HoldWriteAborted({ cause }))
+
+    /** A hold for a user already authenticated (tests, tools): `hold_place` alone. */
+    const place = (request: PlaceRequest): Effect.Effect<PlaceOutcome, HoldWriteAborted> =>
+      placeStatement(request).pipe(
         Effect.flatMap((rows) => outcomeOf(rows[0])),
-        Effect.catchTag(
-          "SqlError",
-          stayWriteFailed((cause) => new HoldWriteAborted({ cause }))
-        )
+        Effect.catchTag("SqlError", placeFailed)
       )
 
-    /** `POST /holds/{id}/confirm`, one round trip (`hold_confirm`). */
+    /**
+     * `POST /holds` for a session no lookup checked yet (`DeferredAuthentication`, docs/decisions.md D13): the
+     * statement checks it first; refused, the middleware's 401 and nothing written.
+     */
+    const placeInSession = (
+      session: UncheckedSession,
+      request: Omit<PlaceRequest, "userId">
+    ): Effect.Effect<PlaceOutcome, HoldWriteAborted | Unauthorized> =>
+      inStatement(session, (caller) => placeStatement({ ...request, userId: caller.userId }, caller)).pipe(
+        Effect.flatMap((rows) => outcomeOf(rows[0])),
+        Effect.catchTag("SqlError", placeFailed)
+      )
+
+    /** A confirm's row as its outcome (`hold_confirm`'s, in its order). */
+    const confirmOutcomeOf = (
+      row: { readonly outcome: string; readonly answer: unknown } | undefined
+    ): Effect.Effect<ConfirmOutcome> => {
+      const booking = () =>
+        row?.answer === null || row?.answer === undefined
+          ? Effect.succeed(Option.none<Booking>())
+          : Effect.map(Effect.orDie(decodeBooking(row.answer)), Option.some)
+      switch (row?.outcome) {
+        case "confirmed_now":
+          return Effect.map(booking(), (found) => ({ _tag: "Confirmed", booking: found, now: true }) as const)
+        // answered again: its booking, unless cancelled since (docs/data.md BR-14), as a booking's replay
+        case "confirmed":
+          return Effect.map(
+            booking(),
+            (found) =>
+              ({
+                _tag: "Confirmed",
+                booking: Option.filter(found, (b) => b.status === "confirmed"),
+                now: false
+              }) as const
+          )
+        case "expired_now":
+          return Effect.succeed({ _tag: "Expired", now: true })
+        case "expired":
+          return Effect.succeed({ _tag: "Expired", now: false })
+        case "released":
+          return Effect.succeed({ _tag: "Released" })
+        case "not_found":
+          return Effect.succeed({ _tag: "NotFound" })
+        default:
+          return Effect.dieMessage(`hold_confirm answered an unknown outcome: ${String(row?.outcome)}`)
+      }
+    }
+
+    /**
+     * `POST /holds/{id}/confirm`, one round trip: `call` is `hold_confirm(...)`, or `hold_confirm_in_session(...)`
+     * (migration 0018), which checks the session first (D13); the events are written over its answer.
+     */
+    const confirmStatement = (holdId: number, call: Statement.Fragment) =>
+      sql<{ outcome: string; answer: unknown }>`
+        WITH p AS (SELECT ${holdId}::integer AS hold_id),
+        r AS MATERIALIZED (SELECT outcome, answer FROM ${call}),
+        confirmed AS (${sql.unsafe(CONFIRMED)}),
+        booked AS (${sql.unsafe(CONFIRMED_BOOKING)}),
+        expired AS (${sql.unsafe(EXPIRED_AT_CONFIRM)})
+        SELECT outcome, answer FROM r`
+
+    /** A confirm for a user already authenticated (tests, tools): `hold_confirm` alone. */
     const confirm = (
       holdId: number,
       userId: number,
       admin: boolean
     ): Effect.Effect<ConfirmOutcome, HoldWriteAborted> =>
       isId(holdId)
-        ? sql<{ outcome: string; answer: unknown }>`
-            WITH p AS (SELECT ${holdId}::integer AS hold_id),
-            r AS MATERIALIZED (
-              SELECT outcome, answer FROM hold_confirm(${holdId}::integer, ${userId}::integer, ${admin}::boolean)
-            ),
-            confirmed AS (${sql.unsafe(CONFIRMED)}),
-            booked AS (${sql.unsafe(CONFIRMED_BOOKING)}),
-            expired AS (${sql.unsafe(EXPIRED_AT_CONFIRM)})
-            SELECT outcome, answer FROM r`.pipe(
+        ? confirmStatement(holdId, sql`hold_confirm(${holdId}::integer, ${userId}::integer, ${admin}::boolean)`).pipe(
             Effect.catchTag("SqlError", aborted),
-            Effect.flatMap(([row]): Effect.Effect<ConfirmOutcome> => {
-              const booking = () =>
-                row?.answer === null || row?.answer === undefined
-                  ? Effect.succeed(Option.none<Booking>())
-                  : Effect.map(Effect.orDie(decodeBooking(row.answer)), Option.some)
-              switch (row?.outcome) {
-                case "confirmed_now":
-                  return Effect.map(booking(), (found) => ({ _tag: "Confirmed", booking: found, now: true }) as const)
-                // answered again: its booking, unless cancelled since (docs/data.md BR-14), as a booking's replay
-                case "confirmed":
-                  return Effect.map(
-                    booking(),
-                    (found) =>
-                      ({
-                        _tag: "Confirmed",
-                        booking: Option.filter(found, (b) => b.status === "confirmed"),
-                        now: false
-                      }) as const
-                  )
-                case "expired_now":
-                  return Effect.succeed({ _tag: "Expired", now: true })
-                case "expired":
-                  return Effect.succeed({ _tag: "Expired", now: false })
-                case "released":
-                  return Effect.succeed({ _tag: "Released" })
-                case "not_found":
-                  return Effect.succeed({ _tag: "NotFound" })
-                default:
-                  return Effect.dieMessage(`hold_confirm answered an unknown outcome: ${String(row?.outcome)}`)
-              }
-            })
+            Effect.flatMap(([row]) => confirmOutcomeOf(row))
+          )
+        : Effect.succeed({ _tag: "NotFound" })
+
+    /**
+     * `POST /holds/{id}/confirm` for a session no lookup checked yet (docs/decisions.md D13): the statement checks
+     * it first and reads the caller's role itself; refused, the middleware's 401 and nothing written. An id
+     * outside `integer` names no hold: answered without a statement (the session then checked before the answer).
+     */
+    const confirmInSession = (
+      session: UncheckedSession,
+      holdId: number
+    ): Effect.Effect<ConfirmOutcome, HoldWriteAborted | Unauthorized> =>
+      isId(holdId)
+        ? inStatement(session, (caller) =>
+            confirmStatement(
+              holdId,
+              sql`hold_confirm_in_session(${caller.jti}::text, ${caller.version}::bigint, ${holdId}::integer,
+                                          ${caller.userId}::integer)`
+            )
+          ).pipe(
+            Effect.catchTag("SqlError", aborted),
+            Effect.flatMap(([row]) => confirmOutcomeOf(row))
           )
         : Effect.succeed({ _tag: "NotFound" })
 
@@ -229,6 +283,6 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
         expired AS (${sql.unsafe(EXPIRED_AT_RELEASE)})
         SELECT hold FROM u`.pipe(Effect.flatMap(asHold), Effect.orDie)
 
-    return { place, confirm, findById, release } as const
+    return { place, placeInSession, confirm, confirmInSession, findById, release } as const
   })
 }) {}

@@ -11,10 +11,10 @@
  * in `held` (docs/data.md BR-13); the hold's row lock decides a confirm racing the sweep.
  */
 import type { Booking } from "@shum/domain/Bookings"
-import { HoldExpired, HoldNotActive, NotFound, TooManyHolds } from "@shum/domain/Errors"
+import { HoldExpired, HoldNotActive, NotFound, TooManyHolds, type Unauthorized } from "@shum/domain/Errors"
 import { Hold, type HoldIn } from "@shum/domain/Holds"
 import { Messages } from "@shum/domain/Messages"
-import { isAdmin, type AuthenticatedUser } from "@shum/domain/Security"
+import { isAdmin, type AuthenticatedUser, type UncheckedSession } from "@shum/domain/Security"
 import { AppConfig } from "@shum/infra/Config"
 import { DateTime, Effect, Option, Schema } from "effect"
 import { requestHash } from "../Bookings/IdempotencyKeys.js"
@@ -63,13 +63,13 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
       }
     }
 
-    const create = (caller: AuthenticatedUser, body: HoldIn, idempotencyKey: string | undefined) =>
+    /** `POST /holds` for a session its statement checks (docs/decisions.md D13): refused, the middleware's 401. */
+    const create = (session: UncheckedSession, body: HoldIn, idempotencyKey: string | undefined) =>
       // D11: the limits of a booking, a 422 before anything is read or written
       Effect.zipRight(
         limits.check(body, "body"),
         Effect.flatMap(todayUtc, (today) =>
-          repo.place({
-            userId: caller.id,
+          repo.placeInSession(session, {
             roomId: body.room_id,
             from: body.date_from,
             to: body.date_to,
@@ -102,13 +102,17 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
     const get = (caller: AuthenticatedUser, holdId: number) =>
       visible(caller, holdId).pipe(Effect.withSpan("Holds.get"))
 
+    /**
+     * `POST /holds/{id}/confirm` for a session its statement checks, the caller's role (D1: an admin may confirm
+     * anyone's hold) read by that statement too (docs/decisions.md D13).
+     */
     const confirm = (
-      caller: AuthenticatedUser,
+      session: UncheckedSession,
       holdId: number
-    ): Effect.Effect<Booking, NotFound | HoldNotActive | HoldExpired> =>
-      repo.confirm(holdId, caller.id, isAdmin(caller)).pipe(
+    ): Effect.Effect<Booking, NotFound | HoldNotActive | HoldExpired | Unauthorized> =>
+      repo.confirmInSession(session, holdId).pipe(
         retryAborted("HoldWriteAborted", "hold confirm"),
-        Effect.flatMap((outcome): Effect.Effect<Booking, NotFound | HoldNotActive | HoldExpired> => {
+        Effect.flatMap((outcome): Effect.Effect<Booking, NotFound | HoldNotActive | HoldExpired | Unauthorized> => {
           switch (outcome._tag) {
             case "NotFound":
               return Effect.fail(holdNotFound())
