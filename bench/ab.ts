@@ -1,0 +1,302 @@
+/**
+ * A/B of two builds of the server, the method of bench/README.md ("Issue 18"): both servers run at once
+ * against one database, and one scenario is driven at each in turn, the order alternating round by round
+ * (A B, B A, A B …) so neither always follows the other, while the idle one waits. Per round: the server's
+ * CPU µs per request (utime + stime from /proc over the requests wrk completed), and the bare `HttpApi`
+ * server's on `GET /health` between rounds, the machine's yardstick. On a loaded machine read CPU per
+ * request, not throughput.
+ *
+ *   BENCH_AB_A=/tmp/old-checkout npx tsx --conditions=@shum/source bench/ab.ts
+ *
+ * A and B are checkouts with a production build (`npm run build`; node_modules beside it); B defaults to
+ * this one. The database `shum_ab` is created afresh, migrated by B's migrator and seeded as `npm run bench`
+ * seeds (`seed.ts`), so B's new migrations must be additive for A to run on it. Knobs: BENCH_AB_SCENARIO
+ * (`book-many`: random room, arrival within three years, 1–7 nights, the next user's token; or `health`),
+ * BENCH_AB_ROUNDS (8), BENCH_AB_SECONDS (5, measured), BENCH_AB_WARMUP (2), BENCH_AB_RATE (requests a second at
+ * a fixed pace, this script sending them, instead of wrk's as-fast-as-answered: the fairer comparison on a
+ * loaded machine, where CPU per request falls as the rate rises), BENCH_CONNECTIONS (32),
+ * BENCH_THREADS (2), BENCH_ADMIN_URL, BENCH_REDIS_URL (db 13).
+ */
+import { SignJWT } from "jose"
+import { spawn, spawnSync, type ChildProcess } from "node:child_process"
+import { randomUUID } from "node:crypto"
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import * as http from "node:http"
+import { loadavg } from "node:os"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import pg from "pg"
+import { ROOMS, seed, USERS, userEmail } from "./seed.js"
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url))
+const knob = (name: string, fallback: number) => {
+  const value = Number(process.env[name])
+  return Number.isFinite(value) && value > 0 ? value : fallback
+}
+const A = resolve(process.env["BENCH_AB_A"] ?? "")
+const B = resolve(process.env["BENCH_AB_B"] ?? ROOT)
+const SCENARIO = process.env["BENCH_AB_SCENARIO"] ?? "book-many"
+const ROUNDS = knob("BENCH_AB_ROUNDS", 8)
+const SECONDS = knob("BENCH_AB_SECONDS", 5)
+const WARMUP = knob("BENCH_AB_WARMUP", 2)
+const CONNECTIONS = knob("BENCH_CONNECTIONS", 32)
+/** Requests a second, sent by this script at a fixed pace instead of by wrk as fast as the server answers. */
+const RATE = knob("BENCH_AB_RATE", 0)
+const THREADS = knob("BENCH_THREADS", 2)
+const ADMIN_URL = process.env["BENCH_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
+const REDIS_URL = process.env["BENCH_REDIS_URL"] ?? "redis://127.0.0.1:6379/13"
+const DATABASE = "shum_ab"
+const DATABASE_URL = (() => {
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${DATABASE}`
+  return url.toString()
+})()
+const JWT_SECRET = "bench-ab-secret-key-bench-ab-secret-key-0123"
+const WORK = join(ROOT, "bench/results/ab-tmp")
+const WINDOW_DAYS = 3 * 365
+
+const log = (message: string) => console.log(`[ab ${new Date().toISOString().slice(11, 19)}] ${message}`)
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
+const today = new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`)
+const day = (n: number) => new Date(today.getTime() + n * 86_400_000).toISOString().slice(0, 10)
+const random = (n: number) => Math.floor(Math.random() * n)
+
+/** utime + stime of a process, in clock ticks (1/100 s). */
+const ticks = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return Number(fields[11]) + Number(fields[12])
+}
+
+interface WrkResult {
+  readonly requests: number
+  readonly duration_us: number
+  readonly statuses: Record<string, number>
+}
+
+const wrk = (port: number, file: string, seconds: number): Promise<WrkResult> =>
+  new Promise((done, fail) => {
+    const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "30s"]
+    const script = ["-s", join(ROOT, "bench/wrk/replay.lua"), `http://127.0.0.1:${port}`, "--", file, String(THREADS)]
+    const child = spawn("wrk", [...args, ...script], { env: { ...process.env, WRK_STATUS: "1" } })
+    let out = ""
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()))
+    child.on("error", fail)
+    child.on("exit", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "))
+      if (code !== 0 || line === undefined) fail(new Error(`wrk failed (${code}):\n${out}`))
+      else done(JSON.parse(line.slice("BENCH_RESULT ".length)) as WrkResult)
+    })
+  })
+
+/**
+ * The requests of `file` sent at a fixed rate (`RATE` a second, for `seconds`), keep-alive, up to
+ * `CONNECTIONS` at once: both builds then do the same work per second, so neither is judged at a rate where
+ * the event loop batches more requests per wake-up (which lowers CPU per request on its own).
+ */
+const paced = (port: number, file: string, seconds: number): Promise<WrkResult> =>
+  new Promise((done) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
+    const lines = readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l !== "")
+    const statuses: Record<string, number> = {}
+    const total = Math.round(RATE * seconds)
+    const started = performance.now()
+    let sent = 0
+    let finished = 0
+    const send = () => {
+      const [method, path, token, body] = lines[sent % lines.length]!.split("\t")
+      sent += 1
+      const headers: Record<string, string> = {}
+      if (token !== "-") headers["authorization"] = `Bearer ${token}`
+      if (body !== "-") headers["content-type"] = "application/json"
+      const request = http.request({ host: "127.0.0.1", port, method, path, headers, agent }, (response) => {
+        response.resume()
+        response.on("end", () => {
+          statuses[String(response.statusCode)] = (statuses[String(response.statusCode)] ?? 0) + 1
+          finish()
+        })
+      })
+      request.on("error", () => {
+        statuses["error"] = (statuses["error"] ?? 0) + 1
+        finish()
+      })
+      request.end(body === "-" ? undefined : body)
+    }
+    const finish = () => {
+      finished += 1
+      if (finished === total) {
+        agent.destroy()
+        done({ requests: total, duration_us: (performance.now() - started) * 1000, statuses })
+      }
+    }
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * RATE))
+      while (sent < due) send()
+      if (sent >= total) clearInterval(timer)
+    }, 5)
+  })
+
+/** One measured run: µs of the server's CPU per completed request, and the statuses. */
+const measure = async (pid: number, port: number, file: () => string) => {
+  const drive = RATE > 0 ? paced : wrk
+  if (WARMUP > 0) await drive(port, file(), WARMUP)
+  const before = ticks(pid)
+  const result = await drive(port, file(), SECONDS)
+  const used = ticks(pid) - before
+  return { us: (used * 10_000) / result.requests, rps: result.requests / (result.duration_us / 1e6), result }
+}
+
+const waitFor = async (url: string, child: ChildProcess) => {
+  const deadline = Date.now() + 90_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${url}: the server exited (${child.exitCode})`)
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false
+      )
+    )
+      return
+    await sleep(250)
+  }
+  throw new Error(`${url} did not answer`)
+}
+
+const stop = async (child: ChildProcess) => {
+  if (child.exitCode !== null) return
+  child.kill("SIGTERM")
+  const deadline = Date.now() + 20_000
+  while (child.exitCode === null && Date.now() < deadline) await sleep(100)
+  if (child.exitCode === null) child.kill("SIGKILL")
+}
+
+const median = (xs: ReadonlyArray<number>) => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+const main = async () => {
+  if (process.env["BENCH_AB_A"] === undefined) throw new Error("BENCH_AB_A: the checkout of build A")
+  mkdirSync(WORK, { recursive: true })
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`)
+  await admin.query(`CREATE DATABASE ${DATABASE}`)
+  await admin.end()
+  const env = {
+    ...process.env,
+    APP_ENV: "production",
+    HOST: "127.0.0.1",
+    DATABASE_URL,
+    REDIS_URL,
+    JWT_SECRET_KEY: JWT_SECRET,
+    RATE_LIMIT_ENABLED: "false",
+    LOG_LEVEL: "INFO",
+    LOG_FORMAT_JSON: "true",
+    IMAGE_DIR: join(WORK, "images"),
+    BOOKING_HORIZON_DAYS: String(WINDOW_DAYS + 7)
+  }
+  const migrate = spawnSync(process.execPath, [join(B, "packages/infra/dist/bin/migrate.js")], { env })
+  if (migrate.status !== 0) throw new Error(`migration failed: ${migrate.stderr.toString()}`)
+  const db = new pg.Client({ connectionString: DATABASE_URL })
+  await db.connect()
+  log(`seeded ${JSON.stringify(await seed(db))}`)
+  await db.end()
+
+  const key = new TextEncoder().encode(JWT_SECRET)
+  const iat = Math.floor(Date.now() / 1000)
+  const tokens = await Promise.all(
+    Array.from({ length: USERS }, (_, i) =>
+      new SignJWT({ email: userEmail(i + 1) })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setSubject(String(i + 1))
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + 4 * 3600)
+        .setJti(randomUUID())
+        .sign(key)
+    )
+  )
+  // a file of its own for every run: a run replaying stays another run booked would meet 409s (a cheaper path)
+  let runs = 0
+  const requestFile = () => {
+    const lines =
+      SCENARIO === "health"
+        ? ["GET\t/health\t-\t-"]
+        : Array.from({ length: 20_000 }, (_, i) => {
+            const from = 1 + random(WINDOW_DAYS)
+            const body = { room_id: 1 + random(ROOMS), date_from: day(from), date_to: day(from + 1 + random(7)) }
+            return `POST\t/bookings\t${tokens[i % tokens.length]}\t${JSON.stringify(body)}`
+          })
+    const file = join(WORK, `${SCENARIO}-${++runs}.tsv`)
+    writeFileSync(file, `${lines.join("\n")}\n`)
+    return file
+  }
+  const bareFile = join(WORK, "bare.tsv")
+  writeFileSync(bareFile, "GET\t/health\t-\t-\n")
+
+  const nodeArgs = ["--max-old-space-size=256"]
+  const servers = [
+    { name: "A", port: 18190, child: undefined as ChildProcess | undefined, us: [] as Array<number> },
+    { name: "B", port: 18191, child: undefined as ChildProcess | undefined, us: [] as Array<number> }
+  ]
+  const bare = spawn(process.execPath, [...nodeArgs, join(B, "bench/bare/server.mjs")], {
+    env: { ...process.env, PORT: "18192" },
+    stdio: "ignore"
+  })
+  try {
+    for (const [i, server] of servers.entries()) {
+      server.child = spawn(process.execPath, [...nodeArgs, join([A, B][i]!, "packages/server/dist/main.js")], {
+        env: { ...env, PORT: String(server.port) },
+        stdio: "ignore"
+      })
+      await waitFor(`http://127.0.0.1:${server.port}/ready`, server.child)
+    }
+    await waitFor("http://127.0.0.1:18192/health", bare)
+    log(`A ${A} (pid ${servers[0]!.child!.pid}), B ${B} (pid ${servers[1]!.child!.pid}); ${SCENARIO}`)
+    // a round neither server is judged by: JIT, pools and caches warmed on both
+    for (const server of servers) await measure(server.child!.pid!, server.port, requestFile)
+    const bareUs: Array<number> = []
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = round % 2 === 1 ? servers : [...servers].reverse()
+      for (const server of order) {
+        const m = await measure(server.child!.pid!, server.port, requestFile)
+        server.us.push(m.us)
+        log(
+          `round ${round} ${server.name}: ${m.us.toFixed(0)} µs/req, ${m.rps.toFixed(0)} req/s, ` +
+            `statuses ${JSON.stringify(m.result.statuses)}, load ${loadavg()[0]!.toFixed(1)}`
+        )
+      }
+      const b = await measure(bare.pid!, 18192, () => bareFile)
+      bareUs.push(b.us)
+      log(`round ${round} bare: ${b.us.toFixed(0)} µs/req`)
+    }
+    const [a, b] = servers
+    console.log(
+      `\n${SCENARIO}, ${ROUNDS} rounds of ${SECONDS} s: server µs/req median (min) — ` +
+        `A ${median(a!.us).toFixed(0)} (${Math.min(...a!.us).toFixed(0)}), ` +
+        `B ${median(b!.us).toFixed(0)} (${Math.min(...b!.us).toFixed(0)}), ` +
+        `bare HttpApi ${median(bareUs).toFixed(0)} (${Math.min(...bareUs).toFixed(0)})`
+    )
+    // the load moves both servers of a round alike: B/A within each round is the steadier figure
+    const ratios = a!.us.map((x, i) => b!.us[i]! / x)
+    console.log(`B/A per round: ${ratios.map((r) => r.toFixed(2)).join(", ")}; median ${median(ratios).toFixed(2)}`)
+    console.log(`A rounds: ${a!.us.map((x) => x.toFixed(0)).join(", ")}`)
+    console.log(`B rounds: ${b!.us.map((x) => x.toFixed(0)).join(", ")}`)
+  } finally {
+    await Promise.all([...servers.map((s) => (s.child === undefined ? Promise.resolve() : stop(s.child))), stop(bare)])
+    rmSync(WORK, { recursive: true, force: true })
+    const cleanup = new pg.Client({ connectionString: ADMIN_URL })
+    await cleanup.connect()
+    await cleanup.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`)
+    await cleanup.end()
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})
