@@ -44,13 +44,21 @@ export const decodeCursor = (cursor: string): number | undefined => {
 }
 
 const INSTANT = /^(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/
+/** The instants of years 0001..9999 in UTC, the form the audit log's query passes on (`AuditService.ts`). */
+const FIRST_INSTANT = Date.parse("0001-01-01T00:00:00.000Z")
+const LAST_INSTANT = Date.parse("9999-12-31T23:59:59.999Z")
 
-/** An RFC 3339 time with its offset, years 0001..9999 (docs/decisions.md D11): 422 otherwise. */
+/**
+ * An RFC 3339 time with its offset, years 0001..9999 — as written and in UTC, so that an offset cannot carry
+ * it to year 0 or 10000, which PostgreSQL refuses (docs/decisions.md D11): 422 otherwise.
+ */
 export const Instant = Schema.String.pipe(
   Schema.filter(
     (s) => {
       const match = INSTANT.exec(s)
-      return match !== null && Number(match[1]) >= 1 && !Number.isNaN(Date.parse(s))
+      if (match === null || Number(match[1]) < 1) return false
+      const at = Date.parse(s)
+      return !Number.isNaN(at) && at >= FIRST_INSTANT && at <= LAST_INSTANT
     },
     {
       message: () => "Value error, expected an RFC 3339 time with its offset (2026-11-20T10:15:30Z), years 0001 to 9999"

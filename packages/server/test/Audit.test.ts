@@ -430,6 +430,9 @@ layer(TestServer, { excludeTestServices: true, timeout: "90 seconds" })("the aud
         "from=yesterday",
         "to=0000-01-01T00:00:00Z",
         "from=2026-13-01T00:00:00Z",
+        // within years 0001..9999 as written, outside them in UTC (PostgreSQL would refuse the UTC form)
+        "from=0001-01-01T00:30:00%2B01:00",
+        "to=9999-12-31T23:30:00-01:00",
         "entity=booking",
         "entity_id=7",
         "actor_id=2147483648",
