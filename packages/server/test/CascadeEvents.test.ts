@@ -3,7 +3,7 @@
  * a hotel's rooms (`room.deleted`), the confirmed bookings of the rooms deleted (`booking.cancelled`) and
  * their active holds (`hold.released`, or `hold.expired` past their expiry), each with the `reason`; rows
  * already cancelled, released or confirmed write nothing more. A hotel of many rooms: one event per row,
- * written by the delete's statement.
+ * written by the delete's statement. A user's deletion reports their bookings and holds the same way.
  */
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
@@ -126,6 +126,36 @@ layer(makeTestServer(), { excludeTestServices: true, timeout: "60 seconds" })("o
         ]
       )
       assert.strictEqual(events.at(-1)!.type, "room.deleted")
+    })
+  )
+
+  it.effect("deleting a user: their confirmed bookings cancelled and active holds reported, in any hotel", () =>
+    Effect.gen(function* () {
+      const admin = yield* newUser("admin")
+      const user = yield* newUser()
+      const room = yield* insertRoom({ quantity: 3 })
+      const other = yield* insertRoom({ quantity: 3 })
+      const here = yield* stays(room.id, user.token, 40)
+      const there = yield* stays(other.id, user.token, 50)
+      const mark = yield* lastEvent
+      assert.strictEqual((yield* raw("DELETE", `/users/${user.id}`, { token: admin.token })).status, 200)
+      const events = yield* eventsAfter(mark)
+      assert.sameDeepMembers(
+        events.map((e) => [e.type, e.entity, e.hotel_id, e.data["reason"] ?? null]),
+        [
+          ["booking.cancelled", `booking:${here.confirmed}`, room.hotelId, "user_deleted"],
+          ["booking.cancelled", `booking:${there.confirmed}`, other.hotelId, "user_deleted"],
+          ["hold.released", `hold:${here.active}`, room.hotelId, "user_deleted"],
+          ["hold.released", `hold:${there.active}`, other.hotelId, "user_deleted"],
+          ["hold.expired", `hold:${here.lapsed}`, room.hotelId, "user_deleted"],
+          ["hold.expired", `hold:${there.lapsed}`, other.hotelId, "user_deleted"]
+        ]
+      )
+      assert.deepInclude(events.find((e) => e.entity === `booking:${there.confirmed}`)!.data, {
+        user_id: user.id,
+        room_id: other.id,
+        status: "cancelled"
+      })
     })
   )
 

@@ -1,26 +1,59 @@
 /**
- * The outbox events of what a catalogue delete takes with it (docs/decisions.md D16): deleting a room
- * deletes its bookings and holds (`ON DELETE CASCADE`), deleting a hotel its rooms and theirs. A receiver
+ * The outbox events of what a delete takes with it (docs/decisions.md D16): deleting a room deletes its
+ * bookings and holds (`ON DELETE CASCADE`), deleting a hotel its rooms and theirs, deleting a user their
+ * bookings and holds. A receiver
  * that mirrors them must learn of it, so the delete's statement writes, beside the delete, in one round trip
  * however many rows go:
  *
- * - `room.deleted` for each room of a deleted hotel (`reason: "hotel_deleted"`);
+ * - `room.deleted` for each room of a deleted hotel (`reason: "hotel_deleted"`; else `room_deleted`,
+ *   `user_deleted`);
  * - `booking.cancelled` for each confirmed booking deleted (the booking's fields, `status: "cancelled"` and
  *   the `reason`); a booking already cancelled was reported when it was;
  * - `hold.released` for each active hold deleted before its expiry, `hold.expired` for one past it (the sweep
  *   would have said so; it no longer can); holds already confirmed, released or expired were reported.
  *
- * The parts read the rows as the statement starts, so the caller locks the rooms first (`FOR UPDATE`, which a
- * new booking's or hold's reference to its room waits for): nothing is added to them between the read and
- * the cascade.
+ * The parts read the rows as the statement starts, so the caller locks the rooms (or the user) first (`FOR
+ * UPDATE`, which a new booking's or hold's reference to its room and user waits for): nothing is added to
+ * them between the read and the cascade.
  */
 import { outboxInsertSql } from "@shum/infra/Outbox"
 
-export type CascadeReason = "room_deleted" | "hotel_deleted"
+export type CascadeReason = "room_deleted" | "hotel_deleted" | "user_deleted"
 
 const holdData = (reason: CascadeReason, status: string) =>
   "jsonb_build_object('id', h.id, 'hotel_id', r.hotel_id, 'room_id', h.room_id, 'user_id', h.user_id, " +
   `'date_from', h.date_from, 'date_to', h.date_to, 'price', h.price, 'status', '${status}', 'reason', '${reason}')`
+
+/**
+ * The bookings' and holds' parts over `bookings` (a `FROM` clause naming the bookings deleted `b` and their
+ * rooms `r`) and `holds` (the holds `h` and their rooms `r`).
+ */
+const stayParts = (bookings: string, holds: string, reason: CascadeReason) => [
+  `cascade_bookings AS (${outboxInsertSql({
+    type: "booking.cancelled",
+    id: "b.id",
+    hotelId: "r.hotel_id",
+    data: `booking_json(b) || jsonb_build_object('hotel_id', r.hotel_id, 'status', 'cancelled', 'reason', '${reason}')`,
+    from: bookings,
+    where: "b.status = 'confirmed'"
+  })})`,
+  `cascade_released AS (${outboxInsertSql({
+    type: "hold.released",
+    id: "h.id",
+    hotelId: "r.hotel_id",
+    data: holdData(reason, "released"),
+    from: holds,
+    where: "h.status = 'active' AND h.expires_at > now()"
+  })})`,
+  `cascade_expired AS (${outboxInsertSql({
+    type: "hold.expired",
+    id: "h.id",
+    hotelId: "r.hotel_id",
+    data: holdData(reason, "expired"),
+    from: holds,
+    where: "h.status = 'active' AND h.expires_at <= now()"
+  })})`
+]
 
 /**
  * `WITH` parts (comma-separated, to follow others) writing the events of the deletion of the rooms in
@@ -28,32 +61,11 @@ const holdData = (reason: CascadeReason, status: string) =>
  * `room.deleted` too.
  */
 export const cascadeEventParts = (rooms: string, reason: CascadeReason, roomEvents: boolean): string => {
-  const parts = [
-    `cascade_bookings AS (${outboxInsertSql({
-      type: "booking.cancelled",
-      id: "b.id",
-      hotelId: "r.hotel_id",
-      data: `booking_json(b) || jsonb_build_object('hotel_id', r.hotel_id, 'status', 'cancelled', 'reason', '${reason}')`,
-      from: `${rooms} r JOIN bookings b ON b.room_id = r.id`,
-      where: "b.status = 'confirmed'"
-    })})`,
-    `cascade_released AS (${outboxInsertSql({
-      type: "hold.released",
-      id: "h.id",
-      hotelId: "r.hotel_id",
-      data: holdData(reason, "released"),
-      from: `${rooms} r JOIN holds h ON h.room_id = r.id`,
-      where: "h.status = 'active' AND h.expires_at > now()"
-    })})`,
-    `cascade_expired AS (${outboxInsertSql({
-      type: "hold.expired",
-      id: "h.id",
-      hotelId: "r.hotel_id",
-      data: holdData(reason, "expired"),
-      from: `${rooms} r JOIN holds h ON h.room_id = r.id`,
-      where: "h.status = 'active' AND h.expires_at <= now()"
-    })})`
-  ]
+  const parts = stayParts(
+    `${rooms} r JOIN bookings b ON b.room_id = r.id`,
+    `${rooms} r JOIN holds h ON h.room_id = r.id`,
+    reason
+  )
   if (roomEvents) {
     parts.unshift(
       `cascade_rooms AS (${outboxInsertSql({
@@ -68,3 +80,14 @@ export const cascadeEventParts = (rooms: string, reason: CascadeReason, roomEven
   }
   return parts.join(",\n")
 }
+
+/**
+ * The same for the deletion of the users in `users` (a relation of the statement with the column `id`):
+ * their confirmed bookings and active holds, with `reason: "user_deleted"`.
+ */
+export const userCascadeEventParts = (users: string): string =>
+  stayParts(
+    `${users} u JOIN bookings b ON b.user_id = u.id JOIN rooms r ON r.id = b.room_id`,
+    `${users} u JOIN holds h ON h.user_id = u.id JOIN rooms r ON r.id = h.room_id`,
+    "user_deleted"
+  ).join(",\n")

@@ -10,6 +10,7 @@ import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Role, User } from "@shum/domain/Users"
 import { outboxInsertSql } from "@shum/infra/Outbox"
 import { Effect, Option, Schema } from "effect"
+import { userCascadeEventParts } from "../Catalogue/CascadeEvents.js"
 
 export const UserRow = Schema.Struct({
   id: Schema.Int,
@@ -141,8 +142,21 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("server/UsersRepo", {
       )
     }
 
+    /**
+     * Their bookings, holds, refresh tokens and keys go with them (`ON DELETE CASCADE`); the bookings' and
+     * holds' webhook events are written by the delete's statement (`Catalogue/CascadeEvents.ts`, docs/decisions.md
+     * D16) once the user is locked (no booking or hold made meanwhile).
+     */
     const remove = (id: number) =>
-      sql`DELETE FROM users WHERE id = ${id} RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
+      Effect.gen(function* () {
+        yield* sql`SELECT id FROM users WHERE id = ${id} FOR UPDATE`
+        const rows = yield* sql`
+          WITH u AS MATERIALIZED (SELECT id FROM users WHERE id = ${id}),
+          ${sql.unsafe(userCascadeEventParts("u"))},
+          deleted AS (DELETE FROM users WHERE id = ${id} RETURNING id)
+          SELECT id FROM deleted`
+        return rows.length > 0
+      }).pipe(sql.withTransaction)
 
     /**
      * D1: make sure this admin exists; never touches an existing user's password. Returns whether it was
