@@ -1,7 +1,8 @@
 /**
  * Holds under concurrency, against the real PostgreSQL (docs/data.md BR-13): holds and bookings racing for
- * the same units never take more than the room type has, and a confirm racing the expiry ends in exactly
- * one outcome; the inventory equals the bookings and active holds after every scenario.
+ * the same units never take more than the room type has, bookings made from holds (their units carried in
+ * `held`) moved and cancelled under the same race lose and double no unit, and a confirm racing the expiry ends
+ * in exactly one outcome; the inventory equals the bookings and holds after every scenario.
  */
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
@@ -88,6 +89,81 @@ layer(TestServer, { excludeTestServices: true, timeout: "180 seconds" })("holds 
       )
       yield* assertInventoryClean
     })
+  )
+
+  it.effect(
+    "bookings made from holds moved and cancelled, racing bookings and holds: no night above quantity, no unit lost",
+    () =>
+      Effect.gen(function* () {
+        const QUANTITY = 2
+        const room = yield* insertRoom({ quantity: QUANTITY })
+        const users = yield* Effect.all(Array.makeBy(12, () => newUser()))
+        const stay = (from: number, to: number) => ({ room_id: room.id, date_from: day(from), date_to: day(to) })
+        // each user starts with a stay in [1, 12) made from a hold: its units are carried in held (docs/data.md BR-13)
+        const owned = yield* Effect.all(
+          users.map((user, i) =>
+            Effect.gen(function* () {
+              const hold = yield* raw("POST", "/holds", { token: user.token, body: stay(1 + (i % 8), 3 + (i % 8)) })
+              if (hold.status !== 201) return undefined
+              const booking = yield* raw("POST", `/holds/${(hold.body as { id: number }).id}/confirm`, {
+                token: user.token
+              })
+              assert.strictEqual(booking.status, 200, JSON.stringify(booking.body))
+              return { user, id: (booking.body as { id: number }).id }
+            })
+          )
+        )
+        const stays = owned.filter((o) => o !== undefined)
+        assert.isAbove(stays.length, 0)
+
+        const randomStay = Effect.gen(function* () {
+          const from = yield* Random.nextIntBetween(1, 12)
+          return stay(from, from + (yield* Random.nextIntBetween(1, 4)))
+        })
+        const move = Effect.gen(function* () {
+          const { user, id } = stays[yield* Random.nextIntBetween(0, stays.length)]!
+          const { date_from, date_to } = yield* randomStay
+          return yield* raw("POST", `/bookings/${id}/change-dates`, { token: user.token, body: { date_from, date_to } })
+        })
+        const cancelOne = Effect.gen(function* () {
+          const { user, id } = stays[yield* Random.nextIntBetween(0, stays.length)]!
+          return yield* raw("POST", `/bookings/${id}/cancel`, { token: user.token })
+        })
+        const newBooking = Effect.gen(function* () {
+          const user = users[yield* Random.nextIntBetween(0, users.length)]!
+          return yield* raw("POST", "/bookings", { token: user.token, body: yield* randomStay })
+        })
+        const holdAndConfirm = Effect.gen(function* () {
+          const user = users[yield* Random.nextIntBetween(0, users.length)]!
+          const hold = yield* raw("POST", "/holds", { token: user.token, body: yield* randomStay })
+          if (hold.status !== 201) return hold
+          return yield* raw("POST", `/holds/${(hold.body as { id: number }).id}/confirm`, { token: user.token })
+        })
+        const answers = yield* Effect.all(
+          Array.makeBy(80, (i) => [move, cancelOne, newBooking, holdAndConfirm, move][i % 5]!),
+          { concurrency: 24 }
+        )
+        // a success, a sold-out refusal, or (a move or cancel of a cancelled stay) a conflict
+        for (const answer of answers) assert.include([200, 409], answer.status, JSON.stringify(answer.body))
+        const taken = yield* takenByNight(room.id)
+        assert.isTrue(
+          [...taken.values()].every((n) => n <= QUANTITY),
+          JSON.stringify([...taken])
+        )
+        yield* assertInventoryClean
+
+        // no unit lost: every free unit the inventory shows is bookable, and then the night is exactly full
+        const filler = yield* newUser()
+        for (let night = 1; night < 15; night++) {
+          for (let unit = taken.get(day(night)) ?? 0; unit < QUANTITY; unit++) {
+            const booked = yield* raw("POST", "/bookings", { token: filler.token, body: stay(night, night + 1) })
+            assert.strictEqual(booked.status, 200, `night ${night}`)
+          }
+          const refused = yield* raw("POST", "/bookings", { token: filler.token, body: stay(night, night + 1) })
+          assert.strictEqual(refused.status, 409, `night ${night}`)
+        }
+        yield* assertInventoryClean
+      })
   )
 
   it.effect("confirm racing the expiry and the sweep, 40 rounds: exactly one outcome each time, no unit lost", () =>
