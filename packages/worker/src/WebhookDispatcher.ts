@@ -97,6 +97,9 @@ const fanOutEvents = (sql: Sql) =>
  * the slots are dealt round-robin over the subscriptions with due deliveries (each one's first, then each
  * one's second, …), so a slow receiver cannot take every slot from the prompt ones. The candidates are read
  * from a bounded window (`limit` × 8, subscriptions at their cap left out) so a backlog costs no more.
+ * `due` repeats the "pending, due and not leased" test on the row it locks: a delivery another worker finished
+ * or leased after this statement's snapshot is re-checked by PostgreSQL against `due`'s own conditions only
+ * (the candidates' were judged on the snapshot), so without them it would be sent again, out of order.
  */
 const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription: number) => (limit: number) =>
   sql<Claimed>`
@@ -127,6 +130,8 @@ const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription: number
     due AS (
       SELECT d.id FROM webhook_deliveries d JOIN ranked r ON r.id = d.id
       WHERE r.busy + r.turn <= ${perSubscription}
+        AND d.status = 'pending' AND d.next_attempt_at <= now()
+        AND (d.leased_until IS NULL OR d.leased_until < now())
       ORDER BY r.busy + r.turn, r.next_attempt_at, r.id LIMIT ${limit}
       FOR UPDATE OF d SKIP LOCKED
     ),
