@@ -43,10 +43,25 @@ export const decodeCursor = (cursor: string): number | undefined => {
   return Number.isSafeInteger(id) ? id : undefined
 }
 
-const INSTANT = /^(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-](\d{2}):(\d{2}))$/
 /** The instants of years 0001..9999 in UTC, the form the audit log's query passes on (`AuditService.ts`). */
 const FIRST_INSTANT = Date.parse("0001-01-01T00:00:00.000Z")
 const LAST_INSTANT = Date.parse("9999-12-31T23:59:59.999Z")
+
+/**
+ * Whether the fields are a real date and time of day: `Date.parse` rolls 2026-02-31 over to March 3 and
+ * would read a day, hour or offset out of range as another instant rather than refuse it.
+ */
+const isCalendarTime = (match: RegExpExecArray): boolean => {
+  const [year, month, day, hour, minute] = [1, 2, 3, 4, 5].map((i) => Number(match[i]))
+  const second = match[6] === undefined ? 0 : Number(match[6])
+  const offsetHours = match[7] === undefined ? 0 : Number(match[7])
+  const offsetMinutes = match[8] === undefined ? 0 : Number(match[8])
+  if (month! < 1 || month! > 12 || day! < 1) return false
+  const leap = year! % 4 === 0 && (year! % 100 !== 0 || year! % 400 === 0)
+  if (day! > [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month! - 1]!) return false
+  return hour! <= 23 && minute! <= 59 && second <= 59 && offsetHours <= 23 && offsetMinutes <= 59
+}
 
 /**
  * An RFC 3339 time with its offset, years 0001..9999 — as written and in UTC, so that an offset cannot carry
@@ -57,6 +72,7 @@ export const Instant = Schema.String.pipe(
     (s) => {
       const match = INSTANT.exec(s)
       if (match === null || Number(match[1]) < 1) return false
+      if (!isCalendarTime(match)) return false
       const at = Date.parse(s)
       return !Number.isNaN(at) && at >= FIRST_INSTANT && at <= LAST_INSTANT
     },

@@ -421,6 +421,8 @@ layer(TestServer, { excludeTestServices: true, timeout: "90 seconds" })("the aud
       assert.deepStrictEqual(yield* list(`entity=facility&entity_id=${id}&to=2000-01-01T00:00:00Z`), [])
       assert.strictEqual((yield* list(`entity=facility&entity_id=${id}&from=2000-01-01T00:00:00%2B03:00`)).length, 2)
       assert.deepStrictEqual(yield* list(`entity=facility&entity_id=${id}&from=9999-12-31T00:00:00Z`), [])
+      // a leap day is a day
+      assert.deepStrictEqual(yield* list(`entity=facility&entity_id=${id}&from=2400-02-29T00:00:00Z`), [])
 
       for (const bad of [
         "limit=0",
@@ -430,6 +432,13 @@ layer(TestServer, { excludeTestServices: true, timeout: "90 seconds" })("the aud
         "from=yesterday",
         "to=0000-01-01T00:00:00Z",
         "from=2026-13-01T00:00:00Z",
+        // not a calendar day or time (Date.parse would roll 02-31 over to March 3)
+        "from=2026-02-31T00:00:00Z",
+        "to=2026-02-29T00:00:00Z",
+        "from=2026-04-31T00:00:00Z",
+        "from=2026-01-01T24:00:00Z",
+        "from=2026-01-01T00:60:00Z",
+        "from=2026-01-01T00:00:00%2B24:00",
         // within years 0001..9999 as written, outside them in UTC (PostgreSQL would refuse the UTC form)
         "from=0001-01-01T00:30:00%2B01:00",
         "to=9999-12-31T23:30:00-01:00",
