@@ -10,9 +10,10 @@ import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { CurrentUser } from "@shum/domain/Security"
 import { randomName } from "@shum/infra/Testing"
-import { Effect, Fiber } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { afterAll } from "vitest"
 import { imageDirPath, jpeg, removeDir } from "../../worker/test/ImageFixtures.js"
+import { AUDIT_QUERY_BUDGET_MS } from "../src/Audit/AuditRepo.js"
 import { AuditTrail } from "../src/Audit/AuditTrail.js"
 import { day, insertRoom, newUser, raw } from "./BookingsFixtures.js"
 import { form, uploadAs } from "./ImagesSupport.js"
@@ -450,6 +451,42 @@ layer(TestServer, { excludeTestServices: true, timeout: "90 seconds" })("the aud
         const response = yield* raw("GET", `/audit?${bad}`, { token: admin.token })
         assert.strictEqual(response.status, 422, `${bad}: ${JSON.stringify(response.body)}`)
       }
+    })
+  )
+
+  it.effect("GET /audit: a query that would cost more than its budget is a clear 422, not a 500 nor a wait", () =>
+    Effect.gen(function* () {
+      const admin = yield* newUser("admin")
+      // the table held by another transaction: the page's query waits, and its budget (statement_timeout,
+      // lock waits included) runs out deterministically, as a walk over millions of rows would
+      const locked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(
+        sqlOf((sql) =>
+          sql`LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE`.pipe(
+            Effect.zipRight(Deferred.succeed(locked, undefined)),
+            Effect.zipRight(Deferred.await(release)),
+            sql.withTransaction
+          )
+        )
+      )
+      yield* Deferred.await(locked)
+      const started = Date.now()
+      const response = yield* raw("GET", "/audit?action=hotel.updated&entity=room", { token: admin.token })
+      const elapsed = Date.now() - started
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      assert.strictEqual(response.status, 422, JSON.stringify(response.body))
+      const detail = (response.body as { detail: Array<{ type: string; loc: Array<string>; msg: string }> }).detail
+      assert.deepStrictEqual(
+        detail.map((issue) => [issue.type, issue.loc]),
+        [["query_too_broad", ["query"]]]
+      )
+      assert.include(detail[0]!.msg, `${AUDIT_QUERY_BUDGET_MS} ms`)
+      assert.isAtLeast(elapsed, AUDIT_QUERY_BUDGET_MS - 50)
+      assert.isBelow(elapsed, AUDIT_QUERY_BUDGET_MS + 2000)
+      // the budget is per query: the same request answers once the table is free
+      ok(yield* raw("GET", "/audit?action=hotel.updated&entity=room", { token: admin.token }))
     })
   )
 

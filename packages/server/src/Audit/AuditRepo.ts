@@ -4,7 +4,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { AuditEntity } from "@shum/domain/Audit"
-import { Effect } from "effect"
+import { Data, Effect } from "effect"
 import { where } from "../Catalogue/SqlFilters.js"
 
 export interface AuditRow {
@@ -33,12 +33,26 @@ export interface AuditFilter {
   readonly limit: number
 }
 
+/**
+ * The most one page's query may cost (docs/decisions.md D11, D17): each filter alone is served by an index in
+ * id order (0009, 0016), but filters combined, or a time range far from the newest rows, can make it walk
+ * rows it then discards — as many as the table holds. The query runs under `statement_timeout` (in its own
+ * transaction, `SET LOCAL`), and one that would take longer is answered `AuditQueryTooBroad` (a 422).
+ */
+export const AUDIT_QUERY_BUDGET_MS = 500
+
+/** The page's query ran out of its budget (`AUDIT_QUERY_BUDGET_MS`). */
+export class AuditQueryTooBroad extends Data.TaggedError("AuditQueryTooBroad")<{}> {}
+
+/** PostgreSQL's `query_canceled`, which `statement_timeout` raises. */
+const QUERY_CANCELED = "57014"
+
 export class AuditRepo extends Effect.Service<AuditRepo>()("server/AuditRepo", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
 
     /** Newest first (by id: the order rows were written in); each filter has an index in id order (0009, 0016). */
-    const list = (q: AuditFilter) =>
+    const select = (q: AuditFilter) =>
       sql<AuditRow>`
         SELECT id::float8 AS id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
                actor_id, actor_email, action, entity, entity_id, changes, request_id
@@ -54,6 +68,21 @@ export class AuditRepo extends Effect.Service<AuditRepo>()("server/AuditRepo", {
         ])}
         ORDER BY id DESC LIMIT ${q.limit}`
 
-    return { list: (filter: AuditFilter) => list(filter).pipe(Effect.orDie) } as const
+    const list = (q: AuditFilter) =>
+      sql
+        .unsafe(`SET LOCAL statement_timeout = ${AUDIT_QUERY_BUDGET_MS}`)
+        .pipe(Effect.zipRight(select(q)), sql.withTransaction)
+
+    return {
+      /** A page, or `AuditQueryTooBroad` when its query would cost more than `AUDIT_QUERY_BUDGET_MS`. */
+      list: (filter: AuditFilter) =>
+        list(filter).pipe(
+          Effect.catchTag("SqlError", (error) =>
+            (error.cause as { code?: unknown } | undefined)?.code === QUERY_CANCELED
+              ? Effect.fail(new AuditQueryTooBroad())
+              : Effect.die(error)
+          )
+        )
+    } as const
   })
 }) {}

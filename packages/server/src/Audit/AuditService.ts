@@ -7,7 +7,7 @@
 import { type AuditQuery, AuditEntry, AuditPage, decodeCursor, encodeCursor } from "@shum/domain/Audit"
 import { ValidationError } from "@shum/domain/Errors"
 import { Effect } from "effect"
-import { AuditRepo } from "./AuditRepo.js"
+import { AUDIT_QUERY_BUDGET_MS, AuditRepo } from "./AuditRepo.js"
 
 const DEFAULT_LIMIT = 20
 
@@ -29,16 +29,36 @@ export class AuditService extends Effect.Service<AuditService>()("server/AuditSe
           ]
         })
       const limit = query.limit ?? DEFAULT_LIMIT
-      const rows = yield* repo.list({
-        entity: query.entity,
-        entityId: query.entity_id,
-        actorId: query.actor_id,
-        action: query.action,
-        from: query.from === undefined ? undefined : new Date(query.from).toISOString(),
-        to: query.to === undefined ? undefined : new Date(query.to).toISOString(),
-        before: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
-        limit: limit + 1
-      })
+      const rows = yield* repo
+        .list({
+          entity: query.entity,
+          entityId: query.entity_id,
+          actorId: query.actor_id,
+          action: query.action,
+          from: query.from === undefined ? undefined : new Date(query.from).toISOString(),
+          to: query.to === undefined ? undefined : new Date(query.to).toISOString(),
+          before: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+          limit: limit + 1
+        })
+        .pipe(
+          // a clear answer rather than unbounded work or a 500 (docs/decisions.md D11, D17)
+          Effect.catchTag("AuditQueryTooBroad", () =>
+            Effect.fail(
+              new ValidationError({
+                detail: [
+                  {
+                    type: "query_too_broad",
+                    loc: ["query"],
+                    msg:
+                      `The filters could not be served within ${AUDIT_QUERY_BUDGET_MS} ms: narrow them ` +
+                      "(one of entity with entity_id, actor_id or action, and from/to nearer the rows)",
+                    input: null
+                  }
+                ]
+              })
+            )
+          )
+        )
       const items = rows.slice(0, limit)
       const last = items[items.length - 1]
       return new AuditPage({
