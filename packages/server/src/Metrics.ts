@@ -131,7 +131,7 @@ const declareDomainCounters = (registers: Registers) => ({
   hotelsCreated: new Counter({ name: "hotels_created_total", help: "Hotels created", registers }),
   auditRows: new Counter({
     name: "audit_rows_total",
-    help: "Audit log rows written by action (docs/decisions.md D17; a write rolled back after it still counts)",
+    help: "Audit log rows written by action, once their transaction commits (docs/decisions.md D17)",
     labelNames: ["action"] as const,
     registers
   })

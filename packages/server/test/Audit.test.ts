@@ -259,6 +259,34 @@ layer(TestServer, { excludeTestServices: true, timeout: "90 seconds" })("the aud
       assert.deepStrictEqual(yield* auditAfter(mark), [])
       const price = yield* sqlOf((sql) => sql<{ price: number }>`SELECT price FROM rooms WHERE id = ${room.id}`)
       assert.strictEqual(price[0]!.price, 3000)
+      // audit_rows_total counts a row once its transaction commits: one rolled back after the write (the write
+      // itself succeeded) is not counted, one committed is
+      const counted = Effect.map(
+        Effect.flatMap(HttpClient.HttpClient, (http) =>
+          Effect.scoped(Effect.flatMap(http.get("/metrics"), (response) => response.text))
+        ),
+        (text) => Number(/^audit_rows_total\{action="room\.updated"\} (\d+)$/m.exec(text)?.[1] ?? 0)
+      )
+      const asAdmin = Effect.provideService(CurrentUser, {
+        id: admin.id,
+        email: admin.email,
+        role: "admin",
+        jti: "x",
+        expiresAt: 0
+      })
+      const setPrice = (price: number) =>
+        trail.write(
+          { action: "room.updated", entity: "room", id: room.id },
+          sql`UPDATE rooms SET price = ${price} WHERE id = ${room.id}`
+        )
+      const countedBefore = yield* counted
+      const abandoned = yield* trail
+        .transaction(Effect.zipRight(setPrice(2), Effect.fail("abort" as const)))
+        .pipe(asAdmin, Effect.flip)
+      assert.strictEqual(abandoned, "abort")
+      assert.strictEqual(yield* counted, countedBefore)
+      yield* trail.transaction(setPrice(3100)).pipe(asAdmin, Effect.orDie)
+      assert.strictEqual(yield* counted, countedBefore + 1)
     })
   )
 

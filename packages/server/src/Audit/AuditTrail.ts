@@ -106,6 +106,13 @@ export interface AuditedWrite<A> {
 
 const isSqlError = (error: unknown): error is SqlError => error instanceof SqlError
 
+/**
+ * The actions of the rows written in the open `AuditTrail.transaction`, counted in `audit_rows_total` once it
+ * commits (a row rolled back with its transaction is not counted; docs/decisions.md D17). `undefined`: none
+ * open, the row's statement commits by itself.
+ */
+const pendingCounts = FiberRef.unsafeMake<Array<string> | undefined>(undefined)
+
 export class AuditTrail extends Effect.Service<AuditTrail>()("server/AuditTrail", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
@@ -125,7 +132,24 @@ export class AuditTrail extends Effect.Service<AuditTrail>()("server/AuditTrail"
           VALUES (${actor?.id ?? null}, ${actor?.email ?? null}, ${entry.action}, ${entry.entity},
                   ${entry.entityId === null ? null : String(entry.entityId)}, ${JSON.stringify(entry.changes)}::jsonb,
                   ${requestId ?? null})`
-        counters.auditRows.inc({ action: entry.action })
+        const pending = yield* FiberRef.get(pendingCounts)
+        if (pending === undefined) counters.auditRows.inc({ action: entry.action })
+        else pending.push(entry.action)
+      })
+
+    /**
+     * `sql.withTransaction` that counts the audit rows written in it once it commits (in the outermost one
+     * that is an `AuditTrail.transaction`; a transaction opened by `sql.withTransaction` around it is not
+     * seen, so services open theirs with this).
+     */
+    const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.gen(function* () {
+        const outer = yield* FiberRef.get(pendingCounts)
+        const mine: Array<string> = []
+        const result = yield* effect.pipe(sql.withTransaction, Effect.locally(pendingCounts, mine))
+        if (outer !== undefined) outer.push(...mine)
+        else for (const action of mine) counters.auditRows.inc({ action })
+        return result
       })
 
     /** The admin making this request, if the caller is one. */
@@ -158,11 +182,12 @@ export class AuditTrail extends Effect.Service<AuditTrail>()("server/AuditTrail"
                 yield* insert({ action, entity: spec.entity, entityId: id, changes }, actor)
               }
               return result
-            }).pipe(sql.withTransaction, Effect.catchIf(isSqlError, Effect.die)) as Effect.Effect<A, E, R>)
+            }).pipe(transaction, Effect.catchIf(isSqlError, Effect.die)) as Effect.Effect<A, E, R>)
       )
 
     return {
       write,
+      transaction,
       /**
        * A row for an admin's action that is no row's update (a webhook's redelivery or ping), in the caller's
        * transaction.

@@ -1,7 +1,6 @@
 /**
  * Cities (docs/api.md §8.3; docs/data.md BR-1, BR-10, BR-11): the `cities` table and its use cases.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import { pageOf } from "@shum/domain/Common"
 import { Conflict, IntegrityViolation, NotFound } from "@shum/domain/Errors"
 import { type CityIn, type CityPatch } from "@shum/domain/Geo"
@@ -14,7 +13,6 @@ import { CountriesRepo } from "./CountriesRepo.js"
 
 export class CitiesService extends Effect.Service<CitiesService>()("server/CitiesService", {
   effect: Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
     const repo = yield* CitiesRepo
     const countries = yield* CountriesRepo
     // every admin write leaves its audit row, in its transaction (docs/decisions.md D17)
@@ -83,7 +81,7 @@ export class CitiesService extends Effect.Service<CitiesService>()("server/Citie
         if (!(yield* repo.lock(id))) return yield* new NotFound({ detail: Messages.cityNotFound })
         if (yield* repo.hasHotels(id)) return yield* new IntegrityViolation({ detail: Messages.integrityViolation })
         yield* audit.write({ action: "city.deleted", entity: "city", id }, repo.remove(id))
-      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), Effect.withSpan("Cities.remove"))
+      }).pipe(audit.transaction, Effect.catchTag("SqlError", Effect.die), Effect.withSpan("Cities.remove"))
 
     return { list, get, create, update, patch, remove } as const
   }),

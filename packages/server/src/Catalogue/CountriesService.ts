@@ -1,7 +1,6 @@
 /**
  * Countries (docs/api.md §8.2; docs/data.md BR-1, BR-10, BR-11; docs/decisions.md D9): the `countries` table and its use cases.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import { pageOf } from "@shum/domain/Common"
 import { Conflict, IntegrityViolation, NotFound } from "@shum/domain/Errors"
 import { type CountryIn, type CountryPatch } from "@shum/domain/Geo"
@@ -13,7 +12,6 @@ import { CountriesRepo, type CountryFields } from "./CountriesRepo.js"
 
 export class CountriesService extends Effect.Service<CountriesService>()("server/CountriesService", {
   effect: Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
     const repo = yield* CountriesRepo
     // every admin write leaves its audit row, in its transaction (docs/decisions.md D17)
     const audit = yield* AuditTrail
@@ -68,7 +66,7 @@ export class CountriesService extends Effect.Service<CountriesService>()("server
         if (!(yield* repo.lock(id))) return yield* new NotFound({ detail: Messages.countryNotFoundFeminine })
         if (yield* repo.hasCities(id)) return yield* new IntegrityViolation({ detail: Messages.integrityViolation })
         yield* audit.write({ action: "country.deleted", entity: "country", id }, repo.remove(id))
-      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), Effect.withSpan("Countries.remove"))
+      }).pipe(audit.transaction, Effect.catchTag("SqlError", Effect.die), Effect.withSpan("Countries.remove"))
 
     return { list, get, create, update, patch, remove } as const
   }),

@@ -2,7 +2,6 @@
  * Room types of a hotel (docs/api.md §8.6; docs/data.md BR-3) and a hotel's free rooms (R2, D2).
  * A write with facilities is one transaction: an unknown facility leaves nothing behind.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import { pageOf } from "@shum/domain/Common"
 import { BadRequest, Conflict, NotFound } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
@@ -19,7 +18,6 @@ import { type RoomFields, RoomsRepo } from "./RoomsRepo.js"
 
 export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsService", {
   effect: Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
     const repo = yield* RoomsRepo
     const hotels = yield* HotelsRepo
     const search = yield* AvailabilitySearch
@@ -40,7 +38,7 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
     })
 
     const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      effect.pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+      effect.pipe(audit.transaction, Effect.catchTag("SqlError", Effect.die))
 
     /** A room's columns written; a quantity below what some night has taken → 409 (docs/decisions.md D2). */
     const write = (roomId: number, fields: RoomFields) =>

@@ -2,7 +2,6 @@
  * Webhook subscriptions (docs/api.md §14; docs/decisions.md D16): URLs checked against the SSRF rules,
  * secrets made here, shown once and stored encrypted; deliveries listed and queued again.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import { NotFound, ValidationError } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import {
@@ -35,7 +34,6 @@ const toDelivery = (row: DeliveryRow) =>
 
 export class WebhooksService extends Effect.Service<WebhooksService>()("server/WebhooksService", {
   effect: Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
     const repo = yield* WebhooksRepo
     // every write leaves its audit row, in its transaction (docs/decisions.md D17); secrets are redacted
     const audit = yield* AuditTrail
@@ -52,7 +50,7 @@ export class WebhooksService extends Effect.Service<WebhooksService>()("server/W
             ...(from === undefined ? {} : { redelivery_of: { after: from } })
           }
         })
-      ).pipe(sql.withTransaction, Effect.orDie)
+      ).pipe(audit.transaction, Effect.orDie)
     const { webhooks: settings } = yield* AppConfig
     const cipher = makeCipher(settings.keyMaterial)
 
@@ -143,7 +141,7 @@ export class WebhooksService extends Effect.Service<WebhooksService>()("server/W
               ? Effect.succeed(row)
               : Effect.asSome(queued(id, "webhook.redelivered", Effect.succeed(row.value), deliveryId))
           ),
-          sql.withTransaction,
+          audit.transaction,
           Effect.orDie
         )
         if (Option.isNone(row)) return yield* deliveryNotFound()

@@ -12,6 +12,7 @@ export const AuditTrailMemory = Layer.succeed(
   AuditTrail,
   AuditTrail.make({
     write: (_spec, effect) => effect,
+    transaction: (effect) => effect,
     recordAdmin: (entry) => Effect.sync(() => void auditEntries.push(entry)),
     recordEvent: (entry) => Effect.sync(() => void auditEntries.push(entry))
   })
