@@ -114,7 +114,9 @@ export class UsersApi extends HttpApiGroup.make("users")
       .annotate(
         OpenApi.Description,
         `${SELF_OR_ADMIN}\n\nOrder: 401 → 422 → 403 → unknown id → 404 \`Пользователь не найден\` → delete. ` +
-          "The user's bookings and refresh tokens go with them; their access tokens then get 401 (D13)."
+          "The user's bookings, holds and refresh tokens go with them (nights and held units freed); their access " +
+          "tokens then get 401 (D13). Webhook events: `booking.cancelled` for each confirmed booking, " +
+          '`hold.released` / `hold.expired` for each active hold, `reason: "user_deleted"` (D16).'
       )
   )
   .addError(RateLimited)

@@ -275,7 +275,7 @@ export interface paths {
      * Delete a user
      * @description A user may use this on their own id only; an admin on any (D1; the original let anyone do it). Checked before the user's existence, so a non-admin learns nothing about other ids.
      *
-     *     Order: 401 → 422 → 403 → unknown id → 404 `Пользователь не найден` → delete. The user's bookings and refresh tokens go with them; their access tokens then get 401 (D13).
+     *     Order: 401 → 422 → 403 → unknown id → 404 `Пользователь не найден` → delete. The user's bookings, holds and refresh tokens go with them (nights and held units freed); their access tokens then get 401 (D13). Webhook events: `booking.cancelled` for each confirmed booking, `hold.released` / `hold.expired` for each active hold, `reason: "user_deleted"` (D16).
      */
     delete: operations["deleteUser"]
     options?: never
