@@ -64,17 +64,31 @@ export const FailureCountsRedis = (options: { readonly prefix: string } = { pref
     )
   )
 
-/** The largest number of keys kept in memory: beyond, the expired ones are swept, then the oldest dropped. */
+/** The largest number of keys kept in memory: beyond, the oldest window is dropped. */
 const MEMORY_KEYS = 100_000
 
-/** The same counters in process memory, timed by `Clock`. */
-export const FailureCountsMemory = Layer.sync(FailureCounts, () => {
-  const windows = new Map<string, { count: number; readonly expiresAt: number }>()
-  const bound = (now: number) => {
-    if (windows.size < MEMORY_KEYS) return
-    for (const [key, entry] of windows) if (entry.expiresAt <= now) windows.delete(key)
-    for (const key of windows.keys()) {
-      if (windows.size < MEMORY_KEYS) break
+/** A key's window in memory. */
+export interface MemoryWindow {
+  count: number
+  readonly expiresAt: number
+}
+
+/**
+ * The counters in process memory, timed by `Clock`, at most `maxKeys` keys. `windows` holds them in the order
+ * their windows opened (a reopened key is moved to the end), which with one window length is the order they
+ * expire in: each count first drops the expired windows at the front, stopping at the first live one, then
+ * the oldest while the map is full — every window is visited once more than it is kept, so a count costs
+ * O(1) amortised however many keys are held (a scan of them all per new key was O(keys)).
+ */
+export const makeFailureCountsMemory = (
+  maxKeys: number = MEMORY_KEYS,
+  windows: Map<string, MemoryWindow> = new Map()
+) => {
+  const sweep = (now: number) => {
+    const front = windows.entries()
+    for (let next = front.next(); !next.done; next = front.next()) {
+      const [key, entry] = next.value
+      if (entry.expiresAt > now && windows.size < maxKeys) break
       windows.delete(key)
     }
   }
@@ -84,13 +98,17 @@ export const FailureCountsMemory = Layer.sync(FailureCounts, () => {
         keys.map((key) => {
           const entry = windows.get(key)
           if (entry !== undefined && entry.expiresAt > now) return ++entry.count
-          bound(now)
+          windows.delete(key)
+          sweep(now)
           windows.set(key, { count: 1, expiresAt: now + windowSeconds * 1000 })
           return 1
         })
       )
   })
-})
+}
+
+/** The same counters in process memory (the embedded default without Redis, tests). */
+export const FailureCountsMemory = Layer.sync(FailureCounts, () => makeFailureCountsMemory())
 
 export class SignInBursts extends Effect.Service<SignInBursts>()("server/SignInBursts", {
   effect: Effect.gen(function* () {

@@ -8,7 +8,12 @@ import "./fakes/NoNetwork.js"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
 import { changesOf, REDACTED } from "../../src/Audit/AuditTrail.js"
-import { FailureCountsMemory, SignInBursts } from "../../src/Audit/SignInBursts.js"
+import {
+  FailureCountsMemory,
+  makeFailureCountsMemory,
+  type MemoryWindow,
+  SignInBursts
+} from "../../src/Audit/SignInBursts.js"
 import { auditEntries } from "./fakes/AuditTrail.js"
 import { unitEnvironment } from "./fakes/Environment.js"
 
@@ -66,4 +71,49 @@ describe("SignInBursts (in-memory counters)", () => {
       }
     )
   })
+})
+
+/** A map that counts the entries its `entries()` iterators visit. */
+class VisitCountingMap extends Map<string, MemoryWindow> {
+  visits = 0
+  override entries(): MapIterator<[string, MemoryWindow]> {
+    const inner = super.entries()
+    const original = inner.next.bind(inner)
+    const next = () => {
+      const result = original()
+      if (!result.done) this.visits++
+      return result
+    }
+    return Object.assign(inner, { next })
+  }
+}
+
+describe("FailureCountsMemory: bounded, O(1) amortised per count", () => {
+  it.effect("held full of live windows, each new key visits O(1) windows; expired ones go from the front", () =>
+    Effect.gen(function* () {
+      const maxKeys = 1000
+      const windows = new VisitCountingMap()
+      const counts = makeFailureCountsMemory(maxKeys, windows)
+      for (let i = 0; i < maxKeys; i++) yield* counts.add([`old${i}`], 60)
+      assert.strictEqual(windows.size, maxKeys)
+      // full of live windows: each new key drops the oldest, never scans them all
+      windows.visits = 0
+      for (let i = 0; i < 5 * maxKeys; i++) yield* counts.add([`new${i}`], 60)
+      assert.strictEqual(windows.size, maxKeys)
+      assert.isAtMost(windows.visits, 2 * 5 * maxKeys)
+      // the newest windows are the ones kept, and they go on counting
+      assert.deepStrictEqual(yield* counts.add([`new${5 * maxKeys - 1}`, "old0"], 60), [2, 1])
+      // once their windows have passed, the expired ones are dropped from the front as new keys come
+      yield* TestClock.adjust("61 seconds")
+      windows.visits = 0
+      yield* counts.add(["after"], 60)
+      assert.strictEqual(windows.size, 1)
+      assert.isAtMost(windows.visits, maxKeys + 1)
+      windows.visits = 0
+      for (let i = 0; i < maxKeys - 1; i++) yield* counts.add([`later${i}`], 60)
+      assert.isAtMost(windows.visits, 2 * maxKeys)
+      // a key whose window passed opens a new one, at the end (it expires last)
+      assert.deepStrictEqual(yield* counts.add(["after"], 60), [2])
+    })
+  )
 })
