@@ -7,7 +7,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber, Schedule } from "effect"
 import { day, insertRoom, newUser, raw } from "./BookingsFixtures.js"
 import { makeTestServer } from "./support.js"
 
@@ -171,6 +171,74 @@ layer(makeTestServer(), { excludeTestServices: true, timeout: "60 seconds" })("o
       const events = yield* eventsAfter(mark)
       assert.strictEqual(events.filter((e) => e.type === "room.deleted").length, 60)
       assert.strictEqual(events.length, 61)
+    })
+  )
+
+  it.effect("a cancel committing while a room or a user is deleted: the booking reported once, by the cancel", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const admin = yield* newUser("admin")
+      // the delete of `path` while a cancel of one of its bookings is under way (its transaction held open
+      // with the booking locked): the delete must wait for it and then not report the booking again
+      const raceCancel = (path: string, booking: number) =>
+        Effect.gen(function* () {
+          const locked = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          const cancel = yield* Effect.fork(
+            sql`UPDATE bookings SET status = 'cancelled' WHERE id = ${booking}`.pipe(
+              Effect.zipRight(Deferred.succeed(locked, undefined)),
+              Effect.zipRight(Deferred.await(release)),
+              sql.withTransaction,
+              Effect.orDie
+            )
+          )
+          yield* Deferred.await(locked)
+          const mark = yield* lastEvent
+          const remove = yield* Effect.fork(raw("DELETE", path, { token: admin.token }))
+          // the delete is waiting for a row lock (the booking's), whichever statement waits for it
+          yield* sql<{ waiting: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting`.pipe(
+            Effect.orDie,
+            Effect.repeat({ schedule: Schedule.spaced("5 millis"), until: (rows) => rows[0]!.waiting })
+          )
+          yield* Deferred.succeed(release, undefined)
+          yield* Fiber.join(cancel)
+          assert.strictEqual((yield* Fiber.join(remove)).status, 200)
+          return yield* eventsAfter(mark)
+        })
+
+      const user = yield* newUser()
+      const room = yield* insertRoom({ quantity: 3 })
+      const book = (n: number, roomId: number) =>
+        Effect.map(
+          raw("POST", "/bookings", {
+            token: user.token,
+            body: { room_id: roomId, date_from: day(60 + n), date_to: day(61 + n) }
+          }),
+          (answer) => {
+            assert.strictEqual(answer.status, 200, JSON.stringify(answer.body))
+            return (answer.body as { id: number }).id
+          }
+        )
+      const cancelled = yield* book(0, room.id)
+      const kept = yield* book(1, room.id)
+      const roomEvents = yield* raceCancel(`/hotels/${room.hotelId}/rooms/${room.id}`, cancelled)
+      assert.sameDeepMembers(
+        roomEvents.map((e) => [e.type, e.entity]),
+        [
+          ["booking.cancelled", `booking:${kept}`],
+          ["room.deleted", `room:${room.id}`]
+        ]
+      )
+
+      const other = yield* insertRoom({ quantity: 3 })
+      const userCancelled = yield* book(2, other.id)
+      const userKept = yield* book(3, other.id)
+      const userEvents = yield* raceCancel(`/users/${user.id}`, userCancelled)
+      assert.deepStrictEqual(
+        userEvents.filter((e) => e.type === "booking.cancelled").map((e) => [e.entity, e.data["reason"]]),
+        [[`booking:${userKept}`, "user_deleted"]]
+      )
     })
   )
 })

@@ -14,7 +14,11 @@
  *
  * The parts read the rows as the statement starts, so the caller locks the rooms (or the user) first (`FOR
  * UPDATE`, which a new booking's or hold's reference to its room and user waits for): nothing is added to
- * them between the read and the cascade.
+ * them between the read and the cascade. Neither lock stops a booking's cancel, a hold's release or confirm,
+ * which lock only the booking or the hold: one committing after the statement's start would be reported
+ * twice (its own event and the cascade's). So the caller then locks the confirmed bookings and active holds
+ * the cascade will report (`lockStaysSql`), in a statement of its own before it: a command under way is
+ * waited for, and the cascade's statement, starting after, reads what it committed.
  */
 import { outboxInsertSql } from "@shum/infra/Outbox"
 
@@ -91,3 +95,13 @@ export const userCascadeEventParts = (users: string): string =>
     `${users} u JOIN holds h ON h.user_id = u.id JOIN rooms r ON r.id = h.room_id`,
     "user_deleted"
   ).join(",\n")
+
+/**
+ * The statement locking the confirmed bookings and active holds `stays` selects (a condition on `room_id`,
+ * `user_id`, with `$1`), in id order, before the cascade's statement (see above). A booking cancelled or a
+ * hold ended meanwhile is re-checked under the lock and left out; it was reported by its own command.
+ */
+export const lockStaysSql = (stays: string): string =>
+  `WITH b AS (SELECT id FROM bookings WHERE (${stays}) AND status = 'confirmed' ORDER BY id FOR UPDATE),
+   h AS (SELECT id FROM holds WHERE (${stays}) AND status = 'active' ORDER BY id FOR UPDATE)
+   SELECT (SELECT count(*) FROM b) + (SELECT count(*) FROM h) AS locked`

@@ -8,7 +8,7 @@ import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Hotel } from "@shum/domain/Hotels"
 import { Outbox } from "@shum/infra/Outbox"
 import { Effect, Schema } from "effect"
-import { cascadeEventParts } from "./CascadeEvents.js"
+import { cascadeEventParts, lockStaysSql } from "./CascadeEvents.js"
 import { contains, where, type Page } from "./SqlFilters.js"
 
 export const DEFAULT_CHECK_IN = "14:00:00"
@@ -118,13 +118,14 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
     /**
      * Rooms, their bookings, holds and facility links, and image links go with it (`ON DELETE CASCADE`); the
      * rooms', bookings' and holds' events are written by the delete's statement (`CascadeEvents.ts`) after
-     * the hotel (no room added meanwhile) and its rooms (no booking or hold) are locked: three round trips
-     * however many rooms.
+     * the hotel (no room added meanwhile), its rooms (no booking or hold) and their confirmed bookings and active
+     * holds (no cancel, release or confirm under way) are locked: four round trips however many rooms.
      */
     const remove = (id: number) =>
       Effect.gen(function* () {
         yield* sql`SELECT id FROM hotels WHERE id = ${id} FOR UPDATE`
         yield* sql`SELECT id FROM rooms WHERE hotel_id = ${id} ORDER BY id FOR UPDATE`
+        yield* sql.unsafe(lockStaysSql("room_id IN (SELECT id FROM rooms WHERE hotel_id = $1)"), [id])
         const rows = yield* sql`
           WITH r AS MATERIALIZED (SELECT id, hotel_id FROM rooms WHERE hotel_id = ${id}),
           ${sql.unsafe(cascadeEventParts("r", "hotel_deleted", true))},

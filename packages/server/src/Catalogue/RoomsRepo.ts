@@ -9,7 +9,7 @@ import { Facility, Room } from "@shum/domain/Rooms"
 import { Outbox } from "@shum/infra/Outbox"
 import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Data, Effect, Option, Schema } from "effect"
-import { cascadeEventParts } from "./CascadeEvents.js"
+import { cascadeEventParts, lockStaysSql } from "./CascadeEvents.js"
 import { contains, where, type Page } from "./SqlFilters.js"
 
 /**
@@ -131,11 +131,13 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
     /**
      * Its bookings, holds and facility links go with it (`ON DELETE CASCADE`); the bookings' and holds'
      * events are written by the delete's statement (`CascadeEvents.ts`) once the room is locked (no booking
-     * or hold made in it meanwhile).
+     * or hold made in it meanwhile) and then its confirmed bookings and active holds (no cancel, release or
+     * confirm under way: each reported once).
      */
     const remove = (id: number) =>
       Effect.gen(function* () {
         yield* sql`SELECT id FROM rooms WHERE id = ${id} FOR UPDATE`
+        yield* sql.unsafe(lockStaysSql("room_id = $1"), [id])
         const [row] = yield* sql<{ hotel_id: number }>`
           WITH r AS MATERIALIZED (SELECT id, hotel_id FROM rooms WHERE id = ${id}),
           ${sql.unsafe(cascadeEventParts("r", "room_deleted", false))},

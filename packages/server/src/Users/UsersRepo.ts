@@ -10,7 +10,7 @@ import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Role, User } from "@shum/domain/Users"
 import { outboxInsertSql } from "@shum/infra/Outbox"
 import { Effect, Option, Schema } from "effect"
-import { userCascadeEventParts } from "../Catalogue/CascadeEvents.js"
+import { lockStaysSql, userCascadeEventParts } from "../Catalogue/CascadeEvents.js"
 
 export const UserRow = Schema.Struct({
   id: Schema.Int,
@@ -145,11 +145,13 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("server/UsersRepo", {
     /**
      * Their bookings, holds, refresh tokens and keys go with them (`ON DELETE CASCADE`); the bookings' and
      * holds' webhook events are written by the delete's statement (`Catalogue/CascadeEvents.ts`, docs/decisions.md
-     * D16) once the user is locked (no booking or hold made meanwhile).
+     * D16) once the user is locked (no booking or hold made meanwhile) and then their confirmed bookings and
+     * active holds (no cancel, release or confirm under way: each reported once).
      */
     const remove = (id: number) =>
       Effect.gen(function* () {
         yield* sql`SELECT id FROM users WHERE id = ${id} FOR UPDATE`
+        yield* sql.unsafe(lockStaysSql("user_id = $1"), [id])
         const rows = yield* sql`
           WITH u AS MATERIALIZED (SELECT id FROM users WHERE id = ${id}),
           ${sql.unsafe(userCascadeEventParts("u"))},
