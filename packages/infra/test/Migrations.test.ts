@@ -292,7 +292,12 @@ const INDEXES: Record<string, string> = {
   // docs/decisions.md D17: GET /audit's filters, each in id order (0016)
   ix_audit_log_action: "audit_log (action, id)",
   ix_audit_log_entity_only: "audit_log (entity, id)",
-  ix_audit_log_at_id: "audit_log (at, id)"
+  ix_audit_log_at_id: "audit_log (at, id)",
+  // and combined (0019)
+  ix_audit_log_action_entity: "audit_log (action, entity, id)",
+  ix_audit_log_actor_entity: "audit_log (actor_id, entity, id)",
+  ix_audit_log_actor_action: "audit_log (actor_id, action, id)",
+  ix_audit_log_actor_action_entity: "audit_log (actor_id, action, entity, id)"
 }
 
 interface Schema {
@@ -482,7 +487,8 @@ describe("Migrations", () => {
         [15, "catalogue_version"],
         [16, "audit_log_indexes"],
         [17, "sold_out_without_locks"],
-        [18, "holds_session_in_write"]
+        [18, "holds_session_in_write"],
+        [19, "audit_log_combined_indexes"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)
