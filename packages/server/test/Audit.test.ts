@@ -17,6 +17,7 @@ import { AUDIT_QUERY_BUDGET_MS } from "../src/Audit/AuditRepo.js"
 import { AuditTrail } from "../src/Audit/AuditTrail.js"
 import { day, insertRoom, newUser, raw } from "./BookingsFixtures.js"
 import { form, uploadAs } from "./ImagesSupport.js"
+import { eventsAfter, lastEvent } from "./OutboxFixtures.js"
 import { makeTestServer } from "./support.js"
 
 const dir = imageDirPath()
@@ -188,13 +189,7 @@ layer(TestServer, { excludeTestServices: true, timeout: "90 seconds" })("the aud
       const admin = yield* newUser("admin")
       const room = yield* insertRoom({ quantity: 1, price: 3000 })
       const events = (after: number) =>
-        sqlOf(
-          (sql) => sql<{ type: string; data: Record<string, unknown> }>`
-            SELECT type, data FROM outbox_events WHERE id > ${after} ORDER BY id`
-        )
-      const lastEvent = sqlOf((sql) =>
-        sql<{ n: number }>`SELECT COALESCE(max(id), 0)::float8 AS n FROM outbox_events`.pipe(Effect.map((r) => r[0]!.n))
-      )
+        Effect.map(eventsAfter(after), (rows) => rows.map(({ data, type }) => ({ type, data })))
       const mark = yield* lastEvent
       const price = yield* onlyRow(
         raw("PATCH", `/hotels/${room.hotelId}/rooms/${room.id}`, { token: admin.token, body: { price: 3500 } })

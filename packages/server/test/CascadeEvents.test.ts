@@ -9,28 +9,8 @@ import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Schedule } from "effect"
 import { day, insertRoom, newUser, raw } from "./BookingsFixtures.js"
+import { eventsAfter, lastEvent } from "./OutboxFixtures.js"
 import { makeTestServer } from "./support.js"
-
-interface EventRow {
-  readonly type: string
-  readonly entity: string
-  readonly hotel_id: number | null
-  readonly data: Record<string, unknown>
-}
-
-const eventsAfter = (after: number) =>
-  Effect.flatMap(
-    SqlClient.SqlClient,
-    (sql) => sql<EventRow>`SELECT type, entity, hotel_id, data FROM outbox_events WHERE id > ${after} ORDER BY id`
-  ).pipe(Effect.orDie)
-
-const lastEvent = Effect.flatMap(
-  SqlClient.SqlClient,
-  (sql) => sql<{ n: number }>`SELECT COALESCE(max(id), 0)::float8 AS n FROM outbox_events`
-).pipe(
-  Effect.map((rows) => rows[0]!.n),
-  Effect.orDie
-)
 
 /** In a room: a confirmed booking, a cancelled one, an active hold, an active hold past expiry, a released one. */
 const stays = (roomId: number, token: string, offset: number) =>

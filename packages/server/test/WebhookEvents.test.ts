@@ -10,31 +10,10 @@ import { sweepExpiredHolds } from "@shum/worker/HoldSweep"
 import { ImageRows } from "@shum/worker/ImageRows"
 import { Effect, Layer } from "effect"
 import { day, insertRoom, newUser, raw } from "./BookingsFixtures.js"
+import { eventsAfter, lastEvent } from "./OutboxFixtures.js"
 import { makeTestServer } from "./support.js"
 
 const TestServer = ImageRows.Default.pipe(Layer.provideMerge(makeTestServer()))
-
-interface EventRow {
-  readonly type: string
-  readonly entity: string
-  readonly hotel_id: number | null
-  readonly data: Record<string, unknown>
-}
-
-/** The events written since `after` (an event number), in order. */
-const eventsAfter = (after: number) =>
-  Effect.flatMap(
-    SqlClient.SqlClient,
-    (sql) => sql<EventRow>`SELECT type, entity, hotel_id, data FROM outbox_events WHERE id > ${after} ORDER BY id`
-  ).pipe(Effect.orDie)
-
-const lastEvent = Effect.flatMap(
-  SqlClient.SqlClient,
-  (sql) => sql<{ n: number }>`SELECT COALESCE(max(id), 0)::float8 AS n FROM outbox_events`
-).pipe(
-  Effect.map((rows) => rows[0]!.n),
-  Effect.orDie
-)
 
 layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("outbox events of the writes", (it) => {
   it.effect("booking created and cancelled; a sold-out attempt and an idempotent replay write none", () =>
