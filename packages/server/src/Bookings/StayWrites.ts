@@ -160,7 +160,7 @@ export const stayRefused = (
 
 /**
  * A write the database aborted (`tag`: a deadlock, a serialization failure; nothing happened) run again, up to
- * three times, with a warning naming `what`; then a defect (500), never a false answer.
+ * three times, with a warning naming `what`; then a defect (503 E-91), never a false answer.
  */
 export const retryAborted =
   <T extends string>(tag: T, what: string) =>

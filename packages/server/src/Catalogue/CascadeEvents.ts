@@ -19,8 +19,31 @@
  * twice (its own event and the cascade's). So the caller then locks the confirmed bookings and active holds
  * the cascade will report (`lockStaysSql`), in a statement of its own before it: a command under way is
  * waited for, and the cascade's statement, starting after, reads what it committed.
+ *
+ * Those locks are taken in the order room (or user) → stays, and a hold's confirm takes them the other way
+ * round (the hold, then its booking's foreign keys share-lock the room and the user), as a booking's change of
+ * dates does (the booking, then the room): PostgreSQL may abort one of the two as a deadlock. The delete's
+ * statements then fail with `DeleteAborted`, and the service runs its whole transaction again
+ * (`retryDelete`), as a booking's or a hold's write is (docs/decisions.md D16).
  */
+import type { SqlError } from "@effect/sql/SqlError"
 import { outboxInsertSql } from "@shum/infra/Outbox"
+import { classifySqlError } from "@shum/infra/SqlFailures"
+import { Data, Effect } from "effect"
+import { retryAborted } from "../Bookings/StayWrites.js"
+
+/** The database aborted a delete (a deadlock, a serialization failure): nothing happened; it may be run again. */
+export class DeleteAborted extends Data.TaggedError("DeleteAborted")<{ readonly cause: SqlError }> {}
+
+/** A delete's SQL failure: aborted → `DeleteAborted`; anything else a defect. */
+export const deleteFailed = (error: SqlError): Effect.Effect<never, DeleteAborted> =>
+  classifySqlError(error) === "Aborted" ? Effect.fail(new DeleteAborted({ cause: error })) : Effect.die(error)
+
+/**
+ * A delete's whole transaction (the audit's snapshots included) run again when the database aborted it, up to
+ * three times; then the database's failure (503 E-91, docs/errors.md).
+ */
+export const retryDelete = (what: string) => retryAborted("DeleteAborted", what)
 
 export type CascadeReason = "room_deleted" | "hotel_deleted" | "user_deleted"
 

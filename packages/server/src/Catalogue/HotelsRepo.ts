@@ -8,7 +8,7 @@ import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Hotel } from "@shum/domain/Hotels"
 import { Outbox } from "@shum/infra/Outbox"
 import { Effect, Schema } from "effect"
-import { cascadeEventParts, lockStaysSql } from "./CascadeEvents.js"
+import { cascadeEventParts, deleteFailed, lockStaysSql } from "./CascadeEvents.js"
 import { contains, where, type Page } from "./SqlFilters.js"
 
 export const DEFAULT_CHECK_IN = "14:00:00"
@@ -120,6 +120,7 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
      * rooms', bookings' and holds' events are written by the delete's statement (`CascadeEvents.ts`) after
      * the hotel (no room added meanwhile), its rooms (no booking or hold) and their confirmed bookings and active
      * holds (no cancel, release or confirm under way) are locked: four round trips however many rooms.
+     * Aborted by the database (a deadlock with a confirm): `DeleteAborted`, which the service runs again.
      */
     const remove = (id: number) =>
       Effect.gen(function* () {
@@ -144,7 +145,7 @@ export class HotelsRepo extends Effect.Service<HotelsRepo>()("server/HotelsRepo"
       titleTaken: (title: string, exceptId?: number) => titleTaken(title, exceptId).pipe(Effect.orDie),
       insert: (fields: HotelFields) => insert(fields).pipe(Effect.orDie),
       update: (id: number, fields: HotelFields) => update(id, fields).pipe(Effect.asVoid, Effect.orDie),
-      remove: (id: number) => remove(id).pipe(Effect.orDie)
+      remove: (id: number) => remove(id).pipe(Effect.catchTag("SqlError", deleteFailed))
     } as const
   }),
   dependencies: [Outbox.Default]

@@ -11,6 +11,7 @@ import { Effect, Option } from "effect"
 import { type AuditedWrite, AuditTrail, type Changes } from "../Audit/AuditTrail.js"
 import { Metrics } from "../Metrics.js"
 import { AvailabilitySearch } from "./AvailabilitySearch.js"
+import { retryDelete } from "./CascadeEvents.js"
 import { StayLimits } from "../Bookings/StayLimits.js"
 import { ensureSearchPeriod } from "./SearchPeriod.js"
 import { DEFAULT_CHECK_IN, DEFAULT_CHECK_OUT, HotelsRepo } from "./HotelsRepo.js"
@@ -132,14 +133,16 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
       )
     })
 
-    /** H7: rooms, their bookings and links, and image links go by cascade. */
+    /** H7: rooms, their bookings and links, and image links go by cascade (run again when aborted). */
     const remove = (id: number) =>
-      audit.write(
-        { action: "hotel.deleted", entity: "hotel", id },
-        Effect.flatMap(repo.remove(id), (removed) =>
-          removed ? Effect.void : Effect.fail(new NotFound({ detail: Messages.hotelNotFound }))
+      audit
+        .write(
+          { action: "hotel.deleted", entity: "hotel", id },
+          Effect.flatMap(repo.remove(id), (removed) =>
+            removed ? Effect.void : Effect.fail(new NotFound({ detail: Messages.hotelNotFound }))
+          )
         )
-      )
+        .pipe(retryDelete("hotel delete"))
 
     return { list, available, get, create, update, patch, remove } as const
   }),

@@ -9,7 +9,7 @@ import { Facility, Room } from "@shum/domain/Rooms"
 import { Outbox } from "@shum/infra/Outbox"
 import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Data, Effect, Option, Schema } from "effect"
-import { cascadeEventParts, lockStaysSql } from "./CascadeEvents.js"
+import { cascadeEventParts, deleteFailed, lockStaysSql } from "./CascadeEvents.js"
 import { contains, where, type Page } from "./SqlFilters.js"
 
 /**
@@ -132,7 +132,8 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
      * Its bookings, holds and facility links go with it (`ON DELETE CASCADE`); the bookings' and holds'
      * events are written by the delete's statement (`CascadeEvents.ts`) once the room is locked (no booking
      * or hold made in it meanwhile) and then its confirmed bookings and active holds (no cancel, release or
-     * confirm under way: each reported once).
+     * confirm under way: each reported once). Aborted by the database (a deadlock with a confirm):
+     * `DeleteAborted`, which the service runs again.
      */
     const remove = (id: number) =>
       Effect.gen(function* () {
@@ -162,7 +163,7 @@ export class RoomsRepo extends Effect.Service<RoomsRepo>()("server/RoomsRepo", {
         ),
       setFacilities: (roomId: number, facilityIds: ReadonlyArray<number>) =>
         setFacilities(roomId, facilityIds).pipe(Effect.orDie),
-      remove: (id: number) => remove(id).pipe(Effect.asVoid, Effect.orDie)
+      remove: (id: number) => remove(id).pipe(Effect.asVoid, Effect.catchTag("SqlError", deleteFailed))
     } as const
   }),
   dependencies: [Outbox.Default]

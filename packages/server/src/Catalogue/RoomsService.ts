@@ -11,6 +11,7 @@ import { Outbox } from "@shum/infra/Outbox"
 import { Array, Effect, Option } from "effect"
 import { type AuditedWrite, AuditTrail, type Changes } from "../Audit/AuditTrail.js"
 import { AvailabilitySearch } from "./AvailabilitySearch.js"
+import { retryDelete } from "./CascadeEvents.js"
 import { StayLimits } from "../Bookings/StayLimits.js"
 import { ensureSearchPeriod } from "./SearchPeriod.js"
 import { HotelsRepo } from "./HotelsRepo.js"
@@ -171,7 +172,9 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
     /** R7: hotel E-10 → room E-17 → another hotel's room 400 E-18; bookings and links go by cascade. */
     const remove = Effect.fn("Rooms.remove")(function* (hotelId: number, roomId: number) {
       yield* ensureOwnedRoom(hotelId, roomId, Messages.roomNotFound)
-      yield* audit.write({ action: "room.deleted", entity: "room", id: roomId }, repo.remove(roomId))
+      yield* audit
+        .write({ action: "room.deleted", entity: "room", id: roomId }, repo.remove(roomId))
+        .pipe(retryDelete("room delete"))
     })
 
     return { list, available, get, create, update, patch, remove } as const

@@ -6,7 +6,8 @@
  * - unknown path → 404 `Not Found`, known path with another method → 405 + `Allow`,
  *   a trailing slash on a known path → 307 to the path without it;
  * - database failures (defects carrying a `SqlError`, classified by `@shum/infra/SqlFailures`, the one reader
- *   of SQLSTATEs) that no repository turned into a typed error → 409 E-90 / 503 E-91 / 500 E-92 (a room's
+ *   of SQLSTATEs) that no repository turned into a typed error → 409 E-90 / 503 E-91 (unreachable, or a
+ *   deadlock no retry absorbed) / 500 E-92 (a room's
  *   quantity lowered below what is sold is `RoomsRepo`'s `QuantityBelowTaken`, answered by `RoomsService`);
  * - anything else unexpected → 500 E-93, logged with its cause;
  * - a session that `DeferredAuthentication` left to the endpoint's write and no write checked is checked before
@@ -175,6 +176,9 @@ const sqlErrorResponse = (error: SqlError): HttpServerResponse.HttpServerRespons
     case "InventoryExceeded":
     case "IntegrityViolation":
       return problemResponse(new Errors.IntegrityViolation({ detail: Messages.integrityViolation }))
+    // a deadlock or serialization failure that no retry absorbed: nothing happened, and running it again may
+    // well succeed (docs/errors.md E-91)
+    case "Aborted":
     case "Unavailable":
       return problemResponse(new Errors.ServiceUnavailable({ detail: Messages.databaseUnavailable }), retryAfter)
     default:

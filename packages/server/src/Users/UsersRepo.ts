@@ -10,7 +10,7 @@ import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Role, User } from "@shum/domain/Users"
 import { outboxInsertSql } from "@shum/infra/Outbox"
 import { Effect, Option, Schema } from "effect"
-import { lockStaysSql, userCascadeEventParts } from "../Catalogue/CascadeEvents.js"
+import { deleteFailed, lockStaysSql, userCascadeEventParts } from "../Catalogue/CascadeEvents.js"
 
 export const UserRow = Schema.Struct({
   id: Schema.Int,
@@ -146,7 +146,8 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("server/UsersRepo", {
      * Their bookings, holds, refresh tokens and keys go with them (`ON DELETE CASCADE`); the bookings' and
      * holds' webhook events are written by the delete's statement (`Catalogue/CascadeEvents.ts`, docs/decisions.md
      * D16) once the user is locked (no booking or hold made meanwhile) and then their confirmed bookings and
-     * active holds (no cancel, release or confirm under way: each reported once).
+     * active holds (no cancel, release or confirm under way: each reported once). Aborted by the database (a
+     * deadlock with a confirm): `DeleteAborted`, which the service runs again.
      */
     const remove = (id: number) =>
       Effect.gen(function* () {
@@ -207,7 +208,7 @@ export class UsersRepo extends Effect.Service<UsersRepo>()("server/UsersRepo", {
       list: (query: { limit: number; offset: number; email?: string }) => list(query).pipe(Effect.orDie),
       insert: (fields: UserFields & { readonly email: string }) => insert(fields).pipe(Effect.orDie),
       update: (id: number, fields: UserFields) => update(id, fields).pipe(Effect.orDie),
-      remove: (id: number) => remove(id).pipe(Effect.orDie),
+      remove: (id: number) => remove(id).pipe(Effect.catchTag("SqlError", deleteFailed)),
       ensureAdmin: (email: string, hashedPassword: string) => ensureAdmin(email, hashedPassword).pipe(Effect.orDie),
       caseTwins: caseTwins.pipe(Effect.orDie)
     } as const

@@ -10,6 +10,7 @@ import type { UserPatch, UserUpdate } from "@shum/domain/Users"
 import { Effect, Option } from "effect"
 import { AuditTrail } from "../Audit/AuditTrail.js"
 import { Passwords } from "../Auth/Passwords.js"
+import { retryDelete } from "../Catalogue/CascadeEvents.js"
 import { toUser, UsersRepo, type UserFields } from "./UsersRepo.js"
 
 const forbidden = () => new Forbidden({ detail: Messages.forbidden })
@@ -104,10 +105,9 @@ export class UsersService extends Effect.Service<UsersService>()("server/UsersSe
     const remove = (caller: AuthenticatedUser, userId: number) =>
       Effect.gen(function* () {
         yield* authorize(caller, userId, undefined)
-        const removed = yield* audit.write(
-          { action: "user.deleted", entity: "user", id: userId, actor: caller },
-          repo.remove(userId)
-        )
+        const removed = yield* audit
+          .write({ action: "user.deleted", entity: "user", id: userId, actor: caller }, repo.remove(userId))
+          .pipe(retryDelete("user delete"))
         if (!removed) return yield* new NotFound({ detail: Messages.userNotFound })
       })
 

@@ -315,7 +315,7 @@ describe("BookingsService (in-memory repositories)", () => {
           assert.deepStrictEqual([overflow._tag, issue!.loc], ["ValidationError", ["body", "date_to"]])
           assert.include(issue!.msg, "2147483647")
 
-          // four deadlocks in a row: the retries (3) are spent, and it is a defect (500), never a false answer
+          // four deadlocks in a row: the retries (3) are spent, and it is a defect (503 E-91), never a false answer
           failNext.push(deadlock(), deadlock(), deadlock(), deadlock())
           const exit = yield* Effect.exit(
             service.create(sessionOf(bob), stay(SINGLE, "2026-03-20", "2026-03-21"), undefined)
