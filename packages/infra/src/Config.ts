@@ -180,8 +180,34 @@ export const http = Config.all({
    * docs/decisions.md D11: the largest request body other than a multipart upload (those keep
    * `MAX_IMAGE_FILE_SIZE_MB`), in KiB; a larger one is a 413, read no further than this.
    */
-  maxJsonBodyKb: withDefault(variable("MAX_JSON_BODY_KB", int(1, 1024 * 1024)), 1024)
-}).pipe(Config.map((http) => ({ ...http, maxJsonBodyBytes: http.maxJsonBodyKb * 1024 })))
+  maxJsonBodyKb: withDefault(variable("MAX_JSON_BODY_KB", int(1, 1024 * 1024)), 1024),
+  /**
+   * docs/operations.md §2: how long a client may take to send a request's headers, and the whole request
+   * (headers and body), before the server answers 408 and closes the connection — a client sending a byte at a
+   * time (slowloris) holds a socket no longer; and how long an idle kept-alive connection stays open (longer
+   * than the edge's upstream keep-alive, 4 s, so nginx closes its idle connections first).
+   */
+  headersTimeout: Config.map(withDefault(variable("HTTP_HEADERS_TIMEOUT_SECONDS", int(1, 3600)), 20), Duration.seconds),
+  requestTimeout: Config.map(
+    withDefault(variable("HTTP_REQUEST_TIMEOUT_SECONDS", int(1, 86_400)), 120),
+    Duration.seconds
+  ),
+  keepAliveTimeout: Config.map(
+    withDefault(variable("HTTP_KEEP_ALIVE_TIMEOUT_SECONDS", int(1, 3600)), 5),
+    Duration.seconds
+  )
+}).pipe(
+  Config.mapOrFail((http) =>
+    Duration.lessThanOrEqualTo(http.headersTimeout, http.requestTimeout)
+      ? Either.right({ ...http, maxJsonBodyBytes: http.maxJsonBodyKb * 1024 })
+      : Either.left(
+          ConfigError.InvalidData(
+            ["HTTP_REQUEST_TIMEOUT_SECONDS"],
+            "must be at least HTTP_HEADERS_TIMEOUT_SECONDS: the headers are part of the request"
+          )
+        )
+  )
+)
 
 /** `None` when neither DATABASE_URL nor DB_HOST is set: the embedded default (D10). DATABASE_URL wins. */
 export const database: Config.Config<Option.Option<DatabaseConnection>> = Config.all({

@@ -17,7 +17,10 @@ describe("Config", () => {
         {
           ...s.http,
           shutdownTimeout: Duration.toSeconds(s.http.shutdownTimeout),
-          shutdownDrain: Duration.toSeconds(s.http.shutdownDrain)
+          shutdownDrain: Duration.toSeconds(s.http.shutdownDrain),
+          headersTimeout: Duration.toSeconds(s.http.headersTimeout),
+          requestTimeout: Duration.toSeconds(s.http.requestTimeout),
+          keepAliveTimeout: Duration.toSeconds(s.http.keepAliveTimeout)
         },
         {
           host: "0.0.0.0",
@@ -28,7 +31,10 @@ describe("Config", () => {
           maxJsonBodyKb: 1024,
           maxJsonBodyBytes: 1024 * 1024,
           shutdownTimeout: 10,
-          shutdownDrain: 0
+          shutdownDrain: 0,
+          headersTimeout: 20,
+          requestTimeout: 120,
+          keepAliveTimeout: 5
         }
       )
       assert.isTrue(Option.isNone(s.database))
@@ -161,7 +167,11 @@ describe("Config", () => {
         ["REDIS_URL", "http://cache"],
         ["OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"],
         ["ADMIN_PASSWORD", "short"],
-        ["ADMIN_PASSWORD", "ж".repeat(72)]
+        ["ADMIN_PASSWORD", "ж".repeat(72)],
+        ["HTTP_HEADERS_TIMEOUT_SECONDS", "0"],
+        ["HTTP_KEEP_ALIVE_TIMEOUT_SECONDS", "1.5"],
+        // the headers are part of the request: their bound may not exceed its
+        ["HTTP_REQUEST_TIMEOUT_SECONDS", "10"]
       ]
       for (const [name, value] of cases) {
         const message = yield* failure({ [name]: value, ADMIN_EMAIL: "admin@example.com" })

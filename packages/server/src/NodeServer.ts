@@ -12,6 +12,11 @@
  * 4. in-flight requests finish, for at most `SHUTDOWN_TIMEOUT_SECONDS`, after which the remaining
  *    connections are cut;
  * then the rest of the layers close: the HTTP app, services, Redis, the database pool.
+ *
+ * Slow clients (docs/operations.md §2): a request whose headers have not all arrived within
+ * `HTTP_HEADERS_TIMEOUT_SECONDS`, or that is not wholly received within `HTTP_REQUEST_TIMEOUT_SECONDS`, is
+ * answered 408 and its connection closed (Node checks every second, not its default 30 s); an idle kept-alive
+ * connection closes after `HTTP_KEEP_ALIVE_TIMEOUT_SECONDS`.
  */
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -20,6 +25,9 @@ import { Context, Duration, Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
 import { Server as NetServer } from "node:net"
 import { Lifecycle } from "./Lifecycle.js"
+
+/** How often Node looks for requests past their headers or request timeout (its default: 30 s). */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1000
 
 /** Closes the listening socket and waits for open connections, bounded by `SHUTDOWN_TIMEOUT_SECONDS`. */
 class HttpListener extends Context.Tag("server/HttpListener")<
@@ -56,7 +64,12 @@ const closeServer = (server: Server, timeout: Duration.Duration) =>
 export const NodeServerLive = Layer.scopedContext(
   Effect.gen(function* () {
     const { http } = yield* AppConfig
-    const server = createServer()
+    const server = createServer({
+      headersTimeout: Duration.toMillis(http.headersTimeout),
+      requestTimeout: Duration.toMillis(http.requestTimeout),
+      keepAliveTimeout: Duration.toMillis(http.keepAliveTimeout),
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS
+    })
     const httpServer = yield* NodeHttpServer.make(() => server, { port: http.port, host: http.host })
     // added after make(), so it runs before make's own server.close(), which waits without a bound
     yield* Effect.addFinalizer(() =>

@@ -1,0 +1,122 @@
+/**
+ * docs/operations.md §2 (`HTTP_HEADERS_TIMEOUT_SECONDS`, `HTTP_REQUEST_TIMEOUT_SECONDS`,
+ * `HTTP_KEEP_ALIVE_TIMEOUT_SECONDS`): the real Node server of `NodeServer.ts`, driven with raw sockets. A client
+ * that sends its headers a line at a time (slowloris), or its body a byte at a time, is answered 408 and cut
+ * off once its time is up; an idle kept-alive connection is closed; a prompt client is served as usual.
+ */
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { assert, layer } from "@effect/vitest"
+import { AppConfig } from "@shum/infra/Config"
+import { Effect, Layer } from "effect"
+import { connect, type Socket } from "node:net"
+import { NodeServerLive } from "../src/NodeServer.js"
+import { configProvider } from "./support.js"
+
+/** An app that reads the whole body, as the API's do, then answers `ok`. */
+const readsTheBody = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => request.text).pipe(
+  Effect.as(HttpServerResponse.text("ok")),
+  Effect.orDie
+)
+
+const Server = HttpServer.serve(readsTheBody).pipe(
+  Layer.provideMerge(NodeServerLive),
+  Layer.provide(AppConfig.Default),
+  Layer.provide(
+    Layer.setConfigProvider(
+      configProvider({
+        DATABASE_URL: "postgres://unused",
+        HOST: "127.0.0.1",
+        PORT: "0",
+        HTTP_HEADERS_TIMEOUT_SECONDS: "1",
+        HTTP_REQUEST_TIMEOUT_SECONDS: "2",
+        HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: "1"
+      })
+    )
+  )
+)
+
+interface Conversation {
+  /** Everything the server sent. */
+  readonly received: string
+  /** Milliseconds from the connection to its close by the server. */
+  readonly closedAfter: number
+}
+
+/**
+ * A raw connection that writes `chunks` one every `every` ms (and nothing after them), until the server closes
+ * it; gives up (fails the test) after `giveUpMs`.
+ */
+const converse = (port: number, chunks: ReadonlyArray<string>, every: number, giveUpMs = 10_000) =>
+  Effect.async<Conversation, Error>((resume) => {
+    const started = Date.now()
+    let received = ""
+    const socket: Socket = connect(port, "127.0.0.1")
+    let next = 0
+    const timer = setInterval(() => {
+      if (next < chunks.length && socket.writable) socket.write(chunks[next++]!)
+    }, every)
+    const giveUp = setTimeout(() => {
+      socket.destroy()
+      resume(Effect.fail(new Error(`still open after ${giveUpMs} ms; received: ${JSON.stringify(received)}`)))
+    }, giveUpMs)
+    socket.on("data", (data) => (received += data.toString("latin1")))
+    socket.on("error", () => {})
+    socket.on("close", () => {
+      clearInterval(timer)
+      clearTimeout(giveUp)
+      resume(Effect.succeed({ received, closedAfter: Date.now() - started }))
+    })
+    return Effect.sync(() => {
+      clearInterval(timer)
+      clearTimeout(giveUp)
+      socket.destroy()
+    })
+  })
+
+const port = Effect.flatMap(HttpServer.HttpServer, (server) =>
+  server.address._tag === "TcpAddress" ? Effect.succeed(server.address.port) : Effect.dieMessage("not TCP")
+)
+
+/** Header lines, endlessly many: a slowloris never finishes its headers. */
+const endlessHeaders = ["GET / HTTP/1.1\r\nHost: x\r\n", ...Array.from({ length: 200 }, (_, i) => `X-Slow-${i}: y\r\n`)]
+
+layer(Server, { timeout: "60 seconds" })("slow clients (docs/operations.md §2)", (it) => {
+  it.effect("headers sent a line at a time: 408 and closed once HTTP_HEADERS_TIMEOUT_SECONDS is up", () =>
+    Effect.gen(function* () {
+      const talk = yield* converse(yield* port, endlessHeaders, 100)
+      assert.match(talk.received, /^HTTP\/1\.1 408 /)
+      // 1 s, checked every second
+      assert.isAtLeast(talk.closedAfter, 900)
+      assert.isAtMost(talk.closedAfter, 3500)
+    })
+  )
+
+  it.effect("a connection that sends nothing is closed too", () =>
+    Effect.gen(function* () {
+      const talk = yield* converse(yield* port, [], 100)
+      assert.isAtMost(talk.closedAfter, 3500)
+    })
+  )
+
+  it.effect("a body sent a byte at a time: 408 and closed once HTTP_REQUEST_TIMEOUT_SECONDS is up", () =>
+    Effect.gen(function* () {
+      const head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+      const talk = yield* converse(yield* port, [head, ...Array.from({ length: 999 }, () => " ")], 100)
+      assert.match(talk.received, /^HTTP\/1\.1 408 /)
+      assert.isAtLeast(talk.closedAfter, 1900)
+      assert.isAtMost(talk.closedAfter, 4500)
+    })
+  )
+
+  it.effect("a prompt request is answered; its idle kept-alive connection closes after the keep-alive time", () =>
+    Effect.gen(function* () {
+      const talk = yield* converse(yield* port, ["GET / HTTP/1.1\r\nHost: x\r\n\r\n"], 10)
+      assert.match(talk.received, /^HTTP\/1\.1 200 /)
+      assert.include(talk.received, "\r\n\r\nok")
+      assert.isAtLeast(talk.closedAfter, 900)
+      assert.isAtMost(talk.closedAfter, 3500)
+    })
+  )
+})
