@@ -22,6 +22,7 @@ import auditLogIndexes from "./migrations/0016_audit_log_indexes.js"
 import soldOutWithoutLocks from "./migrations/0017_sold_out_without_locks.js"
 import holdsSessionInWrite from "./migrations/0018_holds_session_in_write.js"
 import auditLogCombinedIndexes from "./migrations/0019_audit_log_combined_indexes.js"
+import webhookClaimIndex from "./migrations/0020_webhook_claim_index.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -43,7 +44,8 @@ export const migrations = {
   "0016_audit_log_indexes": auditLogIndexes,
   "0017_sold_out_without_locks": soldOutWithoutLocks,
   "0018_holds_session_in_write": holdsSessionInWrite,
-  "0019_audit_log_combined_indexes": auditLogCombinedIndexes
+  "0019_audit_log_combined_indexes": auditLogCombinedIndexes,
+  "0020_webhook_claim_index": webhookClaimIndex
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

@@ -277,7 +277,6 @@ const INDEXES: Record<string, string> = {
   ix_holds_user_id: "holds (user_id)",
   ux_bookings_hold_id: "UNIQUE bookings (hold_id) WHERE (hold_id IS NOT NULL)",
   ix_outbox_events_not_fanned_out: "outbox_events (id) WHERE (fanned_out_at IS NULL)",
-  ix_webhook_deliveries_pending: "webhook_deliveries (next_attempt_at) WHERE (status = 'pending'::text)",
   ix_webhook_deliveries_order:
     "webhook_deliveries (subscription_id, entity, event_id) WHERE (status = 'pending'::text)",
   ix_webhook_deliveries_subscription: "webhook_deliveries (subscription_id, id)",
@@ -297,7 +296,11 @@ const INDEXES: Record<string, string> = {
   ix_audit_log_action_entity: "audit_log (action, entity, id)",
   ix_audit_log_actor_entity: "audit_log (actor_id, entity, id)",
   ix_audit_log_actor_action: "audit_log (actor_id, action, id)",
-  ix_audit_log_actor_action_entity: "audit_log (actor_id, action, entity, id)"
+  ix_audit_log_actor_action_entity: "audit_log (actor_id, action, entity, id)",
+  // docs/decisions.md D16: the webhook claim per subscription in its order, and pings by subscription (0020)
+  ix_webhook_deliveries_claim:
+    "webhook_deliveries (subscription_id, next_attempt_at, id) WHERE (status = 'pending'::text)",
+  ix_outbox_events_ping: "outbox_events (subscription_id) WHERE (subscription_id IS NOT NULL)"
 }
 
 interface Schema {
@@ -488,7 +491,8 @@ describe("Migrations", () => {
         [16, "audit_log_indexes"],
         [17, "sold_out_without_locks"],
         [18, "holds_session_in_write"],
-        [19, "audit_log_combined_indexes"]
+        [19, "audit_log_combined_indexes"],
+        [20, "webhook_claim_index"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

@@ -1,17 +1,19 @@
 /**
  * Webhook delivery from the outbox (docs/decisions.md D16), at least once and in order per subscription
- * and entity. Each round:
+ * and entity. Two fibers:
  *
- * 1. Fan-out: events not yet fanned out become one `webhook_deliveries` row per matching enabled
+ * 1. Fan-out (its own fiber, as often as the outbox has events — a statement per batch of what arrived, not
+ *    per delivery): events not yet fanned out become one `webhook_deliveries` row per matching enabled
  *    subscription (type pattern, hotel filter), in event order, under an advisory lock so two workers never
  *    fan out out of order.
  * 2. Claim: pending deliveries that are due, whose subscription is enabled (a ping's is sent regardless) and
  *    that have no earlier pending delivery of the same subscription and entity, are leased for
- *    `WEBHOOK_LEASE_SECONDS` (`SKIP LOCKED`: workers share the work). The attempt is counted at the claim,
- *    so a worker killed mid-request has spent it, and its lease lapses: the delivery is sent again.
- * 3. Send each (`WebhookSender`) on its own fiber, up to `WEBHOOK_CONCURRENCY` at once, a freed slot
- *    filled by the next claim at once (a slow receiver never holds up the others), then record the attempt
- *    (those that finish together, in one statement) — only while the lease is still ours: 2xx →
+ *    `WEBHOOK_LEASE_SECONDS` (`SKIP LOCKED`: workers share the work), several free slots at once, dealt
+ *    round-robin over the subscriptions, none holding more than its share. The attempt is counted at the
+ *    claim, so a worker killed mid-request has spent it, and its lease lapses: the delivery is sent again.
+ * 3. Send each (`WebhookSender`) on its own fiber, up to `WEBHOOK_CONCURRENCY` at once, freed slots filled
+ *    by the next claim within milliseconds (a slow receiver never holds up the others), then record the
+ *    attempt (those that finish together, in one statement) — only while the lease is still ours: 2xx →
  *    `delivered`; otherwise retried after `WEBHOOK_RETRY_BASE_SECONDS` × 2^(n−1), ±20 % jitter, until
  *    `WEBHOOK_MAX_ATTEMPTS` (the defaults span about 23 h) → `dead`; a subscription whose delivery dies with
  *    none of its deliveries delivered since that one was made (it failed for a whole schedule) is disabled.
@@ -66,7 +68,12 @@ interface Outcome {
   readonly error: string | null
 }
 
-/** Fan-out: returns how many events were fanned out (0: none waiting, or another worker is at it). */
+/**
+ * Fan-out: returns how many events were fanned out (0: none waiting, or another worker is at it). One
+ * statement, so one transaction without a BEGIN and COMMIT of its own: the advisory lock is held to its end.
+ * A row another worker fanned out after this statement's snapshot is re-read by `FOR UPDATE` and left out
+ * (`fanned_out_at` is no longer null).
+ */
 const fanOutEvents = (sql: Sql) =>
   sql<{ n: number }>`
     WITH locked AS (SELECT pg_try_advisory_xact_lock(${Number(FAN_OUT_LOCK)}) AS ok),
@@ -86,46 +93,61 @@ const fanOutEvents = (sql: Sql) =>
       ORDER BY b.id, s.id
     ),
     marked AS (UPDATE outbox_events SET fanned_out_at = now() WHERE id IN (SELECT id FROM batch))
-    SELECT count(*)::int AS n FROM batch`.pipe(
-    sql.withTransaction,
-    Effect.map((rows) => rows[0]?.n ?? 0)
-  )
+    SELECT count(*)::int AS n FROM batch`.pipe(Effect.map((rows) => rows[0]?.n ?? 0))
 
 /**
  * Claim: up to `limit` due deliveries, first of their subscription and entity, leased for `leaseSeconds` —
  * fairly: no subscription holds more than `perSubscription` leases at once (counted over every worker), and
  * the slots are dealt round-robin over the subscriptions with due deliveries (each one's first, then each
  * one's second, …), so a slow receiver cannot take every slot from the prompt ones. The candidates are read
- * from a bounded window (`limit` × 8, subscriptions at their cap left out) so a backlog costs no more.
+ * per subscription, each one's first due deliveries in order (`next_attempt_at`, id) and no more than it may
+ * still take, from an index in that order (migration 0020): a backlog costs the claim nothing, and a
+ * subscription at its cap is not read at all. A disabled subscription's only candidates are its pings,
+ * found from its ping events.
  * `due` repeats the "pending, due and not leased" test on the row it locks: a delivery another worker finished
  * or leased after this statement's snapshot is re-checked by PostgreSQL against `due`'s own conditions only
  * (the candidates' were judged on the snapshot), so without them it would be sent again, out of order.
  */
-const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription: number) => (limit: number) =>
+export const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription: number) => (limit: number) =>
   sql<Claimed>`
     WITH busy AS (
       SELECT subscription_id, count(*)::int AS n FROM webhook_deliveries
       WHERE leased_until IS NOT NULL AND leased_until >= now() AND status = 'pending' GROUP BY subscription_id
     ),
+    room AS (
+      SELECT s.id, s.enabled, COALESCE(b.n, 0) AS busy,
+        LEAST(${perSubscription} - COALESCE(b.n, 0), ${limit}) AS room
+      FROM webhook_subscriptions s LEFT JOIN busy b ON b.subscription_id = s.id
+      WHERE COALESCE(b.n, 0) < ${perSubscription}
+    ),
     candidates AS (
-      SELECT d.id, d.subscription_id, d.next_attempt_at FROM webhook_deliveries d
-      JOIN webhook_subscriptions s ON s.id = d.subscription_id
-      JOIN outbox_events e ON e.id = d.event_id
-      LEFT JOIN busy b ON b.subscription_id = d.subscription_id
-      WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+      SELECT c.id, c.subscription_id, c.next_attempt_at, r.busy FROM room r
+      CROSS JOIN LATERAL (
+        SELECT d.id, d.subscription_id, d.next_attempt_at FROM webhook_deliveries d
+        WHERE d.subscription_id = r.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+          AND (d.leased_until IS NULL OR d.leased_until < now())
+          AND NOT EXISTS (
+            SELECT 1 FROM webhook_deliveries o
+            WHERE o.subscription_id = d.subscription_id AND o.entity = d.entity AND o.status = 'pending'
+              AND (o.event_id < d.event_id OR (o.event_id = d.event_id AND o.id < d.id)))
+        ORDER BY d.next_attempt_at, d.id LIMIT r.room
+      ) c
+      WHERE r.enabled
+      UNION ALL
+      SELECT d.id, d.subscription_id, d.next_attempt_at, r.busy FROM room r
+      JOIN outbox_events e ON e.subscription_id = r.id
+      JOIN webhook_deliveries d ON d.event_id = e.id AND d.subscription_id = r.id
+      WHERE NOT r.enabled AND d.status = 'pending' AND d.next_attempt_at <= now()
         AND (d.leased_until IS NULL OR d.leased_until < now())
-        AND (s.enabled OR e.subscription_id = s.id)
-        AND COALESCE(b.n, 0) < ${perSubscription}
         AND NOT EXISTS (
           SELECT 1 FROM webhook_deliveries o
           WHERE o.subscription_id = d.subscription_id AND o.entity = d.entity AND o.status = 'pending'
             AND (o.event_id < d.event_id OR (o.event_id = d.event_id AND o.id < d.id)))
-      ORDER BY d.next_attempt_at, d.id LIMIT ${limit * 8}
     ),
     ranked AS (
-      SELECT c.id, c.next_attempt_at, COALESCE(b.n, 0) AS busy,
+      SELECT c.id, c.next_attempt_at, c.busy,
         row_number() OVER (PARTITION BY c.subscription_id ORDER BY c.next_attempt_at, c.id) AS turn
-      FROM candidates c LEFT JOIN busy b ON b.subscription_id = c.subscription_id
+      FROM candidates c
     ),
     due AS (
       SELECT d.id FROM webhook_deliveries d JOIN ranked r ON r.id = d.id
@@ -227,6 +249,10 @@ const outboxLag = (sql: Sql) =>
 
 /** How often the lag is measured (a gauge; the alert looks at minutes). */
 const LAG_EVERY_MS = 2_000
+/** After a fan-out that found events, the wait before the next: what arrives meanwhile goes in one statement. */
+const FAN_OUT_GATHER_MS = 20
+/** After a slot frees, how long the claim may wait for a quarter of the slots to be free (one claim for several). */
+const CLAIM_GATHER_MS = 5
 
 export const makeDispatcher = (settings: DispatcherSettings) =>
   Effect.gen(function* () {
@@ -281,32 +307,53 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
         return outcome
       }).pipe(Effect.onInterrupt(() => release(claimed)))
 
-    /** Fan-out, and the lag gauge every `LAG_EVERY_MS`: how many events were fanned out. */
-    const fanOutAndMeasure = Effect.gen(function* () {
-      const fanned = yield* fanOut
-      if (fanned > 0) yield* metrics.eventsFannedOut(fanned)
-      if (Date.now() - lagMeasuredAt >= LAG_EVERY_MS) {
-        lagMeasuredAt = Date.now()
-        yield* Effect.flatMap(outboxLag(sql), metrics.lag)
-      }
-      return fanned
-    })
+    /**
+     * The fan-out on a fiber of its own, so its cost follows the outbox, not the deliveries: a full batch is
+     * followed by the next at once, a partial one after `FAN_OUT_GATHER_MS` (the events of that while go in
+     * one statement), an empty one after the poll interval; `fannedOut` wakes the claims. Every worker runs
+     * it (the advisory lock lets one at a time work, the others find nothing), and each reads the outbox
+     * itself: no worker skips events another one saw. The lag gauge is measured here every `LAG_EVERY_MS`.
+     */
+    const fanOutLoop = (fannedOut: Queue.Enqueue<void>) =>
+      Effect.gen(function* () {
+        const fanned = yield* fanOut
+        if (fanned > 0) {
+          yield* metrics.eventsFannedOut(fanned)
+          yield* fannedOut.offer(undefined)
+        }
+        if (Date.now() - lagMeasuredAt >= LAG_EVERY_MS) {
+          lagMeasuredAt = Date.now()
+          yield* Effect.flatMap(outboxLag(sql), metrics.lag)
+        }
+        if (fanned < FAN_OUT_BATCH) {
+          yield* Effect.sleep(fanned > 0 ? Duration.millis(FAN_OUT_GATHER_MS) : settings.pollInterval)
+        }
+      }).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.zipRight(Effect.logWarning("webhook fan-out failed", cause), Effect.sleep(Duration.seconds(1)))
+        ),
+        Effect.forever
+      )
 
     /**
      * The loop: deliveries in flight at once up to `WEBHOOK_CONCURRENCY`, each on its own fiber, and a slot
-     * that frees is filled at once — a slow receiver holds its own slot, never the others' (no batch waits
-     * for its slowest). Order per subscription and entity needs no bookkeeping here: a delivery in flight is
+     * that frees is filled soon — a slow receiver holds its own slot, never the others' (no batch waits for
+     * its slowest). Order per subscription and entity needs no bookkeeping here: a delivery in flight is
      * still `pending`, so the claim takes no later delivery of its subscription and entity until it is
-     * recorded. Each step fans out, claims as many as there are free slots, and starts them; then it waits
-     * for a free slot when all are taken, for a delivery to finish or the poll interval when the outbox had
-     * nothing more, or goes on at once.
+     * recorded. Each step claims as many as there are free slots and starts them; then it waits for a free
+     * slot when all are taken, or, when there was nothing more to claim, for a delivery to finish, new
+     * deliveries fanned out or the poll interval; then up to `CLAIM_GATHER_MS` more for a quarter of the
+     * slots to be free, so that one claim fills several slots rather than one claim per finished delivery.
      */
     const run = Effect.gen(function* () {
       // forked before the deliveries' set, so it outlives them when the scope closes: an attempt sent during
       // the shutdown is still recorded
       yield* Effect.forkScoped(recorder)
       const inFlight = yield* FiberSet.make<unknown, never>()
-      const finished = yield* Queue.sliding<void>(1)
+      /** A wake-up: a delivery finished, or the fan-out made deliveries. */
+      const wake = yield* Queue.sliding<void>(1)
+      yield* Effect.forkScoped(fanOutLoop(wake))
+      const gatherSlots = Math.max(1, Math.ceil(settings.concurrency / 4))
       let busy = 0
       const start = (claimed: Claimed) => {
         busy++
@@ -318,19 +365,24 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
             Effect.ensuring(
               Effect.suspend(() => {
                 busy--
-                return finished.offer(undefined)
+                return wake.offer(undefined)
               })
             )
           )
         )
       }
+      const gather = Effect.suspend(() => (settings.concurrency - busy >= gatherSlots ? Effect.void : wake.take)).pipe(
+        Effect.repeat({ until: () => settings.concurrency - busy >= gatherSlots }),
+        Effect.timeout(Duration.millis(CLAIM_GATHER_MS)),
+        Effect.ignore
+      )
       const step = Effect.gen(function* () {
-        const fanned = yield* fanOutAndMeasure
         const free = settings.concurrency - busy
         const claimed = free > 0 ? yield* claim(free) : []
         for (const delivery of claimed) yield* start(delivery)
-        if (claimed.length >= free) yield* finished.take
-        else if (fanned === 0) yield* Effect.raceFirst(finished.take, Effect.sleep(settings.pollInterval))
+        if (claimed.length >= free) yield* wake.take
+        else yield* Effect.raceFirst(wake.take, Effect.sleep(settings.pollInterval))
+        yield* gather
       })
       return yield* step.pipe(
         Effect.catchAllCause((cause) =>
