@@ -23,6 +23,7 @@ import soldOutWithoutLocks from "./migrations/0017_sold_out_without_locks.js"
 import holdsSessionInWrite from "./migrations/0018_holds_session_in_write.js"
 import auditLogCombinedIndexes from "./migrations/0019_audit_log_combined_indexes.js"
 import webhookClaimIndex from "./migrations/0020_webhook_claim_index.js"
+import roomCards from "./migrations/0021_room_cards.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -45,7 +46,8 @@ export const migrations = {
   "0017_sold_out_without_locks": soldOutWithoutLocks,
   "0018_holds_session_in_write": holdsSessionInWrite,
   "0019_audit_log_combined_indexes": auditLogCombinedIndexes,
-  "0020_webhook_claim_index": webhookClaimIndex
+  "0020_webhook_claim_index": webhookClaimIndex,
+  "0021_room_cards": roomCards
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

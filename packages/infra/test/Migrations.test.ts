@@ -168,6 +168,8 @@ const NEW_COLUMNS: Record<string, ReadonlyArray<string>> = {
   ],
   // docs/decisions.md D7: the catalogue's version, bumped by every catalogue write (0015)
   catalogue_version: ["id boolean not null default true", "version bigint not null"],
+  // docs/data.md §1.13d: the availability searches' room cards, kept by triggers (0020)
+  room_cards: ["room_id integer not null", "head text not null", "facilities text not null"],
   audit_log: [
     bigserial("audit_log"),
     "at timestamp with time zone not null default now()",
@@ -242,6 +244,8 @@ const CONSTRAINTS: Record<string, string> = {
   audit_log_pkey: "PRIMARY KEY (id)",
   catalogue_version_pkey: "PRIMARY KEY (id)",
   catalogue_version_id_check: "CHECK (id)",
+  room_cards_pkey: "PRIMARY KEY (room_id)",
+  room_cards_room_id_fkey: "FOREIGN KEY (room_id) REFERENCES rooms(id) ON UPDATE CASCADE ON DELETE CASCADE",
   // 0015's deferred bump of the catalogue's version: a constraint trigger is a constraint too
   ...Object.fromEntries(
     ["countries", "cities", "hotels", "rooms", "facilities", "rooms_facilities"].map((table) => [
@@ -492,7 +496,8 @@ describe("Migrations", () => {
         [17, "sold_out_without_locks"],
         [18, "holds_session_in_write"],
         [19, "audit_log_combined_indexes"],
-        [20, "webhook_claim_index"]
+        [20, "webhook_claim_index"],
+        [21, "room_cards"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

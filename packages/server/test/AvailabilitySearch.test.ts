@@ -9,10 +9,68 @@ import { assert, layer } from "@effect/vitest"
 import { HotelWithRooms } from "@shum/domain/Hotels"
 import { AvailableRoom } from "@shum/domain/Rooms"
 import { randomName } from "@shum/infra/Testing"
-import { Effect, Schema } from "effect"
+import { Deferred, Effect, Exit, Fiber, Schedule, Schema } from "effect"
 import { Availability, AvailabilityFromBookings } from "../src/Testing.js"
-import { insertBooking, insertCity, insertFacility, insertHotel, insertRoom, raw } from "./CatalogueFixtures.js"
+import {
+  insertBooking,
+  insertCity,
+  insertFacility,
+  insertHotel,
+  insertRoom,
+  insertUser,
+  raw
+} from "./CatalogueFixtures.js"
 import { TestServer } from "./support.js"
+
+/**
+ * The reference: both answers built straight from the tables, as the searches were before the room cards
+ * (migration 0021) — every room's JSON and its facilities' by `row_to_json` per search — with the free units
+ * counted from the bookings and the live holds themselves, night by night (as `AvailabilityFromBookings`), not
+ * from the inventory. `$1`, `$2`: the stay; `$3`: the hotel (R2) or the city (H2); `$4`, `$5`: limit, offset.
+ */
+const referenceRoomsOf = (hotel: string) => `(
+  SELECT COALESCE('[' || string_agg(row_to_json(fr)::text, ',' ORDER BY fr.id) || ']', '[]')
+  FROM (
+    SELECT r.id, r.hotel_id, r.title, r.description, r.price, r.free AS quantity,
+      (SELECT COALESCE('[' || string_agg(row_to_json(f)::text, ',' ORDER BY f.id) || ']', '[]')
+         FROM (SELECT f.id, f.title FROM rooms_facilities rf JOIN facilities f ON f.id = rf.facility_id
+               WHERE rf.room_id = r.id) f)::json AS facilities
+    FROM (
+      SELECT r.*, GREATEST(r.quantity - COALESCE(busiest.taken, 0), 0) AS free
+      FROM rooms r
+      LEFT JOIN LATERAL (
+        SELECT max(per_night.taken) AS taken FROM (
+          SELECT count(*) AS taken
+          FROM (
+            SELECT room_id, date_from, date_to FROM bookings WHERE status = 'confirmed'
+            UNION ALL
+            SELECT room_id, date_from, date_to FROM holds WHERE status = 'active' AND expires_at > now()
+          ) b
+          CROSS JOIN LATERAL generate_series(
+            GREATEST(b.date_from, $1::date) - b.date_from, LEAST(b.date_to, $2::date) - b.date_from - 1
+          ) AS i
+          WHERE b.room_id = r.id AND b.date_from < $2::date AND b.date_to > $1::date
+          GROUP BY b.date_from + i
+        ) per_night
+      ) busiest ON true
+      WHERE r.hotel_id = ${hotel}
+    ) r
+    WHERE r.free > 0
+  ) fr)`
+const REFERENCE_ROOMS = `SELECT CASE WHEN EXISTS (SELECT 1 FROM hotels WHERE id = $3) THEN ${referenceRoomsOf("$3")} END AS body`
+const REFERENCE_HOTELS = `
+  SELECT COALESCE('[' || string_agg(row_to_json(x)::text, ',' ORDER BY x.id) || ']', '[]') AS body
+  FROM (
+    SELECT p.*, ${referenceRoomsOf("p.id")}::json AS rooms
+    FROM (
+      SELECT h.id, h.title, h.address, h.postal_code,
+        h.check_in_time::text AS check_in_time, h.check_out_time::text AS check_out_time,
+        ci.name AS city, co.name AS country
+      FROM hotels h JOIN cities ci ON ci.id = h.city_id JOIN countries co ON co.id = ci.country_id
+      WHERE h.city_id = $3
+      ORDER BY h.id LIMIT $4 OFFSET $5
+    ) p
+  ) x`
 
 const Hotels = Schema.Array(HotelWithRooms)
 const Rooms = Schema.Array(AvailableRoom)
@@ -31,6 +89,17 @@ const generator = (seed: number) => {
   return (n: number) => {
     state = (state * 1_103_515_245 + 12_345) % 2 ** 31
     return state % n
+  }
+}
+
+/** A small deterministic generator whose every bit varies (the edits are picked by small moduli). */
+const xorshift = (seed: number) => {
+  let state = seed
+  return (n: number) => {
+    state ^= state << 13
+    state ^= state >>> 17
+    state ^= state << 5
+    return (state >>> 0) % n
   }
 }
 
@@ -120,6 +189,199 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
         const expected = ids.flatMap((id) => ((counted.get(id) ?? 0) > 0 ? [[id, counted.get(id)!]] : []))
         assert.deepStrictEqual(got, expected, `${day(from)} → ${day(to)}`)
       }
+    })
+  )
+
+  it.effect("the searches answer what the tables say, through random catalogue edits, bookings and holds", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const random = xorshift(20_261_207)
+      const pick = <A>(items: ReadonlyArray<A>) => items[random(items.length)]!
+      const odd = () => pick(["", 'кавычки "x" \\ /', "таб\tи\nстрока", "😀 </script>", "\u2028"])
+      const city = yield* insertCity(undefined, randomName("Город-сверка-"))
+      const hotels: Array<number> = []
+      for (let i = 0; i < 4; i++) hotels.push((yield* insertHotel(city.id)).id)
+      const facilities: Array<number> = []
+      for (let i = 0; i < 6; i++) facilities.push((yield* insertFacility(randomName(`Удобство ${odd()}`))).id)
+      const rooms: Array<number> = []
+      const newRoom = Effect.gen(function* () {
+        const links = facilities.filter(() => random(3) === 0)
+        const [row] = yield* sql<{ id: number }>`
+          INSERT INTO rooms (hotel_id, title, description, price, quantity)
+          VALUES (${pick(hotels)}, ${randomName(`Номер ${odd()}`)}, ${random(3) === 0 ? null : odd()},
+                  ${random(5_000)}, ${random(4)})
+          RETURNING id`
+        if (links.length > 0) {
+          yield* sql`INSERT INTO rooms_facilities ${sql.insert(links.map((facility_id) => ({ room_id: row!.id, facility_id })))}`
+        }
+        rooms.push(row!.id)
+      })
+      for (let i = 0; i < 10; i++) yield* newRoom
+      const user = yield* insertUser
+
+      // each edit as any writer might make it (the service's statements, psql's); some are refused
+      const edits: ReadonlyArray<Effect.Effect<unknown, unknown, SqlClient.SqlClient>> = [
+        Effect.suspend(() => {
+          const from = random(20)
+          return insertBooking(pick(rooms), day(from), day(from + 1 + random(5)), user)
+        }),
+        sql`UPDATE bookings SET status = 'cancelled'
+            WHERE id = (SELECT id FROM bookings WHERE status = 'confirmed' ORDER BY id LIMIT 1 OFFSET ${random(3)})`,
+        Effect.suspend(() => {
+          const from = random(20)
+          // live or already past expires_at (still counted by the inventory until the sweep)
+          return sql`INSERT INTO holds (user_id, room_id, date_from, date_to, price, expires_at)
+            VALUES (${user}, ${pick(rooms)}, ${day(from)}, ${day(from + 1 + random(4))}, 1000,
+                    now() + ${random(2) === 0 ? "1 day" : "-1 hour"}::interval)`
+        }),
+        Effect.suspend(
+          () =>
+            sql`UPDATE rooms SET ${sql.update(
+              [
+                { title: randomName(`Номер ${odd()}`) },
+                { description: random(2) === 0 ? null : odd() },
+                { price: random(10_000) },
+                { hotel_id: pick(hotels) },
+                { quantity: random(5) },
+                { title: randomName("Номер-"), price: random(100), hotel_id: pick(hotels) }
+              ][random(6)]!
+            )} WHERE id = ${pick(rooms)}`
+        ),
+        // RoomsRepo.setFacilities: the links not kept go, the new ones come
+        Effect.suspend(() => {
+          const room = pick(rooms)
+          const keep = facilities.filter(() => random(2) === 0)
+          return Effect.zipRight(
+            keep.length === 0
+              ? sql`DELETE FROM rooms_facilities WHERE room_id = ${room}`
+              : sql`DELETE FROM rooms_facilities WHERE room_id = ${room} AND facility_id NOT IN ${sql.in(keep)}`,
+            keep.length === 0
+              ? Effect.void
+              : sql`INSERT INTO rooms_facilities ${sql.insert(keep.map((facility_id) => ({ room_id: room, facility_id })))}
+                    ON CONFLICT DO NOTHING`
+          ).pipe(sql.withTransaction)
+        }),
+        // links of several rooms in one statement
+        Effect.suspend(() => {
+          const links = rooms
+            .filter(() => random(4) === 0)
+            .map((room_id) => ({ room_id, facility_id: pick(facilities) }))
+          return links.length === 0
+            ? Effect.void
+            : sql`INSERT INTO rooms_facilities ${sql.insert(links)} ON CONFLICT DO NOTHING`
+        }),
+        Effect.suspend(
+          () => sql`UPDATE rooms_facilities SET facility_id = ${pick(facilities)} WHERE room_id = ${pick(rooms)}`
+        ),
+        Effect.suspend(
+          () => sql`UPDATE facilities SET title = ${randomName(`Удобство ${odd()}`)} WHERE id = ${pick(facilities)}`
+        ),
+        Effect.suspend(() => {
+          const gone = facilities.splice(random(facilities.length), 1)[0]!
+          return Effect.zipRight(
+            sql`DELETE FROM facilities WHERE id = ${gone}`,
+            Effect.map(insertFacility(randomName("Удобство-")), (f) => facilities.push(f.id))
+          )
+        }),
+        Effect.suspend(() => {
+          const gone = rooms.splice(random(rooms.length), 1)[0]!
+          return Effect.zipRight(sql`DELETE FROM rooms WHERE id = ${gone}`, newRoom)
+        }),
+        newRoom,
+        // written, then rolled back: nothing of it may stay
+        Effect.suspend(() =>
+          sql`INSERT INTO rooms_facilities ${sql.insert(facilities.map((facility_id) => ({ room_id: pick(rooms), facility_id })))}
+              ON CONFLICT DO NOTHING`.pipe(Effect.zipRight(Effect.fail("rolled back")), sql.withTransaction)
+        )
+      ]
+
+      const compare = (label: string) =>
+        Effect.gen(function* () {
+          const [cards] = yield* sql<{ missing: number; extra: number }>`
+            SELECT (SELECT count(*)::int FROM rooms r WHERE NOT EXISTS (SELECT 1 FROM room_cards c WHERE c.room_id = r.id)) AS missing,
+                   (SELECT count(*)::int FROM room_cards c WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = c.room_id)) AS extra`
+          assert.deepStrictEqual(cards, { missing: 0, extra: 0 }, label)
+          for (let k = 0; k < 3; k++) {
+            const from = random(22)
+            const to = from + 1 + random(6)
+            const perPage = 1 + random(4)
+            const page = 1 + random(3)
+            const hotelsAnswer = yield* raw(
+              "GET",
+              `/hotels/rooms/available?date_from=${day(from)}&date_to=${day(to)}&city=${encodeURIComponent(city.name)}` +
+                `&per_page=${perPage}&page=${page}`
+            )
+            const [hotelsExpected] = yield* sql.unsafe<{ body: string }>(REFERENCE_HOTELS, [
+              day(from),
+              day(to),
+              city.id,
+              perPage,
+              (page - 1) * perPage
+            ])
+            assert.strictEqual(hotelsAnswer.text, hotelsExpected!.body, `${label}: H2 ${day(from)} → ${day(to)}`)
+            const hotel = pick(hotels)
+            const roomsAnswer = yield* raw(
+              "GET",
+              `/hotels/${hotel}/rooms/available?date_from=${day(from)}&date_to=${day(to)}`
+            )
+            const [roomsExpected] = yield* sql.unsafe<{ body: string }>(REFERENCE_ROOMS, [day(from), day(to), hotel])
+            assert.strictEqual(roomsAnswer.text, roomsExpected!.body, `${label}: R2 ${hotel} ${day(from)} → ${day(to)}`)
+          }
+        })
+
+      yield* compare("seeded")
+      for (let i = 0; i < 100; i++) {
+        // half of them bookings, cancellations and holds
+        const edit = random(2) === 0 ? random(3) : random(edits.length)
+        yield* Effect.exit(edits[edit]!)
+        yield* compare(`after edit ${i} (#${edit})`)
+      }
+      // a TRUNCATE has no rows for the statement triggers: every room is left without facilities
+      yield* sql`TRUNCATE facilities CASCADE`
+      const [linked] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM room_cards WHERE facilities <> '[]'`
+      assert.strictEqual(linked!.n, 0)
+      yield* compare("after TRUNCATE facilities")
+    })
+  )
+
+  it.effect("two transactions linking facilities to one room at once: the room's card has both", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const hotel = yield* insertHotel()
+      const [a, b] = [yield* insertFacility(), yield* insertFacility()]
+      const room = yield* insertRoom(hotel.id, { quantity: 1 })
+      const linked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      // the first holds its link (and the card's lock) uncommitted while the second links another facility
+      const first = yield* Effect.fork(
+        sql`INSERT INTO rooms_facilities (room_id, facility_id) VALUES (${room.id}, ${a.id})`.pipe(
+          Effect.zipRight(Deferred.succeed(linked, undefined)),
+          Effect.zipRight(Deferred.await(release)),
+          sql.withTransaction,
+          Effect.orDie
+        )
+      )
+      yield* Deferred.await(linked)
+      const second = yield* Effect.fork(
+        sql`INSERT INTO rooms_facilities (room_id, facility_id) VALUES (${room.id}, ${b.id})`.pipe(
+          sql.withTransaction,
+          Effect.orDie
+        )
+      )
+      yield* sql<{ waiting: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting`.pipe(
+        Effect.orDie,
+        Effect.repeat({ schedule: Schedule.spaced("5 millis"), until: (rows) => rows[0]!.waiting })
+      )
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(first)
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(second)))
+      const answer = yield* raw("GET", `/hotels/${hotel.id}/rooms/available?date_from=${day(0)}&date_to=${day(1)}`)
+      const [decoded] = Schema.decodeUnknownSync(Rooms)(answer.json)
+      assert.deepStrictEqual(
+        decoded!.facilities.map((f) => f.id),
+        [a.id, b.id].sort((x, y) => x - y)
+      )
     })
   )
 })
