@@ -80,25 +80,27 @@ export class AvailabilitySearch extends Effect.Service<AvailabilitySearch>()("se
       JOIN room_cards c ON c.room_id = r.id
       WHERE r.hotel_id = ${hotelId} AND r.quantity > t.taken)`
 
-    /** H2: the page of hotels (by id), each with `rooms`; a JSON array. */
+    /**
+     * H2: the page of hotels (by id), each with `rooms`; a JSON array. A hotel's JSON is `row_to_json` of its
+     * fields without the closing brace, then `"rooms"` as text (not cast to `json`, which would parse it again).
+     */
     const hotels = (q: AvailableHotelsFilter, from: string, to: string) =>
       sql<{ body: string }>`
-        SELECT ${sql.literal(jsonArray("row_to_json(x)", "x.id"))} AS body
+        SELECT COALESCE('[' || string_agg(
+          left(row_to_json(p)::text, -1) || ',"rooms":' || ${roomsOf(sql`p.id`, from, to)} || '}', ',' ORDER BY p.id
+        ) || ']', '[]') AS body
         FROM (
-          SELECT p.*, ${roomsOf(sql`p.id`, from, to)}::json AS rooms
-          FROM (
-            SELECT h.id, h.title, h.address, h.postal_code,
-              h.check_in_time::text AS check_in_time, h.check_out_time::text AS check_out_time,
-              ci.name AS city, co.name AS country
-            FROM hotels h JOIN cities ci ON ci.id = h.city_id JOIN countries co ON co.id = ci.country_id
-            WHERE ${where(sql, [
-              q.title === undefined ? undefined : contains(sql, "h.title", q.title),
-              q.city === undefined ? undefined : contains(sql, "ci.name", q.city),
-              q.hotel_id === undefined ? undefined : sql`h.id = ${q.hotel_id}`
-            ])}
-            ORDER BY h.id LIMIT ${q.limit} OFFSET ${q.offset}
-          ) p
-        ) x`.pipe(Effect.map((rows) => rows[0]!.body))
+          SELECT h.id, h.title, h.address, h.postal_code,
+            h.check_in_time::text AS check_in_time, h.check_out_time::text AS check_out_time,
+            ci.name AS city, co.name AS country
+          FROM hotels h JOIN cities ci ON ci.id = h.city_id JOIN countries co ON co.id = ci.country_id
+          WHERE ${where(sql, [
+            q.title === undefined ? undefined : contains(sql, "h.title", q.title),
+            q.city === undefined ? undefined : contains(sql, "ci.name", q.city),
+            q.hotel_id === undefined ? undefined : sql`h.id = ${q.hotel_id}`
+          ])}
+          ORDER BY h.id LIMIT ${q.limit} OFFSET ${q.offset}
+        ) p`.pipe(Effect.map((rows) => rows[0]!.body))
 
     /** R2: the hotel's free room types (a JSON array), or `None` when there is no such hotel. */
     const rooms = (hotelId: number, from: string, to: string) =>
