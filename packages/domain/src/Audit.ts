@@ -2,7 +2,7 @@
  * The audit log (docs/api.md §15; docs/decisions.md D17; docs/data.md BR-15): who changed what, and when.
  */
 import { Schema } from "effect"
-import { INT32, maxChars, minChars, modelDoc, Text, Timestamp } from "./Common.js"
+import { INT32, IntegerString, maxChars, minChars, modelDoc, Text, Timestamp } from "./Common.js"
 
 /** What the audit log knows the entities by (`audit_log.entity`). */
 export const AUDIT_ENTITIES = [
@@ -97,13 +97,13 @@ const Cursor = Schema.String.pipe(
   jsonSchema: { type: "string", maxLength: 40, description: "`next_cursor` of the previous page, as it is (opaque)" }
 })
 
-const Limit = Schema.compose(Schema.NumberFromString, Schema.Int.pipe(Schema.between(1, 100))).annotations({
+const Limit = Schema.compose(IntegerString, Schema.Number.pipe(Schema.between(1, 100), Schema.int())).annotations({
   jsonSchema: { type: "integer", minimum: 1, maximum: 100, description: "Rows per page, 1..100 (default 20)" }
 })
 
 const ActorId = Schema.compose(
-  Schema.NumberFromString,
-  Schema.Int.pipe(Schema.between(INT32.minimum, INT32.maximum))
+  IntegerString,
+  Schema.Number.pipe(Schema.between(INT32.minimum, INT32.maximum), Schema.int())
 ).annotations({
   jsonSchema: { type: "integer", format: "int32", ...INT32, description: "Rows of this actor (a user's id)" }
 })

@@ -2,7 +2,7 @@
  * Building blocks shared by every group: ids, lax integers, dates and times, pagination, `Message`.
  * Wire formats follow docs/api.md §1.2.
  */
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
 
 /**
  * Optional hint for the server's 422 builder: the FastAPI/Pydantic error `type` a failure of this
@@ -94,8 +94,29 @@ export const modelDoc = <Fields extends Schema.Struct.Fields>(
 const integral = <I, R>(self: Schema.Schema<number, I, R>) =>
   self.pipe(Schema.filter((n) => Number.isInteger(n), { jsonSchema: { type: "integer" } }))
 
+/**
+ * An integer written as text, as the original (Pydantic's lax mode) read one (docs/api.md §1.2): decimal digits,
+ * with an optional sign, leading zeros, a fraction of zeros only (`5.0`) and blanks around; nothing else —
+ * `0x10`, `0o7`, `0b1`, `1e3`, `Infinity`, `1_000`, `1.5`, other scripts' digits — is an integer
+ * (`NumberFromString`, which reads as JavaScript's `Number()` does, took `0x10` for 16). Any number of digits is
+ * an integer: one beyond the largest double reads as ±`Number.MAX_VALUE`, so whatever bounds it names its bound.
+ */
+const DECIMAL_INTEGER = /^[+-]?[0-9]+(?:\.0*)?$/
+export const IntegerString = Schema.transformOrFail(Schema.String, Schema.Number, {
+  strict: true,
+  decode: (raw, _, ast) => {
+    const text = raw.trim()
+    if (!DECIMAL_INTEGER.test(text)) {
+      return ParseResult.fail(new ParseResult.Type(ast, raw, "Input should be a valid integer"))
+    }
+    const n = Number(text)
+    return ParseResult.succeed(Number.isFinite(n) ? n : Math.sign(n) * Number.MAX_VALUE)
+  },
+  encode: (n) => ParseResult.succeed(String(n))
+}).annotations({ identifier: "IntegerString", description: "a decimal integer" })
+
 /** An integer that also accepts an integral float (`5.0`) or a numeric string (`"5"`), as the original did. */
-export const LaxInt = Schema.Union(integral(Schema.Number), integral(Schema.NumberFromString)).annotations({
+export const LaxInt = Schema.Union(integral(Schema.Number), integral(IntegerString)).annotations({
   identifier: "LaxInt",
   jsonSchema: { type: "integer" },
   description: "an integer"
@@ -123,8 +144,8 @@ export const ExternalId = laxIntWithin(SAFE_INTEGER.minimum, SAFE_INTEGER.maximu
  * `NumberFromString`) so that OpenAPI documents it as an integer: JSON Schema generation ignores
  * annotations on a refinement of a transformation and shows the encoded side, "a string".
  */
-const integerFromString = <R>(integer: Schema.Schema<number, number, R>, jsonSchema: Record<string, unknown>) =>
-  Schema.compose(Schema.NumberFromString, integer).annotations({ jsonSchema: { type: "integer", ...jsonSchema } })
+export const integerFromString = <R>(integer: Schema.Schema<number, number, R>, jsonSchema: Record<string, unknown>) =>
+  Schema.compose(IntegerString, integer).annotations({ jsonSchema: { type: "integer", ...jsonSchema } })
 
 /**
  * Ids are PostgreSQL `integer`s: nothing has an id outside this range, and PostgreSQL refuses such a
@@ -133,6 +154,15 @@ const integerFromString = <R>(integer: Schema.Schema<number, number, R>, jsonSch
 export const INT32 = { minimum: -2_147_483_648, maximum: 2_147_483_647 } as const
 export const Int32 = Schema.Int.pipe(
   Schema.filter((n) => n >= INT32.minimum && n <= INT32.maximum, { jsonSchema: { ...INT32 } })
+)
+
+/**
+ * `Int32` with the range checked first, for ids carried as text: an integer of any length beyond it names the
+ * bound (404 in a path, 422 `less_than_equal` in a query), not "not an integer" (`Schema.Int` stops at 2^53).
+ */
+const Int32FromText = Schema.Number.pipe(
+  Schema.filter((n) => n >= INT32.minimum && n <= INT32.maximum, { jsonSchema: { ...INT32 } }),
+  Schema.int()
 )
 
 /**
@@ -151,18 +181,21 @@ export const LaxNonNegativeInt32 = laxIntWithin(0, INT32.maximum, {
  * An id in a path segment: an integer (`/hotels/0` is a 404, `/hotels/abc` a 422); one outside `integer`'s
  * range names nothing either, so the server answers it 404 as well (`Http/ErrorMapping.ts`).
  */
-export const PathId = integerFromString(Int32, { format: "int32", description: "an integer id" })
+export const PathId = integerFromString(Int32FromText, { format: "int32", description: "an integer id" })
 
 /** A `bigint` id in a path segment (webhook deliveries): 1 to 2^53 − 1. */
-export const PathBigId = integerFromString(Schema.Int.pipe(Schema.between(1, Number.MAX_SAFE_INTEGER)), {
-  format: "int64",
-  minimum: 1,
-  maximum: Number.MAX_SAFE_INTEGER,
-  description: "an integer id"
-})
+export const PathBigId = integerFromString(
+  Schema.Number.pipe(Schema.between(1, Number.MAX_SAFE_INTEGER), Schema.int()),
+  {
+    format: "int64",
+    minimum: 1,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description: "an integer id"
+  }
+)
 
 /** An id filter in a query string (`city_id`, …): outside `integer`'s range it is a 422. */
-export const QueryId = integerFromString(Int32, { format: "int32" })
+export const QueryId = integerFromString(Int32FromText, { format: "int32" })
 
 const isCalendarDate = (s: string): boolean => {
   const date = new Date(`${s}T00:00:00Z`)
@@ -250,7 +283,7 @@ export const PaginationParams = {
     })
   ),
   per_page: Schema.optional(
-    integerFromString(Schema.Int.pipe(Schema.between(1, 20)), {
+    integerFromString(Schema.Number.pipe(Schema.between(1, 20), Schema.int()), {
       minimum: 1,
       maximum: 20,
       default: 10,

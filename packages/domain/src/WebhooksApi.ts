@@ -6,7 +6,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
-import { Message } from "./Common.js"
+import { IntegerString, Message } from "./Common.js"
 import { NotFound, RateLimited, ValidationError } from "./Errors.js"
 import { locatesCreated } from "./OpenApiHeaders.js"
 import { WebhookDeliveryPath, WebhookIdPath } from "./Params.js"
@@ -30,7 +30,7 @@ const URL_RULES =
 
 const intParam = (minimum: number, maximum: number, description: string) =>
   Schema.optional(
-    Schema.compose(Schema.NumberFromString, Schema.Int.pipe(Schema.between(minimum, maximum))).annotations({
+    Schema.compose(IntegerString, Schema.Number.pipe(Schema.between(minimum, maximum), Schema.int())).annotations({
       jsonSchema: { type: "integer", minimum, maximum, description }
     })
   )

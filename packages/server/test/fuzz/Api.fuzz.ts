@@ -57,6 +57,16 @@ const MAX_RESPONSE_BYTES = 64 * 1024
 /** The Prometheus exposition grows with the routes and statuses seen; bounded, not by the 64 KB of answers. */
 const MAX_METRICS_BYTES = 1024 * 1024
 
+/**
+ * Path ids the original (FastAPI, Pydantic's lax mode) did not read as integers — hexadecimal, octal, binary,
+ * exponents, infinities, digit separators, fractions, other scripts' digits — and integers beyond `integer`,
+ * with the answer each must get (docs/api.md §13).
+ */
+const PATH_ID_SPELLINGS: ReadonlyMap<string, number> = new Map([
+  ...["0x1", "0o7", "0b1", "1e3", "Infinity", "NaN", "1_0", "1.5", "%EF%BC%91", "0x"].map((t) => [t, 422] as const),
+  ...["9999999999999999999", "-2147483649", "1".repeat(400)].map((t) => [t, 404] as const)
+])
+
 type Role = "anonymous" | "user" | "admin"
 const ROLES: ReadonlyArray<Role> = ["anonymous", "user", "admin"]
 
@@ -799,7 +809,8 @@ describe("fuzz: every operation of the OpenAPI document, real server, real Postg
   }
 
   /**
-   * The fixed cases: the valid request, each required input missing, and the wrong bodies as a whole, in full
+   * The fixed cases: the valid request, each required input missing, each path id spelt in ways that are no
+   * decimal integer or beyond `integer` (`PATH_ID_SPELLINGS`, whose answers are checked exactly), and the wrong bodies as a whole, in full
    * for the role that passes the guard (admin; anonymous where there is no guard). An anonymous caller of a
    * secured operation sends the heaviest ones too (a body parsed before the guard is a pre-auth attack).
    */
@@ -811,6 +822,10 @@ describe("fuzz: every operation of the OpenAPI document, real server, real Postg
       for (const p of operation.parameters)
         if (p.in === "query" && p.required) cases.push({ kind: "missing", name: p.name })
       for (const f of operation.body?.fields ?? []) if (f.required) cases.push({ kind: "missing", name: f.name })
+      for (const p of operation.parameters)
+        if (p.in === "path" && p.kind === "integer")
+          for (const text of PATH_ID_SPELLINGS.keys())
+            cases.push({ kind: "path", name: p.name, value: new RawUrl(text) })
     }
     if (operation.body?.contentType === "application/json") {
       for (const body of full ? wholeBodies : role === "anonymous" ? heavy : []) cases.push({ kind: "body", body })
@@ -855,6 +870,24 @@ describe("fuzz: every operation of the OpenAPI document, real server, real Postg
       ) {
         return `${outcome.status} problem document without type/title/status/detail`
       }
+    }
+    return undefined
+  }
+
+  /**
+   * A path id spelt as no decimal integer is a 422 at that parameter; one beyond `integer`, whatever its
+   * length, 404 — for a caller past the guard.
+   */
+  const checkPathId = (operation: Operation, role: Role, c: Case, outcome: Outcome): string | undefined => {
+    // a caller the guard stops is answered 401/403 first (docs/api.md §1.4's order)
+    if (c.kind !== "path" || !(c.value instanceof RawUrl) || (operation.secured && role !== "admin")) return undefined
+    const expected = PATH_ID_SPELLINGS.get(c.value.text)
+    if (expected === undefined) return undefined
+    if (outcome.status !== expected) return `path id "${c.value.text.slice(0, 40)}": ${outcome.status}, not ${expected}`
+    if (expected === 422) {
+      const problem = JSON.parse(outcome.body.toString("utf8")) as { detail?: Array<{ type?: string; loc?: unknown }> }
+      const atPath = problem.detail?.find((d) => JSON.stringify(d.loc) === JSON.stringify(["path", c.name]))
+      if (atPath?.type !== "int_parsing") return `path id "${c.value.text}": no int_parsing at ["path", "${c.name}"]`
     }
     return undefined
   }
@@ -907,7 +940,7 @@ describe("fuzz: every operation of the OpenAPI document, real server, real Postg
       result = finding("no answer", "", outcome.error)
     } else {
       record(operation, outcome.cutShort ? `${outcome.status} (body cut short)` : String(outcome.status))
-      const reason = check(operation, outcome)
+      const reason = check(operation, outcome) ?? checkPathId(operation, role, c, outcome)
       if (reason !== undefined) result = finding(outcome.status, outcome.body.toString("utf8"), reason)
     }
     if (isHugeCase(c) || result !== undefined) {
