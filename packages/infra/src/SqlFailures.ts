@@ -17,7 +17,10 @@ export type SqlFailure =
   | "Aborted"
   /** numeric_value_out_of_range (22003). */
   | "OutOfRange"
-  /** The database cannot be reached or is going away (08, 57P, 53, socket errors). */
+  /**
+   * The database cannot be reached, refuses this server's connections or is going away (08, 57P, 53, socket
+   * errors; 28 and 3D000, which only a new connection meets: the role may not log in, the database is gone).
+   */
   | "Unavailable"
   | "Other"
 
@@ -34,6 +37,8 @@ export const classifySqlError = (error: SqlError): SqlFailure => {
     code.startsWith("08") ||
     code.startsWith("57P") ||
     code.startsWith("53") ||
+    code.startsWith("28") ||
+    code === "3D000" ||
     SOCKET_ERRORS.has(code) ||
     /timeout|terminat|connect/i.test(String(cause?.message ?? ""))
   ) {
