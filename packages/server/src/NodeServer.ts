@@ -16,7 +16,9 @@
  * Slow clients (docs/operations.md §2): a request whose headers have not all arrived within
  * `HTTP_HEADERS_TIMEOUT_SECONDS`, or that is not wholly received within `HTTP_REQUEST_TIMEOUT_SECONDS`, is
  * answered 408 and its connection closed (Node checks every second, not its default 30 s); an idle kept-alive
- * connection closes after `HTTP_KEEP_ALIVE_TIMEOUT_SECONDS`.
+ * connection closes after `HTTP_KEEP_ALIVE_TIMEOUT_SECONDS`. Those 408s, and the 400 of a request that is not
+ * HTTP and the 431 of headers above Node's limit, never reach the app: they are answered here, as problem
+ * documents of the app's shape (docs/errors.md §1), and the connection closed.
  */
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -24,10 +26,30 @@ import { AppConfig } from "@shum/infra/Config"
 import { Context, Duration, Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
 import { Server as NetServer } from "node:net"
+import type { Duplex } from "node:stream"
 import { Lifecycle } from "./Lifecycle.js"
 
 /** How often Node looks for requests past their headers or request timeout (its default: 30 s). */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1000
+
+/** The problem document answering a request the HTTP parser refused or that came too slowly (`clientError`). */
+const clientErrorAnswer = (code: string | undefined) => {
+  const [status, title, type, detail] =
+    code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? [408, "Request Timeout", "request-timeout", "Request Timeout"]
+      : code === "HPE_HEADER_OVERFLOW"
+        ? [431, "Request Header Fields Too Large", "request-header-fields-too-large", "Request Header Fields Too Large"]
+        : // uvicorn's text for what it could not parse
+          [400, "Bad Request", "bad-request", "Invalid HTTP request received."]
+  const body = JSON.stringify({ type: `/problems/${type}`, title, status, detail })
+  return (
+    `HTTP/1.1 ${status} ${title}\r\n` +
+    "Content-Type: application/problem+json\r\n" +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n" +
+    body
+  )
+}
 
 /** Closes the listening socket and waits for open connections, bounded by `SHUTDOWN_TIMEOUT_SECONDS`. */
 class HttpListener extends Context.Tag("server/HttpListener")<
@@ -69,6 +91,16 @@ export const NodeServerLive = Layer.scopedContext(
       requestTimeout: Duration.toMillis(http.requestTimeout),
       keepAliveTimeout: Duration.toMillis(http.keepAliveTimeout),
       connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS
+    })
+    // instead of Node's bare 400/408/431: the same answers as problem documents; a socket that cannot take an
+    // answer any more (reset, or a response already under way) is just closed, as Node does
+    server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+      const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
+      if (error.code === "ECONNRESET" || !socket.writable || response?.headersSent === true) {
+        socket.destroy()
+        return
+      }
+      socket.end(clientErrorAnswer(error.code))
     })
     const httpServer = yield* NodeHttpServer.make(() => server, { port: http.port, host: http.host })
     // added after make(), so it runs before make's own server.close(), which waits without a bound

@@ -110,6 +110,40 @@ layer(Server, { timeout: "60 seconds" })("slow clients (docs/operations.md §2)"
     })
   )
 
+  it.effect("the server's own refusals are problem documents: 408, a malformed request 400, huge headers 431", () =>
+    Effect.gen(function* () {
+      const problemOf = (talk: Conversation) => {
+        const [head, body] = talk.received.split("\r\n\r\n", 2)
+        assert.match(head!, /\r\ncontent-type: application\/problem\+json\r\n/i)
+        assert.match(head!, /\r\nconnection: close(\r\n|$)/i)
+        assert.match(head!, /\r\nx-content-type-options: nosniff(\r\n|$)/i)
+        return JSON.parse(body!) as Record<string, unknown>
+      }
+      const slow = yield* converse(yield* port, endlessHeaders, 100)
+      assert.deepStrictEqual(problemOf(slow), {
+        type: "/problems/request-timeout",
+        title: "Request Timeout",
+        status: 408,
+        detail: "Request Timeout"
+      })
+      const malformed = yield* converse(yield* port, ["GET /\x01 HTTP/1.1\r\n\r\n"], 10)
+      assert.match(malformed.received, /^HTTP\/1\.1 400 /)
+      assert.deepStrictEqual(problemOf(malformed), {
+        type: "/problems/bad-request",
+        title: "Bad Request",
+        status: 400,
+        detail: "Invalid HTTP request received."
+      })
+      const huge = yield* converse(
+        yield* port,
+        [`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`],
+        10
+      )
+      assert.match(huge.received, /^HTTP\/1\.1 431 /)
+      assert.deepInclude(problemOf(huge), { type: "/problems/request-header-fields-too-large", status: 431 })
+    })
+  )
+
   it.effect("a prompt request is answered; its idle kept-alive connection closes after the keep-alive time", () =>
     Effect.gen(function* () {
       const talk = yield* converse(yield* port, ["GET / HTTP/1.1\r\nHost: x\r\n\r\n"], 10)
