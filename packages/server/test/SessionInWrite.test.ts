@@ -266,6 +266,66 @@ layer(makeTestServer({}, { around: logs.layer }), { excludeTestServices: true, t
         })
     )
 
+    it.effect(
+      "a token whose verification the server remembers (used on every write) is refused at once after logout or a version bump",
+      () =>
+        Effect.gen(function* () {
+          const users = yield* UsersRepo
+          const room = yield* insertRoom({ quantity: 10 })
+          /** Every write of the checkout with `token`, the last hold left unconfirmed for the refusal's confirm. */
+          const writes = (token: string, from: number) =>
+            Effect.gen(function* () {
+              const booked = yield* send("POST", "/bookings", token, { body: stay(room.id, from, from + 1) })
+              const held = yield* send("POST", "/holds", token, { body: stay(room.id, from + 1, from + 2) })
+              const confirmed = yield* send("POST", `/holds/${held.body?.["id"] as number}/confirm`, token)
+              const pending = yield* send("POST", "/holds", token, { body: stay(room.id, from + 2, from + 3) })
+              return [
+                booked.status,
+                held.status,
+                confirmed.status,
+                pending.status,
+                pending.body?.["id"] as number
+              ] as const
+            })
+          const refusedEverywhere = (token: string, holdId: number, from: number, detail: string) =>
+            Effect.gen(function* () {
+              const answers = [
+                yield* send("POST", "/bookings", token, { body: stay(room.id, from, from + 1) }),
+                yield* send("POST", "/holds", token, { body: stay(room.id, from, from + 1) }),
+                yield* send("POST", `/holds/${holdId}/confirm`, token)
+              ]
+              assert.deepStrictEqual(
+                answers.map((a) => [a.status, a.body?.["detail"]]),
+                [
+                  [401, detail],
+                  [401, detail],
+                  [401, detail]
+                ]
+              )
+            })
+          const loggedOut = yield* signIn()
+          const [b1, h1, c1, p1, pending1] = yield* writes(loggedOut.token, 60)
+          assert.deepStrictEqual([b1, h1, c1, p1], [200, 201, 200, 201])
+          yield* send("POST", "/auth/logout", loggedOut.token)
+          yield* refusedEverywhere(loggedOut.token, pending1, 70, Messages.tokenInvalid)
+          const changed = yield* signIn()
+          const [b2, h2, c2, p2, pending2] = yield* writes(changed.token, 80)
+          assert.deepStrictEqual([b2, h2, c2, p2], [200, 201, 200, 201])
+          yield* users.update(changed.id, { role: "admin" })
+          yield* refusedEverywhere(changed.token, pending2, 90, Messages.tokenInvalid)
+          const deleted = yield* signIn()
+          const [b3, h3, c3, p3, pending3] = yield* writes(deleted.token, 100)
+          assert.deepStrictEqual([b3, h3, c3, p3], [200, 201, 200, 201])
+          const sql = yield* SqlClient.SqlClient
+          yield* sql`DELETE FROM holds WHERE user_id = ${deleted.id}`
+          yield* sql`DELETE FROM bookings WHERE user_id = ${deleted.id}`
+          assert.isTrue(yield* users.remove(deleted.id))
+          yield* refusedEverywhere(deleted.token, pending3, 110, Messages.userNotFound)
+          // two confirmed stays and one pending hold of each user before the refusals, nothing after them
+          assert.strictEqual(yield* countBookings(room.id), 4)
+        })
+    )
+
     it.effect("a refused session's statement writes nothing: no key, no booking, no outbox event", () =>
       Effect.gen(function* () {
         const sql = yield* SqlClient.SqlClient

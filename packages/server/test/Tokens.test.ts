@@ -26,6 +26,32 @@ describe("Tokens (TestClock)", () => {
     }).pipe(Effect.provide(TokensTest))
   )
 
+  it.effect("a remembered verification still ends at the token's exp, to the second, and never before its iat", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(1_800_000_000_000)
+      const tokens = yield* Tokens
+      const issued = yield* tokens.issueAccess({ id: 7, email: "a@example.com" })
+      // verified many times (remembered after the first)
+      for (let i = 0; i < 3; i++) assert.strictEqual((yield* tokens.verifyAccess(issued.token)).userId, 7)
+      yield* TestClock.setTime((issued.expiresAt - 1) * 1000 + 999)
+      assert.strictEqual((yield* tokens.verifyAccess(issued.token)).userId, 7)
+      yield* TestClock.setTime(issued.expiresAt * 1000)
+      const expired = yield* Effect.flip(tokens.verifyAccess(issued.token))
+      assert.strictEqual(expired.detail, "Токен невалиден или истек")
+      // a clock set back before the token's iat: refused as a token "from the future", remembered or not
+      yield* TestClock.setTime(1_800_000_000_000)
+      assert.strictEqual((yield* tokens.verifyAccess(issued.token)).userId, 7)
+      yield* TestClock.setTime(1_799_999_999_000)
+      const early = yield* Effect.flip(tokens.verifyAccess(issued.token))
+      assert.strictEqual(early.detail, "Токен невалиден или истек")
+      // a forged twin (another signature) of a remembered token is not the remembered text: refused
+      yield* TestClock.setTime(1_800_000_000_000)
+      const [h, p, s] = issued.token.split(".")
+      const forged = `${h}.${p}.${s!.slice(0, -2)}${s!.endsWith("A") ? "B" : "A"}${s!.slice(-1)}`
+      assert.strictEqual((yield* Effect.flip(tokens.verifyAccess(forged))).detail, "Токен невалиден или истек")
+    }).pipe(Effect.provide(TokensTest))
+  )
+
   it.effect("a token issued 'in the future' (iat after now) is E-02", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(1_800_000_600_000)

@@ -31,6 +31,12 @@ export interface IssuedAccessToken {
   readonly expiresAt: number
 }
 
+/**
+ * At most this many verified tokens remembered (`verifyAccess`): a few MB at most; only tokens signed with our
+ * key get in, so nobody fills it without valid tokens; the oldest goes first.
+ */
+const VERIFIED_MAX = 10_000
+
 const SUBJECT = /^-?\d+$/
 const JTI = /^[\x21-\x7e]{1,128}$/
 const BASE64URL = /^[A-Za-z0-9_-]+$/
@@ -107,9 +113,30 @@ export class Tokens extends Effect.Service<Tokens>()("server/Tokens", {
         return { token, jti, expiresAt } satisfies IssuedAccessToken
       })
 
-    const verifyAccess = (token: string) =>
+    /**
+     * Tokens the quick path accepted, by their text: the claims and when they hold (`iat` … `exp`). Only the
+     * verification is remembered — signature, expiry, subject, `jti`, version: facts of the token's text that
+     * never change — never the session's state (revocation, version, the user: D13, checked on every request
+     * by the lookup or the write's statement). A hit is judged against the clock again, so a token is refused
+     * from the second its `exp` passes, as without the cache.
+     */
+    const verified = new Map<string, { readonly claims: AccessClaims; readonly issuedAt: number }>()
+    const remember = (token: string, claims: AccessClaims, issuedAt: number) => {
+      if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!)
+      verified.set(token, { claims, issuedAt })
+    }
+
+    const verifyAccess = (token: string): Effect.Effect<AccessClaims, TokenRejected> =>
+      Effect.flatMap(nowSeconds, (now) => {
+        const hit = verified.get(token)
+        if (hit === undefined) return verifyNow(token, now)
+        if (hit.issuedAt <= now && now < hit.claims.expiresAt) return Effect.succeed(hit.claims)
+        verified.delete(token)
+        return verifyNow(token, now)
+      })
+
+    const verifyNow = (token: string, now: number) =>
       Effect.gen(function* () {
-        const now = yield* nowSeconds
         // built only when refused: an error captures a stack trace, too costly for every request
         const invalid = () => new TokenRejected({ detail: Messages.tokenInvalid })
         if (token.split(".").length !== 3) return yield* invalid()
@@ -138,12 +165,10 @@ export class Tokens extends Effect.Service<Tokens>()("server/Tokens", {
         }
         const version = "ver" in payload ? payload["ver"] : 0
         if (typeof version !== "number" || !Number.isSafeInteger(version)) return yield* invalid()
-        return {
-          userId,
-          jti: payload.jti ?? "",
-          expiresAt: payload.exp,
-          version
-        } satisfies AccessClaims
+        const claims: AccessClaims = { userId, jti: payload.jti ?? "", expiresAt: payload.exp, version }
+        // what jose judged (other header parameters, `nbf`) is judged again each time
+        if (quick !== undefined) remember(token, claims, payload.iat)
+        return claims
       })
 
     return { issueAccess, verifyAccess, accessTtlSeconds } as const
