@@ -12,15 +12,19 @@
  * this one. The database `shum_ab` is created afresh, migrated by B's migrator and seeded as `npm run bench`
  * seeds (`seed.ts`), so B's new migrations must be additive for A to run on it. Knobs: BENCH_AB_SCENARIO
  * (`book-many`: random room, arrival within three years, 1–7 nights, the next user's token; or `health`),
- * BENCH_AB_ROUNDS (8), BENCH_AB_SECONDS (5, measured), BENCH_AB_WARMUP (2), BENCH_AB_RATE (requests a second at
- * a fixed pace, this script sending them, instead of wrk's as-fast-as-answered: the fairer comparison on a
- * loaded machine, where CPU per request falls as the rate rises), BENCH_CONNECTIONS (32),
- * BENCH_THREADS (2), BENCH_ADMIN_URL, BENCH_REDIS_URL (db 13).
+ * `health`; or `holds`: the checkout of docs/api.md §8.9 on a random room and stay as `book-many`'s, `POST /holds`
+ * then `POST /holds/{id}/confirm` with the same token, paced only: BENCH_AB_RATE counts flows, µs are per HTTP
+ * request), BENCH_AB_ROUNDS (8), BENCH_AB_SECONDS (5, measured), BENCH_AB_WARMUP (2), BENCH_AB_RATE (requests a
+ * second at a fixed pace, this script sending them, instead of wrk's as-fast-as-answered: the fairer comparison
+ * on a loaded machine, where CPU per request falls as the rate rises), BENCH_AB_PROFILE=1 (both servers under
+ * `node --cpu-prof`, profiles in bench/results/profiles/ named by the pids printed; read them with
+ * `bench/profile.ts`), BENCH_AB_DATABASE (`shum_ab`), BENCH_AB_PORT (18190: A's; B and the bare server the next two), BENCH_CONNECTIONS
+ * (32), BENCH_THREADS (2), BENCH_ADMIN_URL, BENCH_REDIS_URL (db 13).
  */
 import { SignJWT } from "jose"
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
 import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
@@ -43,9 +47,12 @@ const CONNECTIONS = knob("BENCH_CONNECTIONS", 32)
 /** Requests a second, sent by this script at a fixed pace instead of by wrk as fast as the server answers. */
 const RATE = knob("BENCH_AB_RATE", 0)
 const THREADS = knob("BENCH_THREADS", 2)
+const PROFILE = process.env["BENCH_AB_PROFILE"] === "1"
 const ADMIN_URL = process.env["BENCH_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const REDIS_URL = process.env["BENCH_REDIS_URL"] ?? "redis://127.0.0.1:6379/13"
-const DATABASE = "shum_ab"
+/** Its own database and ports (knobs, so that two A/Bs on one machine do not meet). */
+const DATABASE = process.env["BENCH_AB_DATABASE"] ?? "shum_ab"
+const PORT = knob("BENCH_AB_PORT", 18190)
 const DATABASE_URL = (() => {
   const url = new URL(ADMIN_URL)
   url.pathname = `/${DATABASE}`
@@ -106,30 +113,49 @@ const paced = (port: number, file: string, seconds: number): Promise<WrkResult> 
     const started = performance.now()
     let sent = 0
     let finished = 0
-    const send = () => {
-      const [method, path, token, body] = lines[sent % lines.length]!.split("\t")
-      sent += 1
+    let requests = 0
+    /** One request; `then` is given its status and body when it ends (with `error` when the socket failed). */
+    const call = (
+      method: string,
+      path: string,
+      token: string,
+      body: string,
+      then: (status: string, text: string) => void
+    ) => {
       const headers: Record<string, string> = {}
       if (token !== "-") headers["authorization"] = `Bearer ${token}`
       if (body !== "-") headers["content-type"] = "application/json"
+      requests += 1
       const request = http.request({ host: "127.0.0.1", port, method, path, headers, agent }, (response) => {
-        response.resume()
+        let text = ""
+        response.setEncoding("utf8").on("data", (chunk: string) => (text += chunk))
         response.on("end", () => {
           statuses[String(response.statusCode)] = (statuses[String(response.statusCode)] ?? 0) + 1
-          finish()
+          then(String(response.statusCode), text)
         })
       })
       request.on("error", () => {
         statuses["error"] = (statuses["error"] ?? 0) + 1
-        finish()
+        then("error", "")
       })
       request.end(body === "-" ? undefined : body)
+    }
+    const send = () => {
+      const [method, path, token, body] = lines[sent % lines.length]!.split("\t") as [string, string, string, string]
+      sent += 1
+      if (method !== "FLOW") return call(method, path, token, body, finish)
+      // a checkout: the hold, then its confirm with the same token
+      call("POST", path, token, body, (status, text) => {
+        if (status !== "201") return finish()
+        const id = (JSON.parse(text) as { id: number }).id
+        call("POST", `${path}/${id}/confirm`, token, "-", finish)
+      })
     }
     const finish = () => {
       finished += 1
       if (finished === total) {
         agent.destroy()
-        done({ requests: total, duration_us: (performance.now() - started) * 1000, statuses })
+        done({ requests, duration_us: (performance.now() - started) * 1000, statuses })
       }
     }
     const timer = setInterval(() => {
@@ -181,6 +207,7 @@ const median = (xs: ReadonlyArray<number>) => {
 
 const main = async () => {
   if (process.env["BENCH_AB_A"] === undefined) throw new Error("BENCH_AB_A: the checkout of build A")
+  if (SCENARIO === "holds" && RATE === 0) throw new Error("the holds scenario is paced only: set BENCH_AB_RATE")
   mkdirSync(WORK, { recursive: true })
   const admin = new pg.Client({ connectionString: ADMIN_URL })
   await admin.connect()
@@ -229,7 +256,8 @@ const main = async () => {
         : Array.from({ length: 20_000 }, (_, i) => {
             const from = 1 + random(WINDOW_DAYS)
             const body = { room_id: 1 + random(ROOMS), date_from: day(from), date_to: day(from + 1 + random(7)) }
-            return `POST\t/bookings\t${tokens[i % tokens.length]}\t${JSON.stringify(body)}`
+            const [method, path] = SCENARIO === "holds" ? ["FLOW", "/holds"] : ["POST", "/bookings"]
+            return `${method}\t${path}\t${tokens[i % tokens.length]}\t${JSON.stringify(body)}`
           })
     const file = join(WORK, `${SCENARIO}-${++runs}.tsv`)
     writeFileSync(file, `${lines.join("\n")}\n`)
@@ -240,22 +268,28 @@ const main = async () => {
 
   const nodeArgs = ["--max-old-space-size=256"]
   const servers = [
-    { name: "A", port: 18190, child: undefined as ChildProcess | undefined, us: [] as Array<number> },
-    { name: "B", port: 18191, child: undefined as ChildProcess | undefined, us: [] as Array<number> }
+    { name: "A", port: PORT, child: undefined as ChildProcess | undefined, us: [] as Array<number> },
+    { name: "B", port: PORT + 1, child: undefined as ChildProcess | undefined, us: [] as Array<number> }
   ]
   const bare = spawn(process.execPath, [...nodeArgs, join(B, "bench/bare/server.mjs")], {
-    env: { ...process.env, PORT: "18192" },
+    env: { ...process.env, PORT: String(PORT + 2) },
     stdio: "ignore"
   })
   try {
     for (const [i, server] of servers.entries()) {
-      server.child = spawn(process.execPath, [...nodeArgs, join([A, B][i]!, "packages/server/dist/main.js")], {
-        env: { ...env, PORT: String(server.port) },
-        stdio: "ignore"
-      })
+      const profile = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(ROOT, "bench/results/profiles")] : []
+      server.child = spawn(
+        process.execPath,
+        [...nodeArgs, ...profile, join([A, B][i]!, "packages/server/dist/main.js")],
+        {
+          env: { ...env, PORT: String(server.port) },
+          // its log kept for a look after the run (bench/results/ is not committed)
+          stdio: ["ignore", openSync(join(ROOT, `bench/results/ab-${server.name}.log`), "w"), "inherit"]
+        }
+      )
       await waitFor(`http://127.0.0.1:${server.port}/ready`, server.child)
     }
-    await waitFor("http://127.0.0.1:18192/health", bare)
+    await waitFor(`http://127.0.0.1:${PORT + 2}/health`, bare)
     log(`A ${A} (pid ${servers[0]!.child!.pid}), B ${B} (pid ${servers[1]!.child!.pid}); ${SCENARIO}`)
     // a round neither server is judged by: JIT, pools and caches warmed on both
     for (const server of servers) await measure(server.child!.pid!, server.port, requestFile)
@@ -270,7 +304,7 @@ const main = async () => {
             `statuses ${JSON.stringify(m.result.statuses)}, load ${loadavg()[0]!.toFixed(1)}`
         )
       }
-      const b = await measure(bare.pid!, 18192, () => bareFile)
+      const b = await measure(bare.pid!, PORT + 2, () => bareFile)
       bareUs.push(b.us)
       log(`round ${round} bare: ${b.us.toFixed(0)} µs/req`)
     }
