@@ -3,9 +3,9 @@
  * OTLP/JSON; without it nothing is installed (Effect's own tracer stays).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { ConfigProvider, Effect, Layer, Option } from "effect"
 import { createServer, type IncomingMessage } from "node:http"
-import { TelemetryLive } from "../src/Telemetry.js"
+import { spanned, TelemetryLive, tracingDisabled } from "../src/Telemetry.js"
 
 interface Received {
   readonly path: string
@@ -66,5 +66,25 @@ describe("Telemetry", () => {
       const span = yield* Effect.currentSpan.pipe(Effect.withSpan("unexported"), Effect.provide(telemetry))
       assert.strictEqual(span.traceId, "noop")
     }).pipe(Effect.provide(withEnv({})))
+  )
+
+  it.effect(
+    "spanned: the span of Effect.withSpan while tracing, the effect alone (no span, not even a no-op) when disabled",
+    () =>
+      Effect.gen(function* () {
+        const traced = yield* Effect.currentSpan.pipe(spanned("traced", { attributes: { answer: 42 } }))
+        assert.strictEqual(traced.name, "traced")
+        assert.strictEqual(traced.attributes.get("answer"), 42)
+        assert.match(traced.traceId, /^[0-9a-f]{32}$/)
+        const untraced = yield* Effect.option(
+          Effect.currentSpan.pipe(spanned("untraced"), Effect.provide(tracingDisabled))
+        )
+        assert.isTrue(Option.isNone(untraced))
+        // failures pass through unchanged either way
+        for (const layer of [Layer.empty, tracingDisabled]) {
+          const failed = yield* Effect.flip(Effect.fail("refused").pipe(spanned("failing"), Effect.provide(layer)))
+          assert.strictEqual(failed, "refused")
+        }
+      })
   )
 })

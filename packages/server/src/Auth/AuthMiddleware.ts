@@ -10,6 +10,7 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Forbidden, Unauthorized } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
+import { spanned } from "@shum/infra/Telemetry"
 import {
   AdminAuthentication,
   Authentication,
@@ -69,10 +70,10 @@ const makeAuthenticate = Effect.gen(function* () {
         expiresAt: claims.expiresAt
       } satisfies AuthenticatedUser
     })
-  const authenticate = Effect.flatMap(verify, checkSession).pipe(Effect.withSpan("Auth.authenticate"))
+  const authenticate = Effect.flatMap(verify, checkSession).pipe(spanned("Auth.authenticate"))
   /** The token verified now, the session checked by the endpoint's write (D13; DeferredSession.ts). */
   const deferred = Effect.flatMap(verify, (claims) => deferSession(claims, Effect.asVoid(checkSession(claims)))).pipe(
-    Effect.withSpan("Auth.authenticate")
+    spanned("Auth.authenticate")
   )
   return { authenticate, deferred } as const
 })

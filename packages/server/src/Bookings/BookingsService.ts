@@ -21,6 +21,7 @@ import { pageOf } from "@shum/domain/Common"
 import { Conflict, Forbidden, InvalidDateRange, NotFound, RoomUnavailable, ValidationError } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { isAdmin, type AuthenticatedUser, type UncheckedSession } from "@shum/domain/Security"
+import { spanned } from "@shum/infra/Telemetry"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import { Metrics } from "../Metrics.js"
 import { IdempotencyKeys, requestHash } from "./IdempotencyKeys.js"
@@ -95,7 +96,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
         Effect.flatMap((outcome) => answer(outcome, body, idempotencyKey)),
         Effect.tap(({ created }) => (created ? Effect.sync(() => counters.bookingsCreated.inc()) : Effect.void)),
         Effect.map(({ response }) => response),
-        Effect.withSpan("Bookings.create", { attributes: { roomId: body.room_id }, captureStackTrace: false })
+        spanned("Bookings.create", { attributes: { roomId: body.room_id }, captureStackTrace: false })
       )
 
     /**
@@ -107,7 +108,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
         Option.isSome(found) && (found.value.user_id === caller.id || isAdmin(caller))
           ? Effect.succeed(found.value)
           : Effect.fail(new NotFound({ detail: Messages.bookingNotFound }))
-      ).pipe(Effect.withSpan("Bookings.get"))
+      ).pipe(spanned("Bookings.get"))
 
     /** The key of a command's request, and the hash of what it asks (the command's name included). */
     const keyed = (idempotencyKey: string | undefined, request: ReadonlyArray<string | number>) =>
@@ -213,7 +214,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
             commandCommon(outcome, idempotencyKey, Messages.bookingNotYours) ??
             Effect.dieMessage(`cancel_booking answered ${outcome._tag}`)
         ),
-        Effect.withSpan("Bookings.cancelCommand", { captureStackTrace: false })
+        spanned("Bookings.cancelCommand", { captureStackTrace: false })
       )
 
     /**
@@ -235,7 +236,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
               return Effect.dieMessage(`cancel_booking answered ${outcome._tag} to a DELETE`)
           }
         }),
-        Effect.withSpan("Bookings.cancel", { captureStackTrace: false })
+        spanned("Bookings.cancel", { captureStackTrace: false })
       )
 
     /**
@@ -268,7 +269,7 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
       ).pipe(
         Effect.tap((outcome) => countDateChange(outcomeLabel(outcome, "changed"))),
         Effect.flatMap((outcome) => changeAnswer(outcome, idempotencyKey, dates)),
-        Effect.withSpan("Bookings.changeDates", { captureStackTrace: false })
+        spanned("Bookings.changeDates", { captureStackTrace: false })
       )
 
     type ListParams = {

@@ -167,11 +167,16 @@ export const retryAborted =
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, { readonly _tag: T }>, R> => {
     const isAborted = (error: unknown): error is { readonly _tag: T; readonly cause: unknown } =>
       Predicate.isTagged(error, tag)
-    return effect.pipe(
-      Effect.tapError((error) =>
-        isAborted(error) ? Effect.logWarning(`${what} aborted by the database, retrying`, error.cause) : Effect.void
-      ),
-      Effect.retry({ times: 3, while: isAborted }),
-      Effect.catchAll((error) => (isAborted(error) ? Effect.die(error.cause) : Effect.fail(error)))
-    ) as Effect.Effect<A, Exclude<E, { readonly _tag: T }>, R>
+    // a catch per attempt, not `Effect.retry`, whose schedule is built on every call, retried or not (≈ 12 µs of
+    // every write: bench/README.md, "Issue 18 and 19: the write path")
+    const attempt = (retriesLeft: number): Effect.Effect<A, E, R> =>
+      Effect.catchAll(effect, (error) =>
+        isAborted(error)
+          ? Effect.zipRight(
+              Effect.logWarning(`${what} aborted by the database, retrying`, error.cause),
+              retriesLeft > 0 ? attempt(retriesLeft - 1) : Effect.die(error.cause)
+            )
+          : Effect.fail(error)
+      )
+    return attempt(3) as Effect.Effect<A, Exclude<E, { readonly _tag: T }>, R>
   }

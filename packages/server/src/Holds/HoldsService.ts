@@ -16,6 +16,7 @@ import { Hold, type HoldIn } from "@shum/domain/Holds"
 import { Messages } from "@shum/domain/Messages"
 import { isAdmin, type AuthenticatedUser, type UncheckedSession } from "@shum/domain/Security"
 import { AppConfig } from "@shum/infra/Config"
+import { spanned } from "@shum/infra/Telemetry"
 import { DateTime, Effect, Option, Schema } from "effect"
 import { requestHash } from "../Bookings/IdempotencyKeys.js"
 import { StayLimits } from "../Bookings/StayLimits.js"
@@ -88,7 +89,7 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
         Effect.flatMap((outcome) => answer(body, idempotencyKey, outcome)),
         Effect.tap(({ created }) => (created ? Effect.sync(() => counters.holdsCreated.inc()) : Effect.void)),
         Effect.map(({ hold }) => hold),
-        Effect.withSpan("Holds.create", { attributes: { roomId: body.room_id }, captureStackTrace: false })
+        spanned("Holds.create", { attributes: { roomId: body.room_id }, captureStackTrace: false })
       )
 
     /** The hold for its owner or an admin; anyone else gets the 404 of a missing one. */
@@ -99,8 +100,7 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
           : Effect.fail(holdNotFound())
       )
 
-    const get = (caller: AuthenticatedUser, holdId: number) =>
-      visible(caller, holdId).pipe(Effect.withSpan("Holds.get"))
+    const get = (caller: AuthenticatedUser, holdId: number) => visible(caller, holdId).pipe(spanned("Holds.get"))
 
     /**
      * `POST /holds/{id}/confirm` for a session its statement checks, the caller's role (D1: an admin may confirm
@@ -133,7 +133,7 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
               )
           }
         }),
-        Effect.withSpan("Holds.confirm", { attributes: { holdId }, captureStackTrace: false })
+        spanned("Holds.confirm", { attributes: { holdId }, captureStackTrace: false })
       )
 
     /** Owner or admin; an active hold is released (or expired, past its time), any other answered as it is. */
@@ -150,7 +150,7 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
         const now = yield* visible(caller, holdId)
         if (now.status === "confirmed") return yield* new HoldNotActive({ detail: Messages.holdNotActive })
         return now
-      }).pipe(Effect.withSpan("Holds.release", { attributes: { holdId }, captureStackTrace: false }))
+      }).pipe(spanned("Holds.release", { attributes: { holdId }, captureStackTrace: false }))
 
     return { create, get, confirm, release } as const
   }),
