@@ -15,6 +15,7 @@ import {
 } from "./Config.js"
 import { EmbeddedPostgres, type EmbeddedPostgresError, type EmbeddedPostgresOptions } from "./EmbeddedPostgres.js"
 import { MigrationsLive } from "./Migrations.js"
+import { PgPool } from "./DirectStatements.js"
 import { type ObserveQuery, prepareStatements } from "./PreparedStatements.js"
 
 const OID = { int8: 20, textArray: 1009, int8Array: 1016, date: 1082, dateArray: 1182 } as const
@@ -109,9 +110,16 @@ const pool = (connection: DatabaseConnection, { poolSize }: PoolOptions) =>
     (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
   )
 
-/** The pool alone (no migrations). Columns stay snake_case: no name transforms. */
+/**
+ * The pool alone (no migrations), as the `SqlClient` and as itself (`PgPool`, for `DirectStatements.ts`). Columns
+ * stay snake_case: no name transforms.
+ */
 export const client = (connection: DatabaseConnection, options: PoolOptions) =>
-  PgClient.layerFromPool({ acquire: pool(connection, options), applicationName: "shum-booking", types: pgTypes })
+  Layer.unwrapEffect(
+    Effect.map(PgPool, (acquired) =>
+      PgClient.layerFromPool({ acquire: Effect.succeed(acquired), applicationName: "shum-booking", types: pgTypes })
+    )
+  ).pipe(Layer.provideMerge(Layer.scoped(PgPool, pool(connection, options))))
 
 /** Migrations run while the layer is built, before anything that depends on it can serve. */
 export const layer = (connection: DatabaseConnection, options: PoolOptions) =>
@@ -145,7 +153,7 @@ type DatabaseSettings = Pick<Settings, "env" | "database" | "databasePoolSize" |
  */
 export const fromSettings = (
   settings: DatabaseSettings
-): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | DatabaseLost, DatabaseLayerError> => {
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | PgPool | DatabaseLost, DatabaseLayerError> => {
   const options = { poolSize: settings.databasePoolSize }
   if (Option.isSome(settings.database)) {
     return layer(settings.database.value, options).pipe(Layer.merge(Layer.succeed(DatabaseLost, Effect.never)))

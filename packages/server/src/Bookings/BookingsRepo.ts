@@ -11,11 +11,12 @@ import * as SqlSchema from "@effect/sql/SqlSchema"
 import { Booking, BookingCreated, BookingStatus } from "@shum/domain/Bookings"
 import { INT32 } from "@shum/domain/Common"
 import type { SqlError } from "@effect/sql/SqlError"
+import { PgPool, runDirect } from "@shum/infra/DirectStatements"
 import { outboxInsertSql } from "@shum/infra/Outbox"
 import { Data, Effect, Option, Schema } from "effect"
 import type { Unauthorized } from "@shum/domain/Errors"
 import type { UncheckedSession } from "@shum/domain/Security"
-import { inStatement, type SessionArguments } from "../Auth/DeferredSession.js"
+import { inStatement } from "../Auth/DeferredSession.js"
 import { IDEMPOTENCY_TTL } from "./IdempotencyKeys.js"
 import {
   type DatesRefusal,
@@ -85,6 +86,18 @@ export type CommandOutcome =
 /** The database aborted the write (a deadlock, a serialization failure): nothing happened; it may be run again. */
 export class BookingWriteAborted extends Data.TaggedError("BookingWriteAborted")<{ readonly cause: SqlError }> {}
 
+/**
+ * `bookStatement` with a session, as one fixed text run on the pool directly (`DirectStatements.ts`): the same
+ * statement, its parameters in this order — jti, version, room, user, from, to, today, key, hash, key TTL.
+ */
+const BOOK_IN_SESSION = `
+  WITH r AS MATERIALIZED (
+    SELECT outcome, answer, kept_booking_id, full_nights
+    FROM book_stay_in_session($1::text, $2::bigint, $3::integer, $4::integer, $5::date, $6::date, $7::date,
+                              $8::varchar, $9::text, $10::interval)
+  ), event AS (${bookingEvent("booking.created", "r.answer->'booking'", "r.outcome = 'booked'", "r")})
+  SELECT outcome, answer, kept_booking_id, full_nights::text[] AS full_nights FROM r`
+
 interface BookRow {
   readonly outcome: string
   readonly answer: unknown
@@ -95,6 +108,7 @@ interface BookRow {
 export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/BookingsRepo", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    const pool = yield* PgPool
     const columns = sql.unsafe(COLUMNS)
 
     const list = SqlSchema.findAll({
@@ -126,14 +140,14 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
      * `POST /bookings`, one round trip (`book_stay`, migration 0007): claim the key, share-lock the room, judge
      * the dates, lock the nights in night order and check them (`take_nights`), insert the booking (its trigger
      * takes the nights; `room_nights_sold_check` refuses an overbooking), record the key's answer. With a
-     * session, `book_stay_in_session` (migration 0014) checks it first, in the same statement (D13).
+     * session, `book_stay_in_session` (migration 0014) checks it first, in the same statement (D13):
+     * `BOOK_IN_SESSION`.
      */
-    const bookStatement = (request: BookRequest, session?: SessionArguments) =>
+    const bookStatement = (request: BookRequest) =>
       sql<BookRow>`
         WITH r AS MATERIALIZED (
           SELECT outcome, answer, kept_booking_id, full_nights
-          FROM ${session === undefined ? sql`book_stay(` : sql`book_stay_in_session(${session.jti}::text, ${session.version}::bigint,`}
-                         ${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
+          FROM book_stay(${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
                          ${request.from}::date, ${request.to}::date, ${request.today}::date,
                          ${request.idempotency?.key ?? null}::varchar, ${request.idempotency?.hash ?? null}::text,
                          ${IDEMPOTENCY_TTL}::interval)
@@ -156,7 +170,20 @@ export class BookingsRepo extends Effect.Service<BookingsRepo>()("server/Booking
       session: UncheckedSession,
       request: Omit<BookRequest, "userId">
     ): Effect.Effect<BookOutcome, BookingWriteAborted | Unauthorized> =>
-      inStatement(session, (caller) => bookStatement({ ...request, userId: caller.userId }, caller)).pipe(
+      inStatement(session, (caller) =>
+        runDirect<BookRow>(pool, BOOK_IN_SESSION, [
+          caller.jti,
+          caller.version,
+          isId(request.roomId) ? request.roomId : null,
+          caller.userId,
+          request.from,
+          request.to,
+          request.today,
+          request.idempotency?.key ?? null,
+          request.idempotency?.hash ?? null,
+          IDEMPOTENCY_TTL
+        ])
+      ).pipe(
         Effect.flatMap((rows) => outcomeOf(rows[0])),
         Effect.catchTag("SqlError", failed)
       )

@@ -11,13 +11,14 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Booking } from "@shum/domain/Bookings"
 import { INT32 } from "@shum/domain/Common"
 import { Hold } from "@shum/domain/Holds"
+import { PgPool, runDirect } from "@shum/infra/DirectStatements"
 import { outboxInsertSql } from "@shum/infra/Outbox"
 import { classifySqlError } from "@shum/infra/SqlFailures"
 import { Data, Effect, Option, Schema } from "effect"
 import type { Unauthorized } from "@shum/domain/Errors"
 import type { UncheckedSession } from "@shum/domain/Security"
 import type * as Statement from "@effect/sql/Statement"
-import { inStatement, type SessionArguments } from "../Auth/DeferredSession.js"
+import { inStatement } from "../Auth/DeferredSession.js"
 import { IDEMPOTENCY_TTL } from "../Bookings/IdempotencyKeys.js"
 import { type StayRefusal, stayRefusalOrDie, type StayRequest, stayWriteFailed } from "../Bookings/StayWrites.js"
 
@@ -115,9 +116,37 @@ const EXPIRED_AT_RELEASE = holdEvent(
   "jsonb_build_object('status', 'expired')"
 )
 
+/**
+ * `placeStatement` with a session, as one fixed text run on the pool directly (`DirectStatements.ts`): parameters
+ * jti, version, room, user, from, to, today, TTL seconds, most active, key, hash, key TTL.
+ */
+const PLACE_IN_SESSION = `
+  WITH r AS MATERIALIZED (
+    SELECT outcome, answer, full_nights
+    FROM hold_place_in_session($1::text, $2::bigint, $3::integer, $4::integer, $5::date, $6::date, $7::date,
+                               $8::integer, $9::integer, $10::varchar, $11::text, $12::interval)
+  ), event AS (${PLACED})
+  SELECT outcome, answer, full_nights::text[] AS full_nights FROM r`
+
+/** `confirmStatement` over `hold_confirm_in_session`, likewise: parameters hold, jti, version, user. */
+const CONFIRM_IN_SESSION = `
+  WITH p AS (SELECT $1::integer AS hold_id),
+  r AS MATERIALIZED (SELECT outcome, answer FROM hold_confirm_in_session($2::text, $3::bigint, $1::integer, $4::integer)),
+  confirmed AS (${CONFIRMED}),
+  booked AS (${CONFIRMED_BOOKING}),
+  expired AS (${EXPIRED_AT_CONFIRM})
+  SELECT outcome, answer FROM r`
+
+interface PlaceRow {
+  readonly outcome: string
+  readonly answer: unknown
+  readonly full_nights: ReadonlyArray<string> | null
+}
+
 export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    const pool = yield* PgPool
 
     const outcomeOf = (
       row:
@@ -136,14 +165,15 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
       }
     }
 
-    /** `POST /holds`, one round trip (`hold_place`). */
-    /** With a session, `hold_place_in_session` (migration 0018) checks it first, in the same statement (D13). */
-    const placeStatement = (request: PlaceRequest, session?: SessionArguments) =>
-      sql<{ outcome: string; answer: unknown; full_nights: ReadonlyArray<string> | null }>`
+    /**
+     * `POST /holds`, one round trip (`hold_place`). With a session, `hold_place_in_session` (migration 0018)
+     * checks it first, in the same statement (D13): `PLACE_IN_SESSION`.
+     */
+    const placeStatement = (request: PlaceRequest) =>
+      sql<PlaceRow>`
         WITH r AS MATERIALIZED (
           SELECT outcome, answer, full_nights
-          FROM ${session === undefined ? sql`hold_place(` : sql`hold_place_in_session(${session.jti}::text, ${session.version}::bigint,`}
-                          ${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
+          FROM hold_place(${isId(request.roomId) ? request.roomId : null}::integer, ${request.userId}::integer,
                           ${request.from}::date, ${request.to}::date, ${request.today}::date,
                           ${request.ttlSeconds}::integer, ${request.maxActive}::integer,
                           ${request.idempotency?.key ?? null}::varchar, ${request.idempotency?.hash ?? null}::text,
@@ -168,7 +198,22 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
       session: UncheckedSession,
       request: Omit<PlaceRequest, "userId">
     ): Effect.Effect<PlaceOutcome, HoldWriteAborted | Unauthorized> =>
-      inStatement(session, (caller) => placeStatement({ ...request, userId: caller.userId }, caller)).pipe(
+      inStatement(session, (caller) =>
+        runDirect<PlaceRow>(pool, PLACE_IN_SESSION, [
+          caller.jti,
+          caller.version,
+          isId(request.roomId) ? request.roomId : null,
+          caller.userId,
+          request.from,
+          request.to,
+          request.today,
+          request.ttlSeconds,
+          request.maxActive,
+          request.idempotency?.key ?? null,
+          request.idempotency?.hash ?? null,
+          IDEMPOTENCY_TTL
+        ])
+      ).pipe(
         Effect.flatMap((rows) => outcomeOf(rows[0])),
         Effect.catchTag("SqlError", placeFailed)
       )
@@ -209,8 +254,9 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
     }
 
     /**
-     * `POST /holds/{id}/confirm`, one round trip: `call` is `hold_confirm(...)`, or `hold_confirm_in_session(...)`
-     * (migration 0018), which checks the session first (D13); the events are written over its answer.
+     * `POST /holds/{id}/confirm`, one round trip: `call` is `hold_confirm(...)`; the events are written over its
+     * answer. `CONFIRM_IN_SESSION` is the same over `hold_confirm_in_session(...)` (migration 0018), which checks
+     * the session first (D13).
      */
     const confirmStatement = (holdId: number, call: Statement.Fragment) =>
       sql<{ outcome: string; answer: unknown }>`
@@ -245,11 +291,12 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
     ): Effect.Effect<ConfirmOutcome, HoldWriteAborted | Unauthorized> =>
       isId(holdId)
         ? inStatement(session, (caller) =>
-            confirmStatement(
+            runDirect<{ outcome: string; answer: unknown }>(pool, CONFIRM_IN_SESSION, [
               holdId,
-              sql`hold_confirm_in_session(${caller.jti}::text, ${caller.version}::bigint, ${holdId}::integer,
-                                          ${caller.userId}::integer)`
-            )
+              caller.jti,
+              caller.version,
+              caller.userId
+            ])
           ).pipe(
             Effect.catchTag("SqlError", aborted),
             Effect.flatMap(([row]) => confirmOutcomeOf(row))
