@@ -5,7 +5,7 @@
  * interrupted statement cancelled with its connection given back.
  */
 import { SqlClient } from "@effect/sql"
-import { assert, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
 import { createServer } from "node:net"
 import pg from "pg"
@@ -88,7 +88,7 @@ layer(TestDatabase, { excludeTestServices: true })("runDirect", (it) => {
   )
 })
 
-layer(Layer.empty)("runDirect without a database", (it) => {
+describe("runDirect without a database", () => {
   it.live("no connection: SqlError 'Failed to acquire connection', typed, not a defect", () =>
     Effect.gen(function* () {
       const port = yield* Effect.promise(
