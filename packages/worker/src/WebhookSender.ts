@@ -4,13 +4,13 @@
  * allow — checked on the address the connection is actually made to (the agent's `lookup`), so a name
  * cannot resolve to a public address for a check and a private one for the request.
  */
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { WebhookSettings } from "@shum/infra/Config"
 import { hostOf, isAllowedHost, refusedKind, urlProblem } from "@shum/infra/WebhookAddress"
 import { signatureHeader } from "@shum/infra/WebhookSigning"
-import { Cause, Context, Duration, Effect, Layer, Option, Stream } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import { lookup as dnsLookup, type LookupAddress } from "node:dns"
+import * as http from "node:http"
+import * as https from "node:https"
 import { isIP, type LookupFunction } from "node:net"
 
 export const USER_AGENT = "Shum-Booking-Webhooks/1.0.3"
@@ -71,87 +71,143 @@ export class WebhookSender extends Context.Tag("worker/WebhookSender")<
   { readonly send: (message: Message) => Effect.Effect<Outcome> }
 >() {}
 
-/** The deepest message of a failure (the transport's, rather than the client's generic one). */
-const reason = (cause: Cause.Cause<unknown>): string => {
-  const failure = Option.getOrUndefined(Cause.failureOption(cause)) ?? Cause.squash(cause)
+/** The deepest message of a failure (the transport's, rather than a wrapper's). */
+const reason = (failure: unknown): string => {
   let error: unknown = failure
   while (typeof error === "object" && error !== null && "cause" in error && error.cause !== undefined) {
     error = error.cause
   }
   if (error instanceof Error) return error.message
-  return typeof failure === "object" && failure !== null && "message" in failure
-    ? String(failure.message)
-    : String(failure)
+  return String(error)
 }
+
+/** The outcome of an answer with `status`: 2xx delivered; anything else a failure, a redirect never followed. */
+const answered = (status: number, durationMs: number): Outcome =>
+  status >= 200 && status < 300
+    ? { ok: true, status, durationMs, error: null }
+    : {
+        ok: false,
+        status,
+        durationMs,
+        error: status >= 300 && status < 400 ? `status ${status}: redirects are not followed` : `status ${status}`
+      }
+
+/**
+ * The request with `node:http`/`node:https` over keep-alive agents whose `lookup` applies the SSRF rules — not
+ * the platform's HTTP client: one request is all a delivery needs, and its fibers, spans and abort signals
+ * were most of a delivery's CPU. Within `timeoutMs` from the request to the end of the answer's read (at
+ * most `MAX_RESPONSE_BYTES`; the connection is closed when there is more); interrupted, the request is
+ * destroyed. Redirects are never followed (`node:http` does not).
+ */
+const post = (
+  agents: { readonly http: http.Agent; readonly https: https.Agent },
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number
+) =>
+  Effect.async<Outcome>((resume) => {
+    const started = Date.now()
+    let settled = false
+    const settle = (outcome: Outcome) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resume(Effect.succeed(outcome))
+    }
+    const failed = (error: unknown) =>
+      settle({ ok: false, status: null, durationMs: Date.now() - started, error: reason(error) })
+    // called back only once the request exists (it is made below, synchronously)
+    const timer = setTimeout(() => {
+      failed(new Error(`no answer within ${timeoutMs / 1000} s`))
+      request.destroy()
+    }, timeoutMs)
+    const secure = url.protocol === "https:"
+    const request = (secure ? https : http).request(
+      url,
+      {
+        method: "POST",
+        agent: secure ? agents.https : agents.http,
+        headers: { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) }
+      },
+      (response) => {
+        let read = 0
+        const status = response.statusCode ?? 0
+        const end = () => settle(answered(status, Date.now() - started))
+        response.on("data", (chunk: Buffer) => {
+          read += chunk.length
+          if (read >= MAX_RESPONSE_BYTES) {
+            // the rest is never read: the connection goes
+            response.destroy()
+            end()
+          }
+        })
+        response.on("end", end)
+        // an answer cut short: its status is what counts
+        response.on("error", end)
+        response.on("close", end)
+      }
+    )
+    request.on("error", failed)
+    request.end(body)
+    return Effect.sync(() => {
+      settled = true
+      clearTimeout(timer)
+      request.destroy()
+    })
+  })
 
 export const WebhookSenderLive = (settings: Pick<WebhookSettings, "allowedHosts" | "timeout">) =>
   Layer.scoped(
     WebhookSender,
     Effect.gen(function* () {
-      // an agent and client of its own (not shared Layers, which a build would share with other users)
-      const agent = yield* NodeHttpClient.makeAgent({ lookup: guardedLookup(settings.allowedHosts), keepAlive: true })
-      const client = yield* Effect.provideService(NodeHttpClient.make, NodeHttpClient.HttpAgent, agent)
+      // agents of its own, closed with the layer
+      const agents = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const lookup = guardedLookup(settings.allowedHosts)
+          return {
+            http: new http.Agent({ keepAlive: true, lookup }),
+            https: new https.Agent({ keepAlive: true, lookup })
+          }
+        }),
+        (agents) =>
+          Effect.sync(() => {
+            agents.http.destroy()
+            agents.https.destroy()
+          })
+      )
+      const timeoutMs = Duration.toMillis(settings.timeout)
       const send = (message: Message): Effect.Effect<Outcome> =>
-        Effect.gen(function* () {
-          const started = Date.now()
-          const elapsed = () => Date.now() - started
+        Effect.suspend(() => {
           const problem = urlProblem(message.url, settings.allowedHosts)
-          if (problem !== undefined) return { ok: false, status: null, durationMs: 0, error: `refused: ${problem}` }
+          if (problem !== undefined) {
+            return Effect.succeed<Outcome>({ ok: false, status: null, durationMs: 0, error: `refused: ${problem}` })
+          }
           const url = new URL(message.url)
           const host = hostOf(url)
           // the lookup is not consulted for an address literal: checked here instead
           if (isIP(host) !== 0 && !isAllowedHost(settings.allowedHosts, host) && refusedKind(host) !== undefined) {
-            return {
+            return Effect.succeed<Outcome>({
               ok: false,
               status: null,
               durationMs: 0,
               error: `refused: the address ${host} is ${refusedKind(host)}`
-            }
+            })
           }
           const timestamp = Math.floor(Date.now() / 1000)
-          const request = HttpClientRequest.post(message.url).pipe(
-            HttpClientRequest.setHeaders({
-              "user-agent": USER_AGENT,
-              "webhook-id": message.id,
-              "webhook-timestamp": String(timestamp),
-              "webhook-signature": signatureHeader(message.secrets, message.id, timestamp, message.body)
-            }),
-            HttpClientRequest.bodyText(message.body, "application/json")
+          const headers = {
+            "user-agent": USER_AGENT,
+            "webhook-id": message.id,
+            "webhook-timestamp": String(timestamp),
+            "webhook-signature": signatureHeader(message.secrets, message.id, timestamp, message.body)
+          }
+          return post(agents, url, headers, message.body, timeoutMs)
+        }).pipe(
+          // a request `node:http` refuses to make (it throws): a failed attempt like any other
+          Effect.catchAllDefect((defect) =>
+            Effect.succeed<Outcome>({ ok: false, status: null, durationMs: 0, error: reason(defect) })
           )
-          return yield* client.execute(request).pipe(
-            Effect.tap((response) =>
-              response.stream.pipe(
-                Stream.runFoldWhile(
-                  0,
-                  (read) => read < MAX_RESPONSE_BYTES,
-                  (read, chunk) => read + chunk.length
-                ),
-                Effect.ignore
-              )
-            ),
-            Effect.scoped,
-            Effect.timeoutFail({
-              duration: settings.timeout,
-              onTimeout: () => new Error(`no answer within ${Duration.toSeconds(settings.timeout)} s`)
-            }),
-            Effect.map((response): Outcome =>
-              response.status >= 200 && response.status < 300
-                ? { ok: true, status: response.status, durationMs: elapsed(), error: null }
-                : {
-                    ok: false,
-                    status: response.status,
-                    durationMs: elapsed(),
-                    error:
-                      response.status >= 300 && response.status < 400
-                        ? `status ${response.status}: redirects are not followed`
-                        : `status ${response.status}`
-                  }
-            ),
-            Effect.catchAllCause((cause) =>
-              Effect.succeed<Outcome>({ ok: false, status: null, durationMs: elapsed(), error: reason(cause) })
-            )
-          )
-        })
+        )
       return WebhookSender.of({ send })
     })
   )

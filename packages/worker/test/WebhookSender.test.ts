@@ -1,6 +1,7 @@
 /**
  * The webhook request itself (docs/decisions.md D16) against a real HTTP receiver: a receiver that answers
- * with an endless body costs the sender a bounded read, not memory without end.
+ * with an endless body costs the sender a bounded read, not memory without end; requests reuse a kept-alive
+ * connection.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
@@ -57,6 +58,45 @@ describe("WebhookSender", () => {
       yield* Effect.sleep("200 millis")
       assert.isBelow(receiver.written(), 16 * 1024 * 1024 + MAX_RESPONSE_BYTES, "the connection was closed")
       assert.isBelow(process.memoryUsage().rss - before, 64 * 1024 * 1024)
+    })
+  )
+
+  it.scopedLive("requests one after another reuse one kept-alive connection; each answer's status counts", () =>
+    Effect.gen(function* () {
+      const receiver = yield* Effect.acquireRelease(
+        Effect.async<{ readonly server: ReturnType<typeof createServer>; readonly connections: () => number }>(
+          (resume) => {
+            let connections = 0
+            let n = 0
+            const server = createServer((request, response) => {
+              request.resume()
+              request.on("end", () => response.writeHead(++n % 2 === 0 ? 503 : 204).end())
+            })
+            server.on("connection", () => connections++)
+            server.keepAliveTimeout = 10_000
+            server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, connections: () => connections })))
+          }
+        ),
+        ({ server }) =>
+          Effect.async<void>((resume) => {
+            server.closeAllConnections()
+            server.close(() => resume(Effect.void))
+          })
+      )
+      const url = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}/hook`
+      const sender = yield* Effect.provide(
+        WebhookSender,
+        WebhookSenderLive({ allowedHosts: ["127.0.0.1"], timeout: Duration.seconds(5) })
+      )
+      const outcomes = []
+      for (let i = 0; i < 6; i++) {
+        outcomes.push(yield* sender.send({ url, id: `msg_${i}`, body: "{}", secrets: ["c2VjcmV0"] }))
+      }
+      assert.deepStrictEqual(
+        outcomes.map((o) => [o.ok, o.status, o.error]),
+        [1, 2, 3, 4, 5, 6].map((n) => (n % 2 === 0 ? [false, 503, "status 503"] : [true, 204, null]))
+      )
+      assert.strictEqual(receiver.connections(), 1)
     })
   )
 })
