@@ -2,36 +2,38 @@
  * Webhooks benchmark (issue 20; docs/decisions.md D16): bookings as fast as the machine takes them — a closed
  * loop of `BENCH_CONCURRENCY` clients sending `POST /bookings` for random stays over many room types, for
  * `BENCH_SECONDS` — twice, each on a database of its own: without subscriptions, then with two subscriptions
- * to `booking.*` whose receivers (a local HTTP server of this process) answer 200 at once. The dispatcher runs
- * in the server's process, as in the embedded default (`Webhooks/WebhooksWorker.ts`), in both runs.
+ * to `booking.*` whose receivers answer 204 at once. Production's shape, one process each: the server in
+ * this process (without the in-process dispatcher, as with Redis configured), the dispatcher in a child
+ * process as the worker runs it (`webhooksDispatcher.ts`), the load from another (`webhooksClient.ts`) and the
+ * receivers from a third (`webhooksReceiver.ts`) — so the server's CPU is the server's. The dispatcher runs in
+ * both runs (idle in the first).
  *
- * Prints per run the bookings/s and latencies, and for the run with subscriptions the outbox lag — the age of
- * the oldest event not yet delivered to every subscription, sampled every 200 ms — max and p99 over the run,
- * the time to drain after it, the deliveries made, and the drop in booking throughput against the run
- * without. Targets: lag < 2 s, drop ≤ 15 %.
+ * Prints per run the bookings/s, latencies and CPU per booking of the server's process, and for the run with
+ * subscriptions the outbox lag — the age of the oldest event not yet delivered to every subscription, sampled
+ * every 200 ms — max and p99 over the run, the time to drain after it, the deliveries made and the
+ * dispatcher's CPU per delivery, and the drop in booking throughput against the run without. Targets:
+ * lag < 2 s, drop ≤ 15 %.
  *
  *   npx tsx --conditions=@shum/source bench/webhooks.ts
  *
  * Needs the PostgreSQL of the tests (TEST_DATABASE_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres);
- * it creates a database per run and drops it. Knobs: BENCH_SECONDS (per run, 20), BENCH_POOL (connections,
- * 20), BENCH_CONCURRENCY (64), BENCH_ROOMS (200 room types), WEBHOOK_CONCURRENCY (the dispatcher's, 16).
- * About a minute with the defaults.
+ * it creates a database per run and drops it. Knobs: BENCH_SECONDS (per run, 20), BENCH_POOL (the server's
+ * connections, 20), BENCH_CONCURRENCY (64), BENCH_ROOMS (200 room types), WEBHOOK_CONCURRENCY (the
+ * dispatcher's, 16), DB_POOL_SIZE (the dispatcher's connections, the worker's default 10). About 1.5 minutes
+ * with the defaults.
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as HttpServer from "@effect/platform/HttpServer"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { AppConfig } from "@shum/infra/Config"
-import * as Database from "@shum/infra/Database"
-import { freshDatabase } from "@shum/infra/Testing"
+import { databaseUrl } from "@shum/infra/Testing"
 import { makeCipher, generateSecret } from "@shum/infra/WebhookSigning"
-import { HttpLive } from "@shum/server/HttpLive"
-import { InProcessServicesLive, ServicesLive } from "@shum/server/Services"
-import { InProcessWebhookDispatcherLive } from "@shum/server/Webhooks/WebhooksWorker"
-import { ConfigProvider, Effect, Fiber, Layer, Logger, LogLevel, Option, Random, Redacted } from "effect"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
-import { day, knob, percentile, seedCity, seedUsers } from "./inProcessServer.js"
+import { Effect, Fiber, Option, Redacted } from "effect"
+import { spawn } from "node:child_process"
+import { loadavg } from "node:os"
+import { join } from "node:path"
+import type { ClientInput, ClientOutput } from "./webhooksClient.js"
+import type { DispatcherOutput } from "./webhooksDispatcher.js"
+import type { ReceiverOutput } from "./webhooksReceiver.js"
+import { inProcessServer, knob, percentile, seedCity, seedUsers } from "./inProcessServer.js"
 
 const SECONDS = knob("BENCH_SECONDS", 20)
 const POOL = knob("BENCH_POOL", 20)
@@ -42,61 +44,59 @@ const JWT = "bench-secret-key-bench-secret-key-bench"
 const LAG_TARGET_S = 2
 const DROP_TARGET = 0.15
 
-/** `inProcessServer` (bench/inProcessServer.ts) with the in-process dispatcher, allowed to reach loopback. */
-const serverWithDispatcher = Layer.unwrapScoped(
-  Effect.map(freshDatabase, (connection) =>
-    InProcessWebhookDispatcherLive.pipe(
-      Layer.provideMerge(HttpLive),
-      Layer.provideMerge(ServicesLive),
-      Layer.provide(InProcessServicesLive),
-      Layer.provideMerge(Database.layer(connection, { poolSize: POOL })),
-      Layer.provideMerge(NodeHttpServer.layerTest),
-      Layer.provideMerge(AppConfig.Default),
-      Layer.provide(Logger.minimumLogLevel(LogLevel.Error)),
-      Layer.provide(
-        Layer.setConfigProvider(
-          ConfigProvider.fromMap(
-            new Map([
-              ["APP_ENV", "test"],
-              ["JWT_SECRET_KEY", JWT],
-              ["DATABASE_URL", "postgres://unused"],
-              ["WEBHOOK_ALLOWED_HOSTS", "127.0.0.1"],
-              ["WEBHOOK_CONCURRENCY", process.env["WEBHOOK_CONCURRENCY"] ?? "16"]
-            ])
-          )
-        )
-      )
-    )
-  )
-)
+/** The server in this process (bench/inProcessServer.ts): no dispatcher in it. */
+const server = inProcessServer(POOL)
 
-/** The receivers: one local server, a path per subscription, every request answered 200; counts them. */
-const receiver = Effect.acquireRelease(
-  Effect.async<{ readonly port: number; readonly received: () => number; readonly close: () => void }>((resume) => {
-    let received = 0
-    const server = createServer((request, response) => {
-      request.resume()
-      request.on("end", () => {
-        received++
-        response.writeHead(204).end()
-      })
-    })
-    server.keepAliveTimeout = 60_000
-    server.listen(0, "127.0.0.1", () =>
-      resume(
-        Effect.succeed({
-          port: (server.address() as AddressInfo).port,
-          received: () => received,
-          close: () => {
-            server.closeAllConnections()
-            server.close()
-          }
-        })
+/**
+ * A child process running `file` (under `tsx`, the workspace's sources), given `input` on stdin (kept open
+ * unless `input` is given) and `env`; `line()` is its next line on stdout, `finish()` closes its stdin and
+ * waits for its last line and its exit; it is killed with the scope.
+ */
+const child = (file: string, env: Record<string, string> = {}, input?: unknown) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const process_ = spawn(
+        process.execPath,
+        ["--conditions=@shum/source", "--import", "tsx", join(import.meta.dirname, file)],
+        {
+          cwd: join(import.meta.dirname, ".."),
+          stdio: ["pipe", "pipe", "inherit"],
+          env: { ...process.env, ...env }
+        }
       )
-    )
-  }),
-  (r) => Effect.sync(() => r.close())
-)
+      const lines: Array<string> = []
+      const waiting: Array<(line: string) => void> = []
+      let buffered = ""
+      process_.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+        buffered += chunk
+        for (let at = buffered.indexOf("\n"); at >= 0; at = buffered.indexOf("\n")) {
+          const line = buffered.slice(0, at)
+          buffered = buffered.slice(at + 1)
+          const next = waiting.shift()
+          if (next === undefined) lines.push(line)
+          else next(line)
+        }
+      })
+      const exited = new Promise<number | null>((resolve) => process_.on("exit", resolve))
+      if (input !== undefined) process_.stdin.end(JSON.stringify(input))
+      const line = () =>
+        Effect.async<string, Error>((resume) => {
+          const ready = lines.shift()
+          if (ready !== undefined) return resume(Effect.succeed(ready))
+          waiting.push((l) => resume(Effect.succeed(l)))
+          void exited.then((code) => resume(Effect.fail(new Error(`${file} exited with ${code}`))))
+        })
+      const finish = <A>() =>
+        Effect.gen(function* () {
+          process_.stdin.end()
+          const last = yield* line()
+          yield* Effect.promise(() => exited)
+          return JSON.parse(last) as A
+        })
+      return { line, finish, kill: () => process_.kill() }
+    }),
+    (c) => Effect.sync(() => c.kill())
+  )
 
 /** Seconds since the oldest event still waiting: not fanned out, or pending for an enabled subscription. */
 const outboxLag = Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -118,13 +118,19 @@ interface Run {
   readonly drainSeconds: number
   readonly delivered: number
   readonly received: number
+  /** CPU seconds of the server's process (this one) during the load, of the dispatcher's over the whole run. */
+  readonly serverCpu: number
+  readonly dispatcherCpu: number
+  /** The load average (1 min) at the run's end. */
+  readonly load: number
 }
 
 const run = (subscriptions: number) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const http = yield* HttpClient.HttpClient
-    const hooks = yield* receiver
+    const address = (yield* HttpServer.HttpServer).address
+    if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("the server listens on no TCP port")
+    const [database] = yield* sql<{ name: string }>`SELECT current_database() AS name`
     yield* seedCity
     yield* sql`INSERT INTO hotels (title, city_id, address)
                SELECT 'Отель ' || i, 1, 'ул. Тестовая, ' || i FROM generate_series(1, ${ROOMS}) AS i`
@@ -132,40 +138,22 @@ const run = (subscriptions: number) =>
       INSERT INTO rooms (hotel_id, title, price, quantity)
       SELECT i, 'Номер ' || i, 1000, 1000000 FROM generate_series(1, ${ROOMS}) AS i RETURNING id`).map((r) => r.id)
     const { tokens } = yield* seedUsers(USERS)
+    const receiver = yield* child("webhooksReceiver.ts")
+    const { port } = JSON.parse(yield* receiver.line()) as { port: number }
     const cipher = makeCipher(Option.some(Redacted.make(JWT)))
     for (let i = 1; i <= subscriptions; i++) {
       yield* sql`INSERT INTO webhook_subscriptions (url, events, secret)
-                 VALUES (${`http://127.0.0.1:${hooks.port}/hook-${i}`}, '{booking.*}', ${cipher.encrypt(generateSecret())})`
+                 VALUES (${`http://127.0.0.1:${port}/hook-${i}`}, '{booking.*}', ${cipher.encrypt(generateSecret())})`
     }
+    const dispatcher = yield* child("webhooksDispatcher.ts", {
+      BENCH_DATABASE_URL: databaseUrl(database!.name),
+      JWT_SECRET_KEY: JWT,
+      WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
+      WEBHOOK_CONCURRENCY: process.env["WEBHOOK_CONCURRENCY"] ?? "16"
+    })
+    // the load starts once the dispatcher runs (its start-up is not the outbox's lag)
+    yield* dispatcher.line()
 
-    const latencies: Array<number> = []
-    let bookings = 0
-    let failed = 0
-    const started = performance.now()
-    const deadline = started + SECONDS * 1000
-    const client = Effect.gen(function* () {
-      while (performance.now() < deadline) {
-        const from = yield* Random.nextIntBetween(1, 300)
-        const nights = yield* Random.nextIntBetween(1, 4)
-        const body = {
-          room_id: rooms[yield* Random.nextIntBetween(0, rooms.length)]!,
-          date_from: day(from),
-          date_to: day(from + nights)
-        }
-        const token = tokens[yield* Random.nextIntBetween(0, tokens.length)]!
-        const t0 = performance.now()
-        const response = yield* http.execute(
-          HttpClientRequest.post("/bookings").pipe(
-            HttpClientRequest.bearerToken(token),
-            HttpClientRequest.bodyUnsafeJson(body)
-          )
-        )
-        yield* response.text
-        latencies.push(performance.now() - t0)
-        if (response.status === 200) bookings++
-        else failed++
-      }
-    }).pipe(Effect.scoped, Effect.orDie)
     const lags: Array<number> = []
     const sampler = Effect.gen(function* () {
       for (;;) {
@@ -174,34 +162,49 @@ const run = (subscriptions: number) =>
       }
     })
     const sampling = yield* Effect.fork(sampler)
-    yield* Effect.all(
-      Array.from({ length: CONCURRENCY }, () => client),
-      { concurrency: "unbounded", discard: true }
-    )
-    const seconds = (performance.now() - started) / 1000
+    const host = address.hostname === "::" || address.hostname === "0.0.0.0" ? "127.0.0.1" : address.hostname
+    const input: ClientInput = {
+      base: `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`,
+      tokens,
+      rooms,
+      concurrency: CONCURRENCY,
+      seconds: SECONDS
+    }
+    const cpu0 = process.cpuUsage()
+    const load = yield* Effect.flatMap(child("webhooksClient.ts", {}, input), (c) => c.finish<ClientOutput>())
+    const cpu = process.cpuUsage(cpu0)
     yield* Fiber.interrupt(sampling)
     const drainStarted = performance.now()
     while ((yield* outboxLag) > 0 && performance.now() - drainStarted < 60_000) yield* Effect.sleep("100 millis")
     const drainSeconds = (performance.now() - drainStarted) / 1000
     const [delivered] = yield* sql<{ n: number }>`
       SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'delivered'`
+    const dispatched = yield* dispatcher.finish<DispatcherOutput>()
+    const received = yield* receiver.finish<ReceiverOutput>()
     return {
-      bookings,
-      failed,
-      seconds,
-      latencies: latencies.sort((a, b) => a - b),
+      bookings: load.bookings,
+      failed: load.failed,
+      seconds: load.seconds,
+      latencies: [...load.latencies].sort((a, b) => a - b),
       lags: lags.sort((a, b) => a - b),
       drainSeconds,
       delivered: delivered!.n,
-      received: hooks.received()
+      received: received.received,
+      serverCpu: (cpu.user + cpu.system) / 1e6,
+      dispatcherCpu: dispatched.cpuSeconds,
+      load: loadavg()[0]!
     } satisfies Run
-  }).pipe(Effect.scoped, Effect.provide(serverWithDispatcher))
+  }).pipe(Effect.scoped, Effect.provide(server), Effect.orDie)
 
 const describe = (name: string, r: Run) =>
   [
     `${name}: ${r.bookings} bookings in ${r.seconds.toFixed(1)} s (${r.failed} other answers)`,
     `  bookings/s ${(r.bookings / r.seconds).toFixed(1)}, latency p50 ${percentile(r.latencies, 50).toFixed(1)} ms, ` +
-      `p99 ${percentile(r.latencies, 99).toFixed(1)} ms`
+      `p99 ${percentile(r.latencies, 99).toFixed(1)} ms`,
+    `  server CPU ${((r.serverCpu / Math.max(1, r.bookings)) * 1000).toFixed(2)} ms per booking ` +
+      `(${(r.serverCpu / r.seconds).toFixed(2)} cores); dispatcher CPU ${r.dispatcherCpu.toFixed(1)} s` +
+      (r.delivered > 0 ? ` (${((r.dispatcherCpu / r.delivered) * 1000).toFixed(2)} ms per delivery)` : "") +
+      `; load average ${r.load.toFixed(2)}`
   ].join("\n")
 
 const program = Effect.gen(function* () {
