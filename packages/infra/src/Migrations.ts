@@ -24,6 +24,7 @@ import holdsSessionInWrite from "./migrations/0018_holds_session_in_write.js"
 import auditLogCombinedIndexes from "./migrations/0019_audit_log_combined_indexes.js"
 import webhookClaimIndex from "./migrations/0020_webhook_claim_index.js"
 import roomCards from "./migrations/0021_room_cards.js"
+import staysLockRoomFirst from "./migrations/0022_stays_lock_room_first.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -47,7 +48,8 @@ export const migrations = {
   "0018_holds_session_in_write": holdsSessionInWrite,
   "0019_audit_log_combined_indexes": auditLogCombinedIndexes,
   "0020_webhook_claim_index": webhookClaimIndex,
-  "0021_room_cards": roomCards
+  "0021_room_cards": roomCards,
+  "0022_stays_lock_room_first": staysLockRoomFirst
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

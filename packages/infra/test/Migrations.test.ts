@@ -497,7 +497,8 @@ describe("Migrations", () => {
         [18, "holds_session_in_write"],
         [19, "audit_log_combined_indexes"],
         [20, "webhook_claim_index"],
-        [21, "room_cards"]
+        [21, "room_cards"],
+        [22, "stays_lock_room_first"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

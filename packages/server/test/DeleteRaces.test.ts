@@ -1,9 +1,11 @@
 /**
- * docs/decisions.md D16, docs/errors.md E-91: a room, hotel or user deleted while a hold of theirs is confirmed
- * (or a booking of theirs moved) never answers 500. The confirm locks the hold, then its booking's foreign keys
- * share-lock the room and the user; the delete locks the room (or the user), then the holds: PostgreSQL may
- * abort one of them as a deadlock. The delete then runs again in a new transaction (as a booking's write does),
- * and the inventory stays exact whoever wins. Against the real PostgreSQL.
+ * docs/data.md BR-10, docs/errors.md E-91: a room, hotel or user deleted while a hold of theirs is confirmed
+ * (or a booking of theirs moved) never answers 500. The delete locks the room (or the user), then the stays; the
+ * confirm and the change of dates lock the room (and the user) before their hold or booking (migration 0022), so
+ * they cannot deadlock with it. A writer that takes the locks the other way round all the same (here: a
+ * transaction locking the hold first) is a deadlock PostgreSQL breaks: the delete then runs again in a new
+ * transaction (as a booking's write does), and the inventory stays exact whoever wins. Against the real
+ * PostgreSQL.
  */
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
@@ -101,6 +103,75 @@ layer(makeTestServer(), { excludeTestServices: true, timeout: "180 seconds" })("
           ["room.deleted", "hotel_deleted"]
         ]
       )
+    })
+  )
+
+  it.effect("a confirm and a change of dates lock the room before their hold or booking, as a delete does", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const user = yield* newUser()
+      const room = yield* insertRoom({ quantity: 2 })
+      const hold = yield* placeHold(user.token, room.id, 11)
+      const booked = yield* raw("POST", "/bookings", {
+        token: user.token,
+        body: { room_id: room.id, date_from: day(15), date_to: day(16) }
+      })
+      const bookingId = (booked.body as { id: number }).id
+      /**
+       * A delete's first steps in a transaction of the test: the room (or `first`) locked; once `command` waits
+       * for it, the stay it names must still be free to lock (NOWAIT): the command locked it only after the room.
+       */
+      const roomFirst = <A, R>(
+        command: Effect.Effect<A, never, R>,
+        stay: string,
+        first = `SELECT id FROM rooms WHERE id = ${room.id} FOR UPDATE`
+      ) =>
+        Effect.gen(function* () {
+          const locked = yield* Deferred.make<void>()
+          const go = yield* Deferred.make<void>()
+          const holder = yield* Effect.fork(
+            Effect.gen(function* () {
+              yield* sql.unsafe(first)
+              yield* Deferred.succeed(locked, undefined)
+              yield* Deferred.await(go)
+              return yield* sql.unsafe(stay).pipe(
+                Effect.as("free"),
+                Effect.orElseSucceed(() => "held by the command")
+              )
+            }).pipe(sql.withTransaction, Effect.orDie)
+          )
+          yield* Deferred.await(locked)
+          const running = yield* Effect.fork(command)
+          yield* someoneWaitsForALock
+          yield* Deferred.succeed(go, undefined)
+          const stayLock = yield* Fiber.join(holder)
+          return { stayLock, answer: yield* Fiber.join(running) }
+        })
+      const confirm = yield* roomFirst(
+        raw("POST", `/holds/${hold}/confirm`, { token: user.token }),
+        `SELECT id FROM holds WHERE id = ${hold} FOR UPDATE NOWAIT`
+      )
+      assert.strictEqual(confirm.stayLock, "free")
+      assert.strictEqual(confirm.answer.status, 200, JSON.stringify(confirm.answer.body))
+      // the user's row, as a delete of the user locks it, before the hold too
+      const second = yield* placeHold(user.token, room.id, 13)
+      const byUser = yield* roomFirst(
+        raw("POST", `/holds/${second}/confirm`, { token: user.token }),
+        `SELECT id FROM holds WHERE id = ${second} FOR UPDATE NOWAIT`,
+        `SELECT id FROM users WHERE id = ${user.id} FOR UPDATE`
+      )
+      assert.strictEqual(byUser.stayLock, "free")
+      assert.strictEqual(byUser.answer.status, 200, JSON.stringify(byUser.answer.body))
+      const change = yield* roomFirst(
+        raw("POST", `/bookings/${bookingId}/change-dates`, {
+          token: user.token,
+          body: { date_from: day(17), date_to: day(18) }
+        }),
+        `SELECT id FROM bookings WHERE id = ${bookingId} FOR UPDATE NOWAIT`
+      )
+      assert.strictEqual(change.stayLock, "free")
+      assert.strictEqual(change.answer.status, 200, JSON.stringify(change.answer.body))
+      yield* assertInventoryClean
     })
   )
 

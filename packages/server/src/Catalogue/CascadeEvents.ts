@@ -20,11 +20,10 @@
  * the cascade will report (`lockStaysSql`), in a statement of its own before it: a command under way is
  * waited for, and the cascade's statement, starting after, reads what it committed.
  *
- * Those locks are taken in the order room (or user) → stays, and a hold's confirm takes them the other way
- * round (the hold, then its booking's foreign keys share-lock the room and the user), as a booking's change of
- * dates does (the booking, then the room): PostgreSQL may abort one of the two as a deadlock. The delete's
- * statements then fail with `DeleteAborted`, and the service runs its whole transaction again
- * (`retryDelete`), as a booking's or a hold's write is (docs/decisions.md D16).
+ * Those locks are taken in the order room (or user) → stays, the order in which a hold's confirm and a
+ * booking's change of dates take them too (migration 0022, docs/data.md BR-10). A delete PostgreSQL aborts all
+ * the same (a deadlock with a writer taking them otherwise, an operator's SQL) fails with `DeleteAborted`, and
+ * the service runs its whole transaction again (`retryDelete`), as a booking's or a hold's write is.
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { outboxInsertSql } from "@shum/infra/Outbox"
