@@ -93,14 +93,18 @@ export const NodeServerLive = Layer.scopedContext(
       connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS
     })
     // instead of Node's bare 400/408/431: the same answers as problem documents; a socket that cannot take an
-    // answer any more (reset, or a response already under way) is just closed, as Node does
+    // answer any more (reset, or a response already under way) is just closed, as Node does. After the answer
+    // the socket is destroyed, as Node's own handler does: `end` alone only ends our side, and a client that
+    // never ends its own would keep the connection (and a request waiting on its body) for good; a client that
+    // does not even read the answer loses the connection a second later all the same
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
       const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
       if (error.code === "ECONNRESET" || !socket.writable || response?.headersSent === true) {
         socket.destroy()
         return
       }
-      socket.end(clientErrorAnswer(error.code))
+      socket.end(clientErrorAnswer(error.code), () => socket.destroy())
+      setTimeout(() => socket.destroy(), 1000).unref()
     })
     const httpServer = yield* NodeHttpServer.make(() => server, { port: http.port, host: http.host })
     // added after make(), so it runs before make's own server.close(), which waits without a bound

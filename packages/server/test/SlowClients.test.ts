@@ -46,14 +46,18 @@ interface Conversation {
 
 /**
  * A raw connection that writes `chunks` one every `every` ms (and nothing after them), until the server closes
- * it; gives up (fails the test) after `giveUpMs`.
+ * it; gives up (fails the test) after `giveUpMs`. The client never ends its own side (`allowHalfOpen`): once the
+ * server's end arrives it keeps writing a byte every 100 ms, so only a server that really closed its socket
+ * (the writes then refused) ends the conversation — one that merely ended its side would keep a silent
+ * client's socket for good.
  */
 const converse = (port: number, chunks: ReadonlyArray<string>, every: number, giveUpMs = 10_000) =>
   Effect.async<Conversation, Error>((resume) => {
     const started = Date.now()
     let received = ""
-    const socket: Socket = connect(port, "127.0.0.1")
+    const socket: Socket = connect({ port, host: "127.0.0.1", allowHalfOpen: true })
     let next = 0
+    let probe: ReturnType<typeof setInterval> | undefined
     const timer = setInterval(() => {
       if (next < chunks.length && socket.writable) socket.write(chunks[next++]!)
     }, every)
@@ -63,12 +67,17 @@ const converse = (port: number, chunks: ReadonlyArray<string>, every: number, gi
     }, giveUpMs)
     socket.on("data", (data) => (received += data.toString("latin1")))
     socket.on("error", () => {})
+    socket.on("end", () => {
+      probe = setInterval(() => socket.writable && socket.write("\r\n"), 100)
+    })
     socket.on("close", () => {
+      clearInterval(probe)
       clearInterval(timer)
       clearTimeout(giveUp)
       resume(Effect.succeed({ received, closedAfter: Date.now() - started }))
     })
     return Effect.sync(() => {
+      clearInterval(probe)
       clearInterval(timer)
       clearTimeout(giveUp)
       socket.destroy()
