@@ -109,6 +109,7 @@ const post = (
   Effect.async<Outcome>((resume) => {
     const started = Date.now()
     let settled = false
+    let timer: ReturnType<typeof setTimeout> | undefined = undefined
     const settle = (outcome: Outcome) => {
       if (settled) return
       settled = true
@@ -117,37 +118,45 @@ const post = (
     }
     const failed = (error: unknown) =>
       settle({ ok: false, status: null, durationMs: Date.now() - started, error: reason(error) })
-    // called back only once the request exists (it is made below, synchronously)
-    const timer = setTimeout(() => {
+    const secure = url.protocol === "https:"
+    let request: http.ClientRequest
+    try {
+      request = (secure ? https : http).request(
+        url,
+        {
+          method: "POST",
+          agent: secure ? agents.https : agents.http,
+          headers: { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) }
+        },
+        (response) => {
+          let read = 0
+          const status = response.statusCode ?? 0
+          const end = () => settle(answered(status, Date.now() - started))
+          response.on("data", (chunk: Buffer) => {
+            read += chunk.length
+            if (read >= MAX_RESPONSE_BYTES) {
+              // the rest is never read: the connection goes
+              response.destroy()
+              end()
+            }
+          })
+          response.on("end", end)
+          // an answer cut short: its status is what counts
+          response.on("error", end)
+          response.on("close", end)
+        }
+      )
+    } catch (error) {
+      // a request `node:http` refuses to make (an invalid header or path): a failed attempt like any other,
+      // and no timer left behind to destroy a request that does not exist
+      failed(error)
+      return
+    }
+    // started only once the request exists, so its callback always has one to destroy
+    timer = setTimeout(() => {
       failed(new Error(`no answer within ${timeoutMs / 1000} s`))
       request.destroy()
     }, timeoutMs)
-    const secure = url.protocol === "https:"
-    const request = (secure ? https : http).request(
-      url,
-      {
-        method: "POST",
-        agent: secure ? agents.https : agents.http,
-        headers: { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) }
-      },
-      (response) => {
-        let read = 0
-        const status = response.statusCode ?? 0
-        const end = () => settle(answered(status, Date.now() - started))
-        response.on("data", (chunk: Buffer) => {
-          read += chunk.length
-          if (read >= MAX_RESPONSE_BYTES) {
-            // the rest is never read: the connection goes
-            response.destroy()
-            end()
-          }
-        })
-        response.on("end", end)
-        // an answer cut short: its status is what counts
-        response.on("error", end)
-        response.on("close", end)
-      }
-    )
     request.on("error", failed)
     request.end(body)
     return Effect.sync(() => {
@@ -203,7 +212,7 @@ export const WebhookSenderLive = (settings: Pick<WebhookSettings, "allowedHosts"
           }
           return post(agents, url, headers, message.body, timeoutMs)
         }).pipe(
-          // a request `node:http` refuses to make (it throws): a failed attempt like any other
+          // anything else that throws on the way (a refused request is already a failed attempt in `post`)
           Effect.catchAllDefect((defect) =>
             Effect.succeed<Outcome>({ ok: false, status: null, durationMs: 0, error: reason(defect) })
           )

@@ -99,4 +99,34 @@ describe("WebhookSender", () => {
       assert.strictEqual(receiver.connections(), 1)
     })
   )
+
+  it.scopedLive(
+    "a request node:http refuses to make (an invalid header): a failed attempt, no timer left to crash",
+    () =>
+      Effect.gen(function* () {
+        const uncaught: Array<unknown> = []
+        const record = (error: unknown) => uncaught.push(error)
+        yield* Effect.acquireRelease(
+          Effect.sync(() => process.prependListener("uncaughtException", record)),
+          () => Effect.sync(() => process.removeListener("uncaughtException", record))
+        )
+        const sender = yield* Effect.provide(
+          WebhookSender,
+          WebhookSenderLive({ allowedHosts: ["127.0.0.1"], timeout: Duration.millis(100) })
+        )
+        // a newline in `webhook-id`: http.request throws synchronously (ERR_INVALID_CHAR)
+        const outcome = yield* sender.send({
+          url: "http://127.0.0.1:9/hook",
+          id: "msg\nbroken",
+          body: "{}",
+          secrets: ["c2VjcmV0"]
+        })
+        assert.isFalse(outcome.ok)
+        assert.isNull(outcome.status)
+        assert.match(outcome.error ?? "", /Invalid character in header content/)
+        // past the timeout: the timer (had one been started) would have fired by now
+        yield* Effect.sleep("300 millis")
+        assert.deepStrictEqual(uncaught, [])
+      })
+  )
 })
