@@ -2,9 +2,9 @@
  * A/B of two builds of the server, the method of bench/README.md ("Issue 18"): both servers run at once
  * against one database, and one scenario is driven at each in turn, the order alternating round by round
  * (A B, B A, A B …) so neither always follows the other, while the idle one waits. Per round: the server's
- * CPU µs per request (utime + stime from /proc over the requests wrk completed), and the bare `HttpApi`
- * server's on `GET /health` between rounds, the machine's yardstick. On a loaded machine read CPU per
- * request, not throughput.
+ * CPU µs per request (utime + stime from /proc over the requests wrk completed), and a reference's between
+ * rounds, the machine's yardstick: for `hotels-10` the floor (`floor/server.mjs`) on the same requests, else
+ * the bare `HttpApi` server on `GET /health`. On a loaded machine read CPU per request, not throughput.
  *
  *   BENCH_AB_A=/tmp/old-checkout npx tsx --conditions=@shum/source bench/ab.ts
  *
@@ -12,13 +12,14 @@
  * this one. The database `shum_ab` is created afresh, migrated by B's migrator and seeded as `npm run bench`
  * seeds (`seed.ts`), so B's new migrations must be additive for A to run on it. Knobs: BENCH_AB_SCENARIO
  * (`book-many`: random room, arrival within three years, 1–7 nights, the next user's token; or `health`),
- * `health`; or `holds`: the checkout of docs/api.md §8.9 on a random room and stay as `book-many`'s, `POST /holds`
+ * `health`; `hotels-10`: `GET /hotels?page=P&per_page=10`, P random in 1..50, as `npm run bench`'s scenario; or `holds`: the checkout of docs/api.md §8.9 on a random room and stay as `book-many`'s, `POST /holds`
  * then `POST /holds/{id}/confirm` with the same token, paced only: BENCH_AB_RATE counts flows, µs are per HTTP
  * request), BENCH_AB_ROUNDS (8), BENCH_AB_SECONDS (5, measured), BENCH_AB_WARMUP (2), BENCH_AB_RATE (requests a
  * second at a fixed pace, this script sending them, instead of wrk's as-fast-as-answered: the fairer comparison
  * on a loaded machine, where CPU per request falls as the rate rises), BENCH_AB_PROFILE=1 (both servers under
  * `node --cpu-prof`, profiles in bench/results/profiles/ named by the pids printed; read them with
- * `bench/profile.ts`), BENCH_AB_DATABASE (`shum_ab`), BENCH_AB_PORT (18190: A's; B and the bare server the next two), BENCH_CONNECTIONS
+ * `bench/profile.ts`), BENCH_AB_PARALLEL=1 (with BENCH_AB_RATE: both servers driven at once, each at that
+ * rate, so both meet the same moment of a shared machine), BENCH_AB_DATABASE (`shum_ab`), BENCH_AB_PORT (18190: A's; B and the bare server the next two), BENCH_CONNECTIONS
  * (32), BENCH_THREADS (2), BENCH_ADMIN_URL, BENCH_REDIS_URL (db 13).
  */
 import { SignJWT } from "jose"
@@ -48,6 +49,8 @@ const CONNECTIONS = knob("BENCH_CONNECTIONS", 32)
 const RATE = knob("BENCH_AB_RATE", 0)
 const THREADS = knob("BENCH_THREADS", 2)
 const PROFILE = process.env["BENCH_AB_PROFILE"] === "1"
+/** Both servers driven at once, each at `RATE` (paced only): both meet the same moment of a shared machine. */
+const PARALLEL = process.env["BENCH_AB_PARALLEL"] === "1"
 const ADMIN_URL = process.env["BENCH_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const REDIS_URL = process.env["BENCH_REDIS_URL"] ?? "redis://127.0.0.1:6379/13"
 /** Its own database and ports (knobs, so that two A/Bs on one machine do not meet). */
@@ -208,6 +211,7 @@ const median = (xs: ReadonlyArray<number>) => {
 const main = async () => {
   if (process.env["BENCH_AB_A"] === undefined) throw new Error("BENCH_AB_A: the checkout of build A")
   if (SCENARIO === "holds" && RATE === 0) throw new Error("the holds scenario is paced only: set BENCH_AB_RATE")
+  if (PARALLEL && RATE === 0) throw new Error("BENCH_AB_PARALLEL needs BENCH_AB_RATE")
   mkdirSync(WORK, { recursive: true })
   const admin = new pg.Client({ connectionString: ADMIN_URL })
   await admin.connect()
@@ -253,28 +257,45 @@ const main = async () => {
     const lines =
       SCENARIO === "health"
         ? ["GET\t/health\t-\t-"]
-        : Array.from({ length: 20_000 }, (_, i) => {
-            const from = 1 + random(WINDOW_DAYS)
-            const body = { room_id: 1 + random(ROOMS), date_from: day(from), date_to: day(from + 1 + random(7)) }
-            const [method, path] = SCENARIO === "holds" ? ["FLOW", "/holds"] : ["POST", "/bookings"]
-            return `${method}\t${path}\t${tokens[i % tokens.length]}\t${JSON.stringify(body)}`
-          })
+        : SCENARIO === "hotels-10"
+          ? Array.from({ length: 2_000 }, () => `GET\t/hotels?page=${1 + random(50)}&per_page=10\t-\t-`)
+          : Array.from({ length: 20_000 }, (_, i) => {
+              const from = 1 + random(WINDOW_DAYS)
+              const body = { room_id: 1 + random(ROOMS), date_from: day(from), date_to: day(from + 1 + random(7)) }
+              const [method, path] = SCENARIO === "holds" ? ["FLOW", "/holds"] : ["POST", "/bookings"]
+              return `${method}\t${path}\t${tokens[i % tokens.length]}\t${JSON.stringify(body)}`
+            })
     const file = join(WORK, `${SCENARIO}-${++runs}.tsv`)
     writeFileSync(file, `${lines.join("\n")}\n`)
     return file
   }
+  const FLOOR = SCENARIO === "hotels-10"
   const bareFile = join(WORK, "bare.tsv")
   writeFileSync(bareFile, "GET\t/health\t-\t-\n")
+  const referenceName = FLOOR ? "floor" : "bare HttpApi"
+  const referenceFile = FLOOR ? requestFile : () => bareFile
 
   const nodeArgs = ["--max-old-space-size=256"]
   const servers = [
     { name: "A", port: PORT, child: undefined as ChildProcess | undefined, us: [] as Array<number> },
     { name: "B", port: PORT + 1, child: undefined as ChildProcess | undefined, us: [] as Array<number> }
   ]
-  const bare = spawn(process.execPath, [...nodeArgs, join(B, "bench/bare/server.mjs")], {
-    env: { ...process.env, PORT: String(PORT + 2) },
-    stdio: "ignore"
-  })
+  // another A/B on the same ports would answer instead of these servers (which then fail to listen)
+  for (const port of [PORT, PORT + 1, PORT + 2]) {
+    const taken = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => true,
+      () => false
+    )
+    if (taken) throw new Error(`port ${port} is in use (another A/B?): set BENCH_AB_PORT`)
+  }
+  const bare = spawn(
+    process.execPath,
+    [...nodeArgs, join(B, FLOOR ? "bench/floor/server.mjs" : "bench/bare/server.mjs")],
+    {
+      env: { ...process.env, PORT: String(PORT + 2), DATABASE_URL },
+      stdio: "ignore"
+    }
+  )
   try {
     for (const [i, server] of servers.entries()) {
       const profile = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(ROOT, "bench/results/profiles")] : []
@@ -289,31 +310,37 @@ const main = async () => {
       )
       await waitFor(`http://127.0.0.1:${server.port}/ready`, server.child)
     }
-    await waitFor(`http://127.0.0.1:${PORT + 2}/health`, bare)
+    await waitFor(`http://127.0.0.1:${PORT + 2}${FLOOR ? "/hotels?page=1&per_page=10" : "/health"}`, bare)
+    if (FLOOR) await measure(bare.pid!, PORT + 2, referenceFile)
     log(`A ${A} (pid ${servers[0]!.child!.pid}), B ${B} (pid ${servers[1]!.child!.pid}); ${SCENARIO}`)
     // a round neither server is judged by: JIT, pools and caches warmed on both
     for (const server of servers) await measure(server.child!.pid!, server.port, requestFile)
     const bareUs: Array<number> = []
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 === 1 ? servers : [...servers].reverse()
-      for (const server of order) {
-        const m = await measure(server.child!.pid!, server.port, requestFile)
+      const report = (server: (typeof servers)[number], m: Awaited<ReturnType<typeof measure>>) => {
         server.us.push(m.us)
         log(
           `round ${round} ${server.name}: ${m.us.toFixed(0)} µs/req, ${m.rps.toFixed(0)} req/s, ` +
             `statuses ${JSON.stringify(m.result.statuses)}, load ${loadavg()[0]!.toFixed(1)}`
         )
       }
-      const b = await measure(bare.pid!, PORT + 2, () => bareFile)
+      if (PARALLEL) {
+        const ms = await Promise.all(servers.map((server) => measure(server.child!.pid!, server.port, requestFile)))
+        servers.forEach((server, i) => report(server, ms[i]!))
+      } else {
+        for (const server of order) report(server, await measure(server.child!.pid!, server.port, requestFile))
+      }
+      const b = await measure(bare.pid!, PORT + 2, referenceFile)
       bareUs.push(b.us)
-      log(`round ${round} bare: ${b.us.toFixed(0)} µs/req`)
+      log(`round ${round} ${referenceName}: ${b.us.toFixed(0)} µs/req, ${b.rps.toFixed(0)} req/s`)
     }
     const [a, b] = servers
     console.log(
       `\n${SCENARIO}, ${ROUNDS} rounds of ${SECONDS} s: server µs/req median (min) — ` +
         `A ${median(a!.us).toFixed(0)} (${Math.min(...a!.us).toFixed(0)}), ` +
         `B ${median(b!.us).toFixed(0)} (${Math.min(...b!.us).toFixed(0)}), ` +
-        `bare HttpApi ${median(bareUs).toFixed(0)} (${Math.min(...bareUs).toFixed(0)})`
+        `${referenceName} ${median(bareUs).toFixed(0)} (${Math.min(...bareUs).toFixed(0)})`
     )
     // the load moves both servers of a round alike: B/A within each round is the steadier figure
     const ratios = a!.us.map((x, i) => b!.us[i]! / x)
