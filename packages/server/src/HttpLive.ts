@@ -2,13 +2,18 @@
  * The HTTP application: the `ShumApi` groups, docs, error mapping and per-request middleware.
  * Needs the services of `Services.ts` and an `HttpServer`; `main.ts` provides both.
  */
+import * as Etag from "@effect/platform/Etag"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpPlatform from "@effect/platform/HttpPlatform"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as OpenApi from "@effect/platform/OpenApi"
+import * as Path from "@effect/platform/Path"
 import { ShumApi } from "@shum/domain/Api"
 import { AppConfig } from "@shum/infra/Config"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer, Scope } from "effect"
 import { AuditLive } from "./Audit/AuditHttp.js"
 import { AuthLive } from "./Auth/AuthHttp.js"
 import { SecurityLive } from "./Auth/AuthMiddleware.js"
@@ -56,6 +61,36 @@ const ApiLive = Layer.unwrapEffect(
 ).pipe(Layer.provide(GroupsLive), Layer.provide(SecurityLive))
 
 /**
+ * `HttpApiBuilder.serve`, except that each request's fiber starts from a context holding only what the
+ * platform reads per request — the scope, the server, and what file answers use (`HttpPlatform`,
+ * `Etag.Generator`, `FileSystem`, `Path`) — instead of the whole application's (about 55 services). Handlers
+ * still see every service: `HttpApiBuilder.group` merges the context its group was built with into each call,
+ * and the middlewares took theirs when they were built (the platform's types allow a request nothing else).
+ * What every request copies and compares — the platform's `provideService` of the request, the router's copy
+ * of the context, the group's merge, each `Effect.locally` of the context — is then a few entries long, not
+ * sixty (issue 18, bench/README.md).
+ */
+type PerRequest = Scope.Scope | HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices
+
+const serve = (middleware: <E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>) =>
+  Layer.scopedDiscard(
+    Effect.gen(function* () {
+      const app = yield* HttpApiBuilder.httpApp
+      const server = yield* HttpServer.HttpServer
+      const perRequest: Context.Context<PerRequest> = Context.pick(
+        Scope.Scope,
+        HttpServer.HttpServer,
+        HttpPlatform.HttpPlatform,
+        Etag.Generator,
+        FileSystem.FileSystem,
+        Path.Path
+      )(yield* Effect.context<PerRequest>())
+      const served: Effect.Effect<void, never, PerRequest> = server.serve(app, middleware)
+      yield* Effect.mapInputContext(served, (_: Context.Context<never>) => perRequest)
+    })
+  ).pipe(Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]))
+
+/**
  * Per request, outermost first: the security headers (D14, `SecurityHeaders.ts`) → `ROOT_PATH` → CORS →
  * `RequestPipeline.ts` (client address, `X-Request-Id`, access log and HTTP metrics, `Connection: close`
  * while shutting down, ETag, `no-store` on token answers) → the API, where the rate limit and the error
@@ -66,9 +101,7 @@ export const HttpLive = Layer.unwrapEffect(
   Effect.gen(function* () {
     const { http } = yield* AppConfig
     const requestPipeline = yield* makeRequestPipeline(http)
-    return HttpApiBuilder.serve((app) =>
-      securityHeaders(stripRootPath(http.rootPath)(cors(http.corsOrigins)(requestPipeline(app))))
-    )
+    return serve((app) => securityHeaders(stripRootPath(http.rootPath)(cors(http.corsOrigins)(requestPipeline(app)))))
   })
 ).pipe(
   Layer.provide([DocsLive, ErrorMappingLive, RateLimitLive, ImagesHttpLive]),
