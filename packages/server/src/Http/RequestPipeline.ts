@@ -13,9 +13,9 @@
  * 7. `Cache-Control: no-store` on the answers that carry tokens (docs/decisions.md D14): sign-in and refresh,
  *    recognised by the route they matched.
  * 8. `Warning` naming the query parameters the endpoint does not declare (`UnknownParams.ts`).
- * The response headers (2, 4, 5, 7, 8) are set by one pre-response handler, which runs on the final response
- * (after the error mapping) just before it is written; the rate limit's handler, added inside the API,
- * runs after it.
+ * The response headers (2, 4, 5, 7, 8, and the security headers of D14, `SecurityHeaders.ts`) are set by one
+ * pre-response handler, in one copy of the response's headers, on the final response (after the error
+ * mapping) just before it is written; the rate limit's handler, added inside the API, runs after it.
  *
  * The request's fiber-local values (its notes for the access log, the `request_id` log annotation, the
  * pre-response handler) are set once for the rest of the request's fiber, not set and restored around the
@@ -33,6 +33,7 @@ import { withBoundedBody } from "./BodyLimit.js"
 import { resolveClientAddress, trustedProxies } from "./ClientAddress.js"
 import { isCatalogueRoute, withValidators } from "./Etag.js"
 import { currentRequestId, requestIdOf } from "./RequestContext.js"
+import { SECURITY_HEADERS } from "./SecurityHeaders.js"
 import { unknownParamsWarning, unknownQueryParams } from "./UnknownParams.js"
 
 /** D14: the routes whose answers hold tokens, never to be stored by a cache. */
@@ -58,7 +59,7 @@ export const makeRequestPipeline = (options: {
     const trusted = trustedProxies(options.trustedProxies)
     const boundedBody = withBoundedBody(options.maxJsonBodyKb)
 
-    /** The response headers of steps 2, 4, 5, 7 and 8, on the final response. */
+    /** The response headers of steps 2, 4, 5, 7 and 8 and the security headers, on the final response. */
     const responseHeaders = (
       request: HttpServerRequest.HttpServerRequest,
       route: Route,
@@ -66,15 +67,16 @@ export const makeRequestPipeline = (options: {
       response: HttpServerResponse.HttpServerResponse
     ) =>
       Effect.map(lifecycle.isShuttingDown, (closing) => {
-        let out = HttpServerResponse.setHeader(response, "x-request-id", id)
-        if (closing) out = HttpServerResponse.setHeader(out, "connection", "close")
-        if (route.match === undefined) return out
+        const headers: Record<string, string> = { ...SECURITY_HEADERS, "x-request-id": id }
+        if (closing) headers["connection"] = "close"
+        const match = route.match
+        if (match === undefined) return HttpServerResponse.setHeaders(response, headers)
         const method = request.method
-        if (TOKEN_ROUTES.has(`${method} ${route.match.route.template}`))
-          out = HttpServerResponse.setHeader(out, "cache-control", "no-store")
-        const unknown = unknownQueryParams(route.match.route, request.url)
-        if (unknown.length > 0) out = HttpServerResponse.setHeader(out, "warning", unknownParamsWarning(unknown))
-        return method === "GET" && isCatalogueRoute(route.match) ? withValidators(request, out) : out
+        if (TOKEN_ROUTES.has(`${method} ${match.route.template}`)) headers["cache-control"] = "no-store"
+        const unknown = unknownQueryParams(match.route, request.url)
+        if (unknown.length > 0) headers["warning"] = unknownParamsWarning(unknown)
+        const out = HttpServerResponse.setHeaders(response, headers)
+        return method === "GET" && isCatalogueRoute(match) ? withValidators(request, out) : out
       })
 
     return <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
