@@ -1,4 +1,5 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShumApi } from "@shum/domain/Api"
 import { HealthStatus, LiveStatus, NotReady, ReadyStatus } from "@shum/domain/SystemApi"
 import { Effect, Option } from "effect"
@@ -6,12 +7,18 @@ import { Metrics } from "../Metrics.js"
 import { now } from "./Clock.js"
 import { Health } from "./Health.js"
 
+/**
+ * `GET /health`'s answer never changes: encoded once (as `HttpApi` encodes a `HealthStatus`: `200`,
+ * `application/json`, `{"status":"ok"}`), not built, validated and encoded on every probe (issue 18).
+ */
+const healthy = Effect.succeed(HttpServerResponse.unsafeJson(HealthStatus.make({ status: "ok" })))
+
 export const SystemLive = HttpApiBuilder.group(ShumApi, "system", (handlers) =>
   Effect.gen(function* () {
     const health = yield* Health
     const metrics = yield* Metrics
     return handlers
-      .handle("health", () => Effect.succeed(new HealthStatus({ status: "ok" })))
+      .handle("health", () => healthy)
       .handle("live", () => Effect.map(now, (timestamp) => new LiveStatus({ alive: true, timestamp })))
       .handle("ready", () =>
         Effect.gen(function* () {
