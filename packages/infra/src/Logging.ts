@@ -60,11 +60,12 @@ export const formatJson = (options: Logger.Logger.Options<unknown>): string => {
   }
   // plain values (an access line has only those) need none of `stringifyCircular`'s care: plain JSON is faster
   let plain = true
-  for (const [key, annotation] of HashMap.toEntries(annotations)) {
-    if (key in entry) continue
+  // `forEach`, not `toEntries`: a third of the time for an access line's dozen annotations (issue 18)
+  HashMap.forEach(annotations, (annotation, key) => {
+    if (key in entry) return
     if (annotation !== null && typeof annotation === "object") plain = false
     entry[key] = isPrimitive(annotation) ? annotation : value(annotation)
-  }
+  })
   if (List.isCons(spans)) {
     const now = date.getTime()
     entry.spans = Object.fromEntries(List.toArray(spans).map((span) => [span.label, now - span.startTime]))
@@ -107,10 +108,10 @@ export const formatLine = (options: Logger.Logger.Options<unknown> & { readonly 
   const level = levelName(logLevel)
   const paint = (code: string, s: string) => (colours ? `\x1b[${code}m${s}\x1b[0m` : s)
   let line = `${paint("90", date.toISOString().slice(11, 19))} ${paint(COLOURS[level] ?? "0", level.padEnd(7))} ${messageText(message, cause)}`
-  for (const [key, annotation] of HashMap.toEntries(annotations)) {
+  HashMap.forEach(annotations, (annotation, key) => {
     const rendered = isPrimitive(annotation) ? String(annotation) : Inspectable.stringifyCircular(value(annotation))
     line += ` ${paint("90", `${key}=`)}${/\s/.test(rendered) ? JSON.stringify(rendered) : rendered}`
-  }
+  })
   if (!Cause.isEmpty(cause)) line += `\n  ${Cause.pretty(cause, { renderErrorCause: true }).split("\n").join("\n  ")}`
   return line
 }
