@@ -25,6 +25,7 @@ import auditLogCombinedIndexes from "./migrations/0019_audit_log_combined_indexe
 import webhookClaimIndex from "./migrations/0020_webhook_claim_index.js"
 import roomCards from "./migrations/0021_room_cards.js"
 import staysLockRoomFirst from "./migrations/0022_stays_lock_room_first.js"
+import roomCardsFacilityLocks from "./migrations/0023_room_cards_facility_locks.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -49,7 +50,8 @@ export const migrations = {
   "0019_audit_log_combined_indexes": auditLogCombinedIndexes,
   "0020_webhook_claim_index": webhookClaimIndex,
   "0021_room_cards": roomCards,
-  "0022_stays_lock_room_first": staysLockRoomFirst
+  "0022_stays_lock_room_first": staysLockRoomFirst,
+  "0023_room_cards_facility_locks": roomCardsFacilityLocks
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

@@ -384,4 +384,50 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
       )
     })
   )
+
+  it.effect("a facility renamed while a room is linked to it: the room's card has the new title", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const hotel = yield* insertHotel()
+      const facility = yield* insertFacility(randomName("Старое"))
+      const room = yield* insertRoom(hotel.id, { quantity: 1 })
+      const title = randomName("Новое")
+      const renamed = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      // the rename holds its row lock uncommitted; its trigger does not see the link written meanwhile
+      const rename = yield* Effect.fork(
+        sql`UPDATE facilities SET title = ${title} WHERE id = ${facility.id}`.pipe(
+          Effect.zipRight(Deferred.succeed(renamed, undefined)),
+          Effect.zipRight(Deferred.await(release)),
+          sql.withTransaction,
+          Effect.orDie
+        )
+      )
+      yield* Deferred.await(renamed)
+      const link = yield* Effect.fork(
+        sql`INSERT INTO rooms_facilities (room_id, facility_id) VALUES (${room.id}, ${facility.id})`.pipe(
+          sql.withTransaction,
+          Effect.orDie
+        )
+      )
+      // the link either waits for the rename (migration 0023) or, as before it, commits with the old title
+      yield* Effect.raceFirst(
+        Fiber.await(link),
+        sql<{ waiting: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting`.pipe(
+          Effect.orDie,
+          Effect.repeat({ schedule: Schedule.spaced("5 millis"), until: (rows) => rows[0]!.waiting })
+        )
+      )
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(rename)
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(link)))
+      const [card] = yield* sql<{ facilities: string; expected: string }>`
+        SELECT facilities, room_card_facilities(room_id) AS expected FROM room_cards WHERE room_id = ${room.id}`
+      assert.strictEqual(card!.facilities, card!.expected)
+      const answer = yield* raw("GET", `/hotels/${hotel.id}/rooms/available?date_from=${day(0)}&date_to=${day(1)}`)
+      const [decoded] = Schema.decodeUnknownSync(Rooms)(answer.json)
+      assert.deepStrictEqual(decoded!.facilities, [{ id: facility.id, title }])
+    })
+  )
 })
