@@ -498,7 +498,8 @@ describe("Migrations", () => {
         [19, "audit_log_combined_indexes"],
         [20, "webhook_claim_index"],
         [21, "room_cards"],
-        [22, "stays_lock_room_first"]
+        [22, "stays_lock_room_first"],
+        [23, "room_cards_facility_locks"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)
