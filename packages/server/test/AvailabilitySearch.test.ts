@@ -430,4 +430,58 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
       assert.deepStrictEqual(decoded!.facilities, [{ id: facility.id, title }])
     })
   )
+
+  it.effect(
+    "two facilities of one room renamed at once, and a link then a rename of its facility: cards up to date",
+    () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const hotel = yield* insertHotel()
+        const [a, b, c] = [yield* insertFacility(), yield* insertFacility(), yield* insertFacility()]
+        const room = yield* insertRoom(hotel.id, { quantity: 1, facilityIds: [a.id, b.id] })
+        const waitForLock = sql<{ waiting: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting`.pipe(
+          Effect.orDie,
+          Effect.repeat({ schedule: Schedule.spaced("5 millis"), until: (rows) => rows[0]!.waiting })
+        )
+        /** `first` runs and holds its transaction open until `second`, started meanwhile, waits for a lock. */
+        const race = (first: Effect.Effect<unknown, unknown>, second: Effect.Effect<unknown, unknown>) =>
+          Effect.gen(function* () {
+            const done = yield* Deferred.make<void>()
+            const release = yield* Deferred.make<void>()
+            const one = yield* Effect.fork(
+              first.pipe(
+                Effect.zipRight(Deferred.succeed(done, undefined)),
+                Effect.zipRight(Deferred.await(release)),
+                sql.withTransaction,
+                Effect.orDie
+              )
+            )
+            yield* Deferred.await(done)
+            const two = yield* Effect.fork(second.pipe(sql.withTransaction, Effect.orDie))
+            yield* waitForLock
+            yield* Deferred.succeed(release, undefined)
+            yield* Fiber.join(one)
+            assert.isTrue(Exit.isSuccess(yield* Fiber.await(two)))
+          })
+        const titles = [randomName("А"), randomName("Б"), randomName("В")] as const
+        // both renames lock the card; neither locks the other's facility, so no deadlock
+        yield* race(
+          sql`UPDATE facilities SET title = ${titles[0]} WHERE id = ${a.id}`,
+          sql`UPDATE facilities SET title = ${titles[1]} WHERE id = ${b.id}`
+        )
+        // the link share-locks its facility: the rename waits, then its trigger sees the committed link
+        yield* race(
+          sql`INSERT INTO rooms_facilities (room_id, facility_id) VALUES (${room.id}, ${c.id})`,
+          sql`UPDATE facilities SET title = ${titles[2]} WHERE id = ${c.id}`
+        )
+        const answer = yield* raw("GET", `/hotels/${hotel.id}/rooms/available?date_from=${day(0)}&date_to=${day(1)}`)
+        const [decoded] = Schema.decodeUnknownSync(Rooms)(answer.json)
+        assert.deepStrictEqual(decoded!.facilities, [
+          { id: a.id, title: titles[0] },
+          { id: b.id, title: titles[1] },
+          { id: c.id, title: titles[2] }
+        ])
+      })
+  )
 })
