@@ -173,6 +173,39 @@ describe("alert rules", () => {
         alert_rule_test: [{ eval_time: "25m", alertname: "ShumBookingWebhookOutboxLag", exp_alerts: [] }]
       },
       {
+        name: "a webhook fan-out failing every second for 20 minutes",
+        interval: "1m",
+        input_series: [{ series: 'webhook_fanout_failures_total{job="worker"}', values: "0+60x30" }],
+        alert_rule_test: [
+          { eval_time: "5m", alertname: "ShumBookingWebhookFanOutFailing", exp_alerts: [] }, // pending ("for: 10m")
+          {
+            eval_time: "20m",
+            alertname: "ShumBookingWebhookFanOutFailing",
+            exp_alerts: [
+              {
+                exp_labels: { severity: "warning" },
+                exp_annotations: {
+                  summary: "The webhook fan-out keeps failing; new events are not delivered",
+                  description:
+                    "300 fan-out rounds failed in the last 5 minutes, and failures went on for 10: the worker's log says why (webhook fan-out failed)."
+                }
+              }
+            ]
+          }
+        ]
+      },
+      {
+        name: "a webhook fan-out that failed once (a database restart) is no alert",
+        interval: "1m",
+        input_series: [
+          { series: 'webhook_fanout_failures_total{job="worker"}', values: "0 0 0 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3" }
+        ],
+        alert_rule_test: [
+          { eval_time: "5m", alertname: "ShumBookingWebhookFanOutFailing", exp_alerts: [] },
+          { eval_time: "20m", alertname: "ShumBookingWebhookFanOutFailing", exp_alerts: [] }
+        ]
+      },
+      {
         name: "a webhook delivery dead",
         interval: "1m",
         input_series: [

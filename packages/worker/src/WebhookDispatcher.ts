@@ -259,7 +259,6 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
     const sql = yield* SqlClient.SqlClient
     const sender = yield* WebhookSender
     const metrics = yield* WebhookMetrics
-    let lagMeasuredAt = 0
     const cipher = makeCipher(settings.keyMaterial)
     const fanOut = fanOutEvents(sql)
     const claim = claimDeliveries(sql, Duration.toSeconds(settings.lease), perSubscriptionLimit(settings.concurrency))
@@ -312,7 +311,8 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
      * followed by the next at once, a partial one after `FAN_OUT_GATHER_MS` (the events of that while go in
      * one statement), an empty one after the poll interval; `fannedOut` wakes the claims. Every worker runs
      * it (the advisory lock lets one at a time work, the others find nothing), and each reads the outbox
-     * itself: no worker skips events another one saw. The lag gauge is measured here every `LAG_EVERY_MS`.
+     * itself: no worker skips events another one saw. A failed round is counted (`webhook_fanout_failures_total`)
+     * and retried after a second.
      */
     const fanOutLoop = (fannedOut: Queue.Enqueue<void>) =>
       Effect.gen(function* () {
@@ -321,19 +321,28 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
           yield* metrics.eventsFannedOut(fanned)
           yield* fannedOut.offer(undefined)
         }
-        if (Date.now() - lagMeasuredAt >= LAG_EVERY_MS) {
-          lagMeasuredAt = Date.now()
-          yield* Effect.flatMap(outboxLag(sql), metrics.lag)
-        }
         if (fanned < FAN_OUT_BATCH) {
           yield* Effect.sleep(fanned > 0 ? Duration.millis(FAN_OUT_GATHER_MS) : settings.pollInterval)
         }
       }).pipe(
         Effect.catchAllCause((cause) =>
-          Effect.zipRight(Effect.logWarning("webhook fan-out failed", cause), Effect.sleep(Duration.seconds(1)))
+          Effect.zipRight(
+            Effect.zipRight(metrics.fanOutFailed, Effect.logWarning("webhook fan-out failed", cause)),
+            Effect.sleep(Duration.seconds(1))
+          )
         ),
         Effect.forever
       )
+
+    /**
+     * The lag gauge, every `LAG_EVERY_MS` on a fiber of its own: measured whether or not the fan-out or the
+     * deliveries work, so a fan-out that keeps failing shows as a growing lag (and its alert fires).
+     */
+    const lagLoop = Effect.flatMap(outboxLag(sql), metrics.lag).pipe(
+      Effect.catchAllCause((cause) => Effect.logWarning("webhook outbox lag not measured", cause)),
+      Effect.zipRight(Effect.sleep(Duration.millis(LAG_EVERY_MS))),
+      Effect.forever
+    )
 
     /**
      * The loop: deliveries in flight at once up to `WEBHOOK_CONCURRENCY`, each on its own fiber, and a slot
@@ -353,6 +362,7 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
       /** A wake-up: a delivery finished, or the fan-out made deliveries. */
       const wake = yield* Queue.sliding<void>(1)
       yield* Effect.forkScoped(fanOutLoop(wake))
+      yield* Effect.forkScoped(lagLoop)
       const gatherSlots = Math.max(1, Math.ceil(settings.concurrency / 4))
       let busy = 0
       const start = (claimed: Claimed) => {

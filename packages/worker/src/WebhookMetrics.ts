@@ -1,10 +1,12 @@
 /**
  * Webhook delivery metrics (docs/decisions.md D16), registered in the registry of the process that
  * delivers — the worker's (`WorkerMetrics.ts`) or, in the embedded default, the server's:
- * `webhook_events_total` (outbox events fanned out to subscriptions), `webhook_deliveries_total{outcome}`
+ * `webhook_events_total` (outbox events fanned out to subscriptions), `webhook_fanout_failures_total` (fan-out
+ * rounds that failed: the events wait, and the lag grows), `webhook_deliveries_total{outcome}`
  * (each attempt: `delivered`, `failed` — to be retried — or `dead`), `webhook_delivery_duration_seconds`
  * (each attempt's request) and `webhook_outbox_lag_seconds` (the age of the oldest event not yet fanned out or
- * still pending for an enabled subscription; 0 when none), and `webhook_retention_deleted_total{kind}` (ended
+ * still pending for an enabled subscription; 0 when none; measured on its own schedule, whether or not the
+ * fan-out works), and `webhook_retention_deleted_total{kind}` (ended
  * deliveries and events deleted by the retention, `WebhookRetention.ts`).
  */
 import { Context, Effect } from "effect"
@@ -16,6 +18,7 @@ export class WebhookMetrics extends Context.Tag("worker/WebhookMetrics")<
   WebhookMetrics,
   {
     readonly eventsFannedOut: (count: number) => Effect.Effect<void>
+    readonly fanOutFailed: Effect.Effect<void>
     readonly attempt: (outcome: DeliveryOutcome, seconds: number) => Effect.Effect<void>
     readonly lag: (seconds: number) => Effect.Effect<void>
     readonly pruned: (deleted: { readonly deliveries: number; readonly events: number }) => Effect.Effect<void>
@@ -27,6 +30,11 @@ export const webhookMetricsIn = (registry: Registry): typeof WebhookMetrics.Serv
   const events = new Counter({
     name: "webhook_events_total",
     help: "Outbox events fanned out to the webhook subscriptions",
+    registers
+  })
+  const fanOutFailures = new Counter({
+    name: "webhook_fanout_failures_total",
+    help: "Webhook fan-out rounds that failed (the outbox's events wait for the next round)",
     registers
   })
   const deliveries = new Counter({
@@ -56,6 +64,7 @@ export const webhookMetricsIn = (registry: Registry): typeof WebhookMetrics.Serv
   for (const kind of ["deliveries", "events"] as const) retained.inc({ kind }, 0)
   return WebhookMetrics.of({
     eventsFannedOut: (count) => Effect.sync(() => events.inc(count)),
+    fanOutFailed: Effect.sync(() => fanOutFailures.inc()),
     attempt: (outcome, seconds) =>
       Effect.sync(() => {
         deliveries.inc({ outcome })

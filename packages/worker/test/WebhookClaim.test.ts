@@ -42,6 +42,7 @@ const NoMetrics = Layer.succeed(
   WebhookMetrics,
   WebhookMetrics.of({
     eventsFannedOut: () => Effect.void,
+    fanOutFailed: Effect.void,
     attempt: () => Effect.void,
     lag: () => Effect.void,
     pruned: () => Effect.void
@@ -292,5 +293,58 @@ layer(TestLayer, { excludeTestServices: true, timeout: "120 seconds" })("webhook
         }
       }
     })
+  )
+
+  it.scoped("a fan-out that keeps failing: each failed round counted, the lag gauge measured all the same", () =>
+    Effect.gen(function* () {
+      yield* fresh
+      const sql = yield* SqlClient.SqlClient
+      yield* subscription("a")
+      // the fan-out's marking of its events fails (as a revoked privilege or a broken table would)
+      yield* Effect.acquireRelease(
+        Effect.orDie(
+          Effect.zipRight(
+            sql`CREATE FUNCTION test_refuse_fan_out() RETURNS trigger LANGUAGE plpgsql AS
+                  $$ BEGIN RAISE EXCEPTION 'fan-out refused by the test'; END $$`,
+            sql`CREATE TRIGGER test_refuse_fan_out BEFORE UPDATE ON outbox_events
+                  FOR EACH ROW EXECUTE FUNCTION test_refuse_fan_out()`
+          )
+        ),
+        () =>
+          Effect.orDie(
+            Effect.zipRight(
+              sql`DROP TRIGGER test_refuse_fan_out ON outbox_events`,
+              sql`DROP FUNCTION test_refuse_fan_out()`
+            )
+          )
+      )
+      // an event waiting for ten minutes already
+      yield* sql`INSERT INTO outbox_events (event_id, type, entity, data, created_at)
+                 VALUES (gen_random_uuid(), 'room.updated', 'room:1', '{}'::jsonb, now() - interval '10 minutes')`
+      const lags: Array<number> = []
+      let failures = 0
+      const metrics = Layer.succeed(
+        WebhookMetrics,
+        WebhookMetrics.of({
+          eventsFannedOut: () => Effect.void,
+          fanOutFailed: Effect.sync(() => failures++),
+          attempt: () => Effect.void,
+          lag: (seconds) => Effect.sync(() => lags.push(seconds)),
+          pruned: () => Effect.void
+        })
+      )
+      const dispatcher = yield* makeDispatcher(SETTINGS).pipe(Effect.provide(Layer.merge(metrics, recordingSender([]))))
+      yield* Effect.forkScoped(dispatcher.run)
+      const deadline = Date.now() + 10_000
+      while ((failures < 2 || lags.length < 2) && Date.now() < deadline) yield* Effect.sleep("50 millis")
+      assert.isAtLeast(failures, 2, "failed rounds counted")
+      assert.isAtLeast(lags.length, 2, "the lag measured while the fan-out fails")
+      assert.isAtLeast(lags.at(-1)!, 600)
+      assert.isAbove(lags.at(-1)!, lags[0]!, "the gauge moves")
+      const [waiting] = yield* sql<{
+        n: number
+      }>`SELECT count(*)::int AS n FROM outbox_events WHERE fanned_out_at IS NULL`
+      assert.strictEqual(waiting!.n, 1)
+    }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.None)))
   )
 })

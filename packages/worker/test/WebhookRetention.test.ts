@@ -151,6 +151,7 @@ layer(TestLayer, { timeout: "60 seconds" })("webhook retention", (it) => {
       const counted = yield* Deferred.make<{ readonly deliveries: number; readonly events: number }>()
       const metrics = WebhookMetrics.of({
         eventsFannedOut: () => Effect.void,
+        fanOutFailed: Effect.void,
         attempt: () => Effect.void,
         lag: () => Effect.void,
         pruned: (deleted) => Deferred.succeed(counted, deleted)
