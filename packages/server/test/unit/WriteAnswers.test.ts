@@ -1,0 +1,65 @@
+/**
+ * The write statements' answers (`book_stay`, `hold_place`, `hold_confirm`: `jsonb`, whose keys PostgreSQL orders
+ * by length) are made models without decoding them again (`Bookings/BookingsRepo.ts`, `Holds/HoldsRepo.ts`);
+ * `HttpApi` encodes the response through the endpoint's schema. What that relies on: the encoding writes the
+ * model's field order whatever the JSON's, byte for byte what decoding then encoding wrote, and refuses a wrong
+ * field (a 500, never sent).
+ */
+import "./fakes/NoNetwork.js"
+import { assert, describe, it } from "@effect/vitest"
+import { Booking, BookingCreated } from "@shum/domain/Bookings"
+import { Hold } from "@shum/domain/Holds"
+import { Either, Schema } from "effect"
+
+// as `jsonb` orders them: by length, then bytes
+const booking = {
+  id: 12,
+  price: 9000,
+  status: "confirmed",
+  room_id: 3,
+  user_id: 7,
+  date_to: "2027-01-13",
+  date_from: "2027-01-10",
+  created_at: "2026-12-07T10:15:30.123456Z"
+}
+const hold = {
+  id: 5,
+  price: 9000,
+  status: "active",
+  room_id: 3,
+  user_id: 7,
+  date_to: "2027-01-13",
+  booking_id: null,
+  created_at: "2026-12-07T10:15:30.123456Z",
+  date_from: "2027-01-10",
+  expires_at: "2026-12-07T10:25:30.123456Z"
+}
+
+const viaDecode = <A, I>(schema: Schema.Schema<A, I>, json: unknown) =>
+  JSON.stringify(Schema.encodeSync(schema)(Schema.decodeUnknownSync(schema)(json)))
+const asBuilt = <A, I>(schema: Schema.Schema<A, I>, value: A) => JSON.stringify(Schema.encodeSync(schema)(value))
+
+describe("write answers made without decoding", () => {
+  it("encode to the bytes of decode-then-encode, in the model's field order", () => {
+    const created = { id: 12, status: "OK", booking }
+    assert.strictEqual(
+      asBuilt(
+        BookingCreated,
+        new BookingCreated({ ...created, booking: new Booking(booking as Booking, true) } as BookingCreated, true)
+      ),
+      viaDecode(BookingCreated, created)
+    )
+    assert.strictEqual(asBuilt(Booking, new Booking(booking as Booking, true)), viaDecode(Booking, booking))
+    assert.strictEqual(asBuilt(Hold, new Hold(hold as unknown as Hold, true)), viaDecode(Hold, hold))
+    assert.isTrue(asBuilt(Hold, new Hold(hold as unknown as Hold, true)).startsWith('{"id":5,"room_id":3,"user_id":7,'))
+  })
+
+  it("a wrong field fails the encoding", () => {
+    for (const wrong of [{ price: 1.5 }, { date_from: "2027-02-30" }, { status: "bogus" }, { id: "12" }]) {
+      const built = new Booking({ ...booking, ...wrong } as Booking, true)
+      assert.isTrue(Either.isLeft(Schema.encodeEither(Booking)(built)), JSON.stringify(wrong))
+    }
+    const wrongHold = new Hold({ ...hold, booking_id: "x" } as unknown as Hold, true)
+    assert.isTrue(Either.isLeft(Schema.encodeEither(Hold)(wrongHold)))
+  })
+})
