@@ -101,8 +101,9 @@ const fanOutEvents = (sql: Sql) =>
  * the slots are dealt round-robin over the subscriptions with due deliveries (each one's first, then each
  * one's second, …), so a slow receiver cannot take every slot from the prompt ones. The candidates are read
  * per subscription, each one's first due deliveries in order (`next_attempt_at`, id) and no more than it may
- * still take, from an index in that order (migration 0020): a backlog costs the claim nothing, and a
- * subscription at its cap is not read at all. A disabled subscription's only candidates are its pings,
+ * still take, from an index in that order (migration 0020): a backlog of many entities costs the claim
+ * nothing, and a subscription at its cap is not read at all. One entity's deep queue does cost: its due
+ * deliveries behind an earlier pending one are read and skipped by the NOT EXISTS on every claim (D16). A disabled subscription's only candidates are its pings,
  * found from its ping events.
  * `due` repeats the "pending, due and not leased" test on the row it locks: a delivery another worker finished
  * or leased after this statement's snapshot is re-checked by PostgreSQL against `due`'s own conditions only

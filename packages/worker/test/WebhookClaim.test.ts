@@ -2,8 +2,8 @@
  * The webhook dispatcher's claim and loop on the real PostgreSQL (docs/decisions.md D16,
  * `WebhookDispatcher.ts`): a claim for several slots deals them round-robin over the subscriptions, never more
  * than a subscription's share, never two deliveries of one subscription and entity, each subscription's in its
- * order, and a disabled subscription's ping only; its cost does not grow with the backlog (the plan reads the
- * claim index per subscription, not the pending rows); and two dispatchers running at once over events written
+ * order, and a disabled subscription's ping only; its cost does not grow with a backlog of many entities (the
+ * plan reads the claim index per subscription, not the pending rows); and two dispatchers running at once over events written
  * meanwhile deliver every event to every subscription, one entity's in order.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
