@@ -12,11 +12,14 @@
  * connection`, `Connection error`, `Failed to execute statement`, with the driver's error as `cause`, which
  * `SqlFailures.ts` reads), a connection that fails released as broken, and an interrupted statement cancelled
  * (`pg_cancel_backend`, best effort, at most 5 s) with its connection given back. Not for a statement inside
- * `sql.withTransaction`: it would run on another connection.
+ * `sql.withTransaction`: it would run on another connection. While tracing is enabled each statement is a
+ * `sql.execute` client span with the attributes `@effect/sql-pg` gives one (`db.system.name`,
+ * `db.operation.name`, `db.query.text`), so a traced booking shows its statement as every other request does.
  */
 import { SqlError } from "@effect/sql/SqlError"
 import { Context, Effect } from "effect"
 import type pg from "pg"
+import { spanned } from "./Telemetry.js"
 
 /** The pool the `SqlClient` runs on (`Database.ts`), for `runDirect`. */
 export class PgPool extends Context.Tag("infra/PgPool")<PgPool, pg.Pool>() {}
@@ -40,6 +43,17 @@ const cancelOf = (pool: pg.Pool, client: pg.PoolClient): Effect.Effect<void> => 
 
 /** Runs `text` (placeholders `$1` …) with `values` on a connection of `pool`: its rows. */
 export const runDirect = <Row>(
+  pool: pg.Pool,
+  text: string,
+  values: ReadonlyArray<unknown>
+): Effect.Effect<ReadonlyArray<Row>, SqlError> =>
+  spanned("sql.execute", {
+    kind: "client",
+    captureStackTrace: false,
+    attributes: { "db.system.name": "postgresql", "db.operation.name": "execute", "db.query.text": text }
+  })(runOnPool<Row>(pool, text, values))
+
+const runOnPool = <Row>(
   pool: pg.Pool,
   text: string,
   values: ReadonlyArray<unknown>

@@ -1,7 +1,8 @@
 /**
  * Traces with an in-memory span exporter: a request yields a server span with the SQL statements and
  * the Redis call (rate limiter) beneath it, an incoming W3C `traceparent` is honoured, and the trace
- * id is the one in the request's access-log line.
+ * id is the one in the request's access-log line. A booking's one statement, run on the pool directly
+ * (`infra/DirectStatements.ts`), is a `sql.execute` span like any other.
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
@@ -13,6 +14,7 @@ import { Effect, Layer } from "effect"
 import { randomBytes } from "node:crypto"
 import { RateLimiterRedis } from "../src/RateLimit/RateLimiter.js"
 import { InProcessServicesLive } from "../src/Services.js"
+import { day, insertRoom, newUser } from "./BookingsFixtures.js"
 import { accessLine, captureLogs, eventually, scrape } from "./OpsSupport.js"
 import { makeTestServer } from "./support.js"
 
@@ -105,6 +107,27 @@ layer(makeTestServer(ENV, { services, around: Layer.mergeAll(TracingLive, logs.l
       assert.isAbove(sql.length, 0)
       const line = yield* accessLine(logs.entries, requestId)
       assert.strictEqual(line["trace_id"], trace)
+    })
+  )
+  it.effect("a booking: its one statement on the pool directly is a sql.execute span beneath the request", () =>
+    Effect.gen(function* () {
+      const room = yield* insertRoom({ quantity: 2 })
+      const user = yield* newUser()
+      const response = yield* send(
+        HttpClientRequest.post("/bookings").pipe(
+          HttpClientRequest.bearerToken(user.token),
+          HttpClientRequest.bodyUnsafeJson({ room_id: room.id, date_from: day(3), date_to: day(5) })
+        )
+      )
+      assert.strictEqual(response.status, 200)
+      const server = yield* serverSpanOf(response.headers["x-request-id"]!)
+      const spans = exporter.getFinishedSpans().filter((s) => traceId(s) === traceId(server))
+      const booking = spans.find(
+        (s) => s.name === "sql.execute" && String(s.attributes["db.query.text"]).includes("book_stay_in_session")
+      )
+      assert.isDefined(booking, "the booking's statement is traced")
+      assert.isTrue(descendsFrom(spans, booking!, server))
+      assert.strictEqual(booking!.attributes["db.system.name"], "postgresql")
     })
   )
 })
