@@ -41,6 +41,25 @@ export const databaseUrl = (name: string) => {
   return url.toString()
 }
 
+/**
+ * Drops a test's database, first waiting (up to 2 s) for its connections to go. `pg`'s `pool.end()` resolves
+ * before its connections have closed; one still closing when `WITH (FORCE)` terminates it gets the server's
+ * 57P01 on an idle client, which a pool without an `error` listener throws as an uncaught exception in the
+ * test's process — a test that passed then fails the run. Whatever is still connected after the wait (a leak)
+ * is terminated.
+ */
+const dropDatabase = async (client: pg.Client, name: string) => {
+  for (let waited = 0; waited < 2000; waited += 20) {
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+      [name]
+    )
+    if (rows[0]!.n === 0) break
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+}
+
 /** A database of its own, dropped (even with open connections) when the scope closes. */
 export const freshDatabase = Effect.acquireRelease(
   Effect.promise(() =>
@@ -50,7 +69,7 @@ export const freshDatabase = Effect.acquireRelease(
       return name
     })
   ),
-  (name) => Effect.promise(() => admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
+  (name) => Effect.promise(() => admin((client) => dropDatabase(client, name)))
 ).pipe(
   Effect.map((name): DatabaseConnection & { readonly name: string } => ({
     _tag: "Url",
