@@ -195,7 +195,13 @@ export const http = Config.all({
   keepAliveTimeout: Config.map(
     withDefault(variable("HTTP_KEEP_ALIVE_TIMEOUT_SECONDS", int(1, 3600)), 5),
     Duration.seconds
-  )
+  ),
+  /**
+   * docs/operations.md §2: how long an answer may wait, unread, for the client to take any of it before the
+   * connection is cut — a client that asks for large answers and never reads them would otherwise keep each
+   * connection and its unsent answer for good. A reader that is slow but keeps reading is not cut.
+   */
+  sendTimeout: Config.map(withDefault(variable("HTTP_SEND_TIMEOUT_SECONDS", int(1, 3600)), 30), Duration.seconds)
 }).pipe(
   Config.mapOrFail((http) =>
     Duration.lessThanOrEqualTo(http.headersTimeout, http.requestTimeout)

@@ -20,7 +20,8 @@ describe("Config", () => {
           shutdownDrain: Duration.toSeconds(s.http.shutdownDrain),
           headersTimeout: Duration.toSeconds(s.http.headersTimeout),
           requestTimeout: Duration.toSeconds(s.http.requestTimeout),
-          keepAliveTimeout: Duration.toSeconds(s.http.keepAliveTimeout)
+          keepAliveTimeout: Duration.toSeconds(s.http.keepAliveTimeout),
+          sendTimeout: Duration.toSeconds(s.http.sendTimeout)
         },
         {
           host: "0.0.0.0",
@@ -34,7 +35,8 @@ describe("Config", () => {
           shutdownDrain: 0,
           headersTimeout: 20,
           requestTimeout: 120,
-          keepAliveTimeout: 5
+          keepAliveTimeout: 5,
+          sendTimeout: 30
         }
       )
       assert.isTrue(Option.isNone(s.database))
@@ -170,6 +172,8 @@ describe("Config", () => {
         ["ADMIN_PASSWORD", "ж".repeat(72)],
         ["HTTP_HEADERS_TIMEOUT_SECONDS", "0"],
         ["HTTP_KEEP_ALIVE_TIMEOUT_SECONDS", "1.5"],
+        ["HTTP_SEND_TIMEOUT_SECONDS", "0"],
+        ["HTTP_SEND_TIMEOUT_SECONDS", "3601"],
         // the headers are part of the request: their bound may not exceed its
         ["HTTP_REQUEST_TIMEOUT_SECONDS", "10"]
       ]

@@ -25,7 +25,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { AppConfig } from "@shum/infra/Config"
 import { Context, Duration, Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
-import { Server as NetServer } from "node:net"
+import { Server as NetServer, type Socket } from "node:net"
 import type { Duplex } from "node:stream"
 import { Lifecycle } from "./Lifecycle.js"
 
@@ -105,6 +105,17 @@ export const NodeServerLive = Layer.scopedContext(
       }
       socket.end(clientErrorAnswer(error.code), () => socket.destroy())
       setTimeout(() => socket.destroy(), 1000).unref()
+    })
+    // an answer the client stopped reading (docs/operations.md §2): Node's socket timeout fires after
+    // `HTTP_SEND_TIMEOUT_SECONDS` without a byte read or written (a write making progress, however slowly,
+    // re-arms it). With this listener Node leaves every timeout to us: a connection with no request in hand is
+    // an idle kept-alive one past `HTTP_KEEP_ALIVE_TIMEOUT_SECONDS` (Node's own rule: closed); one whose answer
+    // still has bytes to send has stalled (cut, its unsent answer dropped); one whose request is still being
+    // handled has nothing to send yet and is left alone
+    server.timeout = Duration.toMillis(http.sendTimeout)
+    server.on("timeout", (socket: Socket) => {
+      const response = (socket as { _httpMessage?: object | null })._httpMessage
+      if (response == null || socket.writableLength > 0) socket.destroy()
     })
     const httpServer = yield* NodeHttpServer.make(() => server, { port: http.port, host: http.host })
     // added after make(), so it runs before make's own server.close(), which waits without a bound

@@ -1,8 +1,9 @@
 /**
  * docs/operations.md §2 (`HTTP_HEADERS_TIMEOUT_SECONDS`, `HTTP_REQUEST_TIMEOUT_SECONDS`,
- * `HTTP_KEEP_ALIVE_TIMEOUT_SECONDS`): the real Node server of `NodeServer.ts`, driven with raw sockets. A client
+ * `HTTP_KEEP_ALIVE_TIMEOUT_SECONDS`, `HTTP_SEND_TIMEOUT_SECONDS`): the real Node server of `NodeServer.ts`, driven with raw sockets. A client
  * that sends its headers a line at a time (slowloris), or its body a byte at a time, is answered 408 and cut
- * off once its time is up; an idle kept-alive connection is closed; a prompt client is served as usual.
+ * off once its time is up; an idle kept-alive connection is closed; a client that stops reading a large answer
+ * is cut off (`HTTP_SEND_TIMEOUT_SECONDS`), one that reads it slowly is not; a prompt client is served as usual.
  */
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -14,11 +15,14 @@ import { connect, type Socket } from "node:net"
 import { NodeServerLive } from "../src/NodeServer.js"
 import { configProvider } from "./support.js"
 
-/** An app that reads the whole body, as the API's do, then answers `ok`. */
-const readsTheBody = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => request.text).pipe(
-  Effect.as(HttpServerResponse.text("ok")),
-  Effect.orDie
-)
+/** Far more than the kernel's socket buffers on both sides take (loopback: a few MiB each). */
+const BIG = 32 * 1024 * 1024
+const big = new Uint8Array(BIG).fill(0x61)
+
+/** An app that reads the whole body, as the API's do, then answers `ok` — or, at `/big`, `BIG` bytes. */
+const readsTheBody = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+  Effect.as(request.text, request.url === "/big" ? HttpServerResponse.uint8Array(big) : HttpServerResponse.text("ok"))
+).pipe(Effect.orDie)
 
 const Server = HttpServer.serve(readsTheBody).pipe(
   Layer.provideMerge(NodeServerLive),
@@ -31,7 +35,8 @@ const Server = HttpServer.serve(readsTheBody).pipe(
         PORT: "0",
         HTTP_HEADERS_TIMEOUT_SECONDS: "1",
         HTTP_REQUEST_TIMEOUT_SECONDS: "2",
-        HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: "1"
+        HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: "1",
+        HTTP_SEND_TIMEOUT_SECONDS: "1"
       })
     )
   )
@@ -82,6 +87,62 @@ const converse = (port: number, chunks: ReadonlyArray<string>, every: number, gi
       clearTimeout(giveUp)
       socket.destroy()
     })
+  })
+
+/**
+ * Asks for `/big` on a raw connection. The client then reads nothing for `pauseAfterRequestMs`; after that it
+ * reads as fast as it can — or, with `bytesPerTick`, that many bytes each 100 ms (a slow reader that never stops)
+ * — until the server ends the connection, or the answer is whole (then it closes itself).
+ */
+const readBig = (port: number, options: { readonly pauseAfterRequestMs: number; readonly bytesPerTick?: number }) =>
+  Effect.async<{ bytes: number; headerBytes: number; ended: boolean; tookMs: number }, Error>((resume) => {
+    const started = Date.now()
+    let bytes = 0
+    let tickBytes = 0
+    let headerBytes = -1
+    let head = ""
+    const socket: Socket = connect({ port, host: "127.0.0.1" })
+    socket.on("error", () => {})
+    socket.pause()
+    socket.write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+    let ticks: ReturnType<typeof setInterval> | undefined
+    const start = setTimeout(() => {
+      socket.resume()
+      if (options.bytesPerTick !== undefined) {
+        ticks = setInterval(() => {
+          tickBytes = 0
+          socket.resume()
+        }, 100)
+      }
+    }, options.pauseAfterRequestMs)
+    const giveUp = setTimeout(() => {
+      socket.destroy()
+      resume(Effect.fail(new Error(`no end after 30 s; ${bytes} bytes`)))
+    }, 30_000)
+    const stop = () => {
+      clearTimeout(start)
+      clearTimeout(giveUp)
+      clearInterval(ticks)
+      socket.destroy()
+    }
+    const finish = (ended: boolean) => {
+      stop()
+      resume(Effect.succeed({ bytes, headerBytes, ended, tookMs: Date.now() - started }))
+    }
+    socket.on("data", (data: Buffer) => {
+      bytes += data.length
+      tickBytes += data.length
+      if (headerBytes < 0) {
+        head += data.toString("latin1", 0, Math.min(data.length, 1024))
+        const end = head.indexOf("\r\n\r\n")
+        if (end >= 0) headerBytes = end + 4
+      }
+      if (headerBytes >= 0 && bytes >= BIG + headerBytes) finish(false)
+      else if (options.bytesPerTick !== undefined && tickBytes >= options.bytesPerTick) socket.pause()
+    })
+    socket.on("end", () => finish(true))
+    socket.on("close", () => finish(true))
+    return Effect.sync(stop)
   })
 
 const port = Effect.flatMap(HttpServer.HttpServer, (server) =>
@@ -160,6 +221,23 @@ layer(Server, { timeout: "60 seconds" })("slow clients (docs/operations.md §2)"
       assert.include(talk.received, "\r\n\r\nok")
       assert.isAtLeast(talk.closedAfter, 900)
       assert.isAtMost(talk.closedAfter, 3500)
+    })
+  )
+  it.effect("a client that stops reading a large answer is cut off after HTTP_SEND_TIMEOUT_SECONDS", () =>
+    Effect.gen(function* () {
+      const got = yield* readBig(yield* port, { pauseAfterRequestMs: 3000 })
+      // the server dropped what it had not handed to the kernel: the client gets less than the answer, then the end
+      assert.isBelow(got.bytes, BIG)
+      assert.isTrue(got.ended)
+    })
+  )
+
+  it.effect("a client that reads a large answer slowly, but keeps reading, gets all of it", () =>
+    Effect.gen(function* () {
+      // 2 MiB each 100 ms: 1.6 s in all, longer than the send timeout, never a second without a byte
+      const got = yield* readBig(yield* port, { pauseAfterRequestMs: 0, bytesPerTick: 2 * 1024 * 1024 })
+      assert.strictEqual(got.bytes, BIG + got.headerBytes)
+      assert.isAbove(got.tookMs, 1200)
     })
   )
 })
