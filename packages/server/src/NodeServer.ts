@@ -23,17 +23,19 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { AppConfig } from "@shum/infra/Config"
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer, Option, Runtime } from "effect"
+import { randomUUID } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import { Server as NetServer, type Socket } from "node:net"
 import type { Duplex } from "node:stream"
 import { Lifecycle } from "./Lifecycle.js"
+import { Metrics } from "./Metrics.js"
 
 /** How often Node looks for requests past their headers or request timeout (its default: 30 s). */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1000
 
-/** The problem document answering a request the HTTP parser refused or that came too slowly (`clientError`). */
-const clientErrorAnswer = (code: string | undefined) => {
+/** What a request the HTTP parser refused or that came too slowly (`clientError`) is answered. */
+const clientErrorOf = (code: string | undefined) => {
   const [status, title, type, detail] =
     code === "ERR_HTTP_REQUEST_TIMEOUT"
       ? [408, "Request Timeout", "request-timeout", "Request Timeout"]
@@ -42,14 +44,16 @@ const clientErrorAnswer = (code: string | undefined) => {
         : // uvicorn's text for what it could not parse
           [400, "Bad Request", "bad-request", "Invalid HTTP request received."]
   const body = JSON.stringify({ type: `/problems/${type}`, title, status, detail })
-  return (
+  const head =
     `HTTP/1.1 ${status} ${title}\r\n` +
     "Content-Type: application/problem+json\r\n" +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n" +
-    body
-  )
+    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n"
+  return { status, head, body }
 }
+
+/** What `clientError`'s answers are counted as (`api_requests_total{endpoint="unmatched", method="-"}`). */
+const REFUSED_ROUTE = { endpoint: "unmatched", handler: undefined, system: false } as const
 
 /** Closes the listening socket and waits for open connections, bounded by `SHUTDOWN_TIMEOUT_SECONDS`. */
 class HttpListener extends Context.Tag("server/HttpListener")<
@@ -97,14 +101,44 @@ export const NodeServerLive = Layer.scopedContext(
     // the socket is destroyed, as Node's own handler does: `end` alone only ends our side, and a client that
     // never ends its own would keep the connection (and a request waiting on its body) for good; a client that
     // does not even read the answer loses the connection a second later all the same
+    // Each such answer has its `X-Request-Id`, an access-log line (logger `http.access`, method and path
+    // unknown: `-`, the client's address as the socket has it, `error_code` Node's reason) and is counted in
+    // `api_requests_total`, so a burst of them (a slowloris, a broken client) shows (docs/operations.md §2)
+    const runtime = yield* Effect.runtime<never>()
+    const observe = Option.map(yield* Effect.serviceOption(Metrics), (metrics) => metrics.observeRequest)
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
       const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
       if (error.code === "ECONNRESET" || !socket.writable || response?.headersSent === true) {
         socket.destroy()
         return
       }
-      socket.end(clientErrorAnswer(error.code), () => socket.destroy())
+      const answer = clientErrorOf(error.code)
+      const id = randomUUID()
+      socket.end(`${answer.head}X-Request-Id: ${id}\r\n\r\n${answer.body}`, () => socket.destroy())
       setTimeout(() => socket.destroy(), 1000).unref()
+      if (Option.isSome(observe))
+        observe.value(
+          "-",
+          REFUSED_ROUTE
+        )({
+          status: answer.status,
+          seconds: 0,
+          requestBytes: undefined,
+          responseBytes: undefined,
+          errorType: undefined
+        })
+      const client = (socket as { remoteAddress?: string }).remoteAddress ?? "-"
+      Runtime.runFork(runtime)(
+        Effect.logInfo(`${client} - "-" ${answer.status} -`).pipe(
+          Effect.annotateLogs({
+            logger: "http.access",
+            status: answer.status,
+            client_ip: client,
+            request_id: id,
+            error_code: error.code ?? "-"
+          })
+        )
+      )
     })
     // an answer the client stopped reading (docs/operations.md §2): Node's socket timeout fires after
     // `HTTP_SEND_TIMEOUT_SECONDS` without a byte read or written (a write making progress, however slowly,

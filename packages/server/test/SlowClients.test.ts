@@ -12,7 +12,9 @@ import { assert, layer } from "@effect/vitest"
 import { AppConfig } from "@shum/infra/Config"
 import { Effect, Layer } from "effect"
 import { connect, type Socket } from "node:net"
+import { Metrics, MetricsLive } from "../src/Metrics.js"
 import { NodeServerLive } from "../src/NodeServer.js"
+import { accessLine, captureLogs, parseMetrics } from "./OpsSupport.js"
 import { configProvider } from "./support.js"
 
 /** Far more than the kernel's socket buffers on both sides take (loopback: a few MiB each). */
@@ -24,8 +26,12 @@ const readsTheBody = Effect.flatMap(HttpServerRequest.HttpServerRequest, (reques
   Effect.as(request.text, request.url === "/big" ? HttpServerResponse.uint8Array(big) : HttpServerResponse.text("ok"))
 ).pipe(Effect.orDie)
 
+const logs = captureLogs()
+
 const Server = HttpServer.serve(readsTheBody).pipe(
   Layer.provideMerge(NodeServerLive),
+  Layer.provideMerge(MetricsLive),
+  Layer.provide(logs.layer),
   Layer.provide(AppConfig.Default),
   Layer.provide(
     Layer.setConfigProvider(
@@ -36,7 +42,8 @@ const Server = HttpServer.serve(readsTheBody).pipe(
         HTTP_HEADERS_TIMEOUT_SECONDS: "1",
         HTTP_REQUEST_TIMEOUT_SECONDS: "2",
         HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: "1",
-        HTTP_SEND_TIMEOUT_SECONDS: "1"
+        HTTP_SEND_TIMEOUT_SECONDS: "1",
+        ENABLE_METRICS_IN_TESTS: "true"
       })
     )
   )
@@ -211,6 +218,27 @@ layer(Server, { timeout: "60 seconds" })("slow clients (docs/operations.md §2)"
       )
       assert.match(huge.received, /^HTTP\/1\.1 431 /)
       assert.deepInclude(problemOf(huge), { type: "/problems/request-header-fields-too-large", status: 431 })
+    })
+  )
+
+  it.effect("each refusal has its X-Request-Id, an access-log line and is counted in api_requests_total", () =>
+    Effect.gen(function* () {
+      const refused = (text: string) =>
+        parseMetrics(text).samples.find(
+          (s) =>
+            s.name === "api_requests_total" &&
+            s.labels["endpoint"] === "unmatched" &&
+            s.labels["method"] === "-" &&
+            s.labels["status"] === "400"
+        )?.value ?? 0
+      const metrics = yield* Metrics
+      const before = refused(yield* metrics.exposition)
+      const talk = yield* converse(yield* port, ["GET /\x01 HTTP/1.1\r\n\r\n"], 10)
+      const id = /\r\nx-request-id: ([0-9a-f-]{36})\r\n/i.exec(talk.received)?.[1]
+      assert.isDefined(id, talk.received)
+      const line = yield* accessLine(logs.entries, id!)
+      assert.deepInclude(line, { level: "INFO", status: 400, error_code: "HPE_INVALID_URL", client_ip: "127.0.0.1" })
+      assert.strictEqual(refused(yield* metrics.exposition), before + 1)
     })
   )
 
