@@ -96,7 +96,8 @@ const integral = <I, R>(self: Schema.Schema<number, I, R>) =>
 
 /**
  * An integer written as text, as the original (Pydantic's lax mode) read one (docs/api.md §1.2): decimal digits,
- * with an optional sign, leading zeros, a fraction of zeros only (`5.0`) and blanks around; nothing else —
+ * with an optional sign, leading zeros, a fraction of zeros only (`5.0`) and blanks around (not a byte-order
+ * mark); nothing else —
  * `0x10`, `0o7`, `0b1`, `1e3`, `Infinity`, `1_000`, `1.5`, other scripts' digits — is an integer
  * (`NumberFromString`, which reads as JavaScript's `Number()` does, took `0x10` for 16). Any number of digits is
  * an integer: one beyond the largest double reads as ±`Number.MAX_VALUE`, so whatever bounds it names its bound.
@@ -105,8 +106,9 @@ const DECIMAL_INTEGER = /^[+-]?[0-9]+(?:\.0*)?$/
 export const IntegerString = Schema.transformOrFail(Schema.String, Schema.Number, {
   strict: true,
   decode: (raw, _, ast) => {
+    // blanks as Python's str.strip() sees them: a byte-order mark (U+FEFF) is not one, though JavaScript trims it
     const text = raw.trim()
-    if (!DECIMAL_INTEGER.test(text)) {
+    if (!DECIMAL_INTEGER.test(text) || raw.includes("\uFEFF")) {
       return ParseResult.fail(new ParseResult.Type(ast, raw, "Input should be a valid integer"))
     }
     const n = Number(text)

@@ -85,6 +85,9 @@ describe("Common schemas", () => {
   it("LaxInt accepts integers, integral floats and numeric strings only", () => {
     for (const input of [5, 5.0, "5", "-3"]) assert.strictEqual(Math.abs(ok(LaxInt, input)), input === "-3" ? 3 : 5)
     for (const input of [5.5, "5.5", "abc", "", null, true, [5]]) rejected(LaxInt, input)
+    // blanks around, as Python strips them; a byte-order mark is not a blank there (JavaScript's trim drops it)
+    for (const input of [" 5", "5\n", "\t+5 ", "\u00a05\u3000"]) assert.strictEqual(ok(LaxInt, input), 5)
+    for (const input of ["\uFEFF5", "5\uFEFF", "\u200b5"]) rejected(LaxInt, input)
   })
 
   it("TimeString accepts HH:MM, HH:MM:SS and fractions, and renders HH:MM:SS", () => {
