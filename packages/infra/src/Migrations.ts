@@ -26,6 +26,7 @@ import webhookClaimIndex from "./migrations/0020_webhook_claim_index.js"
 import roomCards from "./migrations/0021_room_cards.js"
 import staysLockRoomFirst from "./migrations/0022_stays_lock_room_first.js"
 import roomCardsFacilityLocks from "./migrations/0023_room_cards_facility_locks.js"
+import holdRefusedWithoutLocks from "./migrations/0024_hold_refused_without_locks.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -51,7 +52,8 @@ export const migrations = {
   "0020_webhook_claim_index": webhookClaimIndex,
   "0021_room_cards": roomCards,
   "0022_stays_lock_room_first": staysLockRoomFirst,
-  "0023_room_cards_facility_locks": roomCardsFacilityLocks
+  "0023_room_cards_facility_locks": roomCardsFacilityLocks,
+  "0024_hold_refused_without_locks": holdRefusedWithoutLocks
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

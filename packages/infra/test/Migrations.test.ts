@@ -499,7 +499,8 @@ describe("Migrations", () => {
         [20, "webhook_claim_index"],
         [21, "room_cards"],
         [22, "stays_lock_room_first"],
-        [23, "room_cards_facility_locks"]
+        [23, "room_cards_facility_locks"],
+        [24, "hold_refused_without_locks"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)
