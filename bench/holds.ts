@@ -60,6 +60,8 @@ const hotRoom = (title: string) =>
 interface Flow {
   readonly outcome: "confirmed" | "hold_409" | "confirm_failed" | "other"
   readonly ms: number
+  /** When it ended, in ms after the run began. */
+  readonly endedMs: number
 }
 
 interface Run {
@@ -76,7 +78,8 @@ const runFlows = <R>(flow: (i: number) => Effect.Effect<Flow["outcome"], never, 
         Effect.gen(function* () {
           const t0 = performance.now()
           const outcome = yield* flow(i)
-          return { outcome, ms: performance.now() - t0 } satisfies Flow
+          const t1 = performance.now()
+          return { outcome, ms: t1 - t0, endedMs: t1 - started } satisfies Flow
         }),
       { concurrency: CONCURRENCY }
     )
@@ -182,6 +185,9 @@ interface Row {
   readonly refused: number
   readonly failed: number
   readonly perSecond: number
+  /** Seconds until the last stay was confirmed (the room sold out), and the stays confirmed per second until then. */
+  readonly soldOutSeconds: number
+  readonly sellingPerSecond: number
   readonly p50: number
   readonly p99: number
   readonly nightsAbove: number
@@ -201,6 +207,8 @@ const summarise = (name: string, roomId: number, run: Run, cpu: Cpu) =>
     const latencies = run.flows.map((f) => f.ms).sort((a, b) => a - b)
     const count = (outcome: Flow["outcome"]) => run.flows.filter((f) => f.outcome === outcome).length
     const over = yield* overbooking(roomId)
+    const soldOutSeconds =
+      run.flows.reduce((last, f) => (f.outcome === "confirmed" ? Math.max(last, f.endedMs) : last), 0) / 1000
     const row: Row = {
       name,
       flows: run.flows.length,
@@ -209,6 +217,8 @@ const summarise = (name: string, roomId: number, run: Run, cpu: Cpu) =>
       refused: count("hold_409"),
       failed: count("confirm_failed") + count("other"),
       perSecond: count("confirmed") / run.seconds,
+      soldOutSeconds,
+      sellingPerSecond: count("confirmed") / soldOutSeconds,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       nightsAbove: over.nightsAbove,
@@ -221,6 +231,7 @@ const summarise = (name: string, roomId: number, run: Run, cpu: Cpu) =>
         `${name}: ${row.flows} flows in ${row.seconds.toFixed(2)} s`,
         `  confirmed ${row.confirmed}, hold refused (409) ${row.refused}, failed ${row.failed}`,
         `  confirmed stays/s ${row.perSecond.toFixed(1)} (target ${TARGET}), flow p50 ${row.p50.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms`,
+        `  sold out after ${row.soldOutSeconds.toFixed(2)} s: ${row.sellingPerSecond.toFixed(1)} stays/s while selling`,
         `  overbooking: ${row.nightsAbove} night(s) above quantity, ${row.inventoryProblems} inventory row(s) off; ` +
           `${row.stays} stays booked, ${over.activeHolds} holds left active`,
         `  CPU s: this process ${cpu.server.toFixed(1)}` +
@@ -251,16 +262,18 @@ const writeSection = (rows: ReadonlyArray<Row>, load: { before: Array<number>; a
       `Load average (1, 5, 15 min) before: ${load.before.map((n) => n.toFixed(2)).join(", ")}; after: ` +
       `${load.after.map((n) => n.toFixed(2)).join(", ")}. Target: ≥ ${TARGET} confirmed stays/s, zero overbooking.`,
     "",
-    "| Path | flows | s | confirmed | hold 409 | failed | confirmed stays/s | flow p50 ms | flow p99 ms | nights above quantity | inventory rows off | CPU s: server process (client) |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| Path | flows | s | confirmed | hold 409 | failed | confirmed stays/s | sold out after s (stays/s while selling) | flow p50 ms | flow p99 ms | nights above quantity | inventory rows off | CPU s: server process (client) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map(
       (r) =>
         `| ${r.name} | ${r.flows} | ${r.seconds.toFixed(2)} | ${r.confirmed} | ${r.refused} | ${r.failed} | ` +
-        `${fmt(r.perSecond)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.nightsAbove} | ${r.inventoryProblems} | ` +
+        `${fmt(r.perSecond)} | ${r.soldOutSeconds.toFixed(2)} (${fmt(r.sellingPerSecond)}) | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.nightsAbove} | ${r.inventoryProblems} | ` +
         `${fmt(r.cpu.server)}${r.cpu.client === undefined ? "" : ` (${fmt(r.cpu.client)})`} |`
     ),
     "",
-    "CPU over HTTP: the server's process from the client's start to its end, the client's over its flows. " +
+    "Confirmed stays/s: over the whole run, its refused holds included (the target's figure); sold out after: when " +
+      'the last stay was confirmed, the refusals after it not counted (bench/README.md, "Holds"). ' +
+      "CPU over HTTP: the server's process from the client's start to its end, the client's over its flows. " +
       "PostgreSQL's CPU is not counted here (`npm run bench` does, for its scenarios).",
     SECTION_END
   ].join("\n")
@@ -288,7 +301,7 @@ const program = Effect.gen(function* () {
     "HTTP, load from a child process",
     httpRoom,
     {
-      flows: http.result.flows.map(([outcome, ms]) => ({ outcome, ms })),
+      flows: http.result.flows.map(([outcome, ms, endedMs]) => ({ outcome, ms, endedMs })),
       seconds: http.result.seconds
     },
     { server: http.cpuSeconds, client: http.result.cpuSeconds }

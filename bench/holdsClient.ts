@@ -19,8 +19,8 @@ export interface ClientInput {
 export type Outcome = "confirmed" | "hold_409" | "confirm_failed" | "other"
 
 export interface ClientOutput {
-  /** Per flow, in the order they ended: its outcome and milliseconds. */
-  readonly flows: ReadonlyArray<readonly [Outcome, number]>
+  /** Per flow, in the order they ended: its outcome, its milliseconds, and when it ended (ms after the first began). */
+  readonly flows: ReadonlyArray<readonly [Outcome, number, number]>
   readonly seconds: number
   /** CPU seconds this client used during the flows (user + system). */
   readonly cpuSeconds: number
@@ -66,14 +66,15 @@ const main = async () => {
   }
 
   // `flows` flows, `concurrency` at once: each worker takes the next flow when its own ends
-  const flows: Array<readonly [Outcome, number]> = []
+  const flows: Array<readonly [Outcome, number, number]> = []
   let next = 0
   const worker = async () => {
     while (next < input.flows) {
       const i = next++
       const t0 = performance.now()
       const outcome = await flow(input.stay, i).catch((): Outcome => "other")
-      flows.push([outcome, performance.now() - t0])
+      const t1 = performance.now()
+      flows.push([outcome, t1 - t0, t1 - started])
     }
   }
   const cpu0 = process.cpuUsage()
