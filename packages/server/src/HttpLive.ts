@@ -5,7 +5,7 @@
 import * as Etag from "@effect/platform/Etag"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpPlatform from "@effect/platform/HttpPlatform"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -13,7 +13,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Path from "@effect/platform/Path"
 import { ShumApi } from "@shum/domain/Api"
 import { AppConfig } from "@shum/infra/Config"
-import { Context, Effect, Layer, Scope } from "effect"
+import { Context, Effect, Layer, Option, Scope } from "effect"
 import { AuditLive } from "./Audit/AuditHttp.js"
 import { AuthLive } from "./Auth/AuthHttp.js"
 import { SecurityLive } from "./Auth/AuthMiddleware.js"
@@ -72,7 +72,10 @@ const ApiLive = Layer.unwrapEffect(
  */
 type PerRequest = Scope.Scope | HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices
 
-const serve = (middleware: <E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>) =>
+const serve = (
+  middleware: <E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>,
+  preResponseHandler: HttpApp.PreResponseHandler
+) =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
       const app = yield* HttpApiBuilder.httpApp
@@ -86,7 +89,11 @@ const serve = (middleware: <E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default
         Path.Path
       )(yield* Effect.context<PerRequest>())
       const served: Effect.Effect<void, never, PerRequest> = server.serve(app, middleware)
-      yield* Effect.mapInputContext(served, (_: Context.Context<never>) => perRequest)
+      // the server takes the fiber-local values of this fiber for every request's fiber it starts: the handler
+      // set here is every request's without a fiber-local update per request
+      yield* Effect.mapInputContext(served, (_: Context.Context<never>) => perRequest).pipe(
+        Effect.locally(HttpApp.currentPreResponseHandlers, Option.some(preResponseHandler))
+      )
     })
   ).pipe(Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]))
 
@@ -100,8 +107,11 @@ const serve = (middleware: <E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default
 export const HttpLive = Layer.unwrapEffect(
   Effect.gen(function* () {
     const { http } = yield* AppConfig
-    const requestPipeline = yield* makeRequestPipeline(http)
-    return serve((app) => securityHeaders(stripRootPath(http.rootPath)(cors(http.corsOrigins)(requestPipeline(app)))))
+    const pipeline = yield* makeRequestPipeline(http)
+    return serve(
+      (app) => securityHeaders(stripRootPath(http.rootPath)(cors(http.corsOrigins)(pipeline.middleware(app)))),
+      pipeline.preResponseHandler
+    )
   })
 ).pipe(
   Layer.provide([DocsLive, ErrorMappingLive, RateLimitLive, ImagesHttpLive]),

@@ -127,7 +127,7 @@ export class AuditTrail extends Effect.Service<AuditTrail>()("server/AuditTrail"
 
     const insert = (entry: AuditEntry, actor: { readonly id: number; readonly email: string } | undefined) =>
       Effect.gen(function* () {
-        const requestId = yield* FiberRef.get(currentRequestId)
+        const requestId = yield* currentRequestId
         yield* sql`INSERT INTO audit_log (actor_id, actor_email, action, entity, entity_id, changes, request_id)
           VALUES (${actor?.id ?? null}, ${actor?.email ?? null}, ${entry.action}, ${entry.entity},
                   ${entry.entityId === null ? null : String(entry.entityId)}, ${JSON.stringify(entry.changes)}::jsonb,

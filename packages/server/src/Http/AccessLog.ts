@@ -10,24 +10,16 @@ import * as HttpServerError from "@effect/platform/HttpServerError"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { type Clock, Effect, Exit, FiberRef, LogLevel, type Tracer } from "effect"
-import { globalValue } from "effect/GlobalValue"
 import type { Metrics } from "../Metrics.js"
 import { clientAddressOf } from "./ClientAddress.js"
+import { currentRequest, type RequestNotes } from "./RequestContext.js"
 import { findRoute, type RouteMatch } from "./RouteTable.js"
 
-/** Facts learnt deep inside a request that its log line and metrics report. */
-export interface RequestNotes {
-  userId: string | number | undefined
-  errorType: string | undefined
-}
-
-export const currentNotes = globalValue("server/AccessLog/currentNotes", () =>
-  FiberRef.unsafeMake<RequestNotes | undefined>(undefined)
-)
+export type { RequestNotes }
 
 const withNotes = (f: (notes: RequestNotes) => void) =>
-  Effect.map(FiberRef.get(currentNotes), (notes) => {
-    if (notes !== undefined) f(notes)
+  Effect.map(FiberRef.get(currentRequest), (state) => {
+    if (state !== undefined) f(state.notes)
   })
 
 /** The security middleware reports who the request is from. */

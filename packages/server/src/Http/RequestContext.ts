@@ -4,6 +4,7 @@
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, FiberRef } from "effect"
+import { globalValue } from "effect/GlobalValue"
 import { randomUUID } from "node:crypto"
 
 /**
@@ -31,10 +32,30 @@ export const requestIdOf = (request: HttpServerRequest.HttpServerRequest): strin
   return incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }
 
+/** Facts learnt deep inside a request that its log line and metrics report (`AccessLog.ts`). */
+export interface RequestNotes {
+  userId: string | number | undefined
+  errorType: string | undefined
+}
+
 /**
- * The request's id for what the request writes (the audit log's `request_id`, docs/decisions.md D17): set by
- * `RequestPipeline.ts` for the rest of the request's fiber; `undefined` outside a request.
+ * What the request pipeline (`RequestPipeline.ts`) tells the rest of a request: its id (D8; the audit log's
+ * `request_id`, docs/decisions.md D17) and the notes its access line reads. One fiber-local, set once for the
+ * rest of the request's fiber: each fiber-local update copies the fiber's map of them (issue 18,
+ * bench/README.md), so the request's facts travel together.
  */
-export const currentRequestId: FiberRef.FiberRef<string | undefined> = FiberRef.unsafeMake<string | undefined>(
-  undefined
+export interface RequestState {
+  readonly id: string
+  readonly notes: RequestNotes
+}
+
+export const currentRequest: FiberRef.FiberRef<RequestState | undefined> = globalValue(
+  "server/Http/RequestContext/currentRequest",
+  () => FiberRef.unsafeMake<RequestState | undefined>(undefined)
+)
+
+/** The request's id for what the request writes (docs/decisions.md D17); `undefined` outside a request. */
+export const currentRequestId: Effect.Effect<string | undefined> = Effect.map(
+  FiberRef.get(currentRequest),
+  (state) => state?.id
 )

@@ -15,12 +15,15 @@
  * 8. `Warning` naming the query parameters the endpoint does not declare (`UnknownParams.ts`).
  * The response headers (2, 4, 5, 7, 8, and the security headers of D14, `SecurityHeaders.ts`) are set by one
  * pre-response handler, in one copy of the response's headers, on the final response (after the error
- * mapping) just before it is written; the rate limit's handler, added inside the API, runs after it.
+ * mapping) just before it is written; the rate limit's handler, added inside the API, runs after it. That
+ * handler is installed once, where the server starts (`HttpLive.ts`), and every request's fiber inherits it:
+ * it finds the request's facts in the request's state (`RequestContext.ts` `currentRequest`).
  *
- * The request's fiber-local values (its notes for the access log, the `request_id` log annotation, the
- * pre-response handler) are set once for the rest of the request's fiber, not set and restored around the
- * app: the server runs each request in a fiber of its own that ends with it, and the restoring wrappers
- * (`Effect.locally`, `Effect.annotateLogs`) cost about 75 µs of CPU per request (issue 18, bench/README.md).
+ * The request's fiber-local values — its state (id and notes for the access log, `currentRequest`) and the
+ * `request_id` log annotation — are set once for the rest of the request's fiber, not set and restored around
+ * the app: the server runs each request in a fiber of its own that ends with it, and the restoring wrappers
+ * (`Effect.locally`, `Effect.annotateLogs`) cost about 75 µs of CPU per request; each update copies the
+ * fiber's map of fiber-locals, so there are two, not five (issue 18, bench/README.md).
  */
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -28,11 +31,11 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Clock, Context, DefaultServices, Effect, FiberRef, HashMap, Option } from "effect"
 import { Lifecycle } from "../Lifecycle.js"
 import { Metrics } from "../Metrics.js"
-import { currentNotes, type Route, routeOf, startAccessLog } from "./AccessLog.js"
+import { type Route, routeOf, startAccessLog } from "./AccessLog.js"
 import { withBoundedBody } from "./BodyLimit.js"
 import { resolveClientAddress, trustedProxies } from "./ClientAddress.js"
 import { isCatalogueRoute, withValidators } from "./Etag.js"
-import { currentRequestId, requestIdOf } from "./RequestContext.js"
+import { currentRequest, type RequestNotes, type RequestState, requestIdOf } from "./RequestContext.js"
 import { SECURITY_HEADERS } from "./SecurityHeaders.js"
 import { unknownParamsWarning, unknownQueryParams } from "./UnknownParams.js"
 
@@ -44,15 +47,37 @@ const pathOf = (url: string) => {
   return q === -1 ? url : url.slice(0, q)
 }
 
+/** One request as the pipeline runs it: its `RequestState`, and what its response headers need. */
+class PipelineRequest implements RequestState {
+  constructor(
+    readonly id: string,
+    readonly notes: RequestNotes,
+    /** the request with its client address resolved */
+    readonly request: HttpServerRequest.HttpServerRequest,
+    readonly route: Route
+  ) {}
+}
+
+/** The request pipeline: the middleware, and the pre-response handler the server must carry (`HttpLive.ts`). */
+export interface RequestPipeline {
+  readonly middleware: <E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>
+  /**
+   * Sets the response headers of steps 2, 4, 5, 7 and 8 and the security headers on the final response of a
+   * request the middleware runs (any other answer passes unchanged). Installed once, in the fiber that
+   * starts the server, so every request's fiber inherits it instead of setting a fiber-local per request.
+   */
+  readonly preResponseHandler: HttpApp.PreResponseHandler
+}
+
 /**
  * The pipeline, built once with the services it uses (its type names them: the metrics and the lifecycle
- * flag), as a middleware around the API.
+ * flag).
  */
 export const makeRequestPipeline = (options: {
   readonly trustedProxies: ReadonlyArray<string>
   /** `MAX_JSON_BODY_KB` */
   readonly maxJsonBodyKb: number
-}): Effect.Effect<<E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>, never, Metrics | Lifecycle> =>
+}): Effect.Effect<RequestPipeline, never, Metrics | Lifecycle> =>
   Effect.gen(function* () {
     const metrics = yield* Metrics
     const lifecycle = yield* Lifecycle
@@ -61,79 +86,76 @@ export const makeRequestPipeline = (options: {
 
     /** The response headers of steps 2, 4, 5, 7 and 8 and the security headers, on the final response. */
     const responseHeaders = (
-      request: HttpServerRequest.HttpServerRequest,
-      route: Route,
-      id: string,
+      state: PipelineRequest,
       response: HttpServerResponse.HttpServerResponse
-    ) =>
-      Effect.map(lifecycle.isShuttingDown, (closing) => {
-        const headers: Record<string, string> = { ...SECURITY_HEADERS, "x-request-id": id }
-        if (closing) headers["connection"] = "close"
-        const match = route.match
-        if (match === undefined) return HttpServerResponse.setHeaders(response, headers)
-        const method = request.method
-        if (TOKEN_ROUTES.has(`${method} ${match.route.template}`)) headers["cache-control"] = "no-store"
-        const unknown = unknownQueryParams(match.route, request.url)
-        if (unknown.length > 0) headers["warning"] = unknownParamsWarning(unknown)
-        const out = HttpServerResponse.setHeaders(response, headers)
-        return method === "GET" && isCatalogueRoute(match) ? withValidators(request, out) : out
+    ): HttpServerResponse.HttpServerResponse => {
+      const headers: Record<string, string> = { ...SECURITY_HEADERS, "x-request-id": state.id }
+      if (lifecycle.unsafeIsShuttingDown()) headers["connection"] = "close"
+      const match = state.route.match
+      if (match === undefined) return HttpServerResponse.setHeaders(response, headers)
+      const request = state.request
+      const method = request.method
+      if (TOKEN_ROUTES.has(`${method} ${match.route.template}`)) headers["cache-control"] = "no-store"
+      const unknown = unknownQueryParams(match.route, request.url)
+      if (unknown.length > 0) headers["warning"] = unknownParamsWarning(unknown)
+      const out = HttpServerResponse.setHeaders(response, headers)
+      return method === "GET" && isCatalogueRoute(match) ? withValidators(request, out) : out
+    }
+
+    const preResponseHandler: HttpApp.PreResponseHandler = (_request, response) =>
+      Effect.withFiberRuntime((fiber) => {
+        const state = fiber.getFiberRef(currentRequest)
+        return Effect.succeed(state instanceof PipelineRequest ? responseHeaders(state, response) : response)
       })
 
-    return <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
-      Effect.flatMap(HttpServerRequest.HttpServerRequest, (received) =>
-        Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>(
-          (fiber) => {
-            const peer = Option.getOrUndefined(received.remoteAddress)
-            const client = resolveClientAddress(peer, received.headers, trusted)
-            const request =
-              client === undefined || client === peer ? received : received.modify({ remoteAddress: client })
+    const middleware = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
+      Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>(
+        (fiber) => {
+          const received = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+          const peer = Option.getOrUndefined(received.remoteAddress)
+          const client = resolveClientAddress(peer, received.headers, trusted)
+          const request =
+            client === undefined || client === peer ? received : received.modify({ remoteAddress: client })
 
-            const id = requestIdOf(request)
-            const current = fiber.currentSpan
-            const span = current?._tag === "Span" ? current : undefined
-            span?.attribute("http.request_id", id)
+          const id = requestIdOf(request)
+          const current = fiber.currentSpan
+          const span = current?._tag === "Span" ? current : undefined
+          span?.attribute("http.request_id", id)
 
-            const route = routeOf(request.method, pathOf(request.url))
-            const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
-            const access = startAccessLog(
-              request,
-              route,
-              metrics,
-              span,
-              clock,
-              fiber.getFiberRef(FiberRef.currentMinimumLogLevel)
+          const route = routeOf(request.method, pathOf(request.url))
+          const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+          const access = startAccessLog(
+            request,
+            route,
+            metrics,
+            span,
+            clock,
+            fiber.getFiberRef(FiberRef.currentMinimumLogLevel)
+          )
+          const state = new PipelineRequest(id, access.notes, request, route)
+          // an answer the pipeline gives itself (a 413) is written without the pre-response handlers
+          const early = (response: HttpServerResponse.HttpServerResponse) =>
+            Effect.succeed(responseHeaders(state, response))
+
+          // This runs in the request's own fiber (the server forks one per request), which ends with it: the
+          // fiber-local values are set for the rest of it rather than set and restored around the app, and
+          // only two: the request's state and the log annotations.
+          const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
+          const setup = Effect.zipRight(
+            FiberRef.set(currentRequest, state),
+            FiberRef.set(
+              FiberRef.currentLogAnnotations,
+              span === undefined
+                ? HashMap.set(annotations, "request_id", id)
+                : HashMap.set(HashMap.set(annotations, "request_id", id), "trace_id", span.traceId)
             )
-            const finish = (response: HttpServerResponse.HttpServerResponse) =>
-              responseHeaders(request, route, id, response)
-
-            // This runs in the request's own fiber (the server forks one per request), which ends with it: the
-            // fiber-local values are set for the rest of it rather than set and restored around the app.
-            const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
-            const previous = fiber.getFiberRef(HttpApp.currentPreResponseHandlers)
-            const setup = Effect.zipRight(
-              Effect.zipRight(
-                Effect.zipRight(FiberRef.set(currentNotes, access.notes), FiberRef.set(currentRequestId, id)),
-                FiberRef.set(
-                  FiberRef.currentLogAnnotations,
-                  span === undefined
-                    ? HashMap.set(annotations, "request_id", id)
-                    : HashMap.set(HashMap.set(annotations, "request_id", id), "trace_id", span.traceId)
-                )
-              ),
-              FiberRef.set(
-                HttpApp.currentPreResponseHandlers,
-                Option.some(
-                  previous._tag === "None"
-                    ? (_request, response) => finish(response)
-                    : (request, response) => Effect.flatMap(previous.value(request, response), finish)
-                )
-              )
-            )
-            const handled = Effect.zipRight(setup, Effect.onExit(boundedBody(request, app, finish), access.record))
-            return request === received
-              ? handled
-              : Effect.provideService(handled, HttpServerRequest.HttpServerRequest, request)
-          }
-        )
+          )
+          const handled = Effect.zipRight(setup, Effect.onExit(boundedBody(request, app, early), access.record))
+          return request === received
+            ? handled
+            : Effect.provideService(handled, HttpServerRequest.HttpServerRequest, request)
+        }
       )
+
+    return { middleware, preResponseHandler }
   })
