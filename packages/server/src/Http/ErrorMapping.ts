@@ -27,7 +27,7 @@ import { Messages } from "@shum/domain/Messages"
 import { NotReady, NotReadyResponse } from "@shum/domain/SystemApi"
 import { AppConfig } from "@shum/infra/Config"
 import { classifySqlError } from "@shum/infra/SqlFailures"
-import { Cause, Effect, Layer, Option, Predicate, Schema } from "effect"
+import { Cause, Context, Effect, Layer, Option, Predicate, Schema } from "effect"
 import { checkedBeforeAnswer } from "../Auth/DeferredSession.js"
 import { noteUnhandledError } from "./AccessLog.js"
 import { allowedMethods, endsEarlyForTheRouter, findRoute, type RouteMatch } from "./RouteTable.js"
@@ -261,60 +261,82 @@ const onDefect = (
     return problemResponse(new Errors.InternalError({ detail: Messages.internalError }))
   })
 
+/**
+ * The failures of a request as the contract's answers (above). Per request only the checks that may answer at
+ * once run before the app; the failure handling is built once, around the app, and finds the request in the
+ * context when something failed (a generator per request cost a few µs on every answer, issue 18).
+ */
 export const mapErrors =
   (options: Options) =>
-  (app: HttpApp.Default): HttpApp.Default =>
-    Effect.gen(function* () {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      // D12: the whole path is matched, as Starlette does; the router would stop at a `;` or `#`
-      if (endsEarlyForTheRouter(pathOf(request.url))) return onRouteNotFound(request)
-      const redirect = trailingSlashRedirect(request)
-      if (Option.isSome(redirect)) return redirect.value
-      // docs/api.md §1.4: malformed JSON is a 422 before authentication looks at the request.
-      // A body nested too deeply (D11) is refused before anything walks it.
-      if (hasJsonBody(request) && findRoute(request.method, pathOf(request.url))) {
-        const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
-        if (text.trim() !== "") {
-          const parsed = Effect.try(() => parseJson(text))
-          const failure = yield* Effect.flip(parsed).pipe(Effect.option)
-          if (Option.isSome(failure)) return validationResponse([unparsable(failure.value.error, text)])
-        }
-      }
+  (app: HttpApp.Default): HttpApp.Default => {
+    const answered: HttpApp.Default = Effect.catchAllCause(
       // a session left to the endpoint's write (D13) and not checked by it is checked before any answer
       // (its `Unauthorized` is answered below, as the middleware's is: the type only widens for the mapping)
-      return yield* (checkedBeforeAnswer(app) as typeof app).pipe(
-        Effect.catchAllCause((cause) => {
-          if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-          const failure = Cause.failureOption(cause)
-          if (Option.isSome(failure)) {
-            const error: unknown = failure.value
-            if (Predicate.isTagged(error, "HttpApiDecodeError")) return onDecodeError(request, error as never)
-            if (Predicate.isTagged(error, "RouteNotFound")) return Effect.succeed(onRouteNotFound(request))
-            // a service's own 422 is bounded like the decoder's (D11)
-            if (error instanceof Errors.ValidationError) {
-              return Effect.map(secretsOfBody(request), (secrets) => validationResponse(error.detail, secrets))
+      checkedBeforeAnswer(app) as typeof app,
+      (cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => onFailure(options, request, cause))
+    )
+    return Effect.withFiberRuntime((fiber) => {
+      const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+      const path = pathOf(request.url)
+      // D12: the whole path is matched, as Starlette does; the router would stop at a `;` or `#`
+      if (endsEarlyForTheRouter(path)) return Effect.succeed(onRouteNotFound(request))
+      const redirect = trailingSlashRedirect(request)
+      if (Option.isSome(redirect)) return Effect.succeed(redirect.value)
+      // docs/api.md §1.4: malformed JSON is a 422 before authentication looks at the request.
+      // A body nested too deeply (D11) is refused before anything walks it.
+      if (hasJsonBody(request) && findRoute(request.method, path)) {
+        return Effect.flatMap(request.text.pipe(Effect.orElseSucceed(() => "")), (text): HttpApp.Default => {
+          if (text.trim() !== "") {
+            try {
+              parseJson(text)
+            } catch (error) {
+              return Effect.succeed(validationResponse([unparsable(error, text)]))
             }
-            if (error instanceof Errors.Unauthorized) {
-              return Effect.succeed(problemResponse(error, { "www-authenticate": "Bearer" }))
-            }
-            if (error instanceof Errors.ServiceUnavailable) {
-              return Effect.succeed(problemResponse(error, retryAfter))
-            }
-            if (error instanceof NotReady) {
-              return Schema.encode(NotReadyResponse)(error).pipe(
-                Effect.map((body) => HttpServerResponse.unsafeJson(body, { status: 503, headers: retryAfter })),
-                Effect.orDie
-              )
-            }
-            // declared errors are encoded by HttpApiBuilder with their own schema
-            return Effect.failCause(cause)
           }
-          const defect = Cause.dieOption(cause)
-          if (Option.isSome(defect)) return onDefect(options, request, defect.value, cause)
-          return Effect.failCause(cause)
+          return answered
         })
-      )
+      }
+      return answered
     })
+  }
+
+/** What a failed request answers (never an interruption: that stays one). */
+const onFailure = <E>(
+  options: Options,
+  request: HttpServerRequest.HttpServerRequest,
+  cause: Cause.Cause<E>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E> => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const error: unknown = failure.value
+    if (Predicate.isTagged(error, "HttpApiDecodeError")) return onDecodeError(request, error as never)
+    if (Predicate.isTagged(error, "RouteNotFound")) return Effect.succeed(onRouteNotFound(request))
+    // a service's own 422 is bounded like the decoder's (D11)
+    if (error instanceof Errors.ValidationError) {
+      return Effect.map(secretsOfBody(request), (secrets) => validationResponse(error.detail, secrets))
+    }
+    if (error instanceof Errors.Unauthorized) {
+      return Effect.succeed(problemResponse(error, { "www-authenticate": "Bearer" }))
+    }
+    if (error instanceof Errors.ServiceUnavailable) {
+      return Effect.succeed(problemResponse(error, retryAfter))
+    }
+    if (error instanceof NotReady) {
+      return Schema.encode(NotReadyResponse)(error).pipe(
+        Effect.map((body) => HttpServerResponse.unsafeJson(body, { status: 503, headers: retryAfter })),
+        Effect.orDie
+      )
+    }
+    // declared errors are encoded by HttpApiBuilder with their own schema
+    return Effect.failCause(cause)
+  }
+  const defect = Cause.dieOption(cause)
+  if (Option.isSome(defect)) return onDefect(options, request, defect.value, cause)
+  return Effect.failCause(cause)
+}
 
 export const ErrorMappingLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => HttpApiBuilder.middleware(mapErrors({ maxUploadMb: config.images.maxFileSizeMb })))
