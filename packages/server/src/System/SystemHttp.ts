@@ -1,8 +1,8 @@
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShumApi } from "@shum/domain/Api"
 import { HealthStatus, LiveStatus, NotReady, ReadyStatus } from "@shum/domain/SystemApi"
 import { Effect, Option } from "effect"
+import { closedGroup } from "../Http/ClosedGroup.js"
 import { Metrics } from "../Metrics.js"
 import { now } from "./Clock.js"
 import { Health } from "./Health.js"
@@ -13,7 +13,7 @@ import { Health } from "./Health.js"
  */
 const healthy = Effect.succeed(HttpServerResponse.unsafeJson(HealthStatus.make({ status: "ok" })))
 
-export const SystemLive = HttpApiBuilder.group(ShumApi, "system", (handlers) =>
+export const SystemLive = closedGroup(ShumApi, "system", (handlers) =>
   Effect.gen(function* () {
     const health = yield* Health
     const metrics = yield* Metrics
