@@ -156,7 +156,9 @@ const NEW_COLUMNS: Record<string, ReadonlyArray<string>> = {
     "last_duration_ms integer",
     "last_error text",
     "created_at timestamp with time zone not null default now()",
-    "finished_at timestamp with time zone"
+    "finished_at timestamp with time zone",
+    // docs/decisions.md D16: behind an earlier pending delivery of its subscription and entity (0025)
+    "held boolean not null default false"
   ],
   webhook_attempts: [
     bigserial("webhook_attempts"),
@@ -281,8 +283,6 @@ const INDEXES: Record<string, string> = {
   ix_holds_user_id: "holds (user_id)",
   ux_bookings_hold_id: "UNIQUE bookings (hold_id) WHERE (hold_id IS NOT NULL)",
   ix_outbox_events_not_fanned_out: "outbox_events (id) WHERE (fanned_out_at IS NULL)",
-  ix_webhook_deliveries_order:
-    "webhook_deliveries (subscription_id, entity, event_id) WHERE (status = 'pending'::text)",
   ix_webhook_deliveries_subscription: "webhook_deliveries (subscription_id, id)",
   ix_webhook_deliveries_leased: "webhook_deliveries (subscription_id) WHERE (leased_until IS NOT NULL)",
   ix_webhook_deliveries_ended: "webhook_deliveries (finished_at) WHERE (status <> 'pending'::text)",
@@ -301,10 +301,13 @@ const INDEXES: Record<string, string> = {
   ix_audit_log_actor_entity: "audit_log (actor_id, entity, id)",
   ix_audit_log_actor_action: "audit_log (actor_id, action, id)",
   ix_audit_log_actor_action_entity: "audit_log (actor_id, action, entity, id)",
-  // docs/decisions.md D16: the webhook claim per subscription in its order, and pings by subscription (0020)
-  ix_webhook_deliveries_claim:
-    "webhook_deliveries (subscription_id, next_attempt_at, id) WHERE (status = 'pending'::text)",
-  ix_outbox_events_ping: "outbox_events (subscription_id) WHERE (subscription_id IS NOT NULL)"
+  // docs/decisions.md D16: pings by subscription (0020); the claim reads the queues' heads per subscription in
+  // its order, the triggers each queue in its order (0025, in place of 0009's order and 0020's claim index)
+  ix_outbox_events_ping: "outbox_events (subscription_id) WHERE (subscription_id IS NOT NULL)",
+  ix_webhook_deliveries_heads:
+    "webhook_deliveries (subscription_id, next_attempt_at, id) WHERE ((status = 'pending'::text) AND (NOT held))",
+  ix_webhook_deliveries_queue:
+    "webhook_deliveries (subscription_id, entity, event_id, id) WHERE (status = 'pending'::text)"
 }
 
 interface Schema {
@@ -500,7 +503,8 @@ describe("Migrations", () => {
         [21, "room_cards"],
         [22, "stays_lock_room_first"],
         [23, "room_cards_facility_locks"],
-        [24, "hold_refused_without_locks"]
+        [24, "hold_refused_without_locks"],
+        [25, "webhook_queue_heads"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

@@ -7,7 +7,8 @@
  *    subscription (type pattern, hotel filter), in event order, under an advisory lock so two workers never
  *    fan out out of order.
  * 2. Claim: pending deliveries that are due, whose subscription is enabled (a ping's is sent regardless) and
- *    that have no earlier pending delivery of the same subscription and entity, are leased for
+ *    that have no earlier pending delivery of the same subscription and entity (not `held`: the head of their
+ *    queue, kept by migration 0025's triggers), are leased for
  *    `WEBHOOK_LEASE_SECONDS` (`SKIP LOCKED`: workers share the work), several free slots at once, dealt
  *    round-robin over the subscriptions, none holding more than its share. The attempt is counted at the
  *    claim, so a worker killed mid-request has spent it, and its lease lapses: the delivery is sent again.
@@ -72,7 +73,9 @@ interface Outcome {
  * Fan-out: returns how many events were fanned out (0: none waiting, or another worker is at it). One
  * statement, so one transaction without a BEGIN and COMMIT of its own: the advisory lock is held to its end.
  * A row another worker fanned out after this statement's snapshot is re-read by `FOR UPDATE` and left out
- * (`fanned_out_at` is no longer null).
+ * (`fanned_out_at` is no longer null). A delivery behind an earlier one of the batch (same subscription and
+ * entity) is written `held` at once; whether the first of each is held behind one already pending is settled by
+ * migration 0025's trigger at the statement's end (without a second version of the row for the others).
  */
 const fanOutEvents = (sql: Sql) =>
   sql<{ n: number }>`
@@ -83,8 +86,9 @@ const fanOutEvents = (sql: Sql) =>
       FOR UPDATE OF e SKIP LOCKED
     ),
     inserted AS (
-      INSERT INTO webhook_deliveries (subscription_id, event_id, entity)
-      SELECT s.id, b.id, b.entity FROM batch b JOIN webhook_subscriptions s
+      INSERT INTO webhook_deliveries (subscription_id, event_id, entity, held)
+      SELECT s.id, b.id, b.entity, row_number() OVER (PARTITION BY s.id, b.entity ORDER BY b.id) > 1
+      FROM batch b JOIN webhook_subscriptions s
         ON s.enabled
         AND (b.subscription_id IS NULL OR b.subscription_id = s.id)
         AND (s.hotel_ids IS NULL OR b.hotel_id = ANY (s.hotel_ids))
@@ -100,50 +104,44 @@ const fanOutEvents = (sql: Sql) =>
  * fairly: no subscription holds more than `perSubscription` leases at once (counted over every worker), and
  * the slots are dealt round-robin over the subscriptions with due deliveries (each one's first, then each
  * one's second, …), so a slow receiver cannot take every slot from the prompt ones. The candidates are read
- * per subscription, each one's first due deliveries in order (`next_attempt_at`, id) and no more than it may
- * still take, from an index in that order (migration 0020): a backlog of many entities costs the claim
- * nothing, and a subscription at its cap is not read at all. One entity's deep queue does cost: its due
- * deliveries behind an earlier pending one are read and skipped by the NOT EXISTS on every claim (D16). A disabled subscription's only candidates are its pings,
- * found from its ping events.
- * `due` repeats the "pending, due and not leased" test on the row it locks: a delivery another worker finished
- * or leased after this statement's snapshot is re-checked by PostgreSQL against `due`'s own conditions only
- * (the candidates' were judged on the snapshot), so without them it would be sent again, out of order.
+ * per subscription, each one's first due heads in order (`next_attempt_at`, id) and no more than its share, from
+ * `ix_webhook_deliveries_heads` (migration 0025: the pending deliveries not `held` behind an earlier pending one
+ * of their subscription and entity, in that order): no anti-join, nothing behind a head is read — a backlog of
+ * many entities or one entity's deep queue costs the claim nothing — and the plan does not depend on the
+ * table's statistics (a new database analysed near-empty planned the old anti-join as a scan of the backlog per
+ * candidate). The leases in flight are counted by `webhook_leases_in_flight` (an index scan, whatever the
+ * statistics), and a subscription at its cap is not read at all. A disabled subscription's only candidates are
+ * its pings, the head of its ping queue (entity `webhook:<id>`).
+ * `due` repeats the "pending, not held, due and not leased" test on the row it locks: a delivery another worker
+ * finished, leased or held after this statement's snapshot is re-checked by PostgreSQL against `due`'s own
+ * conditions only (the candidates' were judged on the snapshot), so without them it would be sent again, out of
+ * order. docs/decisions.md D16.
  */
 export const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription: number) => (limit: number) =>
   sql<Claimed>`
-    WITH busy AS (
-      SELECT subscription_id, count(*)::int AS n FROM webhook_deliveries
-      WHERE leased_until IS NOT NULL AND leased_until >= now() AND status = 'pending' GROUP BY subscription_id
+    WITH leases AS MATERIALIZED (
+      SELECT s.id, s.enabled, webhook_leases_in_flight(s.id) AS busy FROM webhook_subscriptions s
     ),
-    room AS (
-      SELECT s.id, s.enabled, COALESCE(b.n, 0) AS busy,
-        LEAST(${perSubscription} - COALESCE(b.n, 0), ${limit}) AS room
-      FROM webhook_subscriptions s LEFT JOIN busy b ON b.subscription_id = s.id
-      WHERE COALESCE(b.n, 0) < ${perSubscription}
-    ),
+    room AS (SELECT id, enabled, busy FROM leases WHERE busy < ${perSubscription}),
     candidates AS (
       SELECT c.id, c.subscription_id, c.next_attempt_at, r.busy FROM room r
       CROSS JOIN LATERAL (
         SELECT d.id, d.subscription_id, d.next_attempt_at FROM webhook_deliveries d
-        WHERE d.subscription_id = r.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+        WHERE d.subscription_id = r.id AND d.status = 'pending' AND NOT d.held AND d.next_attempt_at <= now()
           AND (d.leased_until IS NULL OR d.leased_until < now())
-          AND NOT EXISTS (
-            SELECT 1 FROM webhook_deliveries o
-            WHERE o.subscription_id = d.subscription_id AND o.entity = d.entity AND o.status = 'pending'
-              AND (o.event_id < d.event_id OR (o.event_id = d.event_id AND o.id < d.id)))
-        ORDER BY d.next_attempt_at, d.id LIMIT r.room
+        ORDER BY d.next_attempt_at, d.id LIMIT ${perSubscription}
       ) c
       WHERE r.enabled
       UNION ALL
-      SELECT d.id, d.subscription_id, d.next_attempt_at, r.busy FROM room r
-      JOIN outbox_events e ON e.subscription_id = r.id
-      JOIN webhook_deliveries d ON d.event_id = e.id AND d.subscription_id = r.id
-      WHERE NOT r.enabled AND d.status = 'pending' AND d.next_attempt_at <= now()
-        AND (d.leased_until IS NULL OR d.leased_until < now())
-        AND NOT EXISTS (
-          SELECT 1 FROM webhook_deliveries o
-          WHERE o.subscription_id = d.subscription_id AND o.entity = d.entity AND o.status = 'pending'
-            AND (o.event_id < d.event_id OR (o.event_id = d.event_id AND o.id < d.id)))
+      SELECT p.id, p.subscription_id, p.next_attempt_at, r.busy FROM room r
+      CROSS JOIN LATERAL (
+        SELECT d.id, d.subscription_id, d.next_attempt_at, d.held, d.leased_until FROM webhook_deliveries d
+        JOIN outbox_events e ON e.id = d.event_id AND e.subscription_id = r.id
+        WHERE d.subscription_id = r.id AND d.entity = 'webhook:' || r.id AND d.status = 'pending'
+        OFFSET 0
+      ) p
+      WHERE NOT r.enabled AND NOT p.held AND p.next_attempt_at <= now()
+        AND (p.leased_until IS NULL OR p.leased_until < now())
     ),
     ranked AS (
       SELECT c.id, c.next_attempt_at, c.busy,
@@ -153,7 +151,7 @@ export const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription:
     due AS (
       SELECT d.id FROM webhook_deliveries d JOIN ranked r ON r.id = d.id
       WHERE r.busy + r.turn <= ${perSubscription}
-        AND d.status = 'pending' AND d.next_attempt_at <= now()
+        AND d.status = 'pending' AND NOT d.held AND d.next_attempt_at <= now()
         AND (d.leased_until IS NULL OR d.leased_until < now())
       ORDER BY r.busy + r.turn, r.next_attempt_at, r.id LIMIT ${limit}
       FOR UPDATE OF d SKIP LOCKED
