@@ -231,6 +231,76 @@ const declareQueryMetrics = (registers: Registers) => {
   }
 }
 
+/**
+ * prom-client's own entry of one series (prom-client 15: the metric's `hashMap`, keyed by its label hash),
+ * updated in place once prom-client has made it: prom-client checks and hashes the labels on every call,
+ * which was most of a request's metrics time (issue 18, bench/README.md), while a request's series here are
+ * fixed label objects, checked by prom-client on their first use. Each update first checks that the entry is
+ * still prom-client's (a `reset`, or a prom-client that keeps its series otherwise, sends every call through
+ * prom-client again), so the exposition is prom-client's own in any case (`test/unit/MetricsSeries.test.ts`).
+ */
+interface PromSeries {
+  readonly hashMap: Record<string, unknown>
+  readonly sortedLabelNames?: ReadonlyArray<string>
+}
+
+/** prom-client's key of a series (`hashObject` with the metric's sorted label names). */
+const seriesKey = (metric: PromSeries, labels: Readonly<Record<string, string>>): string => {
+  let key = ""
+  for (const name of metric.sortedLabelNames ?? []) {
+    const value = labels[name]
+    if (value !== undefined) key += `${name}:${value},`
+  }
+  return key
+}
+
+/** `counter.inc(labels)`, or `gauge.inc`/`dec` with `delta` ±1, for one fixed label set. */
+export const addingSeries = <T extends string>(
+  metric: Counter<T> | Gauge<T>,
+  labels: Readonly<Record<T, string>>,
+  delta: 1 | -1 = 1
+): (() => void) => {
+  const series = metric as unknown as PromSeries
+  const key = seriesKey(series, labels)
+  let entry: { value: number } | undefined
+  return () => {
+    if (entry !== undefined && series.hashMap[key] === entry) {
+      entry.value += delta
+      return
+    }
+    if (delta === 1) metric.inc(labels)
+    else (metric as Gauge<T>).dec(labels)
+    entry = series.hashMap[key] as { value: number } | undefined
+  }
+}
+
+/** `histogram.observe(labels, value)` for one fixed label set (`buckets`: the histogram's own). */
+export const observingSeries = <T extends string>(
+  histogram: Histogram<T>,
+  labels: Readonly<Record<T, string>>,
+  buckets: ReadonlyArray<number>
+): ((value: number) => void) => {
+  const series = histogram as unknown as PromSeries
+  const key = seriesKey(series, labels)
+  let entry: { sum: number; count: number; bucketValues: Record<number, number> } | undefined
+  return (value) => {
+    if (entry !== undefined && series.hashMap[key] === entry && Number.isFinite(value)) {
+      entry.sum += value
+      entry.count += 1
+      // as prom-client: the first bound at or above the value; above the last, only +Inf (the count)
+      for (const bound of buckets) {
+        if (value <= bound) {
+          if (Object.hasOwn(entry.bucketValues, bound)) entry.bucketValues[bound]! += 1
+          break
+        }
+      }
+      return
+    }
+    histogram.observe(labels, value)
+    entry = series.hashMap[key] as typeof entry
+  }
+}
+
 /** The `api_*` and `http_*` metrics of a request. */
 const declareRequestMetrics = (registers: Registers) => ({
   apiRequests: new Counter({
@@ -304,11 +374,19 @@ interface RouteSeries {
   readonly http: Readonly<Record<"method" | "handler", string>> | undefined
   /** `{handler}` of a tracked route */
   readonly handler: Readonly<Record<"handler", string>> | undefined
+  /** `api_request_duration_seconds{endpoint, method}` */
+  readonly apiDuration: (seconds: number) => void
+  /** `http_requests_inprogress{method, handler}` up and down, `http_request_duration_seconds{method, handler}` */
+  readonly tracked:
+    | { readonly started: () => void; readonly ended: () => void; readonly duration: (seconds: number) => void }
+    | undefined
   readonly statuses: Map<
     number,
     {
-      readonly api: Readonly<Record<"endpoint" | "method" | "status", string>>
-      readonly http: Readonly<Record<"method" | "status" | "handler", string>> | undefined
+      /** `api_requests_total{endpoint, method, status}` */
+      readonly api: () => void
+      /** `http_requests_total{method, status, handler}` */
+      readonly http: (() => void) | undefined
     }
   >
   readonly errors: Map<string, Readonly<Record<"endpoint" | "error_type", string>>>
@@ -326,6 +404,7 @@ export interface RequestRoute {
 
 const makeRequestObserver = (metrics: ReturnType<typeof declareRequestMetrics>, enabled: boolean) => {
   const series = new Map<string, Map<string, RouteSeries>>()
+  const durationHighr = observingSeries(metrics.httpDurationHighr, {}, HTTP_HIGHR_BUCKETS)
   const seriesOf = (method: string, route: RequestRoute): RouteSeries => {
     let byMethod = series.get(route.endpoint)
     if (byMethod === undefined) {
@@ -336,10 +415,21 @@ const makeRequestObserver = (metrics: ReturnType<typeof declareRequestMetrics>, 
     if (found === undefined) {
       const handler = route.handler
       const tracked = handler !== undefined && !route.system
+      const api = { endpoint: route.endpoint, method }
+      const http = tracked ? { method, handler } : undefined
       found = {
-        api: { endpoint: route.endpoint, method },
-        http: tracked ? { method, handler } : undefined,
+        api,
+        http,
         handler: tracked ? { handler } : undefined,
+        apiDuration: observingSeries(metrics.apiDuration, api, API_BUCKETS),
+        tracked:
+          http === undefined
+            ? undefined
+            : {
+                started: addingSeries(metrics.httpInProgress, http, 1),
+                ended: addingSeries(metrics.httpInProgress, http, -1),
+                duration: observingSeries(metrics.httpDuration, http, HTTP_BUCKETS)
+              },
         statuses: new Map(),
         errors: new Map()
       }
@@ -348,16 +438,19 @@ const makeRequestObserver = (metrics: ReturnType<typeof declareRequestMetrics>, 
     return found
   }
   const statusOf = (s: RouteSeries, status: number) => {
-    let labels = s.statuses.get(status)
-    if (labels === undefined) {
+    let counters = s.statuses.get(status)
+    if (counters === undefined) {
       const text = String(status)
-      labels = {
-        api: { ...s.api, status: text },
-        http: s.http === undefined ? undefined : { method: s.http.method, status: text, handler: s.http.handler }
+      counters = {
+        api: addingSeries(metrics.apiRequests, { ...s.api, status: text }),
+        http:
+          s.http === undefined
+            ? undefined
+            : addingSeries(metrics.httpRequests, { method: s.http.method, status: text, handler: s.http.handler })
       }
-      s.statuses.set(status, labels)
+      s.statuses.set(status, counters)
     }
-    return labels
+    return counters
   }
   const errorOf = (s: RouteSeries, errorType: string) => {
     let labels = s.errors.get(errorType)
@@ -372,17 +465,17 @@ const makeRequestObserver = (metrics: ReturnType<typeof declareRequestMetrics>, 
   return (method: string, route: RequestRoute) => {
     if (!enabled) return ignore
     const s = seriesOf(method, route)
-    if (s.http !== undefined) metrics.httpInProgress.inc(s.http)
+    s.tracked?.started()
     return (o: RequestObservation) => {
       const status = statusOf(s, o.status)
-      metrics.apiRequests.inc(status.api)
-      metrics.apiDuration.observe(s.api, o.seconds)
+      status.api()
+      s.apiDuration(o.seconds)
       if (o.errorType !== undefined) metrics.apiErrors.inc(errorOf(s, o.errorType))
-      if (s.http === undefined || status.http === undefined || s.handler === undefined) return
-      metrics.httpInProgress.dec(s.http)
-      metrics.httpRequests.inc(status.http)
-      metrics.httpDuration.observe(s.http, o.seconds)
-      metrics.httpDurationHighr.observe(o.seconds)
+      if (s.tracked === undefined || status.http === undefined || s.handler === undefined) return
+      s.tracked.ended()
+      status.http()
+      s.tracked.duration(o.seconds)
+      durationHighr(o.seconds)
       if (o.requestBytes !== undefined) metrics.httpRequestSize.observe(s.handler, o.requestBytes)
       if (o.responseBytes !== undefined) metrics.httpResponseSize.observe(s.handler, o.responseBytes)
     }
