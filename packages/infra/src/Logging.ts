@@ -24,11 +24,13 @@ const hasOwnText = (u: unknown): u is { toString(): string } =>
 const text = (part: unknown): string =>
   typeof part === "string"
     ? part
-    : part instanceof Error
-      ? `${part.name}: ${part.message}`
-      : hasOwnText(part)
-        ? String(part)
-        : Inspectable.stringifyCircular(Inspectable.toJSON(part))
+    : part instanceof MessageWithFields
+      ? part.text
+      : part instanceof Error
+        ? `${part.name}: ${part.message}`
+        : hasOwnText(part)
+          ? String(part)
+          : Inspectable.stringifyCircular(Inspectable.toJSON(part))
 
 const value = (u: unknown): unknown =>
   typeof u === "bigint" || typeof u === "symbol" || typeof u === "function" ? String(u) : Inspectable.toJSON(u)
@@ -48,6 +50,25 @@ const messageText = (message: unknown, cause: Cause.Cause<unknown>): string => {
 }
 
 /**
+ * A message with fields of its own (the access line's, `server/Http/AccessLog.ts`): written as its text, with
+ * its fields as `Effect.annotateLogs` would add them (a field wins over an annotation of the same name), but
+ * without what annotating one line costs — a map of annotations built, then two fiber-local updates, each
+ * comparing (hashing) the old and the new map (issue 18, bench/README.md).
+ */
+export class MessageWithFields {
+  constructor(
+    readonly text: string,
+    readonly fields: Readonly<Record<string, unknown>>
+  ) {}
+}
+
+/** The message's own fields, when it is a `MessageWithFields` (logged alone). */
+const ownFields = (message: unknown): MessageWithFields | undefined => {
+  const only = Array.isArray(message) && message.length === 1 ? message[0] : message
+  return only instanceof MessageWithFields ? only : undefined
+}
+
+/**
  * One JSON object per line, docs/operations.md §4.1: `timestamp` (UTC, `YYYY-MM-DD HH:MM:SS`), `level` (Python names),
  * `message`, then every annotation (e.g. `request_id`), `spans` (ms) and `exc_info` when there is a cause.
  */
@@ -60,12 +81,15 @@ export const formatJson = (options: Logger.Logger.Options<unknown>): string => {
   }
   // plain values (an access line has only those) need none of `stringifyCircular`'s care: plain JSON is faster
   let plain = true
-  // `forEach`, not `toEntries`: a third of the time for an access line's dozen annotations (issue 18)
-  HashMap.forEach(annotations, (annotation, key) => {
+  const add = (annotation: unknown, key: string) => {
     if (key in entry) return
     if (annotation !== null && typeof annotation === "object") plain = false
     entry[key] = isPrimitive(annotation) ? annotation : value(annotation)
-  })
+  }
+  const fields = ownFields(message)
+  if (fields !== undefined) for (const key in fields.fields) add(fields.fields[key], key)
+  // `forEach`, not `toEntries`: a third of the time for an access line's dozen annotations (issue 18)
+  HashMap.forEach(annotations, add)
   if (List.isCons(spans)) {
     const now = date.getTime()
     entry.spans = Object.fromEntries(List.toArray(spans).map((span) => [span.label, now - span.startTime]))
@@ -108,10 +132,15 @@ export const formatLine = (options: Logger.Logger.Options<unknown> & { readonly 
   const level = levelName(logLevel)
   const paint = (code: string, s: string) => (colours ? `\x1b[${code}m${s}\x1b[0m` : s)
   let line = `${paint("90", date.toISOString().slice(11, 19))} ${paint(COLOURS[level] ?? "0", level.padEnd(7))} ${messageText(message, cause)}`
-  HashMap.forEach(annotations, (annotation, key) => {
+  const fields = ownFields(message)?.fields
+  const add = (annotation: unknown, key: string) => {
     const rendered = isPrimitive(annotation) ? String(annotation) : Inspectable.stringifyCircular(value(annotation))
     line += ` ${paint("90", `${key}=`)}${/\s/.test(rendered) ? JSON.stringify(rendered) : rendered}`
+  }
+  HashMap.forEach(annotations, (annotation, key) => {
+    if (fields === undefined || !(key in fields)) add(annotation, key)
   })
+  if (fields !== undefined) for (const key in fields) add(fields[key], key)
   if (!Cause.isEmpty(cause)) line += `\n  ${Cause.pretty(cause, { renderErrorCause: true }).split("\n").join("\n  ")}`
   return line
 }

@@ -54,6 +54,33 @@ describe("Logging", () => {
     })
   )
 
+  it.effect("a message with its own fields is written as annotating the line with them would write it", () =>
+    Effect.gen(function* () {
+      const json: Array<string> = []
+      const plain: Array<string> = []
+      const logger = Logger.make((options) => {
+        json.push(Logging.formatJson(options))
+        plain.push(Logging.formatLine(options))
+      })
+      const fields = { logger: "http.access", status: 200, duration_s: 0.002, user_id: 7, route: null, path: "/a b" }
+      const run = (effect: Effect.Effect<void>) =>
+        effect.pipe(
+          Effect.annotateLogs({ request_id: "req-1", user_id: "outer" }),
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+        )
+      yield* run(Effect.logInfo(new Logging.MessageWithFields("GET /a 200", fields)))
+      yield* run(Effect.annotateLogs(Effect.logInfo("GET /a 200"), fields))
+      // the same fields, values and text (the order of an object's keys aside); a field wins over an annotation
+      const [own, annotated] = json.map((line) => JSON.parse(line) as Record<string, unknown>)
+      assert.deepStrictEqual(own, annotated)
+      assert.strictEqual(own!["user_id"], 7)
+      assert.strictEqual(own!["message"], "GET /a 200")
+      const words = (line: string) => line.slice(9).split(" ").sort()
+      assert.deepStrictEqual(words(plain[0]!), words(plain[1]!))
+      assert.include(plain[0], 'path="/a b"')
+    })
+  )
+
   it.effect("a failure logged with its cause only (how a process that cannot start is reported) gets a message", () =>
     Effect.gen(function* () {
       const lines: Array<string> = []

@@ -9,6 +9,7 @@
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { MessageWithFields } from "@shum/infra/Logging"
 import { type Clock, Effect, Exit, FiberRef, LogLevel, type Tracer } from "effect"
 import type { Metrics } from "../Metrics.js"
 import { clientAddressOf } from "./ClientAddress.js"
@@ -181,7 +182,8 @@ export const startAccessLog = (
       }
       const target = `${pathOf(request.originalUrl)}${query === "" ? "" : `?${query}`}`
       const line = `${client} - "${request.method} ${target}" ${response.status} ${seconds.toFixed(3)}s`
-      return Effect.annotateLogs(Effect.logWithLevel(level, line), fields)
+      // its fields with the line itself, not annotated around it (`MessageWithFields`: no fiber-local update)
+      return Effect.logWithLevel(level, new MessageWithFields(line, fields))
     })
 
   return { notes, record }
