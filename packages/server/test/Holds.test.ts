@@ -16,6 +16,7 @@ const stay = (roomId: number, from: number, to: number) => ({ room_id: roomId, d
 
 interface Answer {
   readonly status: number
+  readonly text: string
   readonly body: Record<string, unknown>
   readonly headers: Record<string, string>
 }
@@ -39,6 +40,7 @@ const send = (
     const text = yield* response.text
     return {
       status: response.status,
+      text,
       body: (text === "" ? {} : JSON.parse(text)) as Record<string, unknown>,
       headers: response.headers
     } satisfies Answer
@@ -420,6 +422,23 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("holds (
       const soldOut = yield* send("POST", "/holds", user.token, stay(room.id, 1, 3))
       assert.strictEqual(soldOut.status, 409)
       assert.strictEqual(soldOut.body["type"], "/problems/room-unavailable")
+      // answered by the handler (HoldsHttp.ts), byte for byte what HttpApi encodes for the booking's same refusal
+      const bookingSoldOut = yield* send("POST", "/bookings", user.token, stay(room.id, 1, 3))
+      assert.strictEqual(bookingSoldOut.status, 409)
+      assert.strictEqual(soldOut.text, bookingSoldOut.text)
+      const sameHeaders = (headers: Record<string, string>) =>
+        Object.entries(headers).filter(([name]) => name !== "x-request-id" && name !== "date")
+      assert.deepStrictEqual(sameHeaders(soldOut.headers), sameHeaders(bookingSoldOut.headers))
+      assert.strictEqual(soldOut.headers["content-type"], "application/problem+json")
+      assert.deepStrictEqual(soldOut.body, {
+        type: "/problems/room-unavailable",
+        title: "Room unavailable",
+        status: 409,
+        detail: "Все номера данного типа уже забронированы на указанные даты"
+      })
+      // with a key too (the key is not kept)
+      const keyed = yield* send("POST", "/holds", user.token, stay(room.id, 1, 3), { "idempotency-key": "sold-1" })
+      assert.strictEqual(keyed.text, bookingSoldOut.text)
       const anonymous = yield* raw("POST", "/holds", { body: stay(room.id, 1, 3) })
       assert.strictEqual(anonymous.status, 401)
       const [{ n } = { n: -1 }] = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
