@@ -12,7 +12,8 @@
  * this one. The database `shum_ab` is created afresh, migrated by B's migrator and seeded as `npm run bench`
  * seeds (`seed.ts`), so B's new migrations must be additive for A to run on it. Knobs: BENCH_AB_SCENARIO
  * (`book-many`: random room, arrival within three years, 1–7 nights, the next user's token; or `health`),
- * `health`; `hotels-10`: `GET /hotels?page=P&per_page=10`, P random in 1..50, as `npm run bench`'s scenario; or `holds`: the checkout of docs/api.md §8.9 on a random room and stay as `book-many`'s, `POST /holds`
+ * `health`; `hotels-10`: `GET /hotels?page=P&per_page=10`, P random in 1..50, as `npm run bench`'s scenario;
+ * `available-hotels`, `available-rooms`: the availability searches as `npm run bench`'s scenarios of those names; or `holds`: the checkout of docs/api.md §8.9 on a random room and stay as `book-many`'s, `POST /holds`
  * then `POST /holds/{id}/confirm` with the same token, paced only: BENCH_AB_RATE counts flows, µs are per HTTP
  * request), BENCH_AB_ROUNDS (8), BENCH_AB_SECONDS (5, measured), BENCH_AB_WARMUP (2), BENCH_AB_RATE (requests a
  * second at a fixed pace, this script sending them, instead of wrk's as-fast-as-answered: the fairer comparison
@@ -31,7 +32,7 @@ import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
-import { ROOMS, seed, USERS, userEmail } from "./seed.js"
+import { CITIES, HOTELS, ROOMS, seed, USERS, userEmail } from "./seed.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const knob = (name: string, fallback: number) => {
@@ -82,6 +83,8 @@ interface WrkResult {
   readonly requests: number
   readonly duration_us: number
   readonly statuses: Record<string, number>
+  /** wrk's 99th percentile of latency (not measured when paced). */
+  readonly p99_us?: number
 }
 
 const wrk = (port: number, file: string, seconds: number): Promise<WrkResult> =>
@@ -259,12 +262,25 @@ const main = async () => {
         ? ["GET\t/health\t-\t-"]
         : SCENARIO === "hotels-10"
           ? Array.from({ length: 2_000 }, () => `GET\t/hotels?page=${1 + random(50)}&per_page=10\t-\t-`)
-          : Array.from({ length: 20_000 }, (_, i) => {
-              const from = 1 + random(WINDOW_DAYS)
-              const body = { room_id: 1 + random(ROOMS), date_from: day(from), date_to: day(from + 1 + random(7)) }
-              const [method, path] = SCENARIO === "holds" ? ["FLOW", "/holds"] : ["POST", "/bookings"]
-              return `${method}\t${path}\t${tokens[i % tokens.length]}\t${JSON.stringify(body)}`
-            })
+          : SCENARIO === "available-hotels" || SCENARIO === "available-rooms"
+            ? Array.from({ length: 2_000 }, () => {
+                // as `npm run bench`'s scenarios: a stay of 1–7 nights starting within days 1..83
+                const from = 1 + random(82)
+                const params = new URLSearchParams({ date_from: day(from), date_to: day(from + 1 + random(7)) })
+                if (SCENARIO === "available-rooms") {
+                  return `GET\t/hotels/${1 + random(HOTELS)}/rooms/available?${params.toString()}\t-\t-`
+                }
+                params.set("city", CITIES[random(CITIES.length)]![0])
+                params.set("page", "1")
+                params.set("per_page", "10")
+                return `GET\t/hotels/rooms/available?${params.toString()}\t-\t-`
+              })
+            : Array.from({ length: 20_000 }, (_, i) => {
+                const from = 1 + random(WINDOW_DAYS)
+                const body = { room_id: 1 + random(ROOMS), date_from: day(from), date_to: day(from + 1 + random(7)) }
+                const [method, path] = SCENARIO === "holds" ? ["FLOW", "/holds"] : ["POST", "/bookings"]
+                return `${method}\t${path}\t${tokens[i % tokens.length]}\t${JSON.stringify(body)}`
+              })
     const file = join(WORK, `${SCENARIO}-${++runs}.tsv`)
     writeFileSync(file, `${lines.join("\n")}\n`)
     return file
@@ -322,6 +338,7 @@ const main = async () => {
         server.us.push(m.us)
         log(
           `round ${round} ${server.name}: ${m.us.toFixed(0)} µs/req, ${m.rps.toFixed(0)} req/s, ` +
+            (m.result.p99_us === undefined ? "" : `p99 ${(m.result.p99_us / 1000).toFixed(1)} ms, `) +
             `statuses ${JSON.stringify(m.result.statuses)}, load ${loadavg()[0]!.toFixed(1)}`
         )
       }

@@ -1,15 +1,18 @@
 /**
- * The availability searches' JSON, written by PostgreSQL (`Catalogue/AvailabilitySearch.ts`), is exactly
- * what `HttpApi` would have written from the models — byte for byte, escapes, nulls, times and field order
- * included — and its free units are the per-night counts of the bookings themselves
- * (`AvailabilityFromBookings`, the oracle of the inventory).
+ * The availability searches' JSON (`Catalogue/AvailabilitySearch.ts`: pasted from the catalogue's fragments kept
+ * for its version, or written whole by PostgreSQL) is exactly what `HttpApi` would have written from the
+ * models — byte for byte, escapes, nulls, times and field order included — and its free units are the per-night
+ * counts of the bookings themselves (`AvailabilityFromBookings`, the oracle of the inventory). Both ways answer
+ * alike: the randomized comparison asks this server (fragments) and one with `CATALOGUE_CACHE_ENABLED=false`
+ * (the full statement) on the same database.
  */
 import { SqlClient } from "@effect/sql"
 import { assert, layer } from "@effect/vitest"
 import { HotelWithRooms } from "@shum/domain/Hotels"
 import { AvailableRoom } from "@shum/domain/Rooms"
-import { randomName } from "@shum/infra/Testing"
-import { Deferred, Effect, Exit, Fiber, Schedule, Schema } from "effect"
+import { databaseUrl, randomName } from "@shum/infra/Testing"
+import { Deferred, Effect, Exit, Fiber, Layer, Redacted, Schedule, Schema } from "effect"
+import { AvailabilitySearch } from "../src/Catalogue/AvailabilitySearch.js"
 import { Availability, AvailabilityFromBookings } from "../src/Testing.js"
 import {
   insertBooking,
@@ -20,7 +23,7 @@ import {
   insertUser,
   raw
 } from "./CatalogueFixtures.js"
-import { TestServer } from "./support.js"
+import { makeTestServer, TestDatabaseName, TestServer } from "./support.js"
 
 /**
  * The reference: both answers built straight from the tables, as the searches were before the room cards
@@ -192,9 +195,19 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
     })
   )
 
-  it.effect("the searches answer what the tables say, through random catalogue edits, bookings and holds", () =>
+  it.scoped("the searches answer what the tables say, through random catalogue edits, bookings and holds", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
+      const search = yield* AvailabilitySearch
+      // on the same database, a server without the fragments: the full statements
+      const name = yield* TestDatabaseName
+      const plain = yield* Layer.build(
+        makeTestServer(
+          { CATALOGUE_CACHE_ENABLED: "false" },
+          { database: { _tag: "Url", url: Redacted.make(databaseUrl(name)), name } }
+        )
+      )
+      const rawPlain = (url: string) => Effect.provide(raw("GET", url), plain)
       const random = xorshift(20_261_207)
       const pick = <A>(items: ReadonlyArray<A>) => items[random(items.length)]!
       const odd = () => pick(["", 'кавычки "x" \\ /', "таб\tи\nстрока", "😀 </script>", "\u2028"])
@@ -306,11 +319,10 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
             const to = from + 1 + random(6)
             const perPage = 1 + random(4)
             const page = 1 + random(3)
-            const hotelsAnswer = yield* raw(
-              "GET",
+            const hotelsUrl =
               `/hotels/rooms/available?date_from=${day(from)}&date_to=${day(to)}&city=${encodeURIComponent(city.name)}` +
-                `&per_page=${perPage}&page=${page}`
-            )
+              `&per_page=${perPage}&page=${page}`
+            const hotelsAnswer = yield* raw("GET", hotelsUrl)
             const [hotelsExpected] = yield* sql.unsafe<{ body: string }>(REFERENCE_HOTELS, [
               day(from),
               day(to),
@@ -319,13 +331,19 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
               (page - 1) * perPage
             ])
             assert.strictEqual(hotelsAnswer.text, hotelsExpected!.body, `${label}: H2 ${day(from)} → ${day(to)}`)
+            const hotelsPlain = yield* rawPlain(hotelsUrl)
+            assert.strictEqual(hotelsPlain.text, hotelsExpected!.body, `${label}: H2 (full) ${day(from)} → ${day(to)}`)
             const hotel = pick(hotels)
-            const roomsAnswer = yield* raw(
-              "GET",
-              `/hotels/${hotel}/rooms/available?date_from=${day(from)}&date_to=${day(to)}`
-            )
+            const roomsUrl = `/hotels/${hotel}/rooms/available?date_from=${day(from)}&date_to=${day(to)}`
+            const roomsAnswer = yield* raw("GET", roomsUrl)
             const [roomsExpected] = yield* sql.unsafe<{ body: string }>(REFERENCE_ROOMS, [day(from), day(to), hotel])
             assert.strictEqual(roomsAnswer.text, roomsExpected!.body, `${label}: R2 ${hotel} ${day(from)} → ${day(to)}`)
+            const roomsPlain = yield* rawPlain(roomsUrl)
+            assert.strictEqual(
+              roomsPlain.text,
+              roomsExpected!.body,
+              `${label}: R2 (full) ${hotel} ${day(from)} → ${day(to)}`
+            )
           }
         })
 
@@ -341,6 +359,52 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
       const [linked] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM room_cards WHERE facilities <> '[]'`
       assert.strictEqual(linked!.n, 0)
       yield* compare("after TRUNCATE facilities")
+      // both ways were taken: fragments kept across bookings, read again after catalogue edits
+      const stats = search.stats()
+      assert.isAbove(stats.kept, 100, JSON.stringify(stats))
+      assert.isAbove(stats.read, 10, JSON.stringify(stats))
+    })
+  )
+
+  it.effect("a catalogue write committed between the free units and the fragments' read: the full statement", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const search = yield* AvailabilitySearch
+      const hotel = yield* insertHotel()
+      const facility = yield* insertFacility(randomName("Было"))
+      yield* insertRoom(hotel.id, { quantity: 2, facilityIds: [facility.id] })
+      const title = randomName("Стало")
+      const url = `/hotels/rooms/available?date_from=${day(0)}&date_to=${day(1)}&hotel_id=${hotel.id}`
+      const locked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      // the rename's transaction holds the facilities locked: the free units' statement (which reads no
+      // facility) runs under the old version, the fragments' read waits, then sees the rename committed
+      const rename = yield* Effect.fork(
+        Effect.gen(function* () {
+          yield* sql`LOCK TABLE facilities IN ACCESS EXCLUSIVE MODE`
+          yield* sql`UPDATE facilities SET title = ${title} WHERE id = ${facility.id}`
+          yield* Deferred.succeed(locked, undefined)
+          yield* Deferred.await(release)
+        }).pipe(sql.withTransaction, Effect.orDie)
+      )
+      yield* Deferred.await(locked)
+      const before = search.stats()
+      const answer = yield* Effect.fork(raw("GET", url))
+      yield* sql<{ waiting: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting`.pipe(
+        Effect.orDie,
+        Effect.repeat({ schedule: Schedule.spaced("5 millis"), until: (rows) => rows[0]!.waiting })
+      )
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(rename)
+      const response = yield* Fiber.join(answer)
+      const [decoded] = Schema.decodeUnknownSync(Hotels)(response.json)
+      assert.deepStrictEqual(decoded!.rooms[0]!.facilities, [{ id: facility.id, title }])
+      assert.strictEqual(search.stats().full, before.full + 1)
+      // the next search reads the fragments under the new version, and pastes the same bytes
+      const again = yield* raw("GET", url)
+      assert.strictEqual(again.text, response.text)
+      assert.strictEqual(search.stats().full, before.full + 1)
     })
   )
 

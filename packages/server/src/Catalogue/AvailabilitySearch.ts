@@ -1,10 +1,20 @@
 /**
- * Both availability searches (docs/api.md H2, R2; D2) as one statement each, whose single value is the response
- * body: PostgreSQL counts the free units from the inventory (`takenOnBusiestNight` below), keeps the room types
- * with a unit free on every night, and writes the JSON itself — the same fields in the same order as the
- * `HotelWithRooms` / `AvailableRoom` / `Facility` models encode to, compact like `JSON.stringify`. The server
- * passes the text through (`Http/PreEncoded.ts`). A room type's JSON is its card (`room_cards`,
- * docs/data.md §1.13d: written by the database when the catalogue changes) with the free units put in.
+ * Both availability searches (docs/api.md H2, R2; D2). PostgreSQL counts the free units from the inventory
+ * (`takenOnBusiestNight` below) and keeps the room types with a unit free on every night; the answer is JSON
+ * with the same fields in the same order as the `HotelWithRooms` / `AvailableRoom` / `Facility` models encode
+ * to, compact like `JSON.stringify`, passed through as bytes (`Http/PreEncoded.ts`). Two ways to the same bytes:
+ *
+ * - **With the fragments** (the default; `CATALOGUE_CACHE_ENABLED=false` turns it off, as the catalogue read
+ *   cache): the statement returns the catalogue's version and, per hotel of the page, its free room types'
+ *   ids and free units as a short text (`1:12=3,15=1;2:`); the JSON is pasted together from the catalogue's
+ *   fragments kept in memory for that very version (`AvailabilityCards.ts`, docs/decisions.md D7), read in one
+ *   more statement for the hotels not kept yet. A statement that saw an older version than the kept one
+ *   answers by the full statement below. Why: the page of 10 hotels is about 25 KB of JSON; written by
+ *   PostgreSQL per search, it cost PostgreSQL the concatenation and the server the reading, the UTF-8
+ *   decoding and encoding again of every byte (bench/README.md "Availability searches").
+ * - **The full statement**, whose single value is the response body: PostgreSQL writes the JSON itself, a
+ *   room type's being its card (`room_cards`, docs/data.md §1.13d: written by the database when the catalogue
+ *   changes) with the free units put in.
  *
  * Why: a page of 10 hotels carries about 100 room types with their facilities (25 KB); built as rows,
  * objects and classes, then stringified, it took about 2 ms of the server's CPU per search (`npm run bench`,
@@ -17,7 +27,19 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
+import type { SqlError } from "@effect/sql/SqlError"
+import { AppConfig } from "@shum/infra/Config"
+import { PgPool, runDirect } from "@shum/infra/DirectStatements"
 import { Effect, Option } from "effect"
+import {
+  assembleHotels,
+  assembleRooms,
+  FragmentStore,
+  hotelFragments,
+  type HotelFragments,
+  parseFreeHotels,
+  parseFreeRooms
+} from "./AvailabilityCards.js"
 import { contains, where, type Page } from "./SqlFilters.js"
 
 export interface AvailableHotelsFilter extends Page {
@@ -51,6 +73,18 @@ export const takenOnBusiestNight = (
     ) END), 0) AS taken FROM room_nights n
     WHERE n.room_id = ${sql.literal(room)} AND n.night >= ${from}::date AND n.night < ${to}::date)`
 
+/**
+ * `takenOnBusiestNight` as a fixed text, for the statements run on the pool directly (`runDirect`): the same
+ * SQL with `from` and `to` placeholders (`$1`, `$2`).
+ */
+const takenOnBusiestNightText = (room: string, from: string, to: string): string =>
+  `(SELECT COALESCE(max(n.sold + CASE WHEN n.held = 0 THEN 0 ELSE n.held - (
+      SELECT count(*) FROM holds h
+      WHERE h.room_id = n.room_id AND h.status = 'active' AND h.expires_at <= now()
+        AND h.date_from <= n.night AND h.date_to > n.night
+    ) END), 0) AS taken FROM room_nights n
+    WHERE n.room_id = ${room} AND n.night >= ${from}::date AND n.night < ${to}::date)`
+
 /** Free units of the room type `r` (a `rooms` row in scope) over [from, to): `takenOnBusiestNight`, never below 0. */
 export const freeUnitsOfRoom = (sql: SqlClient.SqlClient, from: string, to: string): Statement.Fragment =>
   sql`GREATEST(r.quantity - ${takenOnBusiestNight(sql, "r.id", from, to)}, 0)`
@@ -62,9 +96,80 @@ const NO_STACK = { captureStackTrace: false } as const
 const jsonArray = (element: string, order: string) =>
   `COALESCE('[' || string_agg(${element}::text, ',' ORDER BY ${order}) || ']', '[]')`
 
+/** The free room types of one hotel or a page of hotels, with the catalogue's version read in the same snapshot. */
+const FREE_UNITS = `r.id || '=' || (r.quantity - t.taken)`
+
+/**
+ * H2's page of hotels (as `hotels` below selects it: the filters asked for, by id, `$3` rows from `$4`), each
+ * `id:` with its free room types `id=free units` by id (`1:12=3,15=1;2:`), and the catalogue's version; one
+ * text per combination of filters (title, city, hotel), so each is one prepared statement with its own plan.
+ * `$1`, `$2`: the stay; then the filters' values in that order.
+ */
+const freeHotelsText = (mask: number): string => {
+  const conditions: Array<string> = []
+  let n = 4
+  // as `contains` (SqlFilters.ts) and `hotels` below write them
+  if ((mask & 1) !== 0) conditions.push(`lower(h.title) LIKE '%' || lower($${++n}) || '%'`)
+  if ((mask & 2) !== 0) conditions.push(`lower(ci.name) LIKE '%' || lower($${++n}) || '%'`)
+  if ((mask & 4) !== 0) conditions.push(`h.id = $${++n}`)
+  return `SELECT (SELECT version FROM catalogue_version)::text AS version,
+    string_agg(x.id || ':' || x.rooms, ';' ORDER BY x.id) AS free
+  FROM (
+    SELECT p.id, COALESCE(string_agg(${FREE_UNITS}, ',' ORDER BY r.id) FILTER (WHERE r.quantity > t.taken), '') AS rooms
+    FROM (
+      SELECT h.id
+      FROM hotels h JOIN cities ci ON ci.id = h.city_id JOIN countries co ON co.id = ci.country_id
+      WHERE ${conditions.length === 0 ? "1=1" : conditions.join(" AND ")}
+      ORDER BY h.id LIMIT $3 OFFSET $4
+    ) p
+    LEFT JOIN rooms r ON r.hotel_id = p.id
+    LEFT JOIN LATERAL ${takenOnBusiestNightText("r.id", "$1", "$2")} t ON true
+    GROUP BY p.id
+  ) x`
+}
+const FREE_HOTELS: ReadonlyArray<string> = Array.from({ length: 8 }, (_, mask) => freeHotelsText(mask))
+
+/** R2: whether hotel `$3` exists, its free room types `id=free units` by id (`12=3,15=1`), the version. */
+const FREE_ROOMS = `SELECT (SELECT version FROM catalogue_version)::text AS version,
+  EXISTS (SELECT 1 FROM hotels WHERE id = $3) AS found,
+  (SELECT string_agg(${FREE_UNITS}, ',' ORDER BY r.id)
+   FROM rooms r CROSS JOIN LATERAL ${takenOnBusiestNightText("r.id", "$1", "$2")} t
+   WHERE r.hotel_id = $3 AND r.quantity > t.taken) AS free`
+
+/**
+ * The fragments of the hotels `$1` (`AvailabilityCards.ts`) read from the catalogue's tables, with the version:
+ * a row per room type (by hotel, then room id; a hotel without rooms has one row, its room null). The hotel's
+ * `prefix` is written as `hotels` below writes it, a room's `head` and `tail` by the functions that write the
+ * room cards (migration 0021), from the rooms' and facilities' rows.
+ */
+const FRAGMENTS = `SELECT (SELECT version FROM catalogue_version)::text AS version, p.id AS hotel_id,
+    left(row_to_json(p)::text, -1) || ',"rooms":' AS prefix, r.id AS room_id,
+    room_card_head(r.id, r.hotel_id, r.title, r.description, r.price) AS head,
+    ',"facilities":' || room_card_facilities(r.id) || '}' AS tail
+  FROM (
+    SELECT h.id, h.title, h.address, h.postal_code,
+      h.check_in_time::text AS check_in_time, h.check_out_time::text AS check_out_time,
+      ci.name AS city, co.name AS country
+    FROM hotels h JOIN cities ci ON ci.id = h.city_id JOIN countries co ON co.id = ci.country_id
+    WHERE h.id = ANY ($1::int[])
+  ) p
+  LEFT JOIN rooms r ON r.hotel_id = p.id
+  ORDER BY p.id, r.id`
+
+interface FragmentRow {
+  readonly version: string
+  readonly hotel_id: number
+  readonly prefix: string
+  readonly room_id: number | null
+  readonly head: string | null
+  readonly tail: string | null
+}
+
 export class AvailabilitySearch extends Effect.Service<AvailabilitySearch>()("server/AvailabilitySearch", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    const pool = yield* PgPool
+    const { catalogueCache: settings } = yield* AppConfig
 
     /**
      * `rooms`: the room types of hotel `hotelId` with a unit free on every night of [from, to), each with
@@ -110,11 +215,136 @@ export class AvailabilitySearch extends Effect.Service<AvailabilitySearch>()("se
         Effect.map((rows) => Option.fromNullable(rows[0]?.body))
       )
 
+    /** The full statements' answers, as bytes. */
+    const fullHotels = (filter: AvailableHotelsFilter, from: string, to: string) =>
+      Effect.map(hotels(filter, from, to), (body) => Buffer.from(body, "utf8"))
+    const fullRooms = (hotelId: number, from: string, to: string) =>
+      Effect.map(
+        rooms(hotelId, from, to),
+        Option.map((body) => Buffer.from(body, "utf8"))
+      )
+
+    const store = new FragmentStore(settings.maxBytes)
+    /** Hotels answered from kept fragments, hotels read, answers given by the full statement instead (tests). */
+    const counts = { kept: 0, read: 0, full: 0 }
+
+    /** The fragments of `ids` read under `version`, each kept; `undefined` when the catalogue changed since. */
+    const read = (ids: ReadonlyArray<number>, version: number) =>
+      Effect.map(runDirect<FragmentRow>(pool, FRAGMENTS, [ids]), (rows) => {
+        if (rows.length === 0 || Number(rows[0]!.version) !== version) return undefined
+        const hotels = new Map<number, HotelFragments>()
+        let i = 0
+        while (i < rows.length) {
+          const { hotel_id, prefix } = rows[i]!
+          const rooms: Array<readonly [number, string, string]> = []
+          for (; i < rows.length && rows[i]!.hotel_id === hotel_id; i++) {
+            const row = rows[i]!
+            if (row.room_id !== null) rooms.push([row.room_id, row.head!, row.tail!])
+          }
+          const fragments = hotelFragments(prefix, rooms)
+          hotels.set(hotel_id, fragments)
+          store.set(version, hotel_id, fragments)
+        }
+        counts.read += hotels.size
+        return hotels
+      })
+
+    /** The fragments of `ids` under `version`: kept, else read; `undefined` when the catalogue changed since. */
+    const fragmentsOf = (
+      ids: ReadonlyArray<number>,
+      version: number
+    ): Effect.Effect<ReadonlyArray<HotelFragments> | undefined, SqlError> => {
+      const kept = ids.map((id) => store.get(version, id))
+      const missing = ids.filter((_, i) => kept[i] === undefined)
+      counts.kept += ids.length - missing.length
+      if (missing.length === 0) return Effect.succeed(kept as ReadonlyArray<HotelFragments>)
+      return Effect.map(read(missing, version), (fresh) => {
+        if (fresh === undefined) return undefined
+        const all: Array<HotelFragments> = []
+        for (let i = 0; i < ids.length; i++) {
+          const fragments = kept[i] ?? fresh.get(ids[i]!)
+          if (fragments === undefined) return undefined
+          all.push(fragments)
+        }
+        return all
+      })
+    }
+
+    /** H2 from the free units and the fragments (the full statement when they do not fit). */
+    const hotelsFromFragments = (q: AvailableHotelsFilter, from: string, to: string) => {
+      const values: Array<unknown> = [from, to, q.limit, q.offset]
+      let mask = 0
+      if (q.title !== undefined) {
+        mask |= 1
+        values.push(q.title)
+      }
+      if (q.city !== undefined) {
+        mask |= 2
+        values.push(q.city)
+      }
+      if (q.hotel_id !== undefined) {
+        mask |= 4
+        values.push(q.hotel_id)
+      }
+      return Effect.flatMap(
+        runDirect<{ version: string; free: string | null }>(pool, FREE_HOTELS[mask]!, values),
+        (rows): Effect.Effect<Uint8Array, SqlError> => {
+          const version = Number(rows[0]!.version)
+          const page = parseFreeHotels(rows[0]!.free)
+          if (!store.at(version)) return full(fullHotels(q, from, to))
+          return Effect.flatMap(
+            fragmentsOf(
+              page.map((hotel) => hotel.hotelId),
+              version
+            ),
+            (fragments) => {
+              const body = fragments === undefined ? undefined : assembleHotels(page, fragments)
+              return body === undefined ? full(fullHotels(q, from, to)) : Effect.succeed(body)
+            }
+          )
+        }
+      )
+    }
+
+    /** R2 from the free units and the fragments (the full statement when they do not fit). */
+    const roomsFromFragments = (hotelId: number, from: string, to: string) =>
+      Effect.flatMap(
+        runDirect<{ version: string; found: boolean; free: string | null }>(pool, FREE_ROOMS, [from, to, hotelId]),
+        (rows): Effect.Effect<Option.Option<Uint8Array>, SqlError> => {
+          const row = rows[0]!
+          if (!row.found) return Effect.succeed(Option.none())
+          const version = Number(row.version)
+          if (!store.at(version)) return full(fullRooms(hotelId, from, to))
+          return Effect.flatMap(fragmentsOf([hotelId], version), (fragments) => {
+            const body =
+              fragments === undefined ? undefined : assembleRooms(fragments[0]!, parseFreeRooms(row.free ?? ""))
+            return body === undefined ? full(fullRooms(hotelId, from, to)) : Effect.succeed(Option.some(body))
+          })
+        }
+      )
+
+    const full = <A>(answer: Effect.Effect<A, SqlError>) =>
+      Effect.suspend(() => {
+        counts.full++
+        return answer
+      })
+
+    const fragments = settings.enabled
     return {
-      hotels: (filter: AvailableHotelsFilter, from: string, to: string) =>
-        hotels(filter, from, to).pipe(Effect.orDie, Effect.withSpan("AvailabilitySearch.hotels", NO_STACK)),
-      rooms: (hotelId: number, from: string, to: string) =>
-        rooms(hotelId, from, to).pipe(Effect.orDie, Effect.withSpan("AvailabilitySearch.rooms", NO_STACK))
+      /** H2's answer: the page of hotels with their free rooms, a JSON array as bytes. */
+      hotels: (filter: AvailableHotelsFilter, from: string, to: string): Effect.Effect<Uint8Array> =>
+        (fragments ? hotelsFromFragments(filter, from, to) : fullHotels(filter, from, to)).pipe(
+          Effect.orDie,
+          Effect.withSpan("AvailabilitySearch.hotels", NO_STACK)
+        ),
+      /** R2's answer: the hotel's free rooms, a JSON array as bytes; `None` when there is no such hotel. */
+      rooms: (hotelId: number, from: string, to: string): Effect.Effect<Option.Option<Uint8Array>> =>
+        (fragments ? roomsFromFragments(hotelId, from, to) : fullRooms(hotelId, from, to)).pipe(
+          Effect.orDie,
+          Effect.withSpan("AvailabilitySearch.rooms", NO_STACK)
+        ),
+      /** What is kept now and what happened so far (tests). */
+      stats: () => ({ ...store.size, version: store.version, ...counts })
     } as const
   })
 }) {}

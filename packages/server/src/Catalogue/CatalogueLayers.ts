@@ -26,8 +26,7 @@ export const CatalogueRepositoriesLive = Layer.mergeAll(
   CitiesRepo.Default,
   FacilitiesRepo.Default,
   HotelsRepo.Default,
-  RoomsRepo.Default,
-  AvailabilitySearch.Default
+  RoomsRepo.Default
 )
 
 export const CatalogueServicesLive = Layer.mergeAll(
@@ -37,7 +36,9 @@ export const CatalogueServicesLive = Layer.mergeAll(
   HotelsService.Default,
   RoomsService.Default,
   // the catalogue read cache (docs/decisions.md D7), used by the hotels' and rooms' handlers
-  CatalogueCache.Default
+  CatalogueCache.Default,
+  // the availability searches, with their fragments of the catalogue (docs/decisions.md D7)
+  AvailabilitySearch.Default
 )
 
 export { CitiesLive, CountriesLive, FacilitiesLive, HotelsLive, RoomsLive }

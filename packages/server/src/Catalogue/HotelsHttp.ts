@@ -3,7 +3,7 @@ import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { created } from "../Http/Location.js"
 import { Effect } from "effect"
-import { jsonText, preEncoded, preEncodedOne } from "../Http/PreEncoded.js"
+import { jsonBytes, preEncoded, preEncodedOne } from "../Http/PreEncoded.js"
 import { CatalogueCache } from "./CatalogueCache.js"
 import { HotelsService } from "./HotelsService.js"
 
@@ -16,7 +16,7 @@ export const HotelsLive = HttpApiBuilder.group(ShumApi, "hotels", (handlers) =>
       .handle("list", ({ urlParams }) =>
         cache.serve("hotels.list", urlParams, () => preEncoded(hotels.list(urlParams)))
       )
-      .handle("available", ({ urlParams }) => jsonText(hotels.available(urlParams)))
+      .handle("available", ({ urlParams }) => jsonBytes(hotels.available(urlParams)))
       .handle("get", ({ path }) => cache.serve("hotels.get", path, () => preEncodedOne(hotels.get(path.hotel_id))))
       .handle("create", ({ payload }) => hotels.create(payload).pipe(created((id) => `/hotels/${id}`)))
       .handle("update", ({ path, payload }) => hotels.update(path.hotel_id, payload).pipe(Effect.as(Message.ok)))

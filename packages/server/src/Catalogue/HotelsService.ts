@@ -56,7 +56,7 @@ export class HotelsService extends Effect.Service<HotelsService>()("server/Hotel
 
     /**
      * H2: dates (422 beyond the stay limits, D11; 400 E-40), then the page of hotels with their free rooms, as
-     * JSON text (one statement).
+     * JSON bytes (`AvailabilitySearch.ts`).
      */
     const available = (query: typeof AvailableHotelsQuery.Type) =>
       Effect.zipRight(

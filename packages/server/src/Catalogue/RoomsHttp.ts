@@ -3,7 +3,7 @@ import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { created } from "../Http/Location.js"
 import { Effect } from "effect"
-import { jsonText, preEncoded, preEncodedOne } from "../Http/PreEncoded.js"
+import { jsonBytes, preEncoded, preEncodedOne } from "../Http/PreEncoded.js"
 import { CatalogueCache } from "./CatalogueCache.js"
 import { RoomsService } from "./RoomsService.js"
 
@@ -16,7 +16,7 @@ export const RoomsLive = HttpApiBuilder.group(ShumApi, "rooms", (handlers) =>
       .handle("list", ({ path, urlParams }) =>
         cache.serve("rooms.list", { ...path, ...urlParams }, () => preEncoded(rooms.list(path.hotel_id, urlParams)))
       )
-      .handle("available", ({ path, urlParams }) => jsonText(rooms.available(path.hotel_id, urlParams)))
+      .handle("available", ({ path, urlParams }) => jsonBytes(rooms.available(path.hotel_id, urlParams)))
       .handle("get", ({ path }) =>
         cache.serve("rooms.get", path, () => preEncodedOne(rooms.get(path.hotel_id, path.room_id)))
       )

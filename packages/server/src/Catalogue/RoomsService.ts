@@ -87,7 +87,7 @@ export class RoomsService extends Effect.Service<RoomsService>()("server/RoomsSe
 
     /**
      * R2: dates (422 beyond the stay limits, D11; 400 E-40) before the hotel (404 E-12); every free room type
-     * of the hotel, not paginated, as JSON text (one statement).
+     * of the hotel, not paginated, as JSON bytes (`AvailabilitySearch.ts`).
      */
     const available = (hotelId: number, query: typeof StayQuery.Type) =>
       Effect.zipRight(

@@ -28,8 +28,11 @@ export const preEncodedOne = <E, R>(
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
   Effect.map(effect, (value) => HttpServerResponse.unsafeJson(value))
 
-/** `200` with a JSON text built elsewhere (by PostgreSQL: `Catalogue/AvailabilitySearch.ts`), as it is. */
-export const jsonText = <E, R>(
-  effect: Effect.Effect<string, E, R>
+/**
+ * `200` with JSON bytes built elsewhere (`Catalogue/AvailabilitySearch.ts`), as they are: the same answer as
+ * `HttpServerResponse.text` of their text (which encodes it to these bytes).
+ */
+export const jsonBytes = <E, R>(
+  effect: Effect.Effect<Uint8Array, E, R>
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
-  Effect.map(effect, (body) => HttpServerResponse.text(body, { contentType: "application/json" }))
+  Effect.map(effect, (body) => HttpServerResponse.uint8Array(body, { contentType: "application/json" }))
