@@ -195,175 +195,187 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
     })
   )
 
-  it.scoped("the searches answer what the tables say, through random catalogue edits, bookings and holds", () =>
-    Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
-      const search = yield* AvailabilitySearch
-      // on the same database, a server without the fragments: the full statements
-      const name = yield* TestDatabaseName
-      const plain = yield* Layer.build(
-        makeTestServer(
-          { CATALOGUE_CACHE_ENABLED: "false" },
-          { database: { _tag: "Url", url: Redacted.make(databaseUrl(name)), name } }
+  it.scoped(
+    "the searches answer what the tables say, through random catalogue edits, bookings and holds",
+    () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const search = yield* AvailabilitySearch
+        // on the same database, a server without the fragments: the full statements
+        const name = yield* TestDatabaseName
+        const plain = yield* Layer.build(
+          makeTestServer(
+            { CATALOGUE_CACHE_ENABLED: "false" },
+            { database: { _tag: "Url", url: Redacted.make(databaseUrl(name)), name } }
+          )
         )
-      )
-      const rawPlain = (url: string) => Effect.provide(raw("GET", url), plain)
-      const random = xorshift(20_261_207)
-      const pick = <A>(items: ReadonlyArray<A>) => items[random(items.length)]!
-      const odd = () => pick(["", 'кавычки "x" \\ /', "таб\tи\nстрока", "😀 </script>", "\u2028"])
-      const city = yield* insertCity(undefined, randomName("Город-сверка-"))
-      const hotels: Array<number> = []
-      for (let i = 0; i < 4; i++) hotels.push((yield* insertHotel(city.id)).id)
-      const facilities: Array<number> = []
-      for (let i = 0; i < 6; i++) facilities.push((yield* insertFacility(randomName(`Удобство ${odd()}`))).id)
-      const rooms: Array<number> = []
-      const newRoom = Effect.gen(function* () {
-        const links = facilities.filter(() => random(3) === 0)
-        const [row] = yield* sql<{ id: number }>`
+        const rawPlain = (url: string) => Effect.provide(raw("GET", url), plain)
+        const random = xorshift(20_261_207)
+        const pick = <A>(items: ReadonlyArray<A>) => items[random(items.length)]!
+        const odd = () => pick(["", 'кавычки "x" \\ /', "таб\tи\nстрока", "😀 </script>", "\u2028"])
+        const city = yield* insertCity(undefined, randomName("Город-сверка-"))
+        const hotels: Array<number> = []
+        for (let i = 0; i < 4; i++) hotels.push((yield* insertHotel(city.id)).id)
+        const facilities: Array<number> = []
+        for (let i = 0; i < 6; i++) facilities.push((yield* insertFacility(randomName(`Удобство ${odd()}`))).id)
+        const rooms: Array<number> = []
+        const newRoom = Effect.gen(function* () {
+          const links = facilities.filter(() => random(3) === 0)
+          const [row] = yield* sql<{ id: number }>`
           INSERT INTO rooms (hotel_id, title, description, price, quantity)
           VALUES (${pick(hotels)}, ${randomName(`Номер ${odd()}`)}, ${random(3) === 0 ? null : odd()},
                   ${random(5_000)}, ${random(4)})
           RETURNING id`
-        if (links.length > 0) {
-          yield* sql`INSERT INTO rooms_facilities ${sql.insert(links.map((facility_id) => ({ room_id: row!.id, facility_id })))}`
-        }
-        rooms.push(row!.id)
-      })
-      for (let i = 0; i < 10; i++) yield* newRoom
-      const user = yield* insertUser
+          if (links.length > 0) {
+            yield* sql`INSERT INTO rooms_facilities ${sql.insert(links.map((facility_id) => ({ room_id: row!.id, facility_id })))}`
+          }
+          rooms.push(row!.id)
+        })
+        for (let i = 0; i < 10; i++) yield* newRoom
+        const user = yield* insertUser
 
-      // each edit as any writer might make it (the service's statements, psql's); some are refused
-      const edits: ReadonlyArray<Effect.Effect<unknown, unknown, SqlClient.SqlClient>> = [
-        Effect.suspend(() => {
-          const from = random(20)
-          return insertBooking(pick(rooms), day(from), day(from + 1 + random(5)), user)
-        }),
-        sql`UPDATE bookings SET status = 'cancelled'
+        // each edit as any writer might make it (the service's statements, psql's); some are refused
+        const edits: ReadonlyArray<Effect.Effect<unknown, unknown, SqlClient.SqlClient>> = [
+          Effect.suspend(() => {
+            const from = random(20)
+            return insertBooking(pick(rooms), day(from), day(from + 1 + random(5)), user)
+          }),
+          sql`UPDATE bookings SET status = 'cancelled'
             WHERE id = (SELECT id FROM bookings WHERE status = 'confirmed' ORDER BY id LIMIT 1 OFFSET ${random(3)})`,
-        Effect.suspend(() => {
-          const from = random(20)
-          // live or already past expires_at (still counted by the inventory until the sweep)
-          return sql`INSERT INTO holds (user_id, room_id, date_from, date_to, price, expires_at)
+          Effect.suspend(() => {
+            const from = random(20)
+            // live or already past expires_at (still counted by the inventory until the sweep)
+            return sql`INSERT INTO holds (user_id, room_id, date_from, date_to, price, expires_at)
             VALUES (${user}, ${pick(rooms)}, ${day(from)}, ${day(from + 1 + random(4))}, 1000,
                     now() + ${random(2) === 0 ? "1 day" : "-1 hour"}::interval)`
-        }),
-        Effect.suspend(
-          () =>
-            sql`UPDATE rooms SET ${sql.update(
-              [
-                { title: randomName(`Номер ${odd()}`) },
-                { description: random(2) === 0 ? null : odd() },
-                { price: random(10_000) },
-                { hotel_id: pick(hotels) },
-                { quantity: random(5) },
-                { title: randomName("Номер-"), price: random(100), hotel_id: pick(hotels) }
-              ][random(6)]!
-            )} WHERE id = ${pick(rooms)}`
-        ),
-        // RoomsRepo.setFacilities: the links not kept go, the new ones come
-        Effect.suspend(() => {
-          const room = pick(rooms)
-          const keep = facilities.filter(() => random(2) === 0)
-          return Effect.zipRight(
-            keep.length === 0
-              ? sql`DELETE FROM rooms_facilities WHERE room_id = ${room}`
-              : sql`DELETE FROM rooms_facilities WHERE room_id = ${room} AND facility_id NOT IN ${sql.in(keep)}`,
-            keep.length === 0
-              ? Effect.void
-              : sql`INSERT INTO rooms_facilities ${sql.insert(keep.map((facility_id) => ({ room_id: room, facility_id })))}
+          }),
+          Effect.suspend(
+            () =>
+              sql`UPDATE rooms SET ${sql.update(
+                [
+                  { title: randomName(`Номер ${odd()}`) },
+                  { description: random(2) === 0 ? null : odd() },
+                  { price: random(10_000) },
+                  { hotel_id: pick(hotels) },
+                  { quantity: random(5) },
+                  { title: randomName("Номер-"), price: random(100), hotel_id: pick(hotels) }
+                ][random(6)]!
+              )} WHERE id = ${pick(rooms)}`
+          ),
+          // RoomsRepo.setFacilities: the links not kept go, the new ones come
+          Effect.suspend(() => {
+            const room = pick(rooms)
+            const keep = facilities.filter(() => random(2) === 0)
+            return Effect.zipRight(
+              keep.length === 0
+                ? sql`DELETE FROM rooms_facilities WHERE room_id = ${room}`
+                : sql`DELETE FROM rooms_facilities WHERE room_id = ${room} AND facility_id NOT IN ${sql.in(keep)}`,
+              keep.length === 0
+                ? Effect.void
+                : sql`INSERT INTO rooms_facilities ${sql.insert(keep.map((facility_id) => ({ room_id: room, facility_id })))}
                     ON CONFLICT DO NOTHING`
-          ).pipe(sql.withTransaction)
-        }),
-        // links of several rooms in one statement
-        Effect.suspend(() => {
-          const links = rooms
-            .filter(() => random(4) === 0)
-            .map((room_id) => ({ room_id, facility_id: pick(facilities) }))
-          return links.length === 0
-            ? Effect.void
-            : sql`INSERT INTO rooms_facilities ${sql.insert(links)} ON CONFLICT DO NOTHING`
-        }),
-        Effect.suspend(
-          () => sql`UPDATE rooms_facilities SET facility_id = ${pick(facilities)} WHERE room_id = ${pick(rooms)}`
-        ),
-        Effect.suspend(
-          () => sql`UPDATE facilities SET title = ${randomName(`Удобство ${odd()}`)} WHERE id = ${pick(facilities)}`
-        ),
-        Effect.suspend(() => {
-          const gone = facilities.splice(random(facilities.length), 1)[0]!
-          return Effect.zipRight(
-            sql`DELETE FROM facilities WHERE id = ${gone}`,
-            Effect.map(insertFacility(randomName("Удобство-")), (f) => facilities.push(f.id))
-          )
-        }),
-        Effect.suspend(() => {
-          const gone = rooms.splice(random(rooms.length), 1)[0]!
-          return Effect.zipRight(sql`DELETE FROM rooms WHERE id = ${gone}`, newRoom)
-        }),
-        newRoom,
-        // written, then rolled back: nothing of it may stay
-        Effect.suspend(() =>
-          sql`INSERT INTO rooms_facilities ${sql.insert(facilities.map((facility_id) => ({ room_id: pick(rooms), facility_id })))}
+            ).pipe(sql.withTransaction)
+          }),
+          // links of several rooms in one statement
+          Effect.suspend(() => {
+            const links = rooms
+              .filter(() => random(4) === 0)
+              .map((room_id) => ({ room_id, facility_id: pick(facilities) }))
+            return links.length === 0
+              ? Effect.void
+              : sql`INSERT INTO rooms_facilities ${sql.insert(links)} ON CONFLICT DO NOTHING`
+          }),
+          Effect.suspend(
+            () => sql`UPDATE rooms_facilities SET facility_id = ${pick(facilities)} WHERE room_id = ${pick(rooms)}`
+          ),
+          Effect.suspend(
+            () => sql`UPDATE facilities SET title = ${randomName(`Удобство ${odd()}`)} WHERE id = ${pick(facilities)}`
+          ),
+          Effect.suspend(() => {
+            const gone = facilities.splice(random(facilities.length), 1)[0]!
+            return Effect.zipRight(
+              sql`DELETE FROM facilities WHERE id = ${gone}`,
+              Effect.map(insertFacility(randomName("Удобство-")), (f) => facilities.push(f.id))
+            )
+          }),
+          Effect.suspend(() => {
+            const gone = rooms.splice(random(rooms.length), 1)[0]!
+            return Effect.zipRight(sql`DELETE FROM rooms WHERE id = ${gone}`, newRoom)
+          }),
+          newRoom,
+          // written, then rolled back: nothing of it may stay
+          Effect.suspend(() =>
+            sql`INSERT INTO rooms_facilities ${sql.insert(facilities.map((facility_id) => ({ room_id: pick(rooms), facility_id })))}
               ON CONFLICT DO NOTHING`.pipe(Effect.zipRight(Effect.fail("rolled back")), sql.withTransaction)
-        )
-      ]
+          )
+        ]
 
-      const compare = (label: string) =>
-        Effect.gen(function* () {
-          const [cards] = yield* sql<{ missing: number; extra: number }>`
+        const compare = (label: string) =>
+          Effect.gen(function* () {
+            const [cards] = yield* sql<{ missing: number; extra: number }>`
             SELECT (SELECT count(*)::int FROM rooms r WHERE NOT EXISTS (SELECT 1 FROM room_cards c WHERE c.room_id = r.id)) AS missing,
                    (SELECT count(*)::int FROM room_cards c WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = c.room_id)) AS extra`
-          assert.deepStrictEqual(cards, { missing: 0, extra: 0 }, label)
-          for (let k = 0; k < 3; k++) {
-            const from = random(22)
-            const to = from + 1 + random(6)
-            const perPage = 1 + random(4)
-            const page = 1 + random(3)
-            const hotelsUrl =
-              `/hotels/rooms/available?date_from=${day(from)}&date_to=${day(to)}&city=${encodeURIComponent(city.name)}` +
-              `&per_page=${perPage}&page=${page}`
-            const hotelsAnswer = yield* raw("GET", hotelsUrl)
-            const [hotelsExpected] = yield* sql.unsafe<{ body: string }>(REFERENCE_HOTELS, [
-              day(from),
-              day(to),
-              city.id,
-              perPage,
-              (page - 1) * perPage
-            ])
-            assert.strictEqual(hotelsAnswer.text, hotelsExpected!.body, `${label}: H2 ${day(from)} → ${day(to)}`)
-            const hotelsPlain = yield* rawPlain(hotelsUrl)
-            assert.strictEqual(hotelsPlain.text, hotelsExpected!.body, `${label}: H2 (full) ${day(from)} → ${day(to)}`)
-            const hotel = pick(hotels)
-            const roomsUrl = `/hotels/${hotel}/rooms/available?date_from=${day(from)}&date_to=${day(to)}`
-            const roomsAnswer = yield* raw("GET", roomsUrl)
-            const [roomsExpected] = yield* sql.unsafe<{ body: string }>(REFERENCE_ROOMS, [day(from), day(to), hotel])
-            assert.strictEqual(roomsAnswer.text, roomsExpected!.body, `${label}: R2 ${hotel} ${day(from)} → ${day(to)}`)
-            const roomsPlain = yield* rawPlain(roomsUrl)
-            assert.strictEqual(
-              roomsPlain.text,
-              roomsExpected!.body,
-              `${label}: R2 (full) ${hotel} ${day(from)} → ${day(to)}`
-            )
-          }
-        })
+            assert.deepStrictEqual(cards, { missing: 0, extra: 0 }, label)
+            for (let k = 0; k < 3; k++) {
+              const from = random(22)
+              const to = from + 1 + random(6)
+              const perPage = 1 + random(4)
+              const page = 1 + random(3)
+              const hotelsUrl =
+                `/hotels/rooms/available?date_from=${day(from)}&date_to=${day(to)}&city=${encodeURIComponent(city.name)}` +
+                `&per_page=${perPage}&page=${page}`
+              const hotelsAnswer = yield* raw("GET", hotelsUrl)
+              const [hotelsExpected] = yield* sql.unsafe<{ body: string }>(REFERENCE_HOTELS, [
+                day(from),
+                day(to),
+                city.id,
+                perPage,
+                (page - 1) * perPage
+              ])
+              assert.strictEqual(hotelsAnswer.text, hotelsExpected!.body, `${label}: H2 ${day(from)} → ${day(to)}`)
+              const hotelsPlain = yield* rawPlain(hotelsUrl)
+              assert.strictEqual(
+                hotelsPlain.text,
+                hotelsExpected!.body,
+                `${label}: H2 (full) ${day(from)} → ${day(to)}`
+              )
+              const hotel = pick(hotels)
+              const roomsUrl = `/hotels/${hotel}/rooms/available?date_from=${day(from)}&date_to=${day(to)}`
+              const roomsAnswer = yield* raw("GET", roomsUrl)
+              const [roomsExpected] = yield* sql.unsafe<{ body: string }>(REFERENCE_ROOMS, [day(from), day(to), hotel])
+              assert.strictEqual(
+                roomsAnswer.text,
+                roomsExpected!.body,
+                `${label}: R2 ${hotel} ${day(from)} → ${day(to)}`
+              )
+              const roomsPlain = yield* rawPlain(roomsUrl)
+              assert.strictEqual(
+                roomsPlain.text,
+                roomsExpected!.body,
+                `${label}: R2 (full) ${hotel} ${day(from)} → ${day(to)}`
+              )
+            }
+          })
 
-      yield* compare("seeded")
-      for (let i = 0; i < 100; i++) {
-        // half of them bookings, cancellations and holds
-        const edit = random(2) === 0 ? random(3) : random(edits.length)
-        yield* Effect.exit(edits[edit]!)
-        yield* compare(`after edit ${i} (#${edit})`)
-      }
-      // a TRUNCATE has no rows for the statement triggers: every room is left without facilities
-      yield* sql`TRUNCATE facilities CASCADE`
-      const [linked] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM room_cards WHERE facilities <> '[]'`
-      assert.strictEqual(linked!.n, 0)
-      yield* compare("after TRUNCATE facilities")
-      // both ways were taken: fragments kept across bookings, read again after catalogue edits
-      const stats = search.stats()
-      assert.isAbove(stats.kept, 100, JSON.stringify(stats))
-      assert.isAbove(stats.read, 10, JSON.stringify(stats))
-    })
+        yield* compare("seeded")
+        for (let i = 0; i < 100; i++) {
+          // half of them bookings, cancellations and holds
+          const edit = random(2) === 0 ? random(3) : random(edits.length)
+          yield* Effect.exit(edits[edit]!)
+          yield* compare(`after edit ${i} (#${edit})`)
+        }
+        // a TRUNCATE has no rows for the statement triggers: every room is left without facilities
+        yield* sql`TRUNCATE facilities CASCADE`
+        const [linked] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM room_cards WHERE facilities <> '[]'`
+        assert.strictEqual(linked!.n, 0)
+        yield* compare("after TRUNCATE facilities")
+        // both ways were taken: fragments kept across bookings, read again after catalogue edits
+        const stats = search.stats()
+        assert.isAbove(stats.kept, 100, JSON.stringify(stats))
+        assert.isAbove(stats.read, 10, JSON.stringify(stats))
+      }),
+    // 100 edits, each followed by 12 searches and 6 reference statements: ~15 s alone, more beside other suites
+    120_000
   )
 
   it.effect("a catalogue write committed between the free units and the fragments' read: the full statement", () =>
