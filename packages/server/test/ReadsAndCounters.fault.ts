@@ -133,7 +133,7 @@ afterAll(async () => {
 }, 60_000)
 
 describe("the catalogue read cache while PostgreSQL is out of reach (D7)", () => {
-  it("503 E-91 with Retry-After meanwhile, never a kept answer; a change made meanwhile is served after", async () => {
+  it("503 E-91 with Retry-After meanwhile (reads and searches), never a kept answer; a change made meanwhile is served after", async () => {
     const country = await asAdmin("POST", "/countries", { name: "Кешландия", iso_code: "KL" })
     expect(country.status).toBe(200)
     const city = await asAdmin("POST", "/cities", { name: "Кешград", country_id: (country.body as { id: number }).id })
@@ -149,12 +149,23 @@ describe("the catalogue read cache while PostgreSQL is out of reach (D7)", () =>
       expect((await send(path)).status).toBe(200)
     }
     expect(await metric('cache_hits_total{namespace="catalogue"}')).toBeGreaterThanOrEqual(hitsBefore + paths.length)
+    // the availability searches keep the hotel's fragments (its JSON without the free units) the same way
+    const stay = (() => {
+      const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10)
+      return `date_from=${day(10)}&date_to=${day(12)}`
+    })()
+    const searches = [`/hotels/rooms/available?${stay}&hotel_id=${id}`, `/hotels/${id}/rooms/available?${stay}`]
+    for (const path of searches) {
+      expect((await send(path)).status, path).toBe(200)
+      expect((await send(path)).status, path).toBe(200)
+    }
+    expect(((await send(searches[0]!)).body as Array<{ title: string }>)[0]!.title).toBe("Старое имя")
 
     // the server is cut off: its role may not log in, its connections are ended
     await asPostgres("postgres", `ALTER ROLE ${role} NOLOGIN`)
     try {
       await asPostgres("postgres", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [role])
-      for (const path of paths) {
+      for (const path of [...paths, ...searches]) {
         const answer = await send(path)
         expect(answer.status, path).toBe(503)
         expect(answer.retryAfter, path).toMatch(/^[1-9]\d*$/)
@@ -176,6 +187,7 @@ describe("the catalogue read cache while PostgreSQL is out of reach (D7)", () =>
     expect((await send(`/hotels?title=${encodeURIComponent("Старое")}`)).body).toEqual([])
     const renamed = await send(`/hotels?title=${encodeURIComponent("Новое")}`)
     expect((renamed.body as Array<{ id: number }>).map((h) => h.id)).toEqual([id])
+    expect(((await send(searches[0]!)).body as Array<{ title: string }>)[0]!.title).toBe("Новое имя")
     // and the cache works again: a repeated read is a hit
     const hits = await metric('cache_hits_total{namespace="catalogue"}')
     expect((await send(`/hotels/${id}`)).status).toBe(200)
