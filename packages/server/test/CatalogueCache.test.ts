@@ -354,7 +354,9 @@ describe("catalogue read cache (D7)", () => {
           )
         )
         assert.isAbove(stats(a).hits + stats(b).hits, 0, "the cache was used")
-      })
+      }),
+    // three servers, 8 runs of a writer and 6 readers: 11 s alone, over 30 s in the full suite under load 16–20
+    120_000
   )
 
   it.scopedLive("disabled (CATALOGUE_CACHE_ENABLED=false): no version reads, nothing kept", () =>
