@@ -378,6 +378,65 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
     120_000
   )
 
+  it.effect(
+    "concurrent catalogue writes and searches: never a title older than the last committed before the search",
+    () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const hotel = yield* insertHotel()
+        const facility = yield* insertFacility(randomName("Марка-0-"))
+        const room = yield* insertRoom(hotel.id, {
+          quantity: 3,
+          title: randomName("Номер-0-"),
+          facilityIds: [facility.id]
+        })
+        const urls = [
+          `/hotels/rooms/available?date_from=${day(0)}&date_to=${day(2)}&hotel_id=${hotel.id}`,
+          `/hotels/${hotel.id}/rooms/available?date_from=${day(0)}&date_to=${day(2)}`
+        ]
+        // each rename its own transaction; `committed` moves once it has committed, `issued` before it starts
+        const marks = { room: { issued: 0, committed: 0 }, facility: { issued: 0, committed: 0 } }
+        let writing = true
+        const writer = Effect.gen(function* () {
+          for (let i = 1; i <= 40; i++) {
+            marks.room.issued = i
+            yield* sql`UPDATE rooms SET title = ${randomName(`Номер-${i}-`)} WHERE id = ${room.id}`
+            marks.room.committed = i
+            if (i % 3 === 0) {
+              marks.facility.issued = i
+              yield* sql`UPDATE facilities SET title = ${randomName(`Марка-${i}-`)} WHERE id = ${facility.id}`
+              marks.facility.committed = i
+            }
+          }
+        }).pipe(Effect.ensuring(Effect.sync(() => (writing = false))))
+        const problems: Array<string> = []
+        const markOf = (title: string) => Number(title.split("-")[1])
+        const reader = (n: number) =>
+          Effect.gen(function* () {
+            for (let i = 0; writing || i < 2; i++) {
+              const url = urls[(n + i) % 2]!
+              const floor = { room: marks.room.committed, facility: marks.facility.committed }
+              const answer = yield* raw("GET", url)
+              const ceiling = { room: marks.room.issued, facility: marks.facility.issued }
+              const rooms = url.startsWith("/hotels/rooms")
+                ? Schema.decodeUnknownSync(Hotels)(answer.json)[0]!.rooms
+                : Schema.decodeUnknownSync(Rooms)(answer.json)
+              const seen = { room: markOf(rooms[0]!.title), facility: markOf(rooms[0]!.facilities[0]!.title) }
+              for (const kind of ["room", "facility"] as const) {
+                if (seen[kind] < floor[kind])
+                  problems.push(`${url}: ${kind} ${seen[kind]} older than committed ${floor[kind]}`)
+                if (seen[kind] > ceiling[kind]) problems.push(`${url}: ${kind} ${seen[kind]} never written`)
+              }
+            }
+          })
+        yield* Effect.all([writer, ...Array.from({ length: 4 }, (_, n) => reader(n))], { concurrency: "unbounded" })
+        assert.deepStrictEqual(problems, [])
+        const stats = (yield* AvailabilitySearch).stats()
+        assert.isAbove(stats.kept, 0, JSON.stringify(stats))
+      }),
+    60_000
+  )
+
   it.effect("a catalogue write committed between the free units and the fragments' read: the full statement", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
