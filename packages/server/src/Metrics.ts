@@ -497,12 +497,21 @@ export class Metrics extends Effect.Service<Metrics>()("server/Metrics", {
     const cache = declareCacheMetrics(registers, enabled)
     declareUnusedMetrics(registers)
     const observeQuery = declareQueryMetrics(registers)
-    const observeRequest = makeRequestObserver(declareRequestMetrics(registers), enabled)
+    const requestMetrics = declareRequestMetrics(registers)
+    const observeRequest = makeRequestObserver(requestMetrics, enabled)
+    /**
+     * A request the server refused before it reached the app (`NodeServer.ts`: 400, 408, 431): counted, not
+     * timed — how long it took is not known there (a 408 took the whole timeout).
+     */
+    const countRefused = (status: number) => {
+      if (enabled) requestMetrics.apiRequests.inc({ endpoint: "unmatched", method: "-", status: String(status) })
+    }
     return {
       registry,
       enabled,
       counters,
       observeRequest,
+      countRefused,
       rateLimit,
       cache,
       observeQuery,

@@ -25,7 +25,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { AppConfig } from "@shum/infra/Config"
 import { Context, Duration, Effect, Layer, Option, Runtime } from "effect"
 import { randomUUID } from "node:crypto"
-import { createServer, type Server } from "node:http"
+import { createServer, type IncomingMessage, type Server } from "node:http"
 import { Server as NetServer, type Socket } from "node:net"
 import type { Duplex } from "node:stream"
 import { Lifecycle } from "./Lifecycle.js"
@@ -51,9 +51,6 @@ const clientErrorOf = (code: string | undefined) => {
     "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n"
   return { status, head, body }
 }
-
-/** What `clientError`'s answers are counted as (`api_requests_total{endpoint="unmatched", method="-"}`). */
-const REFUSED_ROUTE = { endpoint: "unmatched", handler: undefined, system: false } as const
 
 /** Closes the listening socket and waits for open connections, bounded by `SHUTDOWN_TIMEOUT_SECONDS`. */
 class HttpListener extends Context.Tag("server/HttpListener")<
@@ -105,7 +102,7 @@ export const NodeServerLive = Layer.scopedContext(
     // unknown: `-`, the client's address as the socket has it, `error_code` Node's reason) and is counted in
     // `api_requests_total`, so a burst of them (a slowloris, a broken client) shows (docs/operations.md §2)
     const runtime = yield* Effect.runtime<never>()
-    const observe = Option.map(yield* Effect.serviceOption(Metrics), (metrics) => metrics.observeRequest)
+    const countRefused = Option.map(yield* Effect.serviceOption(Metrics), (metrics) => metrics.countRefused)
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
       const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
       if (error.code === "ECONNRESET" || !socket.writable || response?.headersSent === true) {
@@ -116,17 +113,7 @@ export const NodeServerLive = Layer.scopedContext(
       const id = randomUUID()
       socket.end(`${answer.head}X-Request-Id: ${id}\r\n\r\n${answer.body}`, () => socket.destroy())
       setTimeout(() => socket.destroy(), 1000).unref()
-      if (Option.isSome(observe))
-        observe.value(
-          "-",
-          REFUSED_ROUTE
-        )({
-          status: answer.status,
-          seconds: 0,
-          requestBytes: undefined,
-          responseBytes: undefined,
-          errorType: undefined
-        })
+      if (Option.isSome(countRefused)) countRefused.value(answer.status)
       const client = (socket as { remoteAddress?: string }).remoteAddress ?? "-"
       Runtime.runFork(runtime)(
         Effect.logInfo(`${client} - "-" ${answer.status} -`).pipe(
@@ -140,13 +127,18 @@ export const NodeServerLive = Layer.scopedContext(
         )
       )
     })
-    // an answer the client stopped reading (docs/operations.md §2): Node's socket timeout fires after
-    // `HTTP_SEND_TIMEOUT_SECONDS` without a byte read or written (a write making progress, however slowly,
-    // re-arms it). With this listener Node leaves every timeout to us: a connection with no request in hand is
+    // an answer the client stopped reading (docs/operations.md §2): once a request's headers are in, its socket
+    // times out after `HTTP_SEND_TIMEOUT_SECONDS` without a byte read or written (a write making progress,
+    // however slowly, re-arms it). Armed per request, not for the connection (`server.timeout` stays 0): a
+    // connection still sending its headers is timed by `HTTP_HEADERS_TIMEOUT_SECONDS` alone, and answered 408.
+    // With a `timeout` listener Node leaves every socket timeout to us: a connection with no request in hand is
     // an idle kept-alive one past `HTTP_KEEP_ALIVE_TIMEOUT_SECONDS` (Node's own rule: closed); one whose answer
     // still has bytes to send has stalled (cut, its unsent answer dropped); one whose request is still being
     // handled has nothing to send yet and is left alone
-    server.timeout = Duration.toMillis(http.sendTimeout)
+    const sendTimeout = Duration.toMillis(http.sendTimeout)
+    server.on("request", (request: IncomingMessage) => {
+      if (request.socket.timeout !== sendTimeout) request.socket.setTimeout(sendTimeout)
+    })
     server.on("timeout", (socket: Socket) => {
       const response = (socket as { _httpMessage?: object | null })._httpMessage
       if (response == null || socket.writableLength > 0) socket.destroy()

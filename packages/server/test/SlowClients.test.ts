@@ -28,26 +28,31 @@ const readsTheBody = Effect.flatMap(HttpServerRequest.HttpServerRequest, (reques
 
 const logs = captureLogs()
 
-const Server = HttpServer.serve(readsTheBody).pipe(
-  Layer.provideMerge(NodeServerLive),
-  Layer.provideMerge(MetricsLive),
-  Layer.provide(logs.layer),
-  Layer.provide(AppConfig.Default),
-  Layer.provide(
-    Layer.setConfigProvider(
-      configProvider({
-        DATABASE_URL: "postgres://unused",
-        HOST: "127.0.0.1",
-        PORT: "0",
-        HTTP_HEADERS_TIMEOUT_SECONDS: "1",
-        HTTP_REQUEST_TIMEOUT_SECONDS: "2",
-        HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: "1",
-        HTTP_SEND_TIMEOUT_SECONDS: "1",
-        ENABLE_METRICS_IN_TESTS: "true"
-      })
+const serverWith = (timeouts: Record<string, string>) =>
+  HttpServer.serve(readsTheBody).pipe(
+    Layer.provideMerge(NodeServerLive),
+    Layer.provideMerge(MetricsLive),
+    Layer.provide(logs.layer),
+    Layer.provide(AppConfig.Default),
+    Layer.provide(
+      Layer.setConfigProvider(
+        configProvider({
+          DATABASE_URL: "postgres://unused",
+          HOST: "127.0.0.1",
+          PORT: "0",
+          ENABLE_METRICS_IN_TESTS: "true",
+          ...timeouts
+        })
+      )
     )
   )
-)
+
+const Server = serverWith({
+  HTTP_HEADERS_TIMEOUT_SECONDS: "1",
+  HTTP_REQUEST_TIMEOUT_SECONDS: "2",
+  HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: "1",
+  HTTP_SEND_TIMEOUT_SECONDS: "1"
+})
 
 interface Conversation {
   /** Everything the server sent. */
@@ -266,6 +271,34 @@ layer(Server, { timeout: "60 seconds" })("slow clients (docs/operations.md §2)"
       const got = yield* readBig(yield* port, { pauseAfterRequestMs: 0, bytesPerTick: 2 * 1024 * 1024 })
       assert.strictEqual(got.bytes, BIG + got.headerBytes)
       assert.isAbove(got.tookMs, 1200)
+    })
+  )
+})
+
+// the send timeout shorter than the headers' (a review finding): a connection still sending its headers is timed
+// by the headers' bound alone, and answered 408 — not cut silently by the send timeout
+layer(
+  serverWith({
+    HTTP_HEADERS_TIMEOUT_SECONDS: "3",
+    HTTP_REQUEST_TIMEOUT_SECONDS: "3",
+    HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: "1",
+    HTTP_SEND_TIMEOUT_SECONDS: "1"
+  }),
+  { timeout: "60 seconds" }
+)("a send timeout shorter than the headers timeout", (it) => {
+  it.effect("headers sent a line at a time still get their 408 after HTTP_HEADERS_TIMEOUT_SECONDS", () =>
+    Effect.gen(function* () {
+      const talk = yield* converse(yield* port, endlessHeaders, 100)
+      assert.match(talk.received, /^HTTP\/1\.1 408 /)
+      assert.isAtLeast(talk.closedAfter, 2900)
+    })
+  )
+
+  it.effect("an answer left unread is still cut after HTTP_SEND_TIMEOUT_SECONDS", () =>
+    Effect.gen(function* () {
+      const got = yield* readBig(yield* port, { pauseAfterRequestMs: 3000 })
+      assert.isBelow(got.bytes, BIG)
+      assert.isTrue(got.ended)
     })
   )
 })
