@@ -103,12 +103,16 @@ const integral = <I, R>(self: Schema.Schema<number, I, R>) =>
  * an integer: one beyond the largest double reads as ±`Number.MAX_VALUE`, so whatever bounds it names its bound.
  */
 const DECIMAL_INTEGER = /^[+-]?[0-9]+(?:\.0*)?$/
+/**
+ * Blanks as Pydantic trims them (Rust's `str::trim`: Unicode's White_Space, U+0085 included); not JavaScript's
+ * `trim()`, which also drops a byte-order mark (U+FEFF) and keeps U+0085.
+ */
+const BLANKS_AROUND = /^\p{White_Space}+|\p{White_Space}+$/gu
 export const IntegerString = Schema.transformOrFail(Schema.String, Schema.Number, {
   strict: true,
   decode: (raw, _, ast) => {
-    // blanks as Python's str.strip() sees them: a byte-order mark (U+FEFF) is not one, though JavaScript trims it
-    const text = raw.trim()
-    if (!DECIMAL_INTEGER.test(text) || raw.includes("\uFEFF")) {
+    const text = raw.replace(BLANKS_AROUND, "")
+    if (!DECIMAL_INTEGER.test(text)) {
       return ParseResult.fail(new ParseResult.Type(ast, raw, "Input should be a valid integer"))
     }
     const n = Number(text)

@@ -85,9 +85,12 @@ describe("Common schemas", () => {
   it("LaxInt accepts integers, integral floats and numeric strings only", () => {
     for (const input of [5, 5.0, "5", "-3"]) assert.strictEqual(Math.abs(ok(LaxInt, input)), input === "-3" ? 3 : 5)
     for (const input of [5.5, "5.5", "abc", "", null, true, [5]]) rejected(LaxInt, input)
-    // blanks around, as Python strips them; a byte-order mark is not a blank there (JavaScript's trim drops it)
-    for (const input of [" 5", "5\n", "\t+5 ", "\u00a05\u3000"]) assert.strictEqual(ok(LaxInt, input), 5)
-    for (const input of ["\uFEFF5", "5\uFEFF", "\u200b5"]) rejected(LaxInt, input)
+    // blanks around, as Pydantic trims them (Unicode's White_Space): NEL is one, a byte-order mark is not (JavaScript's
+    // trim() says the opposite of both), nor is U+001C (Python's str.strip() drops it, Pydantic refuses it)
+    for (const input of [" 5", "5\n", "\t+5 ", "\u00a05\u3000", "\u00855", "5\u0085"]) {
+      assert.strictEqual(ok(LaxInt, input), 5)
+    }
+    for (const input of ["\uFEFF5", "5\uFEFF", "\u200b5", "\u001c5", " ", "\u0085"]) rejected(LaxInt, input)
   })
 
   it("TimeString accepts HH:MM, HH:MM:SS and fractions, and renders HH:MM:SS", () => {
