@@ -1,9 +1,9 @@
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { ShumApi } from "@shum/domain/Api"
 import { RoomUnavailable } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { CurrentSession, CurrentUser } from "@shum/domain/Security"
 import { Effect } from "effect"
+import { closedGroup } from "../Http/ClosedGroup.js"
 import { problemResponse } from "../Http/ErrorMapping.js"
 import { locateCreated } from "../Http/Location.js"
 import { HoldsService } from "./HoldsService.js"
@@ -19,7 +19,11 @@ const soldOut = problemResponse(new RoomUnavailable({ detail: Messages.roomSoldO
 const isSoldOut = (error: unknown): error is RoomUnavailable =>
   error instanceof RoomUnavailable && error.detail === Messages.roomSoldOut
 
-export const HoldsLive = HttpApiBuilder.group(ShumApi, "holds", (handlers) =>
+/**
+ * The holds' group, built by `closedGroup`: its handlers took their services when it was built, so each call
+ * merges only the group's middlewares into the handler's context, not the application's every service (issue 19).
+ */
+export const HoldsLive = closedGroup(ShumApi, "holds", (handlers) =>
   Effect.gen(function* () {
     const holds = yield* HoldsService
     const locate = yield* locateCreated

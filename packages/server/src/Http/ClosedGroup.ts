@@ -15,6 +15,7 @@
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import type * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Context, Effect, Layer, type Scope } from "effect"
@@ -22,6 +23,15 @@ import { Context, Effect, Layer, type Scope } from "effect"
 /** What the platform puts in each request's context: a handler may read these when called. */
 type RequestServices =
   HttpServerRequest.HttpServerRequest | HttpServerRequest.ParsedSearchParams | HttpRouter.RouteContext | Scope.Scope
+
+/**
+ * The middlewares the group's endpoints declare (their security: `Authentication`, `DeferredAuthentication` …):
+ * a handler's requirements name them, and the group reads their implementations from the context it was built in.
+ */
+type EndpointMiddleware<
+  Groups extends HttpApiGroup.HttpApiGroup.Any,
+  Name extends string
+> = HttpApiEndpoint.HttpApiEndpoint.Context<HttpApiGroup.HttpApiGroup.EndpointsWithName<Groups, Name>>
 
 export const closedGroup = <
   ApiId extends string,
@@ -31,7 +41,7 @@ export const closedGroup = <
   const Name extends HttpApiGroup.HttpApiGroup.Name<Groups>,
   E,
   Provides,
-  RH extends RequestServices,
+  RH extends RequestServices | EndpointMiddleware<Groups, Name>,
   EX,
   RX
 >(
@@ -43,13 +53,21 @@ export const closedGroup = <
 ): Layer.Layer<
   HttpApiGroup.ApiGroup<ApiId, Name>,
   EX,
-  Exclude<RX | HttpApiGroup.HttpApiGroup.MiddlewareWithName<Groups, Name>, Scope.Scope>
+  Exclude<
+    RX | HttpApiGroup.HttpApiGroup.MiddlewareWithName<Groups, Name> | EndpointMiddleware<Groups, Name>,
+    Scope.Scope
+  >
 > =>
   // the group's type is a phantom (`ApiGroup`): the layer adds routes to the router, as the platform's does
   Layer.scopedDiscard(
     Effect.gen(function* () {
       const all =
-        yield* Effect.context<Exclude<RX | HttpApiGroup.HttpApiGroup.MiddlewareWithName<Groups, Name>, Scope.Scope>>()
+        yield* Effect.context<
+          Exclude<
+            RX | HttpApiGroup.HttpApiGroup.MiddlewareWithName<Groups, Name> | EndpointMiddleware<Groups, Name>,
+            Scope.Scope
+          >
+        >()
       const group = (api as unknown as HttpApi.HttpApi.AnyWithProps).groups[groupName]!
       // what the platform's group reads from its context: the middlewares' implementations
       let context = Context.empty() as Context.Context<unknown>
@@ -72,5 +90,8 @@ export const closedGroup = <
   ) as unknown as Layer.Layer<
     HttpApiGroup.ApiGroup<ApiId, Name>,
     EX,
-    Exclude<RX | HttpApiGroup.HttpApiGroup.MiddlewareWithName<Groups, Name>, Scope.Scope>
+    Exclude<
+      RX | HttpApiGroup.HttpApiGroup.MiddlewareWithName<Groups, Name> | EndpointMiddleware<Groups, Name>,
+      Scope.Scope
+    >
   >
