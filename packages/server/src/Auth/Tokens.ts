@@ -127,7 +127,8 @@ export class Tokens extends Effect.Service<Tokens>()("server/Tokens", {
     }
 
     const verifyAccess = (token: string): Effect.Effect<AccessClaims, TokenRejected> =>
-      Effect.flatMap(nowSeconds, (now) => {
+      Effect.flatMap(Clock.currentTimeMillis, (ms) => {
+        const now = Math.floor(ms / 1000)
         const hit = verified.get(token)
         if (hit === undefined) return verifyNow(token, now)
         if (hit.issuedAt <= now && now < hit.claims.expiresAt) return Effect.succeed(hit.claims)

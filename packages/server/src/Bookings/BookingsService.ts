@@ -18,16 +18,27 @@ import {
   type BookingStatus
 } from "@shum/domain/Bookings"
 import { pageOf } from "@shum/domain/Common"
-import { Conflict, Forbidden, InvalidDateRange, NotFound, RoomUnavailable, ValidationError } from "@shum/domain/Errors"
+import {
+  Conflict,
+  Forbidden,
+  InvalidDateRange,
+  NotFound,
+  RoomUnavailable,
+  type Unauthorized,
+  ValidationError
+} from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { isAdmin, type AuthenticatedUser, type UncheckedSession } from "@shum/domain/Security"
 import { spanned } from "@shum/infra/Telemetry"
-import { DateTime, Effect, Layer, Option, Schema } from "effect"
+import { Clock, DateTime, Effect, Layer, Option, Schema } from "effect"
 import { Metrics } from "../Metrics.js"
 import { IdempotencyKeys, requestHash } from "./IdempotencyKeys.js"
-import { type BookOutcome, BookingsRepo, type CommandOutcome } from "./BookingsRepo.js"
-import { StayLimits } from "./StayLimits.js"
+import { type BookOutcome, BookingsRepo, type BookingWriteAborted, type CommandOutcome } from "./BookingsRepo.js"
+import { isoDateUtc, StayLimits } from "./StayLimits.js"
 import { datesRefused, keyReused, retryAborted, type StayError, stayRefused } from "./StayWrites.js"
+
+/** What a booking's write may fail with before its outcome is answered: the stay limits' 422, the statement's. */
+type BookOrLimitError = ValidationError | BookingWriteAborted | Unauthorized
 
 export class BookingsService extends Effect.Service<BookingsService>()("server/BookingsService", {
   effect: Effect.gen(function* () {
@@ -55,6 +66,12 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
         )
       )
 
+    /** The response of an answer, counted when a booking was created. */
+    const created = ({ created, response }: { readonly response: BookingCreated; readonly created: boolean }) => {
+      if (created) counters.bookingsCreated.inc()
+      return response
+    }
+
     /** The contract's answer to what the repository did: the response, and whether a booking was created. */
     const answer = (
       outcome: BookOutcome,
@@ -73,29 +90,37 @@ export class BookingsService extends Effect.Service<BookingsService>()("server/B
 
     /**
      * `POST /bookings` for a session its statement checks (docs/decisions.md D13): a refused session is the
-     * 401 of the middleware, before the key, the room or anything else is looked at.
+     * 401 of the middleware, before the key, the room or anything else is looked at. One reading of the clock
+     * gives the stay limits' "now" and the statement's "today"; the common answer (booked) is counted and given
+     * in the same step — the booking's path is as few of Effect's steps as it can be (bench/README.md, "The
+     * booking's own path").
      */
     const create = (session: UncheckedSession, body: BookingIn, idempotencyKey: string | undefined) =>
-      // D11: a stay beyond MAX_STAY_NIGHTS or BOOKING_HORIZON_DAYS is a 422 before anything is read or written
-      Effect.zipRight(
-        limits.check(body, "body"),
-        Effect.flatMap(todayUtc, (today) =>
-          repo.bookInSession(session, {
+      retryAborted(
+        "BookingWriteAborted",
+        "booking"
+      )(
+        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<BookOutcome, BookOrLimitError> => {
+          // D11: a stay beyond MAX_STAY_NIGHTS or BOOKING_HORIZON_DAYS is a 422 before anything is read or written
+          const refusal = limits.refusalAt(body, "body", now)
+          if (refusal !== undefined) return Effect.fail(refusal)
+          return repo.bookInSession(session, {
             roomId: body.room_id,
             from: body.date_from,
             to: body.date_to,
-            today,
+            today: isoDateUtc(now),
             idempotency:
               idempotencyKey === undefined
                 ? undefined
                 : { key: idempotencyKey, hash: requestHash([body.room_id, body.date_from, body.date_to]) }
           })
-        )
+        })
       ).pipe(
-        retryAborted("BookingWriteAborted", "booking"),
-        Effect.flatMap((outcome) => answer(outcome, body, idempotencyKey)),
-        Effect.tap(({ created }) => (created ? Effect.sync(() => counters.bookingsCreated.inc()) : Effect.void)),
-        Effect.map(({ response }) => response),
+        Effect.flatMap((outcome): Effect.Effect<BookingCreated, StayError> => {
+          if (outcome._tag !== "Booked") return Effect.map(answer(outcome, body, idempotencyKey), created)
+          counters.bookingsCreated.inc()
+          return Effect.succeed(outcome.answer)
+        }),
         spanned("Bookings.create", { attributes: { roomId: body.room_id }, captureStackTrace: false })
       )
 

@@ -3,13 +3,16 @@
  * by length) are made models without decoding them again (`Bookings/BookingsRepo.ts`, `Holds/HoldsRepo.ts`);
  * `HttpApi` encodes the response through the endpoint's schema. What that relies on: the encoding writes the
  * model's field order whatever the JSON's, byte for byte what decoding then encoding wrote, and refuses a wrong
- * field (a 500, never sent).
+ * field (a 500, never sent). `POST /bookings` answers its model without that encoding where every field is one the
+ * schema allows (`bookingCreatedResponse`): the same bytes, and anything else left to the encoding.
  */
 import "./fakes/NoNetwork.js"
 import { assert, describe, it } from "@effect/vitest"
 import { Booking, BookingCreated } from "@shum/domain/Bookings"
 import { Hold } from "@shum/domain/Holds"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Either, Schema } from "effect"
+import { bookingCreatedResponse } from "../../src/Bookings/BookingsHttp.js"
 
 // as `jsonb` orders them: by length, then bytes
 const booking = {
@@ -61,5 +64,50 @@ describe("write answers made without decoding", () => {
     }
     const wrongHold = new Hold({ ...hold, booking_id: "x" } as unknown as Hold, true)
     assert.isTrue(Either.isLeft(Schema.encodeEither(Hold)(wrongHold)))
+  })
+})
+
+describe("POST /bookings' answer written without the encoding", () => {
+  const stay = { room_id: 3, date_from: "2027-01-10", date_to: "2027-01-13" }
+  const built = (fields: Partial<typeof booking>) =>
+    new BookingCreated(
+      { id: 12, status: "OK", booking: new Booking({ ...booking, ...fields } as Booking, true) } as BookingCreated,
+      true
+    )
+  const bodyOf = (response: HttpServerResponse.HttpServerResponse) =>
+    response.body._tag === "Uint8Array" ? new TextDecoder().decode(response.body.body) : response.body._tag
+
+  it("is the encoding's bytes, 200, application/json", () => {
+    const answer = built({})
+    const response = bookingCreatedResponse(answer, stay)
+    assert.isTrue(HttpServerResponse.isServerResponse(response))
+    const written = response as HttpServerResponse.HttpServerResponse
+    assert.strictEqual(bodyOf(written), asBuilt(BookingCreated, answer))
+    assert.strictEqual(bodyOf(written), viaDecode(BookingCreated, { id: 12, status: "OK", booking }))
+    assert.strictEqual(written.status, 200)
+    assert.strictEqual(written.body._tag === "Uint8Array" ? written.body.contentType : "", "application/json")
+    // what HttpApi answers for the model: the same status, type and body
+    const encoded = HttpServerResponse.unsafeJson(Schema.encodeSync(BookingCreated)(answer))
+    assert.strictEqual(bodyOf(encoded), bodyOf(written))
+    assert.strictEqual(encoded.status, written.status)
+  })
+
+  it("leaves any other answer to the encoding (which refuses a wrong field)", () => {
+    const wrongs: Array<Partial<typeof booking>> = [
+      { price: 1.5 },
+      { id: 2 ** 53 },
+      { status: "bogus" },
+      { date_from: "2027-02-30" },
+      { date_to: "2027-01-14" },
+      { room_id: 4 },
+      { user_id: Number.NaN },
+      { created_at: 5 as unknown as string }
+    ]
+    for (const wrong of wrongs) {
+      const answer = built(wrong)
+      assert.strictEqual(bookingCreatedResponse(answer, stay), answer, JSON.stringify(wrong))
+    }
+    const notOk = new BookingCreated({ ...built({}), id: 1.5 } as BookingCreated, true)
+    assert.strictEqual(bookingCreatedResponse(notOk, stay), notOk)
   })
 })
