@@ -3,8 +3,15 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { BookingCreated } from "@shum/domain/Bookings"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
-import { CurrentSession, CurrentUser } from "@shum/domain/Security"
-import { Effect } from "effect"
+import {
+  AdminAuthentication,
+  Authentication,
+  CurrentSession,
+  CurrentUser,
+  DeferredAuthentication
+} from "@shum/domain/Security"
+import { AppConfig } from "@shum/infra/Config"
+import { Context, Effect, Layer } from "effect"
 import { locateCreated } from "../Http/Location.js"
 import { BookingsService } from "./BookingsService.js"
 
@@ -52,7 +59,7 @@ export const bookingCreatedResponse = (
   })
 }
 
-export const BookingsLive = HttpApiBuilder.group(ShumApi, "bookings", (handlers) =>
+const BookingsGroup = HttpApiBuilder.group(ShumApi, "bookings", (handlers) =>
   Effect.gen(function* () {
     const bookings = yield* BookingsService
     // the configured ROOT_PATH read once, not per booking
@@ -82,5 +89,27 @@ export const BookingsLive = HttpApiBuilder.group(ShumApi, "bookings", (handlers)
           bookings.changeDates(caller, path.booking_id, payload, headers["idempotency-key"])
         )
       )
+  })
+)
+
+/** What the group is built on: the router, its service, the configuration and its endpoints' middlewares. */
+type GroupNeeds = Layer.Layer.Context<typeof BookingsGroup>
+
+/**
+ * The group built on exactly the services it names (the compiler checks the list against its type), not the
+ * application's fifty-odd: `HttpApiBuilder.group` merges the context its group was built with into every call of
+ * a handler, so every booking copied them all (bench/README.md, "The booking's own path").
+ */
+export const BookingsLive = Layer.unwrapEffect(
+  Effect.map(Effect.context<GroupNeeds>(), (context) => {
+    const needs: Context.Context<GroupNeeds> = Context.pick(
+      HttpApiBuilder.Router,
+      BookingsService,
+      AppConfig,
+      Authentication,
+      AdminAuthentication,
+      DeferredAuthentication
+    )(context)
+    return Layer.provide(BookingsGroup, Layer.succeedContext(needs))
   })
 )
