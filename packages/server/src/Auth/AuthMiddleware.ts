@@ -48,7 +48,10 @@ const makeAuthenticate = Effect.gen(function* () {
     (request) => {
       const token = presentedToken(request)
       if (Option.isNone(token)) return Effect.fail(new Unauthorized({ detail: Messages.tokenMissing }))
-      return Effect.mapError(tokens.verifyAccess(token.value), (rejected) => new Unauthorized({ detail: rejected.detail }))
+      return Effect.mapError(
+        tokens.verifyAccess(token.value),
+        (rejected) => new Unauthorized({ detail: rejected.detail })
+      )
     }
   )
   /**

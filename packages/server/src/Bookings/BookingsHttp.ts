@@ -21,7 +21,7 @@ import { BookingsService } from "./BookingsService.js"
  * (the booking's path, bench/README.md "The booking's own path"). Only an answer whose every field is what the
  * schema allows is written so: integers that are safe integers, the stay's dates the request's own (decoded
  * `DateString`s), a string `created_at` and a known status; anything else is left to `HttpApi`, whose
- * encoding refuses it (500) as before. `test/BookingsModel.test.ts` checks the bytes are the encoding's.
+ * encoding refuses it (500) as before. `test/unit/WriteAnswers.test.ts` checks the bytes are the encoding's.
  */
 export const bookingCreatedResponse = (
   answer: BookingCreated,
