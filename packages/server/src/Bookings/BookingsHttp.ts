@@ -1,17 +1,10 @@
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { BookingCreated } from "@shum/domain/Bookings"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
-import {
-  AdminAuthentication,
-  Authentication,
-  CurrentSession,
-  CurrentUser,
-  DeferredAuthentication
-} from "@shum/domain/Security"
-import { AppConfig } from "@shum/infra/Config"
-import { Context, Effect, Layer } from "effect"
+import { CurrentSession, CurrentUser } from "@shum/domain/Security"
+import { Effect } from "effect"
+import { closedGroup } from "../Http/ClosedGroup.js"
 import { locateCreated } from "../Http/Location.js"
 import { BookingsService } from "./BookingsService.js"
 
@@ -59,7 +52,12 @@ export const bookingCreatedResponse = (
   })
 }
 
-const BookingsGroup = HttpApiBuilder.group(ShumApi, "bookings", (handlers) =>
+/**
+ * The bookings' group, built by `closedGroup` (`Http/ClosedGroup.ts`): its handlers took their services when it
+ * was built, so each call merges only the group's middlewares into the handler's context, not the application's
+ * fifty-odd services (≈ 10 KB per booking; bench/README.md, "The booking's own path").
+ */
+export const BookingsLive = closedGroup(ShumApi, "bookings", (handlers) =>
   Effect.gen(function* () {
     const bookings = yield* BookingsService
     // the configured ROOT_PATH read once, not per booking
@@ -89,27 +87,5 @@ const BookingsGroup = HttpApiBuilder.group(ShumApi, "bookings", (handlers) =>
           bookings.changeDates(caller, path.booking_id, payload, headers["idempotency-key"])
         )
       )
-  })
-)
-
-/** What the group is built on: the router, its service, the configuration and its endpoints' middlewares. */
-type GroupNeeds = Layer.Layer.Context<typeof BookingsGroup>
-
-/**
- * The group built on exactly the services it names (the compiler checks the list against its type), not the
- * application's fifty-odd: `HttpApiBuilder.group` merges the context its group was built with into every call of
- * a handler, so every booking copied them all (bench/README.md, "The booking's own path").
- */
-export const BookingsLive = Layer.unwrapEffect(
-  Effect.map(Effect.context<GroupNeeds>(), (context) => {
-    const needs: Context.Context<GroupNeeds> = Context.pick(
-      HttpApiBuilder.Router,
-      BookingsService,
-      AppConfig,
-      Authentication,
-      AdminAuthentication,
-      DeferredAuthentication
-    )(context)
-    return Layer.provide(BookingsGroup, Layer.succeedContext(needs))
   })
 )
