@@ -28,6 +28,7 @@ import staysLockRoomFirst from "./migrations/0022_stays_lock_room_first.js"
 import roomCardsFacilityLocks from "./migrations/0023_room_cards_facility_locks.js"
 import holdRefusedWithoutLocks from "./migrations/0024_hold_refused_without_locks.js"
 import webhookQueueHeads from "./migrations/0025_webhook_queue_heads.js"
+import webhookQueueLocks from "./migrations/0026_webhook_queue_locks.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -55,7 +56,8 @@ export const migrations = {
   "0022_stays_lock_room_first": staysLockRoomFirst,
   "0023_room_cards_facility_locks": roomCardsFacilityLocks,
   "0024_hold_refused_without_locks": holdRefusedWithoutLocks,
-  "0025_webhook_queue_heads": webhookQueueHeads
+  "0025_webhook_queue_heads": webhookQueueHeads,
+  "0026_webhook_queue_locks": webhookQueueLocks
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

@@ -504,7 +504,8 @@ describe("Migrations", () => {
         [22, "stays_lock_room_first"],
         [23, "room_cards_facility_locks"],
         [24, "hold_refused_without_locks"],
-        [25, "webhook_queue_heads"]
+        [25, "webhook_queue_heads"],
+        [26, "webhook_queue_locks"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

@@ -109,9 +109,9 @@ const fanOutEvents = (sql: Sql) =>
  * of their subscription and entity, in that order): no anti-join, nothing behind a head is read — a backlog of
  * many entities or one entity's deep queue costs the claim nothing — and the plan does not depend on the
  * table's statistics (a new database analysed near-empty planned the old anti-join as a scan of the backlog per
- * candidate). The leases in flight are counted by `webhook_leases_in_flight` (an index scan, whatever the
- * statistics), and a subscription at its cap is not read at all. A disabled subscription's only candidates are
- * its pings, the head of its ping queue (entity `webhook:<id>`).
+ * candidate). The leases in flight are counted by `webhook_leases_by_subscription` (migration 0026: one index
+ * scan for every subscription, whatever the statistics), and a subscription at its cap is not read at all. A
+ * disabled subscription's only candidates are its pings, the head of its ping queue (entity `webhook:<id>`).
  * `due` reads the candidates by primary key (`= ANY` of their ids: statistics taken mid-run, with every pending
  * delivery a head, once had it join them to every due head instead, 18 ms per claim at 7,000 pending).
  * It repeats the "pending, not held, due and not leased" test on the row it locks: a delivery another worker
@@ -122,7 +122,8 @@ const fanOutEvents = (sql: Sql) =>
 export const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription: number) => (limit: number) =>
   sql<Claimed>`
     WITH leases AS MATERIALIZED (
-      SELECT s.id, s.enabled, webhook_leases_in_flight(s.id) AS busy FROM webhook_subscriptions s
+      SELECT s.id, s.enabled, COALESCE(l.busy, 0) AS busy FROM webhook_subscriptions s
+      LEFT JOIN webhook_leases_by_subscription() l ON l.subscription_id = s.id
     ),
     room AS (SELECT id, enabled, busy FROM leases WHERE busy < ${perSubscription}),
     candidates AS (
@@ -187,8 +188,11 @@ interface Attempt {
  * delivered since the dead one was made (it failed for a whole schedule). `last_success_at` is written at
  * most once a second per subscription: every success writing it would queue the subscription's deliveries on
  * its row lock (one commit at a time); the disabling rule reads the deliveries themselves, not it.
+ * The deliveries' queues' advisory locks are taken (`webhook_lock_queues`, migration 0026) before the UPDATE
+ * locks their rows: the order every settle takes them in (its trigger's settle would otherwise wait for them while
+ * holding the rows, and another worker's settle of the same queue wait for a row while holding them: a deadlock).
  */
-const recordAttempts = (sql: Sql, settings: DispatcherSettings) => (attempts: ReadonlyArray<Attempt>) => {
+export const recordAttempts = (sql: Sql, settings: DispatcherSettings) => (attempts: ReadonlyArray<Attempt>) => {
   const rows = attempts.map(({ claimed, outcome }) => {
     const dead = !outcome.ok && claimed.attempts >= settings.maxAttempts
     return {
@@ -206,13 +210,14 @@ const recordAttempts = (sql: Sql, settings: DispatcherSettings) => (attempts: Re
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
         AS t(id bigint, token uuid, status text, code integer, duration_ms integer, error text, delay float8)
     ),
+    queues AS MATERIALIZED (SELECT webhook_lock_queues(ARRAY(SELECT id FROM input)) AS n),
     updated AS (
       UPDATE webhook_deliveries d SET status = i.status, leased_until = NULL, lease_token = NULL,
         last_response_code = i.code, last_duration_ms = i.duration_ms, last_error = i.error,
         next_attempt_at = CASE WHEN i.status = 'pending' THEN now() + make_interval(secs => i.delay)
                           ELSE d.next_attempt_at END,
         finished_at = CASE WHEN i.status = 'pending' THEN NULL ELSE now() END
-      FROM input i WHERE d.id = i.id AND d.lease_token = i.token
+      FROM input i, queues q WHERE d.id = i.id AND d.lease_token = i.token AND q.n >= 0
       RETURNING d.id, d.subscription_id, d.created_at, i.status, i.code, i.duration_ms, i.error
     ),
     attempt AS (
@@ -233,10 +238,15 @@ const recordAttempts = (sql: Sql, settings: DispatcherSettings) => (attempts: Re
                       WHERE o.subscription_id = s.id AND o.status = 'delivered' AND o.finished_at >= u.created_at)`
 }
 
-/** A delivery interrupted before its answer (shutdown): given back at once, its attempt not counted. */
+/**
+ * A delivery interrupted before its answer (shutdown): given back at once, its attempt not counted — its queue's
+ * lock taken first, as the record's.
+ */
 const releaseDelivery = (sql: Sql) => (claimed: Claimed) =>
-  sql`UPDATE webhook_deliveries SET leased_until = NULL, lease_token = NULL, attempts = attempts - 1
-      WHERE id = ${claimed.id}::bigint AND lease_token = ${claimed.lease_token}::uuid`.pipe(Effect.ignore)
+  sql`WITH queues AS MATERIALIZED (SELECT webhook_lock_queues(ARRAY[${claimed.id}::bigint]) AS n)
+      UPDATE webhook_deliveries d SET leased_until = NULL, lease_token = NULL, attempts = d.attempts - 1
+      FROM queues q WHERE d.id = ${claimed.id}::bigint AND d.lease_token = ${claimed.lease_token}::uuid
+        AND q.n >= 0`.pipe(Effect.ignore)
 
 /** Seconds since the oldest event still waiting: not fanned out, or pending for an enabled subscription. */
 const outboxLag = (sql: Sql) =>
