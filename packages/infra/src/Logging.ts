@@ -60,12 +60,44 @@ export class MessageWithFields {
     readonly text: string,
     readonly fields: Readonly<Record<string, unknown>>
   ) {}
+  // the last `annotated` answer: every logger of one log call is given the same annotations
+  private base: HashMap.HashMap<string, unknown> | undefined
+  private merged: HashMap.HashMap<string, unknown> | undefined
+
+  /** `annotations` with the fields set over them in their order, as `Effect.annotateLogs(fields)` sets them. */
+  annotated(annotations: HashMap.HashMap<string, unknown>): HashMap.HashMap<string, unknown> {
+    if (this.merged !== undefined && this.base === annotations) return this.merged
+    let merged = annotations
+    for (const [key, value] of Object.entries(this.fields)) merged = HashMap.set(merged, key, value)
+    this.base = annotations
+    this.merged = merged
+    return merged
+  }
+
+  toString(): string {
+    return this.text
+  }
 }
 
 /** The message's own fields, when it is a `MessageWithFields` (logged alone). */
 const ownFields = (message: unknown): MessageWithFields | undefined => {
   const only = Array.isArray(message) && message.length === 1 ? message[0] : message
   return only instanceof MessageWithFields ? only : undefined
+}
+
+/**
+ * A log call as a logger that knows no `MessageWithFields` must see it (Effect's OTLP logger, its span
+ * events, `infra/Telemetry.ts`): the text as the message and the fields as annotations — what logging the
+ * text inside `Effect.annotateLogs(fields)` gives it. Any other call unchanged.
+ */
+export const withFieldsAnnotated = <Options extends Logger.Logger.Options<unknown>>(options: Options): Options => {
+  const own = ownFields(options.message)
+  if (own === undefined) return options
+  return {
+    ...options,
+    message: Array.isArray(options.message) ? [own.text] : own.text,
+    annotations: own.annotated(options.annotations)
+  }
 }
 
 /**
