@@ -469,13 +469,22 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
       yield* Deferred.succeed(release, undefined)
       yield* Fiber.join(rename)
       const response = yield* Fiber.join(answer)
-      const [decoded] = Schema.decodeUnknownSync(Hotels)(response.json)
-      assert.deepStrictEqual(decoded!.rooms[0]!.facilities, [{ id: facility.id, title }])
-      assert.strictEqual(search.stats().full, before.full + 1)
-      // the next search reads the fragments under the new version, and pastes the same bytes
+      const facilitiesOf = (json: unknown) => Schema.decodeUnknownSync(Hotels)(json)[0]!.rooms[0]!.facilities
+      const full = search.stats().full
+      // usually the fragments' read waited and saw the rename: the full statement answered, with the new title.
+      // Under load the fragments' statement can take its snapshot before the rename commits (the lock is met
+      // inside it): then the answer is the catalogue before the rename, whole — the request overlapped the
+      // commit, either side of it is right; never a mix, nor a title without its version (seen in CI)
+      if (full === before.full + 1) assert.deepStrictEqual(facilitiesOf(response.json), [{ id: facility.id, title }])
+      else {
+        assert.strictEqual(full, before.full)
+        assert.deepStrictEqual(facilitiesOf(response.json), [{ id: facility.id, title: facility.title }])
+      }
+      // the next search, sent after the commit, has the rename: fragments read under the new version
       const again = yield* raw("GET", url)
-      assert.strictEqual(again.text, response.text)
-      assert.strictEqual(search.stats().full, before.full + 1)
+      assert.deepStrictEqual(facilitiesOf(again.json), [{ id: facility.id, title }])
+      assert.strictEqual(search.stats().full, full)
+      if (full === before.full + 1) assert.strictEqual(again.text, response.text)
     })
   )
 
