@@ -1,4 +1,4 @@
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import { closedGroup } from "../Http/ClosedGroup.js"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ShumApi } from "@shum/domain/Api"
@@ -27,17 +27,14 @@ const withCookie = (value: string, maxAgeSeconds: number, secure: boolean) =>
     )
   )
 
-export const AuthLive = HttpApiBuilder.group(ShumApi, "auth", (handlers) =>
+export const AuthLive = closedGroup(ShumApi, "auth", (handlers) =>
   Effect.gen(function* () {
     const auth = yield* AuthService
     const bursts = yield* SignInBursts
+    const locate = yield* locateCreated
     const setAccessCookie = (token: string) => withCookie(token, auth.accessTtlSeconds, auth.cookieSecure)
     return handlers
-      .handle("register", ({ payload }) =>
-        auth
-          .register(payload)
-          .pipe(Effect.tap((user) => Effect.flatMap(locateCreated, (locate) => locate(`/users/${user.id}`))))
-      )
+      .handle("register", ({ payload }) => Effect.tap(auth.register(payload), (user) => locate(`/users/${user.id}`)))
       .handle("login", ({ payload, request }) =>
         auth.login(payload).pipe(
           Effect.tap((token) => setAccessCookie(token.access_token)),

@@ -21,10 +21,11 @@ import { AppConfig } from "@shum/infra/Config"
 import { isPublicName } from "@shum/worker/ImageFiles"
 import { Context, Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
 import { join } from "node:path"
+import { closedGroup } from "../Http/ClosedGroup.js"
 import { problemResponse, validationResponse } from "../Http/ErrorMapping.js"
 import { ImagesService } from "./ImagesService.js"
 
-export const ImagesLive = HttpApiBuilder.group(ShumApi, "images", (handlers) =>
+export const ImagesLive = closedGroup(ShumApi, "images", (handlers) =>
   Effect.gen(function* () {
     const images = yield* ImagesService
     return handlers

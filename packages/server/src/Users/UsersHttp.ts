@@ -1,11 +1,11 @@
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import { closedGroup } from "../Http/ClosedGroup.js"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { CurrentUser } from "@shum/domain/Security"
 import { Effect } from "effect"
 import { UsersService } from "./UsersService.js"
 
-export const UsersLive = HttpApiBuilder.group(ShumApi, "users", (handlers) =>
+export const UsersLive = closedGroup(ShumApi, "users", (handlers) =>
   Effect.gen(function* () {
     const users = yield* UsersService
     const asCaller = <A, E, R>(f: (caller: typeof CurrentUser.Service) => Effect.Effect<A, E, R>) =>

@@ -1,11 +1,11 @@
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import { closedGroup } from "../Http/ClosedGroup.js"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
 import { Effect } from "effect"
 import { locateCreated } from "../Http/Location.js"
 import { WebhooksService } from "./WebhooksService.js"
 
-export const WebhooksLive = HttpApiBuilder.group(ShumApi, "webhooks", (handlers) =>
+export const WebhooksLive = closedGroup(ShumApi, "webhooks", (handlers) =>
   Effect.gen(function* () {
     const webhooks = yield* WebhooksService
     const locate = yield* locateCreated
