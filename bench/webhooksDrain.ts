@@ -28,12 +28,12 @@ const EVENTS = knob("BENCH_EVENTS", 10_000)
 const JWT = "bench-secret-key-bench-secret-key-bench"
 
 /** A child process running `file` under tsx; `line()` its next stdout line; `finish()` closes its stdin. */
-const child = (file: string, env: Record<string, string> = {}) =>
+const child = (file: string, env: Record<string, string> = {}, nodeArgs: ReadonlyArray<string> = []) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const proc = spawn(
         process.execPath,
-        ["--conditions=@shum/source", "--import", "tsx", join(import.meta.dirname, file)],
+        [...nodeArgs, "--conditions=@shum/source", "--import", "tsx", join(import.meta.dirname, file)],
         {
           cwd: join(import.meta.dirname, ".."),
           stdio: ["pipe", "pipe", "inherit"],
@@ -92,13 +92,16 @@ const program = Effect.gen(function* () {
   const stats = sql<{ commits: number }>`
     SELECT xact_commit::float8 AS commits FROM pg_stat_database WHERE datname = current_database()`
   const profileDir = process.env["BENCH_CPU_PROF"]
-  const dispatcher = yield* child("webhooksDispatcher.ts", {
-    BENCH_DATABASE_URL: databaseUrl(database!.name),
-    JWT_SECRET_KEY: JWT,
-    WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
-    WEBHOOK_CONCURRENCY: process.env["WEBHOOK_CONCURRENCY"] ?? "16",
-    ...(profileDir === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` })
-  })
+  const dispatcher = yield* child(
+    "webhooksDispatcher.ts",
+    {
+      BENCH_DATABASE_URL: databaseUrl(database!.name),
+      JWT_SECRET_KEY: JWT,
+      WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
+      WEBHOOK_CONCURRENCY: process.env["WEBHOOK_CONCURRENCY"] ?? "16"
+    },
+    profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]
+  )
   yield* dispatcher.line()
   yield* Effect.sleep("700 millis") // the statistics collector's flush
   const [before] = yield* stats
