@@ -27,9 +27,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { databaseUrl } from "@shum/infra/Testing"
 import { makeCipher, generateSecret } from "@shum/infra/WebhookSigning"
 import { Effect, Fiber, Option, Redacted } from "effect"
-import { spawn } from "node:child_process"
 import { loadavg } from "node:os"
-import { join } from "node:path"
+import { child } from "./webhooksChild.js"
 import type { ClientInput, ClientOutput } from "./webhooksClient.js"
 import type { DispatcherOutput } from "./webhooksDispatcher.js"
 import type { ReceiverOutput } from "./webhooksReceiver.js"
@@ -46,57 +45,6 @@ const DROP_TARGET = 0.15
 
 /** The server in this process (bench/inProcessServer.ts): no dispatcher in it. */
 const server = inProcessServer(POOL)
-
-/**
- * A child process running `file` (under `tsx`, the workspace's sources), given `input` on stdin (kept open
- * unless `input` is given) and `env`; `line()` is its next line on stdout, `finish()` closes its stdin and
- * waits for its last line and its exit; it is killed with the scope.
- */
-const child = (file: string, env: Record<string, string> = {}, input?: unknown) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const process_ = spawn(
-        process.execPath,
-        ["--conditions=@shum/source", "--import", "tsx", join(import.meta.dirname, file)],
-        {
-          cwd: join(import.meta.dirname, ".."),
-          stdio: ["pipe", "pipe", "inherit"],
-          env: { ...process.env, ...env }
-        }
-      )
-      const lines: Array<string> = []
-      const waiting: Array<(line: string) => void> = []
-      let buffered = ""
-      process_.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-        buffered += chunk
-        for (let at = buffered.indexOf("\n"); at >= 0; at = buffered.indexOf("\n")) {
-          const line = buffered.slice(0, at)
-          buffered = buffered.slice(at + 1)
-          const next = waiting.shift()
-          if (next === undefined) lines.push(line)
-          else next(line)
-        }
-      })
-      const exited = new Promise<number | null>((resolve) => process_.on("exit", resolve))
-      if (input !== undefined) process_.stdin.end(JSON.stringify(input))
-      const line = () =>
-        Effect.async<string, Error>((resume) => {
-          const ready = lines.shift()
-          if (ready !== undefined) return resume(Effect.succeed(ready))
-          waiting.push((l) => resume(Effect.succeed(l)))
-          void exited.then((code) => resume(Effect.fail(new Error(`${file} exited with ${code}`))))
-        })
-      const finish = <A>() =>
-        Effect.gen(function* () {
-          process_.stdin.end()
-          const last = yield* line()
-          yield* Effect.promise(() => exited)
-          return JSON.parse(last) as A
-        })
-      return { line, finish, kill: () => process_.kill() }
-    }),
-    (c) => Effect.sync(() => c.kill())
-  )
 
 /** Seconds since the oldest event still waiting: not fanned out, or pending for an enabled subscription. */
 const outboxLag = Effect.flatMap(SqlClient.SqlClient, (sql) =>

@@ -6,14 +6,15 @@
  * sweep), which would only idle here. Settings from the environment, as the worker reads them (`WEBHOOK_*`,
  * `JWT_SECRET_KEY` for the secrets' key), the database from `BENCH_DATABASE_URL`.
  *
- * Writes `ready` once the dispatcher runs; runs until its stdin closes (in-flight deliveries are given back,
+ * `BENCH_NO_HTTP=1` replaces the requests by an answer of 204 at once (`webhooksDrain.ts`: the dispatcher's
+ * own cost without the requests'). Writes `ready` once the dispatcher runs; runs until its stdin closes (in-flight deliveries are given back,
  * as at a worker's shutdown), then writes one JSON line (`DispatcherOutput`) and exits.
  */
 import * as Database from "@shum/infra/Database"
 import { databasePoolSize, webhooks } from "@shum/infra/Config"
 import { WebhookDispatcherLive } from "@shum/worker/WebhookDispatcher"
 import { WebhookMetrics, webhookMetricsIn } from "@shum/worker/WebhookMetrics"
-import { WebhookSenderLive } from "@shum/worker/WebhookSender"
+import { WebhookSender, WebhookSenderLive } from "@shum/worker/WebhookSender"
 import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { Registry } from "prom-client"
 
@@ -33,7 +34,16 @@ const program = Effect.gen(function* () {
   const url = process.env["BENCH_DATABASE_URL"]
   if (url === undefined) return yield* Effect.dieMessage("BENCH_DATABASE_URL is not set")
   const dispatcher = WebhookDispatcherLive(settings).pipe(
-    Layer.provide(WebhookSenderLive(settings)),
+    Layer.provide(
+      // BENCH_NO_HTTP=1 (webhooksDrain.ts): every delivery answered 204 at once without a request, to tell the
+      // dispatcher's own cost (claims, records, fibers) from the requests'
+      process.env["BENCH_NO_HTTP"] === "1"
+        ? Layer.succeed(
+            WebhookSender,
+            WebhookSender.of({ send: () => Effect.succeed({ ok: true, status: 204, durationMs: 0, error: null }) })
+          )
+        : WebhookSenderLive(settings)
+    ),
     Layer.provide(Layer.succeed(WebhookMetrics, webhookMetricsIn(new Registry()))),
     Layer.provide(Database.client({ _tag: "Url", url: Redacted.make(url) }, { poolSize }))
   )

@@ -9,7 +9,8 @@
  *
  *   npx tsx --conditions=@shum/source bench/webhooksDrain.ts
  *
- * Knobs: BENCH_EVENTS, WEBHOOK_CONCURRENCY (16), DB_POOL_SIZE (10); `BENCH_CPU_PROF=dir` profiles the
+ * Knobs: BENCH_EVENTS, WEBHOOK_CONCURRENCY (16), DB_POOL_SIZE (10), BENCH_NO_HTTP=1 (no requests: every delivery
+ * answered 204 at once, the dispatcher's cost without the requests'); `BENCH_CPU_PROF=dir` profiles the
  * dispatcher's process (`node --cpu-prof`, read with `bench/profile.ts`).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -17,60 +18,14 @@ import * as Database from "@shum/infra/Database"
 import { databaseUrl, freshDatabase } from "@shum/infra/Testing"
 import { makeCipher, generateSecret } from "@shum/infra/WebhookSigning"
 import { Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
-import { spawn } from "node:child_process"
 import { loadavg } from "node:os"
-import { join } from "node:path"
+import { child } from "./webhooksChild.js"
 import type { DispatcherOutput } from "./webhooksDispatcher.js"
 import type { ReceiverOutput } from "./webhooksReceiver.js"
 import { knob } from "./inProcessServer.js"
 
 const EVENTS = knob("BENCH_EVENTS", 10_000)
 const JWT = "bench-secret-key-bench-secret-key-bench"
-
-/** A child process running `file` under tsx; `line()` its next stdout line; `finish()` closes its stdin. */
-const child = (file: string, env: Record<string, string> = {}, nodeArgs: ReadonlyArray<string> = []) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const proc = spawn(
-        process.execPath,
-        [...nodeArgs, "--conditions=@shum/source", "--import", "tsx", join(import.meta.dirname, file)],
-        {
-          cwd: join(import.meta.dirname, ".."),
-          stdio: ["pipe", "pipe", "inherit"],
-          env: { ...process.env, ...env }
-        }
-      )
-      const lines: Array<string> = []
-      const waiting: Array<(line: string) => void> = []
-      let buffered = ""
-      proc.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-        buffered += chunk
-        for (let at = buffered.indexOf("\n"); at >= 0; at = buffered.indexOf("\n")) {
-          const line = buffered.slice(0, at)
-          buffered = buffered.slice(at + 1)
-          const next = waiting.shift()
-          if (next === undefined) lines.push(line)
-          else next(line)
-        }
-      })
-      const exited = new Promise<number | null>((resolve) => proc.on("exit", resolve))
-      const line = () =>
-        Effect.async<string>((resume) => {
-          const ready = lines.shift()
-          if (ready !== undefined) return resume(Effect.succeed(ready))
-          waiting.push((l) => resume(Effect.succeed(l)))
-        })
-      const finish = <A>() =>
-        Effect.gen(function* () {
-          proc.stdin.end()
-          const last = yield* line()
-          yield* Effect.promise(() => exited)
-          return JSON.parse(last) as A
-        })
-      return { line, finish, kill: () => proc.kill() }
-    }),
-    (c) => Effect.sync(() => c.kill())
-  )
 
 const program = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -100,6 +55,7 @@ const program = Effect.gen(function* () {
       WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
       WEBHOOK_CONCURRENCY: process.env["WEBHOOK_CONCURRENCY"] ?? "16"
     },
+    undefined,
     profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]
   )
   yield* dispatcher.line()

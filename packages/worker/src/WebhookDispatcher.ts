@@ -33,6 +33,15 @@ import { WebhookSender } from "./WebhookSender.js"
 const FAN_OUT_LOCK = 0x7768_666e_6f75_74n % 2_147_483_647n
 const FAN_OUT_BATCH = 500
 
+/*
+ * `set_config('synchronous_commit', 'off', true)` is part of each of the dispatcher's own statements (fan-out,
+ * claim, record, release — each its own transaction): its commit does not wait for the WAL's flush to disk
+ * (`synchronous_commit` off for that transaction only; every other transaction, the bookings' included, keeps
+ * the server's setting). A crash may lose the last few of these commits — never part of one, and only the latest (WAL is flushed in order) — and each loss
+ * means work done again: events fanned out again, a lease or a record lost so the delivery is sent again.
+ * At least once still holds. docs/decisions.md D16, docs/operations.md §15.
+ */
+
 export type DispatcherSettings = Pick<
   WebhookSettings,
   "keyMaterial" | "maxAttempts" | "retryBase" | "lease" | "pollInterval" | "concurrency" | "retention"
@@ -79,7 +88,10 @@ interface Outcome {
  */
 const fanOutEvents = (sql: Sql) =>
   sql<{ n: number }>`
-    WITH locked AS (SELECT pg_try_advisory_xact_lock(${Number(FAN_OUT_LOCK)}) AS ok),
+    WITH locked AS (
+      SELECT pg_try_advisory_xact_lock(${Number(FAN_OUT_LOCK)}) AS ok,
+        set_config('synchronous_commit', 'off', true) AS async_commit
+    ),
     batch AS (
       SELECT e.id, e.type, e.entity, e.hotel_id, e.subscription_id FROM outbox_events e, locked
       WHERE locked.ok AND e.fanned_out_at IS NULL ORDER BY e.id LIMIT ${FAN_OUT_BATCH}
@@ -121,8 +133,9 @@ const fanOutEvents = (sql: Sql) =>
  */
 export const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription: number) => (limit: number) =>
   sql<Claimed>`
-    WITH leases AS MATERIALIZED (
-      SELECT s.id, s.enabled, COALESCE(l.busy, 0) AS busy FROM webhook_subscriptions s
+    WITH async_commit AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS off),
+    leases AS MATERIALIZED (
+      SELECT s.id, s.enabled, COALESCE(l.busy, 0) AS busy FROM async_commit a, webhook_subscriptions s
       LEFT JOIN webhook_leases_by_subscription() l ON l.subscription_id = s.id
     ),
     room AS (SELECT id, enabled, busy FROM leases WHERE busy < ${perSubscription}),
@@ -210,7 +223,10 @@ export const recordAttempts = (sql: Sql, settings: DispatcherSettings) => (attem
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
         AS t(id bigint, token uuid, status text, code integer, duration_ms integer, error text, delay float8)
     ),
-    queues AS MATERIALIZED (SELECT webhook_lock_queues(ARRAY(SELECT id FROM input)) AS n),
+    queues AS MATERIALIZED (
+      SELECT webhook_lock_queues(ARRAY(SELECT id FROM input)) AS n,
+        set_config('synchronous_commit', 'off', true) AS async_commit
+    ),
     updated AS (
       UPDATE webhook_deliveries d SET status = i.status, leased_until = NULL, lease_token = NULL,
         last_response_code = i.code, last_duration_ms = i.duration_ms, last_error = i.error,
@@ -243,7 +259,10 @@ export const recordAttempts = (sql: Sql, settings: DispatcherSettings) => (attem
  * lock taken first, as the record's.
  */
 const releaseDelivery = (sql: Sql) => (claimed: Claimed) =>
-  sql`WITH queues AS MATERIALIZED (SELECT webhook_lock_queues(ARRAY[${claimed.id}::bigint]) AS n)
+  sql`WITH queues AS MATERIALIZED (
+        SELECT webhook_lock_queues(ARRAY[${claimed.id}::bigint]) AS n,
+          set_config('synchronous_commit', 'off', true) AS async_commit
+      )
       UPDATE webhook_deliveries d SET leased_until = NULL, lease_token = NULL, attempts = d.attempts - 1
       FROM queues q WHERE d.id = ${claimed.id}::bigint AND d.lease_token = ${claimed.lease_token}::uuid
         AND q.n >= 0`.pipe(Effect.ignore)
@@ -258,6 +277,8 @@ const outboxLag = (sql: Sql) =>
          JOIN outbox_events e ON e.id = d.event_id
        WHERE d.status = 'pending'))), 0)::float8 AS lag`.pipe(Effect.map((rows) => rows[0]?.lag ?? 0))
 
+/** Event bodies kept for the other subscriptions of the event (`bodyOf`). */
+const BODY_CACHE = 2_048
 /** How often the lag is measured (a gauge; the alert looks at minutes). */
 const LAG_EVERY_MS = 2_000
 /** After a fan-out that found events, the wait before the next: what arrives meanwhile goes in one statement. */
@@ -288,18 +309,47 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
     }).pipe(Effect.forever)
     const release = releaseDelivery(sql)
 
-    /** Send: signed with the current secret (and the previous one during a rotation's grace), then recorded. */
-    const deliver = (claimed: Claimed) =>
-      Effect.gen(function* () {
-        const secrets = [claimed.secret, claimed.previous_secret].flatMap((stored) =>
-          stored === null ? [] : Option.toArray(cipher.decrypt(stored))
-        )
-        const body = JSON.stringify({
+    /**
+     * Each stored secret decrypted once (a rotation stores a new ciphertext, so a new key: it is decrypted then);
+     * bounded, as every cache here.
+     */
+    const plain = new Map<string, Option.Option<string>>()
+    const decrypt = (stored: string) => {
+      let secret = plain.get(stored)
+      if (secret === undefined) {
+        if (plain.size >= 1_000) plain.clear()
+        secret = cipher.decrypt(stored)
+        plain.set(stored, secret)
+      }
+      return secret
+    }
+    /**
+     * Each event's body built once, for every subscription it goes to (the same bytes to each): the recent
+     * events', the oldest dropped first.
+     */
+    const bodies = new Map<string, string>()
+    const bodyOf = (claimed: Claimed) => {
+      let body = bodies.get(claimed.event_id)
+      if (body === undefined) {
+        body = JSON.stringify({
           id: claimed.event_id,
           type: claimed.type,
           created_at: claimed.event_created_at,
           data: claimed.data
         })
+        if (bodies.size >= BODY_CACHE) bodies.delete(bodies.keys().next().value!)
+        bodies.set(claimed.event_id, body)
+      }
+      return body
+    }
+
+    /** Send: signed with the current secret (and the previous one during a rotation's grace), then recorded. */
+    const deliver = (claimed: Claimed) =>
+      Effect.gen(function* () {
+        const secrets = [claimed.secret, claimed.previous_secret].flatMap((stored) =>
+          stored === null ? [] : Option.toArray(decrypt(stored))
+        )
+        const body = bodyOf(claimed)
         const outcome =
           secrets.length === 0
             ? {

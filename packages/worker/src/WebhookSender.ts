@@ -6,11 +6,12 @@
  */
 import type { WebhookSettings } from "@shum/infra/Config"
 import { hostOf, isAllowedHost, refusedKind, urlProblem } from "@shum/infra/WebhookAddress"
-import { signatureHeader } from "@shum/infra/WebhookSigning"
+import { signatureHeader, signingKey } from "@shum/infra/WebhookSigning"
 import { Context, Duration, Effect, Layer } from "effect"
 import { lookup as dnsLookup, type LookupAddress } from "node:dns"
 import * as http from "node:http"
 import * as https from "node:https"
+import type { KeyObject } from "node:crypto"
 import { isIP, type LookupFunction } from "node:net"
 
 export const USER_AGENT = "Shum-Booking-Webhooks/1.0.3"
@@ -43,28 +44,51 @@ class RefusedAddress extends Error {
   readonly code = "EWEBHOOKADDRESS"
 }
 
-/** `dns.lookup`, refusing a host whose addresses include one the rules forbid (unless the host is allowed). */
-export const guardedLookup =
-  (allowedHosts: ReadonlyArray<string>): LookupFunction =>
-  (hostname, options, callback) => {
+/** How long a host's resolved and checked addresses are reused by `guardedLookup` (new connections only). */
+export const LOOKUP_TTL_MS = 5_000
+
+/**
+ * `dns.lookup`, refusing a host whose addresses include one the rules forbid (unless the host is allowed). A
+ * host's addresses are resolved and checked once per `ttlMs` and reused for the connections opened meanwhile: the
+ * addresses reused are the ones checked, so the address connected to is still one that was checked; a refusal
+ * or a failed resolution is not kept (the next connection resolves again).
+ */
+export const guardedLookup = (allowedHosts: ReadonlyArray<string>, ttlMs: number = LOOKUP_TTL_MS): LookupFunction => {
+  const checked = new Map<string, { readonly addresses: Array<LookupAddress>; readonly until: number }>()
+  const answer = (
+    options: Parameters<LookupFunction>[1],
+    callback: Parameters<LookupFunction>[2],
+    hostname: string,
+    addresses: Array<LookupAddress>
+  ) => {
+    if (options.all === true)
+      return (callback as unknown as (e: null, a: Array<LookupAddress>) => void)(null, addresses)
+    const first = addresses[0]
+    return first === undefined
+      ? callback(new RefusedAddress(`${hostname} has no address`), "", 0)
+      : callback(null, first.address, first.family)
+  }
+  return (hostname, options, callback) => {
+    const key = `${options.family ?? 0}/${hostname}`
+    const cached = checked.get(key)
+    if (cached !== undefined && cached.until > Date.now()) return answer(options, callback, hostname, cached.addresses)
     dnsLookup(hostname, { ...options, all: true }, (error, addresses: Array<LookupAddress>) => {
       if (error !== null) return callback(error, "", 0)
       if (!isAllowedHost(allowedHosts, hostname)) {
         for (const { address } of addresses) {
           const kind = refusedKind(address)
           if (kind !== undefined) {
+            checked.delete(key)
             return callback(new RefusedAddress(`${hostname} resolves to ${address}, a ${kind} address: refused`), "", 0)
           }
         }
       }
-      if (options.all === true)
-        return (callback as unknown as (e: null, a: Array<LookupAddress>) => void)(null, addresses)
-      const first = addresses[0]
-      return first === undefined
-        ? callback(new RefusedAddress(`${hostname} has no address`), "", 0)
-        : callback(null, first.address, first.family)
+      if (checked.size >= 1_000) checked.clear()
+      checked.set(key, { addresses, until: Date.now() + ttlMs })
+      return answer(options, callback, hostname, addresses)
     })
   }
+}
 
 export class WebhookSender extends Context.Tag("worker/WebhookSender")<
   WebhookSender,
@@ -92,6 +116,43 @@ const answered = (status: number, durationMs: number): Outcome =>
         error: status >= 300 && status < 400 ? `status ${status}: redirects are not followed` : `status ${status}`
       }
 
+/** Where a URL's requests go: `node:http`'s options for it, made once per URL. */
+interface Target {
+  readonly secure: boolean
+  readonly options: {
+    readonly protocol: string
+    readonly hostname: string
+    readonly port: string
+    readonly path: string
+  }
+}
+
+/**
+ * A URL's target, or why it is refused (the attempt's error): the URL's rules (`urlProblem`), and an address
+ * literal's kind (the lookup is not consulted for one: checked here instead). Depends on the URL and the
+ * allowed hosts alone, so a sender makes it once per URL; a name's addresses are checked by the lookup at each
+ * connection.
+ */
+const checkedTarget = (raw: string, allowedHosts: ReadonlyArray<string>): Target | string => {
+  const problem = urlProblem(raw, allowedHosts)
+  if (problem !== undefined) return `refused: ${problem}`
+  const url = new URL(raw)
+  const host = hostOf(url)
+  if (isIP(host) !== 0 && !isAllowedHost(allowedHosts, host) && refusedKind(host) !== undefined) {
+    return `refused: the address ${host} is ${refusedKind(host)}`
+  }
+  return {
+    secure: url.protocol === "https:",
+    options: {
+      protocol: url.protocol,
+      // node:http wants an IPv6 literal without its brackets
+      hostname: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port,
+      path: url.pathname + url.search
+    }
+  }
+}
+
 /**
  * The request with `node:http`/`node:https` over keep-alive agents whose `lookup` applies the SSRF rules — not
  * the platform's HTTP client: one request is all a delivery needs, and its fibers, spans and abort signals
@@ -101,8 +162,8 @@ const answered = (status: number, durationMs: number): Outcome =>
  */
 const post = (
   agents: { readonly http: http.Agent; readonly https: https.Agent },
-  url: URL,
-  headers: Record<string, string>,
+  target: Target,
+  headers: Record<string, string | number>,
   body: string,
   timeoutMs: number
 ) =>
@@ -118,15 +179,15 @@ const post = (
     }
     const failed = (error: unknown) =>
       settle({ ok: false, status: null, durationMs: Date.now() - started, error: reason(error) })
-    const secure = url.protocol === "https:"
+    const secure = target.secure
     let request: http.ClientRequest
     try {
       request = (secure ? https : http).request(
-        url,
         {
+          ...target.options,
           method: "POST",
           agent: secure ? agents.https : agents.http,
-          headers: { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) }
+          headers
         },
         (response) => {
           let read = 0
@@ -186,31 +247,43 @@ export const WebhookSenderLive = (settings: Pick<WebhookSettings, "allowedHosts"
           })
       )
       const timeoutMs = Duration.toMillis(settings.timeout)
+      /** Each URL's check and request options, made once (they depend on the URL and the settings alone). */
+      const targets = new Map<string, Target | string>()
+      const targetOf = (raw: string): Target | string => {
+        const known = targets.get(raw)
+        if (known !== undefined) return known
+        const target = checkedTarget(raw, settings.allowedHosts)
+        if (targets.size >= 1_000) targets.clear()
+        targets.set(raw, target)
+        return target
+      }
+      /** Each secret's HMAC key object, imported once (`signingKey`). */
+      const keys = new Map<string, KeyObject>()
+      const keyOf = (secret: string) => {
+        let key = keys.get(secret)
+        if (key === undefined) {
+          if (keys.size >= 1_000) keys.clear()
+          key = signingKey(secret)
+          keys.set(secret, key)
+        }
+        return key
+      }
       const send = (message: Message): Effect.Effect<Outcome> =>
         Effect.suspend(() => {
-          const problem = urlProblem(message.url, settings.allowedHosts)
-          if (problem !== undefined) {
-            return Effect.succeed<Outcome>({ ok: false, status: null, durationMs: 0, error: `refused: ${problem}` })
-          }
-          const url = new URL(message.url)
-          const host = hostOf(url)
-          // the lookup is not consulted for an address literal: checked here instead
-          if (isIP(host) !== 0 && !isAllowedHost(settings.allowedHosts, host) && refusedKind(host) !== undefined) {
-            return Effect.succeed<Outcome>({
-              ok: false,
-              status: null,
-              durationMs: 0,
-              error: `refused: the address ${host} is ${refusedKind(host)}`
-            })
+          const target = targetOf(message.url)
+          if (typeof target === "string") {
+            return Effect.succeed<Outcome>({ ok: false, status: null, durationMs: 0, error: target })
           }
           const timestamp = Math.floor(Date.now() / 1000)
           const headers = {
             "user-agent": USER_AGENT,
             "webhook-id": message.id,
             "webhook-timestamp": String(timestamp),
-            "webhook-signature": signatureHeader(message.secrets, message.id, timestamp, message.body)
+            "webhook-signature": signatureHeader(message.secrets.map(keyOf), message.id, timestamp, message.body),
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(message.body)
           }
-          return post(agents, url, headers, message.body, timeoutMs)
+          return post(agents, target, headers, message.body, timeoutMs)
         }).pipe(
           // anything else that throws on the way (a refused request is already a failed attempt in `post`)
           Effect.catchAllDefect((defect) =>

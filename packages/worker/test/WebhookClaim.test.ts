@@ -8,10 +8,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, layer } from "@effect/vitest"
-import * as Database from "@shum/infra/Database"
-import { freshDatabase } from "@shum/infra/Testing"
-import { makeCipher, generateSecret } from "@shum/infra/WebhookSigning"
-import { Duration, Effect, Layer, Logger, LogLevel, Option, Random, Redacted } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, Random } from "effect"
 import {
   claimDeliveries,
   makeDispatcher,
@@ -20,23 +17,7 @@ import {
 } from "../src/WebhookDispatcher.js"
 import { WebhookMetrics } from "../src/WebhookMetrics.js"
 import { WebhookSender, type Message } from "../src/WebhookSender.js"
-
-const TestLayer = Layer.unwrapScoped(
-  Effect.map(freshDatabase, (connection) => Database.layer(connection, { poolSize: 8 }))
-).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Error)))
-
-const KEY = Option.some(Redacted.make("claim-test-key-claim-test-key-claim-test"))
-const cipher = makeCipher(KEY)
-
-const SETTINGS: DispatcherSettings = {
-  keyMaterial: KEY,
-  maxAttempts: 5,
-  retryBase: Duration.seconds(0),
-  lease: Duration.seconds(30),
-  pollInterval: Duration.millis(20),
-  concurrency: 6,
-  retention: Duration.days(30)
-}
+import { fresh, SETTINGS, subscription, TestDatabase } from "./WebhookTestKit.js"
 
 const NoMetrics = Layer.succeed(
   WebhookMetrics,
@@ -62,14 +43,6 @@ const recordingSender = (sent: Array<Message>) =>
         })
     })
   )
-
-const subscription = (path: string, enabled = true) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ id: number }>`
-      INSERT INTO webhook_subscriptions (url, events, secret, enabled)
-      VALUES (${`http://127.0.0.1:9/${path}`}, '{*}', ${cipher.encrypt(generateSecret())}, ${enabled})
-      RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id))
-  ).pipe(Effect.orDie)
 
 /** An event of `entity` (room `n`), not fanned out yet (or a ping of `pingOf`, with its delivery). */
 const event = (n: number, seq: number, pingOf?: number) =>
@@ -113,12 +86,6 @@ class Rollback {
   readonly _tag = "Rollback"
   constructor(readonly plan: unknown) {}
 }
-
-const fresh = Effect.flatMap(
-  SqlClient.SqlClient,
-  (sql) =>
-    sql`TRUNCATE webhook_attempts, webhook_deliveries, outbox_events, webhook_subscriptions RESTART IDENTITY CASCADE`
-).pipe(Effect.orDie)
 
 type PlanNode = {
   "Node Type": string
@@ -224,14 +191,14 @@ const misheld = Effect.flatMap(
   Effect.orDie
 )
 
-layer(TestLayer, { excludeTestServices: true, timeout: "120 seconds" })("webhook claim", (it) => {
+layer(TestDatabase, { excludeTestServices: true, timeout: "120 seconds" })("webhook claim", (it) => {
   it.effect("a claim for several slots deals them round-robin, within each share, one per entity, in order", () =>
     Effect.gen(function* () {
       yield* fresh
       const sql = yield* SqlClient.SqlClient
       const a = yield* subscription("a")
       const b = yield* subscription("b")
-      const off = yield* subscription("off", false)
+      const off = yield* subscription("off", { enabled: false })
       // room 1 three times, then rooms 2 … 9 once: fanned out to a and b (not to the disabled one)
       for (const seq of [1, 2, 3]) yield* event(1, seq)
       for (let n = 2; n <= 9; n++) yield* event(n, 1)
@@ -283,7 +250,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "120 seconds" })("webhook
       const sql = yield* SqlClient.SqlClient
       const a = yield* subscription("a")
       yield* subscription("b")
-      const off = yield* subscription("off", false)
+      const off = yield* subscription("off", { enabled: false })
       // 20,000 events, delivered to nobody yet: a backlog of 60,000 pending deliveries, a's first three leased
       yield* sql`INSERT INTO outbox_events (event_id, type, entity, data, fanned_out_at)
                  SELECT gen_random_uuid(), 'booking.created', 'booking:' || i, '{}'::jsonb, now()
@@ -439,7 +406,7 @@ const xactWork = Effect.flatMap(
 )
 
 // a database of its own: its tables' statistics are the test's (a new database's, as the bench's)
-layer(TestLayer, { excludeTestServices: true, timeout: "180 seconds" })("webhook claim on a new database", (it) => {
+layer(TestDatabase, { excludeTestServices: true, timeout: "180 seconds" })("webhook claim on a new database", (it) => {
   it.effect(
     "statistics taken while the table was empty, or nearly, then a backlog: the claim still reads a few rows",
     () =>
@@ -453,7 +420,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "180 seconds" })("webhook
         yield* sql`ANALYZE webhook_deliveries, outbox_events, webhook_subscriptions`
         const a = yield* subscription("a")
         yield* subscription("b")
-        const off = yield* subscription("off", false)
+        const off = yield* subscription("off", { enabled: false })
         yield* backlog(20_000, 20_000)
         yield* leaseFirstThree(a)
         yield* event(1, 1, off)
@@ -465,7 +432,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "180 seconds" })("webhook
         yield* fresh
         const a2 = yield* subscription("a")
         yield* subscription("b")
-        const off2 = yield* subscription("off", false)
+        const off2 = yield* subscription("off", { enabled: false })
         yield* backlog(4, 4)
         yield* sql`ANALYZE webhook_deliveries, outbox_events, webhook_subscriptions`
         yield* backlog(20_000, 20_000)

@@ -8,33 +8,11 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, layer } from "@effect/vitest"
-import * as Database from "@shum/infra/Database"
-import { databaseUrl, freshDatabase } from "@shum/infra/Testing"
-import { makeCipher, generateSecret } from "@shum/infra/WebhookSigning"
-import { Context, Duration, Effect, Fiber, Layer, Logger, LogLevel, Option, Redacted, Schedule } from "effect"
+import { generateSecret } from "@shum/infra/WebhookSigning"
+import { Effect, Fiber, Schedule } from "effect"
 import pg from "pg"
-import { claimDeliveries, recordAttempts, type DispatcherSettings } from "../src/WebhookDispatcher.js"
-
-class Url extends Context.Tag("test/Url")<Url, string>() {}
-
-const TestLayer = Layer.unwrapScoped(
-  Effect.map(freshDatabase, (connection) =>
-    Layer.merge(Database.layer(connection, { poolSize: 8 }), Layer.succeed(Url, databaseUrl(connection.name)))
-  )
-).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Error)))
-
-const KEY = Option.some(Redacted.make("queue-locks-test-key-queue-locks-test-k"))
-const cipher = makeCipher(KEY)
-
-const SETTINGS: DispatcherSettings = {
-  keyMaterial: KEY,
-  maxAttempts: 5,
-  retryBase: Duration.seconds(0),
-  lease: Duration.seconds(30),
-  pollInterval: Duration.millis(20),
-  concurrency: 6,
-  retention: Duration.days(30)
-}
+import { claimDeliveries, recordAttempts } from "../src/WebhookDispatcher.js"
+import { cipher, fresh, SETTINGS, subscription, TestDatabase, Url } from "./WebhookTestKit.js"
 
 /** The first key of the queues' advisory locks (migration 0025). */
 const QUEUE_LOCK = 0x7768_7175
@@ -53,28 +31,6 @@ const session = Effect.acquireRelease(
 
 const query = (client: pg.Client, text: string, values: ReadonlyArray<unknown> = []) =>
   Effect.promise(() => client.query(text, [...values]))
-
-const fresh = Effect.flatMap(
-  SqlClient.SqlClient,
-  (sql) =>
-    sql`TRUNCATE webhook_attempts, webhook_deliveries, outbox_events, webhook_subscriptions RESTART IDENTITY CASCADE`
-).pipe(Effect.orDie)
-
-const subscription = (path: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ id: number }>`
-      INSERT INTO webhook_subscriptions (url, events, secret)
-      VALUES (${`http://127.0.0.1:9/${path}`}, '{*}', ${cipher.encrypt(generateSecret())})
-      RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id))
-  ).pipe(Effect.orDie)
-
-const subscriptionWithId = (path: string, id: number) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ id: number }>`
-      INSERT INTO webhook_subscriptions (id, url, events, secret)
-      VALUES (${id}, ${`http://127.0.0.1:9/${path}`}, '{*}', ${cipher.encrypt(generateSecret())})
-      RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id))
-  ).pipe(Effect.orDie)
 
 /** Events `seqs` of room `room`, each with its pending delivery to `subscriptionId` (as the fan-out writes them). */
 const deliveries = (subscriptionId: number, room: number, seqs: ReadonlyArray<number>) =>
@@ -135,7 +91,7 @@ const waitersOfAdvisoryLocks = (n: number) =>
     )
   )
 
-layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("webhook queues' locks", (it) => {
+layer(TestDatabase, { excludeTestServices: true, timeout: "60 seconds" })("webhook queues' locks", (it) => {
   it.scoped("a redelivery of an earlier event while a claim leases the head: the head is held, one head claimed", () =>
     Effect.gen(function* () {
       yield* fresh
@@ -322,7 +278,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "60 seconds" })("webhook 
       assert.strictEqual(keys!.small, keys!.expected)
       assert.isAtLeast(keys!.large, 0)
       assert.isAtLeast(keys!.largest, 0)
-      const big = yield* subscriptionWithId("big", 33_554_432)
+      const big = yield* subscription("big", { id: 33_554_432 })
       const [head, behind] = yield* deliveries(big, 1, [1, 2])
       assert.deepStrictEqual([yield* held(head!), yield* held(behind!)], [false, true])
     })

@@ -1,13 +1,13 @@
 /**
  * The webhook request itself (docs/decisions.md D16) against a real HTTP receiver: a receiver that answers
  * with an endless body costs the sender a bounded read, not memory without end; requests reuse a kept-alive
- * connection.
+ * connection; the lookup refuses a name resolving to a forbidden address every time, and reuses an allowed one's.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { MAX_RESPONSE_BYTES, WebhookSender, WebhookSenderLive } from "../src/WebhookSender.js"
+import { guardedLookup, MAX_RESPONSE_BYTES, WebhookSender, WebhookSenderLive } from "../src/WebhookSender.js"
 
 /** A receiver answering 200 with a body that never ends; counts what it managed to write. */
 const endlessReceiver = Effect.acquireRelease(
@@ -127,6 +127,31 @@ describe("WebhookSender", () => {
         // past the timeout: the timer (had one been started) would have fired by now
         yield* Effect.sleep("300 millis")
         assert.deepStrictEqual(uncaught, [])
+      })
+  )
+
+  it.effect(
+    "the lookup: a name resolving to loopback refused every time; an allowed name's checked addresses reused",
+    () =>
+      Effect.gen(function* () {
+        const ask = (lookup: ReturnType<typeof guardedLookup>, hostname: string) =>
+          Effect.async<{ readonly error: string | null; readonly address: string }>((resume) =>
+            lookup(hostname, {}, (error, address) =>
+              resume(Effect.succeed({ error: error === null ? null : error.message, address: String(address) }))
+            )
+          )
+        const refusing = guardedLookup([])
+        for (let i = 0; i < 2; i++) {
+          const answer = yield* ask(refusing, "localhost")
+          assert.match(answer.error ?? "", /localhost resolves to .*loopback.*refused/)
+        }
+        const allowing = guardedLookup(["localhost"], 60_000)
+        const first = yield* ask(allowing, "localhost")
+        const again = yield* ask(allowing, "localhost")
+        assert.isNull(first.error)
+        assert.strictEqual(again.address, first.address)
+        // a separate lookup (another sender) does not share the allowed one's addresses: still refused
+        assert.isNotNull((yield* ask(refusing, "localhost")).error)
       })
   )
 })
