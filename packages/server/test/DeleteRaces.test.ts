@@ -205,43 +205,48 @@ layer(makeTestServer(), { excludeTestServices: true, timeout: "180 seconds" })("
     }).pipe(Effect.orDie)
   )
 
-  it.effect("confirms and date changes racing deletes of their room, hotel or user, many times: never a 500", () =>
-    Effect.gen(function* () {
-      const admin = yield* newUser("admin")
-      const statuses: Array<string> = []
-      for (let round = 0; round < 24; round++) {
-        const user = yield* newUser()
-        const room = yield* insertRoom({ quantity: 3 })
-        const holds = yield* Effect.all(Array.makeBy(2, (i) => placeHold(user.token, room.id, 3 + 2 * i)))
-        const booked = yield* raw("POST", "/bookings", {
-          token: user.token,
-          body: { room_id: room.id, date_from: day(20), date_to: day(22) }
-        })
-        assert.strictEqual(booked.status, 200)
-        const bookingId = (booked.body as { id: number }).id
-        const target = [`/hotels/${room.hotelId}/rooms/${room.id}`, `/hotels/${room.hotelId}`, `/users/${user.id}`][
-          round % 3
-        ]!
-        const answers = yield* Effect.all(
-          [
-            ...holds.map((hold) => raw("POST", `/holds/${hold}/confirm`, { token: user.token })),
-            raw("POST", `/bookings/${bookingId}/change-dates`, {
-              token: user.token,
-              body: { date_from: day(30), date_to: day(33) }
-            }),
-            raw("DELETE", target, { token: admin.token })
-          ],
-          { concurrency: "unbounded" }
-        )
-        for (const answer of answers) {
-          statuses.push(String(answer.status))
-          assert.isBelow(answer.status, 500, JSON.stringify(answer.body))
+  it.effect(
+    "confirms and date changes racing deletes of their room, hotel or user, many times: never a 500",
+    () =>
+      Effect.gen(function* () {
+        const admin = yield* newUser("admin")
+        const statuses: Array<string> = []
+        for (let round = 0; round < 24; round++) {
+          const user = yield* newUser()
+          const room = yield* insertRoom({ quantity: 3 })
+          const holds = yield* Effect.all(Array.makeBy(2, (i) => placeHold(user.token, room.id, 3 + 2 * i)))
+          const booked = yield* raw("POST", "/bookings", {
+            token: user.token,
+            body: { room_id: room.id, date_from: day(20), date_to: day(22) }
+          })
+          assert.strictEqual(booked.status, 200)
+          const bookingId = (booked.body as { id: number }).id
+          const target = [`/hotels/${room.hotelId}/rooms/${room.id}`, `/hotels/${room.hotelId}`, `/users/${user.id}`][
+            round % 3
+          ]!
+          const answers = yield* Effect.all(
+            [
+              ...holds.map((hold) => raw("POST", `/holds/${hold}/confirm`, { token: user.token })),
+              raw("POST", `/bookings/${bookingId}/change-dates`, {
+                token: user.token,
+                body: { date_from: day(30), date_to: day(33) }
+              }),
+              raw("DELETE", target, { token: admin.token })
+            ],
+            { concurrency: "unbounded" }
+          )
+          for (const answer of answers) {
+            statuses.push(String(answer.status))
+            assert.isBelow(answer.status, 500, JSON.stringify(answer.body))
+          }
+          assert.strictEqual(answers.at(-1)!.status, 200)
         }
-        assert.strictEqual(answers.at(-1)!.status, 200)
-      }
-      yield* assertInventoryClean
-      // every command either won (200) or found its row gone with the delete (404) or its session (401)
-      assert.includeMembers(["200", "401", "404"], [...new Set(statuses)])
-    })
+        yield* assertInventoryClean
+        // every command either won (200) or found its row gone with the delete (404) or its session (401)
+        assert.includeMembers(["200", "401", "404"], [...new Set(statuses)])
+      }),
+    // 24 rounds of eight requests and a delete: ~5 s on a quiet machine, 30 s at a load average of 28 (a
+    // fresh-clone CI run beside five benchmarks); the races, not the machine, are what this test is about
+    120_000
   )
 })
