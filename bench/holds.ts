@@ -16,19 +16,27 @@
  * BENCH_HOLD_FLOWS (2000 hold-then-confirm flows), BENCH_HOLD_QUANTITY (1000 units of the hot room type),
  * BENCH_HOLD_WARMUP (flows over HTTP on another room before the measured ones, 300).
  */
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { DateString } from "@shum/domain/Common"
 import { newSession } from "@shum/server/Auth/DeferredSession"
 import { HoldsService } from "@shum/server/Holds/HoldsService"
 import { inventoryProblems } from "@shum/server/Testing"
 import { Array, Effect } from "effect"
-import { spawn } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { join } from "node:path"
 import type { ClientInput, ClientOutput } from "./holdsClient.js"
-import { day, inProcessServer, knob, percentile, seedCity, seedUsers } from "./inProcessServer.js"
+import {
+  day,
+  hotRoom as hotRoomOf,
+  inProcessServer,
+  knob,
+  percentile,
+  runClient,
+  seedHotel,
+  seedUsers,
+  serverBase
+} from "./inProcessServer.js"
 
 const POOL = knob("BENCH_POOL", 20)
 const CONCURRENCY = knob("BENCH_CONCURRENCY", 64)
@@ -41,20 +49,9 @@ const TARGET = 400
 
 const Server = inProcessServer(POOL)
 
-const seed = Effect.gen(function* () {
-  const sql = yield* SqlClient.SqlClient
-  yield* seedCity
-  yield* sql`INSERT INTO hotels (title, city_id, address) VALUES ('Отель', 1, 'ул. Тестовая, 1')`
-  return yield* seedUsers(USERS)
-})
+const seed = Effect.zipRight(seedHotel, seedUsers(USERS))
 
-const hotRoom = (title: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ id: number }>`
-      INSERT INTO rooms (hotel_id, title, price, quantity) VALUES (1, ${title}, 3000, ${QUANTITY}) RETURNING id`.pipe(
-      Effect.map((rows) => rows[0]!.id)
-    )
-  )
+const hotRoom = (title: string) => hotRoomOf(title, QUANTITY)
 
 /** One flow's outcome: `confirmed`, or where it stopped (the hold refused, the confirm refused). */
 interface Flow {
@@ -101,35 +98,14 @@ const withCpu = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
  */
 const httpRun = (roomId: number, from: string, to: string, flows: number, tokens: ReadonlyArray<string>) =>
   Effect.gen(function* () {
-    const address = (yield* HttpServer.HttpServer).address
-    if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("the server listens on no TCP port")
-    const host = address.hostname === "::" || address.hostname === "0.0.0.0" ? "127.0.0.1" : address.hostname
     const input: ClientInput = {
-      base: `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`,
+      base: yield* serverBase,
       tokens,
       concurrency: CONCURRENCY,
       stay: { roomId, from, to },
       flows
     }
-    const output = yield* Effect.async<ClientOutput, Error>((resume) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "holdsClient.ts")], {
-        cwd: join(import.meta.dirname, ".."),
-        stdio: ["pipe", "pipe", "inherit"]
-      })
-      let out = ""
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
-      child.on("error", (error) => resume(Effect.fail(error)))
-      child.on("exit", (code) =>
-        resume(
-          code === 0
-            ? Effect.try({ try: () => JSON.parse(out) as ClientOutput, catch: (e) => new Error(String(e)) })
-            : Effect.fail(new Error(`the client exited with ${code}`))
-        )
-      )
-      child.stdin.end(JSON.stringify(input))
-      return Effect.sync(() => child.kill())
-    })
-    return output
+    return yield* runClient<ClientOutput>("holdsClient.ts", input)
   }).pipe(Effect.orDie)
 
 /** The holds service alone: place, then confirm, as the handlers call them. */

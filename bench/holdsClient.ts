@@ -7,6 +7,7 @@
  * Input: one JSON line on stdin (`ClientInput`). Output: one JSON line on stdout (`ClientOutput`).
  */
 import { Agent, request } from "node:http"
+import { readInput } from "./clientInput.js"
 
 export interface ClientInput {
   readonly base: string
@@ -26,14 +27,8 @@ export interface ClientOutput {
   readonly cpuSeconds: number
 }
 
-const readStdin = async () => {
-  const chunks: Array<Buffer> = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as ClientInput
-}
-
 const main = async () => {
-  const input = await readStdin()
+  const input = await readInput<ClientInput>()
   const base = new URL(input.base)
   const agent = new Agent({ keepAlive: true, maxSockets: input.concurrency })
 

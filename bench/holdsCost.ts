@@ -14,16 +14,13 @@
  * BENCH_COST_PROFILE=1 (a V8 CPU profile of each measured phase, bench/results/profiles/holdsCost-<phase>-<round>
  * .cpuprofile, read with `bench/profile.ts`).
  */
-import * as HttpServer from "@effect/platform/HttpServer"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
 import { loadavg } from "node:os"
 import { join } from "node:path"
 import type { Job, JobResult } from "./holdsCostClient.js"
-import { day, inProcessServer, knob, seedCity, seedUsers } from "./inProcessServer.js"
+import { day, hotRoom, inProcessServer, knob, runClient, seedHotel, seedUsers, serverBase } from "./inProcessServer.js"
 
 const N = knob("BENCH_COST_N", 1000)
 const CONCURRENCY = knob("BENCH_CONCURRENCY", 64)
@@ -33,36 +30,14 @@ const PROFILE = process.env["BENCH_COST_PROFILE"] === "1"
 /** At most 5 active holds per user: enough users for N holds at once. */
 const USERS = Math.max(200, Math.ceil(N / 4))
 
-const runJob = (job: Job) =>
-  Effect.async<JobResult, Error>((resume) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "holdsCostClient.ts")], {
-      cwd: join(import.meta.dirname, ".."),
-      stdio: ["pipe", "pipe", "inherit"]
-    })
-    let out = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
-    child.on("error", (error) => resume(Effect.fail(error)))
-    child.on("exit", (code) =>
-      resume(
-        code === 0
-          ? Effect.try({ try: () => JSON.parse(out) as JobResult, catch: (e) => new Error(String(e)) })
-          : Effect.fail(new Error(`the client exited with ${code}`))
-      )
-    )
-    child.stdin.end(JSON.stringify(job))
-    return Effect.sync(() => child.kill())
-  })
+const runJob = (job: Job) => runClient<JobResult>("holdsCostClient.ts", job)
 
 const server = inProcessServer(POOL)
 
 const program = Effect.gen(function* () {
-  const sql = yield* SqlClient.SqlClient
-  yield* seedCity
-  yield* sql`INSERT INTO hotels (title, city_id, address) VALUES ('Отель', 1, 'ул. Тестовая, 1')`
+  yield* seedHotel
   const { tokens } = yield* seedUsers(USERS)
-  const address = (yield* HttpServer.HttpServer).address
-  if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("no TCP port")
-  const base = `http://127.0.0.1:${address.port}`
+  const base = yield* serverBase
   const session = new Session()
   session.connect()
   if (PROFILE) {
@@ -93,10 +68,9 @@ const program = Effect.gen(function* () {
 
   const rows: Array<{ round: number; name: string; us: number; statuses: string; rps: number }> = []
   for (let round = 0; round < ROUNDS; round++) {
-    const [room] = yield* sql<{ id: number }>`
-      INSERT INTO rooms (hotel_id, title, price, quantity) VALUES (1, ${`Горячий ${round}`}, 3000, ${N}) RETURNING id`
+    const room = yield* hotRoom(`Горячий ${round}`, N)
     const [from, to] = [day(30 + round * 5), day(33 + round * 5)]
-    const body = JSON.stringify({ room_id: room!.id, date_from: from, date_to: to })
+    const body = JSON.stringify({ room_id: room, date_from: from, date_to: to })
     const health = yield* phase(
       "health",
       round,

@@ -4,6 +4,7 @@
  * output: one JSON line on stdout (`JobResult`).
  */
 import { Agent, request } from "node:http"
+import { readInput } from "./clientInput.js"
 
 export interface Job {
   readonly base: string
@@ -19,9 +20,7 @@ export interface JobResult {
 }
 
 const main = async () => {
-  const chunks: Array<Buffer> = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  const job = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Job
+  const job = await readInput<Job>()
   const base = new URL(job.base)
   const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency })
   const send = ([method, path, token, body]: Job["requests"][number]) =>
