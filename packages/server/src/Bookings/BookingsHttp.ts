@@ -1,12 +1,51 @@
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type { BookingCreated } from "@shum/domain/Bookings"
+import type { Booking, BookingCreated } from "@shum/domain/Bookings"
 import { ShumApi } from "@shum/domain/Api"
-import { Message } from "@shum/domain/Common"
+import { DateString, Message } from "@shum/domain/Common"
 import { CurrentSession, CurrentUser } from "@shum/domain/Security"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { closedGroup } from "../Http/ClosedGroup.js"
 import { locateCreated } from "../Http/Location.js"
 import { BookingsService } from "./BookingsService.js"
+
+/** The stay's dates are the request's own (decoded `DateString`s), or `isDate` is checked on each. */
+type DatesCheck = { readonly date_from: string; readonly date_to: string } | ((date: unknown) => boolean)
+
+const isDateString = Schema.is(DateString)
+
+/**
+ * A booking's fields in the model's order (`Booking`: `id`, `room_id`, `user_id`, `date_from`, `date_to`, `price`,
+ * `created_at`, `status`) as `HttpApi`'s encoding would write them, when every field is one the schema allows:
+ * integers that are safe integers, the dates the request's own or valid `DateString`s, a string `created_at`,
+ * a known status; otherwise `undefined` (the answer is then left to the encoding, which refuses it: 500).
+ */
+const encodedBooking = (booking: Booking, dates: DatesCheck) => {
+  const datesOk =
+    typeof dates === "function"
+      ? isDateString(booking.date_from) && isDateString(booking.date_to)
+      : booking.date_from === dates.date_from && booking.date_to === dates.date_to
+  if (
+    !datesOk ||
+    !Number.isSafeInteger(booking.id) ||
+    !Number.isSafeInteger(booking.room_id) ||
+    !Number.isSafeInteger(booking.user_id) ||
+    !Number.isSafeInteger(booking.price) ||
+    typeof booking.created_at !== "string" ||
+    (booking.status !== "confirmed" && booking.status !== "cancelled")
+  ) {
+    return undefined
+  }
+  return {
+    id: booking.id,
+    room_id: booking.room_id,
+    user_id: booking.user_id,
+    date_from: booking.date_from,
+    date_to: booking.date_to,
+    price: booking.price,
+    created_at: booking.created_at,
+    status: booking.status
+  }
+}
 
 /**
  * `POST /bookings`' answer as `HttpApi` would encode it — `200`, `application/json`, the fields in the models'
@@ -20,36 +59,23 @@ export const bookingCreatedResponse = (
   answer: BookingCreated,
   stay: { readonly room_id: number; readonly date_from: string; readonly date_to: string }
 ): HttpServerResponse.HttpServerResponse | BookingCreated => {
-  const booking = answer.booking
-  if (
-    answer.status !== "OK" ||
-    !Number.isSafeInteger(answer.id) ||
-    !Number.isSafeInteger(booking.id) ||
-    booking.room_id !== stay.room_id ||
-    !Number.isSafeInteger(booking.room_id) ||
-    !Number.isSafeInteger(booking.user_id) ||
-    booking.date_from !== stay.date_from ||
-    booking.date_to !== stay.date_to ||
-    !Number.isSafeInteger(booking.price) ||
-    typeof booking.created_at !== "string" ||
-    (booking.status !== "confirmed" && booking.status !== "cancelled")
-  ) {
+  if (answer.status !== "OK" || !Number.isSafeInteger(answer.id) || answer.booking.room_id !== stay.room_id) {
     return answer
   }
-  return HttpServerResponse.unsafeJson({
-    status: answer.status,
-    id: answer.id,
-    booking: {
-      id: booking.id,
-      room_id: booking.room_id,
-      user_id: booking.user_id,
-      date_from: booking.date_from,
-      date_to: booking.date_to,
-      price: booking.price,
-      created_at: booking.created_at,
-      status: booking.status
-    }
-  })
+  const booking = encodedBooking(answer.booking, stay)
+  return booking === undefined
+    ? answer
+    : HttpServerResponse.unsafeJson({ status: answer.status, id: answer.id, booking })
+}
+
+/**
+ * A booking answered as `HttpApi` encodes a `Booking` (`200`, `application/json`, the model's order; `POST
+ * /holds/{id}/confirm`): its dates, read from the database, checked as `DateString`s. Any field the schema would
+ * refuse leaves the booking to the encoding (500), as `bookingCreatedResponse` does.
+ */
+export const bookingResponse = (booking: Booking): HttpServerResponse.HttpServerResponse | Booking => {
+  const encoded = encodedBooking(booking, isDateString)
+  return encoded === undefined ? booking : HttpServerResponse.unsafeJson(encoded)
 }
 
 /**

@@ -11,18 +11,25 @@
  * in `held` (docs/data.md BR-13); the hold's row lock decides a confirm racing the sweep.
  */
 import type { Booking } from "@shum/domain/Bookings"
-import { HoldExpired, HoldNotActive, NotFound, TooManyHolds, type Unauthorized } from "@shum/domain/Errors"
+import {
+  HoldExpired,
+  HoldNotActive,
+  NotFound,
+  TooManyHolds,
+  type Unauthorized,
+  type ValidationError
+} from "@shum/domain/Errors"
 import { Hold, type HoldIn } from "@shum/domain/Holds"
 import { Messages } from "@shum/domain/Messages"
 import { isAdmin, type AuthenticatedUser, type UncheckedSession } from "@shum/domain/Security"
 import { AppConfig } from "@shum/infra/Config"
 import { spanned } from "@shum/infra/Telemetry"
-import { DateTime, Effect, Option, Schema } from "effect"
+import { Clock, Effect, Option, Schema } from "effect"
 import { requestHash } from "../Bookings/IdempotencyKeys.js"
-import { StayLimits } from "../Bookings/StayLimits.js"
+import { isoDateUtc, StayLimits } from "../Bookings/StayLimits.js"
 import { retryAborted, type StayError, stayRefused } from "../Bookings/StayWrites.js"
 import { Metrics } from "../Metrics.js"
-import { HoldsRepo, type PlaceOutcome } from "./HoldsRepo.js"
+import { type HoldWriteAborted, HoldsRepo, type PlaceOutcome } from "./HoldsRepo.js"
 
 const holdNotFound = () => new NotFound({ detail: Messages.holdNotFound })
 
@@ -34,8 +41,6 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
     const limits = yield* StayLimits
     const { holds: settings } = yield* AppConfig
     const { counters } = yield* Metrics
-
-    const todayUtc = Effect.map(DateTime.now, DateTime.formatIsoDateUtc)
 
     const answer = (
       body: HoldIn,
@@ -64,31 +69,48 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
       }
     }
 
-    /** `POST /holds` for a session its statement checks (docs/decisions.md D13): refused, the middleware's 401. */
+    /**
+     * `POST /holds` for a session its statement checks (docs/decisions.md D13): refused, the middleware's 401.
+     * As `POST /bookings` (bench/README.md "The booking's own path"): one reading of the clock gives the stay
+     * limits' "now" and the statement's "today", and the common answer (held) is counted and given in one step.
+     */
     const create = (session: UncheckedSession, body: HoldIn, idempotencyKey: string | undefined) =>
-      // D11: the limits of a booking, a 422 before anything is read or written
-      Effect.zipRight(
-        limits.check(body, "body"),
-        Effect.flatMap(todayUtc, (today) =>
-          repo.placeInSession(session, {
-            roomId: body.room_id,
-            from: body.date_from,
-            to: body.date_to,
-            today,
-            ttlSeconds: settings.ttlSeconds,
-            maxActive: settings.maxActivePerUser,
-            idempotency:
-              idempotencyKey === undefined
-                ? undefined
-                : // "hold" first: the same key and body sent to POST /bookings is another request
-                  { key: idempotencyKey, hash: requestHash(["hold", body.room_id, body.date_from, body.date_to]) }
-          })
+      retryAborted(
+        "HoldWriteAborted",
+        "hold"
+      )(
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now): Effect.Effect<PlaceOutcome, ValidationError | HoldWriteAborted | Unauthorized> => {
+            // D11: the limits of a booking, a 422 before anything is read or written
+            const refusal = limits.refusalAt(body, "body", now)
+            if (refusal !== undefined) return Effect.fail(refusal)
+            return repo.placeInSession(session, {
+              roomId: body.room_id,
+              from: body.date_from,
+              to: body.date_to,
+              today: isoDateUtc(now),
+              ttlSeconds: settings.ttlSeconds,
+              maxActive: settings.maxActivePerUser,
+              idempotency:
+                idempotencyKey === undefined
+                  ? undefined
+                  : // "hold" first: the same key and body sent to POST /bookings is another request
+                    { key: idempotencyKey, hash: requestHash(["hold", body.room_id, body.date_from, body.date_to]) }
+            })
+          }
         )
       ).pipe(
-        retryAborted("HoldWriteAborted", "hold"),
-        Effect.flatMap((outcome) => answer(body, idempotencyKey, outcome)),
-        Effect.tap(({ created }) => (created ? Effect.sync(() => counters.holdsCreated.inc()) : Effect.void)),
-        Effect.map(({ hold }) => hold),
+        Effect.flatMap((outcome): Effect.Effect<Hold, PlaceError> => {
+          if (outcome._tag === "Held") {
+            counters.holdsCreated.inc()
+            return Effect.succeed(outcome.hold)
+          }
+          return Effect.map(answer(body, idempotencyKey, outcome), ({ created, hold }) => {
+            if (created) counters.holdsCreated.inc()
+            return hold
+          })
+        }),
         spanned("Holds.create", { attributes: { roomId: body.room_id }, captureStackTrace: false })
       )
 
@@ -118,19 +140,15 @@ export class HoldsService extends Effect.Service<HoldsService>()("server/HoldsSe
               return Effect.fail(holdNotFound())
             case "Released":
               return Effect.fail(new HoldNotActive({ detail: Messages.holdNotActive }))
+            // counted in the same step as the answer (fewer of Effect's steps per confirm: bench/README.md)
             case "Expired":
-              return Effect.zipRight(
-                outcome.now ? Effect.sync(() => counters.holdsExpired.inc()) : Effect.void,
-                Effect.fail(new HoldExpired({ detail: Messages.holdExpired }))
-              )
+              if (outcome.now) counters.holdsExpired.inc()
+              return Effect.fail(new HoldExpired({ detail: Messages.holdExpired }))
             case "Confirmed":
-              return Effect.zipRight(
-                outcome.now ? Effect.sync(() => counters.holdsConfirmed.inc()) : Effect.void,
-                Option.match(outcome.booking, {
-                  onNone: () => Effect.fail(new NotFound({ detail: Messages.bookingNotFound })),
-                  onSome: Effect.succeed
-                })
-              )
+              if (outcome.now) counters.holdsConfirmed.inc()
+              return Option.isSome(outcome.booking)
+                ? Effect.succeed(outcome.booking.value)
+                : Effect.fail(new NotFound({ detail: Messages.bookingNotFound }))
           }
         }),
         spanned("Holds.confirm", { attributes: { holdId }, captureStackTrace: false })

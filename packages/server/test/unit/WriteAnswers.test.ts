@@ -3,8 +3,9 @@
  * by length) are made models without decoding them again (`Bookings/BookingsRepo.ts`, `Holds/HoldsRepo.ts`);
  * `HttpApi` encodes the response through the endpoint's schema. What that relies on: the encoding writes the
  * model's field order whatever the JSON's, byte for byte what decoding then encoding wrote, and refuses a wrong
- * field (a 500, never sent). `POST /bookings` answers its model without that encoding where every field is one the
- * schema allows (`bookingCreatedResponse`): the same bytes, and anything else left to the encoding.
+ * field (a 500, never sent). `POST /bookings`, `POST /holds` and its confirm answer their models without that
+ * encoding where every field is one the schema allows (`bookingCreatedResponse`, `holdCreatedResponse`,
+ * `bookingResponse`): the same bytes, and anything else left to the encoding.
  */
 import "./fakes/NoNetwork.js"
 import { assert, describe, it } from "@effect/vitest"
@@ -12,7 +13,8 @@ import { Booking, BookingCreated } from "@shum/domain/Bookings"
 import { Hold } from "@shum/domain/Holds"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Either, Schema } from "effect"
-import { bookingCreatedResponse } from "../../src/Bookings/BookingsHttp.js"
+import { bookingCreatedResponse, bookingResponse } from "../../src/Bookings/BookingsHttp.js"
+import { holdCreatedResponse } from "../../src/Holds/HoldsHttp.js"
 
 // as `jsonb` orders them: by length, then bytes
 const booking = {
@@ -109,5 +111,80 @@ describe("POST /bookings' answer written without the encoding", () => {
     }
     const notOk = new BookingCreated({ ...built({}), id: 1.5 } as BookingCreated, true)
     assert.strictEqual(bookingCreatedResponse(notOk, stay), notOk)
+  })
+})
+
+describe("POST /holds' and its confirm's answers written without the encoding", () => {
+  const stay = { room_id: 3, date_from: "2027-01-10", date_to: "2027-01-13" }
+  const bodyOf = (response: HttpServerResponse.HttpServerResponse) =>
+    response.body._tag === "Uint8Array" ? new TextDecoder().decode(response.body.body) : response.body._tag
+  const builtHold = (fields: Record<string, unknown>) => new Hold({ ...hold, ...fields } as unknown as Hold, true)
+  const builtBooking = (fields: Record<string, unknown>) => new Booking({ ...booking, ...fields } as Booking, true)
+
+  it("a hold: the encoding's bytes, 201, application/json", () => {
+    for (const fields of [{}, { status: "confirmed", booking_id: 12 }, { status: "expired" }, { status: "released" }]) {
+      const answer = builtHold(fields)
+      const response = holdCreatedResponse(answer, stay)
+      assert.isTrue(HttpServerResponse.isServerResponse(response), JSON.stringify(fields))
+      const written = response as HttpServerResponse.HttpServerResponse
+      const encoded = HttpServerResponse.unsafeJson(Schema.encodeSync(Hold)(answer), { status: 201 })
+      assert.strictEqual(bodyOf(written), bodyOf(encoded))
+      assert.strictEqual(bodyOf(written), viaDecode(Hold, { ...hold, ...fields }))
+      assert.strictEqual(written.status, 201)
+      assert.strictEqual(written.body._tag === "Uint8Array" ? written.body.contentType : "", "application/json")
+    }
+  })
+
+  it("a hold with any other field is left to the encoding", () => {
+    const wrongs: Array<Record<string, unknown>> = [
+      { price: 1.5 },
+      { id: 2 ** 53 },
+      { status: "bogus" },
+      { date_from: "2027-02-30" },
+      { date_to: "2027-01-14" },
+      { room_id: 4 },
+      { user_id: Number.NaN },
+      { created_at: 5 },
+      { expires_at: null },
+      { booking_id: "x" },
+      { booking_id: 0.5 }
+    ]
+    for (const wrong of wrongs) {
+      const answer = builtHold(wrong)
+      assert.strictEqual(holdCreatedResponse(answer, stay), answer, JSON.stringify(wrong))
+    }
+  })
+
+  it("a confirm's booking: the encoding's bytes, 200, application/json", () => {
+    for (const fields of [{}, { status: "cancelled" }, { date_from: "0001-01-01", date_to: "9999-12-31" }]) {
+      const answer = builtBooking(fields)
+      const response = bookingResponse(answer)
+      assert.isTrue(HttpServerResponse.isServerResponse(response), JSON.stringify(fields))
+      const written = response as HttpServerResponse.HttpServerResponse
+      assert.strictEqual(bodyOf(written), bodyOf(HttpServerResponse.unsafeJson(Schema.encodeSync(Booking)(answer))))
+      assert.strictEqual(bodyOf(written), viaDecode(Booking, { ...booking, ...fields }))
+      assert.strictEqual(written.status, 200)
+      assert.strictEqual(written.body._tag === "Uint8Array" ? written.body.contentType : "", "application/json")
+    }
+  })
+
+  it("a confirm's booking with any other field is left to the encoding, which refuses it", () => {
+    const wrongs: Array<Record<string, unknown>> = [
+      { price: 1.5 },
+      { id: 2 ** 53 },
+      { status: "bogus" },
+      { date_from: "2027-02-30" },
+      { date_to: "2027-1-14" },
+      { date_from: "0000-12-31" },
+      { date_to: 20270114 },
+      { room_id: "3" },
+      { user_id: Number.NaN },
+      { created_at: 5 }
+    ]
+    for (const wrong of wrongs) {
+      const answer = builtBooking(wrong)
+      assert.strictEqual(bookingResponse(answer), answer, JSON.stringify(wrong))
+      assert.isTrue(Either.isLeft(Schema.encodeEither(Booking)(answer)), JSON.stringify(wrong))
+    }
   })
 })
