@@ -15,12 +15,13 @@ import {
   AdminAuthentication,
   Authentication,
   type AuthenticatedUser,
-  DeferredAuthentication
+  DeferredAuthentication,
+  type UncheckedSession
 } from "@shum/domain/Security"
-import { Effect, Layer, Option } from "effect"
+import { Clock, Context, DefaultServices, Effect, FiberRef, Layer, Option } from "effect"
 import { noteUser } from "../Http/AccessLog.js"
 import { UsersRepo } from "../Users/UsersRepo.js"
-import { deferSession } from "./DeferredSession.js"
+import { deferSession, deferSessionIn } from "./DeferredSession.js"
 import { type AccessClaims, Tokens } from "./Tokens.js"
 
 const BEARER = "Bearer "
@@ -78,10 +79,27 @@ const makeAuthenticate = Effect.gen(function* () {
       } satisfies AuthenticatedUser
     })
   const authenticate = Effect.flatMap(verify, checkSession).pipe(spanned("Auth.authenticate"))
+  const eagerCheck = (claims: AccessClaims) => Effect.asVoid(checkSession(claims))
   /** The token verified now, the session checked by the endpoint's write (D13; DeferredSession.ts). */
-  const deferred = Effect.flatMap(verify, (claims) => deferSession(claims, Effect.asVoid(checkSession(claims)))).pipe(
+  const deferredSteps = Effect.flatMap(verify, (claims) => deferSession(claims, eagerCheck)).pipe(
     spanned("Auth.authenticate")
   )
+  /**
+   * `deferredSteps` in one step for the common case — no tracing (so no span to make), a token verified before and
+   * still valid (`Tokens.verifiedAt`), a request whose session will be checked before its answer: the same
+   * session, read from the request, the clock and the fiber directly instead of a dozen of Effect's steps on
+   * every write (bench/README.md, "Issue 18 and 19: the write path"). Anything else takes `deferredSteps`.
+   */
+  const deferred: Effect.Effect<UncheckedSession, Unauthorized, HttpServerRequest.HttpServerRequest> =
+    Effect.withFiberRuntime((fiber) => {
+      if (fiber.getFiberRef(FiberRef.currentTracerEnabled)) return deferredSteps
+      const token = presentedToken(Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest))
+      if (Option.isNone(token)) return deferredSteps
+      const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+      const claims = tokens.verifiedAt(token.value, Math.floor(clock.unsafeCurrentTimeMillis() / 1000))
+      const session = claims === undefined ? undefined : deferSessionIn(fiber, claims, eagerCheck)
+      return session === undefined ? deferredSteps : Effect.succeed(session)
+    })
   return { authenticate, deferred } as const
 })
 

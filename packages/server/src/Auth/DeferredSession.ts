@@ -16,7 +16,7 @@
 import { Unauthorized } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { type UncheckedSession, UncheckedSessionId } from "@shum/domain/Security"
-import { Cause, Effect, Exit, FiberRef } from "effect"
+import { Cause, Effect, Exit, type Fiber, FiberRef } from "effect"
 import { globalValue } from "effect/GlobalValue"
 import { noteUser } from "../Http/AccessLog.js"
 import type { AccessClaims } from "./Tokens.js"
@@ -33,8 +33,9 @@ class PendingSession implements UncheckedSession {
   readonly [UncheckedSessionId]: typeof UncheckedSessionId = UncheckedSessionId
   #checked = false
   readonly #claims: AccessClaims
-  readonly #eagerCheck: Effect.Effect<void, Unauthorized>
-  constructor(claims: AccessClaims, eagerCheck: Effect.Effect<void, Unauthorized>) {
+  /** the middleware's lookup of these claims, made only if it is needed (most sessions are checked by a statement) */
+  readonly #eagerCheck: (claims: AccessClaims) => Effect.Effect<void, Unauthorized>
+  constructor(claims: AccessClaims, eagerCheck: (claims: AccessClaims) => Effect.Effect<void, Unauthorized>) {
     this.#claims = claims
     this.#eagerCheck = eagerCheck
   }
@@ -57,7 +58,7 @@ class PendingSession implements UncheckedSession {
   /** The middleware's check, run now (it notes the user itself). */
   readonly checkNow = Effect.suspend(() => {
     if (this.#checked) return Effect.void
-    return Effect.tap(this.#eagerCheck, () => {
+    return Effect.tap(this.#eagerCheck(this.#claims), () => {
       this.#checked = true
     })
   })
@@ -73,7 +74,7 @@ const sessionOf = (session: UncheckedSession): PendingSession => {
  * tests make one; nothing but `inStatement` (or the eager check) reads it.
  */
 export const newSession = (claims: AccessClaims, eagerCheck: Effect.Effect<void, Unauthorized>): UncheckedSession =>
-  new PendingSession(claims, eagerCheck)
+  new PendingSession(claims, () => eagerCheck)
 
 /** The request's session to check before answering; set by `checkedBeforeAnswer`, filled by the middleware. */
 interface Holder {
@@ -90,14 +91,31 @@ const currentHolder = globalValue("server/Auth/DeferredSession/currentHolder", (
  */
 export const deferSession = (
   claims: AccessClaims,
-  eagerCheck: Effect.Effect<void, Unauthorized>
+  eagerCheck: (claims: AccessClaims) => Effect.Effect<void, Unauthorized>
 ): Effect.Effect<UncheckedSession, Unauthorized> =>
-  Effect.flatMap(FiberRef.get(currentHolder), (holder) => {
-    const session = new PendingSession(claims, eagerCheck)
-    if (holder === undefined) return Effect.as(session.checkNow, session)
-    holder.session = session
-    return Effect.succeed(session)
+  Effect.withFiberRuntime((fiber) => {
+    const session = deferSessionIn(fiber, claims, eagerCheck)
+    if (session !== undefined) return Effect.succeed(session)
+    const unchecked = new PendingSession(claims, eagerCheck)
+    return Effect.as(unchecked.checkNow, unchecked)
   })
+
+/**
+ * `deferSession` without an Effect, in the request's `fiber` (the middleware's one-step path, `AuthMiddleware.ts`):
+ * the session registered to be checked before the answer; `undefined` where nothing would check it
+ * (no `checkedBeforeAnswer` around the request) — then `deferSession`, which checks it now.
+ */
+export const deferSessionIn = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  claims: AccessClaims,
+  eagerCheck: (claims: AccessClaims) => Effect.Effect<void, Unauthorized>
+): UncheckedSession | undefined => {
+  const holder = fiber.getFiberRef(currentHolder)
+  if (holder === undefined) return undefined
+  const session = new PendingSession(claims, eagerCheck)
+  holder.session = session
+  return session
+}
 
 /**
  * Runs `statement`, which must check the session first (`session_refusal`, migration 0014) and then answers

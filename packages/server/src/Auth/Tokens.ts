@@ -126,6 +126,16 @@ export class Tokens extends Effect.Service<Tokens>()("server/Tokens", {
       verified.set(token, { claims, issuedAt })
     }
 
+    /**
+     * The claims of a token verified before and still within its `iat` … `exp` at `now` (epoch seconds), read
+     * without an Effect for the deferred middleware's one-step path (`AuthMiddleware.ts`); `undefined`: not
+     * remembered, or no longer valid — `verifyAccess` decides it (and forgets a token past its time).
+     */
+    const verifiedAt = (token: string, now: number): AccessClaims | undefined => {
+      const hit = verified.get(token)
+      return hit !== undefined && hit.issuedAt <= now && now < hit.claims.expiresAt ? hit.claims : undefined
+    }
+
     const verifyAccess = (token: string): Effect.Effect<AccessClaims, TokenRejected> =>
       Effect.flatMap(Clock.currentTimeMillis, (ms) => {
         const now = Math.floor(ms / 1000)
@@ -172,6 +182,6 @@ export class Tokens extends Effect.Service<Tokens>()("server/Tokens", {
         return claims
       })
 
-    return { issueAccess, verifyAccess, accessTtlSeconds } as const
+    return { issueAccess, verifyAccess, verifiedAt, accessTtlSeconds } as const
   })
 }) {}

@@ -37,11 +37,13 @@ describe("the session checked in the write (D13)", () => {
       const answers: Array<unknown> = []
       for (const outcome of ["no_user", "token_invalid", "booked"]) {
         const exit = yield* checkedBeforeAnswer(
-          Effect.flatMap(deferSession(claims, eager.check), (session) =>
-            inStatement(session, (caller) => {
-              answers.push(caller)
-              return Effect.succeed([{ outcome }])
-            })
+          Effect.flatMap(
+            deferSession(claims, () => eager.check),
+            (session) =>
+              inStatement(session, (caller) => {
+                answers.push(caller)
+                return Effect.succeed([{ outcome }])
+              })
           )
         ).pipe(Effect.exit)
         answers.push(detailOf(exit))
@@ -55,19 +57,30 @@ describe("the session checked in the write (D13)", () => {
   it.effect("a session no statement checked is checked before the answer; refused, the 401 is the answer", () =>
     Effect.gen(function* () {
       const refused = eagerCheck(Messages.tokenInvalid)
-      const answer = yield* checkedBeforeAnswer(Effect.as(deferSession(claims, refused.check), "an answer")).pipe(
-        Effect.exit
-      )
+      const answer = yield* checkedBeforeAnswer(
+        Effect.as(
+          deferSession(claims, () => refused.check),
+          "an answer"
+        )
+      ).pipe(Effect.exit)
       assert.strictEqual(detailOf(answer), Messages.tokenInvalid)
       assert.strictEqual(refused.runs.count, 1)
       // a failure (a 422 before the write) gives way to the refusal too
       const failed = yield* checkedBeforeAnswer(
-        Effect.zipRight(deferSession(claims, refused.check), Effect.fail("a 422"))
+        Effect.zipRight(
+          deferSession(claims, () => refused.check),
+          Effect.fail("a 422")
+        )
       ).pipe(Effect.exit)
       assert.strictEqual(detailOf(failed), Messages.tokenInvalid)
       // a session that stands leaves the answer as it was
       const stands = eagerCheck()
-      const kept = yield* checkedBeforeAnswer(Effect.as(deferSession(claims, stands.check), "an answer"))
+      const kept = yield* checkedBeforeAnswer(
+        Effect.as(
+          deferSession(claims, () => stands.check),
+          "an answer"
+        )
+      )
       assert.strictEqual(kept, "an answer")
       assert.strictEqual(stands.runs.count, 1)
     })
@@ -77,8 +90,9 @@ describe("the session checked in the write (D13)", () => {
     Effect.gen(function* () {
       const eager = eagerCheck(Messages.userNotFound)
       const exit = yield* checkedBeforeAnswer(
-        Effect.flatMap(deferSession(claims, eager.check), (session) =>
-          inStatement(session, () => Effect.fail("the database went away"))
+        Effect.flatMap(
+          deferSession(claims, () => eager.check),
+          (session) => inStatement(session, () => Effect.fail("the database went away"))
         )
       ).pipe(Effect.exit)
       assert.strictEqual(detailOf(exit), Messages.userNotFound)
@@ -89,7 +103,7 @@ describe("the session checked in the write (D13)", () => {
   it.effect("with nothing around the request to check it later, the middleware checks the session at once", () =>
     Effect.gen(function* () {
       const eager = eagerCheck(Messages.tokenInvalid)
-      const exit = yield* Effect.exit(deferSession(claims, eager.check))
+      const exit = yield* Effect.exit(deferSession(claims, () => eager.check))
       assert.strictEqual(detailOf(exit), Messages.tokenInvalid)
       assert.strictEqual(eager.runs.count, 1)
     })
