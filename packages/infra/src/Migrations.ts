@@ -29,6 +29,7 @@ import roomCardsFacilityLocks from "./migrations/0023_room_cards_facility_locks.
 import holdRefusedWithoutLocks from "./migrations/0024_hold_refused_without_locks.js"
 import webhookQueueHeads from "./migrations/0025_webhook_queue_heads.js"
 import webhookQueueLocks from "./migrations/0026_webhook_queue_locks.js"
+import writePathGenericPlans from "./migrations/0027_write_path_generic_plans.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -57,7 +58,8 @@ export const migrations = {
   "0023_room_cards_facility_locks": roomCardsFacilityLocks,
   "0024_hold_refused_without_locks": holdRefusedWithoutLocks,
   "0025_webhook_queue_heads": webhookQueueHeads,
-  "0026_webhook_queue_locks": webhookQueueLocks
+  "0026_webhook_queue_locks": webhookQueueLocks,
+  "0027_write_path_generic_plans": writePathGenericPlans
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

@@ -505,7 +505,8 @@ describe("Migrations", () => {
         [23, "room_cards_facility_locks"],
         [24, "hold_refused_without_locks"],
         [25, "webhook_queue_heads"],
-        [26, "webhook_queue_locks"]
+        [26, "webhook_queue_locks"],
+        [27, "write_path_generic_plans"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)
