@@ -3,7 +3,7 @@
  * against one database, and one scenario is driven at each in turn, the order alternating round by round
  * (A B, B A, A B …) so neither always follows the other, while the idle one waits. Per round: the server's
  * CPU µs per request (utime + stime from /proc over the requests wrk completed), and a reference's between
- * rounds, the machine's yardstick: for `hotels-10` the floor (`floor/server.mjs`) on the same requests, else
+ * rounds, the machine's yardstick: for the catalogue reads (`hotels-10`, `hotels-20`, `rooms`) the floor (`floor/server.mjs`) on the same requests, else
  * the bare `HttpApi` server on `GET /health`. On a loaded machine read CPU per request, not throughput.
  *
  *   BENCH_AB_A=/tmp/old-checkout npx tsx --conditions=@shum/source bench/ab.ts
@@ -12,7 +12,8 @@
  * this one. The database `shum_ab` is created afresh, migrated by B's migrator and seeded as `npm run bench`
  * seeds (`seed.ts`), so B's new migrations must be additive for A to run on it. Knobs: BENCH_AB_SCENARIO
  * (`book-many`: random room, arrival within three years, 1–7 nights, the next user's token; or `health`),
- * `health`; `hotels-10`: `GET /hotels?page=P&per_page=10`, P random in 1..50, as `npm run bench`'s scenario;
+ * `health`; `hotels-10`: `GET /hotels?page=P&per_page=10`, P random in 1..50, as `npm run bench`'s scenario; `hotels-20` and
+ * `rooms`: `npm run bench`'s scenarios of those names (a page of 20 with filters, `GET /hotels/{id}/rooms`);
  * `available-hotels`, `available-rooms`: the availability searches as `npm run bench`'s scenarios of those names; or `holds`: the checkout of docs/api.md §8.9 on a random room and stay as `book-many`'s, `POST /holds`
  * then `POST /holds/{id}/confirm` with the same token, paced only: BENCH_AB_RATE counts flows, µs are per HTTP
  * request), BENCH_AB_ROUNDS (8), BENCH_AB_SECONDS (5, measured), BENCH_AB_WARMUP (2), BENCH_AB_RATE (requests a
@@ -205,6 +206,41 @@ const stop = async (child: ChildProcess) => {
   if (child.exitCode === null) child.kill("SIGKILL")
 }
 
+/** The catalogue reads, measured against the floor on the same requests (`npm run bench`'s scenarios). */
+const CATALOGUE_SCENARIOS: ReadonlySet<string> = new Set(["hotels-10", "hotels-20", "rooms"])
+
+const pick = <A>(xs: ReadonlyArray<A>): A => xs[random(xs.length)]!
+const cityFragment = () => {
+  const name = pick(CITIES)[0].toLowerCase()
+  const start = random(Math.max(1, name.length - 3))
+  return name.slice(start, start + 3)
+}
+
+/** `npm run bench`'s `hotels-20` (run.ts `hotelsFiltered20`): the `i`-th request's query string. */
+const hotelsFiltered20 = (i: number) => {
+  const params = new URLSearchParams()
+  switch (i % 4) {
+    case 0:
+      params.set("city", cityFragment())
+      params.set("sort_by", "title")
+      break
+    case 1:
+      params.set("city_id", String(1 + random(CITIES.length)))
+      params.set("order", "desc")
+      break
+    case 2:
+      params.set("title", pick(["империал", "волна", "парк", "гранд", "№1", "берег"]))
+      params.set("sort_by", "city")
+      break
+    default:
+      params.set("city", cityFragment())
+      params.set("title", pick(["отель", "«", "№"]))
+  }
+  params.set("page", String(1 + random(2)))
+  params.set("per_page", "20")
+  return params.toString()
+}
+
 const median = (xs: ReadonlyArray<number>) => {
   const sorted = [...xs].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
@@ -262,30 +298,38 @@ const main = async () => {
         ? ["GET\t/health\t-\t-"]
         : SCENARIO === "hotels-10"
           ? Array.from({ length: 2_000 }, () => `GET\t/hotels?page=${1 + random(50)}&per_page=10\t-\t-`)
-          : SCENARIO === "available-hotels" || SCENARIO === "available-rooms"
-            ? Array.from({ length: 2_000 }, () => {
-                // as `npm run bench`'s scenarios: a stay of 1–7 nights starting within days 1..83
-                const from = 1 + random(82)
-                const params = new URLSearchParams({ date_from: day(from), date_to: day(from + 1 + random(7)) })
-                if (SCENARIO === "available-rooms") {
-                  return `GET\t/hotels/${1 + random(HOTELS)}/rooms/available?${params.toString()}\t-\t-`
-                }
-                params.set("city", CITIES[random(CITIES.length)]![0])
-                params.set("page", "1")
-                params.set("per_page", "10")
-                return `GET\t/hotels/rooms/available?${params.toString()}\t-\t-`
-              })
-            : Array.from({ length: 20_000 }, (_, i) => {
-                const from = 1 + random(WINDOW_DAYS)
-                const body = { room_id: 1 + random(ROOMS), date_from: day(from), date_to: day(from + 1 + random(7)) }
-                const [method, path] = SCENARIO === "holds" ? ["FLOW", "/holds"] : ["POST", "/bookings"]
-                return `${method}\t${path}\t${tokens[i % tokens.length]}\t${JSON.stringify(body)}`
-              })
+          : SCENARIO === "hotels-20"
+            ? Array.from({ length: 2_000 }, (_, i) => `GET\t/hotels?${hotelsFiltered20(i)}\t-\t-`)
+            : SCENARIO === "rooms"
+              ? Array.from({ length: 2_000 }, () => `GET\t/hotels/${1 + random(HOTELS)}/rooms\t-\t-`)
+              : SCENARIO === "available-hotels" || SCENARIO === "available-rooms"
+                ? Array.from({ length: 2_000 }, () => {
+                    // as `npm run bench`'s scenarios: a stay of 1–7 nights starting within days 1..83
+                    const from = 1 + random(82)
+                    const params = new URLSearchParams({ date_from: day(from), date_to: day(from + 1 + random(7)) })
+                    if (SCENARIO === "available-rooms") {
+                      return `GET\t/hotels/${1 + random(HOTELS)}/rooms/available?${params.toString()}\t-\t-`
+                    }
+                    params.set("city", CITIES[random(CITIES.length)]![0])
+                    params.set("page", "1")
+                    params.set("per_page", "10")
+                    return `GET\t/hotels/rooms/available?${params.toString()}\t-\t-`
+                  })
+                : Array.from({ length: 20_000 }, (_, i) => {
+                    const from = 1 + random(WINDOW_DAYS)
+                    const body = {
+                      room_id: 1 + random(ROOMS),
+                      date_from: day(from),
+                      date_to: day(from + 1 + random(7))
+                    }
+                    const [method, path] = SCENARIO === "holds" ? ["FLOW", "/holds"] : ["POST", "/bookings"]
+                    return `${method}\t${path}\t${tokens[i % tokens.length]}\t${JSON.stringify(body)}`
+                  })
     const file = join(WORK, `${SCENARIO}-${++runs}.tsv`)
     writeFileSync(file, `${lines.join("\n")}\n`)
     return file
   }
-  const FLOOR = SCENARIO === "hotels-10"
+  const FLOOR = CATALOGUE_SCENARIOS.has(SCENARIO)
   const bareFile = join(WORK, "bare.tsv")
   writeFileSync(bareFile, "GET\t/health\t-\t-\n")
   const referenceName = FLOOR ? "floor" : "bare HttpApi"

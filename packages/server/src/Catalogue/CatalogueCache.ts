@@ -24,8 +24,8 @@
  *   `catalogue_cache_version_reads_total` (`Metrics.ts`).
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { AppConfig } from "@shum/infra/Config"
+import { PgPool, runDirect } from "@shum/infra/DirectStatements"
 import { Deferred, Effect, FiberId, Runtime } from "effect"
 import { rememberEtag } from "../Http/Etag.js"
 import { Metrics } from "../Metrics.js"
@@ -35,10 +35,19 @@ export type CachedEndpoint = "hotels.list" | "hotels.get" | "rooms.list" | "room
 
 interface Entry {
   readonly version: number
-  readonly body: Uint8Array
-  readonly contentType: string
+  /**
+   * The answer of a hit, built once when the answer was kept: the `200` response the uncached endpoint gives
+   * (its body, `Content-Type`), so a hit allocates nothing (issue 18, bench/README.md).
+   */
+  readonly answer: Effect.Effect<HttpServerResponse.HttpServerResponse>
   readonly bytes: number
 }
+
+/**
+ * The version's read: on the pool straight from its text (`DirectStatements.ts`: the same connection, `SqlError`s,
+ * `db_*` metrics and span as through `@effect/sql`, without building the statement per read).
+ */
+const VERSION_STATEMENT = "SELECT version FROM catalogue_version"
 
 /** Rough per-entry overhead (the Map's slot, the entry object), added to the body and the key. */
 const ENTRY_OVERHEAD = 96
@@ -83,7 +92,8 @@ export class AnswerStore {
     const bytes = body.byteLength + key.length * 2 + ENTRY_OVERHEAD
     this.delete(key)
     if (bytes > this.maxBytes) return
-    this.entries.set(key, { version, body, contentType, bytes })
+    const answer = Effect.succeed(HttpServerResponse.uint8Array(body, { contentType }))
+    this.entries.set(key, { version, answer, bytes })
     this.total += bytes
     for (const [oldest, entry] of this.entries) {
       if (this.entries.size <= this.maxEntries && this.total <= this.maxBytes) break
@@ -144,7 +154,7 @@ export const sharedReads = <A, E>(read: Effect.Effect<A, E>): Effect.Effect<Effe
 export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/CatalogueCache", {
   effect: Effect.gen(function* () {
     const { catalogueCache: settings } = yield* AppConfig
-    const sql = yield* SqlClient.SqlClient
+    const pool = yield* PgPool
     const metrics = yield* Metrics
 
     const store = new AnswerStore(settings.maxEntries, settings.maxBytes)
@@ -155,7 +165,7 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
     const readVersion = Effect.suspend(() => {
       counts.versionReads++
       metrics.cache.versionRead()
-      return sql<{ version: number | string }>`SELECT version FROM catalogue_version`
+      return runDirect<{ version: number | string }>(pool, VERSION_STATEMENT, [])
     }).pipe(
       Effect.map((rows) => Number(rows[0]!.version)),
       Effect.tap((version) =>
@@ -194,7 +204,7 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
         if (entry !== undefined) {
           counts.hits++
           metrics.cache.hit()
-          return Effect.succeed(HttpServerResponse.uint8Array(entry.body, { contentType: entry.contentType }))
+          return entry.answer
         }
         counts.misses++
         metrics.cache.miss()

@@ -1,15 +1,17 @@
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { ShumApi } from "@shum/domain/Api"
 import { Message } from "@shum/domain/Common"
-import { created } from "../Http/Location.js"
 import { Effect } from "effect"
+import { closedGroup } from "../Http/ClosedGroup.js"
+import { created, locateCreated } from "../Http/Location.js"
 import { jsonBytes, preEncoded, preEncodedOne } from "../Http/PreEncoded.js"
 import { CatalogueCache } from "./CatalogueCache.js"
 import { RoomsService } from "./RoomsService.js"
 
-export const RoomsLive = HttpApiBuilder.group(ShumApi, "rooms", (handlers) =>
+export const RoomsLive = closedGroup(ShumApi, "rooms", (handlers) =>
   Effect.gen(function* () {
     const rooms = yield* RoomsService
+    // the configured ROOT_PATH, read once (a handler reads no service when called: `closedGroup`)
+    const locate = yield* locateCreated
     // the catalogue read cache (docs/decisions.md D7); availability is never cached
     const cache = yield* CatalogueCache
     return handlers
@@ -21,7 +23,7 @@ export const RoomsLive = HttpApiBuilder.group(ShumApi, "rooms", (handlers) =>
         cache.serve("rooms.get", path, () => preEncodedOne(rooms.get(path.hotel_id, path.room_id)))
       )
       .handle("create", ({ path, payload }) =>
-        rooms.create(path.hotel_id, payload).pipe(created((id) => `/hotels/${path.hotel_id}/rooms/${id}`))
+        rooms.create(path.hotel_id, payload).pipe(created(locate, (id) => `/hotels/${path.hotel_id}/rooms/${id}`))
       )
       .handle("update", ({ path, payload }) =>
         rooms.update(path.hotel_id, path.room_id, payload).pipe(Effect.as(Message.ok))

@@ -49,12 +49,17 @@ export const isCatalogueRoute = (match: RouteMatch | undefined): boolean =>
 export const strongEtag = (body: Uint8Array): string =>
   `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`
 
-/** The tags of bodies the catalogue cache keeps (the same `Uint8Array` is answered on every hit). */
-const knownEtags = new WeakMap<Uint8Array, string>()
+/** The validators a `200` with this body carries: its strong `ETag`, and `Cache-Control: no-cache`. */
+type Validators = Readonly<Record<string, string>> & { readonly etag: string }
+
+const validatorsOf = (body: Uint8Array): Validators => ({ etag: strongEtag(body), "cache-control": "no-cache" })
+
+/** The validators of bodies the catalogue cache keeps (the same `Uint8Array` is answered on every hit). */
+const knownValidators = new WeakMap<Uint8Array, Validators>()
 
 /** Computes the body's tag once, for every response that answers with this very `Uint8Array`. */
 export const rememberEtag = (body: Uint8Array): void => {
-  if (!knownEtags.has(body)) knownEtags.set(body, strongEtag(body))
+  if (!knownValidators.has(body)) knownValidators.set(body, validatorsOf(body))
 }
 
 /**
@@ -77,9 +82,8 @@ export const withValidators = (
   response: HttpServerResponse.HttpServerResponse
 ): HttpServerResponse.HttpServerResponse => {
   if (response.status !== 200 || response.body._tag !== "Uint8Array") return response
-  const tag = knownEtags.get(response.body.body) ?? strongEtag(response.body.body)
-  const validators = { etag: tag, "cache-control": "no-cache" }
-  return ifNoneMatchHits(request.headers["if-none-match"], tag)
+  const validators = knownValidators.get(response.body.body) ?? validatorsOf(response.body.body)
+  return ifNoneMatchHits(request.headers["if-none-match"], validators.etag)
     ? HttpServerResponse.empty({
         status: 304,
         headers: Headers.setAll(response.headers, validators),

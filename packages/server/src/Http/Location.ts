@@ -25,11 +25,10 @@ export const locateCreated: Effect.Effect<Locate, never, AppConfig> = Effect.map
 
 /**
  * A create's answer: `{"status": "OK", "id"}` with `Location` = `pathOf(id)` after `ROOT_PATH`
- * (`Effect.pipe(created((id) => `/hotels/${id}`))` on an effect giving the new id).
+ * (`Effect.pipe(created(locate, (id) => `/hotels/${id}`))` on an effect giving the new id, `locate` taken from
+ * `locateCreated` when the group is built, so a call reads no service).
  */
 export const created =
-  (pathOf: (id: number) => string) =>
-  <E, R>(self: Effect.Effect<number, E, R>): Effect.Effect<Created, E, R | AppConfig> =>
-    Effect.flatMap(self, (id) =>
-      Effect.flatMap(locateCreated, (locate) => Effect.as(locate(pathOf(id)), Created.of(id)))
-    )
+  (locate: Locate, pathOf: (id: number) => string) =>
+  <E, R>(self: Effect.Effect<number, E, R>): Effect.Effect<Created, E, R> =>
+    Effect.flatMap(self, (id) => Effect.as(locate(pathOf(id)), Created.of(id)))
