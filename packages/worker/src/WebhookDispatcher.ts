@@ -283,8 +283,44 @@ const BODY_CACHE = 2_048
 const LAG_EVERY_MS = 2_000
 /** After a fan-out that found events, the wait before the next: what arrives meanwhile goes in one statement. */
 const FAN_OUT_GATHER_MS = 20
-/** After a slot frees, how long the claim may wait for a quarter of the slots to be free (one claim for several). */
+/** After a slot frees, how long the claim may wait for half of the slots to be free (one claim for several). */
 const CLAIM_GATHER_MS = 5
+
+/**
+ * The loop's wake-up, without a fiber per wait: `signal()` resumes the wait under way, or, when none is, makes
+ * the next one return at once (one signal kept, as a sliding queue of one); `wait(ms)` returns at a signal or
+ * after `ms` (`Infinity`: only at a signal).
+ */
+const makeWake = () => {
+  let signalled = false
+  let waiting: (() => void) | undefined = undefined
+  return {
+    signal: () => {
+      const resume = waiting
+      if (resume === undefined) signalled = true
+      else resume()
+    },
+    wait: (ms: number) =>
+      Effect.async<void>((resume) => {
+        if (signalled) {
+          signalled = false
+          return resume(Effect.void)
+        }
+        let timer: ReturnType<typeof setTimeout> | undefined = undefined
+        const done = () => {
+          clearTimeout(timer)
+          waiting = undefined
+          resume(Effect.void)
+        }
+        waiting = done
+        if (ms !== Infinity) timer = setTimeout(done, Math.max(0, ms))
+        return Effect.sync(() => {
+          clearTimeout(timer)
+          if (waiting === done) waiting = undefined
+        })
+      })
+  }
+}
 
 export const makeDispatcher = (settings: DispatcherSettings) =>
   Effect.gen(function* () {
@@ -375,12 +411,12 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
      * itself: no worker skips events another one saw. A failed round is counted (`webhook_fanout_failures_total`)
      * and retried after a second.
      */
-    const fanOutLoop = (fannedOut: Queue.Enqueue<void>) =>
+    const fanOutLoop = (fannedOut: () => void) =>
       Effect.gen(function* () {
         const fanned = yield* fanOut
         if (fanned > 0) {
           yield* metrics.eventsFannedOut(fanned)
-          yield* fannedOut.offer(undefined)
+          fannedOut()
         }
         if (fanned < FAN_OUT_BATCH) {
           yield* Effect.sleep(fanned > 0 ? Duration.millis(FAN_OUT_GATHER_MS) : settings.pollInterval)
@@ -412,8 +448,10 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
      * still `pending`, so the claim takes no later delivery of its subscription and entity until it is
      * recorded. Each step claims as many as there are free slots and starts them; then it waits for a free
      * slot when all are taken, or, when there was nothing more to claim, for a delivery to finish, new
-     * deliveries fanned out or the poll interval; then up to `CLAIM_GATHER_MS` more for a quarter of the
-     * slots to be free, so that one claim fills several slots rather than one claim per finished delivery.
+     * deliveries fanned out or the poll interval; then up to `CLAIM_GATHER_MS` more for half of the slots to
+     * be free, so that one claim fills several slots rather than one claim per finished delivery (each
+     * statement costs the dispatcher about as much CPU as a request: bench/README.md, Webhooks). The waits are
+     * a callback and a timer (`makeWake`), not fibers racing.
      */
     const run = Effect.gen(function* () {
       // forked before the deliveries' set, so it outlives them when the scope closes: an attempt sent during
@@ -421,11 +459,16 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
       yield* Effect.forkScoped(recorder)
       const inFlight = yield* FiberSet.make<unknown, never>()
       /** A wake-up: a delivery finished, or the fan-out made deliveries. */
-      const wake = yield* Queue.sliding<void>(1)
-      yield* Effect.forkScoped(fanOutLoop(wake))
+      const wake = makeWake()
+      yield* Effect.forkScoped(fanOutLoop(wake.signal))
       yield* Effect.forkScoped(lagLoop)
-      const gatherSlots = Math.max(1, Math.ceil(settings.concurrency / 4))
+      const gatherSlots = Math.max(1, Math.ceil(settings.concurrency / 2))
+      const pollMs = Duration.toMillis(settings.pollInterval)
       let busy = 0
+      const finished = Effect.sync(() => {
+        busy--
+        wake.signal()
+      })
       const start = (claimed: Claimed) => {
         busy++
         return FiberSet.run(
@@ -433,27 +476,18 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
           deliver(claimed).pipe(
             // the attempt not recorded (PostgreSQL gone): its lease lapses and the delivery is sent again
             Effect.catchAllCause((cause) => Effect.logWarning("webhook delivery not recorded", cause)),
-            Effect.ensuring(
-              Effect.suspend(() => {
-                busy--
-                return wake.offer(undefined)
-              })
-            )
+            Effect.ensuring(finished)
           )
         )
       }
-      const gather = Effect.suspend(() => (settings.concurrency - busy >= gatherSlots ? Effect.void : wake.take)).pipe(
-        Effect.repeat({ until: () => settings.concurrency - busy >= gatherSlots }),
-        Effect.timeout(Duration.millis(CLAIM_GATHER_MS)),
-        Effect.ignore
-      )
       const step = Effect.gen(function* () {
         const free = settings.concurrency - busy
         const claimed = free > 0 ? yield* claim(free) : []
         for (const delivery of claimed) yield* start(delivery)
-        if (claimed.length >= free) yield* wake.take
-        else yield* Effect.raceFirst(wake.take, Effect.sleep(settings.pollInterval))
-        yield* gather
+        yield* wake.wait(claimed.length >= free ? Infinity : pollMs)
+        // then up to CLAIM_GATHER_MS more for half of the slots to be free
+        const until = Date.now() + CLAIM_GATHER_MS
+        while (settings.concurrency - busy < gatherSlots && Date.now() < until) yield* wake.wait(until - Date.now())
       })
       return yield* step.pipe(
         Effect.catchAllCause((cause) =>
