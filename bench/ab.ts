@@ -22,7 +22,9 @@
  * `node --cpu-prof`, profiles in bench/results/profiles/ named by the pids printed; read them with
  * `bench/profile.ts`), BENCH_AB_PARALLEL=1 (with BENCH_AB_RATE: both servers driven at once, each at that
  * rate, so both meet the same moment of a shared machine), BENCH_AB_DATABASE (`shum_ab`), BENCH_AB_PORT (18190: A's; B and the bare server the next two), BENCH_CONNECTIONS
- * (32), BENCH_THREADS (2), BENCH_ADMIN_URL, BENCH_REDIS_URL (db 13).
+ * (32), BENCH_THREADS (2), BENCH_ADMIN_URL, BENCH_REDIS_URL (db 13), BENCH_AB_A_POOL and BENCH_AB_B_POOL (`DB_POOL_SIZE` of
+ * server A, of server B; unset: `DB_POOL_SIZE` as inherited, else the default — with BENCH_AB_A=BENCH_AB_B one build
+ * against itself at two pool sizes, docs/operations.md §2).
  */
 import { SignJWT } from "jose"
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
@@ -58,6 +60,11 @@ const REDIS_URL = process.env["BENCH_REDIS_URL"] ?? "redis://127.0.0.1:6379/13"
 /** Its own database and ports (knobs, so that two A/Bs on one machine do not meet). */
 const DATABASE = process.env["BENCH_AB_DATABASE"] ?? "shum_ab"
 const PORT = knob("BENCH_AB_PORT", 18190)
+/** `DB_POOL_SIZE` per server, to compare pool sizes on one build. */
+const POOLS: Record<string, string | undefined> = {
+  A: process.env["BENCH_AB_A_POOL"],
+  B: process.env["BENCH_AB_B_POOL"]
+}
 const DATABASE_URL = (() => {
   const url = new URL(ADMIN_URL)
   url.pathname = `/${DATABASE}`
@@ -363,7 +370,11 @@ const main = async () => {
         process.execPath,
         [...nodeArgs, ...profile, join([A, B][i]!, "packages/server/dist/main.js")],
         {
-          env: { ...env, PORT: String(server.port) },
+          env: {
+            ...env,
+            PORT: String(server.port),
+            ...(POOLS[server.name] === undefined ? {} : { DB_POOL_SIZE: POOLS[server.name] })
+          },
           // its log kept for a look after the run (bench/results/ is not committed)
           stdio: ["ignore", openSync(join(ROOT, `bench/results/ab-${server.name}.log`), "w"), "inherit"]
         }
