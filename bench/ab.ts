@@ -20,7 +20,8 @@
  * second at a fixed pace, this script sending them, instead of wrk's as-fast-as-answered: the fairer comparison
  * on a loaded machine, where CPU per request falls as the rate rises), BENCH_AB_PROFILE=1 (both servers under
  * `node --cpu-prof`, profiles in bench/results/profiles/ named by the pids printed; read them with
- * `bench/profile.ts`), BENCH_AB_PARALLEL=1 (with BENCH_AB_RATE: both servers driven at once, each at that
+ * `bench/profile.ts`; the reference runs under it too), BENCH_AB_B_NODE_ARGS (`node` options for B's server only, after
+ * production's: one build against itself with and without an option), BENCH_AB_PARALLEL=1 (with BENCH_AB_RATE: both servers driven at once, each at that
  * rate, so both meet the same moment of a shared machine), BENCH_AB_DATABASE (`shum_ab`), BENCH_AB_PORT (18190: A's; B and the bare server the next two), BENCH_CONNECTIONS
  * (32), BENCH_THREADS (2), BENCH_ADMIN_URL, BENCH_REDIS_URL (db 13), BENCH_AB_A_POOL and BENCH_AB_B_POOL (`DB_POOL_SIZE` of
  * server A, of server B; unset: `DB_POOL_SIZE` as inherited, else the default — with BENCH_AB_A=BENCH_AB_B one build
@@ -55,6 +56,8 @@ const THREADS = knob("BENCH_THREADS", 2)
 const PROFILE = process.env["BENCH_AB_PROFILE"] === "1"
 /** Both servers driven at once, each at `RATE` (paced only): both meet the same moment of a shared machine. */
 const PARALLEL = process.env["BENCH_AB_PARALLEL"] === "1"
+/** `node` options for B's server only, after production's (`BENCH_AB_B_NODE_ARGS="--max-semi-space-size=8"`). */
+const B_NODE_ARGS = (process.env["BENCH_AB_B_NODE_ARGS"] ?? "").split(" ").filter((arg) => arg !== "")
 const ADMIN_URL = process.env["BENCH_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const REDIS_URL = process.env["BENCH_REDIS_URL"] ?? "redis://127.0.0.1:6379/13"
 /** Its own database and ports (knobs, so that two A/Bs on one machine do not meet). */
@@ -355,9 +358,11 @@ const main = async () => {
     )
     if (taken) throw new Error(`port ${port} is in use (another A/B?): set BENCH_AB_PORT`)
   }
+  const profileArgs = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(ROOT, "bench/results/profiles")] : []
+  // profiled too (BENCH_AB_PROFILE=1): the reference's profile beside the two servers', from the same session
   const bare = spawn(
     process.execPath,
-    [...nodeArgs, join(B, FLOOR ? "bench/floor/server.mjs" : "bench/bare/server.mjs")],
+    [...nodeArgs, ...profileArgs, join(B, FLOOR ? "bench/floor/server.mjs" : "bench/bare/server.mjs")],
     {
       env: { ...process.env, PORT: String(PORT + 2), DATABASE_URL },
       stdio: "ignore"
@@ -365,10 +370,14 @@ const main = async () => {
   )
   try {
     for (const [i, server] of servers.entries()) {
-      const profile = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(ROOT, "bench/results/profiles")] : []
       server.child = spawn(
         process.execPath,
-        [...nodeArgs, ...profile, join([A, B][i]!, "packages/server/dist/main.js")],
+        [
+          ...nodeArgs,
+          ...(i === 1 ? B_NODE_ARGS : []),
+          ...profileArgs,
+          join([A, B][i]!, "packages/server/dist/main.js")
+        ],
         {
           env: {
             ...env,
@@ -383,7 +392,10 @@ const main = async () => {
     }
     await waitFor(`http://127.0.0.1:${PORT + 2}${FLOOR ? "/hotels?page=1&per_page=10" : "/health"}`, bare)
     if (FLOOR) await measure(bare.pid!, PORT + 2, referenceFile)
-    log(`A ${A} (pid ${servers[0]!.child!.pid}), B ${B} (pid ${servers[1]!.child!.pid}); ${SCENARIO}`)
+    log(
+      `A ${A} (pid ${servers[0]!.child!.pid}), B ${B} (pid ${servers[1]!.child!.pid}), ` +
+        `${referenceName} (pid ${bare.pid}); ${SCENARIO}`
+    )
     // a round neither server is judged by: JIT, pools and caches warmed on both
     for (const server of servers) await measure(server.child!.pid!, server.port, requestFile)
     const bareUs: Array<number> = []

@@ -282,15 +282,19 @@ export const observingSeries = <T extends string>(
 ): ((value: number) => void) => {
   const series = histogram as unknown as PromSeries
   const key = seriesKey(series, labels)
-  let entry: { sum: number; count: number; bucketValues: Record<number, number> } | undefined
+  // each bound's property name in prom-client's `bucketValues`, made once: a number used as a key is turned
+  // into its string on every access, which was most of an observation's time (issue 18)
+  const names = buckets.map(String)
+  let entry: { sum: number; count: number; bucketValues: Record<string, number> } | undefined
   return (value) => {
     if (entry !== undefined && series.hashMap[key] === entry && Number.isFinite(value)) {
       entry.sum += value
       entry.count += 1
       // as prom-client: the first bound at or above the value; above the last, only +Inf (the count)
-      for (const bound of buckets) {
-        if (value <= bound) {
-          if (Object.hasOwn(entry.bucketValues, bound)) entry.bucketValues[bound]! += 1
+      for (let i = 0; i < buckets.length; i++) {
+        if (value <= buckets[i]!) {
+          const name = names[i]!
+          if (Object.hasOwn(entry.bucketValues, name)) entry.bucketValues[name]! += 1
           break
         }
       }

@@ -19,6 +19,7 @@ import { type UncheckedSession, UncheckedSessionId } from "@shum/domain/Security
 import { Cause, Effect, Exit, type Fiber, FiberRef } from "effect"
 import { globalValue } from "effect/GlobalValue"
 import { noteUser } from "../Http/AccessLog.js"
+import { currentRequest } from "../Http/RequestContext.js"
 import type { AccessClaims } from "./Tokens.js"
 
 /** What the checking statement needs: whose session, which token, which version (`session_refusal`). */
@@ -81,9 +82,14 @@ interface Holder {
   session: PendingSession | undefined
 }
 
+/** The holder of a request run outside the request pipeline (no `currentRequest`: tests, tools). */
 const currentHolder = globalValue("server/Auth/DeferredSession/currentHolder", () =>
   FiberRef.unsafeMake<Holder | undefined>(undefined)
 )
+
+/** The request's holder: in its `currentRequest` when the pipeline runs it, else in `currentHolder`. */
+const holderOf = (fiber: { getFiberRef<X>(ref: FiberRef.FiberRef<X>): X }): Holder | undefined =>
+  (fiber.getFiberRef(currentRequest)?.sessionHolder as Holder | undefined) ?? fiber.getFiberRef(currentHolder)
 
 /**
  * The middleware's part: the session of a verified token, registered to be checked before the answer. Where
@@ -110,7 +116,7 @@ export const deferSessionIn = (
   claims: AccessClaims,
   eagerCheck: (claims: AccessClaims) => Effect.Effect<void, Unauthorized>
 ): UncheckedSession | undefined => {
-  const holder = fiber.getFiberRef(currentHolder)
+  const holder = holderOf(fiber)
   if (holder === undefined) return undefined
   const session = new PendingSession(claims, eagerCheck)
   holder.session = session
@@ -146,10 +152,14 @@ export const inStatement = <Row extends { readonly outcome: string }, E, R>(
  * An interrupted request answers nothing, so nothing is checked.
  */
 export const checkedBeforeAnswer = <A, E, R>(app: Effect.Effect<A, E, R>): Effect.Effect<A, E | Unauthorized, R> =>
-  Effect.suspend(() => {
+  Effect.withFiberRuntime((fiber) => {
     const holder: Holder = { session: undefined }
-    // set for the rest of the request's own fiber, not set and restored around it: cheaper (bench/README.md)
-    return Effect.flatMap(Effect.exit(Effect.zipRight(FiberRef.set(currentHolder, holder), app)), (exit) => {
+    // in the request's state when the pipeline runs it (no fiber-local update); else set for the rest of the
+    // request's own fiber, not set and restored around it: cheaper (bench/README.md)
+    const request = fiber.getFiberRef(currentRequest)
+    if (request !== undefined) request.sessionHolder = holder
+    const run = request !== undefined ? app : Effect.zipRight(FiberRef.set(currentHolder, holder), app)
+    return Effect.flatMap(Effect.exit(run), (exit) => {
       const session = holder.session
       if (session === undefined || session.checked) return exit
       if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return exit

@@ -90,15 +90,34 @@ export interface Route {
   readonly system: boolean
 }
 
+/**
+ * The `Route` of each path of a route without parameters (`/health`, `/hotels`), per method, made on its first
+ * request: its match is the same every time, so neither the route table's lookup nor a new `Route` is needed
+ * again. Bounded by the API's routes: a path is kept only when it matched a template without parameters.
+ */
+const staticRoutes = new Map<string, Map<string, Route>>()
+
 export const routeOf = (method: string, path: string): Route => {
-  const match = findRoute(method === "HEAD" ? "GET" : method, path)
+  const routed = method === "HEAD" ? "GET" : method
+  const known = staticRoutes.get(routed)?.get(path)
+  if (known !== undefined) return known
+  const match = findRoute(routed, path)
   const handler = match === undefined ? undefined : templateOf(match.route.template)
-  return {
+  const route: Route = {
     match,
     handler,
     endpoint: handler ?? (DOC_PATHS.has(path) ? path : "unmatched"),
     system: match?.route.groupName === "system"
   }
+  if (match !== undefined && !match.route.template.includes(":") && path === match.route.template) {
+    let byPath = staticRoutes.get(routed)
+    if (byPath === undefined) {
+      byPath = new Map()
+      staticRoutes.set(routed, byPath)
+    }
+    byPath.set(path, route)
+  }
+  return route
 }
 
 const contentLength = (value: string | undefined): number | undefined => {

@@ -8,7 +8,10 @@ import { Option } from "effect"
 import { BlockList, isIP } from "node:net"
 
 /** `::ffff:10.0.0.1` → `10.0.0.1`; anything else unchanged. */
-const unmap = (address: string) => (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address)
+const unmap = (address: string) =>
+  // only an address starting with `:` can be one (a test of its first character before the expression: every
+  // request's peer goes through here)
+  address.charCodeAt(0) === 58 && /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address
 
 /** A header item as an address: drops an IPv4 `:port`, IPv6 brackets (`[::1]:80`); `undefined` if not an IP. */
 const parseAddress = (raw: string): string | undefined => {

@@ -39,8 +39,20 @@ import { currentRequest, type RequestNotes, type RequestState, requestIdOf } fro
 import { SECURITY_HEADERS } from "./SecurityHeaders.js"
 import { unknownParamsWarning, unknownQueryParams } from "./UnknownParams.js"
 
-/** D14: the routes whose answers hold tokens, never to be stored by a cache. */
-const TOKEN_ROUTES: ReadonlySet<string> = new Set(["POST /auth/login", "POST /auth/refresh"])
+/** D14: the routes whose answers hold tokens, never to be stored by a cache (all `POST`s). */
+const TOKEN_ROUTES: ReadonlySet<string> = new Set(["/auth/login", "/auth/refresh"])
+
+/**
+ * What sets a fiber-local from inside `Effect.withFiberRuntime` without an effect of its own: the runtime fiber's
+ * `setFiberRef`, which `FiberRef.set` itself calls (the public fiber type has only `getFiberRef`). Each
+ * `FiberRef.set` is two more of Effect's steps and a `zipRight` per request (issue 18, bench/README.md); where a
+ * runtime lacks the method, `FiberRef.set` does it.
+ */
+interface SettableFiber {
+  setFiberRef<A>(fiberRef: FiberRef.FiberRef<A>, value: A): void
+}
+const isSettable = (fiber: unknown): fiber is SettableFiber =>
+  typeof (fiber as Partial<SettableFiber>).setFiberRef === "function"
 
 const pathOf = (url: string) => {
   const q = url.indexOf("?")
@@ -49,6 +61,7 @@ const pathOf = (url: string) => {
 
 /** One request as the pipeline runs it: its `RequestState`, and what its response headers need. */
 class PipelineRequest implements RequestState {
+  sessionHolder: object | undefined = undefined
   constructor(
     readonly id: string,
     readonly notes: RequestNotes,
@@ -89,13 +102,18 @@ export const makeRequestPipeline = (options: {
       state: PipelineRequest,
       response: HttpServerResponse.HttpServerResponse
     ): HttpServerResponse.HttpServerResponse => {
-      const headers: Record<string, string> = { ...SECURITY_HEADERS, "x-request-id": state.id }
+      // the security headers' record spelt out (a literal, not a spread of `SECURITY_HEADERS`), same order
+      const headers: Record<string, string> = {
+        "x-content-type-options": SECURITY_HEADERS["x-content-type-options"]!,
+        "referrer-policy": SECURITY_HEADERS["referrer-policy"]!,
+        "x-request-id": state.id
+      }
       if (lifecycle.unsafeIsShuttingDown()) headers["connection"] = "close"
       const match = state.route.match
       if (match === undefined) return HttpServerResponse.setHeaders(response, headers)
       const request = state.request
       const method = request.method
-      if (TOKEN_ROUTES.has(`${method} ${match.route.template}`)) headers["cache-control"] = "no-store"
+      if (method === "POST" && TOKEN_ROUTES.has(match.route.template)) headers["cache-control"] = "no-store"
       const unknown = unknownQueryParams(match.route, request.url)
       if (unknown.length > 0) headers["warning"] = unknownParamsWarning(unknown)
       const out = HttpServerResponse.setHeaders(response, headers)
@@ -139,18 +157,25 @@ export const makeRequestPipeline = (options: {
 
           // This runs in the request's own fiber (the server forks one per request), which ends with it: the
           // fiber-local values are set for the rest of it rather than set and restored around the app, and
-          // only two: the request's state and the log annotations.
+          // only two: the request's state and the log annotations — here, in this step, not by two more effects.
           const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
-          const setup = Effect.zipRight(
-            FiberRef.set(currentRequest, state),
-            FiberRef.set(
-              FiberRef.currentLogAnnotations,
-              span === undefined
-                ? HashMap.set(annotations, "request_id", id)
-                : HashMap.set(HashMap.set(annotations, "request_id", id), "trace_id", span.traceId)
+          const annotated =
+            span === undefined
+              ? HashMap.set(annotations, "request_id", id)
+              : HashMap.set(HashMap.set(annotations, "request_id", id), "trace_id", span.traceId)
+          const run = Effect.onExit(boundedBody(request, app, early), access.record)
+          let handled: typeof run
+          if (isSettable(fiber)) {
+            fiber.setFiberRef(currentRequest, state)
+            fiber.setFiberRef(FiberRef.currentLogAnnotations, annotated)
+            handled = run
+          } else {
+            const setup = Effect.zipRight(
+              FiberRef.set(currentRequest, state),
+              FiberRef.set(FiberRef.currentLogAnnotations, annotated)
             )
-          )
-          const handled = Effect.zipRight(setup, Effect.onExit(boundedBody(request, app, early), access.record))
+            handled = Effect.zipRight(setup, run)
+          }
           return request === received
             ? handled
             : Effect.provideService(handled, HttpServerRequest.HttpServerRequest, request)
