@@ -64,9 +64,8 @@ const ApiLive = Layer.unwrapEffect(
  * `HttpApiBuilder.serve`, except that each request's fiber starts from a context holding only what the
  * platform reads per request — the scope, the server, and what file answers use (`HttpPlatform`,
  * `Etag.Generator`, `FileSystem`, `Path`) — instead of the whole application's (about 55 services). Handlers
- * took their services when their group was built (`Http/ClosedGroup.ts`; a group still on
- * `HttpApiBuilder.group` gets its build context merged into each call), and the middlewares took theirs when
- * they were built (the platform's types allow a request nothing else).
+ * took their services when their group was built (every group is built by `Http/ClosedGroup.ts`), and the
+ * middlewares took theirs when they were built (the platform's types allow a request nothing else).
  * What every request copies and compares — the platform's `provideService` of the request, the router's copy
  * of the context, the group's merge, each `Effect.locally` of the context — is then a few entries long, not
  * sixty (issue 18, bench/README.md).
