@@ -2,7 +2,9 @@
  * A/B of two builds of the server, the method of bench/README.md ("Issue 18"): both servers run at once
  * against one database, and one scenario is driven at each in turn, the order alternating round by round
  * (A B, B A, A B …) so neither always follows the other, while the idle one waits. Per round: the server's
- * CPU µs per request (utime + stime from /proc over the requests wrk completed), and a reference's between
+ * CPU µs per request (utime + stime from /proc over the requests wrk completed), PostgreSQL's (its backends'
+ * for the A/B database over the same requests), the latency's p50 and p99 (wrk's, or when paced this script's,
+ * send to last byte), with the medians of each and of B/A per round at the end; and a reference's between
  * rounds, the machine's yardstick: for the catalogue reads (`hotels-10`, `hotels-20`, `rooms`) the floor (`floor/server.mjs`) on the same requests, else
  * the bare `HttpApi` server on `GET /health`. On a loaded machine read CPU per request, not throughput.
  *
@@ -94,8 +96,16 @@ interface WrkResult {
   readonly requests: number
   readonly duration_us: number
   readonly statuses: Record<string, number>
-  /** wrk's 99th percentile of latency (not measured when paced). */
+  /** The 50th and 99th percentile of latency: wrk's, or when paced this script's (send to last byte). */
+  readonly p50_us?: number
   readonly p99_us?: number
+}
+
+/** The `q`-th quantile (0–1) of `xs`, nearest rank. */
+const quantile = (xs: ReadonlyArray<number>, q: number) => {
+  if (xs.length === 0) return 0
+  const sorted = [...xs].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 }
 
 const wrk = (port: number, file: string, seconds: number): Promise<WrkResult> =>
@@ -126,6 +136,7 @@ const paced = (port: number, file: string, seconds: number): Promise<WrkResult> 
       .split("\n")
       .filter((l) => l !== "")
     const statuses: Record<string, number> = {}
+    const latencies: Array<number> = []
     const total = Math.round(RATE * seconds)
     const started = performance.now()
     let sent = 0
@@ -143,10 +154,12 @@ const paced = (port: number, file: string, seconds: number): Promise<WrkResult> 
       if (token !== "-") headers["authorization"] = `Bearer ${token}`
       if (body !== "-") headers["content-type"] = "application/json"
       requests += 1
+      const sentAt = performance.now()
       const request = http.request({ host: "127.0.0.1", port, method, path, headers, agent }, (response) => {
         let text = ""
         response.setEncoding("utf8").on("data", (chunk: string) => (text += chunk))
         response.on("end", () => {
+          latencies.push((performance.now() - sentAt) * 1000)
           statuses[String(response.statusCode)] = (statuses[String(response.statusCode)] ?? 0) + 1
           then(String(response.statusCode), text)
         })
@@ -172,7 +185,13 @@ const paced = (port: number, file: string, seconds: number): Promise<WrkResult> 
       finished += 1
       if (finished === total) {
         agent.destroy()
-        done({ requests, duration_us: (performance.now() - started) * 1000, statuses })
+        done({
+          requests,
+          duration_us: (performance.now() - started) * 1000,
+          statuses,
+          p50_us: quantile(latencies, 0.5),
+          p99_us: quantile(latencies, 0.99)
+        })
       }
     }
     const timer = setInterval(() => {
@@ -182,14 +201,45 @@ const paced = (port: number, file: string, seconds: number): Promise<WrkResult> 
     }, 5)
   })
 
-/** One measured run: µs of the server's CPU per completed request, and the statuses. */
+/** A connection to the admin database that finds the A/B database's backends (`main` opens it). */
+let monitor: pg.Client | undefined
+
+/** utime + stime of every backend of the A/B database now, by pid (a backend gone meanwhile reads as 0). */
+const backendTicks = async (): Promise<Map<number, number>> => {
+  const { rows } = await monitor!.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    [DATABASE]
+  )
+  const all = new Map<number, number>()
+  for (const { pid } of rows) {
+    try {
+      all.set(pid, ticks(pid))
+    } catch {
+      // ended between the query and the read
+    }
+  }
+  return all
+}
+
+/**
+ * One measured run: µs of the server's CPU per completed request, of PostgreSQL's (the A/B database's
+ * backends: only the measured server runs statements meanwhile, the idle one's pool waits), and the statuses.
+ */
 const measure = async (pid: number, port: number, file: () => string) => {
   const drive = RATE > 0 ? paced : wrk
   if (WARMUP > 0) await drive(port, file(), WARMUP)
   const before = ticks(pid)
+  const pgBefore = await backendTicks()
   const result = await drive(port, file(), SECONDS)
   const used = ticks(pid) - before
-  return { us: (used * 10_000) / result.requests, rps: result.requests / (result.duration_us / 1e6), result }
+  let pgUsed = 0
+  for (const [backend, now] of await backendTicks()) pgUsed += now - (pgBefore.get(backend) ?? 0)
+  return {
+    us: (used * 10_000) / result.requests,
+    pgUs: (pgUsed * 10_000) / result.requests,
+    rps: result.requests / (result.duration_us / 1e6),
+    result
+  }
 }
 
 const waitFor = async (url: string, child: ChildProcess) => {
@@ -266,7 +316,7 @@ const main = async () => {
   await admin.connect()
   await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`)
   await admin.query(`CREATE DATABASE ${DATABASE}`)
-  await admin.end()
+  monitor = admin
   const env = {
     ...process.env,
     APP_ENV: "production",
@@ -346,9 +396,10 @@ const main = async () => {
   const referenceFile = FLOOR ? requestFile : () => bareFile
 
   const nodeArgs = ["--max-old-space-size=256"]
+  const results = () => ({ us: [] as Array<number>, pgUs: [] as Array<number>, p99: [] as Array<number> })
   const servers = [
-    { name: "A", port: PORT, child: undefined as ChildProcess | undefined, us: [] as Array<number> },
-    { name: "B", port: PORT + 1, child: undefined as ChildProcess | undefined, us: [] as Array<number> }
+    { name: "A", port: PORT, child: undefined as ChildProcess | undefined, ...results() },
+    { name: "B", port: PORT + 1, child: undefined as ChildProcess | undefined, ...results() }
   ]
   // another A/B on the same ports would answer instead of these servers (which then fail to listen)
   for (const port of [PORT, PORT + 1, PORT + 2]) {
@@ -403,9 +454,14 @@ const main = async () => {
       const order = round % 2 === 1 ? servers : [...servers].reverse()
       const report = (server: (typeof servers)[number], m: Awaited<ReturnType<typeof measure>>) => {
         server.us.push(m.us)
+        server.pgUs.push(m.pgUs)
+        server.p99.push((m.result.p99_us ?? 0) / 1000)
         log(
-          `round ${round} ${server.name}: ${m.us.toFixed(0)} µs/req, ${m.rps.toFixed(0)} req/s, ` +
-            (m.result.p99_us === undefined ? "" : `p99 ${(m.result.p99_us / 1000).toFixed(1)} ms, `) +
+          `round ${round} ${server.name}: ${m.us.toFixed(0)} µs/req, PostgreSQL ${m.pgUs.toFixed(0)} µs/req, ` +
+            `${m.rps.toFixed(0)} req/s, ` +
+            (m.result.p99_us === undefined
+              ? ""
+              : `p50 ${((m.result.p50_us ?? 0) / 1000).toFixed(1)} ms, p99 ${(m.result.p99_us / 1000).toFixed(1)} ms, `) +
             `statuses ${JSON.stringify(m.result.statuses)}, load ${loadavg()[0]!.toFixed(1)}`
         )
       }
@@ -431,17 +487,21 @@ const main = async () => {
     console.log(`B/A per round: ${ratios.map((r) => r.toFixed(2)).join(", ")}; median ${median(ratios).toFixed(2)}`)
     console.log(`A rounds: ${a!.us.map((x) => x.toFixed(0)).join(", ")}`)
     console.log(`B rounds: ${b!.us.map((x) => x.toFixed(0)).join(", ")}`)
+    const medians = (key: "pgUs" | "p99", digits: number) =>
+      `A ${median(a![key]).toFixed(digits)}, B ${median(b![key]).toFixed(digits)}; B/A per round median ` +
+      median(a![key].map((x, i) => b![key][i]! / x)).toFixed(2)
+    console.log(`PostgreSQL µs/req median: ${medians("pgUs", 0)}`)
+    console.log(`p99 ms median: ${medians("p99", 1)}`)
   } finally {
     await Promise.all([...servers.map((s) => (s.child === undefined ? Promise.resolve() : stop(s.child))), stop(bare)])
     rmSync(WORK, { recursive: true, force: true })
-    const cleanup = new pg.Client({ connectionString: ADMIN_URL })
-    await cleanup.connect()
-    await cleanup.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`)
-    await cleanup.end()
+    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`)
+    await admin.end()
   }
 }
 
 main().catch((error: unknown) => {
   console.error(error)
   process.exitCode = 1
+  void monitor?.end()
 })

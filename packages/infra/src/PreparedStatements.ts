@@ -20,7 +20,8 @@
 import { createHash } from "node:crypto"
 import type pg from "pg"
 
-const MAX_PARAMETERS = 32
+/** Statements with more parameters stay unnamed (`Catalogue/AvailabilitySearch.ts` sizes its batches by it). */
+export const MAX_PARAMETERS = 32
 const MAX_PER_CONNECTION = 500
 const MAX_NAMES = 5_000
 

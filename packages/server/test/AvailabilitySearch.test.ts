@@ -11,7 +11,7 @@ import { assert, layer } from "@effect/vitest"
 import { HotelWithRooms } from "@shum/domain/Hotels"
 import { AvailableRoom } from "@shum/domain/Rooms"
 import { databaseUrl, randomName } from "@shum/infra/Testing"
-import { Deferred, Effect, Exit, Fiber, Layer, Redacted, Schedule, Schema } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { AvailabilitySearch } from "../src/Catalogue/AvailabilitySearch.js"
 import { Availability, AvailabilityFromBookings } from "../src/Testing.js"
 import {
@@ -435,6 +435,53 @@ layer(TestServer, { excludeTestServices: true, timeout: "60 seconds" })("availab
         assert.isAbove(stats.kept, 0, JSON.stringify(stats))
       }),
     60_000
+  )
+
+  it.effect("searches sent at once share statements (batches), each answered as when sent alone", () =>
+    Effect.gen(function* () {
+      const city = yield* insertCity()
+      const hotels = []
+      for (let n = 0; n < 6; n++) {
+        const hotel = yield* insertHotel(city.id)
+        hotels.push(hotel)
+        for (let k = 0; k < 3; k++) {
+          const room = yield* insertRoom(hotel.id, { quantity: 1 + ((n + k) % 3) })
+          if ((n + k) % 2 === 0) yield* insertBooking(room.id, day(n % 4), day((n % 4) + 2))
+        }
+      }
+      // the service itself: every search submitted in one step, before any statement can answer
+      const search = yield* AvailabilitySearch
+      const text = (answer: Option.Option<Uint8Array> | Uint8Array) =>
+        Option.isOption(answer)
+          ? Option.map(answer, (bytes) => Buffer.from(bytes).toString())
+          : Buffer.from(answer).toString()
+      const searches: Array<Effect.Effect<Option.Option<string> | string>> = []
+      for (let i = 0; i < 48; i++) {
+        const [from, to] = [day(i % 7), day((i % 7) + 1 + (i % 4))]
+        const hotel = hotels[i % hotels.length]!.id
+        searches.push(
+          i % 2 === 0
+            ? Effect.map(search.rooms(hotel, from, to), text)
+            : Effect.map(
+                search.hotels(
+                  { city: city.name, limit: 1 + (i % 5), offset: i % 2, hotel_id: i % 3 === 0 ? hotel : undefined },
+                  from,
+                  to
+                ),
+                text
+              )
+        )
+      }
+      // an unknown hotel among them: its own None, the others unaffected
+      searches.push(Effect.map(search.rooms(2_000_000_000, day(1), day(2)), text))
+      const before = search.stats()
+      const together = yield* Effect.all(searches, { concurrency: "unbounded" })
+      const after = search.stats()
+      assert.isAbove(after.batched, before.batched, JSON.stringify(after))
+      assert.isBelow(after.statements - before.statements, searches.length, JSON.stringify(after))
+      for (const [i, alone] of searches.entries()) assert.deepStrictEqual(together[i], yield* alone, `search ${i}`)
+      assert.deepStrictEqual(together[searches.length - 1], Option.none())
+    })
   )
 
   it.effect("a catalogue write committed between the free units and the fragments' read: the full statement", () =>

@@ -12,6 +12,9 @@
  *   answers by the full statement below. Why: the page of 10 hotels is about 25 KB of JSON; written by
  *   PostgreSQL per search, it cost PostgreSQL the concatenation and the server the reading, the UTF-8
  *   decoding and encoding again of every byte (bench/README.md "Availability searches").
+ *   The free units' statement is shared by the searches that wait for one (`Batches`): while four run, those
+ *   that arrive go together in the next, a row each, so under load a search does not pay a statement's fixed
+ *   costs alone (bench/README.md "Availability searches", third pass).
  * - **The full statement**, whose single value is the response body: PostgreSQL writes the JSON itself, a
  *   room type's being its card (`room_cards`, docs/data.md §1.13d: written by the database when the catalogue
  *   changes) with the free units put in.
@@ -30,8 +33,9 @@ import type * as Statement from "@effect/sql/Statement"
 import type { SqlError } from "@effect/sql/SqlError"
 import { AppConfig } from "@shum/infra/Config"
 import { PgPool, runDirect } from "@shum/infra/DirectStatements"
+import { MAX_PARAMETERS } from "@shum/infra/PreparedStatements"
 import { spanned } from "@shum/infra/Telemetry"
-import { Effect, Option } from "effect"
+import { Effect, Exit, Option, Runtime } from "effect"
 import {
   assembleHotels,
   assembleRooms,
@@ -104,41 +108,155 @@ const jsonArray = (element: string, order: string) =>
 const FREE_UNITS = `r.id || '=' || (r.quantity - t.taken)`
 
 /**
- * H2's page of hotels (as `hotels` below selects it: the filters asked for, by id, `$3` rows from `$4`), each
- * `id:` with its free room types `id=free units` by id (`1:12=3,15=1;2:`), and the catalogue's version; one
- * text per combination of filters (title, city, hotel), so each is one prepared statement with its own plan.
- * `$1`, `$2`: the stay; then the filters' values in that order.
+ * H2's page of hotels (as `hotels` below selects it: the filters asked for, by id, `limit` rows from `offset`),
+ * each `id:` with its free room types `id=free units` by id (`1:12=3,15=1;2:`), and the catalogue's version; for
+ * `size` searches at once (`Batches` below), a row each, `i` its place in the batch. One text per combination of
+ * filters (title, city, hotel) and batch size, so each is one prepared statement with its own plan. A search's
+ * parameters, `PER_HOTELS_SEARCH(mask)` of them in this order: the stay (`date_from`, `date_to`), `limit`,
+ * `offset`, then the filters' values in the order above.
  */
-const freeHotelsText = (mask: number): string => {
+const freeHotelsText = (mask: number, size: number): string => {
+  const columns = ["date_from", "date_to", "lim", "off"]
+  const types = ["date", "date", "bigint", "bigint"]
   const conditions: Array<string> = []
-  let n = 4
   // as `contains` (SqlFilters.ts) and `hotels` below write them
-  if ((mask & 1) !== 0) conditions.push(`lower(h.title) LIKE '%' || lower($${++n}) || '%'`)
-  if ((mask & 2) !== 0) conditions.push(`lower(ci.name) LIKE '%' || lower($${++n}) || '%'`)
-  if ((mask & 4) !== 0) conditions.push(`h.id = $${++n}`)
-  return `SELECT (SELECT version FROM catalogue_version)::text AS version,
-    string_agg(x.id || ':' || x.rooms, ';' ORDER BY x.id) AS free
-  FROM (
-    SELECT p.id, COALESCE(string_agg(${FREE_UNITS}, ',' ORDER BY r.id) FILTER (WHERE r.quantity > t.taken), '') AS rooms
+  if ((mask & 1) !== 0) {
+    columns.push("title")
+    types.push("text")
+    conditions.push(`lower(h.title) LIKE '%' || lower(s.title) || '%'`)
+  }
+  if ((mask & 2) !== 0) {
+    columns.push("city")
+    types.push("text")
+    conditions.push(`lower(ci.name) LIKE '%' || lower(s.city) || '%'`)
+  }
+  if ((mask & 4) !== 0) {
+    columns.push("hotel_id")
+    types.push("int")
+    conditions.push(`h.id = s.hotel_id`)
+  }
+  return `SELECT s.i, (SELECT version FROM catalogue_version)::text AS version, f.free
+  FROM ${searches(types, size)} AS s(${columns.join(", ")}, i)
+  CROSS JOIN LATERAL (
+    SELECT string_agg(x.id || ':' || x.rooms, ';' ORDER BY x.id) AS free
     FROM (
-      SELECT h.id
-      FROM hotels h JOIN cities ci ON ci.id = h.city_id JOIN countries co ON co.id = ci.country_id
-      WHERE ${conditions.length === 0 ? "1=1" : conditions.join(" AND ")}
-      ORDER BY h.id LIMIT $3 OFFSET $4
-    ) p
-    LEFT JOIN rooms r ON r.hotel_id = p.id
-    LEFT JOIN LATERAL ${takenOnBusiestNightText("r.id", "$1", "$2")} t ON true
-    GROUP BY p.id
-  ) x`
+      SELECT p.id, COALESCE(string_agg(${FREE_UNITS}, ',' ORDER BY r.id) FILTER (WHERE r.quantity > t.taken), '') AS rooms
+      FROM (
+        SELECT h.id
+        FROM hotels h JOIN cities ci ON ci.id = h.city_id JOIN countries co ON co.id = ci.country_id
+        WHERE ${conditions.length === 0 ? "true" : conditions.join(" AND ")}
+        ORDER BY h.id LIMIT s.lim OFFSET s.off
+      ) p
+      LEFT JOIN rooms r ON r.hotel_id = p.id
+      LEFT JOIN LATERAL ${takenOnBusiestNightText("r.id", "s.date_from", "s.date_to")} t ON true
+      GROUP BY p.id
+    ) x
+  ) f`
 }
-const FREE_HOTELS: ReadonlyArray<string> = Array.from({ length: 8 }, (_, mask) => freeHotelsText(mask))
 
-/** R2: whether hotel `$3` exists, its free room types `id=free units` by id (`12=3,15=1`), the version. */
-const FREE_ROOMS = `SELECT (SELECT version FROM catalogue_version)::text AS version,
-  EXISTS (SELECT 1 FROM hotels WHERE id = $3) AS found,
+/** Parameters per H2 search with the filters `mask`: the stay, limit, offset and one per filter. */
+const PER_HOTELS_SEARCH = (mask: number) => 4 + ((mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1))
+
+/**
+ * `size` searches as rows of typed placeholders (`$1` …, `types.length` a row) and their place `i` (0 …):
+ * `(VALUES ($1::date, $2::date, $3::int, 0), …)`. Scalars, not arrays: with `unnest` of arrays PostgreSQL
+ * estimates 10 rows whatever the count, so the plan made for each execution's count always looked cheaper
+ * than the generic one and every execution was planned again (≈ 0.5 ms).
+ */
+const searches = (types: ReadonlyArray<string>, size: number): string => {
+  const rows: Array<string> = []
+  for (let i = 0; i < size; i++) {
+    const values = types.map((type, k) => `$${i * types.length + k + 1}::${type}`)
+    rows.push(`(${values.join(", ")}, ${i})`)
+  }
+  return `(VALUES ${rows.join(", ")})`
+}
+
+/**
+ * R2: per search (`i` its place in the batch) whether its hotel exists, its free room types `id=free units` by
+ * id (`12=3,15=1`), and the version. A search's parameters: `date_from`, `date_to`, the hotel.
+ */
+const freeRoomsText = (size: number): string =>
+  `SELECT s.i, (SELECT version FROM catalogue_version)::text AS version,
+  EXISTS (SELECT 1 FROM hotels WHERE id = s.hotel) AS found,
   (SELECT string_agg(${FREE_UNITS}, ',' ORDER BY r.id)
-   FROM rooms r CROSS JOIN LATERAL ${takenOnBusiestNightText("r.id", "$1", "$2")} t
-   WHERE r.hotel_id = $3 AND r.quantity > t.taken) AS free`
+   FROM rooms r CROSS JOIN LATERAL ${takenOnBusiestNightText("r.id", "s.date_from", "s.date_to")} t
+   WHERE r.hotel_id = s.hotel AND r.quantity > t.taken) AS free
+  FROM ${searches(["date", "date", "int"], size)} AS s(date_from, date_to, hotel, i)`
+const PER_ROOMS_SEARCH = 3
+
+/**
+ * Searches waiting for a statement are answered together (a batch: one statement, one snapshot, a row each)
+ * when `RUNNING` statements of their kind are under way already: opportunistic, so a search alone is sent at
+ * once as before, and under load the waiting ones share a statement's fixed costs — the round trip, the
+ * server's driver work, PostgreSQL's executor start and the version's read (bench/README.md "Availability
+ * searches", third pass). Each search still counts its own free units; a batch's statement starts after every
+ * search in it was received, so it sees every write committed before any of them (docs/decisions.md D7).
+ * A batch is at most as many searches as keep the statement's parameters within the named statements' limit
+ * (`MAX_PARAMETERS`). A search interrupted while waiting leaves its batch; one interrupted while its batch
+ * runs lets it run (the others wait for it) and drops its row. A failed statement fails every search of its
+ * batch with the same error.
+ */
+const RUNNING = 4
+
+interface Waiter<Q, R> {
+  readonly query: Q
+  readonly resume: (effect: Effect.Effect<R, SqlError>) => void
+  cancelled: boolean
+}
+
+export class Batches<Q, R> {
+  private readonly waiting: Array<Waiter<Q, R>> = []
+  private running = 0
+
+  constructor(
+    /** Statements run and searches they answered, across batchers (tests). */
+    private readonly counts: { statements: number; batched: number },
+    private readonly maxSize: number,
+    private readonly run: (
+      queries: ReadonlyArray<Q>,
+      done: (exit: Exit.Exit<ReadonlyArray<R>, SqlError>) => void
+    ) => void
+  ) {}
+
+  /** The row of `query`, from the next statement that can take it. */
+  submit(query: Q): Effect.Effect<R, SqlError> {
+    return Effect.async<R, SqlError>((resume) => {
+      const waiter: Waiter<Q, R> = { query, resume, cancelled: false }
+      this.waiting.push(waiter)
+      this.pump()
+      return Effect.sync(() => {
+        waiter.cancelled = true
+      })
+    })
+  }
+
+  private pump(): void {
+    while (this.running < RUNNING && this.waiting.length > 0) {
+      const batch: Array<Waiter<Q, R>> = []
+      while (batch.length < this.maxSize && this.waiting.length > 0) {
+        const waiter = this.waiting.shift()!
+        if (!waiter.cancelled) batch.push(waiter)
+      }
+      if (batch.length === 0) continue
+      this.running++
+      this.counts.statements++
+      if (batch.length > 1) this.counts.batched += batch.length
+      this.run(
+        batch.map((waiter) => waiter.query),
+        (exit) => {
+          this.running--
+          for (let i = 0; i < batch.length; i++) {
+            const waiter = batch[i]!
+            if (waiter.cancelled) continue
+            waiter.resume(Exit.isSuccess(exit) ? Effect.succeed(exit.value[i]!) : (exit as Exit.Exit<never, SqlError>))
+          }
+          this.pump()
+        }
+      )
+    }
+  }
+}
 
 /**
  * The fragments of the hotels `$1` (`AvailabilityCards.ts`) read from the catalogue's tables, with the version:
@@ -228,9 +346,46 @@ export class AvailabilitySearch extends Effect.Service<AvailabilitySearch>()("se
         Option.map((body) => Buffer.from(body, "utf8"))
       )
 
+    /**
+     * Hotels answered from kept fragments, hotels read, answers given by the full statement instead, the free
+     * units' statements and the searches answered in batches of two or more (tests).
+     */
+    const counts = { kept: 0, read: 0, full: 0, statements: 0, batched: 0 }
+
+    /**
+     * The batches' statements run on their own fibers (a batch serves several requests), in the runtime this
+     * service was built in: its logger, tracer and metrics, no request's span as parent.
+     */
+    const runtime = yield* Effect.runtime<never>()
+    const batches = <R extends { readonly i: number }>(perSearch: number, text: (size: number) => string) => {
+      const texts = new Map<number, string>()
+      return new Batches<ReadonlyArray<unknown>, R>(counts, Math.floor(MAX_PARAMETERS / perSearch), (queries, done) => {
+        const size = queries.length
+        let statement = texts.get(size)
+        if (statement === undefined) texts.set(size, (statement = text(size)))
+        Runtime.runCallback(runtime)(runDirect<R>(pool, statement, queries.flat()), {
+          onExit: (exit) =>
+            done(
+              Exit.map(exit, (rows) => {
+                const bySearch = new Array<R>(size)
+                for (const row of rows) bySearch[row.i] = row
+                return bySearch
+              })
+            )
+        })
+      })
+    }
+    const freeHotels = Array.from({ length: 8 }, (_, mask) =>
+      batches<{ i: number; version: string; free: string | null }>(PER_HOTELS_SEARCH(mask), (size) =>
+        freeHotelsText(mask, size)
+      )
+    )
+    const freeRooms = batches<{ i: number; version: string; found: boolean; free: string | null }>(
+      PER_ROOMS_SEARCH,
+      freeRoomsText
+    )
+
     const store = new FragmentStore(settings.maxBytes)
-    /** Hotels answered from kept fragments, hotels read, answers given by the full statement instead (tests). */
-    const counts = { kept: 0, read: 0, full: 0 }
 
     /** The fragments of `ids` read under `version`, each kept; `undefined` when the catalogue changed since. */
     const read = (ids: ReadonlyArray<number>, version: number) =>
@@ -290,32 +445,28 @@ export class AvailabilitySearch extends Effect.Service<AvailabilitySearch>()("se
         mask |= 4
         values.push(q.hotel_id)
       }
-      return Effect.flatMap(
-        runDirect<{ version: string; free: string | null }>(pool, FREE_HOTELS[mask]!, values),
-        (rows): Effect.Effect<Uint8Array, SqlError> => {
-          const version = Number(rows[0]!.version)
-          const page = parseFreeHotels(rows[0]!.free)
-          if (!store.at(version)) return full(fullHotels(q, from, to))
-          return Effect.flatMap(
-            fragmentsOf(
-              page.map((hotel) => hotel.hotelId),
-              version
-            ),
-            (fragments) => {
-              const body = fragments === undefined ? undefined : assembleHotels(page, fragments)
-              return body === undefined ? full(fullHotels(q, from, to)) : Effect.succeed(body)
-            }
-          )
-        }
-      )
+      return Effect.flatMap(freeHotels[mask]!.submit(values), (row): Effect.Effect<Uint8Array, SqlError> => {
+        const version = Number(row.version)
+        const page = parseFreeHotels(row.free)
+        if (!store.at(version)) return full(fullHotels(q, from, to))
+        return Effect.flatMap(
+          fragmentsOf(
+            page.map((hotel) => hotel.hotelId),
+            version
+          ),
+          (fragments) => {
+            const body = fragments === undefined ? undefined : assembleHotels(page, fragments)
+            return body === undefined ? full(fullHotels(q, from, to)) : Effect.succeed(body)
+          }
+        )
+      })
     }
 
     /** R2 from the free units and the fragments (the full statement when they do not fit). */
     const roomsFromFragments = (hotelId: number, from: string, to: string) =>
       Effect.flatMap(
-        runDirect<{ version: string; found: boolean; free: string | null }>(pool, FREE_ROOMS, [from, to, hotelId]),
-        (rows): Effect.Effect<Option.Option<Uint8Array>, SqlError> => {
-          const row = rows[0]!
+        freeRooms.submit([from, to, hotelId]),
+        (row): Effect.Effect<Option.Option<Uint8Array>, SqlError> => {
           if (!row.found) return Effect.succeed(Option.none())
           const version = Number(row.version)
           if (!store.at(version)) return full(fullRooms(hotelId, from, to))
