@@ -16,7 +16,9 @@ const pending = () => {
     done: (exit: Exit.Exit<ReadonlyArray<number>, SqlError>) => void
   }> = []
   const counts = { statements: 0, batched: 0 }
-  const batches = new Batches<number, number>(counts, 3, (queries, done) => statements.push({ queries, done }))
+  const batches = new Batches<number, number>(counts, 3, (queries, _runtime, done) => {
+    statements.push({ queries, done })
+  })
   const answer = (k: number) => statements[k]!.done(Exit.succeed(statements[k]!.queries.map((q) => q * 2)))
   return { statements, counts, batches, answer }
 }

@@ -201,6 +201,8 @@ const RUNNING = 4
 
 interface Waiter<Q, R> {
   readonly query: Q
+  /** The search's fiber's runtime: its span, logger and tracing (the batch's statement runs in the first's). */
+  readonly runtime: Runtime.Runtime<never>
   readonly resume: (effect: Effect.Effect<R, SqlError>) => void
   cancelled: boolean
 }
@@ -215,20 +217,23 @@ export class Batches<Q, R> {
     private readonly maxSize: number,
     private readonly run: (
       queries: ReadonlyArray<Q>,
+      runtime: Runtime.Runtime<never>,
       done: (exit: Exit.Exit<ReadonlyArray<R>, SqlError>) => void
     ) => void
   ) {}
 
   /** The row of `query`, from the next statement that can take it. */
   submit(query: Q): Effect.Effect<R, SqlError> {
-    return Effect.async<R, SqlError>((resume) => {
-      const waiter: Waiter<Q, R> = { query, resume, cancelled: false }
-      this.waiting.push(waiter)
-      this.pump()
-      return Effect.sync(() => {
-        waiter.cancelled = true
+    return Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+      Effect.async<R, SqlError>((resume) => {
+        const waiter: Waiter<Q, R> = { query, runtime, resume, cancelled: false }
+        this.waiting.push(waiter)
+        this.pump()
+        return Effect.sync(() => {
+          waiter.cancelled = true
+        })
       })
-    })
+    )
   }
 
   private pump(): void {
@@ -244,6 +249,7 @@ export class Batches<Q, R> {
       if (batch.length > 1) this.counts.batched += batch.length
       this.run(
         batch.map((waiter) => waiter.query),
+        batch[0]!.runtime,
         (exit) => {
           this.running--
           for (let i = 0; i < batch.length; i++) {
@@ -353,27 +359,30 @@ export class AvailabilitySearch extends Effect.Service<AvailabilitySearch>()("se
     const counts = { kept: 0, read: 0, full: 0, statements: 0, batched: 0 }
 
     /**
-     * The batches' statements run on their own fibers (a batch serves several requests), in the runtime this
-     * service was built in: its logger, tracer and metrics, no request's span as parent.
+     * A batch's statement runs on a fiber of its own (it serves several requests, none of which may cancel it)
+     * in the runtime of its first search's fiber: its span is the statement's parent, as for a search alone.
      */
-    const runtime = yield* Effect.runtime<never>()
     const batches = <R extends { readonly i: number }>(perSearch: number, text: (size: number) => string) => {
       const texts = new Map<number, string>()
-      return new Batches<ReadonlyArray<unknown>, R>(counts, Math.floor(MAX_PARAMETERS / perSearch), (queries, done) => {
-        const size = queries.length
-        let statement = texts.get(size)
-        if (statement === undefined) texts.set(size, (statement = text(size)))
-        Runtime.runCallback(runtime)(runDirect<R>(pool, statement, queries.flat()), {
-          onExit: (exit) =>
-            done(
-              Exit.map(exit, (rows) => {
-                const bySearch = new Array<R>(size)
-                for (const row of rows) bySearch[row.i] = row
-                return bySearch
-              })
-            )
-        })
-      })
+      return new Batches<ReadonlyArray<unknown>, R>(
+        counts,
+        Math.floor(MAX_PARAMETERS / perSearch),
+        (queries, runtime, done) => {
+          const size = queries.length
+          let statement = texts.get(size)
+          if (statement === undefined) texts.set(size, (statement = text(size)))
+          Runtime.runCallback(runtime)(runDirect<R>(pool, statement, queries.flat()), {
+            onExit: (exit) =>
+              done(
+                Exit.map(exit, (rows) => {
+                  const bySearch = new Array<R>(size)
+                  for (const row of rows) bySearch[row.i] = row
+                  return bySearch
+                })
+              )
+          })
+        }
+      )
     }
     const freeHotels = Array.from({ length: 8 }, (_, mask) =>
       batches<{ i: number; version: string; free: string | null }>(PER_HOTELS_SEARCH(mask), (size) =>
