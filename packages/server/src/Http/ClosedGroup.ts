@@ -9,8 +9,9 @@
  * few entries long (issue 18, bench/README.md).
  *
  * The compiler keeps it honest: a handler that asks for a service when called (`R` of its effect, other than
- * what the middlewares provide and the request's own services) does not type-check here — such a group stays
- * on `HttpApiBuilder.group`.
+ * what the middlewares provide and the request's own services) does not type-check here. `Effect.serviceOption`
+ * is not a requirement and gets past it: use it only for what the request itself provides (ARCHITECTURE.md).
+ * Every group is built here (`test/unit/ClosedGroups.test.ts`).
  */
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
