@@ -12,9 +12,9 @@
  *   answers by the full statement below. Why: the page of 10 hotels is about 25 KB of JSON; written by
  *   PostgreSQL per search, it cost PostgreSQL the concatenation and the server the reading, the UTF-8
  *   decoding and encoding again of every byte (bench/README.md "Availability searches").
- *   The free units' statement is shared by the searches that wait for one (`Batches`): while four run, those
+ *   R2's free units' statement is shared by the searches that wait for one (`Batches`): while four run, those
  *   that arrive go together in the next, a row each, so under load a search does not pay a statement's fixed
- *   costs alone (bench/README.md "Availability searches", third pass).
+ *   costs alone (bench/README.md "Availability searches", third pass); H2's pages are sent alone.
  * - **The full statement**, whose single value is the response body: PostgreSQL writes the JSON itself, a
  *   room type's being its card (`room_cards`, docs/data.md §1.13d: written by the database when the catalogue
  *   changes) with the free units put in.
@@ -110,10 +110,10 @@ const FREE_UNITS = `r.id || '=' || (r.quantity - t.taken)`
 /**
  * H2's page of hotels (as `hotels` below selects it: the filters asked for, by id, `limit` rows from `offset`),
  * each `id:` with its free room types `id=free units` by id (`1:12=3,15=1;2:`), and the catalogue's version; for
- * `size` searches at once (`Batches` below), a row each, `i` its place in the batch. One text per combination of
- * filters (title, city, hotel) and batch size, so each is one prepared statement with its own plan. A search's
- * parameters, `PER_HOTELS_SEARCH(mask)` of them in this order: the stay (`date_from`, `date_to`), `limit`,
- * `offset`, then the filters' values in the order above.
+ * `size` searches at once, a row each, `i` its place (the service sends each page alone: `size` 1). One text per
+ * combination of filters (title, city, hotel), so each is one prepared statement with its own plan. A search's
+ * parameters in this order: the stay (`date_from`, `date_to`), `limit`, `offset`, then the filters' values in
+ * the order above.
  */
 const freeHotelsText = (mask: number, size: number): string => {
   const columns = ["date_from", "date_to", "lim", "off"]
@@ -153,9 +153,6 @@ const freeHotelsText = (mask: number, size: number): string => {
     ) x
   ) f`
 }
-
-/** Parameters per H2 search with the filters `mask`: the stay, limit, offset and one per filter. */
-const PER_HOTELS_SEARCH = (mask: number) => 4 + ((mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1))
 
 /**
  * `size` searches as rows of typed placeholders (`$1` …, `types.length` a row) and their place `i` (0 …):
@@ -384,11 +381,17 @@ export class AvailabilitySearch extends Effect.Service<AvailabilitySearch>()("se
         }
       )
     }
-    const freeHotels = Array.from({ length: 8 }, (_, mask) =>
-      batches<{ i: number; version: string; free: string | null }>(PER_HOTELS_SEARCH(mask), (size) =>
-        freeHotelsText(mask, size)
+    /**
+     * H2's pages are sent alone, one statement each (the text of a batch of one): batched, a page's ≈ 300 µs of
+     * room types' nights per search is run one search after another on one backend, and the A/B's p99 was no
+     * better for it (bench/README.md "Availability searches", third pass).
+     */
+    const FREE_HOTELS = Array.from({ length: 8 }, (_, mask) => freeHotelsText(mask, 1))
+    const freeHotels = (mask: number, values: ReadonlyArray<unknown>) =>
+      Effect.map(
+        runDirect<{ version: string; free: string | null }>(pool, FREE_HOTELS[mask]!, values),
+        (rows) => rows[0]!
       )
-    )
     const freeRooms = batches<{ i: number; version: string; found: boolean; free: string | null }>(
       PER_ROOMS_SEARCH,
       freeRoomsText
@@ -454,7 +457,7 @@ export class AvailabilitySearch extends Effect.Service<AvailabilitySearch>()("se
         mask |= 4
         values.push(q.hotel_id)
       }
-      return Effect.flatMap(freeHotels[mask]!.submit(values), (row): Effect.Effect<Uint8Array, SqlError> => {
+      return Effect.flatMap(freeHotels(mask, values), (row): Effect.Effect<Uint8Array, SqlError> => {
         const version = Number(row.version)
         const page = parseFreeHotels(row.free)
         if (!store.at(version)) return full(fullHotels(q, from, to))
