@@ -1,12 +1,13 @@
 /**
  * docs/decisions.md D14: every response of the app — answers, problems, 404s, redirects, the docs, the
- * image files, `/metrics`, a CORS preflight — carries `X-Content-Type-Options: nosniff` (a browser never
+ * image files, `/metrics`, a 413, a CORS preflight — carries `X-Content-Type-Options: nosniff` (a browser never
  * guesses a type other than the one declared) and `Referrer-Policy: no-referrer` (no URL of this API leaks
- * to another site). Set twice over: by the request pipeline's pre-response handler (`RequestPipeline.ts`), with
- * its own headers in one copy, on the answers the app writes (the error mapping's included); and by this
- * middleware, installed outermost (`HttpLive.ts`), on an answer the middlewares return themselves (a CORS
- * preflight, a 413), which the platform writes without those handlers — an answer that has them already
- * (the app's, written by then) is not copied again.
+ * to another site). Set by the request pipeline (`RequestPipeline.ts`), with its own headers in one copy:
+ * by its pre-response handler on the answers the app writes (the error mapping's included), and by its
+ * `early` path on the one answer it gives itself (the 413 of `BodyLimit.ts`, which the platform writes without
+ * the pre-response handlers). This middleware, `securityHeaders`, is installed outermost (`HttpLive.ts`) only
+ * when `CORS_ORIGINS` is set: CORS's preflight is then the one answer given outside the pipeline (`ROOT_PATH`
+ * never answers); an answer that has the headers already (the pipeline's) is not copied again.
  */
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
