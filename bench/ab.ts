@@ -38,7 +38,7 @@ import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
-import { CITIES, HOTELS, ROOMS, seed, USERS, userEmail } from "./seed.js"
+import { CITIES, HOTELS, hotelsFiltered20Query, ROOMS, seed, USERS, userEmail } from "./seed.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const knob = (name: string, fallback: number) => {
@@ -269,37 +269,8 @@ const stop = async (child: ChildProcess) => {
 /** The catalogue reads, measured against the floor on the same requests (`npm run bench`'s scenarios). */
 const CATALOGUE_SCENARIOS: ReadonlySet<string> = new Set(["hotels-10", "hotels-20", "rooms"])
 
-const pick = <A>(xs: ReadonlyArray<A>): A => xs[random(xs.length)]!
-const cityFragment = () => {
-  const name = pick(CITIES)[0].toLowerCase()
-  const start = random(Math.max(1, name.length - 3))
-  return name.slice(start, start + 3)
-}
-
-/** `npm run bench`'s `hotels-20` (run.ts `hotelsFiltered20`): the `i`-th request's query string. */
-const hotelsFiltered20 = (i: number) => {
-  const params = new URLSearchParams()
-  switch (i % 4) {
-    case 0:
-      params.set("city", cityFragment())
-      params.set("sort_by", "title")
-      break
-    case 1:
-      params.set("city_id", String(1 + random(CITIES.length)))
-      params.set("order", "desc")
-      break
-    case 2:
-      params.set("title", pick(["империал", "волна", "парк", "гранд", "№1", "берег"]))
-      params.set("sort_by", "city")
-      break
-    default:
-      params.set("city", cityFragment())
-      params.set("title", pick(["отель", "«", "№"]))
-  }
-  params.set("page", String(1 + random(2)))
-  params.set("per_page", "20")
-  return params.toString()
-}
+/** `npm run bench`'s `hotels-20` (`seed.ts` `hotelsFiltered20Query`, as `run.ts`): the `i`-th request's query string. */
+const hotelsFiltered20 = (i: number) => hotelsFiltered20Query(i, random)
 
 const median = (xs: ReadonlyArray<number>) => {
   const sorted = [...xs].sort((a, b) => a - b)

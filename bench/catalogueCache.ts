@@ -17,7 +17,7 @@ import { loadavg } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
-import { CITIES, HOTELS, seed } from "./seed.js"
+import { HOTELS, hotelsFiltered20Query, seed } from "./seed.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const WORK = join(ROOT, "bench/results/tmp-cache")
@@ -43,38 +43,9 @@ const random = (() => {
     return (state >>> 0) % n
   }
 })()
-const pick = <A>(items: ReadonlyArray<A>) => items[random(items.length)]!
-const cityFragment = () => {
-  const name = pick(CITIES)[0].toLowerCase()
-  const start = random(Math.max(1, name.length - 3))
-  return name.slice(start, start + 3)
-}
 const SCENARIOS: Record<string, () => Array<string>> = {
   "hotels-10": () => Array.from({ length: 2_000 }, () => `/hotels?page=${1 + random(HOTELS / 10)}&per_page=10`),
-  "hotels-20": () =>
-    Array.from({ length: 2_000 }, (_, i) => {
-      const params = new URLSearchParams()
-      switch (i % 4) {
-        case 0:
-          params.set("city", cityFragment())
-          params.set("sort_by", "title")
-          break
-        case 1:
-          params.set("city_id", String(1 + random(CITIES.length)))
-          params.set("order", "desc")
-          break
-        case 2:
-          params.set("title", pick(["империал", "волна", "парк", "гранд", "№1", "берег"]))
-          params.set("sort_by", "city")
-          break
-        default:
-          params.set("city", cityFragment())
-          params.set("title", pick(["отель", "«", "№"]))
-      }
-      params.set("page", String(1 + random(2)))
-      params.set("per_page", "20")
-      return `/hotels?${params.toString()}`
-    }),
+  "hotels-20": () => Array.from({ length: 2_000 }, (_, i) => `/hotels?${hotelsFiltered20Query(i, random)}`),
   rooms: () => Array.from({ length: 2_000 }, () => `/hotels/${1 + random(HOTELS)}/rooms`),
   // what any request costs through the whole stack (not the floor's: it has no /health)
   health: () => ["/health"]

@@ -36,7 +36,7 @@ import { cpus, freemem, loadavg, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
-import { CITIES, HOT_ROOM_ID, HOTELS, ROOMS, seed, USERS, userEmail, PASSWORD } from "./seed.js"
+import { CITIES, HOT_ROOM_ID, HOTELS, hotelsFiltered20Query, ROOMS, seed, USERS, userEmail, PASSWORD } from "./seed.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const RESULTS = join(ROOT, "bench/results")
@@ -275,39 +275,11 @@ const stay = (minDay: number, maxDay: number) => {
   return { date_from: day(from), date_to: day(from + 1 + random(7)) }
 }
 
-const cityFragment = () => {
-  const name = pick(CITIES)[0].toLowerCase()
-  const start = random(Math.max(1, name.length - 3))
-  return name.slice(start, start + 3)
-}
-
 const hotelsPage10 = (): Array<Request> =>
   Array.from({ length: 2_000 }, () => ({ method: "GET", path: `/hotels?page=${1 + random(HOTELS / 10)}&per_page=10` }))
 
 const hotelsFiltered20 = (): Array<Request> =>
-  Array.from({ length: 2_000 }, (_, i) => {
-    const params = new URLSearchParams()
-    switch (i % 4) {
-      case 0:
-        params.set("city", cityFragment())
-        params.set("sort_by", "title")
-        break
-      case 1:
-        params.set("city_id", String(1 + random(CITIES.length)))
-        params.set("order", "desc")
-        break
-      case 2:
-        params.set("title", pick(["империал", "волна", "парк", "гранд", "№1", "берег"]))
-        params.set("sort_by", "city")
-        break
-      default:
-        params.set("city", cityFragment())
-        params.set("title", pick(["отель", "«", "№"]))
-    }
-    params.set("page", String(1 + random(2)))
-    params.set("per_page", "20")
-    return { method: "GET", path: `/hotels?${params.toString()}` }
-  })
+  Array.from({ length: 2_000 }, (_, i) => ({ method: "GET", path: `/hotels?${hotelsFiltered20Query(i, random)}` }))
 
 const roomsOfHotel = (): Array<Request> =>
   Array.from({ length: 2_000 }, () => ({ method: "GET", path: `/hotels/${1 + random(HOTELS)}/rooms` }))

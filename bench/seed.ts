@@ -58,6 +58,45 @@ const FACILITIES = [
 
 export const userEmail = (i: number) => `bench-user-${i}@example.com`
 
+/** A draw in `0..n-1`: `npm run bench`'s own seeded generator (`run.ts`), or `Math.random`'s (`ab.ts`). */
+export type Random = (n: number) => number
+
+/** Three letters of a random city's name, lower-cased: the `city` filter's fragment of `hotels-20`. */
+export const cityFragment = (random: Random) => {
+  const name = CITIES[random(CITIES.length)]![0].toLowerCase()
+  const start = random(Math.max(1, name.length - 3))
+  return name.slice(start, start + 3)
+}
+
+/**
+ * `npm run bench`'s `hotels-20` (`GET /hotels` filtered and sorted, 20 a page): the `i`-th request's query
+ * string — the one definition `run.ts`, `ab.ts` and `catalogueCache.ts` use, so their scenarios cannot drift.
+ */
+export const hotelsFiltered20Query = (i: number, random: Random) => {
+  const pick = <A>(items: ReadonlyArray<A>) => items[random(items.length)]!
+  const params = new URLSearchParams()
+  switch (i % 4) {
+    case 0:
+      params.set("city", cityFragment(random))
+      params.set("sort_by", "title")
+      break
+    case 1:
+      params.set("city_id", String(1 + random(CITIES.length)))
+      params.set("order", "desc")
+      break
+    case 2:
+      params.set("title", pick(["империал", "волна", "парк", "гранд", "№1", "берег"]))
+      params.set("sort_by", "city")
+      break
+    default:
+      params.set("city", cityFragment(random))
+      params.set("title", pick(["отель", "«", "№"]))
+  }
+  params.set("page", String(1 + random(2)))
+  params.set("per_page", "20")
+  return params.toString()
+}
+
 export const seed = async (client: pg.Client) => {
   const passwordHash = await hash(PASSWORD, { cost: 12, version: "2b" })
   await client.query("BEGIN")
