@@ -8,7 +8,7 @@ import type { WebhookSettings } from "@shum/infra/Config"
 import { hostOf, isAllowedHost, refusedKind, urlProblem } from "@shum/infra/WebhookAddress"
 import { signatureHeader, signingKey } from "@shum/infra/WebhookSigning"
 import { Context, Duration, Effect, Layer } from "effect"
-import { lookup as dnsLookup, type LookupAddress } from "node:dns"
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { KeyObject } from "node:crypto"
@@ -47,13 +47,28 @@ class RefusedAddress extends Error {
 /** How long a host's resolved and checked addresses are reused by `guardedLookup` (new connections only). */
 export const LOOKUP_TTL_MS = 5_000
 
+/** What `guardedLookup` resolves a name with (`dns.lookup` with `all: true`); a test passes its own. */
+export type Resolver = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (error: NodeJS.ErrnoException | null, addresses: Array<LookupAddress>) => void
+) => void
+
+const dnsResolver: Resolver = (hostname, options, callback) => dnsLookup(hostname, options, callback)
+
 /**
  * `dns.lookup`, refusing a host whose addresses include one the rules forbid (unless the host is allowed). A
  * host's addresses are resolved and checked once per `ttlMs` and reused for the connections opened meanwhile: the
  * addresses reused are the ones checked, so the address connected to is still one that was checked; a refusal
- * or a failed resolution is not kept (the next connection resolves again).
+ * or a failed resolution is not kept (the next connection resolves again). `resolve` and `now` (epoch ms) are
+ * `dns.lookup` and `Date.now` but in tests.
  */
-export const guardedLookup = (allowedHosts: ReadonlyArray<string>, ttlMs: number = LOOKUP_TTL_MS): LookupFunction => {
+export const guardedLookup = (
+  allowedHosts: ReadonlyArray<string>,
+  ttlMs: number = LOOKUP_TTL_MS,
+  resolve: Resolver = dnsResolver,
+  now: () => number = Date.now
+): LookupFunction => {
   const checked = new Map<string, { readonly addresses: Array<LookupAddress>; readonly until: number }>()
   const answer = (
     options: Parameters<LookupFunction>[1],
@@ -71,8 +86,8 @@ export const guardedLookup = (allowedHosts: ReadonlyArray<string>, ttlMs: number
   return (hostname, options, callback) => {
     const key = `${options.family ?? 0}/${hostname}`
     const cached = checked.get(key)
-    if (cached !== undefined && cached.until > Date.now()) return answer(options, callback, hostname, cached.addresses)
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses: Array<LookupAddress>) => {
+    if (cached !== undefined && cached.until > now()) return answer(options, callback, hostname, cached.addresses)
+    resolve(hostname, { ...options, all: true }, (error, addresses) => {
       if (error !== null) return callback(error, "", 0)
       if (!isAllowedHost(allowedHosts, hostname)) {
         for (const { address } of addresses) {
@@ -84,7 +99,7 @@ export const guardedLookup = (allowedHosts: ReadonlyArray<string>, ttlMs: number
         }
       }
       if (checked.size >= 1_000) checked.clear()
-      checked.set(key, { addresses, until: Date.now() + ttlMs })
+      checked.set(key, { addresses, until: now() + ttlMs })
       return answer(options, callback, hostname, addresses)
     })
   }

@@ -1,13 +1,22 @@
 /**
  * The webhook request itself (docs/decisions.md D16) against a real HTTP receiver: a receiver that answers
  * with an endless body costs the sender a bounded read, not memory without end; requests reuse a kept-alive
- * connection; the lookup refuses a name resolving to a forbidden address every time, and reuses an allowed one's.
+ * connection; the lookup refuses a name resolving to a forbidden address every time, and reuses an allowed one's
+ * checked addresses for `LOOKUP_TTL_MS`, no longer (a counting fake resolver and clock).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
-import { guardedLookup, MAX_RESPONSE_BYTES, WebhookSender, WebhookSenderLive } from "../src/WebhookSender.js"
+import type { LookupAddress } from "node:dns"
+import { type AddressInfo, isIP, type LookupFunction } from "node:net"
+import {
+  guardedLookup,
+  LOOKUP_TTL_MS,
+  MAX_RESPONSE_BYTES,
+  type Resolver,
+  WebhookSender,
+  WebhookSenderLive
+} from "../src/WebhookSender.js"
 
 /** A receiver answering 200 with a body that never ends; counts what it managed to write. */
 const endlessReceiver = Effect.acquireRelease(
@@ -40,6 +49,44 @@ const endlessReceiver = Effect.acquireRelease(
       ;(server as unknown as ReturnType<typeof createServer>).close(() => resume(Effect.void))
     })
 )
+
+/** One connection's lookup: its error's message or the address it gives (`family` 0: any). */
+const ask = (lookup: LookupFunction, hostname: string, family = 0) =>
+  Effect.async<{ readonly error: string | null; readonly address: string }>((resume) =>
+    lookup(hostname, { family }, (error, address) =>
+      resume(Effect.succeed({ error: error === null ? null : error.message, address: String(address) }))
+    )
+  )
+
+/**
+ * A resolver answering each name with `answers[name]` (asynchronously, as `dns.lookup`; ENOTFOUND for a name it
+ * does not know), counting its calls, and a clock that moves only when told.
+ */
+const fakeDns = (initial: Record<string, ReadonlyArray<string>>) => {
+  const answers: Record<string, ReadonlyArray<string>> = { ...initial }
+  let calls = 0
+  let clock = 1_800_000_000_000
+  const resolve: Resolver = (hostname, options, callback) => {
+    calls++
+    assert.isTrue(options.all, "every address is asked for, to check them all")
+    const found = answers[hostname]
+    setImmediate(() =>
+      found === undefined
+        ? callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), [])
+        : callback(
+            null,
+            found.map((address) => ({ address, family: isIP(address) }))
+          )
+    )
+  }
+  return {
+    answers,
+    resolve,
+    now: () => clock,
+    advance: (ms: number) => void (clock += ms),
+    calls: () => calls
+  }
+}
 
 describe("WebhookSender", () => {
   it.scopedLive("an endless answer: delivered on its status, the body read only up to the bound", () =>
@@ -130,28 +177,113 @@ describe("WebhookSender", () => {
       })
   )
 
+  it.effect("the lookup with the system's resolver: a name resolving to loopback is refused every time", () =>
+    Effect.gen(function* () {
+      const refusing = guardedLookup([])
+      for (let i = 0; i < 2; i++) {
+        const answer = yield* ask(refusing, "localhost")
+        assert.match(answer.error ?? "", /localhost resolves to .*loopback.*refused/)
+      }
+    })
+  )
+
+  it.effect("the lookup's cache: a name's checked addresses reused for LOOKUP_TTL_MS, resolved again after", () =>
+    Effect.gen(function* () {
+      const dns = fakeDns({ "hooks.example.com": ["93.184.216.34"] })
+      const lookup = guardedLookup([], LOOKUP_TTL_MS, dns.resolve, dns.now)
+      assert.deepStrictEqual(yield* ask(lookup, "hooks.example.com"), { error: null, address: "93.184.216.34" })
+      assert.strictEqual(dns.calls(), 1)
+      // within the TTL: the checked address again, the resolver not asked (even though it now answers otherwise)
+      dns.answers["hooks.example.com"] = ["93.184.216.35"]
+      dns.advance(LOOKUP_TTL_MS - 1)
+      assert.deepStrictEqual(yield* ask(lookup, "hooks.example.com"), { error: null, address: "93.184.216.34" })
+      assert.strictEqual(dns.calls(), 1)
+      // at the TTL: resolved (and checked) again
+      dns.advance(1)
+      assert.deepStrictEqual(yield* ask(lookup, "hooks.example.com"), { error: null, address: "93.184.216.35" })
+      assert.strictEqual(dns.calls(), 2)
+      // each address family is its own entry; `all` answers every checked address
+      const all = yield* Effect.async<Array<LookupAddress>>((resume) =>
+        lookup("hooks.example.com", { all: true }, (_, addresses) =>
+          resume(Effect.succeed(addresses as unknown as Array<LookupAddress>))
+        )
+      )
+      assert.deepStrictEqual(all, [{ address: "93.184.216.35", family: 4 }])
+      assert.strictEqual(dns.calls(), 2)
+      yield* ask(lookup, "hooks.example.com", 4)
+      assert.strictEqual(dns.calls(), 3)
+      // a failed resolution is not kept either
+      const missing = yield* ask(lookup, "missing.example.com")
+      assert.match(missing.error ?? "", /ENOTFOUND/)
+      yield* ask(lookup, "missing.example.com")
+      assert.strictEqual(dns.calls(), 5)
+    })
+  )
+
+  it.effect("the lookup's cache: a refusal is never kept — the resolver is asked on every connection", () =>
+    Effect.gen(function* () {
+      const dns = fakeDns({
+        "internal.example.com": ["10.0.0.7"],
+        "mixed.example.com": ["93.184.216.34", "192.168.1.1"]
+      })
+      const lookup = guardedLookup([], LOOKUP_TTL_MS, dns.resolve, dns.now)
+      for (let i = 1; i <= 3; i++) {
+        const answer = yield* ask(lookup, "internal.example.com")
+        assert.strictEqual(answer.error, "internal.example.com resolves to 10.0.0.7, a private address: refused")
+        assert.strictEqual(dns.calls(), i)
+      }
+      // one forbidden address among public ones refuses the name, every time
+      for (let i = 1; i <= 2; i++) {
+        const answer = yield* ask(lookup, "mixed.example.com")
+        assert.strictEqual(answer.error, "mixed.example.com resolves to 192.168.1.1, a private address: refused")
+        assert.strictEqual(dns.calls(), 3 + i)
+      }
+      // once the name resolves to a public address it is accepted (nothing of the refusal was kept)
+      dns.answers["internal.example.com"] = ["93.184.216.34"]
+      assert.deepStrictEqual(yield* ask(lookup, "internal.example.com"), { error: null, address: "93.184.216.34" })
+      assert.strictEqual(dns.calls(), 6)
+      // a host in WEBHOOK_ALLOWED_HOSTS may resolve to a private address; that answer is kept as any other
+      const allowing = guardedLookup(["internal.example.com"], LOOKUP_TTL_MS, dns.resolve, dns.now)
+      dns.answers["internal.example.com"] = ["10.0.0.7"]
+      assert.deepStrictEqual(yield* ask(allowing, "internal.example.com"), { error: null, address: "10.0.0.7" })
+      assert.deepStrictEqual(yield* ask(allowing, "internal.example.com"), { error: null, address: "10.0.0.7" })
+      assert.strictEqual(dns.calls(), 7)
+      // another lookup (another sender) shares nothing with it: its own checked address, then refused
+      assert.deepStrictEqual(yield* ask(lookup, "internal.example.com"), { error: null, address: "93.184.216.34" })
+      dns.advance(LOOKUP_TTL_MS)
+      assert.strictEqual(
+        (yield* ask(lookup, "internal.example.com")).error,
+        "internal.example.com resolves to 10.0.0.7, a private address: refused"
+      )
+      assert.strictEqual(dns.calls(), 8)
+    })
+  )
+
   it.effect(
-    "the lookup: a name resolving to loopback refused every time; an allowed name's checked addresses reused",
+    "the lookup's cache: no rebinding past the TTL — a name that turns to the metadata address is refused",
     () =>
       Effect.gen(function* () {
-        const ask = (lookup: ReturnType<typeof guardedLookup>, hostname: string) =>
-          Effect.async<{ readonly error: string | null; readonly address: string }>((resume) =>
-            lookup(hostname, {}, (error, address) =>
-              resume(Effect.succeed({ error: error === null ? null : error.message, address: String(address) }))
-            )
-          )
-        const refusing = guardedLookup([])
-        for (let i = 0; i < 2; i++) {
-          const answer = yield* ask(refusing, "localhost")
-          assert.match(answer.error ?? "", /localhost resolves to .*loopback.*refused/)
-        }
-        const allowing = guardedLookup(["localhost"], 60_000)
-        const first = yield* ask(allowing, "localhost")
-        const again = yield* ask(allowing, "localhost")
-        assert.isNull(first.error)
-        assert.strictEqual(again.address, first.address)
-        // a separate lookup (another sender) does not share the allowed one's addresses: still refused
-        assert.isNotNull((yield* ask(refusing, "localhost")).error)
+        const dns = fakeDns({ "rebind.example.com": ["93.184.216.34"] })
+        const lookup = guardedLookup([], LOOKUP_TTL_MS, dns.resolve, dns.now)
+        assert.deepStrictEqual(yield* ask(lookup, "rebind.example.com"), { error: null, address: "93.184.216.34" })
+        dns.answers["rebind.example.com"] = ["169.254.169.254"]
+        // within the TTL the connection still goes to the address that was checked, never to the new one
+        dns.advance(LOOKUP_TTL_MS - 1)
+        assert.deepStrictEqual(yield* ask(lookup, "rebind.example.com"), { error: null, address: "93.184.216.34" })
+        // past it: the new answer is checked, and refused
+        dns.advance(1)
+        const rebound = yield* ask(lookup, "rebind.example.com")
+        assert.strictEqual(rebound.error, "rebind.example.com resolves to 169.254.169.254, a metadata address: refused")
+        // and the public address checked before is gone: refused again, the resolver asked again
+        const again = yield* ask(lookup, "rebind.example.com")
+        assert.strictEqual(again.error, rebound.error)
+        assert.strictEqual(dns.calls(), 3)
+        dns.answers["rebind.example.com"] = ["127.0.0.1"]
+        assert.match(
+          (yield* ask(lookup, "rebind.example.com")).error ?? "",
+          /127\.0\.0\.1, a loopback address: refused/
+        )
+        assert.strictEqual(dns.calls(), 4)
       })
   )
 })
