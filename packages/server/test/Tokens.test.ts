@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { AppConfig } from "@shum/infra/Config"
-import { Effect, Layer, TestClock } from "effect"
+import { Clock, Effect, Layer, TestClock } from "effect"
 import { SignJWT } from "jose"
 import { hashRefreshToken, newRefreshToken, Tokens } from "../src/Auth/Tokens.js"
 import { configProvider, TEST_SECRET } from "./support.js"
@@ -50,6 +50,70 @@ describe("Tokens (TestClock)", () => {
       // the signature's last but one character changed (the last carries unused bits): to another character, always
       const forged = `${h}.${p}.${s!.slice(0, -2)}${s!.at(-2) === "A" ? "B" : "A"}${s!.slice(-1)}`
       assert.strictEqual((yield* Effect.flip(tokens.verifyAccess(forged))).detail, "Токен невалиден или истек")
+    }).pipe(Effect.provide(TokensTest))
+  )
+
+  it.effect("verifiedAt (the middleware's one-step path) answers as verifyAccess at every boundary, or defers", () =>
+    Effect.gen(function* () {
+      const tokens = yield* Tokens
+      const invalid = "Токен невалиден или истек"
+      /** `verifiedAt` at the clock's time, as AuthMiddleware.ts reads it (epoch seconds, rounded down). */
+      const oneStep = (token: string) =>
+        Effect.map(Clock.currentTimeMillis, (ms) => tokens.verifiedAt(token, Math.floor(ms / 1000)))
+      const full = (token: string) =>
+        Effect.match(tokens.verifyAccess(token), { onFailure: (e) => e.detail, onSuccess: (claims) => claims })
+      yield* TestClock.setTime(1_800_000_000_000)
+      const issued = yield* tokens.issueAccess({ id: 7, email: "a@example.com" })
+      // never verified: not remembered, so verifyAccess decides (and accepts)
+      assert.isUndefined(yield* oneStep(issued.token))
+      const claims = yield* tokens.verifyAccess(issued.token)
+      // verified once: the same claims, without an Effect
+      assert.deepStrictEqual(yield* oneStep(issued.token), claims)
+      // 1 ms before exp: valid both ways
+      yield* TestClock.setTime(issued.expiresAt * 1000 - 1)
+      assert.deepStrictEqual(yield* oneStep(issued.token), claims)
+      assert.deepStrictEqual(yield* full(issued.token), claims)
+      // exactly exp: refused by verifyAccess, and verifiedAt has nothing to answer (verifyAccess decides: E-02)
+      yield* TestClock.setTime(issued.expiresAt * 1000)
+      assert.isUndefined(yield* oneStep(issued.token))
+      assert.strictEqual(yield* full(issued.token), invalid)
+      // verified, then expired: forgotten by verifyAccess, so not answered even at a time it held
+      yield* TestClock.setTime(issued.expiresAt * 1000 + 60_000)
+      assert.isUndefined(yield* oneStep(issued.token))
+      assert.strictEqual(yield* full(issued.token), invalid)
+      yield* TestClock.setTime(issued.expiresAt * 1000 - 1)
+      assert.isUndefined(yield* oneStep(issued.token))
+      assert.deepStrictEqual(yield* full(issued.token), claims)
+      assert.deepStrictEqual(yield* oneStep(issued.token), claims)
+
+      // iat in the future: remembered at its iat, not answered a second before it (verifyAccess: E-02)
+      yield* TestClock.setTime(1_800_000_600_000)
+      const later = yield* tokens.issueAccess({ id: 8, email: "b@example.com" })
+      const laterClaims = yield* tokens.verifyAccess(later.token)
+      assert.deepStrictEqual(yield* oneStep(later.token), laterClaims)
+      yield* TestClock.setTime(1_800_000_600_000 - 1)
+      assert.isUndefined(yield* oneStep(later.token))
+      assert.strictEqual(yield* full(later.token), invalid)
+      // and one never verified, presented before its iat: neither path accepts it
+      yield* TestClock.setTime(1_800_001_200_000)
+      const future = yield* tokens.issueAccess({ id: 9, email: "c@example.com" })
+      yield* TestClock.setTime(1_800_001_199_000)
+      assert.isUndefined(yield* oneStep(future.token))
+      assert.strictEqual(yield* full(future.token), invalid)
+      assert.isUndefined(yield* oneStep(future.token))
+
+      // what jose judged (here a `kid` header) is never remembered: verifyAccess accepts it, verifiedAt defers
+      const now = 1_800_001_199
+      const judged = yield* Effect.promise(() =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: "HS256", kid: "k1" })
+          .setSubject("7")
+          .setIssuedAt(now)
+          .setExpirationTime(now + 60)
+          .sign(new TextEncoder().encode(TEST_SECRET))
+      )
+      assert.strictEqual((yield* tokens.verifyAccess(judged)).userId, 7)
+      assert.isUndefined(yield* oneStep(judged))
     }).pipe(Effect.provide(TokensTest))
   )
 
