@@ -26,6 +26,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Chunk, Deferred, Duration, Effect, Exit, FiberSet, Layer, Option, Queue } from "effect"
 import { randomUUID } from "node:crypto"
 import { WebhookMetrics } from "./WebhookMetrics.js"
+import { makeSecretCache, rotateSecretCaches } from "./SecretCache.js"
 import { RETENTION_DEFAULTS, WebhookRetentionLive } from "./WebhookRetention.js"
 import { WebhookSender } from "./WebhookSender.js"
 
@@ -346,19 +347,12 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
     const release = releaseDelivery(sql)
 
     /**
-     * Each stored secret decrypted once (a rotation stores a new ciphertext, so a new key: it is decrypted then);
-     * bounded, as every cache here.
+     * Each stored secret decrypted once (a rotation stores a new ciphertext, so a new key: it is decrypted then),
+     * kept only while used — a deleted subscription's or an expired previous secret's plaintext is dropped within
+     * minutes (`SecretCache.ts`, rotated by `run`); bounded, as every cache here.
      */
-    const plain = new Map<string, Option.Option<string>>()
-    const decrypt = (stored: string) => {
-      let secret = plain.get(stored)
-      if (secret === undefined) {
-        if (plain.size >= 1_000) plain.clear()
-        secret = cipher.decrypt(stored)
-        plain.set(stored, secret)
-      }
-      return secret
-    }
+    const plain = makeSecretCache((stored: string) => cipher.decrypt(stored))
+    const decrypt = plain.get
     /**
      * Each event's body built once, for every subscription it goes to (the same bytes to each): the recent
      * events', the oldest dropped first.
@@ -462,6 +456,7 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
       const wake = makeWake()
       yield* Effect.forkScoped(fanOutLoop(wake.signal))
       yield* Effect.forkScoped(lagLoop)
+      yield* Effect.forkScoped(rotateSecretCaches(plain))
       const gatherSlots = Math.max(1, Math.ceil(settings.concurrency / 2))
       const pollMs = Duration.toMillis(settings.pollInterval)
       let busy = 0

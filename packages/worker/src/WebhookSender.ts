@@ -11,8 +11,8 @@ import { Context, Duration, Effect, Layer } from "effect"
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns"
 import * as http from "node:http"
 import * as https from "node:https"
-import type { KeyObject } from "node:crypto"
 import { isIP, type LookupFunction } from "node:net"
+import { makeSecretCache, rotateSecretCaches } from "./SecretCache.js"
 
 export const USER_AGENT = "Shum-Booking-Webhooks/1.0.3"
 
@@ -272,17 +272,13 @@ export const WebhookSenderLive = (settings: Pick<WebhookSettings, "allowedHosts"
         targets.set(raw, target)
         return target
       }
-      /** Each secret's HMAC key object, imported once (`signingKey`). */
-      const keys = new Map<string, KeyObject>()
-      const keyOf = (secret: string) => {
-        let key = keys.get(secret)
-        if (key === undefined) {
-          if (keys.size >= 1_000) keys.clear()
-          key = signingKey(secret)
-          keys.set(secret, key)
-        }
-        return key
-      }
+      /**
+       * Each secret's HMAC key object, imported once (`signingKey`) and kept only while used: a deleted
+       * subscription's or a rotated secret's is dropped within minutes (`SecretCache.ts`).
+       */
+      const keys = makeSecretCache(signingKey)
+      yield* Effect.forkScoped(rotateSecretCaches(keys))
+      const keyOf = keys.get
       const send = (message: Message): Effect.Effect<Outcome> =>
         Effect.suspend(() => {
           const target = targetOf(message.url)
