@@ -69,6 +69,28 @@ describe("write answers made without decoding", () => {
   })
 })
 
+const bodyOf = (response: HttpServerResponse.HttpServerResponse) =>
+  response.body._tag === "Uint8Array" ? new TextDecoder().decode(response.body.body) : response.body._tag
+
+/**
+ * `answer` is a response as `HttpApi` answers the model: the bytes of `encoded` (the encoding's), which are
+ * `expected` (what decoding the statement's JSON then encoding wrote), `status`, `application/json`.
+ */
+const assertAsEncoded = (
+  answer: unknown,
+  encoded: HttpServerResponse.HttpServerResponse,
+  expected: string,
+  status: number,
+  label = ""
+) => {
+  assert.isTrue(HttpServerResponse.isServerResponse(answer), label)
+  const written = answer as HttpServerResponse.HttpServerResponse
+  assert.strictEqual(bodyOf(written), bodyOf(encoded), label)
+  assert.strictEqual(bodyOf(written), expected, label)
+  assert.strictEqual(written.status, status, label)
+  assert.strictEqual(written.body._tag === "Uint8Array" ? written.body.contentType : "", "application/json", label)
+}
+
 describe("POST /bookings' answer written without the encoding", () => {
   const stay = { room_id: 3, date_from: "2027-01-10", date_to: "2027-01-13" }
   const built = (fields: Partial<typeof booking>) =>
@@ -76,22 +98,19 @@ describe("POST /bookings' answer written without the encoding", () => {
       { id: 12, status: "OK", booking: new Booking({ ...booking, ...fields } as Booking, true) } as BookingCreated,
       true
     )
-  const bodyOf = (response: HttpServerResponse.HttpServerResponse) =>
-    response.body._tag === "Uint8Array" ? new TextDecoder().decode(response.body.body) : response.body._tag
 
   it("is the encoding's bytes, 200, application/json", () => {
     const answer = built({})
-    const response = bookingCreatedResponse(answer, stay)
-    assert.isTrue(HttpServerResponse.isServerResponse(response))
-    const written = response as HttpServerResponse.HttpServerResponse
-    assert.strictEqual(bodyOf(written), asBuilt(BookingCreated, answer))
-    assert.strictEqual(bodyOf(written), viaDecode(BookingCreated, { id: 12, status: "OK", booking }))
-    assert.strictEqual(written.status, 200)
-    assert.strictEqual(written.body._tag === "Uint8Array" ? written.body.contentType : "", "application/json")
     // what HttpApi answers for the model: the same status, type and body
     const encoded = HttpServerResponse.unsafeJson(Schema.encodeSync(BookingCreated)(answer))
-    assert.strictEqual(bodyOf(encoded), bodyOf(written))
-    assert.strictEqual(encoded.status, written.status)
+    assert.strictEqual(encoded.status, 200)
+    assert.strictEqual(bodyOf(encoded), asBuilt(BookingCreated, answer))
+    assertAsEncoded(
+      bookingCreatedResponse(answer, stay),
+      encoded,
+      viaDecode(BookingCreated, { id: 12, status: "OK", booking }),
+      200
+    )
   })
 
   it("leaves any other answer to the encoding (which refuses a wrong field)", () => {
@@ -116,35 +135,33 @@ describe("POST /bookings' answer written without the encoding", () => {
 
 describe("POST /holds' and its confirm's answers written without the encoding", () => {
   const stay = { room_id: 3, date_from: "2027-01-10", date_to: "2027-01-13" }
-  const bodyOf = (response: HttpServerResponse.HttpServerResponse) =>
-    response.body._tag === "Uint8Array" ? new TextDecoder().decode(response.body.body) : response.body._tag
   const builtHold = (fields: Record<string, unknown>) => new Hold({ ...hold, ...fields } as unknown as Hold, true)
   const builtBooking = (fields: Record<string, unknown>) => new Booking({ ...booking, ...fields } as Booking, true)
+
+  // fields neither a hold nor a booking allows: each leaves the answer to the encoding
+  const wrongOfEither: ReadonlyArray<Record<string, unknown>> = [
+    { price: 1.5 },
+    { id: 2 ** 53 },
+    { status: "bogus" },
+    { date_from: "2027-02-30" },
+    { user_id: Number.NaN },
+    { created_at: 5 }
+  ]
 
   it("a hold: the encoding's bytes, 201, application/json", () => {
     for (const fields of [{}, { status: "confirmed", booking_id: 12 }, { status: "expired" }, { status: "released" }]) {
       const answer = builtHold(fields)
-      const response = holdCreatedResponse(answer, stay)
-      assert.isTrue(HttpServerResponse.isServerResponse(response), JSON.stringify(fields))
-      const written = response as HttpServerResponse.HttpServerResponse
       const encoded = HttpServerResponse.unsafeJson(Schema.encodeSync(Hold)(answer), { status: 201 })
-      assert.strictEqual(bodyOf(written), bodyOf(encoded))
-      assert.strictEqual(bodyOf(written), viaDecode(Hold, { ...hold, ...fields }))
-      assert.strictEqual(written.status, 201)
-      assert.strictEqual(written.body._tag === "Uint8Array" ? written.body.contentType : "", "application/json")
+      const expected = viaDecode(Hold, { ...hold, ...fields })
+      assertAsEncoded(holdCreatedResponse(answer, stay), encoded, expected, 201, JSON.stringify(fields))
     }
   })
 
   it("a hold with any other field is left to the encoding", () => {
     const wrongs: Array<Record<string, unknown>> = [
-      { price: 1.5 },
-      { id: 2 ** 53 },
-      { status: "bogus" },
-      { date_from: "2027-02-30" },
+      ...wrongOfEither,
       { date_to: "2027-01-14" },
       { room_id: 4 },
-      { user_id: Number.NaN },
-      { created_at: 5 },
       { expires_at: null },
       { booking_id: "x" },
       { booking_id: 0.5 }
@@ -158,28 +175,19 @@ describe("POST /holds' and its confirm's answers written without the encoding", 
   it("a confirm's booking: the encoding's bytes, 200, application/json", () => {
     for (const fields of [{}, { status: "cancelled" }, { date_from: "0001-01-01", date_to: "9999-12-31" }]) {
       const answer = builtBooking(fields)
-      const response = bookingResponse(answer)
-      assert.isTrue(HttpServerResponse.isServerResponse(response), JSON.stringify(fields))
-      const written = response as HttpServerResponse.HttpServerResponse
-      assert.strictEqual(bodyOf(written), bodyOf(HttpServerResponse.unsafeJson(Schema.encodeSync(Booking)(answer))))
-      assert.strictEqual(bodyOf(written), viaDecode(Booking, { ...booking, ...fields }))
-      assert.strictEqual(written.status, 200)
-      assert.strictEqual(written.body._tag === "Uint8Array" ? written.body.contentType : "", "application/json")
+      const encoded = HttpServerResponse.unsafeJson(Schema.encodeSync(Booking)(answer))
+      const expected = viaDecode(Booking, { ...booking, ...fields })
+      assertAsEncoded(bookingResponse(answer), encoded, expected, 200, JSON.stringify(fields))
     }
   })
 
   it("a confirm's booking with any other field is left to the encoding, which refuses it", () => {
     const wrongs: Array<Record<string, unknown>> = [
-      { price: 1.5 },
-      { id: 2 ** 53 },
-      { status: "bogus" },
-      { date_from: "2027-02-30" },
+      ...wrongOfEither,
       { date_to: "2027-1-14" },
       { date_from: "0000-12-31" },
       { date_to: 20270114 },
-      { room_id: "3" },
-      { user_id: Number.NaN },
-      { created_at: 5 }
+      { room_id: "3" }
     ]
     for (const wrong of wrongs) {
       const answer = builtBooking(wrong)
