@@ -19,7 +19,7 @@
  * Needs the PostgreSQL of the tests (TEST_DATABASE_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres);
  * it creates a database per run and drops it. Knobs: BENCH_SECONDS (per run, 20), BENCH_POOL (the server's
  * connections, 20), BENCH_CONCURRENCY (64), BENCH_ROOMS (200 room types), WEBHOOK_CONCURRENCY (the
- * dispatcher's, 16), DB_POOL_SIZE (the dispatcher's connections, the worker's default 10). About 1.5 minutes
+ * dispatcher's, the worker's default 64), DB_POOL_SIZE (the dispatcher's connections, the worker's default 10). About 1.5 minutes
  * with the defaults.
  */
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -97,7 +97,7 @@ const run = (subscriptions: number) =>
       BENCH_DATABASE_URL: databaseUrl(database!.name),
       JWT_SECRET_KEY: JWT,
       WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
-      WEBHOOK_CONCURRENCY: process.env["WEBHOOK_CONCURRENCY"] ?? "16"
+      WEBHOOK_CONCURRENCY: process.env["WEBHOOK_CONCURRENCY"] ?? "64"
     })
     // the load starts once the dispatcher runs (its start-up is not the outbox's lag)
     yield* dispatcher.line()

@@ -9,7 +9,7 @@
  *
  *   npx tsx --conditions=@shum/source bench/webhooksDrain.ts
  *
- * Knobs: BENCH_EVENTS, WEBHOOK_CONCURRENCY (16), DB_POOL_SIZE (10), BENCH_NO_HTTP=1 (no requests: every delivery
+ * Knobs: BENCH_EVENTS, WEBHOOK_CONCURRENCY (64, the worker's default), DB_POOL_SIZE (10), BENCH_NO_HTTP=1 (no requests: every delivery
  * answered 204 at once, the dispatcher's cost without the requests'); `BENCH_CPU_PROF=dir` profiles the
  * dispatcher's process (`node --cpu-prof`, read with `bench/profile.ts`).
  */
@@ -53,7 +53,7 @@ const program = Effect.gen(function* () {
       BENCH_DATABASE_URL: databaseUrl(database!.name),
       JWT_SECRET_KEY: JWT,
       WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
-      WEBHOOK_CONCURRENCY: process.env["WEBHOOK_CONCURRENCY"] ?? "16"
+      WEBHOOK_CONCURRENCY: process.env["WEBHOOK_CONCURRENCY"] ?? "64"
     },
     undefined,
     profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]

@@ -429,7 +429,7 @@ export const webhooks = Config.all({
   retryBase: Config.map(withDefault(variable("WEBHOOK_RETRY_BASE_SECONDS", int(0, 86_400)), 5), Duration.seconds),
   lease: Config.map(withDefault(variable("WEBHOOK_LEASE_SECONDS", int(2, 3600)), 30), Duration.seconds),
   pollInterval: Config.map(withDefault(variable("WEBHOOK_POLL_MS", int(10, 60_000)), 250), Duration.millis),
-  concurrency: withDefault(variable("WEBHOOK_CONCURRENCY", int(1, 256)), 16),
+  concurrency: withDefault(variable("WEBHOOK_CONCURRENCY", int(1, 256)), 64),
   retention: Config.map(withDefault(variable("WEBHOOK_RETENTION_DAYS", int(1, 3650)), 30), Duration.days)
 }).pipe(
   Config.mapOrFail(({ jwtSecret, secretKey, ...rest }) =>
