@@ -19,6 +19,7 @@ import { AuthLive } from "./Auth/AuthHttp.js"
 import { SecurityLive } from "./Auth/AuthMiddleware.js"
 import { BookingsLive } from "./Bookings/BookingsHttp.js"
 import { HoldsLive } from "./Holds/HoldsHttp.js"
+import { CatalogueEarlyLive } from "./Catalogue/CatalogueEarly.js"
 import { CitiesLive, CountriesLive, FacilitiesLive, HotelsLive, RoomsLive } from "./Catalogue/CatalogueLayers.js"
 import { DocsLive } from "./Http/Docs.js"
 import { cors } from "./Http/Cors.js"
@@ -102,7 +103,8 @@ const serve = (
  * preflight is the one answer given outside the pipeline) → `ROOT_PATH` → CORS →
  * `RequestPipeline.ts` (client address, `X-Request-Id`, access log and HTTP metrics, `Connection: close`
  * while shutting down, ETag, `no-store` on token answers) → the API, where the rate limit and the error
- * mapping run (`HttpApiBuilder.middleware`, so their answers get the headers). The router matches paths
+ * mapping run (`HttpApiBuilder.middleware`, so their answers get the headers), then, innermost, the catalogue's
+ * early answer of a kept `GET` target (`Catalogue/CatalogueEarly.ts`), then the router. The router matches paths
  * exactly (D12, `ROUTER_CONFIG`), with the matching the route table the middlewares consult uses.
  */
 export const HttpLive = Layer.unwrapEffect(
@@ -121,6 +123,9 @@ export const HttpLive = Layer.unwrapEffect(
   })
 ).pipe(
   Layer.provide([DocsLive, ErrorMappingLive, RateLimitLive, ImagesHttpLive]),
+  // built first, so the innermost of the API's middlewares (each one added wraps those added before it): a
+  // catalogue hit answered before the router is rate limited and error mapped like a routed one
+  Layer.provide(CatalogueEarlyLive),
   Layer.provide(ApiLive),
   Layer.provide(HttpRouter.setRouterConfig(ROUTER_CONFIG)),
   HttpServer.withLogAddress

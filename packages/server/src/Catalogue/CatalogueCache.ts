@@ -19,6 +19,8 @@
  *   parameters (path and query), so spellings of one request share an answer and nothing else — the
  *   answers depend on nothing but those and the database (no caller, no clock).
  * - The kept answer's strong `ETag` is computed once (`Http/Etag.ts`), so a hit, `304` or not, hashes nothing.
+ * - The lists' answers are kept under their raw `GET` target too, once that target was decoded and answered:
+ *   `early` gives them before the router (`Catalogue/CatalogueEarly.ts`), under the same version rule.
  * - `CATALOGUE_CACHE_ENABLED=false` runs every read as if there were no cache (no version read either).
  * - `cache_hits_total{namespace="catalogue"}`, `cache_misses_total{namespace="catalogue"}` and
  *   `catalogue_cache_version_reads_total` (`Metrics.ts`).
@@ -40,6 +42,8 @@ interface Entry {
    * (its body, `Content-Type`), so a hit allocates nothing (issue 18, bench/README.md).
    */
   readonly answer: Effect.Effect<HttpServerResponse.HttpServerResponse>
+  /** The same response, for the early answer (`early`, `Catalogue/CatalogueEarly.ts`). */
+  readonly response: HttpServerResponse.HttpServerResponse
   readonly bytes: number
 }
 
@@ -79,6 +83,10 @@ export class AnswerStore {
     return { entries: this.entries.size, bytes: this.total }
   }
 
+  has(key: string): boolean {
+    return this.entries.has(key)
+  }
+
   /** The entry of `key` if it was kept under `version`, now the most recently used. */
   get(key: string, version: number): Entry | undefined {
     const entry = this.entries.get(key)
@@ -92,8 +100,8 @@ export class AnswerStore {
     const bytes = body.byteLength + key.length * 2 + ENTRY_OVERHEAD
     this.delete(key)
     if (bytes > this.maxBytes) return
-    const answer = Effect.succeed(HttpServerResponse.uint8Array(body, { contentType }))
-    this.entries.set(key, { version, answer, bytes })
+    const response = HttpServerResponse.uint8Array(body, { contentType })
+    this.entries.set(key, { version, answer: Effect.succeed(response), response, bytes })
     this.total += bytes
     for (const [oldest, entry] of this.entries) {
       if (this.entries.size <= this.maxEntries && this.total <= this.maxBytes) break
@@ -158,9 +166,15 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
     const metrics = yield* Metrics
 
     const store = new AnswerStore(settings.maxEntries, settings.maxBytes)
+    /**
+     * The same answers by raw request target (`GET`, path and query as sent, after `ROOT_PATH`), once that very
+     * target was decoded by its endpoint and answered `200`: what `early` answers before the router. The bodies
+     * are the ones `store` holds (the same bytes, not copies); its bounds are `store`'s, counted on its own.
+     */
+    const byTarget = new AnswerStore(settings.maxEntries, settings.maxBytes)
     /** The version the last read returned; entries of any other are dead. */
     let latest: number | undefined
-    const counts = { hits: 0, misses: 0, versionReads: 0 }
+    const counts = { hits: 0, misses: 0, versionReads: 0, early: 0 }
 
     const readVersion = Effect.suspend(() => {
       counts.versionReads++
@@ -172,6 +186,7 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
         Effect.sync(() => {
           if (version !== latest) {
             store.clear()
+            byTarget.clear()
             latest = version
           }
         })
@@ -181,12 +196,36 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
 
     const currentVersion = yield* sharedReads(readVersion)
 
-    const keep = (key: string, version: number, response: HttpServerResponse.HttpServerResponse) => {
+    const keep = (
+      key: string,
+      version: number,
+      response: HttpServerResponse.HttpServerResponse,
+      target: string | undefined
+    ) => {
       // a newer version was read meanwhile: this answer can never be served
       if (version !== latest || response.status !== 200 || response.body._tag !== "Uint8Array") return
       rememberEtag(response.body.body)
       store.set(key, version, response.body.body, response.body.contentType)
+      if (target !== undefined) byTarget.set(target, version, response.body.body, response.body.contentType)
     }
+
+    /**
+     * The kept answer of this raw `GET` target, before the router (`Catalogue/CatalogueEarly.ts`): `undefined`
+     * when the target was never answered through its endpoint, else an effect reading the version as every
+     * request does (the same shared read, the same rule: only an answer stamped with the version read) and
+     * giving the kept response, or `undefined` for the router to answer (an older version's, or evicted).
+     */
+    const early = (target: string): Effect.Effect<HttpServerResponse.HttpServerResponse | undefined> | undefined =>
+      byTarget.has(target)
+        ? Effect.map(currentVersion, (version) => {
+            const entry = byTarget.get(target, version)
+            if (entry === undefined) return undefined
+            counts.hits++
+            counts.early++
+            metrics.cache.hit()
+            return entry.response
+          })
+        : undefined
 
     /**
      * The endpoint's answer: the kept one when it was read under the current version, else `answer()`, run and
@@ -196,7 +235,9 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
     const serve = <E, R>(
       endpoint: CachedEndpoint,
       params: Readonly<Record<string, unknown>>,
-      answer: () => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+      answer: () => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+      /** the raw `GET` target (`request.url`) whose decoding gave `params`: its answer is kept under it too */
+      target?: string
     ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
       Effect.flatMap(currentVersion, (version) => {
         const key = keyOf(endpoint, params)
@@ -204,23 +245,28 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
         if (entry !== undefined) {
           counts.hits++
           metrics.cache.hit()
+          if (target !== undefined && entry.response.body._tag === "Uint8Array" && !byTarget.has(target)) {
+            byTarget.set(target, version, entry.response.body.body, entry.response.body.contentType)
+          }
           return entry.answer
         }
         counts.misses++
         metrics.cache.miss()
-        return Effect.tap(answer(), (response) => Effect.sync(() => keep(key, version, response)))
+        return Effect.tap(answer(), (response) => Effect.sync(() => keep(key, version, response, target)))
       })
 
     const uncached = <E, R>(
       _endpoint: CachedEndpoint,
       _params: Readonly<Record<string, unknown>>,
-      answer: () => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+      answer: () => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+      _target?: string
     ) => answer()
 
     return {
       serve: settings.enabled ? serve : uncached,
-      /** What is kept now and what happened so far (tests). */
-      stats: () => ({ ...store.size, ...counts })
+      early: settings.enabled ? early : () => undefined,
+      /** What is kept now and what happened so far (tests; `early`: the hits answered before the router). */
+      stats: () => ({ ...store.size, targets: byTarget.size.entries, ...counts })
     } as const
   })
 }) {}

@@ -15,8 +15,8 @@ export const HotelsLive = closedGroup(ShumApi, "hotels", (handlers) =>
     // the catalogue read cache (docs/decisions.md D7); availability is never cached
     const cache = yield* CatalogueCache
     return handlers
-      .handle("list", ({ urlParams }) =>
-        cache.serve("hotels.list", urlParams, () => preEncoded(hotels.list(urlParams)))
+      .handle("list", ({ request, urlParams }) =>
+        cache.serve("hotels.list", urlParams, () => preEncoded(hotels.list(urlParams)), request.url)
       )
       .handle("available", ({ urlParams }) => jsonBytes(hotels.available(urlParams)))
       .handle("get", ({ path }) => cache.serve("hotels.get", path, () => preEncodedOne(hotels.get(path.hotel_id))))

@@ -15,8 +15,13 @@ export const RoomsLive = closedGroup(ShumApi, "rooms", (handlers) =>
     // the catalogue read cache (docs/decisions.md D7); availability is never cached
     const cache = yield* CatalogueCache
     return handlers
-      .handle("list", ({ path, urlParams }) =>
-        cache.serve("rooms.list", { ...path, ...urlParams }, () => preEncoded(rooms.list(path.hotel_id, urlParams)))
+      .handle("list", ({ path, request, urlParams }) =>
+        cache.serve(
+          "rooms.list",
+          { ...path, ...urlParams },
+          () => preEncoded(rooms.list(path.hotel_id, urlParams)),
+          request.url
+        )
       )
       .handle("available", ({ path, urlParams }) => jsonBytes(rooms.available(path.hotel_id, urlParams)))
       .handle("get", ({ path }) =>
