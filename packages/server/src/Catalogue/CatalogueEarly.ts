@@ -33,14 +33,12 @@ const makeEarly = Effect.map(
         if (request.method !== "GET") return app
         const early = cache.early(request.url)
         if (early === undefined) return app
-        return Effect.flatMap(early, (response) => {
-          if (response === undefined) return app
-          // the attribute the router sets on the request's span (`HttpRouter.toHttpApp`): the endpoint's path
-          const template = routeOf(request.method, pathOf(request.url)).match?.route.template
-          const span = fiber.currentSpan
-          if (template !== undefined && span?._tag === "Span") span.attribute("http.route", template)
-          return Effect.succeed(response)
-        })
+        // the attribute the router sets on the request's span before its handler runs (`HttpRouter.toHttpApp`):
+        // the endpoint's path — set before the version read, so a failed read's span carries it as the router's
+        const template = routeOf(request.method, pathOf(request.url)).match?.route.template
+        const span = fiber.currentSpan
+        if (template !== undefined && span?._tag === "Span") span.attribute("http.route", template)
+        return Effect.flatMap(early, (response) => (response === undefined ? app : Effect.succeed(response)))
       })
 )
 
