@@ -139,10 +139,9 @@ export class Tokens extends Effect.Service<Tokens>()("server/Tokens", {
     const verifyAccess = (token: string): Effect.Effect<AccessClaims, TokenRejected> =>
       Effect.flatMap(Clock.currentTimeMillis, (ms) => {
         const now = Math.floor(ms / 1000)
-        const hit = verified.get(token)
-        if (hit === undefined) return verifyNow(token, now)
-        if (hit.issuedAt <= now && now < hit.claims.expiresAt) return Effect.succeed(hit.claims)
-        verified.delete(token)
+        const claims = verifiedAt(token, now)
+        if (claims !== undefined) return Effect.succeed(claims)
+        verified.delete(token) // one past its time is forgotten
         return verifyNow(token, now)
       })
 
