@@ -302,11 +302,20 @@ const launch = (
       settled = true
       resume(Effect.fail(failure(how)))
     })
-    // interrupted while starting: stop it and wait until it is gone
+    // interrupted while starting: stop it and wait until it is gone — a postmaster that has not acted on the
+    // stop within 10 s (seen once in a fresh-clone CI run: the wait never ended) is killed with its group
     return Effect.promise(() => {
       postmaster.stop()
       return exited
-    })
+    }).pipe(
+      Effect.timeout("10 seconds"),
+      Effect.catchAll(() =>
+        Effect.promise(() => {
+          postmaster.kill()
+          return exited
+        })
+      )
+    )
   })
 
 /** Stops PostgreSQL within 30 s (fast shutdown), then SIGQUIT, then SIGKILL to its process group. */
