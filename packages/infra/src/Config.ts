@@ -309,7 +309,8 @@ export const rateLimit = (env: AppEnv) =>
 /**
  * The catalogue read cache (docs/decisions.md D7, `server/Catalogue/CatalogueCache.ts`): on unless
  * `CATALOGUE_CACHE_ENABLED=false`; at most `CATALOGUE_CACHE_MAX_ENTRIES` answers and `CATALOGUE_CACHE_MAX_MB`
- * MiB of them (bodies and keys), the least recently used going first.
+ * MiB of them (bodies, keys and the raw targets they are also kept under, each body counted once), the least
+ * recently used going first.
  */
 export const catalogueCache = Config.all({
   enabled: withDefault(variable("CATALOGUE_CACHE_ENABLED", bool), true),

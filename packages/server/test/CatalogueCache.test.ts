@@ -11,7 +11,14 @@ import { databaseUrl } from "@shum/infra/Testing"
 import { Context, Deferred, Effect, Fiber, FiberId, Layer } from "effect"
 import fc from "fast-check"
 import pg from "pg"
-import { AnswerStore, CatalogueCache, keyOf, sharedReads } from "../src/Catalogue/CatalogueCache.js"
+import {
+  AnswerStore,
+  CatalogueCache,
+  entryBytes,
+  keyOf,
+  sharedReads,
+  targetBytes
+} from "../src/Catalogue/CatalogueCache.js"
 import {
   callers,
   insertCity,
@@ -359,6 +366,28 @@ describe("catalogue read cache (D7)", () => {
     120_000
   )
 
+  it.scopedLive("an answer evicted is not answered early: its raw target went with it (one budget)", () =>
+    Effect.gen(function* () {
+      const database = yield* freshDatabase
+      const server = yield* Layer.build(makeTestServer({ CATALOGUE_CACHE_MAX_ENTRIES: "1" }, { database }))
+      const [first, second] = [yield* on(server)(insertCity()), yield* on(server)(insertCity())]
+      yield* on(server)(insertHotel(first!.id))
+      yield* on(server)(insertHotel(second!.id))
+      const [a, b] = [`/hotels?city_id=${first!.id}`, `/hotels?city_id=${second!.id}`]
+      const answerA = yield* get(server, a) // a miss, kept with its target
+      assert.strictEqual(answerA.status, 200)
+      yield* get(server, a)
+      assert.strictEqual(stats(server).early, 1, "the second request of the target was early")
+      yield* get(server, b) // b's answer takes the one entry: a's goes, with its target
+      assert.deepStrictEqual([stats(server).entries, stats(server).targets], [1, 1])
+      const misses = stats(server).misses
+      const again = yield* get(server, a)
+      assert.strictEqual(stats(server).early, 1, "not answered early")
+      assert.strictEqual(stats(server).misses, misses + 1, "answered by the endpoint")
+      assert.deepStrictEqual(visible(again), visible(answerA))
+    })
+  )
+
   it.scopedLive("disabled (CATALOGUE_CACHE_ENABLED=false): no version reads, nothing kept", () =>
     Effect.gen(function* () {
       const { plain } = yield* replicas()
@@ -404,7 +433,144 @@ describe("the cache's bounds and keys", () => {
     store.set("b", 2, body(10), "application/json")
     assert.strictEqual(store.size.entries, 1)
     store.clear()
-    assert.deepStrictEqual(store.size, { entries: 0, bytes: 0 })
+    assert.deepStrictEqual(store.size, { entries: 0, bytes: 0, targets: 0 })
+  })
+
+  it("raw targets: their answer's body counted once, in the same budget; evicting an answer drops its targets", () => {
+    const store = new AnswerStore(100, 1000)
+    const a = store.set("a", 1, body(300), "application/json")!
+    store.alias("/a?x=1", a)
+    store.alias("/a?x=2", a)
+    store.alias("/a?x=1", a) // already kept: nothing added
+    assert.deepStrictEqual(store.size, {
+      entries: 1,
+      targets: 2,
+      bytes: entryBytes("a", body(300)) + targetBytes("/a?x=1") + targetBytes("/a?x=2")
+    })
+    assert.strictEqual(store.target("/a?x=2"), a)
+    assert.isTrue(store.touch(a, 1))
+    assert.isFalse(store.touch(a, 2), "another version is no hit")
+    // b pushes a out of the budget: a's targets go with it, and the entry held from before is no hit
+    const b = store.set("b", 1, body(500), "application/json")!
+    assert.isFalse(store.has("a"))
+    assert.isUndefined(store.target("/a?x=1"))
+    assert.isUndefined(store.target("/a?x=2"))
+    assert.isFalse(store.touch(a, 1))
+    assert.deepStrictEqual(store.size, { entries: 1, targets: 0, bytes: entryBytes("b", body(500)) })
+    // an evicted or replaced entry takes no target
+    store.alias("/a?x=1", a)
+    assert.isUndefined(store.target("/a?x=1"))
+    store.alias("/b", b)
+    const b2 = store.set("b", 1, body(10), "application/json")!
+    assert.isUndefined(store.target("/b"), "replaced: its targets went with the old entry")
+    store.alias("/b", b)
+    assert.isUndefined(store.target("/b"))
+    store.alias("/b", b2)
+    assert.strictEqual(store.target("/b"), b2)
+    store.clear()
+    assert.deepStrictEqual(store.size, { entries: 0, targets: 0, bytes: 0 })
+  })
+
+  it("raw targets count against the entries' limit too: the least recently used answer goes with its targets", () => {
+    const store = new AnswerStore(2, 1_000_000)
+    const a = store.set("a", 1, body(10), "application/json")!
+    const b = store.set("b", 1, body(10), "application/json")!
+    store.alias("/a", a)
+    store.alias("/b", b)
+    store.alias("/b2", b) // three targets > 2: a, the least recently used, goes
+    assert.isFalse(store.has("a"))
+    assert.isUndefined(store.target("/a"))
+    assert.deepStrictEqual(store.size, {
+      entries: 1,
+      targets: 2,
+      bytes: entryBytes("b", body(10)) + targetBytes("/b") + targetBytes("/b2")
+    })
+  })
+
+  it("a churn of many keys and targets: the bytes never exceed the one budget; no target outlives its answer", () => {
+    // target `t<i>/<j>` is a spelling of key `k<i>` (as a raw target decodes to one endpoint and parameters)
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant("set" as const),
+        key: fc.nat(15),
+        size: fc.nat(700),
+        version: fc.constantFrom(1, 1, 1, 0)
+      }),
+      fc.record({ kind: fc.constant("hit" as const), key: fc.nat(15), spelling: fc.nat(5) }),
+      fc.record({ kind: fc.constant("early" as const), key: fc.nat(15), spelling: fc.nat(5), version: fc.nat(1) }),
+      fc.record({ kind: fc.constant("delete" as const), key: fc.nat(15) })
+    )
+    fc.assert(
+      fc.property(
+        fc.array(op, { minLength: 50, maxLength: 300, size: "max" }),
+        fc.integer({ min: 1, max: 8 }),
+        (ops, maxEntries) => {
+          const maxBytes = 4000
+          const store = new AnswerStore(maxEntries, maxBytes)
+          const sizes = new Map<string, number>()
+          const targetsOf = new Map<string, Set<string>>()
+          const held: Array<NonNullable<ReturnType<AnswerStore["target"]>>> = []
+          for (const o of ops) {
+            const key = `k${o.key}`
+            if (o.kind === "set") {
+              const entry = store.set(key, o.version, body(o.size), "application/json")
+              sizes.set(key, o.size)
+              targetsOf.set(key, new Set())
+              if (entry !== undefined) held.push(entry)
+            } else if (o.kind === "hit") {
+              const entry = store.get(key, 1)
+              const target = `t${o.key}/${o.spelling}`
+              if (entry !== undefined) {
+                store.alias(target, entry)
+                if (store.target(target) === entry) targetsOf.get(key)!.add(target)
+              }
+            } else if (o.kind === "early") {
+              const entry = store.target(`t${o.key}/${o.spelling}`)
+              if (entry !== undefined && store.touch(entry, o.version)) {
+                assert.isTrue(store.has(key), "served early: its answer is kept")
+                assert.strictEqual(entry.key, key)
+                assert.strictEqual(store.get(key, o.version), entry, "the kept answer itself")
+              }
+            } else {
+              store.delete(key)
+            }
+            // the bounds hold after every step, and the bytes are exactly each kept body once plus its targets
+            const size = store.size
+            assert.isAtMost(size.bytes, maxBytes)
+            assert.isAtMost(size.entries, maxEntries)
+            assert.isAtMost(size.targets, maxEntries)
+            let expected = 0
+            let targets = 0
+            for (const [k, bytes] of sizes) {
+              if (!store.has(k)) continue
+              expected += entryBytes(k, body(bytes))
+              for (const target of targetsOf.get(k)!) {
+                if (store.target(target)?.key === k) {
+                  expected += targetBytes(target)
+                  targets++
+                }
+              }
+            }
+            assert.strictEqual(size.bytes, expected)
+            assert.strictEqual(size.targets, targets)
+            // no target of an answer no longer kept (evicted, deleted or replaced) resolves, or is a hit
+            for (let i = 0; i < 16; i++) {
+              for (let j = 0; j <= 5; j++) {
+                const entry = store.target(`t${i}/${j}`)
+                if (entry !== undefined) assert.isTrue(store.has(entry.key) && entry.key === `k${i}`)
+              }
+            }
+            for (const entry of held) {
+              if (!store.has(entry.key)) {
+                assert.isFalse(store.touch(entry, 0))
+                assert.isFalse(store.touch(entry, 1))
+              }
+            }
+          }
+        }
+      ),
+      { numRuns: 100 }
+    )
   })
 
   it("keys: the endpoint and the decoded parameters, whatever their order; undefined is absent", () => {

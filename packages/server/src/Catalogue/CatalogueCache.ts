@@ -14,13 +14,15 @@
  *   committed before that read starts, so the request sees it. At most one read runs at a time; under load
  *   one statement serves many requests, and a lone request costs one short statement instead of its query.
  * - A new version empties the cache (every kept answer is from an older one); otherwise the least recently
- *   used answers go first beyond `CATALOGUE_CACHE_MAX_ENTRIES` or `CATALOGUE_CACHE_MAX_MB`.
+ *   used answers go first beyond `CATALOGUE_CACHE_MAX_ENTRIES` or `CATALOGUE_CACHE_MAX_MB` (one budget for
+ *   the answers and their raw targets below: `AnswerStore`).
  * - Only `200` answers are kept; errors (404, 422) run as before. The key is the endpoint and its decoded
  *   parameters (path and query), so spellings of one request share an answer and nothing else — the
  *   answers depend on nothing but those and the database (no caller, no clock).
  * - The kept answer's strong `ETag` is computed once (`Http/Etag.ts`), so a hit, `304` or not, hashes nothing.
  * - The lists' answers are kept under their raw `GET` target too, once that target was decoded and answered:
- *   `early` gives them before the router (`Catalogue/CatalogueEarly.ts`), under the same version rule.
+ *   `early` gives them before the router (`Catalogue/CatalogueEarly.ts`), under the same version rule. A target
+ *   shares its answer's body (counted once) and is dropped with it.
  * - `CATALOGUE_CACHE_ENABLED=false` runs every read as if there were no cache (no version read either).
  * - `cache_hits_total{namespace="catalogue"}`, `cache_misses_total{namespace="catalogue"}` and
  *   `catalogue_cache_version_reads_total` (`Metrics.ts`).
@@ -36,6 +38,8 @@ import { Metrics } from "../Metrics.js"
 export type CachedEndpoint = "hotels.list" | "hotels.get" | "rooms.list" | "rooms.get"
 
 interface Entry {
+  /** The key it is kept under in `AnswerStore` (a hit moves it there). */
+  readonly key: string
   readonly version: number
   /**
    * The answer of a hit, built once when the answer was kept: the `200` response the uncached endpoint gives
@@ -44,7 +48,10 @@ interface Entry {
   readonly answer: Effect.Effect<HttpServerResponse.HttpServerResponse>
   /** The same response, for the early answer (`early`, `Catalogue/CatalogueEarly.ts`). */
   readonly response: HttpServerResponse.HttpServerResponse
-  readonly bytes: number
+  /** Its body, key and `ENTRY_OVERHEAD`, plus each of its `targets`' own bytes (`targetBytes`). */
+  bytes: number
+  /** The raw targets it is also kept under (`AnswerStore.alias`); dropped with it. */
+  targets: Array<string> | undefined
 }
 
 /**
@@ -55,6 +62,15 @@ const VERSION_STATEMENT = "SELECT version FROM catalogue_version"
 
 /** Rough per-entry overhead (the Map's slot, the entry object), added to the body and the key. */
 const ENTRY_OVERHEAD = 96
+
+/** Rough per-target overhead (the Map's slot, the array's), added to the target's own characters. */
+const TARGET_OVERHEAD = 48
+
+/** What an answer takes of the budget before any raw target: its body, its key and `ENTRY_OVERHEAD`. */
+export const entryBytes = (key: string, body: Uint8Array) => body.byteLength + key.length * 2 + ENTRY_OVERHEAD
+
+/** What a raw target adds to its answer's bytes: its characters and `TARGET_OVERHEAD`, never the body again. */
+export const targetBytes = (target: string) => target.length * 2 + TARGET_OVERHEAD
 
 /** `{ b: 1, a: "x", c: undefined }` → `&a="x"&b=1`: one key however the parameters were spelled or ordered. */
 export const keyOf = (endpoint: CachedEndpoint, params: Readonly<Record<string, unknown>>): string => {
@@ -68,10 +84,17 @@ export const keyOf = (endpoint: CachedEndpoint, params: Readonly<Record<string, 
 
 /**
  * The kept answers of one version, least recently used first (a `Map` keeps insertion order; a hit moves its
- * entry to the end), bounded by entries and by bytes (body, key and `ENTRY_OVERHEAD`).
+ * entry to the end), bounded by entries and by bytes (body, key and `ENTRY_OVERHEAD`, and the raw targets').
+ *
+ * An answer may also be kept under raw request targets (`alias`, for `early`): a target points at its answer's
+ * entry and shares its body, so the body's bytes are counted once and the target adds only its own
+ * (`targetBytes`) to the same budget; there are at most `maxEntries` targets as well. One eviction policy for
+ * both: the least recently used answer goes, and its targets with it — a target never outlives its answer, so
+ * an evicted answer is never served early, and `maxBytes` (`CATALOGUE_CACHE_MAX_MB`) bounds the whole.
  */
 export class AnswerStore {
   private readonly entries = new Map<string, Entry>()
+  private readonly byTarget = new Map<string, Entry>()
   private total = 0
 
   constructor(
@@ -80,7 +103,7 @@ export class AnswerStore {
   ) {}
 
   get size() {
-    return { entries: this.entries.size, bytes: this.total }
+    return { entries: this.entries.size, bytes: this.total, targets: this.byTarget.size }
   }
 
   has(key: string): boolean {
@@ -96,30 +119,77 @@ export class AnswerStore {
     return entry
   }
 
-  set(key: string, version: number, body: Uint8Array, contentType: string): void {
-    const bytes = body.byteLength + key.length * 2 + ENTRY_OVERHEAD
+  /** The entry kept under the raw `target` (`alias`), whatever its version; `undefined` if none. */
+  target(target: string): Entry | undefined {
+    return this.byTarget.get(target)
+  }
+
+  /**
+   * `entry` (from `target`) if it is still kept and was kept under `version`, now the most recently used — the
+   * check after the version's read: an answer evicted or replaced meanwhile is no hit.
+   */
+  touch(entry: Entry, version: number): boolean {
+    if (entry.version !== version || this.entries.get(entry.key) !== entry) return false
+    this.entries.delete(entry.key)
+    this.entries.set(entry.key, entry)
+    return true
+  }
+
+  set(key: string, version: number, body: Uint8Array, contentType: string): Entry | undefined {
+    const bytes = entryBytes(key, body)
     this.delete(key)
-    if (bytes > this.maxBytes) return
+    if (bytes > this.maxBytes) return undefined
     const response = HttpServerResponse.uint8Array(body, { contentType })
-    this.entries.set(key, { version, answer: Effect.succeed(response), response, bytes })
+    const entry: Entry = { key, version, answer: Effect.succeed(response), response, bytes, targets: undefined }
+    this.entries.set(key, entry)
     this.total += bytes
-    for (const [oldest, entry] of this.entries) {
-      if (this.entries.size <= this.maxEntries && this.total <= this.maxBytes) break
-      this.entries.delete(oldest)
-      this.total -= entry.bytes
-    }
+    this.evict()
+    return this.entries.get(key)
+  }
+
+  /**
+   * Keeps the kept `entry` under the raw `target` as well (nothing if it already is, or if `entry` is no longer
+   * kept); the target's bytes join its answer's, and the least recently used answers go beyond the bounds.
+   */
+  alias(target: string, entry: Entry): void {
+    if (this.byTarget.has(target) || this.entries.get(entry.key) !== entry) return
+    const bytes = targetBytes(target)
+    this.byTarget.set(target, entry)
+    ;(entry.targets ??= []).push(target)
+    entry.bytes += bytes
+    this.total += bytes
+    this.evict()
   }
 
   delete(key: string): void {
     const entry = this.entries.get(key)
-    if (entry === undefined) return
-    this.entries.delete(key)
-    this.total -= entry.bytes
+    if (entry !== undefined) this.drop(entry)
   }
 
   clear(): void {
     this.entries.clear()
+    this.byTarget.clear()
     this.total = 0
+  }
+
+  /** The least recently used answers, with their targets, until every bound holds. */
+  private evict(): void {
+    for (const entry of this.entries.values()) {
+      if (
+        this.entries.size <= this.maxEntries &&
+        this.byTarget.size <= this.maxEntries &&
+        this.total <= this.maxBytes
+      ) {
+        break
+      }
+      this.drop(entry)
+    }
+  }
+
+  private drop(entry: Entry): void {
+    this.entries.delete(entry.key)
+    if (entry.targets !== undefined) for (const target of entry.targets) this.byTarget.delete(target)
+    this.total -= entry.bytes
   }
 }
 
@@ -165,13 +235,12 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
     const pool = yield* PgPool
     const metrics = yield* Metrics
 
-    const store = new AnswerStore(settings.maxEntries, settings.maxBytes)
     /**
-     * The same answers by raw request target (`GET`, path and query as sent, after `ROOT_PATH`), once that very
-     * target was decoded by its endpoint and answered `200`: what `early` answers before the router. The bodies
-     * are the ones `store` holds (the same bytes, not copies); its bounds are `store`'s, counted on its own.
+     * The answers, and the same answers by raw request target (`GET`, path and query as sent, after `ROOT_PATH`)
+     * once that very target was decoded by its endpoint and answered `200`: what `early` answers before the
+     * router. A target shares its answer's entry (its bytes counted once, in the same budget) and goes with it.
      */
-    const byTarget = new AnswerStore(settings.maxEntries, settings.maxBytes)
+    const store = new AnswerStore(settings.maxEntries, settings.maxBytes)
     /** The version the last read returned; entries of any other are dead. */
     let latest: number | undefined
     const counts = { hits: 0, misses: 0, versionReads: 0, early: 0 }
@@ -186,7 +255,6 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
         Effect.sync(() => {
           if (version !== latest) {
             store.clear()
-            byTarget.clear()
             latest = version
           }
         })
@@ -205,8 +273,8 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
       // a newer version was read meanwhile: this answer can never be served
       if (version !== latest || response.status !== 200 || response.body._tag !== "Uint8Array") return
       rememberEtag(response.body.body)
-      store.set(key, version, response.body.body, response.body.contentType)
-      if (target !== undefined) byTarget.set(target, version, response.body.body, response.body.contentType)
+      const entry = store.set(key, version, response.body.body, response.body.contentType)
+      if (target !== undefined && entry !== undefined) store.alias(target, entry)
     }
 
     /**
@@ -215,17 +283,17 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
      * request does (the same shared read, the same rule: only an answer stamped with the version read) and
      * giving the kept response, or `undefined` for the router to answer (an older version's, or evicted).
      */
-    const early = (target: string): Effect.Effect<HttpServerResponse.HttpServerResponse | undefined> | undefined =>
-      byTarget.has(target)
-        ? Effect.map(currentVersion, (version) => {
-            const entry = byTarget.get(target, version)
-            if (entry === undefined) return undefined
-            counts.hits++
-            counts.early++
-            metrics.cache.hit()
-            return entry.response
-          })
-        : undefined
+    const early = (target: string): Effect.Effect<HttpServerResponse.HttpServerResponse | undefined> | undefined => {
+      const entry = store.target(target)
+      if (entry === undefined) return undefined
+      return Effect.map(currentVersion, (version) => {
+        if (!store.touch(entry, version)) return undefined
+        counts.hits++
+        counts.early++
+        metrics.cache.hit()
+        return entry.response
+      })
+    }
 
     /**
      * The endpoint's answer: the kept one when it was read under the current version, else `answer()`, run and
@@ -245,9 +313,7 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
         if (entry !== undefined) {
           counts.hits++
           metrics.cache.hit()
-          if (target !== undefined && entry.response.body._tag === "Uint8Array" && !byTarget.has(target)) {
-            byTarget.set(target, version, entry.response.body.body, entry.response.body.contentType)
-          }
+          if (target !== undefined) store.alias(target, entry)
           return entry.answer
         }
         counts.misses++
@@ -266,7 +332,7 @@ export class CatalogueCache extends Effect.Service<CatalogueCache>()("server/Cat
       serve: settings.enabled ? serve : uncached,
       early: settings.enabled ? early : () => undefined,
       /** What is kept now and what happened so far (tests; `early`: the hits answered before the router). */
-      stats: () => ({ ...store.size, targets: byTarget.size.entries, ...counts })
+      stats: () => ({ ...store.size, ...counts })
     } as const
   })
 }) {}
