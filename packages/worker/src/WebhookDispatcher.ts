@@ -26,7 +26,8 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Chunk, Deferred, Duration, Effect, Exit, FiberSet, Layer, Option, Queue } from "effect"
 import { randomUUID } from "node:crypto"
 import { WebhookMetrics } from "./WebhookMetrics.js"
-import { makeSecretCache, rotateSecretCaches } from "./SecretCache.js"
+import { makeBoundedCache } from "./BoundedCache.js"
+import { makeSecretCache, sweepSecretCaches } from "./SecretCache.js"
 import { RETENTION_DEFAULTS, WebhookRetentionLive } from "./WebhookRetention.js"
 import { WebhookSender } from "./WebhookSender.js"
 
@@ -349,15 +350,15 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
     /**
      * Each stored secret decrypted once (a rotation stores a new ciphertext, so a new key: it is decrypted then),
      * kept only while used — a deleted subscription's or an expired previous secret's plaintext is dropped within
-     * minutes (`SecretCache.ts`, rotated by `run`); bounded, as every cache here.
+     * minutes (`SecretCache.ts`, swept by `run`); bounded, as every cache here (`BoundedCache.ts`).
      */
     const plain = makeSecretCache((stored: string) => cipher.decrypt(stored))
     const decrypt = plain.get
     /**
      * Each event's body built once, for every subscription it goes to (the same bytes to each): the recent
-     * events', the oldest dropped first.
+     * events', one not used lately dropped first beyond `BODY_CACHE` (`BoundedCache.ts`).
      */
-    const bodies = new Map<string, string>()
+    const bodies = makeBoundedCache<string, string>({ max: BODY_CACHE })
     const bodyOf = (claimed: Claimed) => {
       let body = bodies.get(claimed.event_id)
       if (body === undefined) {
@@ -367,7 +368,6 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
           created_at: claimed.event_created_at,
           data: claimed.data
         })
-        if (bodies.size >= BODY_CACHE) bodies.delete(bodies.keys().next().value!)
         bodies.set(claimed.event_id, body)
       }
       return body
@@ -456,7 +456,7 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
       const wake = makeWake()
       yield* Effect.forkScoped(fanOutLoop(wake.signal))
       yield* Effect.forkScoped(lagLoop)
-      yield* Effect.forkScoped(rotateSecretCaches(plain))
+      yield* Effect.forkScoped(sweepSecretCaches(plain))
       const gatherSlots = Math.max(1, Math.ceil(settings.concurrency / 2))
       const pollMs = Duration.toMillis(settings.pollInterval)
       let busy = 0

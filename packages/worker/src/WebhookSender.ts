@@ -12,7 +12,8 @@ import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "
 import * as http from "node:http"
 import * as https from "node:https"
 import { isIP, type LookupFunction } from "node:net"
-import { makeSecretCache, rotateSecretCaches } from "./SecretCache.js"
+import { makeBoundedCache } from "./BoundedCache.js"
+import { makeSecretCache, sweepSecretCaches } from "./SecretCache.js"
 
 export const USER_AGENT = "Shum-Booking-Webhooks/1.0.3"
 
@@ -56,11 +57,15 @@ export type Resolver = (
 
 const dnsResolver: Resolver = (hostname, options, callback) => dnsLookup(hostname, options, callback)
 
+/** The most hosts (by address family) whose checked addresses `guardedLookup` keeps. */
+const LOOKUP_CACHE = 1_000
+
 /**
  * `dns.lookup`, refusing a host whose addresses include one the rules forbid (unless the host is allowed). A
  * host's addresses are resolved and checked once per `ttlMs` and reused for the connections opened meanwhile: the
  * addresses reused are the ones checked, so the address connected to is still one that was checked; a refusal
- * or a failed resolution is not kept (the next connection resolves again). `resolve` and `now` (epoch ms) are
+ * or a failed resolution is not kept (the next connection resolves again). Kept in a `BoundedCache` aging from
+ * the resolution (a host in use is still resolved again every `ttlMs`). `resolve` and `now` (epoch ms) are
  * `dns.lookup` and `Date.now` but in tests.
  */
 export const guardedLookup = (
@@ -69,7 +74,7 @@ export const guardedLookup = (
   resolve: Resolver = dnsResolver,
   now: () => number = Date.now
 ): LookupFunction => {
-  const checked = new Map<string, { readonly addresses: Array<LookupAddress>; readonly until: number }>()
+  const checked = makeBoundedCache<string, Array<LookupAddress>>({ max: LOOKUP_CACHE, ttlMs, now })
   const answer = (
     options: Parameters<LookupFunction>[1],
     callback: Parameters<LookupFunction>[2],
@@ -86,7 +91,7 @@ export const guardedLookup = (
   return (hostname, options, callback) => {
     const key = `${options.family ?? 0}/${hostname}`
     const cached = checked.get(key)
-    if (cached !== undefined && cached.until > now()) return answer(options, callback, hostname, cached.addresses)
+    if (cached !== undefined) return answer(options, callback, hostname, cached)
     resolve(hostname, { ...options, all: true }, (error, addresses) => {
       if (error !== null) return callback(error, "", 0)
       if (!isAllowedHost(allowedHosts, hostname)) {
@@ -98,8 +103,7 @@ export const guardedLookup = (
           }
         }
       }
-      if (checked.size >= 1_000) checked.clear()
-      checked.set(key, { addresses, until: now() + ttlMs })
+      checked.set(key, addresses)
       return answer(options, callback, hostname, addresses)
     })
   }
@@ -167,6 +171,9 @@ const checkedTarget = (raw: string, allowedHosts: ReadonlyArray<string>): Target
     }
   }
 }
+
+/** The most URLs whose checked target a sender keeps. */
+const TARGET_CACHE = 1_000
 
 /**
  * The request with `node:http`/`node:https` over keep-alive agents whose `lookup` applies the SSRF rules — not
@@ -263,21 +270,15 @@ export const WebhookSenderLive = (settings: Pick<WebhookSettings, "allowedHosts"
       )
       const timeoutMs = Duration.toMillis(settings.timeout)
       /** Each URL's check and request options, made once (they depend on the URL and the settings alone). */
-      const targets = new Map<string, Target | string>()
-      const targetOf = (raw: string): Target | string => {
-        const known = targets.get(raw)
-        if (known !== undefined) return known
-        const target = checkedTarget(raw, settings.allowedHosts)
-        if (targets.size >= 1_000) targets.clear()
-        targets.set(raw, target)
-        return target
-      }
+      const targets = makeBoundedCache<string, Target | string>({ max: TARGET_CACHE })
+      const check = (raw: string) => checkedTarget(raw, settings.allowedHosts)
+      const targetOf = (raw: string): Target | string => targets.getOrMake(raw, check)
       /**
        * Each secret's HMAC key object, imported once (`signingKey`) and kept only while used: a deleted
        * subscription's or a rotated secret's is dropped within minutes (`SecretCache.ts`).
        */
       const keys = makeSecretCache(signingKey)
-      yield* Effect.forkScoped(rotateSecretCaches(keys))
+      yield* Effect.forkScoped(sweepSecretCaches(keys))
       const keyOf = keys.get
       const send = (message: Message): Effect.Effect<Outcome> =>
         Effect.suspend(() => {
