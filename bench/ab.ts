@@ -29,16 +29,15 @@
  * server A, of server B; unset: `DB_POOL_SIZE` as inherited, else the default — with BENCH_AB_A=BENCH_AB_B one build
  * against itself at two pool sizes, docs/operations.md §2).
  */
-import { SignJWT } from "jose"
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
-import { randomUUID } from "node:crypto"
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
 import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
-import { CITIES, HOTELS, hotelsFiltered20Query, ROOMS, seed, USERS, userEmail } from "./seed.js"
+import { processTicks } from "./processTicks.js"
+import { CITIES, HOTELS, hotelsFiltered20Query, ROOMS, seed, userTokens } from "./seed.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const knob = (name: string, fallback: number) => {
@@ -84,13 +83,6 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
 const today = new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`)
 const day = (n: number) => new Date(today.getTime() + n * 86_400_000).toISOString().slice(0, 10)
 const random = (n: number) => Math.floor(Math.random() * n)
-
-/** utime + stime of a process, in clock ticks (1/100 s). */
-const ticks = (pid: number) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return Number(fields[11]) + Number(fields[12])
-}
 
 interface WrkResult {
   readonly requests: number
@@ -213,7 +205,7 @@ const backendTicks = async (): Promise<Map<number, number>> => {
   const all = new Map<number, number>()
   for (const { pid } of rows) {
     try {
-      all.set(pid, ticks(pid))
+      all.set(pid, processTicks(pid))
     } catch {
       // ended between the query and the read
     }
@@ -228,10 +220,10 @@ const backendTicks = async (): Promise<Map<number, number>> => {
 const measure = async (pid: number, port: number, file: () => string) => {
   const drive = RATE > 0 ? paced : wrk
   if (WARMUP > 0) await drive(port, file(), WARMUP)
-  const before = ticks(pid)
+  const before = processTicks(pid)
   const pgBefore = await backendTicks()
   const result = await drive(port, file(), SECONDS)
-  const used = ticks(pid) - before
+  const used = processTicks(pid) - before
   let pgUsed = 0
   for (const [backend, now] of await backendTicks()) pgUsed += now - (pgBefore.get(backend) ?? 0)
   return {
@@ -308,19 +300,7 @@ const main = async () => {
   log(`seeded ${JSON.stringify(await seed(db))}`)
   await db.end()
 
-  const key = new TextEncoder().encode(JWT_SECRET)
-  const iat = Math.floor(Date.now() / 1000)
-  const tokens = await Promise.all(
-    Array.from({ length: USERS }, (_, i) =>
-      new SignJWT({ email: userEmail(i + 1) })
-        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-        .setSubject(String(i + 1))
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + 4 * 3600)
-        .setJti(randomUUID())
-        .sign(key)
-    )
-  )
+  const tokens = await userTokens(JWT_SECRET)
   // a file of its own for every run: a run replaying stays another run booked would meet 409s (a cheaper path)
   let runs = 0
   const requestFile = () => {

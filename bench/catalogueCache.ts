@@ -11,13 +11,14 @@
  * Uses the database `shum_bench_cache` (dropped and made again) and ports 18090–18092.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { get as httpGet } from "node:http"
 import { loadavg } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
-import { HOTELS, hotelsFiltered20Query, seed } from "./seed.js"
+import { processTicks } from "./processTicks.js"
+import { HOTELS, hotelsFiltered20Query, seed, seededRandom } from "./seed.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const WORK = join(ROOT, "bench/results/tmp-cache")
@@ -34,28 +35,13 @@ const PORTS = { on: 18090, off: 18091, floor: 18092 } as const
 const log = (message: string) => console.log(`[ab ${new Date().toISOString().slice(11, 19)}] ${message}`)
 
 /** The same deterministic generator and requests as `run.ts`'s scenarios of the same names. */
-const random = (() => {
-  let state = 0x2545f491
-  return (n: number) => {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    return (state >>> 0) % n
-  }
-})()
+const random = seededRandom()
 const SCENARIOS: Record<string, () => Array<string>> = {
   "hotels-10": () => Array.from({ length: 2_000 }, () => `/hotels?page=${1 + random(HOTELS / 10)}&per_page=10`),
   "hotels-20": () => Array.from({ length: 2_000 }, (_, i) => `/hotels?${hotelsFiltered20Query(i, random)}`),
   rooms: () => Array.from({ length: 2_000 }, () => `/hotels/${1 + random(HOTELS)}/rooms`),
   // what any request costs through the whole stack (not the floor's: it has no /health)
   health: () => ["/health"]
-}
-
-/** utime + stime of a process, in clock ticks (1/100 s). */
-const ticks = (pid: number) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return Number(fields[11]) + Number(fields[12])
 }
 
 interface WrkResult {
@@ -156,9 +142,9 @@ const main = async () => {
       for (let round = 1; round <= ROUNDS; round++) {
         for (const which of targets) {
           const pid = children[which].pid!
-          const before = ticks(pid)
+          const before = processTicks(pid)
           const result = wrk(PORTS[which], file, SECONDS)
-          const used = ticks(pid) - before
+          const used = processTicks(pid) - before
           totals[which][0]! += result.requests
           totals[which][1]! += result.duration_us / 1e6
           totals[which][2]! += used

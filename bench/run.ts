@@ -28,15 +28,26 @@
  *   BENCH_OUTPUT (the report, bench/results/latest.md), BENCH_ADMIN_URL, BENCH_REDIS_URL.
  */
 import { INVENTORY_CHECK_SQL } from "@shum/server/Testing"
-import { SignJWT } from "jose"
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
-import { randomUUID } from "node:crypto"
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, freemem, loadavg, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
-import { CITIES, HOT_ROOM_ID, HOTELS, hotelsFiltered20Query, ROOMS, seed, USERS, userEmail, PASSWORD } from "./seed.js"
+import { processTicks } from "./processTicks.js"
+import {
+  CITIES,
+  HOT_ROOM_ID,
+  HOTELS,
+  hotelsFiltered20Query,
+  ROOMS,
+  seed,
+  seededRandom,
+  USERS,
+  userEmail,
+  userTokens,
+  PASSWORD
+} from "./seed.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const RESULTS = join(ROOT, "bench/results")
@@ -96,15 +107,7 @@ const today = new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`)
 const day = (n: number) => new Date(today.getTime() + n * 86_400_000).toISOString().slice(0, 10)
 
 /** A small deterministic generator, so every run replays the same requests. */
-const random = (() => {
-  let state = 0x2545f491
-  return (n: number) => {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    return (state >>> 0) % n
-  }
-})()
+const random = seededRandom()
 const pick = <A>(items: ReadonlyArray<A>) => items[random(items.length)]!
 
 /** A command's output (stdout, else stderr: `wrk --version` prints there and exits 1). */
@@ -114,12 +117,10 @@ const command = (file: string, args: ReadonlyArray<string>) => {
   return (run.stdout.trim() === "" ? run.stderr : run.stdout).trim()
 }
 
-/** utime + stime of a process, in clock ticks (1/100 s). */
-const processTicks = (pid: number): number => {
+/** utime + stime of a process, in clock ticks (1/100 s); 0 once it is gone. */
+const ticksOr0 = (pid: number): number => {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return Number(fields[11]) + Number(fields[12])
+    return processTicks(pid)
   } catch {
     return 0
   }
@@ -133,7 +134,7 @@ const postgresTicks = (): Map<number, number> => {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8")
       const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
-      if (name.startsWith("postgres")) out.set(Number(entry), processTicks(Number(entry)))
+      if (name.startsWith("postgres")) out.set(Number(entry), ticksOr0(Number(entry)))
     } catch {
       // gone meanwhile
     }
@@ -164,7 +165,7 @@ interface CpuSample {
   readonly machine: [number, number]
 }
 const cpuSample = (pid: number): CpuSample => ({
-  server: processTicks(pid),
+  server: ticksOr0(pid),
   postgres: postgresTicks(),
   machine: machineTicks()
 })
@@ -549,19 +550,7 @@ const main = async () => {
   const seeded = await seed(db)
   log(`seeded ${JSON.stringify(seeded)}`)
 
-  const key = new TextEncoder().encode(JWT_SECRET)
-  const iat = Math.floor(Date.now() / 1000)
-  const tokens = await Promise.all(
-    Array.from({ length: USERS }, (_, i) =>
-      new SignJWT({ email: userEmail(i + 1) })
-        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-        .setSubject(String(i + 1))
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + 4 * 3600)
-        .setJti(randomUUID())
-        .sign(key)
-    )
-  )
+  const tokens = await userTokens(JWT_SECRET)
 
   for (const port of [SERVICE_PORT, FLOOR_PORT, BARE_PORT]) {
     const taken = await fetch(`http://127.0.0.1:${port}/`).then(

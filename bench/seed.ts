@@ -7,6 +7,8 @@
  * triggers build `room_nights` exactly as the service would.
  */
 import { hash } from "@node-rs/bcrypt"
+import { SignJWT } from "jose"
+import { randomUUID } from "node:crypto"
 import type pg from "pg"
 
 export const HOTELS = 500
@@ -60,6 +62,37 @@ export const userEmail = (i: number) => `bench-user-${i}@example.com`
 
 /** A draw in `0..n-1`: `npm run bench`'s own seeded generator (`run.ts`), or `Math.random`'s (`ab.ts`). */
 export type Random = (n: number) => number
+
+/**
+ * A small deterministic generator (xorshift), the same sequence on every call of `seededRandom()`: so every run
+ * of `run.ts` replays the same requests, and `catalogueCache.ts` replays `run.ts`'s.
+ */
+export const seededRandom = (): Random => {
+  let state = 0x2545f491
+  return (n) => {
+    state ^= state << 13
+    state ^= state >>> 17
+    state ^= state << 5
+    return (state >>> 0) % n
+  }
+}
+
+/** An access token for each seeded user (`i`-th: user `i + 1`), signed with `secret` as the server's, valid 4 h. */
+export const userTokens = (secret: string): Promise<Array<string>> => {
+  const key = new TextEncoder().encode(secret)
+  const iat = Math.floor(Date.now() / 1000)
+  return Promise.all(
+    Array.from({ length: USERS }, (_, i) =>
+      new SignJWT({ email: userEmail(i + 1) })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setSubject(String(i + 1))
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + 4 * 3600)
+        .setJti(randomUUID())
+        .sign(key)
+    )
+  )
+}
 
 /** Three letters of a random city's name, lower-cased: the `city` filter's fragment of `hotels-20`. */
 export const cityFragment = (random: Random) => {
