@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import http from "node:http"
 import { connect, createServer } from "node:net"
+import { tmpdir } from "node:os"
 import { fileURLToPath } from "node:url"
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
@@ -37,6 +38,46 @@ export const waitFor = async (what: string, check: () => Promise<boolean>, ms = 
     await sleep(100)
   }
   throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`)
+}
+
+/**
+ * A `redis-server` of a test file's own on `port` (a spare one, no persistence), started, killed (`SIGKILL`) and
+ * started again empty at will; `cli` runs one command through `redis-cli` (no client of ours to keep connected).
+ */
+export class OwnRedis {
+  private process: ChildProcess | undefined
+  constructor(readonly port: number) {}
+
+  get url() {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  readonly cli = (...args: Array<string>) =>
+    new Promise<string>((resolve, reject) => {
+      const cli = spawn("redis-cli", ["-p", String(this.port), ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      let out = ""
+      cli.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
+      cli.once("error", reject)
+      cli.once("exit", () => resolve(out.trim()))
+    })
+
+  readonly start = async () => {
+    this.process = spawn(
+      "redis-server",
+      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmpdir()],
+      { stdio: "ignore" }
+    )
+    await waitFor("redis-server", () => this.cli("PING").then((r) => r === "PONG"))
+  }
+
+  readonly stop = async () => {
+    const running = this.process
+    if (running === undefined) return
+    const exited = new Promise((resolve) => running.once("exit", resolve))
+    running.kill("SIGKILL")
+    await exited
+    this.process = undefined
+  }
 }
 
 /** Whether a connection to `port` on loopback is refused (the listener closed). */

@@ -12,7 +12,6 @@
  * - the PostgreSQL backends of the server and the worker terminated: uploads and processing go on.
  */
 import { databaseUrl, randomName, withPgClient } from "@shum/infra/Testing"
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtemp, readdir, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -20,7 +19,7 @@ import pg from "pg"
 import sharp from "sharp"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { killQuietly, spawnWorker, type WorkerProcess } from "../../worker/test/WorkerProcess.js"
-import { freePort, type Proc, sleep, startServerProcess, waitFor, waitReady } from "./FaultSupport.js"
+import { freePort, OwnRedis, type Proc, sleep, startServerProcess, waitFor, waitReady } from "./FaultSupport.js"
 import { TEST_SECRET } from "./support.js"
 
 const ADMIN = { email: "faults-admin@example.com", password: "fault-suite-pass" }
@@ -35,32 +34,8 @@ const query = <R extends pg.QueryResultRow>(text: string, values: Array<unknown>
 
 // --- this file's own Redis -----------------------------------------------------------------------------
 
-let redisPort = 0
-let redis: ChildProcess | undefined
-const startRedis = async () => {
-  redis = spawn(
-    "redis-server",
-    ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmpdir()],
-    { stdio: "ignore" }
-  )
-  await waitFor("redis-server", () => redisCli("PING").then((r) => r === "PONG"))
-}
-const stopRedis = async () => {
-  if (redis === undefined) return
-  const exited = new Promise((resolve) => redis!.once("exit", resolve))
-  redis.kill("SIGKILL")
-  await exited
-  redis = undefined
-}
-/** One command through `redis-cli` (no client of ours to keep connected). */
-const redisCli = (...args: Array<string>) =>
-  new Promise<string>((resolve, reject) => {
-    const cli = spawn("redis-cli", ["-p", String(redisPort), ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    cli.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
-    cli.once("error", reject)
-    cli.once("exit", () => resolve(out.trim()))
-  })
+/** Started in `beforeAll` on a spare port (`FaultSupport.ts`). */
+let redis: OwnRedis
 
 // --- the server, the workers, uploads ------------------------------------------------------------------
 
@@ -76,7 +51,7 @@ const startWorker = async (name: string) => {
   const port = await freePort()
   const worker = spawnWorker({
     DATABASE_URL: databaseUrl(database),
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    REDIS_URL: redis.url,
     IMAGE_DIR: dir,
     WORKER_NAME: name,
     WORKER_PORT: String(port),
@@ -206,8 +181,8 @@ const expectProcessedOnce = async (ids: ReadonlyArray<number>, options: { readon
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "shum-image-faults-"))
-  redisPort = await freePort()
-  await startRedis()
+  redis = new OwnRedis(await freePort())
+  await redis.start()
   await withPgClient(databaseUrl("postgres"), (c) => c.query(`CREATE DATABASE ${database}`))
   const port = await freePort()
   base = `http://127.0.0.1:${port}`
@@ -215,7 +190,7 @@ beforeAll(async () => {
     APP_ENV: "test",
     JWT_SECRET_KEY: TEST_SECRET,
     DATABASE_URL: databaseUrl(database),
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    REDIS_URL: redis.url,
     HOST: "127.0.0.1",
     PORT: String(port),
     IMAGE_DIR: dir,
@@ -248,7 +223,7 @@ beforeAll(async () => {
 afterAll(async () => {
   workers.forEach(killQuietly)
   if (server !== undefined) await server.kill()
-  await stopRedis()
+  await redis.stop()
   await withPgClient(databaseUrl("postgres"), (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
   await rm(dir, { recursive: true, force: true })
 })
@@ -272,7 +247,7 @@ describe("the image job path under faults", () => {
       doomed = await startWorker(randomName("doomed-"))
       ids = await uploadAll("kill", 4)
       await waitFor("the doomed worker to hold a job", async () =>
-        (await redisCli("XPENDING", STREAM, GROUP, "-", "+", "10")).includes(`${doomed!.name}/0`)
+        (await redis.cli("XPENDING", STREAM, GROUP, "-", "+", "10")).includes(`${doomed!.name}/0`)
       )
       await waitFor("the doomed worker inside its job (waiting at the gate)", async () => {
         const [row] = await query<{ n: string }>(
@@ -308,8 +283,8 @@ describe("the image job path under faults", () => {
     let ids: Array<number> = []
     try {
       ids = await uploadAll("flush", 3)
-      expect(await redisCli("FLUSHALL")).toBe("OK")
-      expect(await redisCli("EXISTS", STREAM)).toBe("0")
+      expect(await redis.cli("FLUSHALL")).toBe("OK")
+      expect(await redis.cli("EXISTS", STREAM)).toBe("0")
     } finally {
       worker.child.kill("SIGCONT")
     }
@@ -342,7 +317,7 @@ describe("the image job path under faults", () => {
   it("Redis stopped, then back empty: worker /ready 503 and uploads 503 + Retry-After, nothing left; then it all works", async () => {
     const worker = workers.at(-1)!
     const rowsBefore = await query<{ n: string }>(`SELECT count(*) AS n FROM images`)
-    await stopRedis()
+    await redis.stop()
     await waitFor("the worker's /ready to turn 503", async () => (await readyOf(worker)) === 503, 20_000)
     const refused = await upload("outage.jpg")
     expect(refused.status).toBe(503)
@@ -353,7 +328,7 @@ describe("the image job path under faults", () => {
     const health = (await (await fetch(`${base}/health/detailed`)).json()) as { status: string }
     expect(health.status).not.toBe("ok")
 
-    await startRedis()
+    await redis.start()
     await waitFor("the worker's /ready back to 200", async () => (await readyOf(worker)) === 200, 30_000)
     const ids = await uploadAll("after", 2)
     await allDone(ids, 30_000)

@@ -12,11 +12,9 @@
  *   while Redis is down too.
  */
 import { databaseUrl, randomName, withPgClient } from "@shum/infra/Testing"
-import { type ChildProcess, spawn } from "node:child_process"
-import { tmpdir } from "node:os"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort, type Proc, startServerProcess, waitFor, waitReady } from "./FaultSupport.js"
+import { freePort, OwnRedis, type Proc, startServerProcess, waitFor, waitReady } from "./FaultSupport.js"
 import { TEST_SECRET } from "./support.js"
 
 const ADMIN = { email: "reads-admin@example.com", password: "fault-suite-pass" }
@@ -32,31 +30,8 @@ const query = <R extends pg.QueryResultRow>(text: string, values: Array<unknown>
 
 // --- this file's own Redis -----------------------------------------------------------------------------
 
-let redisPort = 0
-let redis: ChildProcess | undefined
-const redisCli = (...args: Array<string>) =>
-  new Promise<string>((resolve, reject) => {
-    const cli = spawn("redis-cli", ["-p", String(redisPort), ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    cli.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
-    cli.once("error", reject)
-    cli.once("exit", () => resolve(out.trim()))
-  })
-const startRedis = async () => {
-  redis = spawn(
-    "redis-server",
-    ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmpdir()],
-    { stdio: "ignore" }
-  )
-  await waitFor("redis-server", () => redisCli("PING").then((r) => r === "PONG"))
-}
-const stopRedis = async () => {
-  if (redis === undefined) return
-  const exited = new Promise((resolve) => redis!.once("exit", resolve))
-  redis.kill("SIGKILL")
-  await exited
-  redis = undefined
-}
+/** Started in `beforeAll` on a spare port (`FaultSupport.ts`). */
+let redis: OwnRedis
 
 // --- the server ----------------------------------------------------------------------------------------
 
@@ -93,8 +68,8 @@ const metric = async (name: string) => {
 beforeAll(async () => {
   await asPostgres("postgres", `CREATE ROLE ${role} LOGIN SUPERUSER`)
   await asPostgres("postgres", `CREATE DATABASE ${database} OWNER ${role}`)
-  redisPort = await freePort()
-  await startRedis()
+  redis = new OwnRedis(await freePort())
+  await redis.start()
   const port = await freePort()
   base = `http://127.0.0.1:${port}`
   const url = new URL(databaseUrl(database))
@@ -104,7 +79,7 @@ beforeAll(async () => {
     APP_ENV: "test",
     JWT_SECRET_KEY: TEST_SECRET,
     DATABASE_URL: url.toString(),
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    REDIS_URL: redis.url,
     HOST: "127.0.0.1",
     PORT: String(port),
     ADMIN_EMAIL: ADMIN.email,
@@ -126,7 +101,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.kill()
-  await stopRedis()
+  await redis.stop()
   await asPostgres("postgres", `ALTER ROLE ${role} LOGIN`).catch(() => undefined)
   await asPostgres("postgres", `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined)
   await asPostgres("postgres", `DROP ROLE IF EXISTS ${role}`).catch(() => undefined)
@@ -226,13 +201,13 @@ describe("sign-in failure bursts when Redis restarts empty (D17)", () => {
     expect(await bursts(), "one row per window, however many failures").toBe("1")
 
     // Redis goes away: the failures are not counted (a warning), the sign-ins answered as ever
-    await stopRedis()
+    await redis.stop()
     await waitFor("the server to see Redis gone", async () => (await redisState()) === "disconnected", 20_000)
     await fail(THRESHOLD * 2)
     expect(await bursts()).toBe("1")
 
     // back, empty: the counts start again, so the burst going on is recorded a second time — once
-    await startRedis()
+    await redis.start()
     await waitFor("the server to see Redis back", async () => (await redisState()) === "connected", 30_000)
     await fail(THRESHOLD - 1)
     expect(await bursts(), "not before the threshold again").toBe("1")
