@@ -8,6 +8,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { PgMigrator } from "@effect/sql-pg"
 import { Effect, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
+import { createServer } from "node:http"
 import pg from "pg"
 import type { DatabaseConnection, RedisConnection } from "./Config.js"
 import * as Database from "./Database.js"
@@ -125,3 +126,34 @@ export const deleteImageStream = (prefix: string, ...more: ReadonlyArray<string>
     const k = keys(prefix)
     return redis.use((c) => c.del(k.stream, k.dead, k.delayed, ...more))
   })
+
+/** What the fake OTLP collector (`otlpCollector`) received: each POST's path (`/v1/logs`, `/v1/traces`, …) and body. */
+export interface CollectorReceived {
+  readonly path: string
+  readonly body: string
+}
+
+/**
+ * A fake OTLP collector on a spare loopback port, closed with the scope: it answers every POST `200 {}` and
+ * records it in `received`, in order; point `OTEL_EXPORTER_OTLP_ENDPOINT` (or `Telemetry.layer`) at `url`.
+ */
+export const otlpCollector = Effect.acquireRelease(
+  Effect.async<{ readonly url: string; readonly received: Array<CollectorReceived>; readonly close: () => void }>(
+    (resume) => {
+      const received: Array<CollectorReceived> = []
+      const server = createServer((request, response) => {
+        let body = ""
+        request.on("data", (chunk) => (body += chunk))
+        request.on("end", () => {
+          received.push({ path: request.url ?? "", body })
+          response.writeHead(200, { "content-type": "application/json" }).end("{}")
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as { port: number }
+        resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, received, close: () => server.close() }))
+      })
+    }
+  ),
+  (c) => Effect.sync(() => c.close())
+)

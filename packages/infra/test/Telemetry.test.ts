@@ -5,34 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Logger, Option } from "effect"
-import { createServer, type IncomingMessage } from "node:http"
 import { MessageWithFields } from "../src/Logging.js"
 import { layer, spanned, TelemetryLive, tracingDisabled } from "../src/Telemetry.js"
+import { type CollectorReceived, otlpCollector as collector } from "../src/Testing.js"
 
-interface Received {
-  readonly path: string
-  readonly body: string
-}
-
-/** A fake collector that records every POST. */
-const collector = Effect.acquireRelease(
-  Effect.async<{ readonly url: string; readonly received: Array<Received>; readonly close: () => void }>((resume) => {
-    const received: Array<Received> = []
-    const server = createServer((request: IncomingMessage, response) => {
-      let body = ""
-      request.on("data", (chunk) => (body += chunk))
-      request.on("end", () => {
-        received.push({ path: request.url ?? "", body })
-        response.writeHead(200, { "content-type": "application/json" }).end("{}")
-      })
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number }
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, received, close: () => server.close() }))
-    })
-  }),
-  (c) => Effect.sync(() => c.close())
-)
+type Received = CollectorReceived
 
 interface KeyValue {
   readonly key: string

@@ -7,8 +7,8 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, layer } from "@effect/vitest"
 import { layer as otlp } from "@shum/infra/Telemetry"
+import { type CollectorReceived, otlpCollector as collector } from "@shum/infra/Testing"
 import { Context, Effect, Layer } from "effect"
-import { createServer } from "node:http"
 import { accessLine, captureLogs, eventually } from "./OpsSupport.js"
 import { makeTestServer } from "./support.js"
 
@@ -27,28 +27,7 @@ interface Span {
 }
 
 /** The bodies a fake collector received, per path (`/v1/logs`, `/v1/traces`, `/v1/metrics`). */
-class Collector extends Context.Tag("test/Collector")<Collector, Array<{ path: string; body: string }>>() {}
-
-const collector = Effect.acquireRelease(
-  Effect.async<{ readonly url: string; readonly received: Array<{ path: string; body: string }>; close(): void }>(
-    (resume) => {
-      const received: Array<{ path: string; body: string }> = []
-      const server = createServer((request, response) => {
-        let body = ""
-        request.on("data", (chunk) => (body += chunk))
-        request.on("end", () => {
-          received.push({ path: request.url ?? "", body })
-          response.writeHead(200, { "content-type": "application/json" }).end("{}")
-        })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as { port: number }
-        resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, received, close: () => server.close() }))
-      })
-    }
-  ),
-  (c) => Effect.sync(() => c.close())
-)
+class Collector extends Context.Tag("test/Collector")<Collector, Array<CollectorReceived>>() {}
 
 const logs = captureLogs()
 const ServerWithCollector = Layer.unwrapScoped(
