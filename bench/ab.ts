@@ -38,6 +38,7 @@ import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { processTicks } from "./processTicks.js"
 import { CITIES, HOTELS, hotelsFiltered20Query, ROOMS, seed, userTokens } from "./seed.js"
+import { wrkReplay } from "./wrk.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const knob = (name: string, fallback: number) => {
@@ -101,19 +102,12 @@ const quantile = (xs: ReadonlyArray<number>, q: number) => {
 }
 
 const wrk = (port: number, file: string, seconds: number): Promise<WrkResult> =>
-  new Promise((done, fail) => {
-    const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "30s"]
-    const script = ["-s", join(ROOT, "bench/wrk/replay.lua"), `http://127.0.0.1:${port}`, "--", file, String(THREADS)]
-    const child = spawn("wrk", [...args, ...script], { env: { ...process.env, WRK_STATUS: "1" } })
-    let out = ""
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()))
-    child.on("error", fail)
-    child.on("exit", (code) => {
-      const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "))
-      if (code !== 0 || line === undefined) fail(new Error(`wrk failed (${code}):\n${out}`))
-      else done(JSON.parse(line.slice("BENCH_RESULT ".length)) as WrkResult)
-    })
+  wrkReplay(`http://127.0.0.1:${port}`, file, {
+    threads: THREADS,
+    connections: CONNECTIONS,
+    seconds,
+    countStatus: true,
+    timeout: "30s"
   })
 
 /**

@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { processTicks } from "./processTicks.js"
 import { HOTELS, hotelsFiltered20Query, seed, seededRandom } from "./seed.js"
+import { wrkReplay } from "./wrk.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const WORK = join(ROOT, "bench/results/tmp-cache")
@@ -50,26 +51,13 @@ interface WrkResult {
   readonly p99_us: number
 }
 
-const wrk = (port: number, file: string, seconds: number) => {
-  const run = spawnSync(
-    "wrk",
-    [
-      "-t2",
-      `-c${CONNECTIONS}`,
-      `-d${seconds}s`,
-      "-s",
-      join(ROOT, "bench/wrk/replay.lua"),
-      `http://127.0.0.1:${port}`,
-      "--",
-      file,
-      "2"
-    ],
-    { encoding: "utf8", env: { ...process.env, WRK_STATUS: "0" } }
-  )
-  const line = run.stdout.split("\n").find((l) => l.startsWith("BENCH_RESULT "))
-  if (line === undefined) throw new Error(`wrk failed: ${run.stdout}${run.stderr}`)
-  return JSON.parse(line.slice("BENCH_RESULT ".length)) as WrkResult
-}
+const wrk = (port: number, file: string, seconds: number) =>
+  wrkReplay<WrkResult>(`http://127.0.0.1:${port}`, file, {
+    threads: 2,
+    connections: CONNECTIONS,
+    seconds,
+    countStatus: false
+  })
 
 const waitFor = async (url: string) => {
   for (let i = 0; i < 300; i++) {
@@ -138,12 +126,12 @@ const main = async () => {
       const totals = { on: [0, 0, 0], off: [0, 0, 0], floor: [0, 0, 0] } // requests, seconds, ticks
       const p99s: Record<keyof typeof PORTS, Array<number>> = { on: [], off: [], floor: [] }
       const targets = name === "health" ? (["on", "off"] as const) : (["on", "off", "floor"] as const)
-      for (const which of targets) wrk(PORTS[which], file, 2) // warm-up (fills the cache)
+      for (const which of targets) await wrk(PORTS[which], file, 2) // warm-up (fills the cache)
       for (let round = 1; round <= ROUNDS; round++) {
         for (const which of targets) {
           const pid = children[which].pid!
           const before = processTicks(pid)
-          const result = wrk(PORTS[which], file, SECONDS)
+          const result = await wrk(PORTS[which], file, SECONDS)
           const used = processTicks(pid) - before
           totals[which][0]! += result.requests
           totals[which][1]! += result.duration_us / 1e6

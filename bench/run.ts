@@ -48,6 +48,7 @@ import {
   userTokens,
   PASSWORD
 } from "./seed.js"
+import { wrkReplay } from "./wrk.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const RESULTS = join(ROOT, "bench/results")
@@ -224,31 +225,7 @@ interface WrkResult {
 }
 
 const wrk = (url: string, file: string, seconds: number, countStatus: boolean): Promise<WrkResult> =>
-  new Promise((resolve, reject) => {
-    const args = [
-      `-t${THREADS}`,
-      `-c${CONNECTIONS}`,
-      `-d${seconds}s`,
-      "--timeout",
-      "30s",
-      "-s",
-      join(ROOT, "bench/wrk/replay.lua"),
-      url,
-      "--",
-      file,
-      String(THREADS)
-    ]
-    const child = spawn("wrk", args, { env: { ...process.env, WRK_STATUS: countStatus ? "1" : "0" } })
-    let out = ""
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()))
-    child.on("error", reject)
-    child.on("exit", (code) => {
-      const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "))
-      if (code !== 0 || line === undefined) reject(new Error(`wrk failed (${code}):\n${out}`))
-      else resolve(JSON.parse(line.slice("BENCH_RESULT ".length)) as WrkResult)
-    })
-  })
+  wrkReplay(url, file, { threads: THREADS, connections: CONNECTIONS, seconds, countStatus, timeout: "30s" })
 
 // --- scenarios -----------------------------------------------------------------------------------------
 
