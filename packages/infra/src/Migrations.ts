@@ -30,6 +30,7 @@ import holdRefusedWithoutLocks from "./migrations/0024_hold_refused_without_lock
 import webhookQueueHeads from "./migrations/0025_webhook_queue_heads.js"
 import webhookQueueLocks from "./migrations/0026_webhook_queue_locks.js"
 import writePathGenericPlans from "./migrations/0027_write_path_generic_plans.js"
+import roomNightsHotel from "./migrations/0028_room_nights_hotel.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -59,7 +60,8 @@ export const migrations = {
   "0024_hold_refused_without_locks": holdRefusedWithoutLocks,
   "0025_webhook_queue_heads": webhookQueueHeads,
   "0026_webhook_queue_locks": webhookQueueLocks,
-  "0027_write_path_generic_plans": writePathGenericPlans
+  "0027_write_path_generic_plans": writePathGenericPlans,
+  "0028_room_nights_hotel": roomNightsHotel
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

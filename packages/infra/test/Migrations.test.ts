@@ -101,7 +101,8 @@ const NEW_COLUMNS: Record<string, ReadonlyArray<string>> = {
     "night date not null",
     "capacity integer not null",
     "sold integer not null default 0",
-    "held integer not null default 0"
+    "held integer not null default 0",
+    "hotel_id integer not null"
   ],
   holds: [
     serial("holds"),
@@ -200,6 +201,7 @@ const CONSTRAINTS: Record<string, string> = {
   rooms_hotel_id_fkey: cascade("hotel_id", "hotels"),
   rooms_price_check: "CHECK ((price >= 0))",
   rooms_quantity_check: "CHECK ((quantity >= 0))",
+  rooms_id_hotel_id_key: "UNIQUE (id, hotel_id)",
   facilities_pkey: "PRIMARY KEY (id)",
   rooms_facilities_pkey: "PRIMARY KEY (room_id, facility_id)",
   rooms_facilities_room_id_fkey: cascade("room_id", "rooms"),
@@ -223,7 +225,9 @@ const CONSTRAINTS: Record<string, string> = {
   refresh_tokens_pkey: "PRIMARY KEY (id)",
   refresh_tokens_user_id_fkey: cascade("user_id", "users"),
   room_nights_pkey: "PRIMARY KEY (room_id, night)",
-  room_nights_room_id_fkey: cascade("room_id", "rooms"),
+  // the room's hotel kept by the database (0028)
+  room_nights_room_id_fkey:
+    "FOREIGN KEY (room_id, hotel_id) REFERENCES rooms(id, hotel_id) ON UPDATE CASCADE ON DELETE CASCADE",
   room_nights_sold_check: "CHECK (((sold >= 0) AND (held >= 0) AND ((sold + held) <= capacity)))",
   holds_pkey: "PRIMARY KEY (id)",
   holds_user_id_fkey: cascade("user_id", "users"),
@@ -262,6 +266,8 @@ const INDEXES: Record<string, string> = {
   ix_cities_country_id: "cities (country_id)",
   ix_hotels_city_id: "hotels (city_id)",
   ix_rooms_hotel_id: "rooms (hotel_id)",
+  // docs/data.md §1.12: a hotel's nights of a stay in one range scan (0028)
+  ix_room_nights_hotel_night: "room_nights (hotel_id, night)",
   ix_users_email: "UNIQUE users (email)",
   ix_bookings_room_id: "bookings (room_id)",
   ix_bookings_date_from: "bookings (date_from)",
@@ -506,7 +512,8 @@ describe("Migrations", () => {
         [24, "hold_refused_without_locks"],
         [25, "webhook_queue_heads"],
         [26, "webhook_queue_locks"],
-        [27, "write_path_generic_plans"]
+        [27, "write_path_generic_plans"],
+        [28, "room_nights_hotel"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)
