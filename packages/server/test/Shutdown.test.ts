@@ -1,6 +1,7 @@
 /**
  * Graceful shutdown (D6) of a real server process: a request in flight when SIGTERM arrives completes
- * with 200, `/ready` answers 503 meanwhile, then new connections are refused and the process exits 0.
+ * with 200, `/ready` answers 503 meanwhile, then new connections are refused and the process exits 0; a
+ * request still stuck at SHUTDOWN_TIMEOUT_SECONDS has its connection closed and the process exits all the same.
  * The slow request is an ordinary `GET /countries` held up by a table lock the test takes.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -38,70 +39,101 @@ const admin = async <A>(f: (client: pg.Client) => Promise<A>) => {
   }
 }
 
+/** A server process on a fresh database; `stop` kills it if still running and drops the database. */
+const serverProcess = async (env: Record<string, string>) => {
+  const database = randomName("shum_test_")
+  await admin((c) => c.query(`CREATE DATABASE ${database}`))
+  const port = await freePort()
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@shum/source", "--import", "tsx", "packages/server/src/main.ts"],
+    {
+      cwd: repoRoot,
+      env: {
+        ...bareEnv(),
+        APP_ENV: "test",
+        JWT_SECRET_KEY: TEST_SECRET,
+        DATABASE_URL: databaseUrl(database),
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        LOG_LEVEL: "INFO",
+        ...env
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    }
+  )
+  const server = {
+    database,
+    port,
+    child,
+    base: `http://127.0.0.1:${port}`,
+    output: "",
+    exited: new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once("exit", (code, signal) => resolve({ code, signal }))
+    ),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
+    }
+  }
+  child.stdout.on("data", (chunk) => (server.output += chunk))
+  child.stderr.on("data", (chunk) => (server.output += chunk))
+  await waitFor(
+    "the server",
+    async () => {
+      if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`)
+      return (await fetch(`${server.base}/ready`)).status === 200
+    },
+    90_000
+  ).catch(async (error) => {
+    await server.stop()
+    throw new Error(`${error}\n${server.output}`)
+  })
+  return server
+}
+
+/** A transaction holding `countries` locked: `GET /countries` waits on it until `release`. */
+const lockCountries = async (database: string) => {
+  const locker = new pg.Client({ connectionString: databaseUrl(database) })
+  await locker.connect()
+  await locker.query("BEGIN")
+  await locker.query("LOCK TABLE countries IN ACCESS EXCLUSIVE MODE")
+  return {
+    release: () => locker.query("COMMIT").then(() => undefined),
+    end: () => locker.end().catch(() => undefined)
+  }
+}
+
+/** Waits until a request of the test's is in flight: its query waits for the test's lock. */
+const waitForLockedRequest = (database: string) =>
+  waitFor("the request to wait on the lock", async () => {
+    const { rows } = await admin((c) =>
+      c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", [
+        database
+      ])
+    )
+    return rows[0].n > 0
+  })
+
 describe("graceful shutdown", () => {
   it(
-    "SIGTERM: in-flight request completes 200, /ready 503, new connections refused, exit 0",
+    "SIGTERM (twice, as a terminal's Ctrl-C arrives): in-flight request completes 200, /ready 503, new connections refused, exit 0",
     { timeout: 120_000 },
     async () => {
-      const database = randomName("shum_test_")
-      await admin((c) => c.query(`CREATE DATABASE ${database}`))
-      const port = await freePort()
-      const child = spawn(
-        process.execPath,
-        ["--conditions=@shum/source", "--import", "tsx", "packages/server/src/main.ts"],
-        {
-          cwd: repoRoot,
-          env: {
-            ...bareEnv(),
-            APP_ENV: "test",
-            JWT_SECRET_KEY: TEST_SECRET,
-            DATABASE_URL: databaseUrl(database),
-            HOST: "127.0.0.1",
-            PORT: String(port),
-            SHUTDOWN_DRAIN_SECONDS: "3",
-            SHUTDOWN_TIMEOUT_SECONDS: "60",
-            LOG_LEVEL: "INFO"
-          },
-          stdio: ["ignore", "pipe", "pipe"]
-        }
-      )
-      let output = ""
-      child.stdout.on("data", (chunk) => (output += chunk))
-      child.stderr.on("data", (chunk) => (output += chunk))
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-        child.once("exit", (code, signal) => resolve({ code, signal }))
-      )
-      const base = `http://127.0.0.1:${port}`
-      const locker = new pg.Client({ connectionString: databaseUrl(database) })
+      const server = await serverProcess({ SHUTDOWN_DRAIN_SECONDS: "3", SHUTDOWN_TIMEOUT_SECONDS: "60" })
+      const { base, child, database, port } = server
+      const locker = await lockCountries(database)
       try {
-        await waitFor(
-          "the server",
-          async () => {
-            if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`)
-            return (await fetch(`${base}/ready`)).status === 200
-          },
-          90_000
-        ).catch((error) => {
-          throw new Error(`${error}\n${output}`)
-        })
-
-        await locker.connect()
-        await locker.query("BEGIN")
-        await locker.query("LOCK TABLE countries IN ACCESS EXCLUSIVE MODE")
         let settled = false
         const slow = fetch(`${base}/countries`).then(async (response) => {
           settled = true
           return { status: response.status, body: await response.json() }
         })
-        // the request is in flight once its query waits for our lock
-        await waitFor("the request to wait on the lock", async () => {
-          const { rows } = await locker.query(
-            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
-            [database]
-          )
-          return rows[0].n > 0
-        })
+        await waitForLockedRequest(database)
 
+        child.kill("SIGTERM")
+        // the repeat within a second (`npm start` forwards the terminal's signal) must not cut the drain short
+        await new Promise((resolve) => setTimeout(resolve, 200))
         child.kill("SIGTERM")
         await waitFor("/ready to answer 503", async () => {
           const response = await fetch(`${base}/ready`)
@@ -112,18 +144,49 @@ describe("graceful shutdown", () => {
         assert.isFalse(settled, "the slow request is still running")
         assert.isNull(child.exitCode, "the server waits for it")
 
-        await locker.query("COMMIT")
+        await locker.release()
         const answer = await slow
         assert.strictEqual(answer.status, 200)
         assert.deepStrictEqual(answer.body, [])
-        const { code, signal } = await exited
-        assert.strictEqual(code, 0, output)
+        const { code, signal } = await server.exited
+        assert.strictEqual(code, 0, server.output)
         assert.isNull(signal)
-        assert.include(output, "shutting down: /ready answers 503")
+        assert.include(server.output, "shutting down: /ready answers 503")
       } finally {
-        await locker.end().catch(() => undefined)
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-        await admin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
+        await locker.end()
+        await server.stop()
+      }
+    }
+  )
+
+  it(
+    "SIGTERM with a request stuck past SHUTDOWN_TIMEOUT_SECONDS: its connection is closed at the timeout, said in the log, and the process exits",
+    { timeout: 120_000 },
+    async () => {
+      const server = await serverProcess({ SHUTDOWN_DRAIN_SECONDS: "0", SHUTDOWN_TIMEOUT_SECONDS: "2" })
+      const { base, child, database } = server
+      const locker = await lockCountries(database)
+      try {
+        const stuck = fetch(`${base}/countries`).then(
+          (response) => `answered ${response.status}`,
+          (error: Error) => `failed: ${error.message}`
+        )
+        await waitForLockedRequest(database)
+        const signalled = Date.now()
+        child.kill("SIGTERM")
+        // the lock is never released while the server runs: only the timeout can end the wait
+        const outcome = await Promise.race([
+          server.exited.then((exit) => ({ ...exit, after: Date.now() - signalled })),
+          new Promise<"still running">((resolve) => setTimeout(() => resolve("still running"), 30_000))
+        ])
+        assert.notStrictEqual(outcome, "still running", `the server did not exit after its timeout\n${server.output}`)
+        assert.include(server.output, "in-flight requests still running after 2s: closing their connections")
+        assert.isAtLeast((outcome as { after: number }).after, 1_900, "it waited for the timeout")
+        assert.match(await stuck, /^failed/, "the stuck request's connection was closed")
+        assert.strictEqual((outcome as { code: number | null }).code, 0, server.output)
+      } finally {
+        await locker.end()
+        await server.stop()
       }
     }
   )

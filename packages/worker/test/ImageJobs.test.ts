@@ -217,6 +217,52 @@ for (const backend of backends) {
       )
     })
 
+    it.live("on interruption, a job running past the shutdown grace is released at the grace, not waited for", () => {
+      const settings = settingsFor(randomName("shum:test:jobs:"), {
+        jobTimeout: Duration.seconds(30),
+        visibilityTimeout: Duration.seconds(40),
+        shutdownGrace: Duration.millis(300)
+      })
+      return run(
+        settings,
+        Effect.gen(function* () {
+          const jobs = yield* ImageJobs
+          const state = yield* Ref.make<"idle" | "started" | "finished" | "released">("idle")
+          const consumer = yield* Effect.fork(
+            jobs.consume({
+              consumer: randomName("c-"),
+              concurrency: 1,
+              handle: () =>
+                Effect.zipRight(
+                  Ref.set(state, "started"),
+                  Effect.zipRight(Effect.sleep("20 seconds"), Ref.set(state, "finished"))
+                ).pipe(Effect.onInterrupt(() => Ref.set(state, "released"))),
+              onDeadLetter: () => Effect.die("not expected")
+            })
+          )
+          yield* jobs.enqueue(job(10))
+          yield* eventually(
+            "the job to start",
+            Effect.map(Ref.get(state), (s) => s === "started")
+          )
+          const started = Date.now()
+          // the grace's timeout runs where interruption is off (a handler of interruption): it must still end the wait
+          yield* Fiber.interrupt(consumer).pipe(
+            Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "the shutdown waited past its grace" })
+          )
+          assert.isAtLeast(Date.now() - started, 250, "the job had its grace")
+          assert.strictEqual(yield* Ref.get(state), "released", "the job was interrupted, not finished")
+          if (backend.name === "redis") {
+            const k = keys(settings.prefix)
+            const pending = yield* Effect.flatMap(Redis, (redis) =>
+              redis.use((c) => c.xpending(k.stream, k.group))
+            ).pipe(Effect.provide(RedisLive))
+            assert.strictEqual((pending as [number])[0], 1, "left unacknowledged, to be delivered again")
+          }
+        })
+      )
+    })
+
     it.live("heartbeats: the workers that beat, sorted; a retired one is gone at once", () => {
       const settings = settingsFor(randomName("shum:test:jobs:"))
       return run(
