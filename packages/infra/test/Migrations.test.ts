@@ -513,7 +513,8 @@ describe("Migrations", () => {
         [25, "webhook_queue_heads"],
         [26, "webhook_queue_locks"],
         [27, "write_path_generic_plans"],
-        [28, "room_nights_hotel"]
+        [28, "room_nights_hotel"],
+        [29, "webhook_record_in_claim"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

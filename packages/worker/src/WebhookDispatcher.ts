@@ -14,7 +14,9 @@
  *    claim, so a worker killed mid-request has spent it, and its lease lapses: the delivery is sent again.
  * 3. Send each (`WebhookSender`) on its own fiber, up to `WEBHOOK_CONCURRENCY` at once, freed slots filled
  *    by the next claim within milliseconds (a slow receiver never holds up the others), then record the
- *    attempt (those that finish together, in one statement) — only while the lease is still ours: 2xx →
+ *    attempt — those that finish together, in one statement, which is the next claim's own (migration 0029:
+ *    one statement and one commit per cycle; the recorder fiber takes what no claim takes: the loop sleeping
+ *    after a failed round, or the shutdown) — only while the lease is still ours: 2xx →
  *    `delivered`; otherwise retried after `WEBHOOK_RETRY_BASE_SECONDS` × 2^(n−1), ±20 % jitter, until
  *    `WEBHOOK_MAX_ATTEMPTS` (the defaults span about 23 h) → `dead`; a subscription whose delivery dies with
  *    none of its deliveries delivered since that one was made (it failed for a whole schedule) is disabled.
@@ -23,7 +25,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { WebhookSettings } from "@shum/infra/Config"
 import { makeCipher } from "@shum/infra/WebhookSigning"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Chunk, Deferred, Duration, Effect, Exit, FiberSet, Layer, Option, Queue } from "effect"
+import { Deferred, Duration, Effect, Exit, FiberSet, Layer, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { WebhookMetrics } from "./WebhookMetrics.js"
 import { makeBoundedCache } from "./BoundedCache.js"
@@ -49,7 +51,7 @@ export type DispatcherSettings = Pick<
   "keyMaterial" | "maxAttempts" | "retryBase" | "lease" | "pollInterval" | "concurrency" | "retention"
 >
 
-interface Claimed {
+export interface Claimed {
   readonly id: string
   readonly lease_token: string
   readonly attempts: number
@@ -73,7 +75,7 @@ type Sql = SqlClient.SqlClient
 /** Leases one subscription may hold at once: half of `WEBHOOK_CONCURRENCY`, at least one. */
 export const perSubscriptionLimit = (concurrency: number) => Math.max(1, Math.ceil(concurrency / 2))
 
-interface Outcome {
+export interface Outcome {
   readonly ok: boolean
   readonly status: number | null
   readonly durationMs: number
@@ -132,13 +134,38 @@ const fanOutEvents = (sql: Sql) =>
  * finished, leased or held after this statement's snapshot is re-checked by PostgreSQL against `due`'s own
  * conditions only (the candidates' were judged on the snapshot), so without them it would be sent again, out of
  * order. docs/decisions.md D16.
+ *
+ * The statement first records the attempts `attempts` (JSON, as `attemptRows` makes it; `[]`: none) by
+ * `webhook_record_attempts` (migration 0029), in `recorded`, a `MATERIALIZED` part the claim's `leases` reads and
+ * the statement's top reads before anything else (`done`, joined `LATERAL` to the claim, which it must therefore
+ * run first): so the queues' advisory locks are taken, and the record's triggers have settled its queues, before
+ * the claim locks a row — the claim then waits for nothing (`SKIP LOCKED`), so this statement deadlocks with no
+ * settle that waits for a row it leased. The claim reads the statement's snapshot, taken before the record ran:
+ * the record's leases still count there, so each subscription's `freed` is subtracted from its count, and a
+ * subscription the record disabled is taken as disabled (its pings only). A delivery the record changed (its own
+ * attempts, a head its settle released or held) is skipped by `FOR UPDATE` (changed by a later command of this
+ * transaction); the heads it released are counted in `released`, for the dispatcher to claim at once by the next
+ * statement. Always at least one row: `released`, and the leased delivery's columns (`id` null when none).
  */
-export const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription: number) => (limit: number) =>
-  sql<Claimed>`
-    WITH async_commit AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS off),
+export const claimStatement =
+  (sql: Sql, leaseSeconds: number, perSubscription: number, maxAttempts: number) =>
+  (limit: number, attempts: string = "[]") =>
+    sql<ClaimRow>`
+    WITH recorded AS MATERIALIZED (
+      SELECT r.subscription_id, r.freed, r.disabled, r.released
+      FROM webhook_record_attempts(${attempts}::jsonb, ${maxAttempts}::int) r
+    ),
+    done AS MATERIALIZED (
+      SELECT COALESCE(sum(r.released), 0)::int AS released,
+        set_config('synchronous_commit', 'off', true) AS async_commit
+      FROM recorded r
+    ),
     leases AS MATERIALIZED (
-      SELECT s.id, s.enabled, COALESCE(l.busy, 0) AS busy FROM async_commit a, webhook_subscriptions s
+      SELECT s.id, s.enabled AND NOT COALESCE(r.disabled, false) AS enabled,
+        COALESCE(l.busy, 0) - COALESCE(r.freed, 0) AS busy
+      FROM webhook_subscriptions s
       LEFT JOIN webhook_leases_by_subscription() l ON l.subscription_id = s.id
+      LEFT JOIN recorded r ON r.subscription_id = s.id
     ),
     room AS (SELECT id, enabled, busy FROM leases WHERE busy < ${perSubscription}),
     candidates AS (
@@ -180,81 +207,95 @@ export const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription:
       FROM due WHERE d.id = due.id
       RETURNING d.id, d.lease_token, d.attempts, d.created_at, d.subscription_id, d.event_id
     )
-    SELECT l.id::text AS id, l.lease_token::text AS lease_token, l.attempts, l.created_at, l.subscription_id,
-      s.url, s.secret, CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,
-      e.event_id::text AS event_id, e.type, e.data,
-      to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS event_created_at
-    FROM leased l JOIN webhook_subscriptions s ON s.id = l.subscription_id
-    JOIN outbox_events e ON e.id = l.event_id`
+    SELECT x.released, c.* FROM done x LEFT JOIN LATERAL (
+      SELECT l.id::text AS id, l.lease_token::text AS lease_token, l.attempts, l.created_at, l.subscription_id,
+        s.url, s.secret, CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,
+        e.event_id::text AS event_id, e.type, e.data,
+        to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS event_created_at
+      FROM leased l JOIN webhook_subscriptions s ON s.id = l.subscription_id
+      JOIN outbox_events e ON e.id = l.event_id
+      WHERE x.async_commit IS NOT NULL
+      OFFSET 0
+    ) c ON true`
+
+/** A claim's statement's rows: what it leased, or one row with no delivery when it leased none. */
+type ClaimRow = { readonly released: number } & (Claimed | { readonly id: null })
+
+/** What a claim's statement leased, and how many queues its record released (their next not claimable by it). */
+const claimedOf = (rows: ReadonlyArray<ClaimRow>) => ({
+  claimed: rows.filter((row): row is ClaimRow & Claimed => row.id !== null) as ReadonlyArray<Claimed>,
+  released: rows[0]?.released ?? 0
+})
 
 /** Attempts recorded per statement, at most. */
 const RECORD_BATCH = 64
+/**
+ * How long the recorder waits for a claim to start before it records the attempts waiting itself (a claim follows
+ * a freed slot within `CLAIM_GATHER_MS`, unless the loop sleeps after a failed round or is gone).
+ */
+const RECORD_WAIT_MS = 20
+/** No claim made (no free slot). */
+const NOTHING_CLAIMED = { claimed: [] as ReadonlyArray<Claimed>, released: 0 }
 
 /** An attempt to record: the delivery in hand and its outcome. */
-interface Attempt {
+export interface Attempt {
   readonly claimed: Claimed
   readonly outcome: Outcome
 }
 
+/** The attempts as `webhook_record_attempts` takes them (migration 0029): the outcome judged here. */
+const attemptRows = (settings: DispatcherSettings, attempts: ReadonlyArray<Attempt>) =>
+  JSON.stringify(
+    attempts.map(({ claimed, outcome }) => {
+      const dead = !outcome.ok && claimed.attempts >= settings.maxAttempts
+      return {
+        id: claimed.id,
+        token: claimed.lease_token,
+        status: outcome.ok ? "delivered" : dead ? "dead" : "pending",
+        code: outcome.status,
+        duration_ms: Math.round(outcome.durationMs),
+        error: outcome.error,
+        delay: retryDelaySeconds(settings.retryBase, claimed.attempts)
+      }
+    })
+  )
+
 /**
- * Records attempts — those that finished while the previous statement ran, up to `RECORD_BATCH`, in one
- * statement — each only while its lease is still ours: delivered, dead after the last attempt, or pending
- * again after the backoff delay. A dead delivery disables its subscription when no delivery of it has been
- * delivered since the dead one was made (it failed for a whole schedule). `last_success_at` is written at
- * most once a second per subscription: every success writing it would queue the subscription's deliveries on
- * its row lock (one commit at a time); the disabling rule reads the deliveries themselves, not it.
- * The deliveries' queues' advisory locks are taken (`webhook_lock_queues`, migration 0026) before the UPDATE
- * locks their rows: the order every settle takes them in (its trigger's settle would otherwise wait for them while
- * holding the rows, and another worker's settle of the same queue wait for a row while holding them: a deadlock).
+ * The dispatcher's claim of up to `limit` deliveries, whose statement first records `attempts` (none: a claim
+ * alone): what it leased, and how many queues the record released (`released`, their next delivery claimable by
+ * the next statement only).
  */
-export const recordAttempts = (sql: Sql, settings: DispatcherSettings) => (attempts: ReadonlyArray<Attempt>) => {
-  const rows = attempts.map(({ claimed, outcome }) => {
-    const dead = !outcome.ok && claimed.attempts >= settings.maxAttempts
-    return {
-      id: claimed.id,
-      token: claimed.lease_token,
-      status: outcome.ok ? "delivered" : dead ? "dead" : "pending",
-      code: outcome.status,
-      duration_ms: Math.round(outcome.durationMs),
-      error: outcome.error,
-      delay: retryDelaySeconds(settings.retryBase, claimed.attempts)
-    }
-  })
-  return sql`
-    WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        AS t(id bigint, token uuid, status text, code integer, duration_ms integer, error text, delay float8)
-    ),
-    queues AS MATERIALIZED (
-      SELECT webhook_lock_queues(ARRAY(SELECT id FROM input)) AS n,
-        set_config('synchronous_commit', 'off', true) AS async_commit
-    ),
-    updated AS (
-      UPDATE webhook_deliveries d SET status = i.status, leased_until = NULL, lease_token = NULL,
-        last_response_code = i.code, last_duration_ms = i.duration_ms, last_error = i.error,
-        next_attempt_at = CASE WHEN i.status = 'pending' THEN now() + make_interval(secs => i.delay)
-                          ELSE d.next_attempt_at END,
-        finished_at = CASE WHEN i.status = 'pending' THEN NULL ELSE now() END
-      FROM input i, queues q WHERE d.id = i.id AND d.lease_token = i.token AND q.n >= 0
-      RETURNING d.id, d.subscription_id, d.created_at, i.status, i.code, i.duration_ms, i.error
-    ),
-    attempt AS (
-      INSERT INTO webhook_attempts (delivery_id, response_code, duration_ms, error)
-      SELECT id, code, duration_ms, error FROM updated ORDER BY id
-    ),
-    succeeded AS (
-      UPDATE webhook_subscriptions s SET last_success_at = now()
-      WHERE s.id = ANY (ARRAY(SELECT DISTINCT subscription_id FROM updated WHERE status = 'delivered'))
-        AND (s.last_success_at IS NULL OR s.last_success_at < now() - interval '1 second')
-    )
-    UPDATE webhook_subscriptions s SET enabled = false, updated_at = now(),
-      disabled_reason = 'deliveries failed for a whole retry schedule (' || ${settings.maxAttempts} || ' attempts)'
-    FROM (SELECT subscription_id, min(created_at) AS created_at FROM updated WHERE status = 'dead' GROUP BY 1) u
-    WHERE s.id = u.subscription_id AND s.enabled
-      AND NOT EXISTS (SELECT 1 FROM updated x WHERE x.subscription_id = s.id AND x.status = 'delivered')
-      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o
-                      WHERE o.subscription_id = s.id AND o.status = 'delivered' AND o.finished_at >= u.created_at)`
+export const claimAndRecord = (sql: Sql, settings: DispatcherSettings) => {
+  const statement = claimStatement(
+    sql,
+    Duration.toSeconds(settings.lease),
+    perSubscriptionLimit(settings.concurrency),
+    settings.maxAttempts
+  )
+  return (limit: number, attempts: ReadonlyArray<Attempt>) =>
+    Effect.map(statement(limit, attempts.length === 0 ? "[]" : attemptRows(settings, attempts)), claimedOf)
 }
+
+/** A claim without a record. */
+export const claimDeliveries = (sql: Sql, leaseSeconds: number, perSubscription: number) => (limit: number) =>
+  Effect.map(claimStatement(sql, leaseSeconds, perSubscription, 0)(limit), (rows) => claimedOf(rows).claimed)
+
+/**
+ * Records attempts, up to `RECORD_BATCH` in one statement, each only while its lease is still ours: delivered,
+ * dead after the last attempt, or pending again after the backoff delay. A dead delivery disables its
+ * subscription when no delivery of it has been delivered since the dead one was made (it failed for a whole
+ * schedule). `last_success_at` is written at most once a second per subscription: every success writing it would
+ * queue the subscription's deliveries on its row lock (one commit at a time); the disabling rule reads the
+ * deliveries themselves, not it. The record is `webhook_record_attempts` (migration 0029), which takes the
+ * deliveries' queues' advisory locks (`webhook_lock_queues`, migration 0026) before its UPDATE locks their rows:
+ * the order every settle takes them in. Most records are made by the claim's statement (`claimStatement`); this
+ * one, the recorder's, takes what no claim takes: no claim started within `RECORD_WAIT_MS` (the loop sleeps after a
+ * failed round), or the shutdown (an attempt finished while the loop is gone).
+ */
+export const recordAttempts = (sql: Sql, settings: DispatcherSettings) => (attempts: ReadonlyArray<Attempt>) =>
+  sql`SELECT set_config('synchronous_commit', 'off', true) AS async_commit,
+        (SELECT count(*)::int FROM webhook_record_attempts(${attemptRows(settings, attempts)}::jsonb,
+                                                           ${settings.maxAttempts}::int)) AS subscriptions`
 
 /**
  * A delivery interrupted before its answer (shutdown): given back at once, its attempt not counted — its queue's
@@ -331,20 +372,69 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
     const metrics = yield* WebhookMetrics
     const cipher = makeCipher(settings.keyMaterial)
     const fanOut = fanOutEvents(sql)
-    const claim = claimDeliveries(sql, Duration.toSeconds(settings.lease), perSubscriptionLimit(settings.concurrency))
+    const claimWith = claimAndRecord(sql, settings)
     const recordBatch = recordAttempts(sql, settings)
-    /** Attempts waiting to be recorded, each with the deferred its delivery awaits. */
-    const toRecord = yield* Queue.unbounded<Attempt & { readonly recorded: Deferred.Deferred<void, SqlError> }>()
-    const record = (claimed: Claimed, outcome: Outcome) =>
-      Effect.flatMap(Deferred.make<void, SqlError>(), (recorded) =>
-        Effect.zipRight(toRecord.offer({ claimed, outcome, recorded }), Deferred.await(recorded))
+    /**
+     * Attempts waiting to be recorded, each with the deferred its delivery awaits — taken by the next claim (in its
+     * statement) or, when no claim comes, by the recorder.
+     */
+    const toRecord: Array<Attempt & { readonly recorded: Deferred.Deferred<void, SqlError> }> = []
+    const recorderWake = makeWake()
+    /**
+     * Takes what waits (up to `RECORD_BATCH`), runs `statement` with it and tells each delivery how its record went:
+     * uninterruptible once taken, so no delivery waits for a record that was never made.
+     */
+    const withRecords = <A>(statement: (batch: ReadonlyArray<Attempt>) => Effect.Effect<A, SqlError>) =>
+      Effect.uninterruptible(
+        Effect.gen(function* () {
+          const batch = toRecord.splice(0, RECORD_BATCH)
+          const exit = yield* Effect.exit(statement(batch))
+          for (const attempt of batch) yield* Deferred.done(attempt.recorded, Exit.asVoid(exit))
+          return yield* exit
+        })
       )
-    /** The recorder: what is waiting, one statement at a time; each delivery told how its record went. */
+    /** Claims started, and whether one is under way: the recorder leaves the attempts waiting to them. */
+    let claimsStarted = 0
+    let claiming = false
+    /**
+     * A claim of up to `limit` deliveries whose statement first records the attempts waiting (migration 0029):
+     * one statement and one commit for both.
+     */
+    const claim = (limit: number) =>
+      Effect.suspend(() => {
+        claimsStarted++
+        claiming = true
+        return toRecord.length === 0 ? claimWith(limit, []) : withRecords((batch) => claimWith(limit, batch))
+      }).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            claiming = false
+          })
+        )
+      )
+    /**
+     * The recorder: the attempts no claim took — none started for `RECORD_WAIT_MS` while they waited, none under
+     * way (the loop sleeps after a failed round, or is gone: the shutdown; a claim follows a freed slot within
+     * `CLAIM_GATHER_MS` otherwise) — one statement at a time.
+     */
     const recorder = Effect.gen(function* () {
-      const batch = yield* Queue.takeBetween(toRecord, 1, RECORD_BATCH)
-      const exit = yield* Effect.exit(recordBatch(Chunk.toReadonlyArray(batch)))
-      for (const attempt of batch) yield* Deferred.done(attempt.recorded, Exit.asVoid(exit))
+      if (toRecord.length === 0) yield* recorderWake.wait(Infinity)
+      const seen = claimsStarted
+      yield* Effect.sleep(Duration.millis(RECORD_WAIT_MS))
+      if (toRecord.length > 0 && !claiming && claimsStarted === seen) {
+        yield* withRecords(recordBatch).pipe(Effect.ignore)
+      }
     }).pipe(Effect.forever)
+    /** The attempt queued for its record, then `queued` (its slot is free for the next claim), then its record. */
+    const record = (claimed: Claimed, outcome: Outcome, queued: Effect.Effect<void>) =>
+      Effect.flatMap(Deferred.make<void, SqlError>(), (recorded) =>
+        Effect.gen(function* () {
+          toRecord.push({ claimed, outcome, recorded })
+          recorderWake.signal()
+          yield* queued
+          return yield* Deferred.await(recorded)
+        })
+      )
     const release = releaseDelivery(sql)
 
     /**
@@ -373,8 +463,11 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
       return body
     }
 
-    /** Send: signed with the current secret (and the previous one during a rotation's grace), then recorded. */
-    const deliver = (claimed: Claimed) =>
+    /**
+     * Send: signed with the current secret (and the previous one during a rotation's grace), then recorded; its slot
+     * freed (`queued`) once its attempt waits for the record, so the claim that records it can fill the slot.
+     */
+    const deliver = (claimed: Claimed, queued: Effect.Effect<void>) =>
       Effect.gen(function* () {
         const secrets = [claimed.secret, claimed.previous_secret].flatMap((stored) =>
           stored === null ? [] : Option.toArray(decrypt(stored))
@@ -389,7 +482,7 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
                 error: "the signing secret cannot be decrypted (WEBHOOK_SECRET_KEY changed?): rotate the secret"
               }
             : yield* sender.send({ url: claimed.url, id: claimed.event_id, body, secrets })
-        yield* record(claimed, outcome).pipe(Effect.uninterruptible)
+        yield* record(claimed, outcome, queued).pipe(Effect.uninterruptible)
         yield* metrics.attempt(
           outcome.ok ? "delivered" : claimed.attempts >= settings.maxAttempts ? "dead" : "failed",
           outcome.durationMs / 1000
@@ -460,25 +553,33 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
       const gatherSlots = Math.max(1, Math.ceil(settings.concurrency / 2))
       const pollMs = Duration.toMillis(settings.pollInterval)
       let busy = 0
-      const finished = Effect.sync(() => {
-        busy--
-        wake.signal()
-      })
       const start = (claimed: Claimed) => {
         busy++
+        let holding = true
+        /** Its slot freed once: when its attempt waits for the record, or when it ends without one. */
+        const freed = Effect.sync(() => {
+          if (holding) {
+            holding = false
+            busy--
+            wake.signal()
+          }
+        })
         return FiberSet.run(
           inFlight,
-          deliver(claimed).pipe(
+          deliver(claimed, freed).pipe(
             // the attempt not recorded (PostgreSQL gone): its lease lapses and the delivery is sent again
             Effect.catchAllCause((cause) => Effect.logWarning("webhook delivery not recorded", cause)),
-            Effect.ensuring(finished)
+            Effect.ensuring(freed)
           )
         )
       }
       const step = Effect.gen(function* () {
         const free = settings.concurrency - busy
-        const claimed = free > 0 ? yield* claim(free) : []
+        const { claimed, released } = free > 0 ? yield* claim(free) : NOTHING_CLAIMED
         for (const delivery of claimed) yield* start(delivery)
+        // its record released the next delivery of some queues, which its own claim could not see (its snapshot
+        // was taken before the record): claimed at once by the next statement
+        if (released > 0 && claimed.length < free) return
         yield* wake.wait(claimed.length >= free ? Infinity : pollMs)
         // then up to CLAIM_GATHER_MS more for half of the slots to be free
         const until = Date.now() + CLAIM_GATHER_MS
@@ -492,7 +593,7 @@ export const makeDispatcher = (settings: DispatcherSettings) =>
       )
     }).pipe(Effect.scoped, Effect.annotateLogs("component", "webhooks"))
 
-    return { fanOut, claim, deliver, run } as const
+    return { fanOut, claim, run } as const
   })
 
 /**

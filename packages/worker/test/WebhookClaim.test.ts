@@ -11,13 +11,14 @@ import { assert, layer } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, LogLevel, Random } from "effect"
 import {
   claimDeliveries,
+  claimStatement,
   makeDispatcher,
   perSubscriptionLimit,
   type DispatcherSettings
 } from "../src/WebhookDispatcher.js"
 import { WebhookMetrics } from "../src/WebhookMetrics.js"
 import { WebhookSender, type Message } from "../src/WebhookSender.js"
-import { fresh, SETTINGS, subscription, TestDatabase } from "./WebhookTestKit.js"
+import { fresh, misheld, SETTINGS, subscription, TestDatabase } from "./WebhookTestKit.js"
 
 const NoMetrics = Layer.succeed(
   WebhookMetrics,
@@ -105,7 +106,12 @@ type PlanNode = {
 const claimPlan = (limit: number) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const [text, params] = claimDeliveries(sql, 30, perSubscriptionLimit(SETTINGS.concurrency))(limit).compile()
+    const [text, params] = claimStatement(
+      sql,
+      30,
+      perSubscriptionLimit(SETTINGS.concurrency),
+      SETTINGS.maxAttempts
+    )(limit).compile()
     const plan = yield* sql
       .unsafe<{ "QUERY PLAN": unknown }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, params as Array<unknown>)
       .pipe(
@@ -173,23 +179,6 @@ const backlog = (events: number, entities: number) =>
           ORDER BY e.id, s.id`
     )
   ).pipe(Effect.orDie)
-
-/**
- * Pending deliveries whose `held` is wrong: held with no earlier pending delivery of their subscription and entity,
- * or not held with one (docs/decisions.md D16, migration 0025).
- */
-const misheld = Effect.flatMap(
-  SqlClient.SqlClient,
-  (sql) => sql<{ n: number }>`
-    SELECT count(*)::int AS n FROM webhook_deliveries d
-    WHERE d.status = 'pending' AND d.held <> EXISTS (
-      SELECT 1 FROM webhook_deliveries o
-      WHERE o.subscription_id = d.subscription_id AND o.entity = d.entity AND o.status = 'pending'
-        AND (o.event_id, o.id) < (d.event_id, d.id))`
-).pipe(
-  Effect.map((rows) => rows[0]!.n),
-  Effect.orDie
-)
 
 layer(TestDatabase, { excludeTestServices: true, timeout: "120 seconds" })("webhook claim", (it) => {
   it.effect("a claim for several slots deals them round-robin, within each share, one per entity, in order", () =>

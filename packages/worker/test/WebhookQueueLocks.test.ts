@@ -3,93 +3,33 @@
  * 0025 and 0026): a redelivery racing a claim's lease leaves one head; two workers recording deliveries of one
  * queue at once do not deadlock; deleting a pending head releases the next (and the retention's and a
  * subscription's deletes take no lock); the claim counts every subscription's leases in one call; the queue's
- * lock key of a large subscription id does not overflow. Other sessions are plain pg clients, so a transaction
- * can be held open between steps.
+ * lock key of a large subscription id does not overflow.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, layer } from "@effect/vitest"
 import { generateSecret } from "@shum/infra/WebhookSigning"
-import { Effect, Fiber, Schedule } from "effect"
-import pg from "pg"
+import { Effect, Fiber } from "effect"
 import { claimDeliveries, recordAttempts } from "../src/WebhookDispatcher.js"
-import { cipher, fresh, SETTINGS, subscription, TestDatabase, Url } from "./WebhookTestKit.js"
+import {
+  cipher,
+  deliveries,
+  fresh,
+  held,
+  misheld,
+  query,
+  REDELIVER,
+  session,
+  SETTINGS,
+  subscription,
+  TestDatabase,
+  waitersOfAdvisoryLocks
+} from "./WebhookTestKit.js"
 
 /** The first key of the queues' advisory locks (migration 0025). */
 const QUEUE_LOCK = 0x7768_7175
 
-/** A session of its own (a plain pg client), closed with the scope. */
-const session = Effect.acquireRelease(
-  Effect.flatMap(Url, (url) =>
-    Effect.promise(async () => {
-      const client = new pg.Client({ connectionString: url })
-      await client.connect()
-      return client
-    })
-  ),
-  (client) => Effect.promise(() => client.end())
-)
-
-const query = (client: pg.Client, text: string, values: ReadonlyArray<unknown> = []) =>
-  Effect.promise(() => client.query(text, [...values]))
-
-/** Events `seqs` of room `room`, each with its pending delivery to `subscriptionId` (as the fan-out writes them). */
-const deliveries = (subscriptionId: number, room: number, seqs: ReadonlyArray<number>) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.forEach(seqs, (seq) =>
-      sql<{ id: string }>`
-        WITH e AS (
-          INSERT INTO outbox_events (event_id, type, entity, data, fanned_out_at)
-          VALUES (gen_random_uuid(), 'room.updated', ${`room:${room}`}, ${JSON.stringify({ id: room, seq })}::jsonb,
-                  now())
-          RETURNING id, entity
-        )
-        INSERT INTO webhook_deliveries (subscription_id, event_id, entity)
-        SELECT ${subscriptionId}, id, entity FROM e RETURNING id::text AS id`.pipe(Effect.map((rows) => rows[0]!.id))
-    )
-  ).pipe(Effect.orDie)
-
-/** WebhooksRepo.redeliver's statement: the same event to the same subscription again. */
-const REDELIVER = `
-  INSERT INTO webhook_deliveries (subscription_id, event_id, entity)
-  SELECT subscription_id, event_id, entity FROM webhook_deliveries WHERE id = $1
-  RETURNING id::text AS id`
-
-/** Pending deliveries whose `held` is wrong (docs/decisions.md D16). */
-const misheld = Effect.flatMap(
-  SqlClient.SqlClient,
-  (sql) => sql<{ n: number }>`
-    SELECT count(*)::int AS n FROM webhook_deliveries d
-    WHERE d.status = 'pending' AND d.held <> EXISTS (
-      SELECT 1 FROM webhook_deliveries o
-      WHERE o.subscription_id = d.subscription_id AND o.entity = d.entity AND o.status = 'pending'
-        AND (o.event_id, o.id) < (d.event_id, d.id))`
-).pipe(
-  Effect.map((rows) => rows[0]!.n),
-  Effect.orDie
-)
-
 const claim = (limit: number) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => claimDeliveries(sql, 30, 3)(limit)).pipe(Effect.orDie)
-
-const held = (id: string) =>
-  Effect.flatMap(
-    SqlClient.SqlClient,
-    (sql) => sql<{ held: boolean }>`SELECT held FROM webhook_deliveries WHERE id = ${id}::bigint`
-  ).pipe(
-    Effect.map((rows) => rows[0]?.held),
-    Effect.orDie
-  )
-
-/** Until `n` sessions wait for an advisory lock. */
-const waitersOfAdvisoryLocks = (n: number) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`.pipe(
-      Effect.map((rows) => rows[0]!.n),
-      Effect.repeat({ until: (waiting) => waiting >= n, schedule: Schedule.spaced("20 millis") }),
-      Effect.timeout("10 seconds"),
-      Effect.orDie
-    )
-  )
 
 layer(TestDatabase, { excludeTestServices: true, timeout: "60 seconds" })("webhook queues' locks", (it) => {
   it.scoped("a redelivery of an earlier event while a claim leases the head: the head is held, one head claimed", () =>
