@@ -8,7 +8,10 @@
  * - `DeferredAuthentication`: any signed-in user too, for the writes that check the session in their own
  *   statement (docs/decisions.md D13): the token is verified here, and the rest of the check — the user
  *   exists, the token was not logged out, its version is current — is the write's first step. It provides
- *   an `UncheckedSession`, opaque, instead of `CurrentUser`; the same 401s, the same OpenAPI document.
+ *   nothing to the handler's context: the server keeps the request's `UncheckedSession`, opaque, with the
+ *   request's state, where the endpoint's handler reads it (a service provided by a middleware is a copy of the
+ *   request's context and two fiber-local updates on every write; issue 18). The same 401s, the same OpenAPI
+ *   document.
  *
  * The access token travels in the `access_token` cookie or as `Authorization: Bearer <jwt>`. HttpApi tries
  * the schemes in the order declared here and keeps the first success; docs/api.md §4.1 wants a non-empty cookie
@@ -41,13 +44,12 @@ export const UncheckedSessionId: unique symbol = Symbol.for("@shum/domain/Unchec
  * The caller of a `DeferredAuthentication` endpoint: a verified token whose session is not checked yet.
  * Opaque on purpose — nothing in it can be read but by the server's repository call that checks the session
  * in its own statement (`packages/server/src/Auth/DeferredSession.ts`; docs/decisions.md D13), so a handler
- * cannot act on the user without that check.
+ * cannot act on the user without that check. The handler takes it from the request (`withRequestSession`
+ * there), not from its context.
  */
 export interface UncheckedSession {
   readonly [UncheckedSessionId]: typeof UncheckedSessionId
 }
-
-export class CurrentSession extends Context.Tag("@shum/domain/CurrentSession")<CurrentSession, UncheckedSession>() {}
 
 export class CurrentUser extends Context.Tag("@shum/domain/CurrentUser")<CurrentUser, AuthenticatedUser>() {}
 
@@ -87,12 +89,14 @@ export class AdminAuthentication extends HttpApiMiddleware.Tag<AdminAuthenticati
   }
 ) {}
 
-/** A signed-in user, the session checked by the endpoint's write itself (D13); answers as `Authentication` does. */
+/**
+ * A signed-in user, the session checked by the endpoint's write itself (D13); answers as `Authentication` does.
+ * Provides nothing: the request's `UncheckedSession` stays with the request (see `UncheckedSession`).
+ */
 export class DeferredAuthentication extends HttpApiMiddleware.Tag<DeferredAuthentication>()(
   "@shum/domain/DeferredAuthentication",
   {
     failure: Unauthorized,
-    provides: CurrentSession,
     security: { bearer, cookie }
   }
 ) {}

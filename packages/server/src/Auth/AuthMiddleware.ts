@@ -15,8 +15,7 @@ import {
   AdminAuthentication,
   Authentication,
   type AuthenticatedUser,
-  DeferredAuthentication,
-  type UncheckedSession
+  DeferredAuthentication
 } from "@shum/domain/Security"
 import { Clock, Context, DefaultServices, Effect, FiberRef, Layer, Option } from "effect"
 import { noteUser } from "../Http/AccessLog.js"
@@ -80,8 +79,11 @@ const makeAuthenticate = Effect.gen(function* () {
     })
   const authenticate = Effect.flatMap(verify, checkSession).pipe(spanned("Auth.authenticate"))
   const eagerCheck = (claims: AccessClaims) => Effect.asVoid(checkSession(claims))
-  /** The token verified now, the session checked by the endpoint's write (D13; DeferredSession.ts). */
-  const deferredSteps = Effect.flatMap(verify, (claims) => deferSession(claims, eagerCheck)).pipe(
+  /**
+   * The token verified now, the session checked by the endpoint's write (D13; DeferredSession.ts), which its
+   * handler takes from the request (`withRequestSession`): nothing is provided to the handler's context.
+   */
+  const deferredSteps = Effect.flatMap(verify, (claims) => Effect.asVoid(deferSession(claims, eagerCheck))).pipe(
     spanned("Auth.authenticate")
   )
   /**
@@ -90,16 +92,17 @@ const makeAuthenticate = Effect.gen(function* () {
    * session, read from the request, the clock and the fiber directly instead of a dozen of Effect's steps on
    * every write (bench/README.md, "Issue 18 and 19: the write path"). Anything else takes `deferredSteps`.
    */
-  const deferred: Effect.Effect<UncheckedSession, Unauthorized, HttpServerRequest.HttpServerRequest> =
-    Effect.withFiberRuntime((fiber) => {
+  const deferred: Effect.Effect<void, Unauthorized, HttpServerRequest.HttpServerRequest> = Effect.withFiberRuntime(
+    (fiber) => {
       if (fiber.getFiberRef(FiberRef.currentTracerEnabled)) return deferredSteps
       const token = presentedToken(Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest))
       if (Option.isNone(token)) return deferredSteps
       const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
       const claims = tokens.verifiedAt(token.value, Math.floor(clock.unsafeCurrentTimeMillis() / 1000))
       const session = claims === undefined ? undefined : deferSessionIn(fiber, claims, eagerCheck)
-      return session === undefined ? deferredSteps : Effect.succeed(session)
-    })
+      return session === undefined ? deferredSteps : Effect.void
+    }
+  )
   return { authenticate, deferred } as const
 })
 

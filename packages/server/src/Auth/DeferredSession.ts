@@ -6,7 +6,8 @@
  * migration 0014), in the same round trip. Its refusals are the middleware's 401s, word for word.
  *
  * Two guards make it impossible to act on a user without the check:
- * - the handler holds an `UncheckedSession`, opaque: the user id is read only by `inStatement`, for the
+ * - the handler holds an `UncheckedSession`, opaque (taken from the request by `withRequestSession`: the
+ *   middleware provides nothing to the handler's context): the user id is read only by `inStatement`, for the
  *   statement that runs the check and answers `no_user` / `token_invalid` before doing anything else;
  * - `checkedBeforeAnswer` (around every request, in `Http/ErrorMapping.ts`): a session that no statement
  *   checked (a 422 before the write, a handler that never wrote, a write that failed) is checked the eager
@@ -15,6 +16,7 @@
  */
 import { Unauthorized } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
+import type { DeferredAuthentication } from "@shum/domain/Security"
 import { type UncheckedSession, UncheckedSessionId } from "@shum/domain/Security"
 import { Cause, Effect, Exit, type Fiber, FiberRef } from "effect"
 import { globalValue } from "effect/GlobalValue"
@@ -87,13 +89,22 @@ const currentHolder = globalValue("server/Auth/DeferredSession/currentHolder", (
   FiberRef.unsafeMake<Holder | undefined>(undefined)
 )
 
+/**
+ * The session `deferSession` checked at once, where no holder was around the request (tests, tools): what
+ * `withRequestSession` answers there. Never read while a holder is around.
+ */
+const checkedAtOnce = globalValue("server/Auth/DeferredSession/checkedAtOnce", () =>
+  FiberRef.unsafeMake<PendingSession | undefined>(undefined)
+)
+
 /** The request's holder: in its `currentRequest` when the pipeline runs it, else in `currentHolder`. */
 const holderOf = (fiber: { getFiberRef<X>(ref: FiberRef.FiberRef<X>): X }): Holder | undefined =>
   (fiber.getFiberRef(currentRequest)?.sessionHolder as Holder | undefined) ?? fiber.getFiberRef(currentHolder)
 
 /**
- * The middleware's part: the session of a verified token, registered to be checked before the answer. Where
- * nothing would check it before the answer (no `checkedBeforeAnswer` around the request), it is checked now.
+ * The middleware's part: the session of a verified token, registered to be checked before the answer (and read
+ * by the handler, `withRequestSession`). Where nothing would check it before the answer (no
+ * `checkedBeforeAnswer` around the request), it is checked now, and kept for the handler in a fiber-local.
  */
 export const deferSession = (
   claims: AccessClaims,
@@ -103,7 +114,7 @@ export const deferSession = (
     const session = deferSessionIn(fiber, claims, eagerCheck)
     if (session !== undefined) return Effect.succeed(session)
     const unchecked = new PendingSession(claims, eagerCheck)
-    return Effect.as(unchecked.checkNow, unchecked)
+    return Effect.zipRight(unchecked.checkNow, Effect.as(FiberRef.set(checkedAtOnce, unchecked), unchecked))
   })
 
 /**
@@ -122,6 +133,25 @@ export const deferSessionIn = (
   holder.session = session
   return session
 }
+
+/**
+ * The handler's part: `f` of the session the request's `DeferredAuthentication` middleware registered (the
+ * request's holder's; where there was none, the one it checked at once). The middleware provides nothing to the
+ * handler's context — a provided service is a copy of the request's context and two fiber-local updates on every
+ * write (issue 18, bench/README.md "Issue 18 and 19, fourth pass") — so the session is read here, in one step.
+ * The requirement names the middleware: only a group whose endpoints declare `DeferredAuthentication` can use it
+ * (`Http/ClosedGroup.ts`); a request its middleware did not run for has no session: a defect (500).
+ */
+export const withRequestSession = <A, E, R>(
+  f: (session: UncheckedSession) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | DeferredAuthentication> =>
+  Effect.withFiberRuntime((fiber) => {
+    const holder = holderOf(fiber)
+    const session = holder === undefined ? fiber.getFiberRef(checkedAtOnce) : holder.session
+    return session === undefined
+      ? Effect.dieMessage("no session: the endpoint does not declare DeferredAuthentication")
+      : f(session)
+  })
 
 /**
  * Runs `statement`, which must check the session first (`session_refusal`, migration 0014) and then answers

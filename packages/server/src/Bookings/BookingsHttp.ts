@@ -2,7 +2,8 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { Booking, BookingCreated } from "@shum/domain/Bookings"
 import { ShumApi } from "@shum/domain/Api"
 import { DateString, Message } from "@shum/domain/Common"
-import { CurrentSession, CurrentUser } from "@shum/domain/Security"
+import { CurrentUser } from "@shum/domain/Security"
+import { withRequestSession } from "../Auth/DeferredSession.js"
 import { Effect, Schema } from "effect"
 import { closedGroup } from "../Http/ClosedGroup.js"
 import { locateCreated } from "../Http/Location.js"
@@ -93,7 +94,7 @@ export const BookingsLive = closedGroup(ShumApi, "bookings", (handlers) =>
       .handle("mine", ({ urlParams }) => Effect.flatMap(CurrentUser, (caller) => bookings.mine(caller, urlParams)))
       .handle("create", ({ headers, payload }) =>
         // the session is checked by the booking's own statement (DeferredAuthentication, docs/decisions.md D13)
-        Effect.flatMap(CurrentSession, (session) => bookings.create(session, payload, headers["idempotency-key"])).pipe(
+        withRequestSession((session) => bookings.create(session, payload, headers["idempotency-key"])).pipe(
           Effect.flatMap((answer) =>
             Effect.as(locate(`/bookings/${answer.id}`), bookingCreatedResponse(answer, payload))
           )

@@ -3,7 +3,8 @@ import { ShumApi } from "@shum/domain/Api"
 import { RoomUnavailable } from "@shum/domain/Errors"
 import type { Hold } from "@shum/domain/Holds"
 import { Messages } from "@shum/domain/Messages"
-import { CurrentSession, CurrentUser } from "@shum/domain/Security"
+import { CurrentUser } from "@shum/domain/Security"
+import { withRequestSession } from "../Auth/DeferredSession.js"
 import { Effect } from "effect"
 import { closedGroup } from "../Http/ClosedGroup.js"
 import { problemResponse } from "../Http/ErrorMapping.js"
@@ -80,14 +81,14 @@ export const HoldsLive = closedGroup(ShumApi, "holds", (handlers) =>
     return handlers
       .handle("create", ({ headers, payload }) =>
         // the session is checked by the hold's own statement (DeferredAuthentication, docs/decisions.md D13)
-        Effect.flatMap(CurrentSession, (session) => holds.create(session, payload, headers["idempotency-key"])).pipe(
+        withRequestSession((session) => holds.create(session, payload, headers["idempotency-key"])).pipe(
           Effect.flatMap((hold) => Effect.as(locate(`/holds/${hold.id}`), holdCreatedResponse(hold, payload))),
           Effect.catchIf(isSoldOut, () => Effect.succeed(soldOut))
         )
       )
       .handle("get", ({ path }) => Effect.flatMap(CurrentUser, (caller) => holds.get(caller, path.hold_id)))
       .handle("confirm", ({ path }) =>
-        Effect.flatMap(CurrentSession, (session) => holds.confirm(session, path.hold_id)).pipe(
+        withRequestSession((session) => holds.confirm(session, path.hold_id)).pipe(
           // the booking as `HttpApi` would encode it (bench/README.md "Issue 18 and 19: the write path")
           Effect.flatMap((booking) => Effect.as(locate(`/bookings/${booking.id}`), bookingResponse(booking)))
         )

@@ -8,8 +8,9 @@ import "./fakes/NoNetwork.js"
 import { assert, describe, it } from "@effect/vitest"
 import { Unauthorized } from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
+import type { DeferredAuthentication } from "@shum/domain/Security"
 import { Cause, Effect, Exit, Option } from "effect"
-import { checkedBeforeAnswer, deferSession, inStatement } from "../../src/Auth/DeferredSession.js"
+import { checkedBeforeAnswer, deferSession, inStatement, withRequestSession } from "../../src/Auth/DeferredSession.js"
 
 const claims = { userId: 7, jti: "jti-7", version: 3, expiresAt: 0 }
 
@@ -106,6 +107,66 @@ describe("the session checked in the write (D13)", () => {
       const exit = yield* Effect.exit(deferSession(claims, () => eager.check))
       assert.strictEqual(detailOf(exit), Messages.tokenInvalid)
       assert.strictEqual(eager.runs.count, 1)
+    })
+  )
+})
+
+/** `withRequestSession` outside a group: its requirement (the middleware's tag) is a marker, read from nothing. */
+const handlerSession = <A, E>(effect: Effect.Effect<A, E, DeferredAuthentication>) => effect as Effect.Effect<A, E>
+
+describe("the handler's session, read from the request (withRequestSession)", () => {
+  it.effect("is the session the middleware registered for this request, the one its statement checks", () =>
+    Effect.gen(function* () {
+      const answers: Array<unknown> = []
+      for (const [userId, outcome] of [
+        [7, "booked"],
+        [8, "no_user"]
+      ] as const) {
+        const eager = eagerCheck()
+        const exit = yield* checkedBeforeAnswer(
+          Effect.flatMap(
+            deferSession({ ...claims, userId }, () => eager.check),
+            (registered) =>
+              handlerSession(
+                withRequestSession((session) => {
+                  answers.push(session === registered)
+                  return inStatement(session, (caller) => {
+                    answers.push(caller.userId)
+                    return Effect.succeed([{ outcome }])
+                  })
+                })
+              )
+          )
+        ).pipe(Effect.exit)
+        answers.push(detailOf(exit), eager.runs.count)
+      }
+      assert.deepStrictEqual(answers, [true, 7, "succeeded", 0, true, 8, Messages.userNotFound, 0])
+    })
+  )
+
+  it.effect("where the middleware checked it at once (nothing around the request), that session", () =>
+    Effect.gen(function* () {
+      const eager = eagerCheck()
+      const registered = yield* deferSession(claims, () => eager.check)
+      const session = yield* handlerSession(withRequestSession(Effect.succeed))
+      assert.strictEqual(session, registered)
+      assert.strictEqual(eager.runs.count, 1)
+    })
+  )
+
+  it.effect("a request its middleware did not run for has none: a defect, no statement run", () =>
+    Effect.gen(function* () {
+      let ran = false
+      const exit = yield* checkedBeforeAnswer(
+        handlerSession(
+          withRequestSession(() => {
+            ran = true
+            return Effect.void
+          })
+        )
+      ).pipe(Effect.exit)
+      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      assert.isFalse(ran)
     })
   )
 })
