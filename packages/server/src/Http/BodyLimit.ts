@@ -21,7 +21,7 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import * as NodeMultipart from "@effect/platform-node/NodeMultipart"
 import * as Errors from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
-import { Effect, Inspectable, Stream } from "effect"
+import { Context, Effect, FiberRef, Inspectable, Stream } from "effect"
 import type { IncomingMessage } from "node:http"
 import { Readable } from "node:stream"
 import { problemResponse } from "./ErrorMapping.js"
@@ -185,10 +185,38 @@ const tooLarge = (limitKb: number): HttpServerResponse.HttpServerResponse =>
   })
 
 /**
- * Runs `app` with the request's body read and bounded by `limitKb` KiB (a `BufferedRequest`), or answers
- * 413 through `early` (an answer given before the app is not finished by the platform's pre-response
- * handlers: `early` adds what they would). Requests without a body (`GET`, `HEAD`, `OPTIONS`) and multipart
- * uploads pass as they are.
+ * What sets a fiber-local from inside `Effect.withFiberRuntime` without an effect of its own (the runtime fiber's
+ * `setFiberRef`, which `FiberRef.set` calls; as `RequestPipeline.ts` does).
+ */
+interface SettableFiber {
+  setFiberRef<A>(fiberRef: FiberRef.FiberRef<A>, value: A): void
+}
+const isSettable = (fiber: unknown): fiber is SettableFiber =>
+  typeof (fiber as Partial<SettableFiber>).setFiberRef === "function"
+
+/**
+ * `app` with the `BufferedRequest` as the request in its context. Set for the rest of the request's fiber rather
+ * than provided around `app` (`Effect.provideService`: a copy of the context, the fiber-local set, then restored
+ * under an uninterruptible release — two fiber-local updates and a dozen of Effect's steps on every request with
+ * a body; issue 18, bench/README.md "Issue 18 and 19, fourth pass"): the server runs each request in a fiber of
+ * its own, whose context the platform provides around the whole request, so what is set here ends with it. After
+ * `app` only the platform reads the request again (to see that the answer was written: the same object now).
+ */
+const withRequest = <E, R>(app: HttpApp.Default<E, R>, request: BufferedRequest): HttpApp.Default<E, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    if (!isSettable(fiber)) return Effect.provideService(app, HttpServerRequest.HttpServerRequest, request)
+    fiber.setFiberRef(
+      FiberRef.currentContext,
+      Context.add(fiber.currentContext, HttpServerRequest.HttpServerRequest, request)
+    )
+    return app
+  })
+
+/**
+ * Runs `app` with the request's body read and bounded by `limitKb` KiB (a `BufferedRequest`, the request of the
+ * rest of the request's fiber: `withRequest`), or answers 413 through `early` (an answer given before the app is
+ * not finished by the platform's pre-response handlers: `early` adds what they would). Requests without a body
+ * (`GET`, `HEAD`, `OPTIONS`) and multipart uploads pass as they are.
  */
 export const withBoundedBody =
   (limitKb: number) =>
@@ -204,8 +232,7 @@ export const withBoundedBody =
     return readAtMost(NodeHttpServerRequest.toIncomingMessage(request), limit).pipe(
       Effect.matchEffect({
         onFailure: () => early(tooLarge(limitKb)),
-        onSuccess: (body) =>
-          Effect.provideService(app, HttpServerRequest.HttpServerRequest, new BufferedRequest(request, body))
+        onSuccess: (body) => withRequest(app, new BufferedRequest(request, body))
       })
     )
   }
