@@ -3,7 +3,7 @@
  * HTTP behaviour — limits, headers, per-path and per-client keys, trusted and untrusted
  * `X-Forwarded-For`, two servers sharing one limit, and fail-open when a private Redis is killed.
  */
-import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { HttpClient, HttpClientRequest, type HttpClientResponse, HttpServer } from "@effect/platform"
 import { assert, describe, it, layer } from "@effect/vitest"
 import type { RedisConnection } from "@shum/infra/Config"
 import { Redis } from "@shum/infra/Redis"
@@ -12,6 +12,7 @@ import { Context, Duration, Effect, Layer, Redacted, TestClock } from "effect"
 import { RateLimiter, RateLimiterMemory, RateLimiterRedis } from "../src/RateLimit/RateLimiter.js"
 import { InProcessServicesLive, RedisServicesLive } from "../src/Services.js"
 import { HEARTBEATS_KEY } from "@shum/infra/ImageJobs"
+import * as http from "node:http"
 import { captureLogs, parseMetrics, privateRedis, randomIp, requestFrom } from "./OpsSupport.js"
 import { makeTestServer } from "./support.js"
 
@@ -101,6 +102,52 @@ layer(makeTestServer(ENV, { services }), { excludeTestServices: true, timeout: "
         assert.isDefined(header(refused, "x-request-id"))
         // unknown paths count too: still refused
         assert.strictEqual((yield* requestFrom(client, HttpClientRequest.get("/nowhere"))).status, 429)
+      })
+    )
+
+    it.effect("a created answer's headers in order: the pipeline's, then RateLimit-*, then Location last", () =>
+      Effect.gen(function* () {
+        // the raw head, as the client reads it (the headers set after the pipeline's own, in the order set:
+        // `setLaterHeaders`, bench/README.md "Issue 18 and 19, fourth pass")
+        const server = yield* HttpServer.HttpServer
+        const port = server.address._tag === "TcpAddress" ? server.address.port : 0
+        const email = `${randomName("order")}@example.com`
+        const { status, names, location } = yield* Effect.promise(
+          () =>
+            new Promise<{ status: number; names: Array<string>; location: string }>((resolve, reject) => {
+              const body = JSON.stringify({ email, password: "password123" })
+              const request = http.request(
+                {
+                  host: "127.0.0.1",
+                  port,
+                  method: "POST",
+                  path: "/auth/register",
+                  headers: { "content-type": "application/json", "x-forwarded-for": randomIp() }
+                },
+                (response) => {
+                  response.resume()
+                  const raw = response.rawHeaders
+                  const names = raw.filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase())
+                  resolve({ status: response.statusCode ?? 0, names, location: response.headers.location ?? "" })
+                }
+              )
+              request.on("error", reject)
+              request.end(body)
+            })
+        )
+        assert.strictEqual(status, 201)
+        assert.match(location, /^\/users\/\d+$/)
+        assert.deepStrictEqual(names.slice(0, 9), [
+          "content-type",
+          "content-length",
+          "x-content-type-options",
+          "referrer-policy",
+          "x-request-id",
+          "ratelimit-limit",
+          "ratelimit-remaining",
+          "ratelimit-reset",
+          "location"
+        ])
       })
     )
 

@@ -4,23 +4,24 @@
  * can call as it is, through the proxy that strips the prefix or directly (`RequestContext.ts` answers
  * prefixed paths too). A path rather than an absolute URL: the service does not know the public host.
  */
-import * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Created } from "@shum/domain/Common"
 import { AppConfig } from "@shum/infra/Config"
 import { Effect } from "effect"
+import { setLaterHeaders } from "./RequestContext.js"
 
 /** Sets `Location` on this request's response: `path` (e.g. `/hotels/7`) after `ROOT_PATH`. */
 export type Locate = (path: string) => Effect.Effect<void>
 
-/** `Locate` for the configured `ROOT_PATH`; a group's handlers take it when they are built. */
+/**
+ * `Locate` for the configured `ROOT_PATH`; a group's handlers take it when they are built. `Location` is set after
+ * every other header of the answer (`setLaterHeaders`: kept in the request's state, which the pipeline's
+ * pre-response handler sets last, instead of a pre-response handler appended per answer).
+ */
 export const locateCreated: Effect.Effect<Locate, never, AppConfig> = Effect.map(
   AppConfig,
   ({ http }) =>
     (path) =>
-      HttpApp.appendPreResponseHandler((_request, response) =>
-        Effect.succeed(HttpServerResponse.setHeader(response, "location", `${http.rootPath}${path}`))
-      )
+      setLaterHeaders({ location: `${http.rootPath}${path}` })
 )
 
 /**

@@ -1,8 +1,10 @@
 /**
  * Per-request plumbing: the `ROOT_PATH` prefix (a middleware wrapping the whole app) and the request id.
  */
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, FiberRef } from "effect"
 import { globalValue } from "effect/GlobalValue"
 import { randomUUID } from "node:crypto"
@@ -53,6 +55,11 @@ export interface RequestState {
    * own (one fiber-local update less per request, issue 18).
    */
   sessionHolder: object | undefined
+  /**
+   * Headers for the request's answer after the pipeline's own, in the order they were set (`setLaterHeaders`:
+   * the rate limit's, `Location`); the pipeline's pre-response handler sets them last.
+   */
+  laterHeaders: Record<string, string> | undefined
 }
 
 export const currentRequest: FiberRef.FiberRef<RequestState | undefined> = globalValue(
@@ -65,3 +72,23 @@ export const currentRequestId: Effect.Effect<string | undefined> = Effect.map(
   FiberRef.get(currentRequest),
   (state) => state?.id
 )
+
+/**
+ * Sets `headers` on this request's answer after every header the pipeline sets, as a pre-response handler
+ * appended now would (`HttpApp.appendPreResponseHandler`: the rate limit's headers, then `Location`, in the order
+ * set) — but kept in the request's state, which the pipeline's handler (installed once, `RequestPipeline.ts`)
+ * sets on the final response in its own step: no fiber-local update, no handler made and run per request (issue
+ * 18, bench/README.md "Issue 18 and 19, fourth pass"). A request run without the pipeline gets the appended
+ * handler.
+ */
+export const setLaterHeaders = (headers: Readonly<Record<string, string>>): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => {
+    const state = fiber.getFiberRef(currentRequest)
+    if (state === undefined) {
+      return HttpApp.appendPreResponseHandler((_request, response) =>
+        Effect.succeed(HttpServerResponse.setHeaders(response, headers))
+      )
+    }
+    state.laterHeaders = Object.assign(state.laterHeaders ?? {}, headers)
+    return Effect.void
+  })

@@ -62,6 +62,7 @@ const pathOf = (url: string) => {
 /** One request as the pipeline runs it: its `RequestState`, and what its response headers need. */
 class PipelineRequest implements RequestState {
   sessionHolder: object | undefined = undefined
+  laterHeaders: Record<string, string> | undefined = undefined
   constructor(
     readonly id: string,
     readonly notes: RequestNotes,
@@ -120,10 +121,14 @@ export const makeRequestPipeline = (options: {
       return method === "GET" && isCatalogueRoute(match) ? withValidators(request, out) : out
     }
 
+    // then the headers set later in the request (`setLaterHeaders`: the rate limit's, `Location`), last
     const preResponseHandler: HttpApp.PreResponseHandler = (_request, response) =>
       Effect.withFiberRuntime((fiber) => {
         const state = fiber.getFiberRef(currentRequest)
-        return Effect.succeed(state instanceof PipelineRequest ? responseHeaders(state, response) : response)
+        if (!(state instanceof PipelineRequest)) return Effect.succeed(response)
+        const out = responseHeaders(state, response)
+        const later = state.laterHeaders
+        return Effect.succeed(later === undefined ? out : HttpServerResponse.setHeaders(out, later))
       })
 
     const middleware = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>

@@ -12,10 +12,8 @@
  *   30 s and `rate_limit_backend_errors_total` counts every such request.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Errors from "@shum/domain/Errors"
 import { Messages } from "@shum/domain/Messages"
 import { AppConfig } from "@shum/infra/Config"
@@ -24,6 +22,7 @@ import { routeOf } from "../Http/AccessLog.js"
 import { clientAddressOf } from "../Http/ClientAddress.js"
 import { problemResponse } from "../Http/ErrorMapping.js"
 import { parseJson } from "../Http/JsonBody.js"
+import { setLaterHeaders } from "../Http/RequestContext.js"
 import type { RouteMatch } from "../Http/RouteTable.js"
 import { Metrics } from "../Metrics.js"
 import { type Decision, type Policy, RateLimiter, type RateLimiterUnavailable } from "./RateLimiter.js"
@@ -122,9 +121,8 @@ const makeRateLimit = Effect.gen(function* () {
           "retry-after": String(Math.max(1, seconds(decision.value.retryAfterMs)))
         })
       }
-      yield* HttpApp.appendPreResponseHandler((_request, response) =>
-        Effect.succeed(HttpServerResponse.setHeaders(response, headers))
-      )
+      // on the answer after the pipeline's headers, as an appended pre-response handler would set them
+      yield* setLaterHeaders(headers)
       return yield* app
     })
   )
