@@ -24,7 +24,10 @@
  * `node --cpu-prof`, profiles in bench/results/profiles/ named by the pids printed; read them with
  * `bench/profile.ts`; the reference runs under it too), BENCH_AB_B_NODE_ARGS (`node` options for B's server only, after
  * production's: one build against itself with and without an option), BENCH_AB_PARALLEL=1 (with BENCH_AB_RATE: both servers driven at once, each at that
- * rate, so both meet the same moment of a shared machine), BENCH_AB_DATABASE (`shum_ab`), BENCH_AB_PORT (18190: A's; B and the bare server the next two), BENCH_CONNECTIONS
+ * rate, so both meet the same moment of a shared machine), BENCH_AB_DATABASE (`shum_ab`), BENCH_AB_A_DATABASE (unset:
+ * A runs on B's database; set: a database of A's own, created, migrated by A's migrator and seeded alike — to compare
+ * two builds' migrations, B's not additive to A's or PostgreSQL's work the thing measured; each server's PostgreSQL
+ * CPU is then its own database's backends'), BENCH_AB_PORT (18190: A's; B and the bare server the next two), BENCH_CONNECTIONS
  * (32), BENCH_THREADS (2), BENCH_ADMIN_URL, BENCH_REDIS_URL (db 13), BENCH_AB_A_POOL and BENCH_AB_B_POOL (`DB_POOL_SIZE` of
  * server A, of server B; unset: `DB_POOL_SIZE` as inherited, else the default — with BENCH_AB_A=BENCH_AB_B one build
  * against itself at two pool sizes, docs/operations.md §2).
@@ -64,17 +67,20 @@ const ADMIN_URL = process.env["BENCH_ADMIN_URL"] ?? "postgres://postgres@127.0.0
 const REDIS_URL = process.env["BENCH_REDIS_URL"] ?? "redis://127.0.0.1:6379/13"
 /** Its own database and ports (knobs, so that two A/Bs on one machine do not meet). */
 const DATABASE = process.env["BENCH_AB_DATABASE"] ?? "shum_ab"
+/** A database of A's own, migrated by A's migrator (unset: A shares B's). */
+const A_DATABASE = process.env["BENCH_AB_A_DATABASE"]
 const PORT = knob("BENCH_AB_PORT", 18190)
 /** `DB_POOL_SIZE` per server, to compare pool sizes on one build. */
 const POOLS: Record<string, string | undefined> = {
   A: process.env["BENCH_AB_A_POOL"],
   B: process.env["BENCH_AB_B_POOL"]
 }
-const DATABASE_URL = (() => {
+const urlOf = (database: string) => {
   const url = new URL(ADMIN_URL)
-  url.pathname = `/${DATABASE}`
+  url.pathname = `/${database}`
   return url.toString()
-})()
+}
+const DATABASE_URL = urlOf(DATABASE)
 const JWT_SECRET = "bench-ab-secret-key-bench-ab-secret-key-0123"
 const WORK = join(ROOT, "bench/results/ab-tmp")
 const WINDOW_DAYS = 3 * 365
@@ -190,11 +196,11 @@ const paced = (port: number, file: string, seconds: number): Promise<WrkResult> 
 /** A connection to the admin database that finds the A/B database's backends (`main` opens it). */
 let monitor: pg.Client | undefined
 
-/** utime + stime of every backend of the A/B database now, by pid (a backend gone meanwhile reads as 0). */
-const backendTicks = async (): Promise<Map<number, number>> => {
+/** utime + stime of every backend of `database` now, by pid (a backend gone meanwhile reads as 0). */
+const backendTicks = async (database: string): Promise<Map<number, number>> => {
   const { rows } = await monitor!.query<{ pid: number }>(
     "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-    [DATABASE]
+    [database]
   )
   const all = new Map<number, number>()
   for (const { pid } of rows) {
@@ -211,15 +217,15 @@ const backendTicks = async (): Promise<Map<number, number>> => {
  * One measured run: µs of the server's CPU per completed request, of PostgreSQL's (the A/B database's
  * backends: only the measured server runs statements meanwhile, the idle one's pool waits), and the statuses.
  */
-const measure = async (pid: number, port: number, file: () => string) => {
+const measure = async (pid: number, port: number, file: () => string, database = DATABASE) => {
   const drive = RATE > 0 ? paced : wrk
   if (WARMUP > 0) await drive(port, file(), WARMUP)
   const before = processTicks(pid)
-  const pgBefore = await backendTicks()
+  const pgBefore = await backendTicks(database)
   const result = await drive(port, file(), SECONDS)
   const used = processTicks(pid) - before
   let pgUsed = 0
-  for (const [backend, now] of await backendTicks()) pgUsed += now - (pgBefore.get(backend) ?? 0)
+  for (const [backend, now] of await backendTicks(database)) pgUsed += now - (pgBefore.get(backend) ?? 0)
   return {
     us: (used * 10_000) / result.requests,
     pgUs: (pgUsed * 10_000) / result.requests,
@@ -271,8 +277,10 @@ const main = async () => {
   mkdirSync(WORK, { recursive: true })
   const admin = new pg.Client({ connectionString: ADMIN_URL })
   await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`)
-  await admin.query(`CREATE DATABASE ${DATABASE}`)
+  for (const database of [DATABASE, ...(A_DATABASE === undefined ? [] : [A_DATABASE])]) {
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+    await admin.query(`CREATE DATABASE ${database}`)
+  }
   monitor = admin
   const env = {
     ...process.env,
@@ -287,12 +295,19 @@ const main = async () => {
     IMAGE_DIR: join(WORK, "images"),
     BOOKING_HORIZON_DAYS: String(WINDOW_DAYS + 7)
   }
-  const migrate = spawnSync(process.execPath, [join(B, "packages/infra/dist/bin/migrate.js")], { env })
-  if (migrate.status !== 0) throw new Error(`migration failed: ${migrate.stderr.toString()}`)
-  const db = new pg.Client({ connectionString: DATABASE_URL })
-  await db.connect()
-  log(`seeded ${JSON.stringify(await seed(db))}`)
-  await db.end()
+  // B's database by B's migrator; A's own (BENCH_AB_A_DATABASE) by A's, seeded alike
+  const databases: Array<readonly [string, string]> = [[B, DATABASE_URL]]
+  if (A_DATABASE !== undefined) databases.push([A, urlOf(A_DATABASE)])
+  for (const [checkout, url] of databases) {
+    const migrate = spawnSync(process.execPath, [join(checkout, "packages/infra/dist/bin/migrate.js")], {
+      env: { ...env, DATABASE_URL: url }
+    })
+    if (migrate.status !== 0) throw new Error(`migration failed: ${migrate.stderr.toString()}`)
+    const db = new pg.Client({ connectionString: url })
+    await db.connect()
+    log(`seeded ${url.replace(/.*\//, "")}: ${JSON.stringify(await seed(db))}`)
+    await db.end()
+  }
 
   const tokens = await userTokens(JWT_SECRET)
   // a file of its own for every run: a run replaying stays another run booked would meet 409s (a cheaper path)
@@ -343,8 +358,14 @@ const main = async () => {
   const nodeArgs = ["--max-old-space-size=256"]
   const results = () => ({ us: [] as Array<number>, pgUs: [] as Array<number>, p99: [] as Array<number> })
   const servers = [
-    { name: "A", port: PORT, child: undefined as ChildProcess | undefined, ...results() },
-    { name: "B", port: PORT + 1, child: undefined as ChildProcess | undefined, ...results() }
+    {
+      name: "A",
+      port: PORT,
+      database: A_DATABASE ?? DATABASE,
+      child: undefined as ChildProcess | undefined,
+      ...results()
+    },
+    { name: "B", port: PORT + 1, database: DATABASE, child: undefined as ChildProcess | undefined, ...results() }
   ]
   // another A/B on the same ports would answer instead of these servers (which then fail to listen)
   for (const port of [PORT, PORT + 1, PORT + 2]) {
@@ -378,6 +399,7 @@ const main = async () => {
           env: {
             ...env,
             PORT: String(server.port),
+            DATABASE_URL: urlOf(server.database),
             ...(POOLS[server.name] === undefined ? {} : { DB_POOL_SIZE: POOLS[server.name] })
           },
           // its log kept for a look after the run (bench/results/ is not committed)
@@ -393,7 +415,7 @@ const main = async () => {
         `${referenceName} (pid ${bare.pid}); ${SCENARIO}`
     )
     // a round neither server is judged by: JIT, pools and caches warmed on both
-    for (const server of servers) await measure(server.child!.pid!, server.port, requestFile)
+    for (const server of servers) await measure(server.child!.pid!, server.port, requestFile, server.database)
     const bareUs: Array<number> = []
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 === 1 ? servers : [...servers].reverse()
@@ -411,10 +433,14 @@ const main = async () => {
         )
       }
       if (PARALLEL) {
-        const ms = await Promise.all(servers.map((server) => measure(server.child!.pid!, server.port, requestFile)))
+        const ms = await Promise.all(
+          servers.map((server) => measure(server.child!.pid!, server.port, requestFile, server.database))
+        )
         servers.forEach((server, i) => report(server, ms[i]!))
       } else {
-        for (const server of order) report(server, await measure(server.child!.pid!, server.port, requestFile))
+        for (const server of order) {
+          report(server, await measure(server.child!.pid!, server.port, requestFile, server.database))
+        }
       }
       const b = await measure(bare.pid!, PORT + 2, referenceFile)
       bareUs.push(b.us)
@@ -440,7 +466,9 @@ const main = async () => {
   } finally {
     await Promise.all([...servers.map((s) => (s.child === undefined ? Promise.resolve() : stop(s.child))), stop(bare)])
     rmSync(WORK, { recursive: true, force: true })
-    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`)
+    for (const database of [DATABASE, ...(A_DATABASE === undefined ? [] : [A_DATABASE])]) {
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+    }
     await admin.end()
   }
 }

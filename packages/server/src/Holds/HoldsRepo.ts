@@ -137,7 +137,7 @@ const PLACE_IN_SESSION = `
 
 /** `confirmStatement` over `hold_confirm_in_session`, likewise: parameters hold, jti, version, user. */
 const CONFIRM_IN_SESSION = `
-  WITH p AS (SELECT $1::integer AS hold_id),
+  WITH p AS NOT MATERIALIZED (SELECT $1::integer AS hold_id),
   r AS MATERIALIZED (SELECT outcome, answer FROM hold_confirm_in_session($2::text, $3::bigint, $1::integer, $4::integer)),
   confirmed AS (${CONFIRMED}),
   booked AS (${CONFIRMED_BOOKING}),
@@ -267,7 +267,7 @@ export class HoldsRepo extends Effect.Service<HoldsRepo>()("server/HoldsRepo", {
      */
     const confirmStatement = (holdId: number, call: Statement.Fragment) =>
       sql<{ outcome: string; answer: unknown }>`
-        WITH p AS (SELECT ${holdId}::integer AS hold_id),
+        WITH p AS NOT MATERIALIZED (SELECT ${holdId}::integer AS hold_id),
         r AS MATERIALIZED (SELECT outcome, answer FROM ${call}),
         confirmed AS (${sql.unsafe(CONFIRMED)}),
         booked AS (${sql.unsafe(CONFIRMED_BOOKING)}),
