@@ -13,7 +13,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Path from "@effect/platform/Path"
 import { ShumApi } from "@shum/domain/Api"
 import { AppConfig } from "@shum/infra/Config"
-import { Context, Effect, Layer, Option, Scope } from "effect"
+import { Context, Effect, FiberRef, Layer, Option, Scope } from "effect"
 import { AuditLive } from "./Audit/AuditHttp.js"
 import { AuthLive } from "./Auth/AuthHttp.js"
 import { SecurityLive } from "./Auth/AuthMiddleware.js"
@@ -73,6 +73,30 @@ const ApiLive = Layer.unwrapEffect(
  */
 type PerRequest = Scope.Scope | HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices
 
+/**
+ * Fiber-locals this fiber holds that no request reads: the router's configuration (`ROUTER_CONFIG`, read once,
+ * when the router is built: `HttpRouter.toHttpApp`) and the scheduling priority (set by the runtime to its
+ * initial value, 0, which a fiber without it reads all the same). Each request's fiber starts with a copy of
+ * this fiber's fiber-locals and every fiber-local update of the request copies them again (ten per request,
+ * eight of them the platform's), so each one left out is a map entry less per copy (issue 18, bench/README.md).
+ */
+const BUILD_LOCALS: ReadonlyArray<FiberRef.FiberRef<unknown>> = [
+  HttpRouter.currentRouterConfig as FiberRef.FiberRef<unknown>,
+  FiberRef.currentSchedulingPriority as FiberRef.FiberRef<unknown>
+]
+
+/** `effect` run without `BUILD_LOCALS` (the server's handler takes this fiber's locals), then set back. */
+const withoutBuildLocals = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    const held = BUILD_LOCALS.filter((ref) => fiber.getFiberRefs().locals.has(ref))
+    if (held.length === 0) return effect
+    const values = held.map((ref) => fiber.getFiberRef(ref))
+    return Effect.forEach(held, FiberRef.delete, { discard: true }).pipe(
+      Effect.zipRight(effect),
+      Effect.ensuring(Effect.forEach(held, (ref, i) => FiberRef.set(ref, values[i]), { discard: true }))
+    )
+  })
+
 const serve = (
   middleware: <E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>,
   preResponseHandler: HttpApp.PreResponseHandler
@@ -91,9 +115,11 @@ const serve = (
       )(yield* Effect.context<PerRequest>())
       const served: Effect.Effect<void, never, PerRequest> = server.serve(app, middleware)
       // the server takes the fiber-local values of this fiber for every request's fiber it starts: the handler
-      // set here is every request's without a fiber-local update per request
+      // set here is every request's without a fiber-local update per request; and those read only while the
+      // app was built are left out of them (`withoutBuildLocals`)
       yield* Effect.mapInputContext(served, (_: Context.Context<never>) => perRequest).pipe(
-        Effect.locally(HttpApp.currentPreResponseHandlers, Option.some(preResponseHandler))
+        Effect.locally(HttpApp.currentPreResponseHandlers, Option.some(preResponseHandler)),
+        withoutBuildLocals
       )
     })
   ).pipe(Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]))

@@ -131,8 +131,18 @@ export const NodeServerLive = Layer.scopedContext(
     // With a `timeout` listener Node leaves every socket timeout to us: a connection with no request in hand is
     // an idle kept-alive one past `HTTP_KEEP_ALIVE_TIMEOUT_SECONDS` (Node's own rule: closed); one whose answer
     // still has bytes to send has stalled (cut, its unsent answer dropped); one whose request is still being
-    // handled has nothing to send yet and is left alone
+    // handled has nothing to send yet and is left alone.
+    // Armed by Node itself on a kept-alive connection's next request: Node sets a socket's timeout to
+    // `server.timeout` when a request's headers are in after a keep-alive wait (`resetSocketTimeout`, from the
+    // keep-alive time it set after the answer), so with `server.timeout` the send timeout that is one timer
+    // update per request, not two (Node's reset to 0, then ours; issue 18, bench/README.md). Node also arms
+    // `server.timeout` on a new connection: unarmed there at once, so a connection still sending its first
+    // headers is timed by `HTTP_HEADERS_TIMEOUT_SECONDS` alone, as before; its first request is armed here
     const sendTimeout = Duration.toMillis(http.sendTimeout)
+    server.timeout = sendTimeout
+    server.on("connection", (socket: Socket) => {
+      socket.setTimeout(0)
+    })
     server.on("request", (request: IncomingMessage) => {
       if (request.socket.timeout !== sendTimeout) request.socket.setTimeout(sendTimeout)
     })
