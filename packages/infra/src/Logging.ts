@@ -1,4 +1,18 @@
-import { Cause, type ConfigError, Console, Effect, HashMap, Inspectable, Layer, List, Logger, LogLevel } from "effect"
+import {
+  Cause,
+  type ConfigError,
+  Console,
+  Effect,
+  FiberRef,
+  FiberRefs,
+  HashMap,
+  Inspectable,
+  Layer,
+  List,
+  Logger,
+  LogLevel
+} from "effect"
+import { globalValue } from "effect/GlobalValue"
 import { format } from "node:util"
 import { appEnv, logging } from "./Config.js"
 
@@ -79,6 +93,52 @@ export class MessageWithFields {
   }
 }
 
+/**
+ * What every log line of a request carries beside its annotations (docs/operations.md §4.1): the request's
+ * id (`request_id`, D8) and, when the request is traced, its trace's (`trace_id`). The server keeps them in the
+ * request's state, a fiber-local it sets once per request anyway (`server/Http/RequestContext.ts`
+ * `currentRequest` is this one), and the loggers here read them from there as if they were annotations — an
+ * annotation or a message's field of the same name wins, as one set inside the request wins over the request's
+ * own — instead of the request annotating its fiber: a fiber-local update less per request, and no annotation
+ * map built for a line never written (issue 18, bench/README.md). Child fibers inherit it, as annotations.
+ */
+export interface RequestLogFacts {
+  readonly id: string
+  readonly traceId: string | undefined
+}
+
+export const currentRequestLog: FiberRef.FiberRef<RequestLogFacts | undefined> = globalValue(
+  "infra/Logging/currentRequestLog",
+  () => FiberRef.unsafeMake<RequestLogFacts | undefined>(undefined)
+)
+
+// options made by hand (a test's) may come without the fiber's locals: no request then
+const requestOf = (options: Logger.Logger.Options<unknown>): RequestLogFacts | undefined =>
+  (options.context as FiberRefs.FiberRefs | undefined) === undefined
+    ? undefined
+    : FiberRefs.getOrDefault(options.context, currentRequestLog)
+
+// the last answer of `withRequestAnnotated`: every logger of one log call is given the same annotations
+let lastBase: HashMap.HashMap<string, unknown> | undefined
+let lastFacts: RequestLogFacts | undefined
+let lastAnnotated: HashMap.HashMap<string, unknown> | undefined
+
+/** `annotations` with the request's facts where they have no annotation of that name. */
+const withRequestAnnotated = (
+  request: RequestLogFacts,
+  annotations: HashMap.HashMap<string, unknown>
+): HashMap.HashMap<string, unknown> => {
+  if (lastAnnotated !== undefined && lastBase === annotations && lastFacts === request) return lastAnnotated
+  let out = annotations
+  if (!HashMap.has(out, "request_id")) out = HashMap.set(out, "request_id", request.id)
+  if (request.traceId !== undefined && !HashMap.has(out, "trace_id"))
+    out = HashMap.set(out, "trace_id", request.traceId)
+  lastBase = annotations
+  lastFacts = request
+  lastAnnotated = out
+  return out
+}
+
 /** The message's own fields, when it is a `MessageWithFields` (logged alone). */
 const ownFields = (message: unknown): MessageWithFields | undefined => {
   const only = Array.isArray(message) && message.length === 1 ? message[0] : message
@@ -86,23 +146,27 @@ const ownFields = (message: unknown): MessageWithFields | undefined => {
 }
 
 /**
- * A log call as a logger that knows no `MessageWithFields` must see it (Effect's OTLP logger, its span
- * events, `infra/Telemetry.ts`): the text as the message and the fields as annotations — what logging the
- * text inside `Effect.annotateLogs(fields)` gives it. Any other call unchanged.
+ * A log call as a logger that knows neither `MessageWithFields` nor the request's facts must see it (Effect's
+ * OTLP logger, its span events, `infra/Telemetry.ts`): the request's facts as annotations (`currentRequestLog`),
+ * the text as the message and the fields as annotations — what logging the text inside
+ * `Effect.annotateLogs(fields)` in a request annotated with its facts gives it. Any other call unchanged.
  */
 export const withFieldsAnnotated = <Options extends Logger.Logger.Options<unknown>>(options: Options): Options => {
+  const request = requestOf(options)
+  const annotations = request === undefined ? options.annotations : withRequestAnnotated(request, options.annotations)
   const own = ownFields(options.message)
-  if (own === undefined) return options
+  if (own === undefined) return annotations === options.annotations ? options : { ...options, annotations }
   return {
     ...options,
     message: Array.isArray(options.message) ? [own.text] : own.text,
-    annotations: own.annotated(options.annotations)
+    annotations: own.annotated(annotations)
   }
 }
 
 /**
  * One JSON object per line, docs/operations.md §4.1: `timestamp` (UTC, `YYYY-MM-DD HH:MM:SS`), `level` (Python names),
- * `message`, then every annotation (e.g. `request_id`), `spans` (ms) and `exc_info` when there is a cause.
+ * `message`, then every annotation and the request's facts (`request_id`, `trace_id`: `currentRequestLog`), `spans`
+ * (ms) and `exc_info` when there is a cause.
  */
 export const formatJson = (options: Logger.Logger.Options<unknown>): string => {
   const { annotations, cause, date, logLevel, message, spans } = options
@@ -122,6 +186,11 @@ export const formatJson = (options: Logger.Logger.Options<unknown>): string => {
   if (fields !== undefined) for (const key in fields.fields) add(fields.fields[key], key)
   // `forEach`, not `toEntries`: a third of the time for an access line's dozen annotations (issue 18)
   HashMap.forEach(annotations, add)
+  const request = requestOf(options)
+  if (request !== undefined) {
+    add(request.id, "request_id")
+    if (request.traceId !== undefined) add(request.traceId, "trace_id")
+  }
   if (List.isCons(spans)) {
     const now = date.getTime()
     entry.spans = Object.fromEntries(List.toArray(spans).map((span) => [span.label, now - span.startTime]))
@@ -172,6 +241,12 @@ export const formatLine = (options: Logger.Logger.Options<unknown> & { readonly 
   HashMap.forEach(annotations, (annotation, key) => {
     if (fields === undefined || !(key in fields)) add(annotation, key)
   })
+  const request = requestOf(options)
+  if (request !== undefined) {
+    const unset = (key: string) => !HashMap.has(annotations, key) && (fields === undefined || !(key in fields))
+    if (unset("request_id")) add(request.id, "request_id")
+    if (request.traceId !== undefined && unset("trace_id")) add(request.traceId, "trace_id")
+  }
   if (fields !== undefined) for (const key in fields) add(fields[key], key)
   if (!Cause.isEmpty(cause)) line += `\n  ${Cause.pretty(cause, { renderErrorCause: true }).split("\n").join("\n  ")}`
   return line

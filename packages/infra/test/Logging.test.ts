@@ -81,6 +81,77 @@ describe("Logging", () => {
     })
   )
 
+  it.effect("the request's facts (currentRequestLog) are written as annotating the request with them would", () =>
+    Effect.gen(function* () {
+      const json: Array<string> = []
+      const plain: Array<string> = []
+      const otlp: Array<HashMap.HashMap<string, unknown>> = []
+      const logger = Logger.make((options) => {
+        json.push(Logging.formatJson(options))
+        plain.push(Logging.formatLine(options))
+        otlp.push(Logging.withFieldsAnnotated(options).annotations)
+      })
+      const logged = (effect: Effect.Effect<void>) =>
+        Effect.gen(function* () {
+          json.length = 0
+          plain.length = 0
+          otlp.length = 0
+          yield* effect.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+          return {
+            json: JSON.parse(json[0]!) as Record<string, unknown>,
+            words: plain[0]!.slice(9).split(" ").sort(),
+            otlp: Object.fromEntries(HashMap.toEntries(otlp[0]!))
+          }
+        })
+      const inRequest = (facts: Logging.RequestLogFacts, effect: Effect.Effect<void>) =>
+        Effect.locally(effect, Logging.currentRequestLog, facts)
+      const annotated = (annotations: Record<string, unknown>, effect: Effect.Effect<void>) =>
+        Effect.annotateLogs(effect, annotations)
+      const line = Effect.logInfo("checked").pipe(Effect.annotateLogs("user_id", 7))
+
+      // the same line as one annotated with the facts: JSON, the local format and what OTLP and span events get
+      const read = yield* logged(inRequest({ id: "req-9", traceId: "t-1" }, line))
+      const as = yield* logged(annotated({ request_id: "req-9", trace_id: "t-1" }, line))
+      const { timestamp: _a, ...readJson } = read.json
+      const { timestamp: _b, ...asJson } = as.json
+      assert.deepStrictEqual(readJson, asJson)
+      assert.deepStrictEqual(read.words, as.words)
+      assert.deepStrictEqual(read.otlp, as.otlp)
+      assert.strictEqual(read.json["request_id"], "req-9")
+      assert.strictEqual(read.json["trace_id"], "t-1")
+
+      // untraced: no trace_id
+      const untraced = yield* logged(inRequest({ id: "req-8", traceId: undefined }, line))
+      assert.strictEqual(untraced.json["request_id"], "req-8")
+      assert.notProperty(untraced.json, "trace_id")
+      assert.notProperty(untraced.otlp, "trace_id")
+
+      // an annotation of the same name set inside the request wins, as it did over the request's own annotation
+      const inner = yield* logged(inRequest({ id: "req-7", traceId: "t-7" }, annotated({ request_id: "inner" }, line)))
+      assert.strictEqual(inner.json["request_id"], "inner")
+      assert.strictEqual(inner.otlp["request_id"], "inner")
+      assert.include(inner.words, "request_id=inner")
+      assert.notInclude(inner.words, "request_id=req-7")
+      assert.strictEqual(inner.json["trace_id"], "t-7")
+
+      // a message's own field wins too (the access line's trace_id is its span's)
+      const access = yield* logged(
+        inRequest(
+          { id: "req-6", traceId: "t-6" },
+          Effect.logInfo(new Logging.MessageWithFields("GET /a 200", { logger: "http.access", trace_id: "own" }))
+        )
+      )
+      assert.strictEqual(access.json["trace_id"], "own")
+      assert.strictEqual(access.otlp["trace_id"], "own")
+      assert.strictEqual(access.json["request_id"], "req-6")
+
+      // outside a request: nothing added
+      const outside = yield* logged(line)
+      assert.notProperty(outside.json, "request_id")
+      assert.notProperty(outside.otlp, "request_id")
+    })
+  )
+
   it.effect("a failure logged with its cause only (how a process that cannot start is reported) gets a message", () =>
     Effect.gen(function* () {
       const lines: Array<string> = []

@@ -42,12 +42,21 @@ layer(makeTestServer({}, { around: logs.layer }), { excludeTestServices: true, t
         assert.strictEqual(me.status, 200)
         const user = (yield* me.json) as { id: number }
         // a reused refresh token is logged as a warning: still without the token
-        yield* post("/auth/refresh", { refresh_token: tokens.refresh_token })
+        const reused = yield* post("/auth/refresh", { refresh_token: tokens.refresh_token })
         yield* post("/auth/logout", {}, { authorization: `Bearer ${next.access_token}` })
 
         const meLine = yield* accessLine(logs.entries, me.headers["x-request-id"]!)
         assert.strictEqual(meLine["user_id"], user.id)
         yield* accessLine(logs.entries, login.headers["x-request-id"]!)
+
+        // a line the request logs itself carries its request_id too (read from the request's state), beside the
+        // annotation it was logged with
+        const warning = logs
+          .entries()
+          .find((e) => String(e["message"]).startsWith("refresh token reused") && e["level"] === "WARNING")
+        assert.isDefined(warning)
+        assert.strictEqual(warning!["request_id"], reused.headers["x-request-id"])
+        assert.strictEqual(warning!["user_id"], user.id)
 
         const output = logs.lines.join("\n")
         assert.isAbove(logs.lines.length, 8)

@@ -2,8 +2,9 @@
  * One access-log line per request (docs/operations.md §4.2) and the HTTP metrics of docs/api.md §12, both labelled by
  * the route template. Fields: `method`, `route` (template), `path` (as requested, `ROOT_PATH` included),
  * `query` (credential-looking values redacted), `status`, `duration_s`, `client_ip` (see
- * `ClientAddress.ts`), `user_id` (when authenticated), `trace_id`/`span_id`, and `request_id` (from the
- * surrounding `requestId` middleware). Bodies, headers and cookies are never logged.
+ * `ClientAddress.ts`), `user_id` (when authenticated), `trace_id`/`span_id`, and `request_id` (the request's,
+ * which the logger writes on every line of the request: `infra/Logging.ts` `currentRequestLog`). Bodies, headers
+ * and cookies are never logged.
  * Probe endpoints (`/health`, `/live`, `/ready`, `/metrics`) log at DEBUG, everything else at INFO.
  */
 import * as HttpServerError from "@effect/platform/HttpServerError"

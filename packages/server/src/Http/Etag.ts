@@ -12,6 +12,7 @@ import * as Headers from "@effect/platform/Headers"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { createHash } from "node:crypto"
+import { withHeaders } from "./ResponseHeaders.js"
 import { findRoute, type RouteMatch } from "./RouteTable.js"
 
 /** docs/api.md §1.8's nine cached reads, plus `GET /facilities/{id}`. Availability (H2, R2) is left out, as there. */
@@ -89,5 +90,5 @@ export const withValidators = (
         headers: Headers.setAll(response.headers, validators),
         cookies: response.cookies
       })
-    : HttpServerResponse.setHeaders(response, validators)
+    : withHeaders(response, validators)
 }

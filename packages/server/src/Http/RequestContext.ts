@@ -6,7 +6,7 @@ import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, FiberRef } from "effect"
-import { globalValue } from "effect/GlobalValue"
+import { currentRequestLog, type RequestLogFacts } from "@shum/infra/Logging"
 import { randomUUID } from "node:crypto"
 
 /**
@@ -46,7 +46,7 @@ export interface RequestNotes {
  * rest of the request's fiber: each fiber-local update copies the fiber's map of them (issue 18,
  * bench/README.md), so the request's facts travel together.
  */
-export interface RequestState {
+export interface RequestState extends RequestLogFacts {
   readonly id: string
   readonly notes: RequestNotes
   /**
@@ -62,10 +62,12 @@ export interface RequestState {
   laterHeaders: Record<string, string> | undefined
 }
 
-export const currentRequest: FiberRef.FiberRef<RequestState | undefined> = globalValue(
-  "server/Http/RequestContext/currentRequest",
-  () => FiberRef.unsafeMake<RequestState | undefined>(undefined)
-)
+/**
+ * The logger's fiber-local of the request's facts (`infra/Logging.ts` `currentRequestLog`: the loggers write its
+ * `request_id` and `trace_id` on every line of the request), holding the whole state: one fiber-local update per
+ * request for both. Only the request pipeline sets it, always to a `RequestState`.
+ */
+export const currentRequest = currentRequestLog as unknown as FiberRef.FiberRef<RequestState | undefined>
 
 /** The request's id for what the request writes (docs/decisions.md D17); `undefined` outside a request. */
 export const currentRequestId: Effect.Effect<string | undefined> = Effect.map(

@@ -19,16 +19,17 @@
  * handler is installed once, where the server starts (`HttpLive.ts`), and every request's fiber inherits it:
  * it finds the request's facts in the request's state (`RequestContext.ts` `currentRequest`).
  *
- * The request's fiber-local values — its state (id and notes for the access log, `currentRequest`) and the
- * `request_id` log annotation — are set once for the rest of the request's fiber, not set and restored around
- * the app: the server runs each request in a fiber of its own that ends with it, and the restoring wrappers
+ * The request's fiber-local value — its state (id and notes for the access log, `currentRequest`), which the
+ * loggers also read the `request_id` and `trace_id` of every line of the request from (`infra/Logging.ts`
+ * `currentRequestLog`) — is set once for the rest of the request's fiber, not set and restored around the app:
+ * the server runs each request in a fiber of its own that ends with it, and the restoring wrappers
  * (`Effect.locally`, `Effect.annotateLogs`) cost about 75 µs of CPU per request; each update copies the
- * fiber's map of fiber-locals, so there are two, not five (issue 18, bench/README.md).
+ * fiber's map of fiber-locals, so there is one, not five (issue 18, bench/README.md).
  */
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Clock, Context, DefaultServices, Effect, FiberRef, HashMap, Option } from "effect"
+import { Clock, Context, DefaultServices, Effect, FiberRef, Option } from "effect"
 import { Lifecycle } from "../Lifecycle.js"
 import { Metrics } from "../Metrics.js"
 import { type Route, routeOf, startAccessLog } from "./AccessLog.js"
@@ -36,6 +37,7 @@ import { withBoundedBody } from "./BodyLimit.js"
 import { resolveClientAddress, trustedProxies } from "./ClientAddress.js"
 import { isCatalogueRoute, withValidators } from "./Etag.js"
 import { currentRequest, type RequestNotes, type RequestState, requestIdOf } from "./RequestContext.js"
+import { withHeaders } from "./ResponseHeaders.js"
 import { SECURITY_HEADERS } from "./SecurityHeaders.js"
 import { unknownParamsWarning, unknownQueryParams } from "./UnknownParams.js"
 
@@ -65,6 +67,8 @@ class PipelineRequest implements RequestState {
   laterHeaders: Record<string, string> | undefined = undefined
   constructor(
     readonly id: string,
+    /** the request's span's trace, written as `trace_id` on its log lines (`infra/Logging.ts`) */
+    readonly traceId: string | undefined,
     readonly notes: RequestNotes,
     /** the request with its client address resolved */
     readonly request: HttpServerRequest.HttpServerRequest,
@@ -111,13 +115,13 @@ export const makeRequestPipeline = (options: {
       }
       if (lifecycle.unsafeIsShuttingDown()) headers["connection"] = "close"
       const match = state.route.match
-      if (match === undefined) return HttpServerResponse.setHeaders(response, headers)
+      if (match === undefined) return withHeaders(response, headers)
       const request = state.request
       const method = request.method
       if (method === "POST" && TOKEN_ROUTES.has(match.route.template)) headers["cache-control"] = "no-store"
       const unknown = unknownQueryParams(match.route, request.url)
       if (unknown.length > 0) headers["warning"] = unknownParamsWarning(unknown)
-      const out = HttpServerResponse.setHeaders(response, headers)
+      const out = withHeaders(response, headers)
       return method === "GET" && isCatalogueRoute(match) ? withValidators(request, out) : out
     }
 
@@ -128,7 +132,7 @@ export const makeRequestPipeline = (options: {
         if (!(state instanceof PipelineRequest)) return Effect.succeed(response)
         const out = responseHeaders(state, response)
         const later = state.laterHeaders
-        return Effect.succeed(later === undefined ? out : HttpServerResponse.setHeaders(out, later))
+        return Effect.succeed(later === undefined ? out : withHeaders(out, later))
       })
 
     const middleware = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
@@ -155,31 +159,22 @@ export const makeRequestPipeline = (options: {
             clock,
             fiber.getFiberRef(FiberRef.currentMinimumLogLevel)
           )
-          const state = new PipelineRequest(id, access.notes, request, route)
+          const state = new PipelineRequest(id, span?.traceId, access.notes, request, route)
           // an answer the pipeline gives itself (a 413) is written without the pre-response handlers
           const early = (response: HttpServerResponse.HttpServerResponse) =>
             Effect.succeed(responseHeaders(state, response))
 
           // This runs in the request's own fiber (the server forks one per request), which ends with it: the
-          // fiber-local values are set for the rest of it rather than set and restored around the app, and
-          // only two: the request's state and the log annotations — here, in this step, not by two more effects.
-          const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
-          const annotated =
-            span === undefined
-              ? HashMap.set(annotations, "request_id", id)
-              : HashMap.set(HashMap.set(annotations, "request_id", id), "trace_id", span.traceId)
+          // fiber-local is set for the rest of it rather than set and restored around the app, and only one: the
+          // request's state, which the loggers read its `request_id` and `trace_id` from (no log annotation) —
+          // here, in this step, not by an effect more.
           const run = Effect.onExit(boundedBody(request, app, early), access.record)
           let handled: typeof run
           if (isSettable(fiber)) {
             fiber.setFiberRef(currentRequest, state)
-            fiber.setFiberRef(FiberRef.currentLogAnnotations, annotated)
             handled = run
           } else {
-            const setup = Effect.zipRight(
-              FiberRef.set(currentRequest, state),
-              FiberRef.set(FiberRef.currentLogAnnotations, annotated)
-            )
-            handled = Effect.zipRight(setup, run)
+            handled = Effect.zipRight(FiberRef.set(currentRequest, state), run)
           }
           return request === received
             ? handled
