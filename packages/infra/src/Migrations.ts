@@ -32,7 +32,6 @@ import webhookQueueLocks from "./migrations/0026_webhook_queue_locks.js"
 import writePathGenericPlans from "./migrations/0027_write_path_generic_plans.js"
 import roomNightsHotel from "./migrations/0028_room_nights_hotel.js"
 import webhookRecordInClaim from "./migrations/0029_webhook_record_in_claim.js"
-import bookingsFewerIndexes from "./migrations/0030_bookings_fewer_indexes.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -64,8 +63,7 @@ export const migrations = {
   "0026_webhook_queue_locks": webhookQueueLocks,
   "0027_write_path_generic_plans": writePathGenericPlans,
   "0028_room_nights_hotel": roomNightsHotel,
-  "0029_webhook_record_in_claim": webhookRecordInClaim,
-  "0030_bookings_fewer_indexes": bookingsFewerIndexes
+  "0029_webhook_record_in_claim": webhookRecordInClaim
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

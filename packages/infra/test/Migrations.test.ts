@@ -269,7 +269,9 @@ const INDEXES: Record<string, string> = {
   // docs/data.md §1.12: a hotel's nights of a stay in one range scan (0028)
   ix_room_nights_hotel_night: "room_nights (hotel_id, night)",
   ix_users_email: "UNIQUE users (email)",
+  ix_bookings_room_id: "bookings (room_id)",
   ix_bookings_date_from: "bookings (date_from)",
+  ix_bookings_date_to: "bookings (date_to)",
   ix_bookings_room_dates: "bookings (room_id, date_from, date_to)",
   ix_bookings_user_id: "bookings (user_id)",
   ix_refresh_tokens_user_id: "refresh_tokens (user_id)",
@@ -512,8 +514,7 @@ describe("Migrations", () => {
         [26, "webhook_queue_locks"],
         [27, "write_path_generic_plans"],
         [28, "room_nights_hotel"],
-        [29, "webhook_record_in_claim"],
-        [30, "bookings_fewer_indexes"]
+        [29, "webhook_record_in_claim"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)
