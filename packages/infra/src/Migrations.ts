@@ -32,6 +32,8 @@ import webhookQueueLocks from "./migrations/0026_webhook_queue_locks.js"
 import writePathGenericPlans from "./migrations/0027_write_path_generic_plans.js"
 import roomNightsHotel from "./migrations/0028_room_nights_hotel.js"
 import webhookRecordInClaim from "./migrations/0029_webhook_record_in_claim.js"
+import bookingsFewerIndexes from "./migrations/0030_bookings_fewer_indexes.js"
+import bookingsIndexesBack from "./migrations/0031_bookings_indexes_back.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -63,7 +65,9 @@ export const migrations = {
   "0026_webhook_queue_locks": webhookQueueLocks,
   "0027_write_path_generic_plans": writePathGenericPlans,
   "0028_room_nights_hotel": roomNightsHotel,
-  "0029_webhook_record_in_claim": webhookRecordInClaim
+  "0029_webhook_record_in_claim": webhookRecordInClaim,
+  "0030_bookings_fewer_indexes": bookingsFewerIndexes, // withdrawn: does nothing, its number stays taken
+  "0031_bookings_indexes_back": bookingsIndexesBack
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"
@@ -71,26 +75,33 @@ export const MIGRATIONS_TABLE = "shum_migrations"
 /**
  * The migrator applies only the migrations numbered above the latest one applied. One that is known but
  * missing below an applied one (it was added after a later one had already run on this database) would
- * never run, and the service would run on a schema without it: start-up fails instead, naming it
+ * never run, and the service would run on a schema without it: start-up fails instead, naming it. So does a
+ * number applied under another name than this build's (a number reused, e.g. after a migration was withdrawn
+ * — which is why a withdrawn one keeps its number: `0030`): the migrator took it for applied and skipped it
  * (docs/data.md §5).
  */
 const ensureNoSkipped = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql<{ migration_id: number }>`SELECT migration_id FROM ${sql(MIGRATIONS_TABLE)}`
-  const applied = new Set(rows.map((row) => Number(row.migration_id)))
-  const latest = Math.max(0, ...applied)
-  const skipped = Object.keys(migrations).filter((key) => {
-    const id = Number(key.slice(0, 4))
-    return id < latest && !applied.has(id)
-  })
-  if (skipped.length === 0) return
+  const rows = yield* sql<{ migration_id: number; name: string }>`
+    SELECT migration_id, name FROM ${sql(MIGRATIONS_TABLE)}`
+  const applied = new Map(rows.map((row) => [Number(row.migration_id), row.name]))
+  const latest = Math.max(0, ...applied.keys())
+  const known = Object.keys(migrations).map((key) => ({ key, id: Number(key.slice(0, 4)), name: key.slice(5) }))
+  const skipped = known.filter(({ id }) => id < latest && !applied.has(id)).map(({ key }) => key)
+  const renamed = known.filter(({ id, name }) => applied.has(id) && applied.get(id) !== name)
+  if (skipped.length === 0 && renamed.length === 0) return
+  const fix =
+    `A development database: delete it (the embedded default's .data/postgres) and start again; otherwise apply ` +
+    `it by hand and record it in ${MIGRATIONS_TABLE} (docs/data.md §5)`
   return yield* new MigrationError({
     reason: "bad-state",
     message:
-      `migration ${skipped.join(", ")} was never applied to this database, which is already at ` +
-      `${String(latest).padStart(4, "0")}; migrations only run in order, so it never will be. A development ` +
-      `database: delete it (the embedded default's .data/postgres) and start again; otherwise apply it by hand ` +
-      `and record it in ${MIGRATIONS_TABLE} (docs/data.md §5)`
+      skipped.length > 0
+        ? `migration ${skipped.join(", ")} was never applied to this database, which is already at ` +
+          `${String(latest).padStart(4, "0")}; migrations only run in order, so it never will be. ${fix}`
+        : `migration ${renamed.map(({ key }) => key).join(", ")} was never applied to this database: ` +
+          `${MIGRATIONS_TABLE} records its number under another name ` +
+          `(${renamed.map(({ id }) => `${String(id).padStart(4, "0")}_${applied.get(id)}`).join(", ")}). ${fix}`
   })
 })
 

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto"
 import { Effect, Exit } from "effect"
 import type pg from "pg"
 import * as Database from "../src/Database.js"
-import { migrations, runMigrations } from "../src/Migrations.js"
+import { MIGRATIONS_TABLE, migrations, runMigrations } from "../src/Migrations.js"
 import { freshDatabase, migrateOnly, withClient } from "./utils.js"
 
 const migrate = (connection: Effect.Effect.Success<typeof freshDatabase>) =>
@@ -481,6 +481,25 @@ describe("Migrations", () => {
     })
   )
 
+  it.scopedLive("a number applied under another name (reused after a withdrawal) fails the start, named", () =>
+    Effect.gen(function* () {
+      const db = yield* freshDatabase
+      yield* migrate(db)
+      const all = Object.keys(migrations)
+      const last = all.at(-1)!
+      yield* withClient(db.name, (client) =>
+        client.query(`UPDATE ${MIGRATIONS_TABLE} SET name = 'something_else' WHERE migration_id = $1`, [
+          Number(last.slice(0, 4))
+        ])
+      )
+      const exit = yield* Effect.exit(migrate(db))
+      assert.isTrue(Exit.isFailure(exit))
+      const message = String(Exit.isFailure(exit) ? exit.cause : "")
+      assert.include(message, `migration ${last} was never applied to this database`)
+      assert.include(message, `${last.slice(0, 4)}_something_else`)
+    })
+  )
+
   it.scopedLive("an empty database migrates to the docs/data.md schema with the DECISIONS changes", () =>
     Effect.gen(function* () {
       const db = yield* freshDatabase
@@ -514,7 +533,9 @@ describe("Migrations", () => {
         [26, "webhook_queue_locks"],
         [27, "write_path_generic_plans"],
         [28, "room_nights_hotel"],
-        [29, "webhook_record_in_claim"]
+        [29, "webhook_record_in_claim"],
+        [30, "bookings_fewer_indexes"],
+        [31, "bookings_indexes_back"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)
