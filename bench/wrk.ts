@@ -37,7 +37,8 @@ export const wrkReplay = <R>(url: string, file: string, options: ReplayOptions):
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
     child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()))
     child.on("error", reject)
-    child.on("exit", (code) => {
+    // "close", not "exit": the output may still be arriving when the process has exited
+    child.on("close", (code) => {
       const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "))
       if (code !== 0 || line === undefined) reject(new Error(`wrk failed (${code}):\n${out}`))
       else resolve(JSON.parse(line.slice("BENCH_RESULT ".length)) as R)

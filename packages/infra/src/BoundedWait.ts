@@ -10,24 +10,32 @@ import { Duration, Effect, type Fiber, Option } from "effect"
 
 /**
  * Waits for `register`'s callback for at most `within`: `Some(value)` when it came, `None` at the bound.
- * `register` may return a function that stops listening; it is called either way.
+ * `register` may return a function that stops listening; it is called either way. `fail` (or `register`
+ * throwing) ends the wait at once as a defect, as `Effect.promise` treats a rejection.
  */
 export const waitWithin = <A>(
   within: Duration.DurationInput,
-  register: (done: (value: A) => void) => void | (() => void)
+  register: (done: (value: A) => void, fail: (error: unknown) => void) => void | (() => void)
 ): Effect.Effect<Option.Option<A>> =>
   Effect.async<Option.Option<A>>((resume) => {
     let settled = false
     let stopListening: void | (() => void) = undefined
-    const finish = (result: Option.Option<A>) => {
+    const finish = (result: Effect.Effect<Option.Option<A>>) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
       stopListening?.()
-      resume(Effect.succeed(result))
+      resume(result)
     }
-    const timer = setTimeout(() => finish(Option.none()), Duration.toMillis(Duration.decode(within)))
-    stopListening = register((value) => finish(Option.some(value)))
+    const timer = setTimeout(() => finish(Effect.succeed(Option.none())), Duration.toMillis(Duration.decode(within)))
+    try {
+      stopListening = register(
+        (value) => finish(Effect.succeed(Option.some(value))),
+        (error) => finish(Effect.die(error))
+      )
+    } catch (error) {
+      finish(Effect.die(error)) // no timer left behind to keep the process alive
+    }
     if (settled) stopListening?.() // the event had come already, during `register`
     // interrupted, where the wait is interruptible after all: stop the timer and the listener
     return Effect.sync(() => {
@@ -37,9 +45,9 @@ export const waitWithin = <A>(
     })
   })
 
-/** A promise that never rejects (an exit, a close), awaited for at most `within`. */
+/** A promise awaited for at most `within`; its rejection is a defect, as with `Effect.promise`. */
 export const promiseWithin = <A>(within: Duration.DurationInput, promise: () => Promise<A>) =>
-  waitWithin<A>(within, (done) => void promise().then(done))
+  waitWithin<A>(within, (done, fail) => void promise().then(done, fail))
 
 /** A fiber's end, awaited for at most `within` (it goes on running past the bound). */
 export const fiberWithin = <A, E>(within: Duration.DurationInput, fiber: Fiber.RuntimeFiber<A, E>) =>

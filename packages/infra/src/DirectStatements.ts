@@ -19,6 +19,7 @@
 import { SqlError } from "@effect/sql/SqlError"
 import { Context, Effect } from "effect"
 import type pg from "pg"
+import { waitWithin } from "./BoundedWait.js"
 import { spanned } from "./Telemetry.js"
 
 /** The pool the `SqlClient` runs on (`Database.ts`), for `runDirect`. */
@@ -33,10 +34,12 @@ const cancelOf = (pool: pg.Pool, client: pg.PoolClient): Effect.Effect<void> => 
   const cancel =
     processId === undefined
       ? Effect.void
-      : Effect.async<void>((resume) => {
-          if (pool.ending) return resume(Effect.void)
-          pool.query(`SELECT pg_cancel_backend(${processId})`, () => resume(Effect.void))
-        }).pipe(Effect.interruptible, Effect.timeoutOption(5000), Effect.asVoid)
+      : // run by a canceler, uninterruptibly: a bounded wait (BoundedWait.ts), which a second interruption cannot cut
+        // short — the client is handed back to the pool only after its statement was cancelled (or 5 s passed)
+        waitWithin<void>("5 seconds", (done) => {
+          if (pool.ending) return done()
+          pool.query(`SELECT pg_cancel_backend(${processId})`, () => done())
+        }).pipe(Effect.asVoid)
   cancels.set(client, cancel)
   return cancel
 }

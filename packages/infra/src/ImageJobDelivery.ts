@@ -141,8 +141,12 @@ export const finishWithin =
               Option.match({
                 onSome: () => Effect.void,
                 onNone: () =>
+                  // interrupted, and its end awaited a second at most: a job inside an uninterruptible step (an
+                  // acknowledgement stuck on Redis) must not hold the shutdown either; unacknowledged, it is redelivered
                   Effect.logWarning(`image job still running after ${Duration.format(grace)}: released`).pipe(
-                    Effect.zipRight(Fiber.interrupt(fiber))
+                    Effect.zipRight(Fiber.interruptFork(fiber)),
+                    Effect.zipRight(fiberWithin("1 second", fiber)),
+                    Effect.asVoid
                   )
               })
             )

@@ -3,7 +3,7 @@
  * `Effect.timeout` waits for its wait instead; an interruption of the fiber does not cut the wait short.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Option } from "effect"
 import { fiberWithin, promiseWithin, waitWithin } from "../src/BoundedWait.js"
 
 const never = () => new Promise<never>(() => {})
@@ -57,6 +57,24 @@ describe("BoundedWait", () => {
       yield* Deferred.await(inFinalizer)
       yield* Fiber.interrupt(fiber).pipe(Effect.fork)
       assert.deepStrictEqual(yield* Deferred.await(waited), Option.some("stopped"))
+    })
+  )
+
+  it.live("a rejection or a throwing register ends the wait at once as a defect, leaving no timer", () =>
+    Effect.gen(function* () {
+      const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length
+      const before = timers()
+      const started = Date.now()
+      const rejected = yield* Effect.exit(promiseWithin("30 seconds", () => Promise.reject(new Error("gone"))))
+      assert.isTrue(Exit.isFailure(rejected) && Cause.isDie(rejected.cause))
+      const thrown = yield* Effect.exit(
+        waitWithin("30 seconds", () => {
+          throw new Error("cannot listen")
+        })
+      )
+      assert.isTrue(Exit.isFailure(thrown) && Cause.isDie(thrown.cause))
+      assert.isBelow(Date.now() - started, 1_000)
+      assert.strictEqual(timers(), before, "no 30 s timer left behind")
     })
   )
 

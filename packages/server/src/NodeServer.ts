@@ -126,8 +126,8 @@ export const NodeServerLive = Layer.scopedContext(
     })
     // an answer the client stopped reading (docs/operations.md §2): once a request's headers are in, its socket
     // times out after `HTTP_SEND_TIMEOUT_SECONDS` without a byte read or written (a write making progress,
-    // however slowly, re-arms it). Armed per request, not for the connection (`server.timeout` stays 0): a
-    // connection still sending its headers is timed by `HTTP_HEADERS_TIMEOUT_SECONDS` alone, and answered 408.
+    // however slowly, re-arms it). Armed per request (by Node's reset to `server.timeout`, below), never while
+    // a connection is still sending its headers: that is timed by `HTTP_HEADERS_TIMEOUT_SECONDS` alone, and answered 408.
     // With a `timeout` listener Node leaves every socket timeout to us: a connection with no request in hand is
     // an idle kept-alive one past `HTTP_KEEP_ALIVE_TIMEOUT_SECONDS` (Node's own rule: closed); one whose answer
     // still has bytes to send has stalled (cut, its unsent answer dropped); one whose request is still being

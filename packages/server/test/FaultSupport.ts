@@ -58,7 +58,7 @@ export class OwnRedis {
       let out = ""
       cli.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
       cli.once("error", reject)
-      cli.once("exit", () => resolve(out.trim()))
+      cli.once("close", () => resolve(out.trim())) // after the last of its output, unlike "exit"
     })
 
   readonly start = async () => {

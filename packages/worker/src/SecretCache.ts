@@ -4,8 +4,9 @@
  * it is used (docs/operations.md §15): a `BoundedCache` swept every `SECRET_CACHE_SWEEP` by `sweepSecretCaches`,
  * each sweep dropping what was not used (made or read) since the one before. So an entry unused for 2 to 4
  * minutes (a deleted subscription's, a rotated secret's once its grace period ends) is gone even when nothing
- * reads the cache, an entry in use is never made again, and at most `max` entries are kept (the bound every
- * cache here has).
+ * reads the cache, and at most `max` entries are kept (the bound every cache here has). Below `max` an entry in
+ * use is never made again; above it the cap's eviction may drop one used lately (it is then made again: a
+ * decryption, not an error).
  */
 import { Duration, Effect } from "effect"
 import { makeBoundedCache } from "./BoundedCache.js"

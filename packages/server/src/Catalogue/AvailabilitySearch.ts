@@ -131,8 +131,8 @@ const PAGE_FREE_UNITS = `r.id || '=' || (r.quantity - COALESCE(t.taken, 0))`
  * each `id:` with its free room types `id=free units` by id (`1:12=3,15=1;2:`), and the catalogue's version; for
  * `size` searches at once, a row each, `i` its place (the service sends each page alone: `size` 1). One text per
  * combination of filters (title, city, hotel), so each is one prepared statement with its own plan. The nights
- * are read per hotel of the page (`takenByRoomOfHotelText`), one range scan each. A search's parameters in this order: the stay (`date_from`, `date_to`), `limit`, `offset`, then the filters' values in
- * the order above.
+ * are read per hotel of the page (`takenByRoomOfHotelText`), one range scan each. A search's parameters in this
+ * order: the stay (`date_from`, `date_to`), `limit`, `offset`, then the filters' values in the order above.
  */
 const freeHotelsText = (mask: number, size: number): string => {
   const columns = ["date_from", "date_to", "lim", "off"]
