@@ -10,7 +10,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, layer } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Random } from "effect"
+import { Cause, Duration, Effect, Fiber, Layer, Logger, LogLevel, Random } from "effect"
 import {
   claimAndRecord,
   claimDeliveries,
@@ -222,9 +222,20 @@ layer(TestDatabase, { excludeTestServices: true, timeout: "120 seconds" })("the 
           })
         )
         const settings: DispatcherSettings = { ...SETTINGS, lease: Duration.seconds(2), maxAttempts: 1_000 }
+        /** What the dispatchers log: a deadlock PostgreSQL broke fails a round, which is logged (and retried). */
+        const logged: Array<string> = []
+        const capture = Layer.merge(
+          Logger.replace(
+            Logger.defaultLogger,
+            Logger.make(({ cause, message }) => void logged.push(`${String(message)} ${Cause.pretty(cause)}`))
+          ),
+          Logger.minimumLogLevel(LogLevel.Warning)
+        )
         for (let i = 0; i < 2; i++) {
           const dispatcher = yield* makeDispatcher(settings).pipe(Effect.provide(Layer.merge(NoMetrics, sender)))
-          yield* Effect.forkScoped(dispatcher.run)
+          yield* Effect.forkScoped(
+            Effect.logWarning("dispatcher started").pipe(Effect.zipRight(dispatcher.run), Effect.provide(capture))
+          )
         }
         const checks: Array<number> = []
         yield* Effect.forkScoped(
@@ -301,7 +312,14 @@ layer(TestDatabase, { excludeTestServices: true, timeout: "120 seconds" })("the 
             )
           }
         }
-        // PostgreSQL counts the deadlocks it broke (its statistics reach the view within a second or so)
+        assert.strictEqual(logged.filter((line) => line.startsWith("dispatcher started")).length, 2, "logs captured")
+        assert.deepStrictEqual(
+          logged.filter((line) => /deadlock|round failed|not recorded/i.test(line)),
+          [],
+          "no round failed"
+        )
+        // PostgreSQL counts the deadlocks it broke (its statistics may reach the view only later: the logs above
+        // are the first witness)
         yield* Effect.sleep("1500 millis")
         yield* sql`SELECT pg_stat_clear_snapshot()`
         assert.strictEqual((yield* deadlocks) - deadlocksBefore, 0)
