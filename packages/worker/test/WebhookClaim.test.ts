@@ -18,7 +18,7 @@ import {
 } from "../src/WebhookDispatcher.js"
 import { WebhookMetrics } from "../src/WebhookMetrics.js"
 import { WebhookSender, type Message } from "../src/WebhookSender.js"
-import { fresh, misheld, SETTINGS, subscription, TestDatabase } from "./WebhookTestKit.js"
+import { fresh, misheld, SETTINGS, subscription, TestDatabase, watchHeads } from "./WebhookTestKit.js"
 
 const NoMetrics = Layer.succeed(
   WebhookMetrics,
@@ -544,13 +544,7 @@ layer(TestDatabase, { excludeTestServices: true, timeout: "180 seconds" })("webh
           yield* Effect.forkScoped(dispatcher.run)
         }
         // the heads stay right while they work
-        const checks: Array<number> = []
-        yield* Effect.forkScoped(
-          Effect.flatMap(misheld, (n) => Effect.sync(() => checks.push(n))).pipe(
-            Effect.zipRight(Effect.sleep("100 millis")),
-            Effect.forever
-          )
-        )
+        const checks = yield* watchHeads
         // 180 events over 6 rooms, each event its own transaction, each room's from a writer of its own (as a
         // change's lock on its entity orders its events: two writers of one room would commit out of id order,
         // which no dispatcher can put right)

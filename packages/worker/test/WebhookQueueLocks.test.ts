@@ -17,6 +17,7 @@ import {
   held,
   misheld,
   query,
+  QUEUE_LOCK,
   REDELIVER,
   session,
   SETTINGS,
@@ -24,9 +25,6 @@ import {
   TestDatabase,
   waitersOfAdvisoryLocks
 } from "./WebhookTestKit.js"
-
-/** The first key of the queues' advisory locks (migration 0025). */
-const QUEUE_LOCK = 0x7768_7175
 
 const claim = (limit: number) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => claimDeliveries(sql, 30, 3)(limit)).pipe(Effect.orDie)

@@ -26,16 +26,15 @@ import {
   fresh,
   misheld,
   query,
+  QUEUE_LOCK,
   REDELIVER,
   session,
   SETTINGS,
   subscription,
   TestDatabase,
-  waitersOfAdvisoryLocks
+  waitersOfAdvisoryLocks,
+  watchHeads
 } from "./WebhookTestKit.js"
-
-/** The first key of the queues' advisory locks (migration 0025). */
-const QUEUE_LOCK = 0x7768_7175
 
 const OK: Outcome = { ok: true, status: 204, durationMs: 1, error: null }
 const FAILED: Outcome = { ok: false, status: 500, durationMs: 1, error: "HTTP 500" }
@@ -237,13 +236,7 @@ layer(TestDatabase, { excludeTestServices: true, timeout: "120 seconds" })("the 
             Effect.logWarning("dispatcher started").pipe(Effect.zipRight(dispatcher.run), Effect.provide(capture))
           )
         }
-        const checks: Array<number> = []
-        yield* Effect.forkScoped(
-          Effect.flatMap(misheld, (n) => Effect.sync(() => checks.push(n))).pipe(
-            Effect.zipRight(Effect.sleep("100 millis")),
-            Effect.forever
-          )
-        )
+        const checks = yield* watchHeads
         // 6 rooms × 25 events to both subscriptions, each room's from a writer of its own, while an operator
         // redelivers delivered deliveries of the same rooms (each goes ahead of its room's later pending ones)
         const ROOMS = 6

@@ -115,6 +115,24 @@ export const misheld = Effect.flatMap(
   Effect.orDie
 )
 
+/** The first key of the queues' advisory locks (migration 0025). */
+export const QUEUE_LOCK = 0x7768_7175
+
+/**
+ * Checks the queues' heads (`misheld`) every 100 ms for the scope's life: the counts seen, each to be 0 — the
+ * heads stay right while dispatchers work.
+ */
+export const watchHeads = Effect.gen(function* () {
+  const checks: Array<number> = []
+  yield* Effect.forkScoped(
+    Effect.flatMap(misheld, (n) => Effect.sync(() => checks.push(n))).pipe(
+      Effect.zipRight(Effect.sleep("100 millis")),
+      Effect.forever
+    )
+  )
+  return checks as ReadonlyArray<number>
+})
+
 /** Whether delivery `id` is held. */
 export const held = (id: string) =>
   Effect.flatMap(
