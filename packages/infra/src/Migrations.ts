@@ -34,6 +34,7 @@ import roomNightsHotel from "./migrations/0028_room_nights_hotel.js"
 import webhookRecordInClaim from "./migrations/0029_webhook_record_in_claim.js"
 import bookingsFewerIndexes from "./migrations/0030_bookings_fewer_indexes.js"
 import bookingsIndexesBack from "./migrations/0031_bookings_indexes_back.js"
+import roomNightsHotelWritten from "./migrations/0032_room_nights_hotel_written.js"
 
 /** Ids only move forward: a new migration always gets a number above the last one. */
 export const migrations = {
@@ -67,7 +68,8 @@ export const migrations = {
   "0028_room_nights_hotel": roomNightsHotel,
   "0029_webhook_record_in_claim": webhookRecordInClaim,
   "0030_bookings_fewer_indexes": bookingsFewerIndexes, // withdrawn: does nothing, its number stays taken
-  "0031_bookings_indexes_back": bookingsIndexesBack
+  "0031_bookings_indexes_back": bookingsIndexesBack,
+  "0032_room_nights_hotel_written": roomNightsHotelWritten
 }
 
 export const MIGRATIONS_TABLE = "shum_migrations"

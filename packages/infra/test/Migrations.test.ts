@@ -535,7 +535,8 @@ describe("Migrations", () => {
         [28, "room_nights_hotel"],
         [29, "webhook_record_in_claim"],
         [30, "bookings_fewer_indexes"],
-        [31, "bookings_indexes_back"]
+        [31, "bookings_indexes_back"],
+        [32, "room_nights_hotel_written"]
       ])
       const schema = yield* withClient(db.name, snapshot)
       assertFinalSchema(schema)

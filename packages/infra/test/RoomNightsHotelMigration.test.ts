@@ -1,8 +1,8 @@
 /**
- * Migration 0028 (docs/data.md §1.12): every night of the inventory carries its room type's hotel
+ * Migrations 0028 and 0032 (docs/data.md §1.12): every night of the inventory carries its room type's hotel
  * (`room_nights.hotel_id`), whoever wrote it — the nights there before the migration, a booking, a hold, a moved
- * stay, an operator's `INSERT` without it — a night with another hotel is refused, and a room moved to another
- * hotel moves its nights. The page-of-hotels search reads the nights by hotel, so a night with a wrong hotel
+ * stay (each written with the hotel, the filling trigger not run), an operator's `INSERT` without it (filled by
+ * the trigger) — a night with another hotel is refused, and a room moved to another hotel moves its nights. The page-of-hotels search reads the nights by hotel, so a night with a wrong hotel
  * would be a unit it does not see.
  */
 import { NodeContext } from "@effect/platform-node"
@@ -54,6 +54,17 @@ const nights = (client: pg.Client) =>
     )
     .then((r) => ({ wrong: r.rows[0]?.wrong ?? 0, rows: r.rows.map((row) => [row.room, row.offset, row.hotel]) }))
 
+/**
+ * How often the trigger function `room_nights_hotel` ran in the current transaction (counted with
+ * `track_functions` on; the function's row appears only once it ran).
+ */
+const fillerCalls = (client: pg.Client) =>
+  client
+    .query<{ calls: number }>(
+      `SELECT coalesce(sum(calls), 0)::int AS calls FROM pg_stat_xact_user_functions WHERE funcname = 'room_nights_hotel'`
+    )
+    .then((r) => r.rows[0]?.calls ?? 0)
+
 /** The constraint a statement violated, or "ok". */
 const attempt = (client: pg.Client, statement: string) =>
   client.query(statement).then(
@@ -95,18 +106,35 @@ describe("Migration 0028: the inventory carries the room's hotel", () => {
         yield* migrate(db)
         yield* withClient(db.name, async (c) => {
           await c.query(FIXTURE)
-          // a booking made directly, a hold (the functions that write the hotel themselves)
+          // one transaction, its calls of room_nights_hotel counted (pg_stat_xact_user_functions)
+          await c.query(`BEGIN`)
+          await c.query(`SET LOCAL track_functions = 'pl'`)
+          // the write path's inserts write the hotel themselves, so the filling trigger never runs for them (its
+          // WHEN is false): a booking made directly (bookings_take_nights_of_row), a hold (holds_take_nights), a
+          // stay moved by an update to nights without rows (the statement-level bookings_take_nights), and one
+          // moved by change_booking_dates (its own insert, then the update's)
           await c.query(book(1, 1, 2))
           await c.query(hold(3, 1, 2))
-          // a stay moved to nights without rows (the statement-level trigger's insert, filled by room_nights_hotel)
           await c.query(`UPDATE bookings SET date_from = ${d(5)}, date_to = ${d(6)} WHERE room_id = 1`)
-          // an operator's insert without the hotel
+          const moved = await c.query<{ outcome: string }>(
+            `SELECT outcome FROM change_booking_dates(1, 1, false, ${d(8)}, ${d(10)}, ${d(0)})`
+          )
+          assert.deepStrictEqual(
+            moved.rows.map((r) => r.outcome),
+            ["changed"]
+          )
+          assert.strictEqual(await fillerCalls(c), 0, "room_nights_hotel ran for a night the write path inserted")
+          // an operator's insert without the hotel: filled by room_nights_hotel (counted, so the count above is real)
           await c.query(`INSERT INTO room_nights (room_id, night, capacity) VALUES (2, ${d(7)}, 2)`)
+          assert.strictEqual(await fillerCalls(c), 1)
+          await c.query(`COMMIT`)
           assert.deepStrictEqual(await nights(c), {
             wrong: 0,
             rows: [
               [1, 1, 1],
               [1, 5, 1],
+              [1, 8, 1],
+              [1, 9, 1],
               [2, 7, 1],
               [3, 1, 2]
             ]
@@ -128,6 +156,8 @@ describe("Migration 0028: the inventory carries the room's hotel", () => {
             rows: [
               [1, 1, 2],
               [1, 5, 2],
+              [1, 8, 2],
+              [1, 9, 2],
               [3, 1, 2]
             ]
           })
