@@ -15,6 +15,7 @@ import {
   AnswerStore,
   CatalogueCache,
   entryBytes,
+  MAX_TARGETS_PER_ANSWER,
   keyOf,
   sharedReads,
   targetBytes
@@ -471,20 +472,21 @@ describe("the cache's bounds and keys", () => {
     assert.deepStrictEqual(store.size, { entries: 0, targets: 0, bytes: 0 })
   })
 
-  it("raw targets count against the entries' limit too: the least recently used answer goes with its targets", () => {
-    const store = new AnswerStore(2, 1_000_000)
-    const a = store.set("a", 1, body(10), "application/json")!
-    const b = store.set("b", 1, body(10), "application/json")!
-    store.alias("/a", a)
-    store.alias("/b", b)
-    store.alias("/b2", b) // three targets > 2: a, the least recently used, goes
-    assert.isFalse(store.has("a"))
-    assert.isUndefined(store.target("/a"))
-    assert.deepStrictEqual(store.size, {
-      entries: 1,
-      targets: 2,
-      bytes: entryBytes("b", body(10)) + targetBytes("/b") + targetBytes("/b2")
-    })
+  it("N spellings of one answer never evict another answer and never exceed the per-answer cap", () => {
+    const store = new AnswerStore(100, 10_000_000)
+    const kept = Array.from({ length: 51 }, (_, i) => store.set(`k${i}`, 1, body(10), "application/json")!)
+    const a = kept[0]!
+    for (let i = 0; i < 150; i++) store.alias(`/a?x=%${i}`, a)
+    assert.strictEqual(store.size.entries, 51)
+    assert.strictEqual(store.size.targets, MAX_TARGETS_PER_ANSWER)
+    for (const e of kept) assert.isTrue(store.has(e.key))
+    assert.isUndefined(store.target(`/a?x=%${MAX_TARGETS_PER_ANSWER}`), "beyond the cap: not aliased")
+    // a target whose bytes would exceed the byte bound is not kept either, and evicts nothing
+    const tight = new AnswerStore(100, entryBytes("t", body(10)) + 1)
+    const t = tight.set("t", 1, body(10), "application/json")!
+    tight.alias("/t", t)
+    assert.isTrue(tight.has("t"))
+    assert.isUndefined(tight.target("/t"))
   })
 
   it("a churn of many keys and targets: the bytes never exceed the one budget; no target outlives its answer", () => {
@@ -538,7 +540,7 @@ describe("the cache's bounds and keys", () => {
             const size = store.size
             assert.isAtMost(size.bytes, maxBytes)
             assert.isAtMost(size.entries, maxEntries)
-            assert.isAtMost(size.targets, maxEntries)
+            assert.isAtMost(size.targets, size.entries * MAX_TARGETS_PER_ANSWER)
             let expected = 0
             let targets = 0
             for (const [k, bytes] of sizes) {

@@ -70,6 +70,9 @@ const TARGET_OVERHEAD = 48
 export const entryBytes = (key: string, body: Uint8Array) => body.byteLength + key.length * 2 + ENTRY_OVERHEAD
 
 /** What a raw target adds to its answer's bytes: its characters and `TARGET_OVERHEAD`, never the body again. */
+/** At most this many raw targets alias one answer (docs/operations.md); further spellings are not aliased. */
+export const MAX_TARGETS_PER_ANSWER = 4
+
 export const targetBytes = (target: string) => target.length * 2 + TARGET_OVERHEAD
 
 /** `{ b: 1, a: "x", c: undefined }` → `&a="x"&b=1`: one key however the parameters were spelled or ordered. */
@@ -148,17 +151,20 @@ export class AnswerStore {
   }
 
   /**
-   * Keeps the kept `entry` under the raw `target` as well (nothing if it already is, or if `entry` is no longer
-   * kept); the target's bytes join its answer's, and the least recently used answers go beyond the bounds.
+   * Keeps the kept `entry` under the raw `target` as well (nothing if it already is, if `entry` is no longer
+   * kept, if it already has MAX_TARGETS_PER_ANSWER targets, or if the target's bytes would go beyond the byte
+   * bound): the target's bytes join its answer's. Aliasing never evicts an answer; a spelling not aliased takes
+   * the normal path and is still answered from the cache by its canonical key.
    */
   alias(target: string, entry: Entry): void {
     if (this.byTarget.has(target) || this.entries.get(entry.key) !== entry) return
+    if (entry.targets !== undefined && entry.targets.length >= MAX_TARGETS_PER_ANSWER) return
     const bytes = targetBytes(target)
+    if (this.total + bytes > this.maxBytes) return
     this.byTarget.set(target, entry)
     ;(entry.targets ??= []).push(target)
     entry.bytes += bytes
     this.total += bytes
-    this.evict()
   }
 
   delete(key: string): void {
@@ -175,11 +181,7 @@ export class AnswerStore {
   /** The least recently used answers, with their targets, until every bound holds. */
   private evict(): void {
     for (const entry of this.entries.values()) {
-      if (
-        this.entries.size <= this.maxEntries &&
-        this.byTarget.size <= this.maxEntries &&
-        this.total <= this.maxBytes
-      ) {
+      if (this.entries.size <= this.maxEntries && this.total <= this.maxBytes) {
         break
       }
       this.drop(entry)
