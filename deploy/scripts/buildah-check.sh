@@ -114,7 +114,10 @@ done
 database="shum_image_check_$$"
 psql "$DB_ADMIN_URL" -qc "CREATE DATABASE $database"
 database_url="${DB_ADMIN_URL%/*}/$database"
-port=$((20000 + $$ % 20000))
+# a port below the kernel's ephemeral range (32768 and up, where an outgoing connection's local port would make
+# the server's bind fail with EADDRINUSE — seen in a CI run), and not listened on
+port=$((20000 + $$ % 12000))
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 # the worker's Redis: a database of its own, and a stream prefix of its own
 redis_url=${IMAGE_CHECK_REDIS_URL:-redis://127.0.0.1:6379/15}
 stream="shum:image-check-$$"
